@@ -1,0 +1,175 @@
+"""The compare pipeline: two images in, a score, a mask and regions out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+from ._device import resolve_device
+from .detection import Evidence, Thresholds, difference_mask, evidence_cpu, thresholds_for
+from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from .pairing import prepare_pair
+from .regions import Region, find_regions
+from .ssim import gaussian_window, ssim_params
+
+ImageInput = Union[str, "os.PathLike[str]", np.ndarray, LoadedImage]
+
+# Wang et al. (2004): Gaussian window, sigma 1.5, population covariance.
+WINDOW_SIGMA = 1.5
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare` found."""
+
+    left: LoadedImage
+    right: LoadedImage
+    device: str
+    thresholds: Thresholds
+    score: float | None = None
+    """Mean luma SSIM over the image (border of half a window and ignored pixels excluded)."""
+    ssim_map: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    """Pixels of the reported regions."""
+    regions: list[Region] = field(default_factory=list)
+    ssim_threshold: float | None = None
+    mismatch: str | None = None
+    """Why the images could not be compared pixel for pixel (e.g. sizes differ)."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def different(self) -> bool:
+        return self.mismatch is not None or bool(self.regions)
+
+    @property
+    def width(self) -> int:
+        return self.left.width
+
+    @property
+    def height(self) -> int:
+        return self.left.height
+
+
+def _as_loaded(image: ImageInput, max_pixels: int) -> LoadedImage:
+    if isinstance(image, LoadedImage):
+        return image
+    if isinstance(image, np.ndarray):
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+            raise ValueError(f"an image array must be H x W or H x W x 1-4, got shape {image.shape}")
+        if image.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"an image array must be uint8 or uint16, got {image.dtype}")
+        pixels = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
+        return LoadedImage(pixels=pixels, path=None, format=None, mode="array", orientation=1)
+    return load_image(image, max_pixels=max_pixels)
+
+
+def _analyse_cpu(left: np.ndarray, right: np.ndarray, weights: np.ndarray, params):
+    from ._ssim_cpu import ssim_map_2d
+
+    ssim_map = ssim_map_2d(left[..., 0], right[..., 0], params)
+    return ssim_map, evidence_cpu(left, right, weights)
+
+
+def compare(
+    left: ImageInput,
+    right: ImageInput,
+    *,
+    device: str = "auto",
+    sensitivity: str = "normal",
+    threshold: float | str | None = None,
+    min_area: int = 40,
+    merge_distance: int = 8,
+    ignore: np.ndarray | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Comparison:
+    """Compare two images and locate their differences.
+
+    Parameters
+    ----------
+    left, right : path, ndarray or LoadedImage
+        Files are read with :func:`~imgdiff_gpu.loading.load_image`; arrays
+        are H x W (grey) or H x W x 3/4 (RGB/RGBA), uint8 or uint16.
+    device : {'auto', 'cpu', 'gpu'}
+    sensitivity : {'low', 'normal', 'high', 'exact'}
+        Threshold preset; see :mod:`imgdiff_gpu.detection`. ``exact`` marks
+        every pixel that differs at all.
+    threshold : 'otsu', float or None
+        SSIM below which a pixel is structurally different; ``otsu``/None picks
+        it from the SSIM histogram (capped by the preset).
+    min_area : int
+        Smallest region kept, in differing pixels.
+    merge_distance : int
+        Fragments at most this many pixels apart form one region.
+    ignore : ndarray of bool, H x W, optional
+        Pixels left out of the score, the threshold statistics and the regions.
+    max_pixels : int
+        Refuse files whose header claims more pixels than this.
+
+    Returns
+    -------
+    Comparison
+        ``different`` is True when regions were found or the sizes differ.
+
+    Raises
+    ------
+    ImageLoadError, DeviceError, ValueError
+    """
+    where = resolve_device(device)
+    if isinstance(threshold, str):
+        if threshold != "otsu":
+            raise ValueError(f"threshold must be 'otsu' or a number, got {threshold!r}")
+        threshold = None
+    thresholds = thresholds_for(sensitivity, ssim_threshold=threshold)
+    left_image = _as_loaded(left, max_pixels)
+    right_image = _as_loaded(right, max_pixels)
+    result = Comparison(left=left_image, right=right_image, device=where, thresholds=thresholds)
+
+    if left_image.pixels.shape[:2] != right_image.pixels.shape[:2]:
+        result.mismatch = (
+            f"sizes differ: left is {left_image.width}x{left_image.height}, "
+            f"right is {right_image.width}x{right_image.height}"
+        )
+        return result
+    if ignore is not None and ignore.shape != left_image.pixels.shape[:2]:
+        raise ValueError(f"ignore mask is {ignore.shape}, images are {left_image.pixels.shape[:2]}")
+
+    pair = prepare_pair(left_image.pixels, right_image.pixels)
+    result.notes.extend(pair.notes)
+    luma = pair.left.luma
+    params = ssim_params(
+        luma, luma, win_size=None, data_range=1.0, gaussian_weights=True,
+        sigma=WINDOW_SIGMA, use_sample_covariance=False,
+    )
+    weights = gaussian_window(WINDOW_SIGMA)
+    if where == "gpu":
+        from ._compare_gpu import analyse_gpu
+
+        ssim_map, evidence = analyse_gpu(pair.left.planes, pair.right.planes, weights, params)
+    else:
+        ssim_map, evidence = _analyse_cpu(pair.left.planes, pair.right.planes, weights, params)
+
+    result.ssim_map = ssim_map
+    result.score = _score(ssim_map, params.crop, ignore)
+    mask, result.ssim_threshold = difference_mask(ssim_map, evidence, thresholds, ignore=ignore)
+    result.regions, result.mask = find_regions(
+        mask, ssim_map, evidence.color_delta, min_area=min_area, merge_distance=merge_distance
+    )
+    return result
+
+
+def _score(ssim_map: np.ndarray, crop: int, ignore: np.ndarray | None) -> float:
+    """Mean SSIM inside the cropped border, ignored pixels left out."""
+    height, width = ssim_map.shape
+    inner = (slice(crop, height - crop), slice(crop, width - crop))
+    values = ssim_map[inner]
+    if ignore is not None:
+        values = values[~ignore[inner]]
+        if values.size == 0:
+            return 1.0  # everything ignored: nothing left that differs
+    return float(values.mean(dtype=np.float64))
+
+
+__all__ = ["Comparison", "Evidence", "compare"]

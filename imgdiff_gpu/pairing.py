@@ -1,0 +1,103 @@
+"""Bringing two decoded images to one comparable form.
+
+Both images become the same stack of float32 planes in units of their data
+range (0..1): luma Y, and for colour pairs the chroma Cb and Cr (BT.601, the
+space JPEG codes in, so its chroma noise stays in the chroma planes), and for
+pairs where either side has transparency, alpha. Colour is premultiplied by
+alpha, so a change hidden under a fully transparent pixel is no change, while a
+change of opacity is one.
+
+Grey against colour compares the grey as colour with zero chroma; 8-bit against
+16-bit compares both on the 16-bit scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# BT.601 luma weights, and the chroma scales that map R-Y and B-Y to +-0.5.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_CB_SCALE = np.float32(0.5 / (1 - 0.114))
+_CR_SCALE = np.float32(0.5 / (1 - 0.299))
+
+
+@dataclass
+class PlaneStack:
+    """Float32 planes (H x W x P) of one image: Y, then Cb, Cr if colour, then A."""
+
+    planes: np.ndarray
+    names: tuple[str, ...]
+
+    @property
+    def luma(self) -> np.ndarray:
+        return self.planes[..., 0]
+
+
+@dataclass
+class PreparedPair:
+    left: PlaneStack
+    right: PlaneStack
+    colour: bool
+    alpha: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def _max_value(pixels: np.ndarray) -> float:
+    return float(np.iinfo(pixels.dtype).max)
+
+
+def _to_planes(pixels: np.ndarray, *, colour: bool, alpha: bool, scale: float) -> PlaneStack:
+    """The plane stack of one H x W (x C) integer image; ``scale`` maps to 0..1."""
+    values = pixels.astype(np.float32) * np.float32(1.0 / scale)
+    if values.ndim == 2:
+        values = values[..., None]
+    channels = values.shape[2]
+    opacity = values[..., -1] if channels in (2, 4) else None
+    rgb_or_grey = values[..., :-1] if opacity is not None else values
+    if opacity is not None:
+        rgb_or_grey = rgb_or_grey * opacity[..., None]
+
+    if rgb_or_grey.shape[2] == 3:
+        luma = rgb_or_grey @ _LUMA
+        cb = (rgb_or_grey[..., 2] - luma) * _CB_SCALE
+        cr = (rgb_or_grey[..., 0] - luma) * _CR_SCALE
+    else:
+        luma = rgb_or_grey[..., 0]
+        cb = cr = np.zeros_like(luma)
+
+    planes, names = [luma], ["Y"]
+    if colour:
+        planes += [cb, cr]
+        names += ["Cb", "Cr"]
+    if alpha:
+        planes.append(opacity if opacity is not None else np.ones_like(luma))
+        names.append("A")
+    return PlaneStack(np.ascontiguousarray(np.stack(planes, axis=-1)), tuple(names))
+
+
+def prepare_pair(left: np.ndarray, right: np.ndarray) -> PreparedPair:
+    """Planes of two same-sized images, on a common scale and layout."""
+    if left.shape[:2] != right.shape[:2]:
+        raise ValueError(f"sizes differ: {left.shape[:2]} vs {right.shape[:2]}")
+    for side, pixels in (("left", left), ("right", right)):
+        if pixels.dtype.kind != "u":
+            raise TypeError(f"{side} image must be uint8 or uint16, got {pixels.dtype}")
+    notes = []
+    channels = [1 if p.ndim == 2 else p.shape[2] for p in (left, right)]
+    colour = any(c >= 3 for c in channels)
+    alpha = any(c in (2, 4) for c in channels)
+    if colour and min(channels) < 3:
+        notes.append("grey image compared as colour with no chroma")
+    if alpha and not all(c in (2, 4) for c in channels):
+        notes.append("image without transparency compared as fully opaque")
+    if left.dtype != right.dtype:
+        notes.append("8-bit image compared on the 16-bit scale")
+    return PreparedPair(
+        left=_to_planes(left, colour=colour, alpha=alpha, scale=_max_value(left)),
+        right=_to_planes(right, colour=colour, alpha=alpha, scale=_max_value(right)),
+        colour=colour,
+        alpha=alpha,
+        notes=notes,
+    )

@@ -1,0 +1,108 @@
+"""Pictures of a comparison: marked inputs, filled regions, mask and heat map.
+
+Everything returned here is an 8-bit BGR (or grey) array ready for OpenCV to
+encode; 16-bit inputs are shown at 8 bits and transparent ones over white.
+"""
+
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+
+from .compare import Comparison
+from .loading import LoadedImage
+
+# Named highlight colours, as (R, G, B).
+NAMED_COLORS = {
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "blue": (0, 0, 255),
+    "yellow": (255, 255, 0),
+    "magenta": (255, 0, 255),
+    "cyan": (0, 255, 255),
+    "orange": (255, 128, 0),
+    "white": (255, 255, 255),
+    "black": (0, 0, 0),
+    "lime": (36, 255, 12),  # the seed answer's green
+}
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """A colour from a name (``red``), hex (``#ff0000``) or ``B,G,R`` triple.
+
+    Returns (B, G, R), OpenCV's order. The comma form is B,G,R because that is
+    what OpenCV users type; hex and names are RGB, as on the web.
+    """
+    value = text.strip().lower()
+    if value in NAMED_COLORS:
+        r, g, b = NAMED_COLORS[value]
+        return (b, g, r)
+    if re.fullmatch(r"#?[0-9a-f]{6}", value):
+        digits = value.lstrip("#")
+        r, g, b = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
+        return (b, g, r)
+    parts = value.split(",")
+    if len(parts) == 3 and all(p.strip().isdigit() and int(p) <= 255 for p in parts):
+        b, g, r = (int(p) for p in parts)
+        return (b, g, r)
+    raise ValueError(
+        f"cannot read colour {text!r}: use a name ({', '.join(sorted(NAMED_COLORS))}), "
+        "hex like #ff0000, or B,G,R like 0,0,255"
+    )
+
+
+def display_bgr(image: LoadedImage) -> np.ndarray:
+    """An 8-bit BGR picture of an image: 16 bits scaled, alpha over white."""
+    pixels = image.pixels
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    if pixels.ndim == 2:
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+    if pixels.shape[2] == 4:
+        alpha = pixels[..., 3:4].astype(np.float32) / 255.0
+        over_white = pixels[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        pixels = np.round(over_white).astype(np.uint8)
+    return cv2.cvtColor(np.ascontiguousarray(pixels[..., :3]), cv2.COLOR_RGB2BGR)
+
+
+def _draw_boxes(picture: np.ndarray, comparison: Comparison, color, thickness: int) -> np.ndarray:
+    out = picture.copy()
+    for r in comparison.regions:
+        # pad by the thickness so a box never covers the pixels it points at
+        pad = thickness
+        top_left = (max(r.x - pad, 0), max(r.y - pad, 0))
+        bottom_right = (min(r.x + r.width - 1 + pad, out.shape[1] - 1), min(r.y + r.height - 1 + pad, out.shape[0] - 1))
+        cv2.rectangle(out, top_left, bottom_right, color, thickness)
+    return out
+
+
+def heat_map(ssim_map: np.ndarray) -> np.ndarray:
+    """SSIM as colour: 1 (same) dark, 0 and below (different) bright.
+
+    Values below 0 are clipped to 0, never wrapped around as the seed's
+    ``(diff * 255).astype(uint8)`` did.
+    """
+    dissimilarity = np.clip(1.0 - ssim_map, 0.0, 1.0)
+    return cv2.applyColorMap(np.round(dissimilarity * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+
+
+def render(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> dict[str, np.ndarray]:
+    """The output pictures by file name (``left_marked.png`` ...)."""
+    if thickness < 1:
+        raise ValueError(f"box thickness must be at least 1, got {thickness}")
+    left = display_bgr(comparison.left)
+    right = display_bgr(comparison.right)
+    pictures = {
+        "left_marked.png": _draw_boxes(left, comparison, color, thickness),
+        "right_marked.png": _draw_boxes(right, comparison, color, thickness),
+    }
+    if comparison.mask is None:  # sizes differ: nothing pixel-wise to show
+        return pictures
+    filled = right.copy()
+    filled[comparison.mask] = color
+    pictures["right_filled.png"] = filled
+    pictures["mask.png"] = comparison.mask.astype(np.uint8) * 255
+    pictures["diff.png"] = heat_map(comparison.ssim_map)
+    return pictures
