@@ -63,20 +63,44 @@ def thresholds_for(sensitivity: str = "normal", *, ssim_threshold: float | None 
     return replace(_PRESETS[sensitivity], ssim=ssim_threshold)
 
 
-def otsu_ssim_threshold(ssim_map: np.ndarray, valid: np.ndarray | None, ceiling: float) -> float:
-    """Otsu's threshold of the SSIM values (256 bins over [-1, 1]), capped.
+SSIM_HISTOGRAM_BINS = 256
+
+
+def otsu_from_histogram(counts: np.ndarray, centres: np.ndarray) -> float | None:
+    """Otsu's threshold of a histogram: the split maximising between-class variance.
+
+    Works from the histogram alone, so the GPU path can count on the device and
+    ship 256 numbers back. Returns None when there is nothing to split.
+    """
+    counts = counts.astype(np.float64)
+    if np.count_nonzero(counts) < 2:
+        return None
+    weight_low = np.cumsum(counts)[:-1]
+    weight_high = counts.sum() - weight_low
+    sums = np.cumsum(counts * centres)
+    mean_low = sums[:-1] / np.maximum(weight_low, 1)
+    mean_high = (sums[-1] - sums[:-1]) / np.maximum(weight_high, 1)
+    between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    best = int(np.argmax(between))
+    return float((centres[best] + centres[best + 1]) / 2)
+
+
+def ssim_histogram(ssim_map: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """Counts of SSIM values in 256 equal bins over [-1, 1]."""
+    values = ssim_map[valid] if valid is not None else ssim_map.ravel()
+    counts, _ = np.histogram(values, bins=SSIM_HISTOGRAM_BINS, range=(-1.0, 1.0))
+    return counts
+
+
+def otsu_ssim_threshold(counts: np.ndarray, ceiling: float) -> float:
+    """Otsu's SSIM threshold from the map's histogram, capped by ``ceiling``.
 
     Otsu always splits a histogram in two, even one of pure noise; the cap
     keeps that split from marking anything SSIM calls similar.
     """
-    from skimage.filters import threshold_otsu
-
-    values = ssim_map[valid] if valid is not None else ssim_map.ravel()
-    if values.size == 0 or values.min() == values.max():
-        return -1.0  # nothing to split: mark nothing
-    hist, edges = np.histogram(values, bins=256, range=(-1.0, 1.0))
-    centres = (edges[:-1] + edges[1:]) / 2
-    return min(float(threshold_otsu(hist=(hist, centres))), ceiling)
+    edges = np.linspace(-1.0, 1.0, SSIM_HISTOGRAM_BINS + 1)
+    threshold = otsu_from_histogram(counts, (edges[:-1] + edges[1:]) / 2)
+    return -1.0 if threshold is None else min(threshold, ceiling)
 
 
 @dataclass
@@ -135,7 +159,8 @@ def difference_mask(
         if thresholds.ssim is not None:
             ssim_threshold = thresholds.ssim
         else:
-            ssim_threshold = otsu_ssim_threshold(ssim_map, valid, thresholds.ssim_ceiling)
+            counts = ssim_histogram(ssim_map, valid)
+            ssim_threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
         structural = (ssim_map < ssim_threshold) & (evidence.abs_luma > thresholds.texture)
         mask = (
             structural

@@ -1,0 +1,175 @@
+"""compare() finds what a person would call a difference, and nothing else."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import jpeg_roundtrip
+from skimage import data
+from skimage.metrics import structural_similarity as skimage_ssim
+
+from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pairing import prepare_pair
+from imgdiff_gpu.regions import find_regions
+
+
+def _boxes_overlap(region, x, y, w, h) -> bool:
+    return region.x < x + w and x < region.x + region.width and region.y < y + h and y < region.y + region.height
+
+
+def test_identical_images_have_no_regions(photo):
+    result = compare(photo, photo.copy(), device="cpu")
+    assert result.regions == [] and not result.different
+    assert result.score == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("quality", [75, 90])
+def test_jpeg_reencoding_is_not_a_difference(photo, quality):
+    result = compare(photo, jpeg_roundtrip(photo, quality), device="cpu")
+    assert result.regions == [], [r.as_dict() for r in result.regions]
+
+
+@pytest.mark.parametrize("corner", ["top-left", "top-right", "bottom-left", "bottom-right", "centre"])
+def test_tiny_strong_patch_is_found_anywhere(corner):
+    left = data.chelsea()
+    right = left.copy()
+    h, w = left.shape[:2]
+    y, x = {"top-left": (0, 0), "top-right": (0, w - 6), "bottom-left": (h - 6, 0),
+            "bottom-right": (h - 6, w - 6), "centre": (h // 2, w // 2)}[corner]
+    right[y : y + 6, x : x + 6] = (250, 20, 200)
+    result = compare(left, right, device="cpu")
+    assert len(result.regions) == 1
+    assert _boxes_overlap(result.regions[0], x, y, 6, 6)
+
+
+@pytest.mark.parametrize("delta", [15, -18, 20])
+def test_faint_thin_line_is_found(delta):
+    left = data.camera()
+    right = left.copy()
+    line = right[100:102, 100:300].astype(int) + delta
+    right[100:102, 100:300] = np.clip(line, 0, 255)
+    result = compare(left, right, device="cpu")
+    assert len(result.regions) == 1
+    assert _boxes_overlap(result.regions[0], 100, 100, 200, 2)
+
+
+def test_colour_only_change_is_found_where_grey_ssim_sees_nothing():
+    left = np.full((120, 160, 3), (200, 40, 40), np.uint8)  # red
+    left += np.random.default_rng(0).integers(0, 6, left.shape, dtype=np.uint8)
+    right = left.copy()
+    # green of the same BT.601 luma: 0.299*200 + 0.587*40 + 0.114*40 = 87.9
+    right[40:70, 50:90] = (0, 140, 50)
+    grey_left = (left @ [0.299, 0.587, 0.114]).round().astype(np.uint8)
+    grey_right = (right @ [0.299, 0.587, 0.114]).round().astype(np.uint8)
+    assert skimage_ssim(grey_left, grey_right) > 0.97  # the seed's grey SSIM misses it
+    result = compare(left, right, device="cpu")
+    assert len(result.regions) == 1 and _boxes_overlap(result.regions[0], 50, 40, 40, 30)
+
+
+def test_region_area_counts_pixels_not_polygon_area():
+    mask = np.zeros((50, 80), bool)
+    mask[20, 5:70] = True  # a 1-px line: cv2.contourArea would say 0
+    ssim_map = np.ones(mask.shape)
+    regions, kept = find_regions(mask, ssim_map, np.zeros(mask.shape), min_area=40)
+    assert [r.area for r in regions] == [65]
+    assert kept.sum() == 65
+
+
+def test_fragments_are_merged_and_regions_sorted_by_size():
+    mask = np.zeros((100, 200), bool)
+    mask[10:20, 10:20] = True  # 100 px
+    mask[10:20, 25:35] = True  # 5 px gap: merged with the first
+    mask[60:90, 120:170] = True  # 1500 px, far away
+    regions, _ = find_regions(mask, np.ones(mask.shape), np.zeros(mask.shape), min_area=1, merge_distance=8)
+    assert [(r.area, r.x) for r in regions] == [(1500, 120), (200, 10)]
+    separate, _ = find_regions(mask, np.ones(mask.shape), np.zeros(mask.shape), min_area=1, merge_distance=2)
+    assert len(separate) == 3
+
+
+def test_region_statistics_describe_the_region():
+    left = data.camera()
+    right = left.copy()
+    right[200:230, 300:340] = 255 - right[200:230, 300:340]
+    (region,) = compare(left, right, device="cpu").regions
+    assert region.min_ssim < region.mean_ssim < 1.0
+    assert region.min_ssim < 0.5
+    assert region.mean_color_delta > 0.1
+
+
+def test_negative_ssim_is_not_wrapped_around():
+    left = data.camera()
+    right = left.copy()
+    right[200:260, 200:260] = 255 - right[200:260, 200:260]
+    result = compare(left, right, device="cpu")
+    assert result.ssim_map.min() < 0  # the seed's uint8 cast would wrap this to ~255
+    (region,) = result.regions
+    assert region.min_ssim < 0
+
+
+def test_ignored_pixels_leave_score_threshold_and_regions():
+    left = data.camera()
+    right = left.copy()
+    right[50:80, 50:80] = 0
+    ignore = np.zeros(left.shape, bool)
+    ignore[40:90, 40:90] = True
+    plain = compare(left, right, device="cpu")
+    ignored = compare(left, right, device="cpu", ignore=ignore)
+    assert len(plain.regions) == 1 and ignored.regions == []
+    assert plain.score < 1.0 and ignored.score == pytest.approx(1.0)
+
+
+def test_exact_sensitivity_marks_a_single_changed_pixel():
+    left = data.camera()
+    right = left.copy()
+    right[10, 10] ^= 1
+    assert compare(left, right, device="cpu").regions == []
+    exact = compare(left, right, device="cpu", sensitivity="exact", min_area=1)
+    assert [(r.x, r.y, r.area) for r in exact.regions] == [(10, 10, 1)]
+
+
+def test_sizes_that_differ_are_a_difference_with_a_reason():
+    result = compare(np.zeros((10, 20), np.uint8), np.zeros((10, 21), np.uint8), device="cpu")
+    assert result.different and "sizes differ" in result.mismatch
+
+
+def test_grey_against_colour_and_8_against_16_bit_compare_cleanly():
+    grey = data.camera()
+    colour = np.dstack([grey] * 3)
+    same = compare(grey, colour, device="cpu")
+    assert not same.different and same.notes == ["grey image compared as colour with no chroma"]
+    deep = compare(grey, grey.astype(np.uint16) * 257, device="cpu")
+    assert not deep.different
+
+
+def test_alpha_is_premultiplied_so_hidden_colour_does_not_count():
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[..., :3] = 90
+    rgba[..., 3] = 255
+    rgba[:, 32:, 3] = 0  # right half fully transparent
+    other = rgba.copy()
+    other[:, 40:60, :3] = 250  # changed only where nothing shows
+    assert not compare(rgba, other, device="cpu").different
+    faded = rgba.copy()
+    faded[10:30, 5:25, 3] = 60  # opacity change where it shows
+    assert compare(rgba, faded, device="cpu").different
+
+
+def test_pairing_planes_are_in_data_range_units():
+    pair = prepare_pair(np.full((4, 4, 3), 255, np.uint8), np.zeros((4, 4, 3), np.uint8))
+    assert pair.left.names == ("Y", "Cb", "Cr")
+    assert pair.left.luma.max() == pytest.approx(1.0) and pair.right.luma.max() == 0.0
+
+
+def test_otsu_from_histogram_matches_skimage():
+    from skimage.filters import threshold_otsu
+
+    from imgdiff_gpu.detection import otsu_from_histogram
+
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.normal(0.2, 0.1, 5000), rng.normal(0.8, 0.05, 3000)])
+    counts, edges = np.histogram(values, bins=256)
+    centres = (edges[:-1] + edges[1:]) / 2
+    ours = otsu_from_histogram(counts, centres)
+    reference = threshold_otsu(hist=(counts, centres))
+    assert abs(ours - reference) <= (edges[1] - edges[0])  # same split, within one bin
+    assert otsu_from_histogram(np.eye(1, 256, 40).ravel(), centres) is None

@@ -1,0 +1,130 @@
+"""Every way an input file can be wrong, and every pixel layout, read explicitly."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from imgdiff_gpu.errors import ImageLoadError
+from imgdiff_gpu.loading import apply_orientation, load_image
+
+
+def _png_claiming(path, width, height):
+    """A tiny PNG whose header claims width x height pixels."""
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+@pytest.fixture
+def photo_png(tmp_path, photo):
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def test_reads_a_photograph_exactly(photo_png, photo):
+    loaded = load_image(photo_png)
+    assert np.array_equal(loaded.pixels, photo)
+    assert loaded.format == "PNG"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p, "no such file"),
+        (lambda p: (p.mkdir(), p)[1], "is a directory"),
+        (lambda p: (p.write_bytes(b""), p)[1], "empty file"),
+        (lambda p: (p.write_text("this is not a picture\n"), p)[1], "not an image file"),
+        (lambda p: _png_claiming(p, 100_000, 100_000), "over the limit"),
+    ],
+    ids=["missing", "directory", "empty", "text-named-png", "huge-header"],
+)
+def test_bad_files_raise_one_clear_error(tmp_path, make, message):
+    path = make(tmp_path / "bad.png")
+    with pytest.raises(ImageLoadError, match=message) as info:
+        load_image(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_huge_header_is_refused_before_decoding(tmp_path):
+    path = _png_claiming(tmp_path / "bomb.png", 100_000, 100_000)
+    with pytest.raises(ImageLoadError, match="10,000,000,000 pixels"):
+        load_image(path)
+
+
+def test_pixel_limit_is_configurable(photo_png, photo):
+    pixels = photo.shape[0] * photo.shape[1]
+    load_image(photo_png, max_pixels=pixels)
+    with pytest.raises(ImageLoadError, match="over the limit"):
+        load_image(photo_png, max_pixels=pixels - 1)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_truncated_files_are_detected(tmp_path, photo, suffix):
+    full = tmp_path / f"full{suffix}"
+    Image.fromarray(photo).save(full)
+    data = full.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) // 2])
+    # OpenCV decodes the truncated JPEG silently, which is why we do not trust it:
+    if suffix == ".jpg":
+        assert cv2.imread(str(cut)) is not None
+    with pytest.raises(ImageLoadError, match="truncated"):
+        load_image(cut)
+
+
+def test_sixteen_bit_grey_and_colour_keep_their_depth(tmp_path):
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 65536, (30, 40), dtype=np.uint16)
+    rgb = rng.integers(0, 65536, (30, 40, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "g.png"), grey)
+    cv2.imwrite(str(tmp_path / "c.png"), rgb[..., ::-1])
+    assert np.array_equal(load_image(tmp_path / "g.png").pixels, grey)
+    colour = load_image(tmp_path / "c.png").pixels
+    assert colour.dtype == np.uint16 and np.array_equal(colour, rgb)
+
+
+def test_rgba_palette_and_grey_layouts(tmp_path, photo):
+    rgba = np.dstack([photo[..., :3] if photo.ndim == 3 else np.dstack([photo] * 3),
+                      np.full(photo.shape[:2], 128, np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    assert load_image(tmp_path / "a.png").pixels.shape[2] == 4
+    Image.fromarray(rgba[..., :3]).quantize(16).save(tmp_path / "p.png")
+    palette = load_image(tmp_path / "p.png")
+    assert palette.mode == "P" and palette.pixels.shape[2] == 3
+    Image.fromarray(rgba[..., 0]).save(tmp_path / "l.png")
+    assert load_image(tmp_path / "l.png").pixels.ndim == 2
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_orientation_matches_pillow(orientation):
+    pixels = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    image = Image.fromarray(pixels)
+    image.getexif()[0x0112] = orientation
+    expected = np.asarray(ImageOps.exif_transpose(image))
+    assert np.array_equal(apply_orientation(pixels, orientation), expected)
+
+
+def test_exif_orientation_is_applied_when_reading(tmp_path):
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :10] = 255
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored sideways: rotate 90 degrees clockwise to view
+    image.save(tmp_path / "rotated.jpg", exif=exif, quality=95)
+    loaded = load_image(tmp_path / "rotated.jpg")
+    assert loaded.orientation == 6
+    assert loaded.pixels.shape[:2] == (40, 20)
+    assert loaded.pixels[:10].mean() > 200 and loaded.pixels[-10:].mean() < 50
