@@ -38,9 +38,7 @@ def _window_filter(params: SSIMParams):
     if not params.gaussian:
         return lambda image: cv2.blur(image, (size, size), borderType=cv2.BORDER_REFLECT)
     kernel = params.weights.reshape(-1, 1)
-    return lambda image: cv2.sepFilter2D(
-        image, cv2.CV_64F, kernel, kernel, borderType=cv2.BORDER_REFLECT
-    )
+    return lambda image: cv2.sepFilter2D(image, cv2.CV_64F, kernel, kernel, borderType=cv2.BORDER_REFLECT)
 
 
 def _ssim_block(x: np.ndarray, y: np.ndarray, params: SSIMParams, filt) -> np.ndarray:

@@ -114,34 +114,105 @@ def _ignore_mask(shape, boxes, mask_path, max_pixels):
 @cli.command(context_settings=CONTEXT)
 @click.argument("left", type=click.Path(path_type=Path))
 @click.argument("right", type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for the pictures and report.json (created if missing).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
-              help="Where SSIM runs; auto = the GPU when CuPy sees one.")
-@click.option("--color", "color", type=ColorType(), default="red", show_default=True,
-              help="Highlight colour: a name, #rrggbb, or B,G,R.")
-@click.option("--thickness", type=click.IntRange(1, 50), default=2, show_default=True,
-              help="Box line thickness in pixels.")
-@click.option("--sensitivity", type=click.Choice(SENSITIVITY_PRESETS), default="normal", show_default=True,
-              help="Threshold preset; 'exact' marks any pixel that differs at all.")
-@click.option("--threshold", type=ThresholdType(), default="otsu", show_default=True,
-              help="SSIM below which a pixel is structurally different.")
-@click.option("--min-area", type=click.IntRange(0), default=40, show_default=True,
-              help="Smallest region kept, in differing pixels.")
-@click.option("--merge-distance", type=click.IntRange(0), default=8, show_default=True,
-              help="Join fragments at most this many pixels apart.")
-@click.option("--ignore", "ignore_boxes", type=BoxType(), multiple=True,
-              help="Leave a box X,Y,W,H out of everything (repeatable).")
-@click.option("--ignore-mask", type=click.Path(path_type=Path),
-              help="Leave out the non-black pixels of this image.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path, allow_dash=True),
-              help="Also write the report here; '-' prints it to stdout.")
-@click.option("--max-pixels", type=click.IntRange(1), default=DEFAULT_MAX_PIXELS, show_default=True,
-              help="Refuse images whose header claims more pixels.")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the pictures and report.json (created if missing).",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "gpu"]),
+    default="auto",
+    show_default=True,
+    help="Where SSIM runs; auto = the GPU when CuPy sees one.",
+)
+@click.option(
+    "--color",
+    "color",
+    type=ColorType(),
+    default="red",
+    show_default=True,
+    help="Highlight colour: a name, #rrggbb, or B,G,R.",
+)
+@click.option(
+    "--thickness",
+    type=click.IntRange(1, 50),
+    default=2,
+    show_default=True,
+    help="Box line thickness in pixels.",
+)
+@click.option(
+    "--sensitivity",
+    type=click.Choice(SENSITIVITY_PRESETS),
+    default="normal",
+    show_default=True,
+    help="Threshold preset; 'exact' marks any pixel that differs at all.",
+)
+@click.option(
+    "--threshold",
+    type=ThresholdType(),
+    default="otsu",
+    show_default=True,
+    help="SSIM below which a pixel is structurally different.",
+)
+@click.option(
+    "--min-area",
+    type=click.IntRange(0),
+    default=40,
+    show_default=True,
+    help="Smallest region kept, in differing pixels.",
+)
+@click.option(
+    "--merge-distance",
+    type=click.IntRange(0),
+    default=8,
+    show_default=True,
+    help="Join fragments at most this many pixels apart.",
+)
+@click.option(
+    "--ignore",
+    "ignore_boxes",
+    type=BoxType(),
+    multiple=True,
+    help="Leave a box X,Y,W,H out of everything (repeatable).",
+)
+@click.option(
+    "--ignore-mask", type=click.Path(path_type=Path), help="Leave out the non-black pixels of this image."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Also write the report here; '-' prints it to stdout.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    help="Refuse images whose header claims more pixels.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
 @reports_errors
-def compare(left, right, out_dir, device, color, thickness, sensitivity, threshold, min_area,
-            merge_distance, ignore_boxes, ignore_mask, json_path, max_pixels, overwrite):
+def compare(
+    left,
+    right,
+    out_dir,
+    device,
+    color,
+    thickness,
+    sensitivity,
+    threshold,
+    min_area,
+    merge_distance,
+    ignore_boxes,
+    ignore_mask,
+    json_path,
+    max_pixels,
+    overwrite,
+):
     """Compare LEFT with RIGHT and mark what differs.
 
     Writes left_marked.png, right_marked.png, right_filled.png, mask.png
@@ -172,8 +243,14 @@ def compare(left, right, out_dir, device, color, thickness, sensitivity, thresho
     check_destinations(targets, inputs=inputs, overwrite=overwrite)
 
     result = run_compare(
-        left_image, right_image, device=device, sensitivity=sensitivity, threshold=threshold,
-        min_area=min_area, merge_distance=merge_distance, ignore=ignore,
+        left_image,
+        right_image,
+        device=device,
+        sensitivity=sensitivity,
+        threshold=threshold,
+        min_area=min_area,
+        merge_distance=merge_distance,
+        ignore=ignore,
     )
     files: dict[Path, bytes] = {}
     if out_dir is not None:
@@ -183,10 +260,15 @@ def compare(left, right, out_dir, device, color, thickness, sensitivity, thresho
                 raise ImgdiffError(f"could not encode {name}")
             files[out_dir / name] = encoded.tobytes()
     settings = {
-        "sensitivity": sensitivity, "threshold": threshold, "min_area": min_area,
-        "merge_distance": merge_distance, "ignore": [list(b) for b in ignore_boxes],
+        "sensitivity": sensitivity,
+        "threshold": threshold,
+        "min_area": min_area,
+        "merge_distance": merge_distance,
+        "ignore": [list(b) for b in ignore_boxes],
         "ignore_mask": str(ignore_mask) if ignore_mask else None,
-        "color_bgr": list(color), "thickness": thickness, "device_requested": device,
+        "color_bgr": list(color),
+        "thickness": thickness,
+        "device_requested": device,
     }
     report = build_report(result, outputs=sorted(p.name for p in files), settings=settings)
     text = to_json(report)

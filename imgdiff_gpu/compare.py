@@ -140,8 +140,13 @@ def compare(
     result.notes.extend(pair.notes)
     luma = pair.left.luma
     params = ssim_params(
-        luma, luma, win_size=None, data_range=1.0, gaussian_weights=True,
-        sigma=WINDOW_SIGMA, use_sample_covariance=False,
+        luma,
+        luma,
+        win_size=None,
+        data_range=1.0,
+        gaussian_weights=True,
+        sigma=WINDOW_SIGMA,
+        use_sample_covariance=False,
     )
     weights = gaussian_window(WINDOW_SIGMA)
     if where == "gpu":

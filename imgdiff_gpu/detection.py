@@ -86,9 +86,9 @@ def otsu_from_histogram(counts: np.ndarray, centres: np.ndarray) -> float | None
 
 
 def ssim_histogram(ssim_map: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    """Counts of SSIM values in 256 equal bins over [-1, 1]."""
+    """Counts of SSIM values in 256 equal bins over [-1, 1] (rounding strays clamped)."""
     values = ssim_map[valid] if valid is not None else ssim_map.ravel()
-    counts, _ = np.histogram(values, bins=SSIM_HISTOGRAM_BINS, range=(-1.0, 1.0))
+    counts, _ = np.histogram(np.clip(values, -1.0, 1.0), bins=SSIM_HISTOGRAM_BINS, range=(-1.0, 1.0))
     return counts
 
 

@@ -99,9 +99,7 @@ def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
                 raise ImageLoadError(path, f"{mode} pixels outside 0..65535 are not supported")
             return grey.astype(np.uint16)
         if mode == "F":
-            raise ImageLoadError(
-                path, "32-bit float images are not supported; convert to 8- or 16-bit first"
-            )
+            raise ImageLoadError(path, "32-bit float images are not supported; convert to 8- or 16-bit first")
         if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
             return np.asarray(image.convert("RGBA"))
         return np.asarray(image.convert("RGB"))

@@ -22,14 +22,14 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_destinations(
-    targets: list[Path], *, inputs: list[Path], overwrite: bool
-) -> None:
+def check_destinations(targets: list[Path], *, inputs: list[Path], overwrite: bool) -> None:
     """Refuse outputs that would replace an input, or an existing file unless asked."""
     for target in targets:
         for source in inputs:
             if _same_file(target, source):
-                raise OutputError(f"{target}: output would overwrite the input {source}; choose another --out")
+                raise OutputError(
+                    f"{target}: output would overwrite the input {source}; choose another --out"
+                )
         if target.is_dir():
             raise OutputError(f"{target}: a directory is in the way of an output file")
         if target.exists() and not overwrite:

@@ -81,7 +81,8 @@ def find_regions(
     deltas = ndimage.mean(color_delta.astype(np.float64, copy=False), labels, keep)
 
     regions = []
-    for label, lo, mean, delta in zip(keep, np.atleast_1d(mins), np.atleast_1d(means), np.atleast_1d(deltas)):
+    stats = zip(keep, np.atleast_1d(mins), np.atleast_1d(means), np.atleast_1d(deltas), strict=True)
+    for label, lo, mean, delta in stats:
         rows, cols = boxes[label - 1]
         regions.append(
             Region(

@@ -73,7 +73,10 @@ def _draw_boxes(picture: np.ndarray, comparison: Comparison, color, thickness: i
         # pad by the thickness so a box never covers the pixels it points at
         pad = thickness
         top_left = (max(r.x - pad, 0), max(r.y - pad, 0))
-        bottom_right = (min(r.x + r.width - 1 + pad, out.shape[1] - 1), min(r.y + r.height - 1 + pad, out.shape[0] - 1))
+        bottom_right = (
+            min(r.x + r.width - 1 + pad, out.shape[1] - 1),
+            min(r.y + r.height - 1 + pad, out.shape[0] - 1),
+        )
         cv2.rectangle(out, top_left, bottom_right, color, thickness)
     return out
 

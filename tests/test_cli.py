@@ -38,7 +38,17 @@ def test_example_pair_writes_every_output_and_exits_1(tmp_path):
     assert {p.name for p in (tmp_path / "o").iterdir()} == OUTPUTS
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["different"] is True and len(report["regions"]) == 4
-    for key in ("schema_version", "left", "right", "width", "height", "device", "score", "outputs", "settings"):
+    for key in (
+        "schema_version",
+        "left",
+        "right",
+        "width",
+        "height",
+        "device",
+        "score",
+        "outputs",
+        "settings",
+    ):
         assert key in report
     assert set(report["regions"][0]) >= {"x", "y", "width", "height", "area", "min_ssim", "mean_ssim"}
 
@@ -53,8 +63,17 @@ def test_identical_images_exit_0(tmp_path):
 def test_json_to_a_file_and_colour_choices(tmp_path):
     for colour in ("green", "#00ff00", "0,255,0"):
         out = tmp_path / colour.replace("#", "h").replace(",", "_")
-        result = run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--out", out,
-                     "--color", colour, "--json", tmp_path / f"{out.name}.json")
+        result = run(
+            "compare",
+            EXAMPLES / "left.png",
+            EXAMPLES / "right.png",
+            "--out",
+            out,
+            "--color",
+            colour,
+            "--json",
+            tmp_path / f"{out.name}.json",
+        )
         assert result.exit_code == 1
         filled = np.asarray(Image.open(out / "right_filled.png"))
         assert (filled == (0, 255, 0)).all(axis=2).sum() > 100
@@ -108,7 +127,9 @@ def test_huge_header_is_refused_and_limit_configurable(tmp_path):
 
     bomb = _png_claiming(tmp_path / "bomb.png", 100_000, 100_000)
     _one_error_line(run("compare", bomb, bomb), "over the limit")
-    _one_error_line(run("compare", EXAMPLES / "left.png", EXAMPLES / "left.png", "--max-pixels", 1000), "over the limit")
+    _one_error_line(
+        run("compare", EXAMPLES / "left.png", EXAMPLES / "left.png", "--max-pixels", 1000), "over the limit"
+    )
 
 
 def test_unwritable_output_directory(tmp_path):
@@ -150,9 +171,14 @@ def test_existing_outputs_are_kept_unless_overwrite(tmp_path):
     out = tmp_path / "o"
     out.mkdir()
     (out / "report.json").write_text("precious")
-    _one_error_line(run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--out", out), "--overwrite")
+    _one_error_line(
+        run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--out", out), "--overwrite"
+    )
     assert (out / "report.json").read_text() == "precious" and len(list(out.iterdir())) == 1
-    assert run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--out", out, "--overwrite").exit_code == 1
+    assert (
+        run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--out", out, "--overwrite").exit_code
+        == 1
+    )
     assert json.loads((out / "report.json").read_text())["different"] is True
 
 
@@ -160,12 +186,16 @@ def test_ignore_box_and_ignore_mask(tmp_path):
     report = json.loads(run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--json", "-").stdout)
     biggest = report["regions"][0]
     box = f"{biggest['x'] - 5},{biggest['y'] - 5},{biggest['width'] + 10},{biggest['height'] + 10}"
-    fewer = json.loads(run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--ignore", box, "--json", "-").stdout)
+    fewer = json.loads(
+        run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--ignore", box, "--json", "-").stdout
+    )
     assert len(fewer["regions"]) == len(report["regions"]) - 1
     mask = np.zeros((report["height"], report["width"]), np.uint8)
     mask[:] = 255
     Image.fromarray(mask).save(tmp_path / "all.png")
-    none = run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--ignore-mask", tmp_path / "all.png")
+    none = run(
+        "compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--ignore-mask", tmp_path / "all.png"
+    )
     assert none.exit_code == 0
 
 

@@ -14,7 +14,9 @@ from imgdiff_gpu.regions import find_regions
 
 
 def _boxes_overlap(region, x, y, w, h) -> bool:
-    return region.x < x + w and x < region.x + region.width and region.y < y + h and y < region.y + region.height
+    return (
+        region.x < x + w and x < region.x + region.width and region.y < y + h and y < region.y + region.height
+    )
 
 
 def test_identical_images_have_no_regions(photo):
@@ -34,8 +36,13 @@ def test_tiny_strong_patch_is_found_anywhere(corner):
     left = data.chelsea()
     right = left.copy()
     h, w = left.shape[:2]
-    y, x = {"top-left": (0, 0), "top-right": (0, w - 6), "bottom-left": (h - 6, 0),
-            "bottom-right": (h - 6, w - 6), "centre": (h // 2, w // 2)}[corner]
+    y, x = {
+        "top-left": (0, 0),
+        "top-right": (0, w - 6),
+        "bottom-left": (h - 6, 0),
+        "bottom-right": (h - 6, w - 6),
+        "centre": (h // 2, w // 2),
+    }[corner]
     right[y : y + 6, x : x + 6] = (250, 20, 200)
     result = compare(left, right, device="cpu")
     assert len(result.regions) == 1

@@ -22,7 +22,10 @@ def _png_claiming(path, width, height):
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
     )
     return path
 
@@ -97,8 +100,12 @@ def test_sixteen_bit_grey_and_colour_keep_their_depth(tmp_path):
 
 
 def test_rgba_palette_and_grey_layouts(tmp_path, photo):
-    rgba = np.dstack([photo[..., :3] if photo.ndim == 3 else np.dstack([photo] * 3),
-                      np.full(photo.shape[:2], 128, np.uint8)])
+    rgba = np.dstack(
+        [
+            photo[..., :3] if photo.ndim == 3 else np.dstack([photo] * 3),
+            np.full(photo.shape[:2], 128, np.uint8),
+        ]
+    )
     Image.fromarray(rgba).save(tmp_path / "a.png")
     assert load_image(tmp_path / "a.png").pixels.shape[2] == 4
     Image.fromarray(rgba[..., :3]).quantize(16).save(tmp_path / "p.png")
