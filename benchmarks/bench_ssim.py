@@ -95,9 +95,7 @@ def run(sizes: list[str], repeat: int) -> dict:
     for size in sizes:
         left, right = make_pair(SIZES[size])
         for setting, kwargs in SETTINGS.items():
-            t_sk = median_seconds(
-                partial(skimage_ssim, left, right, full=True, **kwargs), max(1, repeat // 2)
-            )
+            t_sk = median_seconds(partial(skimage_ssim, left, right, full=True, **kwargs), max(1, repeat // 2))
             m_ref, S_ref = skimage_ssim(left, right, full=True, **kwargs)
             row = {"size": size, "setting": setting, "skimage_s": t_sk}
 
@@ -133,9 +131,7 @@ def run(sizes: list[str], repeat: int) -> dict:
                 cupy.get_default_memory_pool().free_all_blocks()
                 if cucim_metrics is not None:
                     t_cucim = gpu_median_seconds(
-                        partial(
-                            cucim_metrics.structural_similarity, a, b, full=True, data_range=255, **kwargs
-                        ),
+                        partial(cucim_metrics.structural_similarity, a, b, full=True, data_range=255, **kwargs),
                         repeat * 4,
                     )
                     row.update(cucim_s=t_cucim, gpu_vs_cucim=t_cucim / t_gpu)
@@ -168,9 +164,7 @@ def _format_row(row: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1080p,4k")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", type=Path)
@@ -180,9 +174,7 @@ def main() -> None:
     print(f"GPU: {result['gpu'] or 'none visible to CuPy'}")
     out = (
         args.out
-        or Path(__file__).parent
-        / "results"
-        / f"ssim-{result['date']}-{'gpu' if result['gpu'] else 'cpu'}.json"
+        or Path(__file__).parent / "results" / f"ssim-{result['date']}-{'gpu' if result['gpu'] else 'cpu'}.json"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -17,7 +17,5 @@ def analyse_gpu(left: np.ndarray, right: np.ndarray, weights: np.ndarray, params
 
     from ._ssim_gpu import ssim_planes
 
-    _, maps = ssim_planes(
-        cupy.asarray(left[None, ..., 0]), cupy.asarray(right[None, ..., 0]), params, want_map=True
-    )
+    _, maps = ssim_planes(cupy.asarray(left[None, ..., 0]), cupy.asarray(right[None, ..., 0]), params, want_map=True)
     return maps[0].get(), evidence_cpu(left, right, weights)

@@ -22,10 +22,7 @@ def _gpu_unavailable_reason() -> str | None:
     try:
         import cupy
     except ImportError:
-        return (
-            "CuPy is not installed; install imgdiff-gpu[cuda12] or imgdiff-gpu[cuda13] "
-            "to match your CUDA driver"
-        )
+        return "CuPy is not installed; install imgdiff-gpu[cuda12] or imgdiff-gpu[cuda13] to match your CUDA driver"
     except Exception as exc:  # a broken CUDA install raises all sorts of things
         return f"CuPy failed to import ({exc})"
     try:

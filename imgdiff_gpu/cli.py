@@ -178,9 +178,7 @@ def _ignore_mask(shape, boxes, mask_path, max_pixels):
     multiple=True,
     help="Leave a box X,Y,W,H out of everything (repeatable).",
 )
-@click.option(
-    "--ignore-mask", type=click.Path(path_type=Path), help="Leave out the non-black pixels of this image."
-)
+@click.option("--ignore-mask", type=click.Path(path_type=Path), help="Leave out the non-black pixels of this image.")
 @click.option(
     "--json",
     "json_path",

@@ -47,9 +47,9 @@ class Thresholds:
 
 
 _PRESETS = {
-    "normal": Thresholds(luma_shift=6.0 / 255, chroma_shift=25.0 / 255, texture=20.0 / 255, ssim_ceiling=0.5),
-    "high": Thresholds(luma_shift=4.0 / 255, chroma_shift=16.0 / 255, texture=12.0 / 255, ssim_ceiling=0.7),
-    "low": Thresholds(luma_shift=12.0 / 255, chroma_shift=40.0 / 255, texture=32.0 / 255, ssim_ceiling=0.3),
+    "normal": Thresholds(luma_shift=6.0 / 255, chroma_shift=21.0 / 255, texture=20.0 / 255, ssim_ceiling=0.5),
+    "high": Thresholds(luma_shift=4.0 / 255, chroma_shift=14.0 / 255, texture=12.0 / 255, ssim_ceiling=0.7),
+    "low": Thresholds(luma_shift=12.0 / 255, chroma_shift=36.0 / 255, texture=32.0 / 255, ssim_ceiling=0.3),
     "exact": Thresholds(luma_shift=0.0, chroma_shift=0.0, texture=0.0, ssim_ceiling=1.0, exact=True),
 }
 
@@ -143,6 +143,27 @@ def evidence_cpu(left: np.ndarray, right: np.ndarray, weights: np.ndarray) -> Ev
     )
 
 
+# Hysteresis: a difference must reach full strength somewhere, and then
+# extends over the connected pixels at half strength or more, so a faint change
+# is counted at its real size while noise, which never reaches 1, stays out.
+HYSTERESIS_LOW = 0.5
+
+
+def difference_strength(ssim_map: np.ndarray, evidence: Evidence, thresholds: Thresholds, ssim_threshold: float):
+    """Per-pixel strength of the evidence, in units of its threshold (>= 1: different)."""
+    tiny = np.float32(1e-12)
+    strength = np.maximum(
+        evidence.luma_shift / np.float32(max(thresholds.luma_shift, tiny)),
+        evidence.chroma_shift / np.float32(max(thresholds.chroma_shift, tiny)),
+    )
+    # structure: SSIM below its threshold *and* a real mean absolute change
+    structural = np.minimum(
+        (1.0 - ssim_map.astype(np.float32)) / np.float32(max(1.0 - ssim_threshold, tiny)),
+        evidence.abs_luma / np.float32(max(thresholds.texture, tiny)),
+    )
+    return np.maximum(strength, structural, out=strength)
+
+
 def difference_mask(
     ssim_map: np.ndarray,
     evidence: Evidence,
@@ -151,6 +172,8 @@ def difference_mask(
     ignore: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """The boolean mask of differing pixels, and the SSIM threshold used."""
+    from skimage.filters import apply_hysteresis_threshold
+
     valid = None if ignore is None else ~ignore
     if thresholds.exact:
         mask = evidence.changed.copy()
@@ -161,15 +184,13 @@ def difference_mask(
         else:
             counts = ssim_histogram(ssim_map, valid)
             ssim_threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
-        structural = (ssim_map < ssim_threshold) & (evidence.abs_luma > thresholds.texture)
-        mask = (
-            structural
-            | (evidence.luma_shift > thresholds.luma_shift)
-            | (evidence.chroma_shift > thresholds.chroma_shift)
-        )
+        strength = difference_strength(ssim_map, evidence, thresholds, ssim_threshold)
         # Smoothing spreads a change over the window; keep the evidence near
         # pixels that really changed, so identical pixels far away stay clean.
-        mask &= _near(evidence.changed, radius=3)
+        strength[~_near(evidence.changed, radius=3)] = 0
+        if valid is not None:
+            strength[~valid] = 0
+        mask = apply_hysteresis_threshold(strength, HYSTERESIS_LOW, 1.0 - 1e-6)
     if valid is not None:
         mask &= valid
     return mask, float(ssim_threshold)

@@ -27,9 +27,7 @@ def check_destinations(targets: list[Path], *, inputs: list[Path], overwrite: bo
     for target in targets:
         for source in inputs:
             if _same_file(target, source):
-                raise OutputError(
-                    f"{target}: output would overwrite the input {source}; choose another --out"
-                )
+                raise OutputError(f"{target}: output would overwrite the input {source}; choose another --out")
         if target.is_dir():
             raise OutputError(f"{target}: a directory is in the way of an output file")
         if target.exists() and not overwrite:

@@ -260,9 +260,7 @@ def structural_similarity(
 
     if kwargs.get("gradient") or len(spatial) != 2 or params.radius >= min(spatial):
         # Outside what the fast backends implement: let scikit-image do it.
-        return _with_skimage(
-            im1, im2, win_size, data_range, channel_axis, gaussian_weights, full, where, kwargs
-        )
+        return _with_skimage(im1, im2, win_size, data_range, channel_axis, gaussian_weights, full, where, kwargs)
 
     if where == "gpu":
         from ._ssim_gpu import ssim_gpu

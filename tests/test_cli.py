@@ -171,14 +171,9 @@ def test_existing_outputs_are_kept_unless_overwrite(tmp_path):
     out = tmp_path / "o"
     out.mkdir()
     (out / "report.json").write_text("precious")
-    _one_error_line(
-        run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--out", out), "--overwrite"
-    )
+    _one_error_line(run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--out", out), "--overwrite")
     assert (out / "report.json").read_text() == "precious" and len(list(out.iterdir())) == 1
-    assert (
-        run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--out", out, "--overwrite").exit_code
-        == 1
-    )
+    assert run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--out", out, "--overwrite").exit_code == 1
     assert json.loads((out / "report.json").read_text())["different"] is True
 
 
@@ -193,9 +188,7 @@ def test_ignore_box_and_ignore_mask(tmp_path):
     mask = np.zeros((report["height"], report["width"]), np.uint8)
     mask[:] = 255
     Image.fromarray(mask).save(tmp_path / "all.png")
-    none = run(
-        "compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--ignore-mask", tmp_path / "all.png"
-    )
+    none = run("compare", EXAMPLES / "left.png", EXAMPLES / "right.png", "--ignore-mask", tmp_path / "all.png")
     assert none.exit_code == 0
 
 

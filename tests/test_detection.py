@@ -14,9 +14,7 @@ from imgdiff_gpu.regions import find_regions
 
 
 def _boxes_overlap(region, x, y, w, h) -> bool:
-    return (
-        region.x < x + w and x < region.x + region.width and region.y < y + h and y < region.y + region.height
-    )
+    return region.x < x + w and x < region.x + region.width and region.y < y + h and y < region.y + region.height
 
 
 def test_identical_images_have_no_regions(photo):

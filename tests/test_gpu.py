@@ -75,9 +75,7 @@ def test_batch_equals_loop():
     rng = np.random.default_rng(6)
     a = rng.integers(0, 256, (8, 90, 120), dtype=np.uint8)
     b = np.clip(a + rng.normal(0, 20, a.shape), 0, 255).astype(np.uint8)
-    params = ssim_params(
-        a[0], b[0], win_size=None, data_range=None, gaussian_weights=True, use_sample_covariance=False
-    )
+    params = ssim_params(a[0], b[0], win_size=None, data_range=None, gaussian_weights=True, use_sample_covariance=False)
     scores, maps = ssim_batch(a, b, params, want_maps=True)
     for i in range(len(a)):
         m_ref, S_ref = skimage_ssim(a[i], b[i], full=True, **SETTINGS["gaussian"])
@@ -92,6 +90,4 @@ def test_compare_on_gpu_finds_the_same_regions_as_on_cpu():
     right[100:130, 150:190] = left[220:250, 320:360]
     cpu, gpu = compare(left, right, device="cpu"), compare(left, right, device="gpu")
     assert gpu.device == "gpu"
-    assert [(r.x, r.y, r.width, r.height) for r in gpu.regions] == [
-        (r.x, r.y, r.width, r.height) for r in cpu.regions
-    ]
+    assert [(r.x, r.y, r.width, r.height) for r in gpu.regions] == [(r.x, r.y, r.width, r.height) for r in cpu.regions]

@@ -102,9 +102,7 @@ def test_scores_only_and_volumes_match_skimage():
     assert abs(structural_similarity(a, b, device="cpu") - skimage_ssim(a, b)) <= 1e-9
     vol_a = rng.integers(0, 256, (9, 20, 20), dtype=np.uint8)  # 3-D: delegated to scikit-image
     vol_b = _perturbed(vol_a, rng, 20.0)
-    assert structural_similarity(vol_a, vol_b, device="cpu") == pytest.approx(
-        skimage_ssim(vol_a, vol_b), abs=1e-12
-    )
+    assert structural_similarity(vol_a, vol_b, device="cpu") == pytest.approx(skimage_ssim(vol_a, vol_b), abs=1e-12)
 
 
 def test_identical_images_score_one():
