@@ -76,7 +76,7 @@ def evaluate(pairs_per_photo: int, jpeg_quality: int | None = None) -> dict:
     negative_pairs_count = Counter()
     for pair in negative_pairs():
         negative_pairs_count[pair.negative_kind] += 1
-        options = {}
+        options = {"align": "translation"} if pair.shift else {}
         negatives["imgdiff-gpu"][pair.negative_kind] += len(imgdiff_boxes(pair.left, pair.right, **options))
         negatives["seed answer"][pair.negative_kind] += len(seed_answer_boxes(pair.left, pair.right))
 

@@ -179,6 +179,14 @@ def _ignore_mask(shape, boxes, mask_path, max_pixels):
     help="Leave a box X,Y,W,H out of everything (repeatable).",
 )
 @click.option("--ignore-mask", type=click.Path(path_type=Path), help="Leave out the non-black pixels of this image.")
+@click.option("--resize", "size_mode", flag_value="resize", help="Scale RIGHT to LEFT's size when they differ.")
+@click.option("--pad", "size_mode", flag_value="pad", help="Pad both to the larger size when they differ.")
+@click.option(
+    "--align",
+    type=click.Choice(["translation", "homography"]),
+    help="Move RIGHT onto LEFT first (phase correlation, or ORB features + RANSAC).",
+)
+@click.option("--antialiasing", is_flag=True, help="Ignore changes a sub-pixel edge shift explains (screenshots).")
 @click.option(
     "--json",
     "json_path",
@@ -207,6 +215,9 @@ def compare(
     merge_distance,
     ignore_boxes,
     ignore_mask,
+    size_mode,
+    align,
+    antialiasing,
     json_path,
     max_pixels,
     overwrite,
@@ -229,9 +240,8 @@ def compare(
 
     left_image = load_image(left, max_pixels=max_pixels)
     right_image = load_image(right, max_pixels=max_pixels)
-    ignore = None
-    if left_image.pixels.shape[:2] == right_image.pixels.shape[:2]:
-        ignore = _ignore_mask(left_image.pixels.shape[:2], ignore_boxes, ignore_mask, max_pixels)
+    # ignore boxes and masks are in LEFT's coordinates, which every mode keeps
+    ignore = _ignore_mask(left_image.pixels.shape[:2], ignore_boxes, ignore_mask, max_pixels)
 
     inputs = [left, right] + ([ignore_mask] if ignore_mask else [])
     picture_names = ["left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png"]
@@ -249,6 +259,9 @@ def compare(
         min_area=min_area,
         merge_distance=merge_distance,
         ignore=ignore,
+        size_mode=size_mode,
+        align=align,
+        antialiasing=antialiasing,
     )
     files: dict[Path, bytes] = {}
     if out_dir is not None:
@@ -264,6 +277,9 @@ def compare(
         "merge_distance": merge_distance,
         "ignore": [list(b) for b in ignore_boxes],
         "ignore_mask": str(ignore_mask) if ignore_mask else None,
+        "size_mode": size_mode,
+        "align": align,
+        "antialiasing": antialiasing,
         "color_bgr": list(color),
         "thickness": thickness,
         "device_requested": device,

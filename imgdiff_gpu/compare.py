@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Union
 
 import numpy as np
 
 from ._device import resolve_device
-from .detection import Evidence, Thresholds, difference_mask, evidence_cpu, thresholds_for
+from .alignment import Alignment, pad_to, reconcile
+from .detection import Evidence, Thresholds, difference_mask, evidence_cpu, explained_by_antialiasing, thresholds_for
 from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from .pairing import prepare_pair
 from .regions import Region, find_regions
@@ -38,6 +39,8 @@ class Comparison:
     ssim_threshold: float | None = None
     mismatch: str | None = None
     """Why the images could not be compared pixel for pixel (e.g. sizes differ)."""
+    alignment: Alignment | None = None
+    """How the right image was moved onto the left, when ``align`` was asked for."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -83,6 +86,9 @@ def compare(
     min_area: int = 40,
     merge_distance: int = 8,
     ignore: np.ndarray | None = None,
+    size_mode: str | None = None,
+    align: str | None = None,
+    antialiasing: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Comparison:
     """Compare two images and locate their differences.
@@ -105,6 +111,13 @@ def compare(
         Fragments at most this many pixels apart form one region.
     ignore : ndarray of bool, H x W, optional
         Pixels left out of the score, the threshold statistics and the regions.
+    size_mode : {None, 'resize', 'pad'}
+        How to reconcile different sizes; None reports them as a difference.
+    align : {None, 'translation', 'homography'}
+        Move the right image onto the left first (see :mod:`imgdiff_gpu.alignment`);
+        pixels the move leaves without data are ignored.
+    antialiasing : bool
+        Ignore changes a sub-pixel edge shift explains (screenshot comparisons).
     max_pixels : int
         Refuse files whose header claims more pixels than this.
 
@@ -125,18 +138,31 @@ def compare(
     thresholds = thresholds_for(sensitivity, ssim_threshold=threshold)
     left_image = _as_loaded(left, max_pixels)
     right_image = _as_loaded(right, max_pixels)
-    result = Comparison(left=left_image, right=right_image, device=where, thresholds=thresholds)
-
-    if left_image.pixels.shape[:2] != right_image.pixels.shape[:2]:
+    left_pixels, right_pixels, no_data, alignment, notes = reconcile(
+        left_image.pixels, right_image.pixels, size_mode=size_mode, align=align
+    )
+    result = Comparison(
+        left=replace(left_image, pixels=left_pixels),
+        right=replace(right_image, pixels=right_pixels),
+        device=where,
+        thresholds=thresholds,
+        alignment=alignment,
+        notes=notes,
+    )
+    if left_pixels.shape[:2] != right_pixels.shape[:2]:
         result.mismatch = (
             f"sizes differ: left is {left_image.width}x{left_image.height}, "
             f"right is {right_image.width}x{right_image.height}"
         )
         return result
-    if ignore is not None and ignore.shape != left_image.pixels.shape[:2]:
-        raise ValueError(f"ignore mask is {ignore.shape}, images are {left_image.pixels.shape[:2]}")
+    if ignore is not None and ignore.shape == left_image.pixels.shape[:2] and size_mode == "pad":
+        ignore = pad_to(ignore, left_pixels.shape[:2])
+    if ignore is not None and ignore.shape != left_pixels.shape[:2]:
+        raise ValueError(f"ignore mask is {ignore.shape}, images are {left_pixels.shape[:2]}")
+    if no_data is not None:
+        ignore = no_data if ignore is None else ignore | no_data
 
-    pair = prepare_pair(left_image.pixels, right_image.pixels)
+    pair = prepare_pair(left_pixels, right_pixels)
     result.notes.extend(pair.notes)
     luma = pair.left.luma
     params = ssim_params(
@@ -156,6 +182,8 @@ def compare(
     else:
         ssim_map, evidence = _analyse_cpu(pair.left.planes, pair.right.planes, weights, params)
 
+    if antialiasing:
+        evidence.changed &= ~explained_by_antialiasing(pair.left.planes, pair.right.planes)
     result.ssim_map = ssim_map
     result.score = _score(ssim_map, params.crop, ignore)
     mask, result.ssim_threshold = difference_mask(ssim_map, evidence, thresholds, ignore=ignore)

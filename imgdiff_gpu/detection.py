@@ -196,6 +196,25 @@ def difference_mask(
     return mask, float(ssim_threshold)
 
 
+def explained_by_antialiasing(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Pixels whose change a sub-pixel edge shift explains (pixelmatch's idea, simplified).
+
+    A pixel is explained when, in every plane, each image's value lies within
+    the range of the other image's 3 x 3 neighbourhood: the edge moved or was
+    smoothed differently, nothing new appeared.
+    """
+    kernel = np.ones((3, 3), np.uint8)
+    slack = np.float32(1.0 / 255)
+    explained = np.ones(left.shape[:2], dtype=bool)
+    for plane in range(left.shape[2]):
+        a, b = left[..., plane], right[..., plane]
+        for this, other in ((a, b), (b, a)):
+            low = cv2.erode(other, kernel, borderType=cv2.BORDER_REFLECT) - slack
+            high = cv2.dilate(other, kernel, borderType=cv2.BORDER_REFLECT) + slack
+            explained &= (this >= low) & (this <= high)
+    return explained
+
+
 def _near(changed: np.ndarray, radius: int) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv2.dilate(changed.view(np.uint8), kernel).view(bool)

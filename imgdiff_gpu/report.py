@@ -27,6 +27,7 @@ def build_report(comparison: Comparison, *, outputs: list[str], settings: dict) 
         "reason": comparison.mismatch
         or (f"{len(comparison.regions)} region(s) differ" if comparison.regions else None),
         "ssim_threshold": comparison.ssim_threshold,
+        "alignment": comparison.alignment.as_dict() if comparison.alignment else None,
         "regions": [r.as_dict() for r in comparison.regions],
         "notes": comparison.notes,
         "outputs": outputs,

@@ -209,3 +209,30 @@ def test_version_and_help():
         result = run(*args)
         assert result.exit_code == 0 and "Usage:" in result.output
     assert "Example:" in run("compare", "-h").output
+
+
+def test_align_resize_pad_and_antialiasing_options(tmp_path):
+    left = np.asarray(Image.open(EXAMPLES / "left.png"))
+    shifted = np.zeros_like(left)
+    shifted[2:, 3:] = left[:-2, :-3]
+    Image.fromarray(shifted).save(tmp_path / "shifted.png")
+    report = json.loads(
+        run("compare", EXAMPLES / "left.png", tmp_path / "shifted.png", "--align", "translation", "--json", "-").stdout
+    )
+    assert report["different"] is False
+    assert report["alignment"]["shift"] == [3.0, 2.0] and report["settings"]["align"] == "translation"
+
+    Image.fromarray(left[::2, ::2]).save(tmp_path / "half.png")
+    assert run("compare", EXAMPLES / "left.png", tmp_path / "half.png").exit_code == 1  # sizes differ
+    resized = json.loads(run("compare", EXAMPLES / "left.png", tmp_path / "half.png", "--resize", "--json", "-").stdout)
+    assert resized["notes"] and resized["width"] == left.shape[1]
+    padded = json.loads(run("compare", tmp_path / "half.png", EXAMPLES / "left.png", "--pad", "--json", "-").stdout)
+    assert padded["width"] == left.shape[1] and padded["different"] is True
+    same = run("compare", EXAMPLES / "left.png", EXAMPLES / "left.png", "--antialiasing", "--sensitivity", "exact")
+    assert same.exit_code == 0
+
+
+def test_alignment_failure_is_one_line(tmp_path):
+    Image.fromarray(np.full((60, 60), 128, np.uint8)).save(tmp_path / "flat.png")
+    result = run("compare", tmp_path / "flat.png", tmp_path / "flat.png", "--align", "homography")
+    _one_error_line(result, "too few features")
