@@ -178,3 +178,18 @@ def test_otsu_from_histogram_matches_skimage():
     reference = threshold_otsu(hist=(counts, centres))
     assert abs(ours - reference) <= (edges[1] - edges[0])  # same split, within one bin
     assert otsu_from_histogram(np.eye(1, 256, 40).ravel(), centres) is None
+
+
+@pytest.mark.parametrize("jpeg_quality", [None, 75])
+def test_evaluation_slice_finds_every_edit_and_nothing_else(jpeg_quality):
+    """A slice of benchmarks/eval_detection.py: two photographs, five edit kinds."""
+    from benchmarks.detection_set import negative_pairs, positive_pairs
+
+    for pair in positive_pairs(photos=["coffee", "camera"], pairs_per_photo=2, jpeg_quality=jpeg_quality):
+        regions = compare(pair.left, pair.right, device="cpu").regions
+        for edit in pair.edits:
+            assert any(_boxes_overlap(r, *edit.box) for r in regions), (pair.name, edit)
+        assert all(any(_boxes_overlap(r, *e.box) for e in pair.edits) for r in regions), pair.name
+    for pair in negative_pairs(photos=["coffee", "camera"]):
+        align = "translation" if pair.shift else None
+        assert compare(pair.left, pair.right, device="cpu", align=align).regions == [], pair.name
