@@ -226,6 +226,7 @@ def compare(
 
     Writes left_marked.png, right_marked.png, right_filled.png, mask.png
     (white = different), diff.png (SSIM heat map) and report.json into --out.
+    Exit status: 0 no differences, 1 differences found, 2 trouble.
 
     \b
     Example:
