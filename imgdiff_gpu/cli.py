@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 
 import click
-import cv2
-import numpy as np
 
 from . import __version__
 from .detection import SENSITIVITY_PRESETS
@@ -92,23 +90,110 @@ def cli() -> None:
     """
 
 
-def _ignore_mask(shape, boxes, mask_path, max_pixels):
-    from .errors import ImageLoadError
-    from .loading import load_image
+def comparison_options(command):
+    """The options every comparing command shares (compare, batch)."""
+    decorators = [
+        click.option(
+            "--device",
+            type=click.Choice(["auto", "cpu", "gpu"]),
+            default="auto",
+            show_default=True,
+            help="Where SSIM runs; auto = the GPU when CuPy sees one.",
+        ),
+        click.option(
+            "--color",
+            type=ColorType(),
+            default="red",
+            show_default=True,
+            help="Highlight colour: a name, #rrggbb, or B,G,R.",
+        ),
+        click.option(
+            "--thickness",
+            type=click.IntRange(1, 50),
+            default=2,
+            show_default=True,
+            help="Box line thickness in pixels.",
+        ),
+        click.option(
+            "--sensitivity",
+            type=click.Choice(SENSITIVITY_PRESETS),
+            default="normal",
+            show_default=True,
+            help="Threshold preset; 'exact' marks any pixel that differs at all.",
+        ),
+        click.option(
+            "--threshold",
+            type=ThresholdType(),
+            default="otsu",
+            show_default=True,
+            help="SSIM below which a pixel is structurally different.",
+        ),
+        click.option(
+            "--min-area",
+            type=click.IntRange(0),
+            default=40,
+            show_default=True,
+            help="Smallest region kept, in differing pixels.",
+        ),
+        click.option(
+            "--merge-distance",
+            type=click.IntRange(0),
+            default=8,
+            show_default=True,
+            help="Join fragments at most this many pixels apart.",
+        ),
+        click.option(
+            "--ignore",
+            "ignore_boxes",
+            type=BoxType(),
+            multiple=True,
+            help="Leave a box X,Y,W,H out of everything (repeatable).",
+        ),
+        click.option(
+            "--ignore-mask", type=click.Path(path_type=Path), help="Leave out the non-black pixels of this image."
+        ),
+        click.option("--resize", "size_mode", flag_value="resize", help="Scale RIGHT to LEFT's size when they differ."),
+        click.option("--pad", "size_mode", flag_value="pad", help="Pad both to the larger size when they differ."),
+        click.option(
+            "--align",
+            type=click.Choice(["translation", "homography"]),
+            help="Move RIGHT onto LEFT first (phase correlation, or ORB features + RANSAC).",
+        ),
+        click.option(
+            "--antialiasing", is_flag=True, help="Ignore changes a sub-pixel edge shift explains (screenshots)."
+        ),
+        click.option(
+            "--max-pixels",
+            type=click.IntRange(1),
+            default=DEFAULT_MAX_PIXELS,
+            show_default=True,
+            help="Refuse images whose header claims more pixels.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
 
-    if not boxes and mask_path is None:
-        return None
-    ignore = np.zeros(shape, dtype=bool)
-    for x, y, w, h in boxes:
-        ignore[y : y + h, x : x + w] = True
-    if mask_path is not None:
-        mask = load_image(mask_path, max_pixels=max_pixels).pixels
-        if mask.shape[:2] != shape:
-            raise ImageLoadError(
-                mask_path, f"ignore mask is {mask.shape[1]}x{mask.shape[0]}, images are {shape[1]}x{shape[0]}"
-            )
-        ignore |= (mask if mask.ndim == 2 else mask[..., :3].max(axis=2)) > 0
-    return ignore
+
+def _options_from(kwargs: dict):
+    """Pop the shared options out of a command's keyword arguments."""
+    from .job import CompareOptions
+
+    return CompareOptions(
+        device=kwargs.pop("device"),
+        sensitivity=kwargs.pop("sensitivity"),
+        threshold=kwargs.pop("threshold"),
+        min_area=kwargs.pop("min_area"),
+        merge_distance=kwargs.pop("merge_distance"),
+        ignore_boxes=tuple(kwargs.pop("ignore_boxes")),
+        ignore_mask=kwargs.pop("ignore_mask"),
+        size_mode=kwargs.pop("size_mode"),
+        align=kwargs.pop("align"),
+        antialiasing=kwargs.pop("antialiasing"),
+        color=kwargs.pop("color"),
+        thickness=kwargs.pop("thickness"),
+        max_pixels=kwargs.pop("max_pixels"),
+    )
 
 
 @cli.command(context_settings=CONTEXT)
@@ -122,106 +207,15 @@ def _ignore_mask(shape, boxes, mask_path, max_pixels):
     help="Folder for the pictures and report.json (created if missing).",
 )
 @click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "gpu"]),
-    default="auto",
-    show_default=True,
-    help="Where SSIM runs; auto = the GPU when CuPy sees one.",
-)
-@click.option(
-    "--color",
-    "color",
-    type=ColorType(),
-    default="red",
-    show_default=True,
-    help="Highlight colour: a name, #rrggbb, or B,G,R.",
-)
-@click.option(
-    "--thickness",
-    type=click.IntRange(1, 50),
-    default=2,
-    show_default=True,
-    help="Box line thickness in pixels.",
-)
-@click.option(
-    "--sensitivity",
-    type=click.Choice(SENSITIVITY_PRESETS),
-    default="normal",
-    show_default=True,
-    help="Threshold preset; 'exact' marks any pixel that differs at all.",
-)
-@click.option(
-    "--threshold",
-    type=ThresholdType(),
-    default="otsu",
-    show_default=True,
-    help="SSIM below which a pixel is structurally different.",
-)
-@click.option(
-    "--min-area",
-    type=click.IntRange(0),
-    default=40,
-    show_default=True,
-    help="Smallest region kept, in differing pixels.",
-)
-@click.option(
-    "--merge-distance",
-    type=click.IntRange(0),
-    default=8,
-    show_default=True,
-    help="Join fragments at most this many pixels apart.",
-)
-@click.option(
-    "--ignore",
-    "ignore_boxes",
-    type=BoxType(),
-    multiple=True,
-    help="Leave a box X,Y,W,H out of everything (repeatable).",
-)
-@click.option("--ignore-mask", type=click.Path(path_type=Path), help="Leave out the non-black pixels of this image.")
-@click.option("--resize", "size_mode", flag_value="resize", help="Scale RIGHT to LEFT's size when they differ.")
-@click.option("--pad", "size_mode", flag_value="pad", help="Pad both to the larger size when they differ.")
-@click.option(
-    "--align",
-    type=click.Choice(["translation", "homography"]),
-    help="Move RIGHT onto LEFT first (phase correlation, or ORB features + RANSAC).",
-)
-@click.option("--antialiasing", is_flag=True, help="Ignore changes a sub-pixel edge shift explains (screenshots).")
-@click.option(
     "--json",
     "json_path",
     type=click.Path(path_type=Path, allow_dash=True),
     help="Also write the report here; '-' prints it to stdout.",
 )
-@click.option(
-    "--max-pixels",
-    type=click.IntRange(1),
-    default=DEFAULT_MAX_PIXELS,
-    show_default=True,
-    help="Refuse images whose header claims more pixels.",
-)
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
+@comparison_options
 @reports_errors
-def compare(
-    left,
-    right,
-    out_dir,
-    device,
-    color,
-    thickness,
-    sensitivity,
-    threshold,
-    min_area,
-    merge_distance,
-    ignore_boxes,
-    ignore_mask,
-    size_mode,
-    align,
-    antialiasing,
-    json_path,
-    max_pixels,
-    overwrite,
-):
+def compare(left, right, out_dir, json_path, overwrite, **kwargs):
     """Compare LEFT with RIGHT and mark what differs.
 
     Writes left_marked.png, right_marked.png, right_filled.png, mask.png
@@ -233,68 +227,50 @@ def compare(
       imgdiff compare before.png after.png --out diffs --color '#00ff00'
       imgdiff compare a.jpg b.jpg --json - --device cpu   # report only
     """
-    from .compare import compare as run_compare
-    from .loading import load_image
-    from .outputs import check_destinations, write_all
-    from .rendering import render
-    from .report import build_report, to_json
+    from .job import compare_files
+    from .report import to_json
 
-    left_image = load_image(left, max_pixels=max_pixels)
-    right_image = load_image(right, max_pixels=max_pixels)
-    # ignore boxes and masks are in LEFT's coordinates, which every mode keeps
-    ignore = _ignore_mask(left_image.pixels.shape[:2], ignore_boxes, ignore_mask, max_pixels)
-
-    inputs = [left, right] + ([ignore_mask] if ignore_mask else [])
-    picture_names = ["left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png"]
-    targets = [out_dir / name for name in [*picture_names, "report.json"]] if out_dir else []
-    if json_path is not None and str(json_path) != "-":
-        targets.append(json_path)
-    check_destinations(targets, inputs=inputs, overwrite=overwrite)
-
-    result = run_compare(
-        left_image,
-        right_image,
-        device=device,
-        sensitivity=sensitivity,
-        threshold=threshold,
-        min_area=min_area,
-        merge_distance=merge_distance,
-        ignore=ignore,
-        size_mode=size_mode,
-        align=align,
-        antialiasing=antialiasing,
-    )
-    files: dict[Path, bytes] = {}
-    if out_dir is not None:
-        for name, picture in render(result, color=color, thickness=thickness).items():
-            ok, encoded = cv2.imencode(".png", picture)
-            if not ok:
-                raise ImgdiffError(f"could not encode {name}")
-            files[out_dir / name] = encoded.tobytes()
-    settings = {
-        "sensitivity": sensitivity,
-        "threshold": threshold,
-        "min_area": min_area,
-        "merge_distance": merge_distance,
-        "ignore": [list(b) for b in ignore_boxes],
-        "ignore_mask": str(ignore_mask) if ignore_mask else None,
-        "size_mode": size_mode,
-        "align": align,
-        "antialiasing": antialiasing,
-        "color_bgr": list(color),
-        "thickness": thickness,
-        "device_requested": device,
-    }
-    report = build_report(result, outputs=sorted(p.name for p in files), settings=settings)
-    text = to_json(report)
-    if out_dir is not None:
-        files[out_dir / "report.json"] = text.encode()
-    if json_path is not None and str(json_path) != "-":
-        files[json_path] = text.encode()
-    write_all(files)
+    options = _options_from(kwargs)
+    report = compare_files(left, right, options, out_dir=out_dir, json_path=json_path, overwrite=overwrite)
     if json_path is not None and str(json_path) == "-":
-        click.echo(text, nl=False)
-    sys.exit(EXIT_DIFFERENT if result.different else EXIT_SAME)
+        click.echo(to_json(report), nl=False)
+    sys.exit(EXIT_DIFFERENT if report["different"] else EXIT_SAME)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("left_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("right_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Output folder."
+)
+@click.option("--force", is_flag=True, help="Redo pairs whose outputs are already complete.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@comparison_options
+@reports_errors
+def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
+    """Compare every image in LEFT_DIR with the one at the same path in RIGHT_DIR.
+
+    Each pair's pictures and report go in OUT/pairs/<path>/; OUT/report.json
+    and OUT/pairs.csv summarise. Files on one side only are reported. An error
+    in one pair does not stop the others. A rerun skips complete pairs.
+    Exit status: 0 all the same, 1 some differ (or are one-sided), 2 some failed.
+
+    \b
+    Example:
+      imgdiff batch screenshots/main screenshots/branch --out review
+    """
+    from .batch import run_batch
+
+    options = _options_from(kwargs)
+    show = None if quiet or not sys.stderr.isatty() else (lambda path: click.echo(f"comparing {path}", err=True))
+    summary = run_batch(left_dir, right_dir, out_dir, options, force=force, progress=show)
+    for outcome in summary.outcomes:
+        if outcome.status == "error":
+            click.echo(f"imgdiff: error: {outcome.detail}", err=True)
+    counts = ", ".join(f"{summary.count(s)} {s}" for s in ("same", "different", "error", "left-only", "right-only"))
+    if not quiet:
+        click.echo(f"{len(summary.outcomes)} paths: {counts}", err=True)
+    sys.exit(summary.exit_status)
 
 
 def main() -> None:

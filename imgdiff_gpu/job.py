@@ -1,0 +1,132 @@
+"""One comparison from files to files: what ``imgdiff compare`` does, reusable.
+
+``imgdiff batch`` runs the same job for every pair of a folder, so both
+commands write the same outputs and the same report for the same pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ImageLoadError, ImgdiffError
+from .loading import DEFAULT_MAX_PIXELS
+
+PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
+REPORT_NAME = "report.json"
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """Everything the command line can say about one comparison."""
+
+    device: str = "auto"
+    sensitivity: str = "normal"
+    threshold: float | str = "otsu"
+    min_area: int = 40
+    merge_distance: int = 8
+    ignore_boxes: tuple[tuple[int, int, int, int], ...] = field(default_factory=tuple)
+    ignore_mask: Path | None = None
+    size_mode: str | None = None
+    align: str | None = None
+    antialiasing: bool = False
+    color: tuple[int, int, int] = (0, 0, 255)
+    thickness: int = 2
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def settings(self) -> dict:
+        """The report's ``settings``: the options, JSON-ready."""
+        out = asdict(self)
+        out["ignore_boxes"] = [list(b) for b in self.ignore_boxes]
+        out["ignore_mask"] = str(self.ignore_mask) if self.ignore_mask else None
+        out["color_bgr"] = list(out.pop("color"))
+        return out
+
+
+def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarray | None:
+    """The pixels to leave out, from --ignore boxes and --ignore-mask (LEFT's coordinates)."""
+    from .loading import load_image
+
+    if not options.ignore_boxes and options.ignore_mask is None:
+        return None
+    ignore = np.zeros(shape, dtype=bool)
+    for x, y, w, h in options.ignore_boxes:
+        ignore[y : y + h, x : x + w] = True
+    if options.ignore_mask is not None:
+        mask = load_image(options.ignore_mask, max_pixels=options.max_pixels).pixels
+        if mask.shape[:2] != shape:
+            raise ImageLoadError(
+                options.ignore_mask,
+                f"ignore mask is {mask.shape[1]}x{mask.shape[0]}, images are {shape[1]}x{shape[0]}",
+            )
+        ignore |= (mask if mask.ndim == 2 else mask[..., :3].max(axis=2)) > 0
+    return ignore
+
+
+def output_paths(out_dir: Path | None, json_path: Path | None) -> list[Path]:
+    targets = [out_dir / name for name in (*PICTURE_NAMES, REPORT_NAME)] if out_dir else []
+    if json_path is not None and str(json_path) != "-":
+        targets.append(json_path)
+    return targets
+
+
+def compare_files(
+    left: Path,
+    right: Path,
+    options: CompareOptions,
+    *,
+    out_dir: Path | None = None,
+    json_path: Path | None = None,
+    overwrite: bool = False,
+) -> dict:
+    """Compare two files, write the pictures and report atomically, return the report.
+
+    Raises
+    ------
+    ImgdiffError
+        Bad input, an unusable device, or outputs that cannot be written; no
+        output file is left behind.
+    """
+    from .compare import compare
+    from .loading import load_image
+    from .outputs import check_destinations, write_all
+    from .rendering import render
+    from .report import build_report, to_json
+
+    left_image = load_image(left, max_pixels=options.max_pixels)
+    right_image = load_image(right, max_pixels=options.max_pixels)
+    ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
+    inputs = [left, right] + ([options.ignore_mask] if options.ignore_mask else [])
+    check_destinations(output_paths(out_dir, json_path), inputs=inputs, overwrite=overwrite)
+
+    result = compare(
+        left_image,
+        right_image,
+        device=options.device,
+        sensitivity=options.sensitivity,
+        threshold=options.threshold,
+        min_area=options.min_area,
+        merge_distance=options.merge_distance,
+        ignore=ignore,
+        size_mode=options.size_mode,
+        align=options.align,
+        antialiasing=options.antialiasing,
+    )
+    files: dict[Path, bytes] = {}
+    if out_dir is not None:
+        for name, picture in render(result, color=options.color, thickness=options.thickness).items():
+            ok, encoded = cv2.imencode(".png", picture)
+            if not ok:
+                raise ImgdiffError(f"could not encode {name}")
+            files[out_dir / name] = encoded.tobytes()
+    report = build_report(result, outputs=sorted(p.name for p in files), settings=options.settings())
+    text = to_json(report).encode()
+    if out_dir is not None:
+        files[out_dir / REPORT_NAME] = text
+    if json_path is not None and str(json_path) != "-":
+        files[json_path] = text
+    write_all(files)
+    return report
