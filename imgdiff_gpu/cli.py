@@ -273,6 +273,77 @@ def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
     sys.exit(summary.exit_status)
 
 
+@cli.command(context_settings=CONTEXT)
+@click.argument("left", type=click.Path(path_type=Path))
+@click.argument("right", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Output folder."
+)
+@click.option("--offset", type=int, default=0, show_default=True, help="Compare LEFT frame i with RIGHT frame i+N.")
+@click.option("--start", type=click.IntRange(0), default=0, show_default=True, help="First LEFT frame compared.")
+@click.option("--end", type=click.IntRange(0), help="Stop before this LEFT frame.")
+@click.option(
+    "--worst",
+    "worst_count",
+    type=click.IntRange(0),
+    default=5,
+    show_default=True,
+    help="Export the marked images of the N most changed frames.",
+)
+@click.option("--all-differing", "export_all", is_flag=True, help="Export every differing frame.")
+@click.option(
+    "--diff-video",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a side-by-side H.264 video with the differences marked.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
+@comparison_options
+@reports_errors
+def video(left, right, out_dir, offset, start, end, worst_count, export_all, diff_video, quiet, overwrite, **kwargs):
+    """Compare two videos frame by frame.
+
+    Writes frames.csv (frame, timestamp, score, changed fraction, regions),
+    report.json (summary, frame-count mismatch, worst frames) and the marked
+    pictures of the worst frames under frames/<index>/ into --out.
+    Exit status: 0 no differences, 1 differences, 2 trouble (including a
+    stream that stops decoding early; the frames that decoded are compared).
+
+    \b
+    Example:
+      imgdiff video before.mp4 after.mp4 --out review --diff-video review/side.mp4
+    """
+    from tqdm import tqdm
+
+    from .video import compare_videos
+
+    options = _options_from(kwargs)
+    bar = tqdm(unit="frame", desc="comparing", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
+    try:
+        summary = compare_videos(
+            left,
+            right,
+            out_dir,
+            options,
+            offset=offset,
+            start=start,
+            end=end,
+            worst_count=worst_count,
+            export_all=export_all,
+            diff_video=diff_video,
+            overwrite=overwrite,
+            progress=lambda _: bar.update(),
+        )
+    finally:
+        bar.close()
+    for problem in summary.problems:
+        click.echo(f"imgdiff: error: {problem}", err=True)
+    if not quiet:
+        differing = sum(f.different for f in summary.frames)
+        click.echo(f"{len(summary.frames)} frame pairs compared, {differing} differ", err=True)
+    sys.exit(summary.exit_status)
+
+
 def main() -> None:
     cli(prog_name="imgdiff")
 

@@ -1,0 +1,340 @@
+"""``imgdiff video``: two videos compared frame by frame.
+
+Each stream is decoded by PyAV on its own thread (FFmpeg's frame threading
+inside, the GIL released) into a small bounded queue, so decoding runs while
+frames are compared. Frames are counted by decoding, never from the
+container's claim. A stream that stops decoding early is reported and the
+frames that did decode are compared.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ImageLoadError, ImgdiffError, OutputError
+from .job import PICTURE_NAMES, CompareOptions, ignore_mask_for
+from .outputs import check_destinations, write_all
+from .regions import Region
+from .report import SCHEMA_VERSION, to_json
+
+FRAME_COLUMNS = ("frame", "timestamp", "score", "changed_fraction", "regions")
+_QUEUE_DEPTH = 8
+
+
+@dataclass
+class FrameResult:
+    index: int
+    timestamp: float | None
+    score: float | None
+    changed_fraction: float
+    regions: list[Region]
+    different: bool
+    reason: str | None = None
+
+
+@dataclass
+class VideoSummary:
+    frames: list[FrameResult] = field(default_factory=list)
+    decoded: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    worst: list[FrameResult] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    fully_decoded: bool = False
+    """Both streams were decoded to the end (not with --end), so their counts are real."""
+
+    @property
+    def count_mismatch(self) -> bool:
+        return self.fully_decoded and len(set(self.decoded.values())) > 1
+
+    @property
+    def different(self) -> bool:
+        return self.count_mismatch or any(f.different for f in self.frames)
+
+    @property
+    def exit_status(self) -> int:
+        if self.problems:
+            return 2
+        return 1 if self.different else 0
+
+
+def _decode(
+    path: Path, side: str, problems: list[str], counts: dict[str, int]
+) -> Iterator[tuple[float | None, np.ndarray]]:
+    """Frames of the first video stream as RGB arrays, with their time in seconds."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise ImageLoadError(path, f"cannot open as a video ({exc})") from None
+    counts[side] = 0
+    with container:
+        if not container.streams.video:
+            raise ImageLoadError(path, "has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                counts[side] += 1
+                yield frame.time, frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as exc:
+            problems.append(f"{path}: decoding stopped after {counts[side]} frames ({exc})")
+
+
+def _prefetch(frames: Iterator, depth: int = _QUEUE_DEPTH) -> Iterator:
+    """Run an iterator on a thread, ``depth`` items ahead; errors reach the consumer."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def worker() -> None:
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as exc:  # handed over, raised in the consumer
+            items.put(exc)
+
+    thread = threading.Thread(target=worker, daemon=True, name="imgdiff-decode")
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+class _SideBySideWriter:
+    """The --diff-video: left with boxes | right with filled regions, H.264."""
+
+    def __init__(self, path: Path, fps: float):
+        import av
+
+        self.path = path
+        fd, self.temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".mp4", dir=path.parent)
+        os.close(fd)
+        self.container = av.open(self.temp, mode="w")
+        self.stream = self.container.add_stream("libx264", rate=round(fps or 25))
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"crf": "20"}
+        self.started = False
+
+    def add(self, pictures: dict[str, np.ndarray]) -> None:
+        import av
+
+        side_by_side = np.hstack([pictures["left_marked.png"], pictures["right_filled.png"]])
+        height, width = side_by_side.shape[:2]
+        side_by_side = side_by_side[: height - height % 2, : width - width % 2]  # yuv420p wants even sizes
+        if not self.started:
+            self.stream.height, self.stream.width = side_by_side.shape[:2]
+            self.started = True
+        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(side_by_side, cv2.COLOR_BGR2RGB), format="rgb24")
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def close(self, keep: bool) -> None:
+        if self.started:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+        self.container.close()
+        if keep and self.started:
+            os.replace(self.temp, self.path)
+        else:
+            os.unlink(self.temp)
+
+
+def _frame_rate(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        rate = container.streams.video[0].average_rate if container.streams.video else None
+        return float(rate) if rate else 25.0
+
+
+def compare_videos(
+    left: Path,
+    right: Path,
+    out_dir: Path,
+    options: CompareOptions,
+    *,
+    offset: int = 0,
+    start: int = 0,
+    end: int | None = None,
+    worst_count: int = 5,
+    export_all: bool = False,
+    diff_video: Path | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> VideoSummary:
+    """Compare frame i of LEFT with frame i + offset of RIGHT, for i in [start, end)."""
+    from .compare import compare
+    from .rendering import render
+
+    for path in (left, right):
+        if not Path(path).is_file():
+            raise ImageLoadError(path, "no such file" if not Path(path).exists() else "is not a file")
+    targets = [out_dir / "frames.csv", out_dir / "report.json"] + ([diff_video] if diff_video else [])
+    check_destinations(targets, inputs=[left, right], overwrite=overwrite)
+    if diff_video is not None and not diff_video.parent.is_dir():
+        raise OutputError(f"{diff_video.parent}: folder for --diff-video does not exist")
+
+    summary = VideoSummary()
+    left_frames = _prefetch(_decode(left, "left", summary.problems, summary.decoded))
+    right_frames = _prefetch(_decode(right, "right", summary.problems, summary.decoded))
+    writer = _SideBySideWriter(diff_video, _frame_rate(left)) if diff_video else None
+    worst: list = []  # a heap of (changed_fraction, -index, frame, pictures) of the worst frames
+    ignore = None
+    kept_ok = False
+    try:
+        for _ in range(max(offset, 0)):
+            next(right_frames, None)
+        for _ in range(max(-offset, 0)):
+            next(left_frames, None)
+        index = -1
+        for (timestamp, a), (_, b) in zip(left_frames, right_frames, strict=False):
+            index += 1
+            if index < start:
+                continue
+            if end is not None and index >= end:
+                break
+            if ignore is None and (options.ignore_boxes or options.ignore_mask):
+                ignore = ignore_mask_for(a.shape[:2], options)
+            result = compare(
+                a,
+                b,
+                ignore=ignore,
+                device=options.device,
+                sensitivity=options.sensitivity,
+                threshold=options.threshold,
+                min_area=options.min_area,
+                merge_distance=options.merge_distance,
+                size_mode=options.size_mode,
+                align=options.align,
+                antialiasing=options.antialiasing,
+            )
+            fraction = float(result.mask.mean()) if result.mask is not None else 1.0
+            frame = FrameResult(
+                index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch
+            )
+            summary.frames.append(frame)
+            pictures = None
+            if writer is not None or (frame.different and (export_all or worst_count > 0)):
+                pictures = render(result, color=options.color, thickness=options.thickness)
+            if writer is not None:
+                writer.add(pictures)
+            if frame.different and export_all:
+                summary.outputs += _export_frame(out_dir, index, pictures)
+            elif frame.different and worst_count > 0:
+                entry = (fraction, -index, frame, pictures)
+                if len(worst) < worst_count:
+                    heapq.heappush(worst, entry)
+                elif entry[:2] > worst[0][:2]:
+                    heapq.heapreplace(worst, entry)
+            if progress:
+                progress(index)
+        if end is None:  # count the rest by decoding, so a length mismatch is real
+            for _ in left_frames:
+                pass
+            for _ in right_frames:
+                pass
+            summary.fully_decoded = True
+        kept_ok = True
+    finally:
+        if writer is not None:
+            writer.close(keep=kept_ok)
+    for _, _, frame, pictures in sorted(worst, key=lambda e: e[:2], reverse=True):
+        summary.worst.append(frame)
+        summary.outputs += _export_frame(out_dir, frame.index, pictures)
+    if export_all:
+        summary.worst = sorted((f for f in summary.frames if f.different), key=lambda f: -f.changed_fraction)
+        summary.worst = summary.worst[: max(worst_count, 0)]
+    if diff_video is not None:
+        summary.outputs.append(str(diff_video))
+    _write_summary(summary, left, right, out_dir, options, offset, start, end)
+    return summary
+
+
+def _export_frame(out_dir: Path, index: int, pictures: dict[str, np.ndarray]) -> list[str]:
+    folder = out_dir / "frames" / f"{index:06d}"
+    files = {}
+    for name in PICTURE_NAMES:
+        if name in pictures:
+            ok, encoded = cv2.imencode(".png", pictures[name])
+            if not ok:
+                raise ImgdiffError(f"could not encode {name} of frame {index}")
+            files[folder / name] = encoded.tobytes()
+    write_all(files)
+    return [str(p.relative_to(out_dir)) for p in files]
+
+
+def _write_summary(summary: VideoSummary, left, right, out_dir, options, offset, start, end) -> None:
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(FRAME_COLUMNS)
+    for f in summary.frames:
+        writer.writerow(
+            [
+                f.index,
+                "" if f.timestamp is None else f"{f.timestamp:.6f}",
+                "" if f.score is None else f"{f.score:.6f}",
+                f"{f.changed_fraction:.6f}",
+                len(f.regions),
+            ]
+        )
+    reason = None
+    if summary.count_mismatch:
+        reason = f"frame counts differ: left {summary.decoded.get('left')}, right {summary.decoded.get('right')}"
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "left": str(left),
+        "right": str(right),
+        "frames_decoded": summary.decoded,
+        "fully_decoded": summary.fully_decoded,
+        "frames_compared": len(summary.frames),
+        "frames_different": sum(f.different for f in summary.frames),
+        "frame_count_mismatch": summary.count_mismatch,
+        "different": summary.different,
+        "reason": reason,
+        "offset": offset,
+        "start": start,
+        "end": end,
+        "worst_frames": [
+            {
+                "frame": f.index,
+                "timestamp": f.timestamp,
+                "score": f.score,
+                "changed_fraction": f.changed_fraction,
+                "reason": f.reason,
+                "regions": [r.as_dict() for r in f.regions],
+            }
+            for f in summary.worst
+        ],
+        "problems": summary.problems,
+        "outputs": ["frames.csv", *summary.outputs],
+        "settings": options.settings(),
+    }
+    write_all({out_dir / "frames.csv": table.getvalue().encode(), out_dir / "report.json": to_json(report).encode()})

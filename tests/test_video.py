@@ -1,0 +1,139 @@
+"""imgdiff video on short videos made from a real photograph, with known changed frames."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from skimage import data
+
+from imgdiff_gpu.cli import cli
+
+CHANGED = {5, 12}
+FRAMES = 18
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def pan_frames(changed: set[int] = frozenset()) -> list[np.ndarray]:
+    """A slow pan across scikit-image's astronaut, 144 x 176, with a patch in ``changed`` frames."""
+    photo = data.astronaut()
+    frames = []
+    for i in range(FRAMES):
+        frame = photo[100 + 2 * i : 244 + 2 * i, 150 + 3 * i : 326 + 3 * i].copy()
+        if i in changed:
+            frame[40:52, 60:80] = (250, 30, 30)
+        frames.append(frame)
+    return frames
+
+
+def write_video(path: Path, frames: list[np.ndarray], codec: str) -> Path:
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p" if codec == "libx264" else "yuv444p"
+        if codec == "libx264":
+            stream.options = {"crf": "18"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(params=[("ffv1", ".mkv"), ("libx264", ".mp4")], ids=["lossless", "h264"])
+def videos(request, tmp_path):
+    codec, suffix = request.param
+    a = write_video(tmp_path / f"a{suffix}", pan_frames(), codec)
+    b = write_video(tmp_path / f"b{suffix}", pan_frames(CHANGED), codec)
+    return a, b
+
+
+def _flagged(out: Path) -> set[int]:
+    rows = list(csv.DictReader((out / "frames.csv").read_text().splitlines()))
+    assert [int(r["frame"]) for r in rows] == list(range(len(rows)))
+    return {int(r["frame"]) for r in rows if int(r["regions"]) > 0}
+
+
+def test_exactly_the_changed_frames_are_flagged(videos, tmp_path):
+    a, b = videos
+    out = tmp_path / "out"
+    result = run("video", a, b, "--out", out, "--quiet")
+    assert result.exit_code == 1, result.output
+    assert _flagged(out) == CHANGED
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames_compared"] == FRAMES and report["frames_different"] == 2
+    assert report["frames_decoded"] == {"left": FRAMES, "right": FRAMES}
+    assert {w["frame"] for w in report["worst_frames"]} == CHANGED
+    for index in CHANGED:
+        assert (out / "frames" / f"{index:06d}" / "right_filled.png").is_file()
+
+
+def test_same_video_exits_0(tmp_path):
+    a = write_video(tmp_path / "a.mkv", pan_frames(), "ffv1")
+    assert run("video", a, a, "--out", tmp_path / "o", "--quiet").exit_code == 0
+
+
+def test_offset_start_end_and_count_mismatch(tmp_path):
+    frames = pan_frames()
+    a = write_video(tmp_path / "a.mkv", frames, "ffv1")
+    b = write_video(tmp_path / "b.mkv", frames[3:], "ffv1")  # starts 3 frames later
+    out = tmp_path / "o"
+    result = run("video", a, b, "--out", out, "--offset", "-3", "--quiet")
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames_compared"] == FRAMES - 3 and report["frames_different"] == 0
+    assert report["frame_count_mismatch"] is True and result.exit_code == 1
+    ranged = run("video", a, a, "--out", tmp_path / "r", "--start", "4", "--end", "9", "--quiet")
+    assert ranged.exit_code == 0
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["frames_compared"] == 5
+
+
+def test_truncated_stream_compares_what_decodes(tmp_path):
+    a = write_video(tmp_path / "a.mkv", pan_frames(), "libx264")  # Matroska: header first
+    data_bytes = a.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data_bytes[: len(data_bytes) * 2 // 3])
+    out = tmp_path / "o"
+    result = run("video", a, cut, "--out", out, "--quiet")
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    report = json.loads((out / "report.json").read_text())
+    assert 0 < report["frames_compared"] < FRAMES
+    assert report["frames_different"] == 0  # the frames that decoded are the same
+    assert report["frame_count_mismatch"] or report["problems"]
+
+
+def test_truncated_mp4_without_its_index_is_one_error_line(tmp_path):
+    a = write_video(tmp_path / "a.mp4", pan_frames(), "libx264")  # MP4 keeps its index at the end
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(a.read_bytes()[: a.stat().st_size * 2 // 3])
+    result = run("video", a, cut, "--out", tmp_path / "o", "--quiet")
+    assert result.exit_code == 2 and "cannot open as a video" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_diff_video_is_written(videos, tmp_path):
+    a, b = videos
+    side = tmp_path / "side.mp4"
+    run("video", a, b, "--out", tmp_path / "o", "--diff-video", side, "--worst", "0", "--quiet")
+    with av.open(str(side)) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == FRAMES and frames[0].width == 2 * 176
+
+
+def test_bad_video_input_is_one_line(tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    result = run("video", text, text, "--out", tmp_path / "o")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("imgdiff: error: ") and len(result.stderr.strip().splitlines()) == 1
+    missing = run("video", tmp_path / "nope.mp4", text, "--out", tmp_path / "o")
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
