@@ -90,8 +90,8 @@ def cli() -> None:
     """
 
 
-def comparison_options(command):
-    """The options every comparing command shares (compare, batch)."""
+def comparison_options(*, sensitivity: str = "normal"):
+    """The options every comparing command shares (compare, batch, video)."""
     decorators = [
         click.option(
             "--device",
@@ -117,7 +117,7 @@ def comparison_options(command):
         click.option(
             "--sensitivity",
             type=click.Choice(SENSITIVITY_PRESETS),
-            default="normal",
+            default=sensitivity,
             show_default=True,
             help="Threshold preset; 'exact' marks any pixel that differs at all.",
         ),
@@ -170,9 +170,13 @@ def comparison_options(command):
             help="Refuse images whose header claims more pixels.",
         ),
     ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+
+    def apply(command):
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
 
 
 def _options_from(kwargs: dict):
@@ -213,7 +217,7 @@ def _options_from(kwargs: dict):
     help="Also write the report here; '-' prints it to stdout.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
-@comparison_options
+@comparison_options()
 @reports_errors
 def compare(left, right, out_dir, json_path, overwrite, **kwargs):
     """Compare LEFT with RIGHT and mark what differs.
@@ -245,7 +249,7 @@ def compare(left, right, out_dir, json_path, overwrite, **kwargs):
 )
 @click.option("--force", is_flag=True, help="Redo pairs whose outputs are already complete.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
-@comparison_options
+@comparison_options()
 @reports_errors
 def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
     """Compare every image in LEFT_DIR with the one at the same path in RIGHT_DIR.
@@ -298,7 +302,7 @@ def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
-@comparison_options
+@comparison_options(sensitivity="low")
 @reports_errors
 def video(left, right, out_dir, offset, start, end, worst_count, export_all, diff_video, quiet, overwrite, **kwargs):
     """Compare two videos frame by frame.
@@ -308,6 +312,8 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     pictures of the worst frames under frames/<index>/ into --out.
     Exit status: 0 no differences, 1 differences, 2 trouble (including a
     stream that stops decoding early; the frames that decoded are compared).
+    Sensitivity defaults to 'low' here: two lossy encodes drift apart by a
+    few grey levels in places, which 'normal' would mark.
 
     \b
     Example:

@@ -1,7 +1,7 @@
 """Bringing two decoded images to one comparable form.
 
 Both images become the same stack of float32 planes in units of their data
-range (0..1): luma Y, and for colour pairs the chroma Cb and Cr (BT.601, the
+range (0..1): luma Y, and for colour pairs the chroma Cr and Cb (BT.601, the
 space JPEG codes in, so its chroma noise stays in the chroma planes), and for
 pairs where either side has transparency, alpha. Colour is premultiplied by
 alpha, so a change hidden under a fully transparent pixel is no change, while a
@@ -15,17 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
-
-# BT.601 luma weights, and the chroma scales that map R-Y and B-Y to +-0.5.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-_CB_SCALE = np.float32(0.5 / (1 - 0.114))
-_CR_SCALE = np.float32(0.5 / (1 - 0.299))
 
 
 @dataclass
 class PlaneStack:
-    """Float32 planes (H x W x P) of one image: Y, then Cb, Cr if colour, then A."""
+    """Float32 planes (H x W x P) of one image: Y, then Cr, Cb if colour, then A."""
 
     planes: np.ndarray
     names: tuple[str, ...]
@@ -50,31 +46,32 @@ def _max_value(pixels: np.ndarray) -> float:
 
 def _to_planes(pixels: np.ndarray, *, colour: bool, alpha: bool, scale: float) -> PlaneStack:
     """The plane stack of one H x W (x C) integer image; ``scale`` maps to 0..1."""
-    values = pixels.astype(np.float32) * np.float32(1.0 / scale)
+    values = pixels.astype(np.float32)
+    values *= np.float32(1.0 / scale)
     if values.ndim == 2:
         values = values[..., None]
     channels = values.shape[2]
-    opacity = values[..., -1] if channels in (2, 4) else None
+    opacity = np.ascontiguousarray(values[..., -1]) if channels in (2, 4) else None
     rgb_or_grey = values[..., :-1] if opacity is not None else values
     if opacity is not None:
         rgb_or_grey = rgb_or_grey * opacity[..., None]
 
+    names = ("Y", "Cr", "Cb") if colour else ("Y",)
     if rgb_or_grey.shape[2] == 3:
-        luma = rgb_or_grey @ _LUMA
-        cb = (rgb_or_grey[..., 2] - luma) * _CB_SCALE
-        cr = (rgb_or_grey[..., 0] - luma) * _CR_SCALE
+        # OpenCV's BT.601 YCrCb; its chroma is centred on 0.5, which is left as
+        # is because only differences of chroma are ever used
+        stack = cv2.cvtColor(np.ascontiguousarray(rgb_or_grey), cv2.COLOR_RGB2YCrCb)
+        if not colour:
+            stack = np.ascontiguousarray(stack[..., :1])
     else:
-        luma = rgb_or_grey[..., 0]
-        cb = cr = np.zeros_like(luma)
-
-    planes, names = [luma], ["Y"]
-    if colour:
-        planes += [cb, cr]
-        names += ["Cb", "Cr"]
+        luma = np.ascontiguousarray(rgb_or_grey[..., 0])
+        centre = np.full_like(luma, 0.5)  # no chroma, on OpenCV's centre
+        stack = cv2.merge([luma, centre, centre]) if colour else luma[..., None]
     if alpha:
-        planes.append(opacity if opacity is not None else np.ones_like(luma))
-        names.append("A")
-    return PlaneStack(np.ascontiguousarray(np.stack(planes, axis=-1)), tuple(names))
+        opacity = opacity if opacity is not None else np.ones(stack.shape[:2], np.float32)
+        stack = np.concatenate([stack.reshape(*stack.shape[:2], -1), opacity[..., None]], axis=2)
+        names = (*names, "A")
+    return PlaneStack(stack.reshape(*stack.shape[:2], len(names)), names)
 
 
 def prepare_pair(left: np.ndarray, right: np.ndarray) -> PreparedPair:

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 
 @dataclass(frozen=True)
@@ -57,45 +56,49 @@ def find_regions(
     if min_area < 0 or merge_distance < 0:
         raise ValueError("min_area and merge_distance must be >= 0")
     mask_u8 = mask.view(np.uint8) if mask.dtype == bool else (mask > 0).astype(np.uint8)
+    ys, xs = np.nonzero(mask_u8)
+    if ys.size == 0:
+        return [], np.zeros(mask.shape, dtype=bool)
     grouping = mask_u8
     if merge_distance > 0:
-        # A closing-style grouping: grow by half the gap so fragments touch,
-        # label the grown mask, then count only the original pixels.
+        # Grow by half the gap so fragments touch, label the grown mask, then
+        # count only the original pixels.
         grow = merge_distance // 2 + merge_distance % 2
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * grow + 1, 2 * grow + 1))
         grouping = cv2.dilate(mask_u8, kernel)
-    count, labels = cv2.connectedComponents(grouping, connectivity=8, ltype=cv2.CV_32S)
-    labels[mask_u8 == 0] = 0
-    if count <= 1:
-        return [], np.zeros(mask.shape, dtype=bool)
+    _, labels = cv2.connectedComponents(grouping, connectivity=8, ltype=cv2.CV_32S)
 
-    index = np.arange(1, count)
-    areas = np.bincount(labels.ravel(), minlength=count)[1:]
-    keep = index[areas >= max(min_area, 1)]
-    if keep.size == 0:
+    # Statistics over the differing pixels only, grouped by label: O(differing pixels).
+    pixel_labels = labels[ys, xs]
+    order = np.argsort(pixel_labels, kind="stable")
+    pixel_labels, ys, xs = pixel_labels[order], ys[order], xs[order]
+    _, starts, areas = np.unique(pixel_labels, return_index=True, return_counts=True)
+    keep = areas >= max(min_area, 1)
+    if not keep.any():
         return [], np.zeros(mask.shape, dtype=bool)
-    boxes = ndimage.find_objects(labels)
-    ssim64 = ssim_map.astype(np.float64, copy=False)
-    mins = ndimage.minimum(ssim64, labels, keep)
-    means = ndimage.mean(ssim64, labels, keep)
-    deltas = ndimage.mean(color_delta.astype(np.float64, copy=False), labels, keep)
+    ssim_values = ssim_map[ys, xs].astype(np.float64)
+    delta_values = color_delta[ys, xs].astype(np.float64)
+    x0, x1 = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
+    y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
+    mins = np.minimum.reduceat(ssim_values, starts)
+    means = np.add.reduceat(ssim_values, starts) / areas
+    deltas = np.add.reduceat(delta_values, starts) / areas
 
-    regions = []
-    stats = zip(keep, np.atleast_1d(mins), np.atleast_1d(means), np.atleast_1d(deltas), strict=True)
-    for label, lo, mean, delta in stats:
-        rows, cols = boxes[label - 1]
-        regions.append(
-            Region(
-                x=int(cols.start),
-                y=int(rows.start),
-                width=int(cols.stop - cols.start),
-                height=int(rows.stop - rows.start),
-                area=int(areas[label - 1]),
-                min_ssim=float(lo),
-                mean_ssim=float(mean),
-                mean_color_delta=float(delta),
-            )
+    regions = [
+        Region(
+            x=int(x0[i]),
+            y=int(y0[i]),
+            width=int(x1[i] - x0[i] + 1),
+            height=int(y1[i] - y0[i] + 1),
+            area=int(areas[i]),
+            min_ssim=float(mins[i]),
+            mean_ssim=float(means[i]),
+            mean_color_delta=float(deltas[i]),
         )
+        for i in np.flatnonzero(keep)
+    ]
     regions.sort(key=lambda r: (-r.area, r.y, r.x))
-    kept_mask = np.isin(labels, keep)
+    kept_mask = np.zeros(mask.shape, dtype=bool)
+    kept = np.repeat(keep, areas)
+    kept_mask[ys[kept], xs[kept]] = True
     return regions, kept_mask

@@ -206,7 +206,7 @@ def compare_videos(
     left_frames = _prefetch(_decode(left, "left", summary.problems, summary.decoded))
     right_frames = _prefetch(_decode(right, "right", summary.problems, summary.decoded))
     writer = _SideBySideWriter(diff_video, _frame_rate(left)) if diff_video else None
-    worst: list = []  # a heap of (changed_fraction, -index, frame, pictures) of the worst frames
+    worst: list = []  # a heap of (changed_fraction, -index, frame, comparison) of the worst frames
     ignore = None
     kept_ok = False
     try:
@@ -242,14 +242,15 @@ def compare_videos(
             )
             summary.frames.append(frame)
             pictures = None
-            if writer is not None or (frame.different and (export_all or worst_count > 0)):
+            if writer is not None or (frame.different and export_all):
                 pictures = render(result, color=options.color, thickness=options.thickness)
             if writer is not None:
                 writer.add(pictures)
             if frame.different and export_all:
                 summary.outputs += _export_frame(out_dir, index, pictures)
             elif frame.different and worst_count > 0:
-                entry = (fraction, -index, frame, pictures)
+                # keep the comparison, render only the frames that stay among the worst
+                entry = (fraction, -index, frame, result)
                 if len(worst) < worst_count:
                     heapq.heappush(worst, entry)
                 elif entry[:2] > worst[0][:2]:
@@ -266,8 +267,9 @@ def compare_videos(
     finally:
         if writer is not None:
             writer.close(keep=kept_ok)
-    for _, _, frame, pictures in sorted(worst, key=lambda e: e[:2], reverse=True):
+    for _, _, frame, result in sorted(worst, key=lambda e: e[:2], reverse=True):
         summary.worst.append(frame)
+        pictures = render(result, color=options.color, thickness=options.thickness)
         summary.outputs += _export_frame(out_dir, frame.index, pictures)
     if export_all:
         summary.worst = sorted((f for f in summary.frames if f.different), key=lambda f: -f.changed_fraction)

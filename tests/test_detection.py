@@ -161,7 +161,7 @@ def test_alpha_is_premultiplied_so_hidden_colour_does_not_count():
 
 def test_pairing_planes_are_in_data_range_units():
     pair = prepare_pair(np.full((4, 4, 3), 255, np.uint8), np.zeros((4, 4, 3), np.uint8))
-    assert pair.left.names == ("Y", "Cb", "Cr")
+    assert pair.left.names == ("Y", "Cr", "Cb")
     assert pair.left.luma.max() == pytest.approx(1.0) and pair.right.luma.max() == 0.0
 
 
@@ -193,3 +193,14 @@ def test_evaluation_slice_finds_every_edit_and_nothing_else(jpeg_quality):
     for pair in negative_pairs(photos=["coffee", "camera"]):
         align = "translation" if pair.shift else None
         assert compare(pair.left, pair.right, device="cpu", align=align).regions == [], pair.name
+
+
+def test_planes_follow_bt601():
+    rng = np.random.default_rng(9)
+    rgb = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    planes = prepare_pair(rgb, rgb).left.planes
+    r, g, b = (rgb[..., i] / 255.0 for i in range(3))
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    # OpenCV's rounded BT.601 chroma scales, chroma centred on 0.5
+    expected = np.dstack([y, (r - y) * 0.713 + 0.5, (b - y) * 0.564 + 0.5])  # Y, Cr, Cb
+    assert np.abs(planes - expected).max() < 1e-5
