@@ -1,21 +1,22 @@
-"""The GPU half of compare(): SSIM of the luma plane on the device.
+"""The GPU half of compare(): the luma SSIM map on the device.
 
-The evidence maps and the histogram still run on the CPU (detection.py); moving
-them into kernels, so that only the uint8 mask crosses PCIe, is open work
-(issue 3).
+The difference strength (imgdiff_gpu/_strength_cpu.py) and the histogram still
+run on the CPU; moving them into kernels, so that only a uint8 mask crosses
+PCIe, is open work (issue 3).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .detection import evidence_cpu
 
-
-def analyse_gpu(left: np.ndarray, right: np.ndarray, weights: np.ndarray, params):
+def luma_ssim_map_gpu(left_luma: np.ndarray, right_luma: np.ndarray, params) -> np.ndarray:
+    """The float64 SSIM map of two float32 luma planes, computed on the GPU."""
     import cupy
 
     from ._ssim_gpu import ssim_planes
 
-    _, maps = ssim_planes(cupy.asarray(left[None, ..., 0]), cupy.asarray(right[None, ..., 0]), params, want_map=True)
-    return maps[0].get(), evidence_cpu(left, right, weights)
+    a = cupy.asarray(np.ascontiguousarray(left_luma))[None]
+    b = cupy.asarray(np.ascontiguousarray(right_luma))[None]
+    _, maps = ssim_planes(a, b, params, want_map=True)
+    return maps[0].get().astype(np.float64, copy=False)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._device import resolve_device
 from .alignment import Alignment, pad_to, reconcile
-from .detection import Evidence, Thresholds, difference_mask, evidence_cpu, explained_by_antialiasing, thresholds_for
+from .detection import Thresholds, difference_mask, thresholds_for
 from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from .pairing import prepare_pair
 from .regions import Region, find_regions
@@ -67,13 +67,6 @@ def _as_loaded(image: ImageInput, max_pixels: int) -> LoadedImage:
         pixels = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
         return LoadedImage(pixels=pixels, path=None, format=None, mode="array", orientation=1)
     return load_image(image, max_pixels=max_pixels)
-
-
-def _analyse_cpu(left: np.ndarray, right: np.ndarray, weights: np.ndarray, params):
-    from ._ssim_cpu import ssim_map_2d
-
-    ssim_map = ssim_map_2d(left[..., 0], right[..., 0], params)
-    return ssim_map, evidence_cpu(left, right, weights)
 
 
 def compare(
@@ -174,21 +167,27 @@ def compare(
         sigma=WINDOW_SIGMA,
         use_sample_covariance=False,
     )
-    weights = gaussian_window(WINDOW_SIGMA)
     if where == "gpu":
-        from ._compare_gpu import analyse_gpu
+        from ._compare_gpu import luma_ssim_map_gpu
 
-        ssim_map, evidence = analyse_gpu(pair.left.planes, pair.right.planes, weights, params)
+        ssim_map = luma_ssim_map_gpu(pair.left.luma, pair.right.luma, params)
     else:
-        ssim_map, evidence = _analyse_cpu(pair.left.planes, pair.right.planes, weights, params)
+        from ._ssim_cpu import ssim_map_2d
 
-    if antialiasing:
-        evidence.changed &= ~explained_by_antialiasing(pair.left.planes, pair.right.planes)
+        ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
     result.ssim_map = ssim_map
     result.score = _score(ssim_map, params.crop, ignore)
-    mask, result.ssim_threshold = difference_mask(ssim_map, evidence, thresholds, ignore=ignore)
+    mask, result.ssim_threshold = difference_mask(
+        ssim_map,
+        pair.left.planes,
+        pair.right.planes,
+        gaussian_window(WINDOW_SIGMA),
+        thresholds,
+        ignore=ignore,
+        antialiasing=antialiasing,
+    )
     result.regions, result.mask = find_regions(
-        mask, ssim_map, evidence.color_delta, min_area=min_area, merge_distance=merge_distance
+        mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
     )
     return result
 
@@ -205,4 +204,4 @@ def _score(ssim_map: np.ndarray, crop: int, ignore: np.ndarray | None) -> float:
     return float(values.mean(dtype=np.float64))
 
 
-__all__ = ["Comparison", "Evidence", "compare"]
+__all__ = ["Comparison", "compare"]

@@ -105,67 +105,10 @@ def otsu_ssim_threshold(counts: np.ndarray, ceiling: float) -> float:
     return -1.0 if threshold is None else min(threshold, ceiling)
 
 
-@dataclass
-class Evidence:
-    """Per-pixel maps, H x W float32, the same on every device."""
-
-    luma_shift: np.ndarray
-    chroma_shift: np.ndarray
-    abs_luma: np.ndarray
-    color_delta: np.ndarray
-    """Unsmoothed per-pixel distance over all planes, for region statistics."""
-    changed: np.ndarray
-    """Boolean: the pixel differs at all."""
-
-
-def _smooth(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    kernel = weights.reshape(-1, 1).astype(np.float32)
-    return cv2.sepFilter2D(image, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_REFLECT)
-
-
-def evidence_cpu(left: np.ndarray, right: np.ndarray, weights: np.ndarray) -> Evidence:
-    """The evidence maps of two plane stacks (H x W x P: Y; Y, A; Y, Cr, Cb; or Y, Cr, Cb, A)."""
-    height, width, planes = left.shape
-    # OpenCV drops a trailing axis of one, so the shape is restored before filtering
-    delta = cv2.subtract(left, right).reshape(height, width, planes)
-    smoothed = cv2.split(_smooth(delta, weights).reshape(height, width, planes))  # one pass, all planes
-    deltas = cv2.split(delta)
-    luma_shift = np.abs(smoothed[0])
-    chroma_shift = cv2.magnitude(smoothed[1], smoothed[2]) if planes >= 3 else np.zeros_like(luma_shift)
-    if planes in (2, 4):  # opacity changes count like brightness changes
-        luma_shift = np.maximum(luma_shift, np.abs(smoothed[-1]))
-    abs_luma = _smooth(np.abs(deltas[0]), weights)
-    color_delta = np.abs(deltas[0])
-    for plane in deltas[1:]:
-        color_delta = cv2.magnitude(color_delta, plane)  # sqrt of the sum of squares, plane by plane
-    return Evidence(
-        luma_shift=luma_shift,
-        chroma_shift=chroma_shift,
-        abs_luma=abs_luma,
-        color_delta=color_delta,
-        changed=color_delta > 0,
-    )
-
-
 # Hysteresis: a difference must reach full strength somewhere, and then
 # extends over the connected pixels at half strength or more, so a faint change
 # is counted at its real size while noise, which never reaches 1, stays out.
 HYSTERESIS_LOW = 0.5
-
-
-def difference_strength(ssim_map: np.ndarray, evidence: Evidence, thresholds: Thresholds, ssim_threshold: float):
-    """Per-pixel strength of the evidence, in units of its threshold (>= 1: different)."""
-    tiny = np.float32(1e-12)
-    strength = np.maximum(
-        evidence.luma_shift / np.float32(max(thresholds.luma_shift, tiny)),
-        evidence.chroma_shift / np.float32(max(thresholds.chroma_shift, tiny)),
-    )
-    # structure: SSIM below its threshold *and* a real mean absolute change
-    structural = np.minimum(
-        (1.0 - ssim_map.astype(np.float32)) / np.float32(max(1.0 - ssim_threshold, tiny)),
-        evidence.abs_luma / np.float32(max(thresholds.texture, tiny)),
-    )
-    return np.maximum(strength, structural, out=strength)
 
 
 def hysteresis(strength: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -184,28 +127,53 @@ def hysteresis(strength: np.ndarray, low: float, high: float) -> np.ndarray:
     return strong[labels]
 
 
+def changed_pixels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Pixels where any plane differs at all."""
+    height, width, planes = left.shape
+    delta = cv2.absdiff(left, right).reshape(height, width, planes)
+    return delta.max(axis=2) > 0 if planes > 1 else delta[..., 0] > 0
+
+
 def difference_mask(
     ssim_map: np.ndarray,
-    evidence: Evidence,
+    left: np.ndarray,
+    right: np.ndarray,
+    weights: np.ndarray,
     thresholds: Thresholds,
     *,
     ignore: np.ndarray | None = None,
+    antialiasing: bool = False,
 ) -> tuple[np.ndarray, float]:
-    """The boolean mask of differing pixels, and the SSIM threshold used."""
+    """The boolean mask of differing pixels of two plane stacks, and the SSIM threshold used.
+
+    ``weights`` is the 1-D window the evidence is averaged over (the SSIM's).
+    With ``antialiasing``, changes a sub-pixel edge shift explains do not count.
+    """
+    from ._strength_cpu import strength_map
+
     valid = None if ignore is None else ~ignore
+    explained = explained_by_antialiasing(left, right) if antialiasing else None
     if thresholds.exact:
-        mask = evidence.changed.copy()
+        mask = changed_pixels(left, right)
+        if explained is not None:
+            mask &= ~explained
         ssim_threshold = 1.0
     else:
         if thresholds.ssim is not None:
             ssim_threshold = thresholds.ssim
         else:
-            counts = ssim_histogram(ssim_map, valid)
-            ssim_threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
-        strength = difference_strength(ssim_map, evidence, thresholds, ssim_threshold)
-        # Smoothing spreads a change over the window; keep the evidence near
-        # pixels that really changed, so identical pixels far away stay clean.
-        strength[~_near(evidence.changed, radius=3)] = 0
+            ssim_threshold = otsu_ssim_threshold(ssim_histogram(ssim_map, valid), thresholds.ssim_ceiling)
+        strength = strength_map(
+            left,
+            right,
+            ssim_map,
+            weights,
+            luma=thresholds.luma_shift,
+            chroma=thresholds.chroma_shift,
+            texture=thresholds.texture,
+            ssim_threshold=ssim_threshold,
+            suppress=explained,
+        )
         if valid is not None:
             strength[~valid] = 0
         mask = hysteresis(strength, HYSTERESIS_LOW, 1.0)
@@ -231,8 +199,3 @@ def explained_by_antialiasing(left: np.ndarray, right: np.ndarray) -> np.ndarray
             high = cv2.dilate(other, kernel, borderType=cv2.BORDER_REFLECT) + slack
             explained &= (this >= low) & (this <= high)
     return explained
-
-
-def _near(changed: np.ndarray, radius: int) -> np.ndarray:
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(changed.view(np.uint8), kernel).view(bool)

@@ -36,7 +36,8 @@ class Region:
 def find_regions(
     mask: np.ndarray,
     ssim_map: np.ndarray,
-    color_delta: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
     *,
     min_area: int = 40,
     merge_distance: int = 8,
@@ -46,8 +47,10 @@ def find_regions(
     Parameters
     ----------
     mask : ndarray of bool, H x W
-    ssim_map, color_delta : ndarray, H x W
-        Per-pixel values summarised inside each region.
+    ssim_map : ndarray, H x W
+        Summarised inside each region (min and mean).
+    left, right : ndarray, H x W x P
+        The plane stacks; their per-pixel distance is averaged inside each region.
     min_area : int
         Regions with fewer differing pixels are dropped.
     merge_distance : int
@@ -77,7 +80,8 @@ def find_regions(
     if not keep.any():
         return [], np.zeros(mask.shape, dtype=bool)
     ssim_values = ssim_map[ys, xs].astype(np.float64)
-    delta_values = color_delta[ys, xs].astype(np.float64)
+    difference = left[ys, xs].astype(np.float64) - right[ys, xs].astype(np.float64)
+    delta_values = np.sqrt((difference * difference).sum(axis=-1))
     x0, x1 = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
     y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
     mins = np.minimum.reduceat(ssim_values, starts)

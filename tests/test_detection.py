@@ -75,7 +75,8 @@ def test_region_area_counts_pixels_not_polygon_area():
     mask = np.zeros((50, 80), bool)
     mask[20, 5:70] = True  # a 1-px line: cv2.contourArea would say 0
     ssim_map = np.ones(mask.shape)
-    regions, kept = find_regions(mask, ssim_map, np.zeros(mask.shape), min_area=40)
+    planes = np.zeros((*mask.shape, 1), np.float32)
+    regions, kept = find_regions(mask, ssim_map, planes, planes, min_area=40)
     assert [r.area for r in regions] == [65]
     assert kept.sum() == 65
 
@@ -85,9 +86,10 @@ def test_fragments_are_merged_and_regions_sorted_by_size():
     mask[10:20, 10:20] = True  # 100 px
     mask[10:20, 25:35] = True  # 5 px gap: merged with the first
     mask[60:90, 120:170] = True  # 1500 px, far away
-    regions, _ = find_regions(mask, np.ones(mask.shape), np.zeros(mask.shape), min_area=1, merge_distance=8)
+    planes = np.zeros((*mask.shape, 1), np.float32)
+    regions, _ = find_regions(mask, np.ones(mask.shape), planes, planes, min_area=1, merge_distance=8)
     assert [(r.area, r.x) for r in regions] == [(1500, 120), (200, 10)]
-    separate, _ = find_regions(mask, np.ones(mask.shape), np.zeros(mask.shape), min_area=1, merge_distance=2)
+    separate, _ = find_regions(mask, np.ones(mask.shape), planes, planes, min_area=1, merge_distance=2)
     assert len(separate) == 3
 
 
@@ -204,3 +206,41 @@ def test_planes_follow_bt601():
     # OpenCV's rounded BT.601 chroma scales, chroma centred on 0.5
     expected = np.dstack([y, (r - y) * 0.713 + 0.5, (b - y) * 0.564 + 0.5])  # Y, Cr, Cb
     assert np.abs(planes - expected).max() < 1e-5
+
+
+@pytest.mark.parametrize("name", ["coffee", "camera", "rgba"])
+def test_fused_strength_matches_the_plain_definition(name):
+    """The Numba kernel against tests/reference_detection.py, on a photograph with edits."""
+    from reference_detection import reference_strength
+
+    from imgdiff_gpu._ssim_cpu import ssim_map_2d
+    from imgdiff_gpu._strength_cpu import strength_map
+    from imgdiff_gpu.detection import explained_by_antialiasing
+    from imgdiff_gpu.ssim import gaussian_window, ssim_params
+
+    left = data.coffee() if name != "camera" else data.camera()
+    if name == "rgba":
+        left = np.dstack([left, np.full(left.shape[:2], 200, np.uint8)])
+    right = jpeg_roundtrip(left[..., :3] if left.ndim == 3 else left, 80)
+    if name == "rgba":
+        right = np.dstack([right, left[..., 3]])
+        right[50:70, 60:90, 3] = 90
+    right[100:110, 200:260] = 255 - right[100:110, 200:260]
+    pair = prepare_pair(left, right)
+    weights = gaussian_window(1.5)
+    params = ssim_params(
+        pair.left.luma,
+        pair.left.luma,
+        win_size=None,
+        data_range=1.0,
+        gaussian_weights=True,
+        use_sample_covariance=False,
+    )
+    ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
+    settings = {"luma": 6 / 255, "chroma": 21 / 255, "texture": 20 / 255, "ssim_threshold": 0.4}
+    suppress = explained_by_antialiasing(pair.left.planes, pair.right.planes)
+    for extra in ({}, {"suppress": suppress}):
+        fused = strength_map(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
+        plain = reference_strength(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
+        assert np.abs(fused - plain).max() < 1e-3 * max(1.0, plain.max())
+        assert ((fused >= 1) == (plain >= 1)).mean() > 0.9999
