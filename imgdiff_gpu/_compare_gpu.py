@@ -7,6 +7,8 @@ PCIe, is open work (issue 3).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 
@@ -18,5 +20,6 @@ def luma_ssim_map_gpu(left_luma: np.ndarray, right_luma: np.ndarray, params) -> 
 
     a = cupy.asarray(np.ascontiguousarray(left_luma))[None]
     b = cupy.asarray(np.ascontiguousarray(right_luma))[None]
-    _, maps = ssim_planes(a, b, params, want_map=True)
-    return maps[0].get().astype(np.float64, copy=False)
+    # float64 like the CPU path, so the Otsu histogram sees the same values
+    _, maps = ssim_planes(a, b, replace(params, out_dtype=np.dtype(np.float64)), want_map=True)
+    return maps[0].get()
