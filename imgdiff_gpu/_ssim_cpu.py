@@ -29,6 +29,7 @@ STRIP_ROWS = 16
 
 @njit(inline="always", cache=True)
 def _reflect(i, n):
+    """scipy.ndimage's 'reflect' (d c b a | a b c d), for one reflection."""
     if i < 0:
         return -i - 1
     if i >= n:

@@ -19,17 +19,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._ssim_cpu import _reflect
+
 STRIP_ROWS = 16
 NEAR = 3  # pixels: how far evidence may stand from a changed pixel
-
-
-@njit(inline="always", cache=True)
-def _reflect(i, n):
-    if i < 0:
-        return -i - 1
-    if i >= n:
-        return 2 * n - i - 1
-    return i
 
 
 @njit(inline="always", cache=True)

@@ -52,10 +52,6 @@ class LoadedImage:
     def width(self) -> int:
         return int(self.pixels.shape[1])
 
-    @property
-    def channels(self) -> int:
-        return 1 if self.pixels.ndim == 2 else int(self.pixels.shape[2])
-
 
 def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     """Turn stored pixels upright for an EXIF orientation tag (1-8).

@@ -35,8 +35,6 @@ class PlaneStack:
 class PreparedPair:
     left: PlaneStack
     right: PlaneStack
-    colour: bool
-    alpha: bool
     notes: list[str] = field(default_factory=list)
 
 
@@ -94,7 +92,5 @@ def prepare_pair(left: np.ndarray, right: np.ndarray) -> PreparedPair:
     return PreparedPair(
         left=_to_planes(left, colour=colour, alpha=alpha, scale=_max_value(left)),
         right=_to_planes(right, colour=colour, alpha=alpha, scale=_max_value(right)),
-        colour=colour,
-        alpha=alpha,
         notes=notes,
     )

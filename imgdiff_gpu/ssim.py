@@ -44,10 +44,6 @@ class SSIMParams:
     def radius(self) -> int:
         return (len(self.weights) - 1) // 2
 
-    @property
-    def gaussian(self) -> bool:
-        return not np.all(self.weights == self.weights[0])
-
 
 def gaussian_window(sigma: float, truncate: float = GAUSSIAN_TRUNCATE) -> np.ndarray:
     """The 1-D Gaussian scipy.ndimage.gaussian_filter uses, in float64."""
