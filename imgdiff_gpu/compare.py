@@ -167,25 +167,22 @@ def compare(
         sigma=WINDOW_SIGMA,
         use_sample_covariance=False,
     )
+    weights = gaussian_window(WINDOW_SIGMA)
     if where == "gpu":
-        from ._compare_gpu import luma_ssim_map_gpu
+        from ._compare_gpu import analyse_gpu
 
-        ssim_map = luma_ssim_map_gpu(pair.left.luma, pair.right.luma, params)
+        ssim_map, mask, result.ssim_threshold = analyse_gpu(
+            pair.left.planes, pair.right.planes, params, weights, thresholds, ignore=ignore, antialiasing=antialiasing
+        )
     else:
         from ._ssim_cpu import ssim_map_2d
 
         ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
+        mask, result.ssim_threshold = difference_mask(
+            ssim_map, pair.left.planes, pair.right.planes, weights, thresholds, ignore=ignore, antialiasing=antialiasing
+        )
     result.ssim_map = ssim_map
     result.score = _score(ssim_map, params.crop, ignore)
-    mask, result.ssim_threshold = difference_mask(
-        ssim_map,
-        pair.left.planes,
-        pair.right.planes,
-        gaussian_window(WINDOW_SIGMA),
-        thresholds,
-        ignore=ignore,
-        antialiasing=antialiasing,
-    )
     result.regions, result.mask = find_regions(
         mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
     )

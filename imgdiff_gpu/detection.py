@@ -111,20 +111,27 @@ def otsu_ssim_threshold(counts: np.ndarray, ceiling: float) -> float:
 HYSTERESIS_LOW = 0.5
 
 
-def hysteresis(strength: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Pixels >= ``low`` connected (8-way) to a pixel >= ``high``.
-
-    skimage.filters.apply_hysteresis_threshold does the same with scipy's
-    labelling; OpenCV's is several times faster on video frames.
-    """
-    weak = (strength >= low).view(np.uint8)
-    count, labels = cv2.connectedComponents(weak, connectivity=8, ltype=cv2.CV_32S)
+def hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
+    """Weak pixels 8-connected to a strong one (skimage's apply_hysteresis_threshold, with OpenCV)."""
+    count, labels = cv2.connectedComponents(weak.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     if count <= 1:
-        return np.zeros(strength.shape, dtype=bool)
-    strong = np.zeros(count, dtype=bool)
-    strong[labels[strength >= high]] = True
-    strong[0] = False
-    return strong[labels]
+        return np.zeros(weak.shape, dtype=bool)
+    keep = np.zeros(count, dtype=bool)
+    keep[labels[strong]] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def mask_from_levels(levels: np.ndarray) -> np.ndarray:
+    """Hysteresis over strength levels (0: < 0.5, 1: >= 0.5, 2: >= 1), as the GPU writes them."""
+    return hysteresis(levels >= 1, levels == 2)
+
+
+def structural_threshold(ssim_map: np.ndarray, valid: np.ndarray | None, thresholds: Thresholds) -> float:
+    """The SSIM threshold of the structural evidence: explicit, or Otsu's, capped."""
+    if thresholds.ssim is not None:
+        return thresholds.ssim
+    return otsu_ssim_threshold(ssim_histogram(ssim_map, valid), thresholds.ssim_ceiling)
 
 
 def changed_pixels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -159,10 +166,7 @@ def difference_mask(
             mask &= ~explained
         ssim_threshold = 1.0
     else:
-        if thresholds.ssim is not None:
-            ssim_threshold = thresholds.ssim
-        else:
-            ssim_threshold = otsu_ssim_threshold(ssim_histogram(ssim_map, valid), thresholds.ssim_ceiling)
+        ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
         strength = strength_map(
             left,
             right,
@@ -176,7 +180,7 @@ def difference_mask(
         )
         if valid is not None:
             strength[~valid] = 0
-        mask = hysteresis(strength, HYSTERESIS_LOW, 1.0)
+        mask = hysteresis(strength >= HYSTERESIS_LOW, strength >= 1.0)
     if valid is not None:
         mask &= valid
     return mask, float(ssim_threshold)

@@ -1,0 +1,104 @@
+// Difference strength as levels: mirrors imgdiff_gpu/_strength_cpu.py (_strength_kernel).
+//
+// Per pixel, from two interleaved float32 plane stacks (Y; Y,A; Y,Cr,Cb; Y,Cr,Cb,A)
+// and the SSIM map: window-averaged luma/opacity shift over the luma threshold,
+// chroma shift over the chroma threshold, and the structural term
+// min((1 - S) / (1 - t_ssim), (w * |dY|) / t_texture); the strength is the
+// largest, zero unless a pixel that differs (and is not suppressed) lies within
+// 3 px (Chebyshev). Written as a level for hysteresis on the host:
+// 0 below 0.5, 1 from 0.5, 2 from 1 -- one byte per pixel crosses PCIe.
+//
+// Specialisation by macro: IMGDIFF_RADIUS (window radius, >= IMGDIFF_NEAR).
+
+#ifndef IMGDIFF_RADIUS
+#define IMGDIFF_RADIUS 5
+#endif
+
+#define IMGDIFF_NEAR 3
+#define IMGDIFF_QUANTITIES 5  // dY, |dY|, dCr, dCb, dA
+#define IMGDIFF_TILE_W 32
+#define IMGDIFF_TILE_H 8
+#define IMGDIFF_HALO_W (IMGDIFF_TILE_W + 2 * IMGDIFF_RADIUS)
+#define IMGDIFF_HALO_H (IMGDIFF_TILE_H + 2 * IMGDIFF_RADIUS)
+
+__device__ __forceinline__ int imgdiff_reflect_s(int i, int n) {
+    if (i < 0) return -i - 1;
+    if (i >= n) return 2 * n - i - 1;
+    return i;
+}
+
+extern "C" __global__ void __launch_bounds__(IMGDIFF_TILE_W * IMGDIFF_TILE_H)
+imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right,
+                 const double* __restrict__ ssim_map, const double* __restrict__ weights,
+                 const unsigned char* __restrict__ suppress, int use_suppress,
+                 unsigned char* __restrict__ levels, int height, int width, int planes, double inv_luma, double inv_chroma,
+                 double inv_texture, double inv_ssim) {
+    __shared__ float raw[IMGDIFF_QUANTITIES][IMGDIFF_HALO_H][IMGDIFF_HALO_W];
+    __shared__ unsigned char changed[IMGDIFF_HALO_H][IMGDIFF_HALO_W];
+    __shared__ float filtered[IMGDIFF_QUANTITIES][IMGDIFF_HALO_H][IMGDIFF_TILE_W];
+    __shared__ unsigned char near_row[IMGDIFF_HALO_H][IMGDIFF_TILE_W];
+    __shared__ double w[2 * IMGDIFF_RADIUS + 1];
+
+    const bool colour = planes >= 3;
+    const bool alpha = planes == 2 || planes == 4;
+    const int quantities = 2 + (colour ? 2 : 0) + (alpha ? 1 : 0);
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int thread = ty * IMGDIFF_TILE_W + tx;
+    const int x0 = blockIdx.x * IMGDIFF_TILE_W, y0 = blockIdx.y * IMGDIFF_TILE_H;
+
+    if (thread < 2 * IMGDIFF_RADIUS + 1) w[thread] = weights[thread];
+    for (int i = thread; i < IMGDIFF_HALO_H * IMGDIFF_HALO_W; i += IMGDIFF_TILE_W * IMGDIFF_TILE_H) {
+        const int hy = i / IMGDIFF_HALO_W, hx = i % IMGDIFF_HALO_W;
+        const int gy = imgdiff_reflect_s(y0 + hy - IMGDIFF_RADIUS, height);
+        const int gx = imgdiff_reflect_s(x0 + hx - IMGDIFF_RADIUS, width);
+        const long long pixel = (long long)gy * width + gx;
+        const long long base = pixel * planes;
+        const float d_y = left[base] - right[base];
+        bool any_change = d_y != 0.0f;
+        raw[0][hy][hx] = d_y;
+        raw[1][hy][hx] = fabsf(d_y);
+        for (int p = 1, q = 2; p < planes; ++p, ++q) {
+            const float d = left[base + p] - right[base + p];
+            any_change = any_change || d != 0.0f;
+            raw[q][hy][hx] = d;
+        }
+        if (use_suppress && suppress[pixel]) any_change = false;
+        changed[hy][hx] = any_change ? 1 : 0;
+    }
+    __syncthreads();
+
+    for (int hy = ty; hy < IMGDIFF_HALO_H; hy += IMGDIFF_TILE_H) {
+        for (int q = 0; q < quantities; ++q) {
+            double acc = 0.0;
+#pragma unroll
+            for (int k = 0; k <= 2 * IMGDIFF_RADIUS; ++k) acc += w[k] * raw[q][hy][tx + k];
+            filtered[q][hy][tx] = (float)acc;
+        }
+        unsigned char hit = 0;
+        for (int k = IMGDIFF_RADIUS - IMGDIFF_NEAR; k <= IMGDIFF_RADIUS + IMGDIFF_NEAR; ++k) hit |= changed[hy][tx + k];
+        near_row[hy][tx] = hit;
+    }
+    __syncthreads();
+
+    const int gx = x0 + tx, gy = y0 + ty;
+    if (gx >= width || gy >= height) return;
+    unsigned char hit = 0;
+    for (int k = IMGDIFF_RADIUS - IMGDIFF_NEAR; k <= IMGDIFF_RADIUS + IMGDIFF_NEAR; ++k) hit |= near_row[ty + k][tx];
+    unsigned char level = 0;
+    if (hit) {
+        double sums[IMGDIFF_QUANTITIES] = {0.0, 0.0, 0.0, 0.0, 0.0};
+        for (int q = 0; q < quantities; ++q) {
+            double acc = 0.0;
+#pragma unroll
+            for (int k = 0; k <= 2 * IMGDIFF_RADIUS; ++k) acc += w[k] * filtered[q][ty + k][tx];
+            sums[q] = acc;
+        }
+        double strength = fabs(sums[0]) * inv_luma;
+        if (colour) strength = fmax(strength, sqrt(sums[2] * sums[2] + sums[3] * sums[3]) * inv_chroma);
+        if (alpha) strength = fmax(strength, fabs(sums[quantities - 1]) * inv_luma);
+        const double s = ssim_map[(long long)gy * width + gx];
+        strength = fmax(strength, fmin((1.0 - s) * inv_ssim, sums[1] * inv_texture));
+        level = strength >= 1.0 ? 2 : (strength >= 0.5 ? 1 : 0);
+    }
+    levels[(long long)gy * width + gx] = level;
+}
