@@ -43,9 +43,10 @@ def test_gpu_matches_skimage_on_photographs(photo, setting, dtype, colour):
         m_ref, S_ref = skimage_ssim(left, right, full=True, **kwargs)
         m, S = structural_similarity(left, right, full=True, device="gpu", **kwargs)
     assert isinstance(S, np.ndarray) and S.dtype == S_ref.dtype
-    mean_tol, map_tol = (1e-4, 1e-4) if dtype is np.float32 else (1e-7, 1e-5)
-    assert abs(m - m_ref) <= mean_tol
-    assert np.abs(S - S_ref).max() <= map_tol
+    assert abs(m - m_ref) <= (1e-4 if dtype is np.float32 else 1e-7)
+    if dtype is np.float32:  # scikit-image filters float32 in float32 (~1e-4 off); use its float64 run
+        _, S_ref = skimage_ssim(left.astype(np.float64), right.astype(np.float64), full=True, **kwargs)
+    assert np.abs(S - S_ref).max() <= 1e-5
 
 
 def test_gpu_matches_skimage_on_random_data():
