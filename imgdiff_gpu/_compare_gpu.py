@@ -1,10 +1,16 @@
 """The GPU half of compare(): SSIM map, its histogram and the strength levels on the device.
 
 Mirrors the CPU path in compare.py and detection.py: the luma SSIM map
-(kernels/ssim.cu), the 256-bin SSIM histogram (cupy.bincount) whose 256 counts
-go to the host for Otsu, and the difference strength as one byte per pixel
-(kernels/strength.cu). Hysteresis and regions run on the host (OpenCV). The
-SSIM map also comes back, because the report's regions and the heat map use it.
+(kernels/ssim.cu), the 256-bin SSIM histogram (cupy.bincount) whose counts go
+to the host for Otsu, and the difference strength as one byte per pixel
+(kernels/strength.cu); hysteresis and regions run on the host (OpenCV). The
+SSIM map comes back too, because the regions' statistics and the heat map use it.
+
+Images too large for the memory budget go through in bands of rows with a halo
+of the window radius. The kernels reflect only at a band's edges, which are
+either the image's own edges or halo rows that are thrown away, so every kept
+row is exactly what an untiled run gives. A GPU out-of-memory error shrinks the
+bands; compare() falls back to the CPU if even small bands do not fit.
 """
 
 from __future__ import annotations
@@ -27,16 +33,95 @@ from .detection import (
 _TILE_W, _TILE_H = 32, 8
 # kernels/strength.cu writes levels at strengths 0.5 (HYSTERESIS_LOW) and 1
 _LEVEL_THRESHOLDS = (HYSTERESIS_LOW, 1.0)
+GPU_BUDGET_BYTES = 4 * 2**30
+_SMALLEST_BAND = 64
 
 
-def _ssim_histogram_gpu(ssim_map, valid):
+class GPUOutOfMemory(Exception):
+    """Even the smallest bands did not fit in GPU memory."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CuPy's allocation failure, or a CUDA runtime error that says the same."""
     import cupy
 
-    bins = ((ssim_map + 1.0) * (SSIM_HISTOGRAM_BINS / 2)).astype(cupy.int32)
-    cupy.clip(bins, 0, SSIM_HISTOGRAM_BINS - 1, out=bins)
-    if valid is not None:
-        bins = bins[cupy.asarray(valid)]
-    return cupy.bincount(bins.ravel(), minlength=SSIM_HISTOGRAM_BINS).get()
+    if isinstance(exc, cupy.cuda.memory.OutOfMemoryError):
+        return True
+    return "out of memory" in str(exc).lower() or "cudaErrorMemoryAllocation" in str(exc)
+
+
+def _bands(height: int, band_rows: int, halo: int):
+    """(top, bottom, lo, hi): rows [top, bottom) computed from rows [lo, hi)."""
+    for top in range(0, height, band_rows):
+        bottom = min(top + band_rows, height)
+        yield top, bottom, max(top - halo, 0), min(bottom + halo, height)
+
+
+def _ssim_band(cupy, left_luma, right_luma, params):
+    from ._ssim_gpu import ssim_planes
+
+    _, maps = ssim_planes(cupy.asarray(left_luma)[None], cupy.asarray(right_luma)[None], params, want_map=True)
+    return maps[0]
+
+
+def _levels_band(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold):
+    height, width, planes = left.shape
+    levels = cupy.empty((height, width), dtype=cupy.uint8)
+    kernel = get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=len(weights) // 2)
+    inverse = lambda t: np.float64(1.0 / max(t, 1e-12))  # noqa: E731
+    kernel(
+        ((width + _TILE_W - 1) // _TILE_W, (height + _TILE_H - 1) // _TILE_H, 1),
+        (_TILE_W, _TILE_H, 1),
+        (
+            cupy.asarray(left),
+            cupy.asarray(right),
+            cupy.asarray(ssim_map),
+            cupy.asarray(weights, dtype=cupy.float64),
+            cupy.asarray(suppress) if suppress is not None else cupy.zeros(1, dtype=cupy.uint8),
+            np.int32(1 if suppress is not None else 0),
+            levels,
+            np.int32(height),
+            np.int32(width),
+            np.int32(planes),
+            inverse(thresholds.luma_shift),
+            inverse(thresholds.chroma_shift),
+            inverse(thresholds.texture),
+            inverse(1.0 - threshold),
+        ),
+    )
+    return levels.get()
+
+
+def _analyse_in_bands(left, right, params, weights, thresholds, valid, suppress, band_rows):
+    """Two passes over bands: the SSIM map and its histogram, then (unless exact) the levels."""
+    import cupy
+
+    height = left.shape[0]
+    halo = len(weights) // 2  # >= the 3-px 'near a change' reach of strength.cu
+    luma_params = replace(params, out_dtype=np.dtype(np.float64))  # float64, as on the CPU
+    left_luma, right_luma = np.ascontiguousarray(left[..., 0]), np.ascontiguousarray(right[..., 0])
+    ssim_map = np.empty(left.shape[:2], dtype=np.float64)
+    counts = np.zeros(SSIM_HISTOGRAM_BINS, dtype=np.int64)
+    for top, bottom, lo, hi in _bands(height, band_rows, halo):
+        band = _ssim_band(cupy, left_luma[lo:hi], right_luma[lo:hi], luma_params)[top - lo : bottom - lo]
+        bins = ((band + 1.0) * (SSIM_HISTOGRAM_BINS / 2)).astype(cupy.int32)
+        cupy.clip(bins, 0, SSIM_HISTOGRAM_BINS - 1, out=bins)
+        if valid is not None:
+            bins = bins[cupy.asarray(valid[top:bottom])]
+        counts += cupy.bincount(bins.ravel(), minlength=SSIM_HISTOGRAM_BINS).get()
+        ssim_map[top:bottom] = band.get()
+    threshold = thresholds.ssim if thresholds.ssim is not None else otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
+    if thresholds.exact:
+        return ssim_map, None, threshold
+
+    levels = np.empty(left.shape[:2], dtype=np.uint8)
+    for top, bottom, lo, hi in _bands(height, band_rows, halo):
+        band_suppress = suppress[lo:hi].view(np.uint8) if suppress is not None else None
+        band_levels = _levels_band(
+            cupy, left[lo:hi], right[lo:hi], ssim_map[lo:hi], weights, band_suppress, thresholds, threshold
+        )
+        levels[top:bottom] = band_levels[top - lo : bottom - lo]
+    return ssim_map, levels, threshold
 
 
 def analyse_gpu(
@@ -48,65 +133,44 @@ def analyse_gpu(
     *,
     ignore: np.ndarray | None,
     antialiasing: bool,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """(SSIM map, difference mask, SSIM threshold) of two H x W x P float32 plane stacks."""
-    import cupy
+    budget_bytes: int = GPU_BUDGET_BYTES,
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """(SSIM map, difference mask, SSIM threshold, rows per band) of two H x W x P float32 stacks.
 
-    from ._ssim_gpu import ssim_planes
-
-    left_gpu, right_gpu = cupy.asarray(left), cupy.asarray(right)
-    luma_params = replace(params, out_dtype=np.dtype(np.float64))  # float64, as on the CPU
-    _, maps = ssim_planes(
-        cupy.ascontiguousarray(left_gpu[..., 0])[None],
-        cupy.ascontiguousarray(right_gpu[..., 0])[None],
-        luma_params,
-        want_map=True,
-    )
-    ssim_map = maps[0]
-    if thresholds.exact:  # no windowed evidence: the plain per-pixel test on the host
-        host_map = ssim_map.get()
-        mask, threshold = difference_mask(
-            host_map, left, right, weights, thresholds, ignore=ignore, antialiasing=antialiasing
-        )
-        return host_map, mask, threshold
-
-    valid = None if ignore is None else ~ignore
-    if thresholds.ssim is not None:
-        threshold = thresholds.ssim
-    else:
-        threshold = otsu_ssim_threshold(_ssim_histogram_gpu(ssim_map, valid), thresholds.ssim_ceiling)
-    if antialiasing:
-        suppress = cupy.asarray(explained_by_antialiasing(left, right).view(np.uint8))
-    else:
-        suppress = cupy.zeros(1, dtype=cupy.uint8)  # not read: use_suppress is 0
+    Raises
+    ------
+    GPUOutOfMemory
+        When bands of the smallest size still do not fit.
+    """
     height, width, planes = left.shape
-    levels = cupy.empty((height, width), dtype=cupy.uint8)
-    kernel = get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=len(weights) // 2)
-    inverse = lambda t: np.float64(1.0 / max(t, 1e-12))  # noqa: E731
-    kernel(
-        ((width + _TILE_W - 1) // _TILE_W, (height + _TILE_H - 1) // _TILE_H, 1),
-        (_TILE_W, _TILE_H, 1),
-        (
-            left_gpu,
-            right_gpu,
-            ssim_map,
-            cupy.asarray(weights, dtype=cupy.float64),
-            suppress,
-            np.int32(1 if antialiasing else 0),
-            levels,
-            np.int32(height),
-            np.int32(width),
-            np.int32(planes),
-            inverse(thresholds.luma_shift),
-            inverse(thresholds.chroma_shift),
-            inverse(thresholds.texture),
-            inverse(1.0 - threshold),
-        ),
-    )
-    host_levels = levels.get()
+    valid = None if ignore is None else ~ignore
+    suppress = explained_by_antialiasing(left, right) if antialiasing else None
+    # device bytes per image row at once: both stacks, luma copies, map, histogram bins, levels
+    row_bytes = width * (2 * planes * 4 + 2 * 4 + 8 + 4 + 1 + 1)
+    band_rows = max(min(height, budget_bytes // row_bytes - 2 * (len(weights) // 2)), _SMALLEST_BAND)
+    while True:
+        try:
+            ssim_map, levels, threshold = _analyse_in_bands(
+                left, right, params, weights, thresholds, valid, suppress, band_rows
+            )
+            break
+        except Exception as exc:
+            if not is_out_of_memory(exc) or band_rows <= _SMALLEST_BAND:
+                if is_out_of_memory(exc):
+                    raise GPUOutOfMemory(f"{width}x{height} does not fit in GPU memory even in bands") from exc
+                raise
+            band_rows = max(band_rows // 4, _SMALLEST_BAND)
+            import cupy
+
+            cupy.get_default_memory_pool().free_all_blocks()
+    if thresholds.exact:  # no windowed evidence: the plain per-pixel test, on the host
+        mask, threshold = difference_mask(
+            ssim_map, left, right, weights, thresholds, ignore=ignore, antialiasing=antialiasing
+        )
+        return ssim_map, mask, threshold, band_rows
     if valid is not None:
-        host_levels[~valid] = 0
-    mask = mask_from_levels(host_levels)
+        levels[~valid] = 0
+    mask = mask_from_levels(levels)
     if valid is not None:
         mask &= valid
-    return ssim_map.get(), mask, float(threshold)
+    return ssim_map, mask, float(threshold), band_rows

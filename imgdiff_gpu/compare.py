@@ -168,13 +168,27 @@ def compare(
         use_sample_covariance=False,
     )
     weights = gaussian_window(WINDOW_SIGMA)
+    analysed = None
     if where == "gpu":
-        from ._compare_gpu import analyse_gpu
+        from ._compare_gpu import GPUOutOfMemory, analyse_gpu
 
-        ssim_map, mask, result.ssim_threshold = analyse_gpu(
-            pair.left.planes, pair.right.planes, params, weights, thresholds, ignore=ignore, antialiasing=antialiasing
-        )
-    else:
+        try:
+            ssim_map, mask, result.ssim_threshold, band_rows = analyse_gpu(
+                pair.left.planes,
+                pair.right.planes,
+                params,
+                weights,
+                thresholds,
+                ignore=ignore,
+                antialiasing=antialiasing,
+            )
+            analysed = True
+            if band_rows < pair.left.planes.shape[0]:
+                result.notes.append(f"processed on the GPU in bands of {band_rows} rows")
+        except GPUOutOfMemory as exc:
+            result.device = "cpu"
+            result.notes.append(f"{exc}; computed on the CPU")
+    if not analysed:
         from ._ssim_cpu import ssim_map_2d
 
         ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)

@@ -34,8 +34,22 @@ class ndarray(np.ndarray):
 ndarray.__module__ = "cupy"
 
 
+class OutOfMemoryError(MemoryError):
+    """cupy.cuda.memory.OutOfMemoryError."""
+
+
+# The largest single allocation the fake 'device' grants; tests lower it to force tiling.
+allocation_limit = 1 << 62
+largest_allocation = 0
+
+
 def _wrap(value):
-    return np.asarray(value).view(ndarray)
+    global largest_allocation
+    array = np.asarray(value)
+    if array.nbytes > allocation_limit:
+        raise OutOfMemoryError(f"out of memory allocating {array.nbytes} bytes")
+    largest_allocation = max(largest_allocation, array.nbytes)
+    return array.view(ndarray)
 
 
 def asarray(value, dtype=None):
@@ -148,6 +162,7 @@ def install(monkeypatch) -> types.ModuleType:
     module.asarray = asarray
     module.ascontiguousarray = lambda a: _wrap(np.ascontiguousarray(a))
     module.empty = lambda shape, dtype=np.float64: _wrap(np.empty(shape, dtype))
+    module.fake = sys.modules[__name__]  # tests reach allocation_limit through this
     module.zeros = lambda shape, dtype=np.float64: _wrap(np.zeros(shape, dtype))
     module.moveaxis = lambda a, s, d: _wrap(np.moveaxis(a, s, d))
     module.stack = lambda arrays: _wrap(np.stack([np.asarray(a) for a in arrays]))
@@ -159,6 +174,8 @@ def install(monkeypatch) -> types.ModuleType:
     module.cuda = types.SimpleNamespace(
         Device=_Device,
         runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
+        memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError),
     )
+    module.get_default_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None)
     monkeypatch.setitem(sys.modules, "cupy", module)
     return module

@@ -25,6 +25,7 @@ GAUSSIAN = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": Fal
 @pytest.fixture
 def fake_gpu(monkeypatch):
     cupy = install(monkeypatch)
+    monkeypatch.setattr(cupy.fake, "allocation_limit", 1 << 62)
     device_module._gpu_unavailable_reason.cache_clear()
     kernels_module._module.cache_clear()
     yield cupy
@@ -83,3 +84,52 @@ def test_compare_on_the_gpu_path_finds_what_the_cpu_path_finds(fake_gpu, options
     assert gpu.device == "gpu"
     assert [r.as_dict() for r in gpu.regions] == [r.as_dict() for r in cpu.regions]
     assert gpu.score == pytest.approx(cpu.score, abs=1e-9)
+
+
+def _edited_pair(height=300):
+    left = data.chelsea()[:height]
+    right = left.copy()
+    right[100:130, 150:190] = left[200:230, 320:360]
+    right[40:42, 60:200] = np.clip(right[40:42, 60:200].astype(int) + 18, 0, 255)
+    right[:6, -6:] = (250, 20, 200)  # at the top border, which every band must treat as the image's
+    return left, right
+
+
+def test_bands_give_exactly_the_untiled_result(fake_gpu):
+    from imgdiff_gpu._compare_gpu import analyse_gpu
+    from imgdiff_gpu.detection import thresholds_for
+    from imgdiff_gpu.pairing import prepare_pair
+    from imgdiff_gpu.ssim import gaussian_window, ssim_params
+
+    pair = prepare_pair(*_edited_pair())
+    weights = gaussian_window(1.5)
+    params = ssim_params(
+        pair.left.luma,
+        pair.left.luma,
+        win_size=None,
+        data_range=1.0,
+        gaussian_weights=True,
+        use_sample_covariance=False,
+    )
+    args = (pair.left.planes, pair.right.planes, params, weights, thresholds_for("normal"))
+    whole_map, whole_mask, whole_threshold, rows = analyse_gpu(*args, ignore=None, antialiasing=False)
+    assert rows == 300
+    row_bytes = 451 * (2 * 3 * 4 + 2 * 4 + 8 + 4 + 1 + 1)
+    map_b, mask_b, threshold_b, rows_b = analyse_gpu(
+        *args, ignore=None, antialiasing=False, budget_bytes=row_bytes * (64 + 10)
+    )
+    assert rows_b == 64
+    assert np.array_equal(map_b, whole_map) and np.array_equal(mask_b, whole_mask) and threshold_b == whole_threshold
+
+
+def test_out_of_memory_shrinks_bands_then_falls_back_to_the_cpu(fake_gpu):
+    left, right = _edited_pair()
+    cpu = compare(left, right, device="cpu")
+    fake_gpu.fake.allocation_limit = 451 * 200 * 8  # a 200-row float64 map does not fit
+    banded = compare(left, right, device="gpu")
+    assert banded.device == "gpu" and any("bands of" in note for note in banded.notes)
+    assert [r.as_dict() for r in banded.regions] == [r.as_dict() for r in cpu.regions]
+    fake_gpu.fake.allocation_limit = 1000  # nothing fits
+    fallback = compare(left, right, device="gpu")
+    assert fallback.device == "cpu" and "computed on the CPU" in fallback.notes[-1]
+    assert [r.as_dict() for r in fallback.regions] == [r.as_dict() for r in cpu.regions]
