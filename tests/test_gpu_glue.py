@@ -133,3 +133,19 @@ def test_out_of_memory_shrinks_bands_then_falls_back_to_the_cpu(fake_gpu):
     fallback = compare(left, right, device="gpu")
     assert fallback.device == "cpu" and "computed on the CPU" in fallback.notes[-1]
     assert [r.as_dict() for r in fallback.regions] == [r.as_dict() for r in cpu.regions]
+
+
+def test_cli_on_the_gpu_path(fake_gpu, tmp_path):
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from imgdiff_gpu.cli import cli
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    result = CliRunner().invoke(
+        cli, ["compare", str(examples / "left.png"), str(examples / "right.png"), "--device", "gpu", "--json", "-"]
+    )
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1 and report["device"] == "gpu" and len(report["regions"]) == 4
