@@ -33,7 +33,8 @@ def read_source(name: str) -> str:
 def _module(device_id: int, filename: str, defines: tuple[tuple[str, str], ...]):
     import cupy
 
-    options = ("--std=c++17", *tuple(f"-D{key}={value}" for key, value in defines))
+    # -I: the kernels include common.cuh from their own folder
+    options = ("--std=c++17", f"-I{kernel_source_dir()}", *(f"-D{key}={value}" for key, value in defines))
     with cupy.cuda.Device(device_id):
         return cupy.RawModule(code=read_source(filename), options=options)
 

@@ -20,17 +20,7 @@
 #define IMGDIFF_RADIUS 5
 #endif
 
-#define IMGDIFF_TILE_W 32
-#define IMGDIFF_TILE_H 8
-#define IMGDIFF_HALO_W (IMGDIFF_TILE_W + 2 * IMGDIFF_RADIUS)
-#define IMGDIFF_HALO_H (IMGDIFF_TILE_H + 2 * IMGDIFF_RADIUS)
-
-// scipy's 'reflect' for one reflection; the caller guarantees radius < n.
-__device__ __forceinline__ int imgdiff_reflect(int i, int n) {
-    if (i < 0) return -i - 1;
-    if (i >= n) return 2 * n - i - 1;
-    return i;
-}
+#include "common.cuh"
 
 extern "C" __global__ void __launch_bounds__(IMGDIFF_TILE_W * IMGDIFF_TILE_H)
 imgdiff_ssim(const IMGDIFF_IN* __restrict__ im1, const IMGDIFF_IN* __restrict__ im2,

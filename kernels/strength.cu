@@ -16,16 +16,7 @@
 
 #define IMGDIFF_NEAR 3
 #define IMGDIFF_QUANTITIES 5  // dY, |dY|, dCr, dCb, dA
-#define IMGDIFF_TILE_W 32
-#define IMGDIFF_TILE_H 8
-#define IMGDIFF_HALO_W (IMGDIFF_TILE_W + 2 * IMGDIFF_RADIUS)
-#define IMGDIFF_HALO_H (IMGDIFF_TILE_H + 2 * IMGDIFF_RADIUS)
-
-__device__ __forceinline__ int imgdiff_reflect_s(int i, int n) {
-    if (i < 0) return -i - 1;
-    if (i >= n) return 2 * n - i - 1;
-    return i;
-}
+#include "common.cuh"
 
 extern "C" __global__ void __launch_bounds__(IMGDIFF_TILE_W * IMGDIFF_TILE_H)
 imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right,
@@ -49,8 +40,8 @@ imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right
     if (thread < 2 * IMGDIFF_RADIUS + 1) w[thread] = weights[thread];
     for (int i = thread; i < IMGDIFF_HALO_H * IMGDIFF_HALO_W; i += IMGDIFF_TILE_W * IMGDIFF_TILE_H) {
         const int hy = i / IMGDIFF_HALO_W, hx = i % IMGDIFF_HALO_W;
-        const int gy = imgdiff_reflect_s(y0 + hy - IMGDIFF_RADIUS, height);
-        const int gx = imgdiff_reflect_s(x0 + hx - IMGDIFF_RADIUS, width);
+        const int gy = imgdiff_reflect(y0 + hy - IMGDIFF_RADIUS, height);
+        const int gx = imgdiff_reflect(x0 + hx - IMGDIFF_RADIUS, width);
         const long long pixel = (long long)gy * width + gx;
         const long long base = pixel * planes;
         const float d_y = left[base] - right[base];

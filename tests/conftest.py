@@ -40,3 +40,21 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     assert ok
     decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     return np.ascontiguousarray(decoded[..., ::-1]) if decoded.ndim == 3 else decoded
+
+
+def luma_analysis(left: np.ndarray, right: np.ndarray):
+    """What compare() computes before detection: planes, the window, SSIM params and the CPU map."""
+    from imgdiff_gpu._ssim_cpu import ssim_map_2d
+    from imgdiff_gpu.pairing import prepare_pair
+    from imgdiff_gpu.ssim import gaussian_window, ssim_params
+
+    pair = prepare_pair(left, right)
+    params = ssim_params(
+        pair.left.luma,
+        pair.left.luma,
+        win_size=None,
+        data_range=1.0,
+        gaussian_weights=True,
+        use_sample_covariance=False,
+    )
+    return pair, gaussian_window(1.5), params, ssim_map_2d(pair.left.luma, pair.right.luma, params)

@@ -211,12 +211,11 @@ def test_planes_follow_bt601():
 @pytest.mark.parametrize("name", ["coffee", "camera", "rgba"])
 def test_fused_strength_matches_the_plain_definition(name):
     """The Numba kernel against tests/reference_detection.py, on a photograph with edits."""
+    from conftest import luma_analysis
     from reference_detection import reference_strength
 
-    from imgdiff_gpu._ssim_cpu import ssim_map_2d
     from imgdiff_gpu._strength_cpu import strength_map
     from imgdiff_gpu.detection import explained_by_antialiasing
-    from imgdiff_gpu.ssim import gaussian_window, ssim_params
 
     left = data.coffee() if name != "camera" else data.camera()
     if name == "rgba":
@@ -226,17 +225,7 @@ def test_fused_strength_matches_the_plain_definition(name):
         right = np.dstack([right, left[..., 3]])
         right[50:70, 60:90, 3] = 90
     right[100:110, 200:260] = 255 - right[100:110, 200:260]
-    pair = prepare_pair(left, right)
-    weights = gaussian_window(1.5)
-    params = ssim_params(
-        pair.left.luma,
-        pair.left.luma,
-        win_size=None,
-        data_range=1.0,
-        gaussian_weights=True,
-        use_sample_covariance=False,
-    )
-    ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
+    pair, weights, _, ssim_map = luma_analysis(left, right)
     settings = {"luma": 6 / 255, "chroma": 21 / 255, "texture": 20 / 255, "ssim_threshold": 0.4}
     suppress = explained_by_antialiasing(pair.left.planes, pair.right.planes)
     for extra in ({}, {"suppress": suppress}):

@@ -96,32 +96,20 @@ def test_compare_on_gpu_finds_the_same_regions_as_on_cpu():
 
 @pytest.mark.parametrize("name", ["coffee", "camera"])
 def test_gpu_strength_levels_match_the_cpu_kernel(name):
+    from conftest import luma_analysis
     from skimage import data
 
     from imgdiff_gpu._compare_gpu import analyse_gpu
-    from imgdiff_gpu._ssim_cpu import ssim_map_2d
     from imgdiff_gpu.detection import difference_mask, thresholds_for
-    from imgdiff_gpu.pairing import prepare_pair
-    from imgdiff_gpu.ssim import gaussian_window, ssim_params
 
     left = getattr(data, name)()
     right = left.copy()
     right[100:110, 200:260] = 255 - right[100:110, 200:260]
     right[300:302, 50:250] = np.clip(right[300:302, 50:250].astype(int) + 16, 0, 255)
-    pair = prepare_pair(left, right)
-    weights = gaussian_window(1.5)
-    params = ssim_params(
-        pair.left.luma,
-        pair.left.luma,
-        win_size=None,
-        data_range=1.0,
-        gaussian_weights=True,
-        use_sample_covariance=False,
-    )
+    pair, weights, params, cpu_map = luma_analysis(left, right)
     thresholds = thresholds_for("normal")
-    cpu_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
     cpu_mask, cpu_threshold = difference_mask(cpu_map, pair.left.planes, pair.right.planes, weights, thresholds)
-    gpu_map, gpu_mask, gpu_threshold = analyse_gpu(
+    gpu_map, gpu_mask, gpu_threshold, _ = analyse_gpu(
         pair.left.planes, pair.right.planes, params, weights, thresholds, ignore=None, antialiasing=False
     )
     assert np.abs(gpu_map - cpu_map).max() <= 1e-5

@@ -96,21 +96,12 @@ def _edited_pair(height=300):
 
 
 def test_bands_give_exactly_the_untiled_result(fake_gpu):
+    from conftest import luma_analysis
+
     from imgdiff_gpu._compare_gpu import analyse_gpu
     from imgdiff_gpu.detection import thresholds_for
-    from imgdiff_gpu.pairing import prepare_pair
-    from imgdiff_gpu.ssim import gaussian_window, ssim_params
 
-    pair = prepare_pair(*_edited_pair())
-    weights = gaussian_window(1.5)
-    params = ssim_params(
-        pair.left.luma,
-        pair.left.luma,
-        win_size=None,
-        data_range=1.0,
-        gaussian_weights=True,
-        use_sample_covariance=False,
-    )
+    pair, weights, params, _ = luma_analysis(*_edited_pair())
     args = (pair.left.planes, pair.right.planes, params, weights, thresholds_for("normal"))
     whole_map, whole_mask, whole_threshold, rows = analyse_gpu(*args, ignore=None, antialiasing=False)
     assert rows == 300
