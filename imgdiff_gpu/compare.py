@@ -14,7 +14,7 @@ from .detection import Thresholds, difference_mask, thresholds_for
 from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from .pairing import prepare_pair
 from .regions import Region, find_regions
-from .ssim import gaussian_window, ssim_params
+from .ssim import ssim_params
 
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray, LoadedImage]
 
@@ -167,8 +167,8 @@ def compare(
         sigma=WINDOW_SIGMA,
         use_sample_covariance=False,
     )
-    weights = gaussian_window(WINDOW_SIGMA)
-    analysed = None
+    weights = params.weights  # the evidence is averaged over the SSIM window
+    ssim_map = None
     if where == "gpu":
         from ._compare_gpu import GPUOutOfMemory, analyse_gpu
 
@@ -182,13 +182,12 @@ def compare(
                 ignore=ignore,
                 antialiasing=antialiasing,
             )
-            analysed = True
             if band_rows < pair.left.planes.shape[0]:
                 result.notes.append(f"processed on the GPU in bands of {band_rows} rows")
         except GPUOutOfMemory as exc:
             result.device = "cpu"
             result.notes.append(f"{exc}; computed on the CPU")
-    if not analysed:
+    if ssim_map is None:
         from ._ssim_cpu import ssim_map_2d
 
         ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
