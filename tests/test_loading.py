@@ -132,3 +132,24 @@ def test_exif_orientation_is_applied_when_reading(tmp_path):
     assert loaded.orientation == 6
     assert loaded.pixels.shape[:2] == (40, 20)
     assert loaded.pixels[:10].mean() > 200 and loaded.pixels[-10:].mean() < 50
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png"])
+def test_sixteen_bit_colour_and_alpha_files_keep_every_bit(tmp_path, suffix):
+    rng = np.random.default_rng(1)
+    rgba = rng.integers(0, 65536, (20, 30, 4), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / f"rgb{suffix}"), rgba[..., 2::-1])
+    cv2.imwrite(str(tmp_path / "rgba.png"), rgba[..., [2, 1, 0, 3]])
+    assert np.array_equal(load_image(tmp_path / f"rgb{suffix}").pixels, rgba[..., :3])
+    assert np.array_equal(load_image(tmp_path / "rgba.png").pixels, rgba)
+
+
+@pytest.mark.parametrize("suffix", [".webp", ".bmp", ".gif"])
+def test_other_formats(tmp_path, photo, suffix):
+    rgb = photo[:40, :50] if photo.ndim == 3 else np.dstack([photo[:40, :50]] * 3)
+    options = {"lossless": True} if suffix == ".webp" else {}
+    Image.fromarray(rgb).save(tmp_path / f"x{suffix}", **options)
+    loaded = load_image(tmp_path / f"x{suffix}").pixels
+    assert loaded.shape == rgb.shape and loaded.dtype == np.uint8
+    if suffix != ".gif":  # GIF is a 256-colour palette
+        assert np.array_equal(loaded, rgb)
