@@ -16,19 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ImgdiffError, OutputError
+from .exit_status import SAME, exit_status
 from .job import REPORT_NAME, CompareOptions, compare_files
 from .outputs import write_all
 from .report import SCHEMA_VERSION, to_json
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
 CSV_COLUMNS = ("path", "status", "score", "regions", "detail")
+STATUSES = ("same", "different", "error", "left-only", "right-only")
 
 
 @dataclass
 class PairOutcome:
     path: str
     status: str
-    """same, different, error, left-only or right-only."""
+    """One of STATUSES."""
     score: float | None = None
     regions: int | None = None
     detail: str = ""
@@ -43,11 +45,13 @@ class BatchSummary:
         return sum(o.status == status for o in self.outcomes)
 
     @property
+    def different(self) -> bool:
+        """Some pair differs, or some path exists on one side only."""
+        return any(o.status not in ("same", "error") for o in self.outcomes)
+
+    @property
     def exit_status(self) -> int:
-        """2 if any pair failed, else 1 if anything differs, else 0."""
-        if self.count("error"):
-            return 2
-        return 1 if any(o.status != "same" for o in self.outcomes) else 0
+        return exit_status(different=self.different, trouble=self.count("error") > 0)
 
 
 def image_files(folder: Path) -> dict[str, Path]:
@@ -127,9 +131,9 @@ def _write_summary(summary: BatchSummary, left_dir: Path, right_dir: Path, out_d
         "left": str(left_dir),
         "right": str(right_dir),
         "pairs": len(summary.outcomes),
-        "counts": {s: summary.count(s) for s in ("same", "different", "error", "left-only", "right-only")},
+        "counts": {s: summary.count(s) for s in STATUSES},
         "skipped_complete": sum(o.skipped for o in summary.outcomes),
-        "different": summary.exit_status != 0,
+        "different": summary.exit_status != SAME,
         "results": [o.__dict__ for o in summary.outcomes],
         "settings": options.settings(),
     }

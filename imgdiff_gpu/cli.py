@@ -16,11 +16,8 @@ import click
 from . import __version__
 from .detection import SENSITIVITY_PRESETS
 from .errors import ImgdiffError
+from .exit_status import TROUBLE, exit_status
 from .loading import DEFAULT_MAX_PIXELS
-
-EXIT_SAME = 0
-EXIT_DIFFERENT = 1
-EXIT_TROUBLE = 2
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -75,7 +72,7 @@ def reports_errors(command):
             click.echo(f"imgdiff: error: {exc}", err=True)
         except MemoryError:
             click.echo("imgdiff: error: out of memory; try smaller images or --device gpu", err=True)
-        sys.exit(EXIT_TROUBLE)
+        sys.exit(TROUBLE)
 
     return wrapper
 
@@ -238,7 +235,7 @@ def compare(left, right, out_dir, json_path, overwrite, **kwargs):
     report = compare_files(left, right, options, out_dir=out_dir, json_path=json_path, overwrite=overwrite)
     if json_path is not None and str(json_path) == "-":
         click.echo(to_json(report), nl=False)
-    sys.exit(EXIT_DIFFERENT if report["different"] else EXIT_SAME)
+    sys.exit(exit_status(different=report["different"]))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -263,7 +260,7 @@ def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
     Example:
       imgdiff batch screenshots/main screenshots/branch --out review
     """
-    from .batch import run_batch
+    from .batch import STATUSES, run_batch
 
     options = _options_from(kwargs)
     show = None if quiet or not sys.stderr.isatty() else (lambda path: click.echo(f"comparing {path}", err=True))
@@ -271,7 +268,7 @@ def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
     for outcome in summary.outcomes:
         if outcome.status == "error":
             click.echo(f"imgdiff: error: {outcome.detail}", err=True)
-    counts = ", ".join(f"{summary.count(s)} {s}" for s in ("same", "different", "error", "left-only", "right-only"))
+    counts = ", ".join(f"{summary.count(s)} {s}" for s in STATUSES)
     if not quiet:
         click.echo(f"{len(summary.outcomes)} paths: {counts}", err=True)
     sys.exit(summary.exit_status)

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from .errors import ImageLoadError, ImgdiffError, OutputError
+from .exit_status import exit_status
 from .job import PICTURE_NAMES, CompareOptions, ignore_mask_for
 from .outputs import check_destinations, write_all
 from .regions import Region
@@ -64,9 +65,7 @@ class VideoSummary:
 
     @property
     def exit_status(self) -> int:
-        if self.problems:
-            return 2
-        return 1 if self.different else 0
+        return exit_status(different=self.different, trouble=bool(self.problems))
 
 
 def _decode(
