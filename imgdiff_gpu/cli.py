@@ -177,24 +177,13 @@ def comparison_options(*, sensitivity: str = "normal"):
 
 
 def _options_from(kwargs: dict):
-    """Pop the shared options out of a command's keyword arguments."""
+    """Pop the shared options (named as CompareOptions' fields) out of a command's keyword arguments."""
+    from dataclasses import fields
+
     from .job import CompareOptions
 
-    return CompareOptions(
-        device=kwargs.pop("device"),
-        sensitivity=kwargs.pop("sensitivity"),
-        threshold=kwargs.pop("threshold"),
-        min_area=kwargs.pop("min_area"),
-        merge_distance=kwargs.pop("merge_distance"),
-        ignore_boxes=tuple(kwargs.pop("ignore_boxes")),
-        ignore_mask=kwargs.pop("ignore_mask"),
-        size_mode=kwargs.pop("size_mode"),
-        align=kwargs.pop("align"),
-        antialiasing=kwargs.pop("antialiasing"),
-        color=kwargs.pop("color"),
-        thickness=kwargs.pop("thickness"),
-        max_pixels=kwargs.pop("max_pixels"),
-    )
+    options = {f.name: kwargs.pop(f.name) for f in fields(CompareOptions)}
+    return CompareOptions(**dict(options, ignore_boxes=tuple(options["ignore_boxes"])))
 
 
 @cli.command(context_settings=CONTEXT)

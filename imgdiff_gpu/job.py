@@ -66,6 +66,36 @@ def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarr
     return ignore
 
 
+def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None):
+    """:func:`imgdiff_gpu.compare.compare` with the command line's options."""
+    from .compare import compare
+
+    return compare(
+        left,
+        right,
+        device=options.device,
+        sensitivity=options.sensitivity,
+        threshold=options.threshold,
+        min_area=options.min_area,
+        merge_distance=options.merge_distance,
+        ignore=ignore,
+        size_mode=options.size_mode,
+        align=options.align,
+        antialiasing=options.antialiasing,
+    )
+
+
+def encode_pictures(pictures: dict[str, np.ndarray], folder: Path) -> dict[Path, bytes]:
+    """Rendered pictures (see :func:`imgdiff_gpu.rendering.render`) as PNG bytes, by path in ``folder``."""
+    files = {}
+    for name, picture in pictures.items():
+        ok, encoded = cv2.imencode(".png", picture)
+        if not ok:
+            raise ImgdiffError(f"could not encode {folder / name}")
+        files[folder / name] = encoded.tobytes()
+    return files
+
+
 def output_paths(out_dir: Path | None, json_path: Path | None) -> list[Path]:
     targets = [out_dir / name for name in (*PICTURE_NAMES, REPORT_NAME)] if out_dir else []
     if json_path is not None and str(json_path) != "-":
@@ -90,7 +120,6 @@ def compare_files(
         Bad input, an unusable device, or outputs that cannot be written; no
         output file is left behind.
     """
-    from .compare import compare
     from .loading import load_image
     from .outputs import check_destinations, write_all
     from .rendering import render
@@ -102,26 +131,10 @@ def compare_files(
     inputs = [left, right] + ([options.ignore_mask] if options.ignore_mask else [])
     check_destinations(output_paths(out_dir, json_path), inputs=inputs, overwrite=overwrite)
 
-    result = compare(
-        left_image,
-        right_image,
-        device=options.device,
-        sensitivity=options.sensitivity,
-        threshold=options.threshold,
-        min_area=options.min_area,
-        merge_distance=options.merge_distance,
-        ignore=ignore,
-        size_mode=options.size_mode,
-        align=options.align,
-        antialiasing=options.antialiasing,
-    )
-    files: dict[Path, bytes] = {}
+    result = compare_with(options, left_image, right_image, ignore=ignore)
+    files = {}
     if out_dir is not None:
-        for name, picture in render(result, color=options.color, thickness=options.thickness).items():
-            ok, encoded = cv2.imencode(".png", picture)
-            if not ok:
-                raise ImgdiffError(f"could not encode {name}")
-            files[out_dir / name] = encoded.tobytes()
+        files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)
     report = build_report(result, outputs=sorted(p.name for p in files), settings=options.settings())
     text = to_json(report).encode()
     if out_dir is not None:

@@ -23,9 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ImageLoadError, ImgdiffError, OutputError
+from .errors import ImageLoadError, OutputError
 from .exit_status import exit_status
-from .job import PICTURE_NAMES, CompareOptions, ignore_mask_for
+from .job import CompareOptions, compare_with, encode_pictures, ignore_mask_for
 from .outputs import check_destinations, write_all
 from .regions import Region
 from .report import SCHEMA_VERSION, to_json
@@ -190,7 +190,6 @@ def compare_videos(
     progress: Callable[[int], None] | None = None,
 ) -> VideoSummary:
     """Compare frame i of LEFT with frame i + offset of RIGHT, for i in [start, end)."""
-    from .compare import compare
     from .rendering import render
 
     for path in (left, right):
@@ -222,19 +221,7 @@ def compare_videos(
                 break
             if ignore is None and (options.ignore_boxes or options.ignore_mask):
                 ignore = ignore_mask_for(a.shape[:2], options)
-            result = compare(
-                a,
-                b,
-                ignore=ignore,
-                device=options.device,
-                sensitivity=options.sensitivity,
-                threshold=options.threshold,
-                min_area=options.min_area,
-                merge_distance=options.merge_distance,
-                size_mode=options.size_mode,
-                align=options.align,
-                antialiasing=options.antialiasing,
-            )
+            result = compare_with(options, a, b, ignore=ignore)
             fraction = float(result.mask.mean()) if result.mask is not None else 1.0
             frame = FrameResult(
                 index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch
@@ -280,14 +267,7 @@ def compare_videos(
 
 
 def _export_frame(out_dir: Path, index: int, pictures: dict[str, np.ndarray]) -> list[str]:
-    folder = out_dir / "frames" / f"{index:06d}"
-    files = {}
-    for name in PICTURE_NAMES:
-        if name in pictures:
-            ok, encoded = cv2.imencode(".png", pictures[name])
-            if not ok:
-                raise ImgdiffError(f"could not encode {name} of frame {index}")
-            files[folder / name] = encoded.tobytes()
+    files = encode_pictures(pictures, out_dir / "frames" / f"{index:06d}")
     write_all(files)
     return [str(p.relative_to(out_dir)) for p in files]
 
