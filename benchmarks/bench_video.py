@@ -30,12 +30,11 @@ import numpy as np
 from skimage import data
 
 from benchmarks.bench_ssim import cpu_name
-from imgdiff_gpu.compare import WINDOW_SIGMA
+from imgdiff_gpu.compare import luma_ssim_params
 from imgdiff_gpu.detection import difference_mask, thresholds_for
 from imgdiff_gpu.job import CompareOptions
 from imgdiff_gpu.pairing import prepare_pair
 from imgdiff_gpu.regions import find_regions
-from imgdiff_gpu.ssim import gaussian_window, ssim_params
 from imgdiff_gpu.video import compare_videos
 
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920)}
@@ -82,20 +81,16 @@ def stage_times(left: np.ndarray, right: np.ndarray, repeat: int = 7) -> dict[st
     from imgdiff_gpu.loading import LoadedImage
     from imgdiff_gpu.rendering import render
 
-    weights = gaussian_window(WINDOW_SIGMA)
     thresholds = thresholds_for("low")  # the video default
     times: dict[str, list[float]] = {k: [] for k in ("pairing", "ssim", "evidence_mask_regions", "render_encode")}
     for _ in range(repeat):
         t0 = time.perf_counter()
         pair = prepare_pair(left, right)
         t1 = time.perf_counter()
-        luma = pair.left.luma
-        params = ssim_params(
-            luma, luma, win_size=None, data_range=1.0, gaussian_weights=True, use_sample_covariance=False
-        )
+        params = luma_ssim_params(pair.left.luma)
         ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
         t2 = time.perf_counter()
-        mask, _ = difference_mask(ssim_map, pair.left.planes, pair.right.planes, weights, thresholds)
+        mask, _ = difference_mask(ssim_map, pair.left.planes, pair.right.planes, params.weights, thresholds)
         regions, kept = find_regions(mask, ssim_map, pair.left.planes, pair.right.planes)
         t3 = time.perf_counter()
         image = lambda p: LoadedImage(pixels=p, path=None, format=None, mode="array", orientation=1)  # noqa: E731

@@ -157,16 +157,7 @@ def compare(
 
     pair = prepare_pair(left_pixels, right_pixels)
     result.notes.extend(pair.notes)
-    luma = pair.left.luma
-    params = ssim_params(
-        luma,
-        luma,
-        win_size=None,
-        data_range=1.0,
-        gaussian_weights=True,
-        sigma=WINDOW_SIGMA,
-        use_sample_covariance=False,
-    )
+    params = luma_ssim_params(pair.left.luma)
     weights = params.weights  # the evidence is averaged over the SSIM window
     ssim_map = None
     if where == "gpu":
@@ -200,6 +191,19 @@ def compare(
         mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
     )
     return result
+
+
+def luma_ssim_params(luma: np.ndarray):
+    """SSIM parameters for a luma plane in data-range units, Wang et al.'s settings."""
+    return ssim_params(
+        luma,
+        luma,
+        win_size=None,
+        data_range=1.0,
+        gaussian_weights=True,
+        sigma=WINDOW_SIGMA,
+        use_sample_covariance=False,
+    )
 
 
 def _score(ssim_map: np.ndarray, crop: int, ignore: np.ndarray | None) -> float:

@@ -45,16 +45,9 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
 def luma_analysis(left: np.ndarray, right: np.ndarray):
     """What compare() computes before detection: planes, the window, SSIM params and the CPU map."""
     from imgdiff_gpu._ssim_cpu import ssim_map_2d
+    from imgdiff_gpu.compare import luma_ssim_params
     from imgdiff_gpu.pairing import prepare_pair
-    from imgdiff_gpu.ssim import gaussian_window, ssim_params
 
     pair = prepare_pair(left, right)
-    params = ssim_params(
-        pair.left.luma,
-        pair.left.luma,
-        win_size=None,
-        data_range=1.0,
-        gaussian_weights=True,
-        use_sample_covariance=False,
-    )
-    return pair, gaussian_window(1.5), params, ssim_map_2d(pair.left.luma, pair.right.luma, params)
+    params = luma_ssim_params(pair.left.luma)
+    return pair, params.weights, params, ssim_map_2d(pair.left.luma, pair.right.luma, params)
