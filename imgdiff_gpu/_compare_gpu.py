@@ -3,7 +3,8 @@
 Mirrors the CPU path in compare.py and detection.py: the luma SSIM map
 (kernels/ssim.cu), the 256-bin SSIM histogram (cupy.bincount) whose counts go
 to the host for Otsu, and the difference strength as one byte per pixel
-(kernels/strength.cu); hysteresis and regions run on the host (OpenCV). The
+(kernels/strength.cu, levels at strengths 0.5 and 1: detection.HYSTERESIS_LOW and 1);
+hysteresis and regions run on the host (OpenCV). The
 SSIM map comes back too, because the regions' statistics and the heat map use it.
 
 Images too large for the memory budget go through in bands of rows with a halo
@@ -21,18 +22,16 @@ import numpy as np
 
 from ._kernels import get_kernel
 from .detection import (
-    HYSTERESIS_LOW,
     SSIM_HISTOGRAM_BINS,
     Thresholds,
     difference_mask,
     explained_by_antialiasing,
     mask_from_levels,
     otsu_ssim_threshold,
+    ssim_histogram,
 )
 
 _TILE_W, _TILE_H = 32, 8
-# kernels/strength.cu writes levels at strengths 0.5 (HYSTERESIS_LOW) and 1
-_LEVEL_THRESHOLDS = (HYSTERESIS_LOW, 1.0)
 GPU_BUDGET_BYTES = 4 * 2**30
 _SMALLEST_BAND = 64
 
@@ -104,11 +103,8 @@ def _analyse_in_bands(left, right, params, weights, thresholds, valid, suppress,
     counts = np.zeros(SSIM_HISTOGRAM_BINS, dtype=np.int64)
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band = _ssim_band(cupy, left_luma[lo:hi], right_luma[lo:hi], luma_params)[top - lo : bottom - lo]
-        bins = ((band + 1.0) * (SSIM_HISTOGRAM_BINS / 2)).astype(cupy.int32)
-        cupy.clip(bins, 0, SSIM_HISTOGRAM_BINS - 1, out=bins)
-        if valid is not None:
-            bins = bins[cupy.asarray(valid[top:bottom])]
-        counts += cupy.bincount(bins.ravel(), minlength=SSIM_HISTOGRAM_BINS).get()
+        band_valid = cupy.asarray(valid[top:bottom]) if valid is not None else None
+        counts += ssim_histogram(band, band_valid, xp=cupy).get()
         ssim_map[top:bottom] = band.get()
     threshold = thresholds.ssim if thresholds.ssim is not None else otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
     if thresholds.exact:

@@ -85,13 +85,16 @@ def otsu_from_histogram(counts: np.ndarray, centres: np.ndarray) -> float | None
     return float((centres[best] + centres[best + 1]) / 2)
 
 
-def ssim_histogram(ssim_map: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    """Counts of SSIM values in 256 equal bins over [-1, 1] (rounding strays clamped)."""
+def ssim_histogram(ssim_map, valid, *, xp=np):
+    """Counts of SSIM values in 256 equal bins over [-1, 1] (rounding strays clamped).
+
+    ``xp`` is the array module of ``ssim_map`` and ``valid``: NumPy, or CuPy on the GPU.
+    """
     values = ssim_map[valid] if valid is not None else ssim_map.ravel()
     # bin = floor((s + 1) * 128), as numpy.histogram over [-1, 1] with 256 bins
-    bins = ((values + 1.0) * (SSIM_HISTOGRAM_BINS / 2)).astype(np.int32)
-    np.clip(bins, 0, SSIM_HISTOGRAM_BINS - 1, out=bins)
-    return np.bincount(bins, minlength=SSIM_HISTOGRAM_BINS)
+    bins = ((values + 1.0) * (SSIM_HISTOGRAM_BINS / 2)).astype(xp.int32)
+    xp.clip(bins, 0, SSIM_HISTOGRAM_BINS - 1, out=bins)
+    return xp.bincount(bins, minlength=SSIM_HISTOGRAM_BINS)
 
 
 def otsu_ssim_threshold(counts: np.ndarray, ceiling: float) -> float:
