@@ -49,6 +49,7 @@ class FrameResult:
 class VideoSummary:
     frames: list[FrameResult] = field(default_factory=list)
     decoded: dict[str, int] = field(default_factory=dict)
+    frame_rates: dict[str, float | None] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     worst: list[FrameResult] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
@@ -68,28 +69,30 @@ class VideoSummary:
         return exit_status(different=self.different, trouble=bool(self.problems))
 
 
-def _decode(
-    path: Path, side: str, problems: list[str], counts: dict[str, int]
-) -> Iterator[tuple[float | None, np.ndarray]]:
-    """Frames of the first video stream as RGB arrays, with their time in seconds."""
+def _decode(path: Path, side: str, summary: VideoSummary) -> Iterator[tuple[float | None, np.ndarray]]:
+    """Frames of the first video stream as RGB arrays, with their time in seconds.
+
+    Records in ``summary`` the stream's frame rate, the frames decoded and any problem.
+    """
     import av
 
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
         raise ImageLoadError(path, f"cannot open as a video ({exc})") from None
-    counts[side] = 0
+    summary.decoded[side] = 0
     with container:
         if not container.streams.video:
             raise ImageLoadError(path, "has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        summary.frame_rates[side] = float(stream.average_rate) if stream.average_rate else None
         try:
             for frame in container.decode(stream):
-                counts[side] += 1
+                summary.decoded[side] += 1
                 yield frame.time, frame.to_ndarray(format="rgb24")
         except av.error.FFmpegError as exc:
-            problems.append(f"{path}: decoding stopped after {counts[side]} frames ({exc})")
+            summary.problems.append(f"{path}: decoding stopped after {summary.decoded[side]} frames ({exc})")
 
 
 def _prefetch(frames: Iterator, depth: int = _QUEUE_DEPTH) -> Iterator:
@@ -130,7 +133,7 @@ def _prefetch(frames: Iterator, depth: int = _QUEUE_DEPTH) -> Iterator:
 class _SideBySideWriter:
     """The --diff-video: left with boxes | right with filled regions, H.264."""
 
-    def __init__(self, path: Path, fps: float):
+    def __init__(self, path: Path, fps: float | None):
         import av
 
         self.path = path
@@ -166,14 +169,6 @@ class _SideBySideWriter:
             os.unlink(self.temp)
 
 
-def _frame_rate(path: Path) -> float:
-    import av
-
-    with av.open(str(path)) as container:
-        rate = container.streams.video[0].average_rate if container.streams.video else None
-        return float(rate) if rate else 25.0
-
-
 def compare_videos(
     left: Path,
     right: Path,
@@ -201,9 +196,9 @@ def compare_videos(
         raise OutputError(f"{diff_video.parent}: folder for --diff-video does not exist")
 
     summary = VideoSummary()
-    left_frames = _prefetch(_decode(left, "left", summary.problems, summary.decoded))
-    right_frames = _prefetch(_decode(right, "right", summary.problems, summary.decoded))
-    writer = _SideBySideWriter(diff_video, _frame_rate(left)) if diff_video else None
+    left_frames = _prefetch(_decode(left, "left", summary))
+    right_frames = _prefetch(_decode(right, "right", summary))
+    writer = None  # started at the first frame, with the left stream's frame rate
     worst: list = []  # a heap of (changed_fraction, -index, frame, comparison) of the worst frames
     ignore = None
     kept_ok = False
@@ -227,6 +222,8 @@ def compare_videos(
                 index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch
             )
             summary.frames.append(frame)
+            if diff_video is not None and writer is None:
+                writer = _SideBySideWriter(diff_video, summary.frame_rates.get("left"))
             pictures = None
             if writer is not None or (frame.different and export_all):
                 pictures = render(result, color=options.color, thickness=options.thickness)
@@ -260,7 +257,7 @@ def compare_videos(
     if export_all:
         summary.worst = sorted((f for f in summary.frames if f.different), key=lambda f: -f.changed_fraction)
         summary.worst = summary.worst[: max(worst_count, 0)]
-    if diff_video is not None:
+    if writer is not None and writer.started:
         summary.outputs.append(str(diff_video))
     _write_summary(summary, left, right, out_dir, options, offset, start, end)
     return summary
