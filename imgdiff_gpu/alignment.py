@@ -102,8 +102,9 @@ def _refine_ecc(a: np.ndarray, b: np.ndarray, matrix: np.ndarray, motion: int) -
 
 def estimate_homography(left: np.ndarray, right: np.ndarray) -> Alignment:
     """A homography from ORB feature matches, robust to outliers (RANSAC)."""
-    a = np.round(_grey_float(left) * 255).astype(np.uint8)
-    b = np.round(_grey_float(right) * 255).astype(np.uint8)
+    grey_left, grey_right = _grey_float(left), _grey_float(right)
+    a = np.round(grey_left * 255).astype(np.uint8)  # ORB works on 8 bits, ECC on the floats
+    b = np.round(grey_right * 255).astype(np.uint8)
     orb = cv2.ORB_create(nfeatures=4000)
     kp_a, des_a = orb.detectAndCompute(a, None)
     kp_b, des_b = orb.detectAndCompute(b, None)
@@ -117,7 +118,7 @@ def estimate_homography(left: np.ndarray, right: np.ndarray) -> Alignment:
     matrix, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 3.0)
     if matrix is None or int(inliers.sum()) < 8:
         raise AlignmentError("no consistent homography between the images; try --align translation")
-    matrix = _refine_ecc(_grey_float(left), _grey_float(right), matrix / matrix[2, 2], cv2.MOTION_HOMOGRAPHY)
+    matrix = _refine_ecc(grey_left, grey_right, matrix / matrix[2, 2], cv2.MOTION_HOMOGRAPHY)
     return Alignment("homography", matrix, float(inliers.mean()))
 
 
