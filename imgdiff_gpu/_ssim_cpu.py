@@ -56,7 +56,8 @@ def _horizontal(taps, w, px, py, psq, pxy, hx, hy, hsq, hxy, i, width):
 
 
 @njit(inline="always", cache=True)
-def _vertical(taps, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, out_row):
+def _vertical(taps, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, out_row, shift):
+    """Row ``out_row`` of the map; ``shift`` gets w * (x - y) = ux - uy, which video screening bounds."""
     for j in range(width):
         ux = 0.0
         uy = 0.0
@@ -67,6 +68,7 @@ def _vertical(taps, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, out_ro
             uy += w[k] * hy[i + k, j]
             usq += w[k] * hsq[i + k, j]
             uxy += w[k] * hxy[i + k, j]
+        shift[j] = ux - uy
         ux_uy = ux * uy
         ux2_uy2 = ux * ux + uy * uy
         twice_vxy_c2 = 2.0 * cov_norm * (uxy - ux_uy) + C2
@@ -74,7 +76,7 @@ def _vertical(taps, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, out_ro
         out[out_row, j] = ((2.0 * ux_uy + C1) * twice_vxy_c2) / ((ux2_uy2 + C1) * vx_vy_c2)
 
 
-@njit(parallel=True, fastmath={"contract"}, cache=True)
+@njit(parallel=True, nogil=True, fastmath={"contract"}, cache=True)
 def _ssim_map_kernel(x, y, w, C1, C2, cov_norm, out):
     height, width = x.shape
     taps = w.shape[0]
@@ -91,6 +93,7 @@ def _ssim_map_kernel(x, y, w, C1, C2, cov_norm, out):
         py = np.empty(width + 2 * radius)
         psq = np.empty(width + 2 * radius)
         pxy = np.empty(width + 2 * radius)
+        shift = np.empty(width)
         for i in range(rows):
             source = _reflect(top - radius + i, height)
             for j in range(width + 2 * radius):
@@ -109,11 +112,11 @@ def _ssim_map_kernel(x, y, w, C1, C2, cov_norm, out):
                 _horizontal(taps, w, px, py, psq, pxy, hx, hy, hsq, hxy, i, width)
         for i in range(bottom - top):
             if taps == 11:
-                _vertical(11, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, top + i)
+                _vertical(11, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, top + i, shift)
             elif taps == 7:
-                _vertical(7, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, top + i)
+                _vertical(7, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, top + i, shift)
             else:
-                _vertical(taps, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, top + i)
+                _vertical(taps, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, top + i, shift)
 
 
 def ssim_map_2d(x: np.ndarray, y: np.ndarray, params: SSIMParams) -> np.ndarray:

@@ -56,7 +56,7 @@ def _pixel_strength(taps, w, filtered, r, j, colour, alpha, quantities, inv_luma
     return strength
 
 
-@njit(parallel=True, fastmath={"contract"}, cache=True)
+@njit(parallel=True, nogil=True, fastmath={"contract"}, cache=True)
 def _strength_kernel(left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture, inv_ssim, suppress, out):
     height, width, planes = left.shape
     taps = w.shape[0]

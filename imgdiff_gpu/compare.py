@@ -186,7 +186,7 @@ def compare(
             ssim_map, pair.left.planes, pair.right.planes, weights, thresholds, ignore=ignore, antialiasing=antialiasing
         )
     result.ssim_map = ssim_map
-    result.score = _score(ssim_map, params.crop, ignore)
+    result.score = score_of(ssim_map, params.crop, ignore)
     result.regions, result.mask = find_regions(
         mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
     )
@@ -206,7 +206,7 @@ def luma_ssim_params(luma: np.ndarray):
     )
 
 
-def _score(ssim_map: np.ndarray, crop: int, ignore: np.ndarray | None) -> float:
+def score_of(ssim_map: np.ndarray, crop: int, ignore: np.ndarray | None) -> float:
     """Mean SSIM inside the cropped border, ignored pixels left out."""
     height, width = ssim_map.shape
     inner = (slice(crop, height - crop), slice(crop, width - crop))

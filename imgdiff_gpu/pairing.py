@@ -2,20 +2,23 @@
 
 Both images become the same stack of float32 planes in units of their data
 range (0..1): luma Y, and for colour pairs the chroma Cr and Cb (BT.601, the
-space JPEG codes in, so its chroma noise stays in the chroma planes), and for
-pairs where either side has transparency, alpha. Colour is premultiplied by
+space JPEG codes in, so its chroma noise stays in the chroma planes; OpenCV's
+chroma scales and centre 0.5, left as is because only differences of chroma
+are ever used), and for pairs where either side has transparency, alpha. Colour is premultiplied by
 alpha, so a change hidden under a fully transparent pixel is no change, while a
 change of opacity is one.
 
 Grey against colour compares the grey as colour with zero chroma; 8-bit against
 16-bit compares both on the 16-bit scale.
+
+Each plane value is computed from the integer pixel with a single rounding
+(see ``_planes_cpu.py``), so it is the same wherever it is computed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 
@@ -44,32 +47,12 @@ def _max_value(pixels: np.ndarray) -> float:
 
 def _to_planes(pixels: np.ndarray, *, colour: bool, alpha: bool, scale: float) -> PlaneStack:
     """The plane stack of one H x W (x C) integer image; ``scale`` maps to 0..1."""
-    values = pixels.astype(np.float32)
-    values *= np.float32(1.0 / scale)
-    if values.ndim == 2:
-        values = values[..., None]
-    channels = values.shape[2]
-    opacity = np.ascontiguousarray(values[..., -1]) if channels in (2, 4) else None
-    rgb_or_grey = values[..., :-1] if opacity is not None else values
-    if opacity is not None:
-        rgb_or_grey = rgb_or_grey * opacity[..., None]
+    from ._planes_cpu import plane_stack
 
     names = ("Y", "Cr", "Cb") if colour else ("Y",)
-    if rgb_or_grey.shape[2] == 3:
-        # OpenCV's BT.601 YCrCb; its chroma is centred on 0.5, which is left as
-        # is because only differences of chroma are ever used
-        stack = cv2.cvtColor(np.ascontiguousarray(rgb_or_grey), cv2.COLOR_RGB2YCrCb)
-        if not colour:
-            stack = np.ascontiguousarray(stack[..., :1])
-    else:
-        luma = np.ascontiguousarray(rgb_or_grey[..., 0])
-        centre = np.full_like(luma, 0.5)  # no chroma, on OpenCV's centre
-        stack = cv2.merge([luma, centre, centre]) if colour else luma[..., None]
     if alpha:
-        opacity = opacity if opacity is not None else np.ones(stack.shape[:2], np.float32)
-        stack = np.concatenate([stack.reshape(*stack.shape[:2], -1), opacity[..., None]], axis=2)
         names = (*names, "A")
-    return PlaneStack(stack.reshape(*stack.shape[:2], len(names)), names)
+    return PlaneStack(plane_stack(pixels, colour=colour, alpha=alpha, scale=scale), names)
 
 
 def prepare_pair(left: np.ndarray, right: np.ndarray) -> PreparedPair:

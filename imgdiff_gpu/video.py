@@ -5,6 +5,11 @@ inside, the GIL released) into a small bounded queue, so decoding runs while
 frames are compared. Frames are counted by decoding, never from the
 container's claim. A stream that stops decoding early is reported and the
 frames that did decode are compared.
+
+On the CPU, each pair is first screened (:mod:`imgdiff_gpu.screening`): one
+pass gives the SSIM map and bounds that prove most pairs of two encodes have no
+difference, and only the others go through the full comparison. The bounds
+decide which path computes a frame's result, never the result itself.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ._device import resolve_device
 from .errors import ImageLoadError, OutputError
 from .exit_status import exit_status
 from .job import CompareOptions, compare_with, encode_pictures, ignore_mask_for
 from .outputs import check_destinations, write_all
 from .regions import Region
 from .report import SCHEMA_VERSION, to_json
+from .screening import FrameScreen
 
 FRAME_COLUMNS = ("frame", "timestamp", "score", "changed_fraction", "regions")
 _QUEUE_DEPTH = 8
@@ -201,6 +208,9 @@ def compare_videos(
     writer = None  # started at the first frame, with the left stream's frame rate
     worst: list = []  # a heap of (changed_fraction, -index, frame, comparison) of the worst frames
     ignore = None
+    screen = None  # built at the first frame, when its size and the ignored pixels are known
+    # screening proves "no regions" on the frames as given, so not when the full path would align them first
+    screening = resolve_device(options.device) == "cpu" and options.align is None and diff_video is None
     kept_ok = False
     try:
         for _ in range(max(offset, 0)):
@@ -216,6 +226,14 @@ def compare_videos(
                 break
             if ignore is None and (options.ignore_boxes or options.ignore_mask):
                 ignore = ignore_mask_for(a.shape[:2], options)
+            if screening and screen is None:
+                screen = FrameScreen(a.shape[:2], options.thresholds(), ignore)
+            score = screen(a, b) if screen is not None else None
+            if score is not None:
+                summary.frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
+                if progress:
+                    progress(index)
+                continue
             result = compare_with(options, a, b, ignore=ignore)
             fraction = float(result.mask.mean()) if result.mask is not None else 1.0
             frame = FrameResult(

@@ -137,3 +137,36 @@ def test_bad_video_input_is_one_line(tmp_path):
     assert result.stderr.startswith("imgdiff: error: ") and len(result.stderr.strip().splitlines()) == 1
     missing = run("video", tmp_path / "nope.mp4", text, "--out", tmp_path / "o")
     assert missing.exit_code == 2 and "no such file" in missing.stderr
+
+
+def _decoded(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+@pytest.mark.parametrize("sensitivity", ["low", "normal"])
+def test_every_frame_gets_what_the_image_path_gives_it(videos, tmp_path, sensitivity, monkeypatch):
+    """Screened or not, a frame's score and regions are compare()'s on the decoded frames."""
+    from imgdiff_gpu import video
+    from imgdiff_gpu.compare import compare
+    from imgdiff_gpu.job import CompareOptions
+
+    screened = []
+
+    class CountingScreen(video.FrameScreen):
+        def __call__(self, left, right):
+            score = super().__call__(left, right)
+            screened.append(score is not None)
+            return score
+
+    monkeypatch.setattr(video, "FrameScreen", CountingScreen)
+    a, b = videos
+    options = CompareOptions(device="cpu", sensitivity=sensitivity)
+    summary = video.compare_videos(a, b, tmp_path / "o", options, worst_count=0)
+    assert len(summary.frames) == FRAMES
+    assert sum(screened) >= FRAMES - len(CHANGED) - 2  # most frames took the screened path
+    for frame, left, right in zip(summary.frames, _decoded(a), _decoded(b), strict=True):
+        expected = compare(left, right, device="cpu", sensitivity=sensitivity)
+        assert frame.score == expected.score, frame.index
+        assert frame.regions == expected.regions, frame.index
+        assert frame.different == expected.different

@@ -1,0 +1,74 @@
+"""Proving cheaply that two frames have no difference, so the full comparison runs only where one may be.
+
+Most frame pairs of two encodes of one video differ by compression noise
+alone. For those, everything :func:`imgdiff_gpu.compare.compare` reports
+is known once the SSIM map is: the score is its mean, and there are no
+regions, because no pixel's difference strength reaches 1 (a region needs a
+pixel at full strength, see :mod:`imgdiff_gpu.detection`). Each term of the
+strength has an upper bound that one pass over the frames yields alongside
+the map (``_screen_cpu.py``):
+
+* luma shift ``|w * dY| / t_luma``: exactly ``max |ux - uy|`` of the SSIM pass;
+* chroma shift ``|(w * dCr, w * dCb)| / t_chroma``: the window is a weighted
+  average, so this is at most the largest per-pixel ``|(dCr, dCb)|``;
+* structure ``min((1 - S) / (1 - t_ssim), (w * |dY|) / t_texture)``: Otsu's
+  threshold never exceeds the preset's ceiling, so the first term is at most
+  ``(1 - min S) / (1 - ceiling)``, and the second at most ``max |dY| / t_texture``;
+* ``exact`` sensitivity: no RGB value differs at all.
+
+A pair whose bounds all stay below ``1 - MARGIN`` has no difference; the
+margin covers the full path's float32 rounding (~1e-6). Any other pair goes
+through the full comparison, so a frame's score, mask and regions are always
+those the image path gives (the bounds only decide which path computes them).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .compare import luma_ssim_params, score_of
+from .detection import Thresholds
+
+MARGIN = 1e-3
+
+
+class FrameScreen:
+    """Screens same-sized RGB uint8 frame pairs against one set of thresholds and ignored pixels."""
+
+    def __init__(self, shape: tuple[int, int], thresholds: Thresholds, ignore: np.ndarray | None = None):
+        self.thresholds = thresholds
+        self.params = luma_ssim_params(np.empty(shape, dtype=np.float32))
+        self.ignore = ignore
+        self.counted = None if ignore is None else ~ignore
+        self.reach = None
+        if ignore is not None:
+            # a counted pixel's strength reads every pixel its window covers
+            size = 2 * self.params.radius + 1
+            self.reach = cv2.dilate(self.counted.view(np.uint8), np.ones((size, size), np.uint8)).view(bool)
+
+    def __call__(self, left: np.ndarray, right: np.ndarray) -> float | None:
+        """The score of a pair proven to have no difference, or None when it may have one."""
+        from ._screen_cpu import screen_frames
+
+        if left.shape != right.shape or left.ndim != 3 or left.shape[2] != 3 or left.dtype != np.uint8:
+            return None
+        p = self.params
+        ssim_map, stats = screen_frames(
+            left, right, p.weights, p.C1, p.C2, p.cov_norm, counted=self.counted, reach=self.reach
+        )
+        if not self.no_difference(*stats):
+            return None
+        return score_of(ssim_map, p.crop, self.ignore)
+
+    def no_difference(
+        self, luma_shift: float, min_ssim: float, luma_step: float, chroma_step: float, channel_step: float
+    ) -> bool:
+        """Whether these bounds (see the module docstring) rule out every region."""
+        t = self.thresholds
+        if t.exact:
+            return channel_step == 0
+        ssim_threshold = t.ssim if t.ssim is not None else t.ssim_ceiling
+        structure = min((1.0 - min_ssim) / max(1.0 - ssim_threshold, 1e-12), luma_step / max(t.texture, 1e-12))
+        strongest = max(luma_shift / t.luma_shift, chroma_step / t.chroma_shift, structure)
+        return strongest < 1.0 - MARGIN

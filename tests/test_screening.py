@@ -1,0 +1,122 @@
+"""Video screening: the same SSIM map and score as the image path, and never a missed difference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import PHOTOS, jpeg_roundtrip
+from scipy import ndimage
+
+from imgdiff_gpu._screen_cpu import screen_frames
+from imgdiff_gpu._ssim_cpu import ssim_map_2d
+from imgdiff_gpu.compare import compare, luma_ssim_params
+from imgdiff_gpu.detection import thresholds_for
+from imgdiff_gpu.pairing import prepare_pair
+from imgdiff_gpu.screening import FrameScreen
+
+
+def _colour_photo(name: str) -> np.ndarray:
+    photo = PHOTOS[name]()
+    return np.ascontiguousarray(np.dstack([photo] * 3) if photo.ndim == 2 else photo[..., :3])
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "random"])
+def test_screening_map_is_the_image_paths_map_bit_for_bit(name):
+    if name == "random":
+        rng = np.random.default_rng(3)
+        left = rng.integers(0, 256, (97, 131, 3), dtype=np.uint8)
+    else:
+        left = _colour_photo(name)
+    right = jpeg_roundtrip(left, 80)
+    pair = prepare_pair(left, right)
+    params = luma_ssim_params(pair.left.luma)
+    expected = ssim_map_2d(pair.left.luma, pair.right.luma, params)
+    ssim_map, stats = screen_frames(
+        left, right, params.weights, params.C1, params.C2, params.cov_norm, counted=None, reach=None
+    )
+    np.testing.assert_array_equal(ssim_map, expected)
+    luma_shift, min_ssim, luma_step, chroma_step, channel_step = stats
+    assert min_ssim == expected.min()
+    shift = pair.left.luma.astype(np.float64) - pair.right.luma
+    for axis in (0, 1):
+        shift = ndimage.correlate1d(shift, params.weights, axis=axis, mode="reflect")
+    assert luma_shift == pytest.approx(np.abs(shift).max(), rel=1e-9)
+    assert luma_step == pytest.approx(np.abs(pair.left.luma - pair.right.luma).max(), rel=1e-6)
+    chroma = np.hypot(*(pair.left.planes[..., 1:] - pair.right.planes[..., 1:]).transpose(2, 0, 1))
+    assert chroma_step == pytest.approx(chroma.max(), rel=1e-5)
+    assert channel_step == np.abs(left.astype(int) - right).max()
+
+
+@pytest.mark.parametrize(("sensitivity", "name", "quality"), [("low", "astronaut", 90), ("normal", "chelsea", 95)])
+def test_a_clean_pair_gets_the_image_paths_score(sensitivity, name, quality):
+    # (per-pixel chroma steps of one-sided 4:2:0 subsampling keep lower qualities out of the screen)
+    left = _colour_photo(name)
+    right = jpeg_roundtrip(left, quality)
+    result = compare(left, right, device="cpu", sensitivity=sensitivity)
+    assert not result.different
+    score = FrameScreen(left.shape[:2], thresholds_for(sensitivity))(left, right)
+    assert score == result.score  # the same map, the same mean: equal, not close
+
+
+def _edits(photo: np.ndarray, rng: np.random.Generator):
+    """Faint and strong edits of every kind, around the thresholds of the presets."""
+    height, width = photo.shape[:2]
+    for _ in range(24):
+        y, x = int(rng.integers(10, height - 40)), int(rng.integers(10, width - 40))
+        h, w = int(rng.integers(2, 30)), int(rng.integers(2, 30))
+        edited = photo.astype(np.int16)
+        kind = rng.integers(4)
+        if kind == 0:  # luma shift
+            edited[y : y + h, x : x + w] += int(rng.integers(-30, 31))
+        elif kind == 1:  # a colour shift at about equal luma
+            delta = int(rng.integers(5, 60))
+            edited[y : y + h, x : x + w, 0] += delta
+            edited[y : y + h, x : x + w, 1] -= delta * 299 // 587
+        elif kind == 2:  # texture: noise of zero mean
+            edited[y : y + h, x : x + w] += rng.integers(-40, 41, (h, w, 1))
+        else:  # one stray pixel
+            edited[y, x] += int(rng.integers(-255, 256))
+        yield np.clip(edited, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("sensitivity", ["low", "normal", "high", "exact"])
+def test_screening_never_passes_a_pair_the_image_path_finds_different(sensitivity):
+    rng = np.random.default_rng(11)
+    photo = _colour_photo("coffee")[::2, ::2].copy()
+    screen = FrameScreen(photo.shape[:2], thresholds_for(sensitivity))
+    passed = found = 0
+    for edited in _edits(photo, rng):
+        result = compare(photo, edited, device="cpu", sensitivity=sensitivity)
+        score = screen(photo, edited)
+        if result.different:
+            found += 1
+            assert score is None
+        elif score is not None:
+            passed += 1
+            assert score == result.score
+    assert found > 0  # the edits do reach the thresholds; faint ones under low/normal pass the screen
+    if sensitivity in ("low", "normal"):
+        assert passed > 0
+
+
+def test_ignored_pixels_are_screened_out_but_their_neighbours_are_not():
+    photo = _colour_photo("chelsea")
+    ignore = np.zeros(photo.shape[:2], dtype=bool)
+    ignore[100:160, 100:200] = True
+    screen = FrameScreen(photo.shape[:2], thresholds_for("normal"), ignore)
+    inside = photo.copy()
+    inside[110:150, 110:190] = (255, 0, 0)
+    score = screen(photo, inside)
+    assert score is not None and score == compare(photo, inside, device="cpu", ignore=ignore).score
+    outside = photo.copy()
+    outside[170:190, 110:190] = (255, 0, 0)
+    assert screen(photo, outside) is None
+    assert compare(photo, outside, device="cpu", ignore=ignore).different
+
+
+def test_frames_it_cannot_read_go_to_the_full_comparison():
+    screen = FrameScreen((20, 30), thresholds_for("normal"))
+    grey = np.zeros((20, 30), np.uint8)
+    assert screen(grey, grey) is None
+    deep = np.zeros((20, 30, 3), np.uint16)
+    assert screen(deep, deep) is None
