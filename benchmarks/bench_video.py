@@ -4,8 +4,9 @@ Makes two 1080p H.264 clips (a pan across scikit-image's astronaut, the second
 with a changed patch in a few frames), then measures on this machine:
 
 * decode only: both streams through PyAV to RGB, as ``imgdiff video`` decodes;
-* each stage of one frame pair: pairing (to planes), SSIM, evidence + mask +
-  regions, rendering + PNG encoding (only differing frames pay this);
+* each stage of one frame pair: the screen every pair goes through (luma,
+  SSIM map, score, bounds), the full comparison of a pair the screen cannot
+  clear, and rendering + PNG encoding of an exported frame;
 * ``imgdiff video`` end to end (threaded decoding overlapping comparison);
 * ``ffmpeg -i a -i b -lavfi ssim -f null -`` (8x8 block sums, no regions).
 
@@ -30,11 +31,8 @@ import numpy as np
 from skimage import data
 
 from benchmarks.bench_ssim import cpu_name
-from imgdiff_gpu.compare import luma_ssim_params
-from imgdiff_gpu.detection import difference_mask, thresholds_for
+from imgdiff_gpu.detection import thresholds_for
 from imgdiff_gpu.job import CompareOptions
-from imgdiff_gpu.pairing import prepare_pair
-from imgdiff_gpu.regions import find_regions
 from imgdiff_gpu.video import compare_videos
 
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920)}
@@ -75,38 +73,44 @@ def time_decode(a: Path, b: Path) -> float:
     return time.perf_counter() - start
 
 
-def stage_times(left: np.ndarray, right: np.ndarray, repeat: int = 7) -> dict[str, float]:
-    from imgdiff_gpu._ssim_cpu import ssim_map_2d
-    from imgdiff_gpu.compare import Comparison
-    from imgdiff_gpu.loading import LoadedImage
+def stage_times(clean: tuple, differing: tuple, repeat: int = 7) -> dict[str, float]:
+    """Median seconds of each stage of the CPU pipeline, for one pair of frames."""
+    from imgdiff_gpu.compare import compare
+    from imgdiff_gpu.job import encode_pictures
     from imgdiff_gpu.rendering import render
+    from imgdiff_gpu.screening import FrameScreen
 
-    thresholds = thresholds_for("low")  # the video default
-    times: dict[str, list[float]] = {k: [] for k in ("pairing", "ssim", "evidence_mask_regions", "render_encode")}
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        pair = prepare_pair(left, right)
-        t1 = time.perf_counter()
-        params = luma_ssim_params(pair.left.luma)
-        ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
-        t2 = time.perf_counter()
-        mask, _ = difference_mask(ssim_map, pair.left.planes, pair.right.planes, params.weights, thresholds)
-        regions, kept = find_regions(mask, ssim_map, pair.left.planes, pair.right.planes)
-        t3 = time.perf_counter()
-        image = lambda p: LoadedImage(pixels=p, path=None, format=None, mode="array", orientation=1)  # noqa: E731
-        result = Comparison(image(left), image(right), "cpu", thresholds, 0.0, ssim_map, kept, regions)
-        for picture in render(result).values():
-            cv2.imencode(".png", picture)
-        t4 = time.perf_counter()
-        for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-            times[key].append(value)
-    return {k: statistics.median(v) for k, v in times.items()}
+    screen = FrameScreen(clean[0].shape[:2], thresholds_for("low"))  # the video default
+    result = compare(*differing, device="cpu", sensitivity="low")
+    pictures = render(result)
+    stages = {
+        # every pair: luma + per-pixel steps, the SSIM map, the score and the bounds
+        "screen": lambda: screen(*clean),
+        # pairs the screen cannot clear: the image path (planes, SSIM, strength, Otsu, regions)
+        "full_comparison": lambda: compare(*differing, device="cpu", sensitivity="low"),
+        # exported frames only: the five pictures, rendered and PNG-encoded
+        "render": lambda: render(result),
+        "png_encode": lambda: encode_pictures(pictures, Path("frame")),
+    }
+    times = {}
+    for name, stage in stages.items():
+        stage()  # compile / warm up
+        samples = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            stage()
+            samples.append(time.perf_counter() - start)
+        times[name] = statistics.median(samples)
+    assert screen(*clean) is not None, "the clean pair should pass the screen"
+    assert screen(*differing) is None and result.different
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--size", choices=sorted(SIZES), default="1080p")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each end-to-end measurement (median)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     shape = SIZES[args.size]
@@ -118,25 +122,42 @@ def main() -> None:
         n = args.frames
         print(f"CPU: {cpu_name()}; {n} frame pairs of {shape[1]}x{shape[0]} H.264")
 
-        decode_s = time_decode(a, b)
-        lefts, rights = decode_all(a)[:3], decode_all(b)[10:13]
-        stages = stage_times(lefts[0], rights[0])
+        lefts, rights = decode_all(a), decode_all(b)
+        stages = stage_times((lefts[30], rights[30]), (lefts[10], rights[10]))
+        del lefts, rights
         compare_videos(a, b, work / "warm", CompareOptions(device="cpu"), end=3)  # compile and warm up
-        start = time.perf_counter()
-        summary = compare_videos(a, b, work / "out", CompareOptions(device="cpu", sensitivity="low"))
-        video_s = time.perf_counter() - start
-        ffmpeg_s = None
-        if shutil.which("ffmpeg"):
-            start = time.perf_counter()
-            subprocess.run(
-                ["ffmpeg", "-v", "error", "-i", str(a), "-i", str(b), "-lavfi", "ssim", "-f", "null", "-"], check=True
-            )
-            ffmpeg_s = time.perf_counter() - start
+
+        def run_imgdiff(round_: int):
+            return compare_videos(a, b, work / f"out{round_}", CompareOptions(device="cpu", sensitivity="low"))
+
+        def run_ffmpeg(_round: int):
+            command = ["ffmpeg", "-v", "error", "-i", str(a), "-i", str(b), "-lavfi", "ssim", "-f", "null", "-"]
+            subprocess.run(command, check=True)
+
+        # the three are interleaved and repeated: this machine's speed drifts between runs
+        timings: dict[str, list[float]] = {"decode": [], "imgdiff": [], "ffmpeg": []}
+        for round_ in range(args.rounds):
+            for name, job in (
+                ("decode", lambda _: time_decode(a, b)),
+                ("imgdiff", run_imgdiff),
+                ("ffmpeg", run_ffmpeg if shutil.which("ffmpeg") else None),
+            ):
+                if job is None:
+                    continue
+                start = time.perf_counter()
+                outcome = job(round_)
+                timings[name].append(time.perf_counter() - start)
+                if name == "imgdiff":
+                    summary = outcome
+        decode_s = statistics.median(timings["decode"])
+        video_s = statistics.median(timings["imgdiff"])
+        ffmpeg_s = statistics.median(timings["ffmpeg"]) if timings["ffmpeg"] else None
         result = {
             "date": dt.date.today().isoformat(),
             "cpu": cpu_name(),
             "size": args.size,
             "frame_pairs": n,
+            "rounds": args.rounds,
             "decode_only_pairs_per_s": n / decode_s,
             "stage_ms_per_pair": {k: v * 1000 for k, v in stages.items()},
             "imgdiff_video_pairs_per_s": n / video_s,

@@ -1,10 +1,12 @@
 """SSIM on the CPU: one fused float64 pass per image, compiled with Numba.
 
-Mirrors ``kernels/ssim.cu`` step for step: strips of rows (the CUDA tile) with a
-halo of the window radius, reflected borders like scipy.ndimage's ``reflect``,
-a horizontal then a vertical pass over four moments (x, y, x² + y², xy: the
-formula needs only vx + vy), the formula, all in float64 and in cache. Strips
-run in parallel on every core.
+Computes what ``kernels/ssim.cu`` computes, organised for a CPU's caches:
+strips of output rows run in parallel on every core; each strip walks its
+input rows once (borders reflected like scipy.ndimage's ``reflect``), filters
+the four moments (x, y, x² + y², xy: the formula needs only vx + vy)
+horizontally into a small ring of rows, and as soon as a window of rows is in
+the ring filters it vertically and applies the formula, all in float64. Strips
+are processed a block of columns at a time so the ring stays in L2.
 
 scikit-image instead filters five full-size images with scipy.ndimage on one
 core; the arithmetic here is the same up to summation order (~1e-14).
@@ -23,8 +25,13 @@ from numba import njit, prange
 
 from .ssim import SSIMParams
 
-# Rows per strip: 16 rows (+ halo) of four float64 moment planes stay in L2.
-STRIP_ROWS = 16
+# Output rows per strip. A strip filters each of its input rows horizontally
+# once, into a ring of the last `taps` rows of the four moments, so only the
+# 2 * radius halo rows are filtered twice (by two strips).
+STRIP_ROWS = 64
+# Columns per block: a strip is filtered one block of columns at a time so that
+# its ring (2 * 11 rows x 4 moments x 256 float64, 180 KB) stays in L2.
+BLOCK_COLUMNS = 256
 
 
 @njit(inline="always", cache=True)
@@ -37,86 +44,135 @@ def _reflect(i, n):
     return i
 
 
-@njit(inline="always", cache=True)
-def _horizontal(taps, w, px, py, psq, pxy, hx, hy, hsq, hxy, i, width):
-    for j in range(width):
-        sx = 0.0
-        sy = 0.0
-        ssq = 0.0
-        sxy = 0.0
-        for k in range(taps):
-            sx += w[k] * px[j + k]
-            sy += w[k] * py[j + k]
-            ssq += w[k] * psq[j + k]
-            sxy += w[k] * pxy[j + k]
-        hx[i, j] = sx
-        hy[i, j] = sy
-        hsq[i, j] = ssq
-        hxy[i, j] = sxy
+# The filters run one moment at a time over plain rows: a loop with one input
+# and one output array is one LLVM vectorizes (four pixels per instruction);
+# one loop over all four moments at once has too many arrays that might alias.
 
 
 @njit(inline="always", cache=True)
-def _vertical(taps, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, out_row, shift):
-    """Row ``out_row`` of the map; ``shift`` gets w * (x - y) = ux - uy, which video screening bounds."""
-    for j in range(width):
-        ux = 0.0
-        uy = 0.0
-        usq = 0.0
-        uxy = 0.0
+def _filter_along(taps, w, source, target, count):
+    """``target[j] = sum_k w[k] * source[j + k]`` for j < count: the horizontal pass."""
+    for j in range(count):
+        acc = 0.0
         for k in range(taps):
-            ux += w[k] * hx[i + k, j]
-            uy += w[k] * hy[i + k, j]
-            usq += w[k] * hsq[i + k, j]
-            uxy += w[k] * hxy[i + k, j]
-        shift[j] = ux - uy
-        ux_uy = ux * uy
-        ux2_uy2 = ux * ux + uy * uy
-        twice_vxy_c2 = 2.0 * cov_norm * (uxy - ux_uy) + C2
-        vx_vy_c2 = cov_norm * (usq - ux2_uy2) + C2
-        out[out_row, j] = ((2.0 * ux_uy + C1) * twice_vxy_c2) / ((ux2_uy2 + C1) * vx_vy_c2)
+            acc += w[k] * source[j + k]
+        target[j] = acc
+
+
+@njit(inline="always", cache=True)
+def _filter_across(taps, w, ring, first, target, count):
+    """``target[j] = sum_k w[k] * ring[first + k, j]`` for j < count: the vertical pass."""
+    for j in range(count):
+        acc = 0.0
+        for k in range(taps):
+            acc += w[k] * ring[first + k, j]
+        target[j] = acc
+
+
+@njit(inline="always", cache=True)
+def _horizontal(w, inputs, ring, slot, count):
+    """Filter the four input rows into ring slot ``slot``, and its copy ``slot + taps`` (see the kernel)."""
+    taps = w.shape[0]
+    for m in range(4):
+        if taps == 11:
+            _filter_along(11, w, inputs[m], ring[m, slot], count)
+        elif taps == 7:
+            _filter_along(7, w, inputs[m], ring[m, slot], count)
+        else:
+            _filter_along(taps, w, inputs[m], ring[m, slot], count)
+        ring[m, slot + taps, :count] = ring[m, slot, :count]
+
+
+@njit(inline="always", cache=True)
+def _vertical(w, ring, first, means, count):
+    """The four windowed means (ux, uy, u(x² + y²), uxy) of one output row, from its ring window."""
+    taps = w.shape[0]
+    for m in range(4):
+        if taps == 11:
+            _filter_across(11, w, ring[m], first, means[m], count)
+        elif taps == 7:
+            _filter_across(7, w, ring[m], first, means[m], count)
+        else:
+            _filter_across(taps, w, ring[m], first, means[m], count)
+
+
+@njit(inline="always", cache=True)
+def _formula(means, C1, C2, cov_norm, out_row, count):
+    ux, uy, usq, uxy = means[0], means[1], means[2], means[3]
+    for j in range(count):
+        ux_uy = ux[j] * uy[j]
+        ux2_uy2 = ux[j] * ux[j] + uy[j] * uy[j]
+        twice_vxy_c2 = 2.0 * cov_norm * (uxy[j] - ux_uy) + C2
+        vx_vy_c2 = cov_norm * (usq[j] - ux2_uy2) + C2
+        out_row[j] = ((2.0 * ux_uy + C1) * twice_vxy_c2) / ((ux2_uy2 + C1) * vx_vy_c2)
+
+
+@njit(inline="always", cache=True)
+def _load(x, y, source, first_column, count, radius, inputs):
+    """Inputs x, y, x² + y², xy of one row of a block of columns, borders reflected.
+
+    Index ``c - (first_column - radius)`` of an input row holds column ``c``.
+    """
+    width = x.shape[1]
+    offset = first_column - radius
+    px, py, psq, pxy = inputs[0], inputs[1], inputs[2], inputs[3]
+    for c in range(max(offset, 0), min(first_column + count + radius, width)):
+        a = np.float64(x[source, c])
+        b = np.float64(y[source, c])
+        px[c - offset] = a
+        py[c - offset] = b
+        psq[c - offset] = a * a + b * b
+        pxy[c - offset] = a * b
+    for c in range(offset, 0):  # left of the image: column -1 - k is column k
+        inputs[:, c - offset] = inputs[:, -c - 1 - offset]
+    for c in range(width, first_column + count + radius):  # right: column width + k is width - 1 - k
+        inputs[:, c - offset] = inputs[:, 2 * width - c - 1 - offset]
 
 
 @njit(parallel=True, nogil=True, fastmath={"contract"}, cache=True)
-def _ssim_map_kernel(x, y, w, C1, C2, cov_norm, out):
+def _ssim_kernel(x, y, counted, w, C1, C2, cov_norm, out, stats):
+    """The SSIM map of the 2-D images x and y into ``out``.
+
+    With ``stats`` of one row per strip, also records per strip the largest
+    ``|ux - uy|`` (the luma shift, for video screening) and the smallest SSIM
+    at pixels where ``counted`` is true (every pixel when it is empty).
+
+    Each strip keeps a ring of its last ``taps`` horizontally filtered rows,
+    each stored twice (slots s and s + taps), so the window of every output row
+    is a run of consecutive slots.
+    """
     height, width = x.shape
     taps = w.shape[0]
     radius = taps // 2
+    want_stats = stats.shape[0] > 0
+    every_pixel_counts = counted.shape[0] != height
     for strip in prange((height + STRIP_ROWS - 1) // STRIP_ROWS):
         top = strip * STRIP_ROWS
         bottom = min(top + STRIP_ROWS, height)
-        rows = bottom - top + 2 * radius
-        hx = np.empty((rows, width))
-        hy = np.empty((rows, width))
-        hsq = np.empty((rows, width))
-        hxy = np.empty((rows, width))
-        px = np.empty(width + 2 * radius)
-        py = np.empty(width + 2 * radius)
-        psq = np.empty(width + 2 * radius)
-        pxy = np.empty(width + 2 * radius)
-        shift = np.empty(width)
-        for i in range(rows):
-            source = _reflect(top - radius + i, height)
-            for j in range(width + 2 * radius):
-                column = _reflect(j - radius, width)
-                a = np.float64(x[source, column])
-                b = np.float64(y[source, column])
-                px[j] = a
-                py[j] = b
-                psq[j] = a * a + b * b
-                pxy[j] = a * b
-            if taps == 11:
-                _horizontal(11, w, px, py, psq, pxy, hx, hy, hsq, hxy, i, width)
-            elif taps == 7:
-                _horizontal(7, w, px, py, psq, pxy, hx, hy, hsq, hxy, i, width)
-            else:
-                _horizontal(taps, w, px, py, psq, pxy, hx, hy, hsq, hxy, i, width)
-        for i in range(bottom - top):
-            if taps == 11:
-                _vertical(11, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, top + i, shift)
-            elif taps == 7:
-                _vertical(7, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, top + i, shift)
-            else:
-                _vertical(taps, w, hx, hy, hsq, hxy, i, width, C1, C2, cov_norm, out, top + i, shift)
+        inputs = np.empty((4, BLOCK_COLUMNS + 2 * radius))
+        ring = np.empty((4, 2 * taps, BLOCK_COLUMNS))
+        means = np.empty((4, BLOCK_COLUMNS))
+        luma_shift = 0.0
+        min_ssim = 1.0
+        for first_column in range(0, width, BLOCK_COLUMNS):
+            count = min(BLOCK_COLUMNS, width - first_column)
+            for r in range(top - radius, bottom + radius):
+                _load(x, y, _reflect(r, height), first_column, count, radius, inputs)
+                _horizontal(w, inputs, ring, (r - top + radius) % taps, count)
+                row = r - radius  # the output row whose window ends with input row r
+                if row < top:
+                    continue
+                _vertical(w, ring, (row - top) % taps, means, count)
+                out_row = out[row, first_column : first_column + count]
+                _formula(means, C1, C2, cov_norm, out_row, count)
+                if want_stats:
+                    for j in range(count):
+                        if every_pixel_counts or counted[row, first_column + j]:
+                            luma_shift = max(luma_shift, abs(means[0, j] - means[1, j]))
+                            min_ssim = min(min_ssim, out_row[j])
+        if want_stats:
+            stats[strip, 0] = luma_shift
+            stats[strip, 1] = min_ssim
 
 
 def ssim_map_2d(x: np.ndarray, y: np.ndarray, params: SSIMParams) -> np.ndarray:
@@ -127,14 +183,16 @@ def ssim_map_2d(x: np.ndarray, y: np.ndarray, params: SSIMParams) -> np.ndarray:
     if x.dtype != y.dtype:
         x, y = x.astype(np.float64), y.astype(np.float64)
     out = np.empty(x.shape, dtype=np.float64)
-    _ssim_map_kernel(
+    _ssim_kernel(
         np.ascontiguousarray(x),
         np.ascontiguousarray(y),
+        np.zeros((0, 0), dtype=np.bool_),
         np.ascontiguousarray(params.weights, dtype=np.float64),
         np.float64(params.C1),
         np.float64(params.C2),
         np.float64(params.cov_norm),
         out,
+        np.zeros((0, 2)),
     )
     return out
 
