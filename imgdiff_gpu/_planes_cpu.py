@@ -32,7 +32,7 @@ def numerators(r, g, b):
     return n, 713.0 * (1000.0 * r - n), 564.0 * (1000.0 * b - n)
 
 
-@njit(parallel=True, nogil=True, cache=True)
+@njit(parallel=True, nogil=True, error_model="numpy", cache=True)
 def _planes_kernel(pixels, scale, colour, alpha, out):
     height, width, channels = pixels.shape
     has_alpha = channels == 2 or channels == 4

@@ -24,7 +24,7 @@ from numba import njit, prange
 from ._ssim_cpu import STRIP_ROWS, _ssim_kernel
 
 
-@njit(parallel=True, nogil=True, cache=True)
+@njit(parallel=True, nogil=True, error_model="numpy", cache=True)
 def _luma_and_steps_kernel(left, right, reach, to_luma, luma_left, luma_right, steps):
     """Both frames' luma planes, and per row the largest luma, squared chroma and RGB steps within reach.
 

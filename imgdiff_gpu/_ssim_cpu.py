@@ -47,16 +47,19 @@ def _reflect(i, n):
 # The filters run one moment at a time over plain rows: a loop with one input
 # and one output array is one LLVM vectorizes (four pixels per instruction);
 # one loop over all four moments at once has too many arrays that might alias.
+# The kernels use NumPy's error model: Python's would test every division for
+# zero, and that test alone keeps the formula's loop from vectorizing.
 
 
 @njit(inline="always", cache=True)
-def _filter_along(taps, w, source, target, count):
-    """``target[j] = sum_k w[k] * source[j + k]`` for j < count: the horizontal pass."""
+def _filter_along(taps, w, source, target, copy, count):
+    """``target[j] = copy[j] = sum_k w[k] * source[j + k]`` for j < count: the horizontal pass."""
     for j in range(count):
         acc = 0.0
         for k in range(taps):
             acc += w[k] * source[j + k]
         target[j] = acc
+        copy[j] = acc
 
 
 @njit(inline="always", cache=True)
@@ -75,12 +78,11 @@ def _horizontal(w, inputs, ring, slot, count):
     taps = w.shape[0]
     for m in range(4):
         if taps == 11:
-            _filter_along(11, w, inputs[m], ring[m, slot], count)
+            _filter_along(11, w, inputs[m], ring[m, slot], ring[m, slot + taps], count)
         elif taps == 7:
-            _filter_along(7, w, inputs[m], ring[m, slot], count)
+            _filter_along(7, w, inputs[m], ring[m, slot], ring[m, slot + taps], count)
         else:
-            _filter_along(taps, w, inputs[m], ring[m, slot], count)
-        ring[m, slot + taps, :count] = ring[m, slot, :count]
+            _filter_along(taps, w, inputs[m], ring[m, slot], ring[m, slot + taps], count)
 
 
 @njit(inline="always", cache=True)
@@ -129,7 +131,7 @@ def _load(x, y, source, first_column, count, radius, inputs):
         inputs[:, c - offset] = inputs[:, 2 * width - c - 1 - offset]
 
 
-@njit(parallel=True, nogil=True, fastmath={"contract"}, cache=True)
+@njit(parallel=True, nogil=True, fastmath={"contract"}, error_model="numpy", cache=True)
 def _ssim_kernel(x, y, counted, w, C1, C2, cov_norm, out, stats):
     """The SSIM map of the 2-D images x and y into ``out``.
 

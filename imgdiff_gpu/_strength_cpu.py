@@ -36,27 +36,44 @@ def _horizontal(taps, w, rows_in, rows_out, i, width, planes):
 
 
 @njit(inline="always", cache=True)
-def _vertical(taps, w, rows_out, i, j, q):
-    acc = 0.0
-    for k in range(taps):
-        acc += w[k] * rows_out[q, i + k, j]
-    return acc
+def _load_differences(left_row, right_row, suppress_row, halo, row, changed):
+    """One row of the filtered quantities' inputs and of "differs at all", borders reflected.
+
+    Index ``halo + c`` holds column ``c``. One plane per loop, so each vectorizes.
+    """
+    width, planes = left_row.shape
+    for c in range(width):
+        d_y = left_row[c, 0] - right_row[c, 0]
+        row[0, halo + c] = d_y
+        row[1, halo + c] = abs(d_y)
+        changed[halo + c] = d_y != 0
+    for p in range(1, planes):
+        for c in range(width):
+            d = left_row[c, p] - right_row[c, p]
+            row[p + 1, halo + c] = d
+            changed[halo + c] |= d != 0
+    if suppress_row is not None:
+        for c in range(width):
+            changed[halo + c] &= not suppress_row[c]
+    for k in range(halo):  # scipy's 'reflect': column -1 - k is column k, width + k is width - 1 - k
+        row[:, halo - 1 - k] = row[:, halo + k]
+        changed[halo - 1 - k] = changed[halo + k]
+        row[:, halo + width + k] = row[:, halo + width - 1 - k]
+        changed[halo + width + k] = changed[halo + width - 1 - k]
 
 
 @njit(inline="always", cache=True)
-def _pixel_strength(taps, w, filtered, r, j, colour, alpha, quantities, inv_luma, inv_chroma):
-    """Luma, chroma and opacity shift at one pixel, each over its threshold."""
-    strength = abs(_vertical(taps, w, filtered, r, j, 0)) * inv_luma
-    if colour:
-        s_cr = _vertical(taps, w, filtered, r, j, 2)
-        s_cb = _vertical(taps, w, filtered, r, j, 3)
-        strength = max(strength, np.sqrt(s_cr * s_cr + s_cb * s_cb) * inv_chroma)
-    if alpha:
-        strength = max(strength, abs(_vertical(taps, w, filtered, r, j, quantities - 1)) * inv_luma)
-    return strength
+def _vertical(taps, w, filtered, first, means, width, quantities):
+    """``means[q, j] = sum_k w[k] * filtered[q, first + k, j]``, a row at a time so it vectorizes."""
+    for q in range(quantities):
+        for j in range(width):
+            acc = 0.0
+            for k in range(taps):
+                acc += w[k] * filtered[q, first + k, j]
+            means[q, j] = acc
 
 
-@njit(parallel=True, nogil=True, fastmath={"contract"}, cache=True)
+@njit(parallel=True, nogil=True, fastmath={"contract"}, error_model="numpy", cache=True)
 def _strength_kernel(left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture, inv_ssim, suppress, out):
     height, width, planes = left.shape
     taps = w.shape[0]
@@ -75,50 +92,43 @@ def _strength_kernel(left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture
         near_row = np.empty((rows, width), dtype=np.uint8)
         row = np.empty((quantities, width + 2 * halo), dtype=np.float32)
         changed = np.empty(width + 2 * halo, dtype=np.uint8)
+        means = np.empty((quantities, width))
+        near = np.empty(width, dtype=np.uint8)
         for i in range(rows):
             source = _reflect(top - halo + i, height)
-            for j in range(width + 2 * halo):
-                column = _reflect(j - halo, width)
-                d_y = left[source, column, 0] - right[source, column, 0]
-                any_change = d_y != 0
-                row[0, j] = d_y
-                row[1, j] = abs(d_y)
-                q = 2
-                for p in range(1, planes):
-                    d = left[source, column, p] - right[source, column, p]
-                    any_change = any_change or d != 0
-                    row[q, j] = d
-                    q += 1
-                if use_suppress and suppress[source, column]:
-                    any_change = False
-                changed[j] = 1 if any_change else 0
+            suppressed = suppress[source] if use_suppress else None
+            _load_differences(left[source], right[source], suppressed, halo, row, changed)
             offset = halo - radius  # the filter reads from the halo the window needs
             if taps == 11:
                 _horizontal(11, w, row[:, offset:], filtered, i, width, quantities)
             else:
                 _horizontal(taps, w, row[:, offset:], filtered, i, width, quantities)
             for j in range(width):
-                hit = 0
+                hit = np.uint8(0)
                 for k in range(halo - NEAR, halo + NEAR + 1):
                     hit |= changed[j + k]
                 near_row[i, j] = hit
         for i in range(bottom - top):
+            first = i + halo - radius
+            if taps == 11:
+                _vertical(11, w, filtered, first, means, width, quantities)
+            else:
+                _vertical(taps, w, filtered, first, means, width, quantities)
             for j in range(width):
-                hit = 0
+                hit = np.uint8(0)
                 for k in range(halo - NEAR, halo + NEAR + 1):
                     hit |= near_row[i + k, j]
-                if hit == 0:
-                    out[top + i, j] = 0.0
-                    continue
-                r = i + halo - radius
-                if taps == 11:
-                    strength = _pixel_strength(11, w, filtered, r, j, colour, alpha, quantities, inv_luma, inv_chroma)
-                    s_abs = _vertical(11, w, filtered, r, j, 1)
-                else:
-                    strength = _pixel_strength(taps, w, filtered, r, j, colour, alpha, quantities, inv_luma, inv_chroma)
-                    s_abs = _vertical(taps, w, filtered, r, j, 1)
-                structural = min((1.0 - ssim_map[top + i, j]) * inv_ssim, s_abs * inv_texture)
-                out[top + i, j] = max(strength, structural)
+                near[j] = hit
+            out_row = out[top + i]
+            ssim_row = ssim_map[top + i]
+            for j in range(width):  # no branches but selects: it vectorizes
+                strength = abs(means[0, j]) * inv_luma
+                if colour:
+                    strength = max(strength, np.sqrt(means[2, j] ** 2 + means[3, j] ** 2) * inv_chroma)
+                if alpha:
+                    strength = max(strength, abs(means[quantities - 1, j]) * inv_luma)
+                structural = min((1.0 - ssim_row[j]) * inv_ssim, means[1, j] * inv_texture)
+                out_row[j] = max(strength, structural) if near[j] else 0.0
 
 
 def _inverse(threshold: float) -> float:
