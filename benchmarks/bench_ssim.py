@@ -79,14 +79,19 @@ def gpu_median_seconds(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def gpu_name() -> str | None:
+    """The first GPU's name, or None where CuPy sees none."""
+    if not gpu_available():
+        return None
+    import cupy
+
+    return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+
+
 def run(sizes: list[str], repeat: int) -> dict:
     rows = []
     has_gpu = gpu_available()
-    gpu_name = None
-    if has_gpu:
-        import cupy
-
-        gpu_name = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    gpu = gpu_name()
     try:
         import cucim.skimage.metrics as cucim_metrics
     except ImportError:
@@ -141,7 +146,7 @@ def run(sizes: list[str], repeat: int) -> dict:
     return {
         "date": dt.date.today().isoformat(),
         "cpu": cpu_name(),
-        "gpu": gpu_name,
+        "gpu": gpu,
         "cucim": cucim_metrics is not None,
         "rows": rows,
         "gpu_batch": batch,

@@ -15,6 +15,8 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py 2>&1 | tee "$out/gpu-tests.log"
 python3 benchmarks/bench_ssim.py --sizes 1080p,4k,8k --out "$out/ssim-gpu.json" 2>&1 | tee "$out/bench-ssim.log"
+# video on the GPU against decoding alone (target: >= 80 % of decode only), with upload and full-comparison stages
+python3 benchmarks/bench_video.py --device gpu --frames 300 --out "$out/video-gpu.json" 2>&1 | tee "$out/bench-video-gpu.log"
 python3 -c "
 import time, numpy as np
 from skimage import data
