@@ -233,3 +233,21 @@ def test_fused_strength_matches_the_plain_definition(name):
         plain = reference_strength(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
         assert np.abs(fused - plain).max() < 1e-3 * max(1.0, plain.max())
         assert ((fused >= 1) == (plain >= 1)).mean() > 0.9999
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_planes_are_the_same_on_every_path(dtype):
+    """The RGB fast path, the general kernel and the video screen's luma give identical planes."""
+    from imgdiff_gpu._planes_cpu import _opaque_rgb_planes_kernel, _planes_kernel
+
+    rng = np.random.default_rng(4)
+    scale = float(np.iinfo(dtype).max)
+    rgb = rng.integers(0, int(scale) + 1, (37, 53, 3), dtype=dtype)
+    general = np.empty((37, 53, 3), np.float32)
+    fast = np.empty_like(general)
+    _planes_kernel(rgb, scale, True, False, general)
+    _opaque_rgb_planes_kernel(rgb, scale, fast)
+    np.testing.assert_array_equal(fast, general)
+    r, g, b = (rgb[..., c].astype(np.int64) for c in range(3))
+    exact = (299 * r + 587 * g + 114 * b) / (1000 * scale)
+    assert np.abs(fast[..., 0] - exact).max() <= np.spacing(np.float32(1.0))  # one rounding, at most an ulp
