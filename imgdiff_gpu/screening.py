@@ -16,6 +16,9 @@ the map (``_screen_cpu.py``):
   ``(1 - min S) / (1 - ceiling)``, and the second at most ``max |dY| / t_texture``;
 * ``exact`` sensitivity: no RGB value differs at all.
 
+Identical frames (a still scene rendered twice) skip even that pass: their
+SSIM is exactly 1 everywhere, as the full path computes it.
+
 A pair whose bounds all stay below ``1 - MARGIN`` has no difference; the
 margin covers the full path's float32 rounding (~1e-6). Any other pair goes
 through the full comparison, so a frame's score, mask and regions are always
@@ -53,6 +56,9 @@ class FrameScreen:
 
         if left.shape != right.shape or left.ndim != 3 or left.shape[2] != 3 or left.dtype != np.uint8:
             return None
+        if np.array_equal(left, right):
+            # SSIM's numerator and denominator are then the same expressions: every value is exactly 1
+            return 1.0
         p = self.params
         ssim_map, stats = screen_frames(
             left, right, p.weights, p.C1, p.C2, p.cov_norm, counted=self.counted, reach=self.reach

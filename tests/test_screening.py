@@ -120,3 +120,9 @@ def test_frames_it_cannot_read_go_to_the_full_comparison():
     assert screen(grey, grey) is None
     deep = np.zeros((20, 30, 3), np.uint16)
     assert screen(deep, deep) is None
+
+
+def test_identical_frames_score_exactly_what_the_image_path_gives():
+    photo = _colour_photo("coffee")
+    screen = FrameScreen(photo.shape[:2], thresholds_for("exact"))
+    assert screen(photo, photo.copy()) == compare(photo, photo.copy(), device="cpu").score == 1.0
