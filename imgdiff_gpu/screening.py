@@ -40,6 +40,7 @@ class FrameScreen:
     """Screens same-sized RGB uint8 frame pairs against one set of thresholds and ignored pixels."""
 
     def __init__(self, shape: tuple[int, int], thresholds: Thresholds, ignore: np.ndarray | None = None):
+        self.shape = tuple(shape)
         self.thresholds = thresholds
         self.params = luma_ssim_params(np.empty(shape, dtype=np.float32))
         self.ignore = ignore
@@ -54,8 +55,8 @@ class FrameScreen:
         """The score of a pair proven to have no difference, or None when it may have one."""
         from ._screen_cpu import screen_frames
 
-        if left.shape != right.shape or left.ndim != 3 or left.shape[2] != 3 or left.dtype != np.uint8:
-            return None
+        if left.shape != right.shape or left.shape != (*self.shape, 3) or left.dtype != np.uint8:
+            return None  # not what this screen was built for (a stream can change size midway)
         if np.array_equal(left, right):
             # SSIM's numerator and denominator are then the same expressions: every value is exactly 1
             return 1.0

@@ -120,6 +120,8 @@ def test_frames_it_cannot_read_go_to_the_full_comparison():
     assert screen(grey, grey) is None
     deep = np.zeros((20, 30, 3), np.uint16)
     assert screen(deep, deep) is None
+    larger = np.zeros((40, 30, 3), np.uint8)
+    assert screen(larger, larger) is None
 
 
 def test_identical_frames_score_exactly_what_the_image_path_gives():
