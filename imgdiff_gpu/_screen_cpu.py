@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._ssim_cpu import STRIP_ROWS, _ssim_kernel
+from ._ssim_cpu import _ssim_kernel, strip_rows_for
 
 
 @njit(parallel=True, nogil=True, error_model="numpy", cache=True)
@@ -90,7 +90,8 @@ def screen_frames(
         steps,
     )
     out = np.empty((height, width), dtype=np.float64)
-    stats = np.empty(((height + STRIP_ROWS - 1) // STRIP_ROWS, 2), dtype=np.float64)
+    strip_rows = strip_rows_for(height)
+    stats = np.empty((-(-height // strip_rows), 2), dtype=np.float64)
     _ssim_kernel(
         luma_left,
         luma_right,
@@ -99,6 +100,7 @@ def screen_frames(
         np.float64(C1),
         np.float64(C2),
         np.float64(cov_norm),
+        strip_rows,
         out,
         stats,
     )

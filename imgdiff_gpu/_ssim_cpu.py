@@ -25,13 +25,23 @@ from numba import njit, prange
 
 from .ssim import SSIMParams
 
-# Output rows per strip. A strip filters each of its input rows horizontally
-# once, into a ring of the last `taps` rows of the four moments, so only the
-# 2 * radius halo rows are filtered twice (by two strips).
-STRIP_ROWS = 64
+# Output rows per strip, at most. A strip filters each of its input rows
+# horizontally once, into a ring of the last `taps` rows of the four moments, so
+# only its 2 * radius halo rows are filtered twice (by two strips): tall strips
+# waste less, but there must be enough of them to keep every core busy.
+MAX_STRIP_ROWS = 64
+MIN_STRIP_ROWS = 16
 # Columns per block: a strip is filtered one block of columns at a time so that
 # its ring (2 * 11 rows x 4 moments x 256 float64, 180 KB) stays in L2.
 BLOCK_COLUMNS = 256
+
+
+def strip_rows_for(height: int) -> int:
+    """Rows per strip for an image this tall: about four strips per thread, 16 to 64 rows."""
+    import numba
+
+    per_strip = -(-height // (4 * numba.get_num_threads()))
+    return max(MIN_STRIP_ROWS, min(MAX_STRIP_ROWS, per_strip))
 
 
 @njit(inline="always", cache=True)
@@ -132,7 +142,7 @@ def _load(x, y, source, first_column, count, radius, inputs):
 
 
 @njit(parallel=True, nogil=True, fastmath={"contract"}, error_model="numpy", cache=True)
-def _ssim_kernel(x, y, counted, w, C1, C2, cov_norm, out, stats):
+def _ssim_kernel(x, y, counted, w, C1, C2, cov_norm, strip_rows, out, stats):
     """The SSIM map of the 2-D images x and y into ``out``.
 
     With ``stats`` of one row per strip, also records per strip the largest
@@ -148,9 +158,9 @@ def _ssim_kernel(x, y, counted, w, C1, C2, cov_norm, out, stats):
     radius = taps // 2
     want_stats = stats.shape[0] > 0
     every_pixel_counts = counted.shape[0] != height
-    for strip in prange((height + STRIP_ROWS - 1) // STRIP_ROWS):
-        top = strip * STRIP_ROWS
-        bottom = min(top + STRIP_ROWS, height)
+    for strip in prange((height + strip_rows - 1) // strip_rows):
+        top = strip * strip_rows
+        bottom = min(top + strip_rows, height)
         inputs = np.empty((4, BLOCK_COLUMNS + 2 * radius))
         ring = np.empty((4, 2 * taps, BLOCK_COLUMNS))
         means = np.empty((4, BLOCK_COLUMNS))
@@ -193,6 +203,7 @@ def ssim_map_2d(x: np.ndarray, y: np.ndarray, params: SSIMParams) -> np.ndarray:
         np.float64(params.C1),
         np.float64(params.C2),
         np.float64(params.cov_norm),
+        strip_rows_for(x.shape[0]),
         out,
         np.zeros((0, 2)),
     )
