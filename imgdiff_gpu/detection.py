@@ -89,7 +89,12 @@ def ssim_histogram(ssim_map, valid, *, xp=np):
     """Counts of SSIM values in 256 equal bins over [-1, 1] (rounding strays clamped).
 
     ``xp`` is the array module of ``ssim_map`` and ``valid``: NumPy, or CuPy on the GPU.
+    A 2-D NumPy map is counted by a compiled single pass (``_histogram_cpu.py``).
     """
+    if xp is np and ssim_map.ndim == 2 and np.dtype(ssim_map.dtype).kind == "f":
+        from ._histogram_cpu import ssim_histogram_cpu
+
+        return ssim_histogram_cpu(ssim_map, valid, SSIM_HISTOGRAM_BINS)
     values = ssim_map[valid] if valid is not None else ssim_map.ravel()
     # bin = floor((s + 1) * 128), as numpy.histogram over [-1, 1] with 256 bins
     bins = ((values + 1.0) * (SSIM_HISTOGRAM_BINS / 2)).astype(xp.int32)

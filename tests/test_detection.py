@@ -251,3 +251,17 @@ def test_planes_are_the_same_on_every_path(dtype):
     r, g, b = (rgb[..., c].astype(np.int64) for c in range(3))
     exact = (299 * r + 587 * g + 114 * b) / (1000 * scale)
     assert np.abs(fast[..., 0] - exact).max() <= np.spacing(np.float32(1.0))  # one rounding, at most an ulp
+
+
+def test_ssim_histogram_counts_as_its_definition():
+    """The compiled CPU histogram against floor((s + 1) * 128) and bincount, edges and ignored pixels included."""
+    from imgdiff_gpu.detection import ssim_histogram
+
+    rng = np.random.default_rng(8)
+    ssim_map = np.clip(rng.normal(0.7, 0.4, (301, 257)), -1.0, 1.0)
+    ssim_map[0, :3] = (-1.0, 1.0, 1.0 + 1e-12)  # both ends, and a rounding stray above 1
+    valid = rng.random(ssim_map.shape) > 0.25
+    for counted in (None, valid):
+        values = ssim_map.ravel() if counted is None else ssim_map[counted]
+        expected = np.bincount(np.clip(((values + 1.0) * 128).astype(np.int64), 0, 255), minlength=256)
+        np.testing.assert_array_equal(ssim_histogram(ssim_map, counted), expected)
