@@ -62,14 +62,13 @@ def _reflect(i, n):
 
 
 @njit(inline="always", cache=True)
-def _filter_along(taps, w, source, target, copy, count):
-    """``target[j] = copy[j] = sum_k w[k] * source[j + k]`` for j < count: the horizontal pass."""
+def _filter_along(taps, w, source, target, count):
+    """``target[j] = sum_k w[k] * source[j + k]`` for j < count: the horizontal pass."""
     for j in range(count):
         acc = 0.0
         for k in range(taps):
             acc += w[k] * source[j + k]
         target[j] = acc
-        copy[j] = acc
 
 
 @njit(inline="always", cache=True)
@@ -88,11 +87,13 @@ def _horizontal(w, inputs, ring, slot, count):
     taps = w.shape[0]
     for m in range(4):
         if taps == 11:
-            _filter_along(11, w, inputs[m], ring[m, slot], ring[m, slot + taps], count)
+            _filter_along(11, w, inputs[m], ring[m, slot], count)
         elif taps == 7:
-            _filter_along(7, w, inputs[m], ring[m, slot], ring[m, slot + taps], count)
+            _filter_along(7, w, inputs[m], ring[m, slot], count)
         else:
-            _filter_along(taps, w, inputs[m], ring[m, slot], ring[m, slot + taps], count)
+            _filter_along(taps, w, inputs[m], ring[m, slot], count)
+        for j in range(count):  # a loop, not a slice copy: Numba's copy checks for overlap and is slow here
+            ring[m, slot + taps, j] = ring[m, slot, j]
 
 
 @njit(inline="always", cache=True)

@@ -19,20 +19,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._ssim_cpu import _reflect
+from ._ssim_cpu import _filter_across, _filter_along, _reflect
 
 STRIP_ROWS = 16
 NEAR = 3  # pixels: how far evidence may stand from a changed pixel
-
-
-@njit(inline="always", cache=True)
-def _horizontal(taps, w, rows_in, rows_out, i, width, planes):
-    for q in range(planes):
-        for j in range(width):
-            acc = 0.0
-            for k in range(taps):
-                acc += w[k] * rows_in[q, j + k]
-            rows_out[q, i, j] = acc
 
 
 @njit(inline="always", cache=True)
@@ -62,17 +52,6 @@ def _load_differences(left_row, right_row, suppress_row, halo, row, changed):
         changed[halo + width + k] = changed[halo + width - 1 - k]
 
 
-@njit(inline="always", cache=True)
-def _vertical(taps, w, filtered, first, means, width, quantities):
-    """``means[q, j] = sum_k w[k] * filtered[q, first + k, j]``, a row at a time so it vectorizes."""
-    for q in range(quantities):
-        for j in range(width):
-            acc = 0.0
-            for k in range(taps):
-                acc += w[k] * filtered[q, first + k, j]
-            means[q, j] = acc
-
-
 @njit(parallel=True, nogil=True, fastmath={"contract"}, error_model="numpy", cache=True)
 def _strength_kernel(left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture, inv_ssim, suppress, out):
     height, width, planes = left.shape
@@ -99,10 +78,11 @@ def _strength_kernel(left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture
             suppressed = suppress[source] if use_suppress else None
             _load_differences(left[source], right[source], suppressed, halo, row, changed)
             offset = halo - radius  # the filter reads from the halo the window needs
-            if taps == 11:
-                _horizontal(11, w, row[:, offset:], filtered, i, width, quantities)
-            else:
-                _horizontal(taps, w, row[:, offset:], filtered, i, width, quantities)
+            for q in range(quantities):
+                if taps == 11:
+                    _filter_along(11, w, row[q, offset:], filtered[q, i], width)
+                else:
+                    _filter_along(taps, w, row[q, offset:], filtered[q, i], width)
             for j in range(width):
                 hit = np.uint8(0)
                 for k in range(halo - NEAR, halo + NEAR + 1):
@@ -110,10 +90,11 @@ def _strength_kernel(left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture
                 near_row[i, j] = hit
         for i in range(bottom - top):
             first = i + halo - radius
-            if taps == 11:
-                _vertical(11, w, filtered, first, means, width, quantities)
-            else:
-                _vertical(taps, w, filtered, first, means, width, quantities)
+            for q in range(quantities):  # a row at a time, so it vectorizes
+                if taps == 11:
+                    _filter_across(11, w, filtered[q], first, means[q], width)
+                else:
+                    _filter_across(taps, w, filtered[q], first, means[q], width)
             for j in range(width):
                 hit = np.uint8(0)
                 for k in range(halo - NEAR, halo + NEAR + 1):
