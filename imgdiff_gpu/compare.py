@@ -124,11 +124,7 @@ def compare(
     ImageLoadError, DeviceError, ValueError
     """
     where = resolve_device(device)
-    if isinstance(threshold, str):
-        if threshold != "otsu":
-            raise ValueError(f"threshold must be 'otsu' or a number, got {threshold!r}")
-        threshold = None
-    thresholds = thresholds_for(sensitivity, ssim_threshold=threshold)
+    thresholds = thresholds_of(sensitivity, threshold)
     left_image = _as_loaded(left, max_pixels)
     right_image = _as_loaded(right, max_pixels)
     left_pixels, right_pixels, no_data, alignment, notes = reconcile(
@@ -191,6 +187,15 @@ def compare(
         mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
     )
     return result
+
+
+def thresholds_of(sensitivity: str, threshold: float | str | None) -> Thresholds:
+    """The thresholds of a sensitivity preset and an SSIM threshold ('otsu'/None: Otsu's, capped)."""
+    if isinstance(threshold, str):
+        if threshold != "otsu":
+            raise ValueError(f"threshold must be 'otsu' or a number, got {threshold!r}")
+        threshold = None
+    return thresholds_for(sensitivity, ssim_threshold=threshold)
 
 
 def luma_ssim_params(luma: np.ndarray):

@@ -40,11 +40,10 @@ class CompareOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
     def thresholds(self):
-        """The detection thresholds these options select (see :func:`imgdiff_gpu.detection.thresholds_for`)."""
-        from .detection import thresholds_for
+        """The detection thresholds these options select, as :func:`imgdiff_gpu.compare.compare` does."""
+        from .compare import thresholds_of
 
-        explicit = None if self.threshold in (None, "otsu") else float(self.threshold)
-        return thresholds_for(self.sensitivity, ssim_threshold=explicit)
+        return thresholds_of(self.sensitivity, self.threshold)
 
     def settings(self) -> dict:
         """The report's ``settings``: the options, JSON-ready."""

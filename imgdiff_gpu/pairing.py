@@ -4,9 +4,9 @@ Both images become the same stack of float32 planes in units of their data
 range (0..1): luma Y, and for colour pairs the chroma Cr and Cb (BT.601, the
 space JPEG codes in, so its chroma noise stays in the chroma planes; OpenCV's
 chroma scales and centre 0.5, left as is because only differences of chroma
-are ever used), and for pairs where either side has transparency, alpha. Colour is premultiplied by
-alpha, so a change hidden under a fully transparent pixel is no change, while a
-change of opacity is one.
+are ever used), and for pairs where either side has transparency, alpha.
+Colour is premultiplied by alpha, so a change hidden under a fully transparent
+pixel is no change, while a change of opacity is one.
 
 Grey against colour compares the grey as colour with zero chroma; 8-bit against
 16-bit compares both on the 16-bit scale.

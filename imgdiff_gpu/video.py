@@ -1,13 +1,13 @@
 """``imgdiff video``: two videos compared frame by frame.
 
-Each stream is decoded by PyAV on its own thread (the GIL released) into a small bounded queue, so decoding runs while
-frames are compared. Frames are counted by decoding, never from the
-container's claim. A stream that stops decoding early is reported and the
-frames that did decode are compared.
+Each stream is decoded by PyAV on its own thread (the GIL released) into a
+small bounded queue, so decoding runs while frames are compared. Frames are
+counted by decoding, never from the container's claim. A stream that stops
+decoding early is reported and the frames that did decode are compared.
 
-On the CPU, each pair is first screened (:mod:`imgdiff_gpu.screening`): one
-pass gives the SSIM map and bounds that prove most pairs of two encodes have no
-difference, and only the others go through the full comparison. The bounds
+On the CPU, each pair is first screened (:mod:`imgdiff_gpu.screening`): the
+SSIM map and bounds that prove most pairs of two encodes have no difference,
+and only the others go through the full comparison. The bounds
 decide which path computes a frame's result, never the result itself.
 """
 
