@@ -27,6 +27,8 @@ those the image path gives (the bounds only decide which path computes them).
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -34,6 +36,12 @@ from .compare import luma_ssim_params, score_of
 from .detection import Thresholds
 
 MARGIN = 1e-3
+# After this many pairs in a row that it could not clear, the screen stands aside
+# for 8 pairs, then tries one; each further miss doubles the pause (to at most 64
+# pairs) until it clears a pair again. Where every frame differs it would only add
+# its cost to the full comparison's; the results are the same either way.
+MISSES_BEFORE_PAUSE = 4
+FIRST_PAUSE, LONGEST_PAUSE = 8, 64
 
 
 class FrameScreen:
@@ -50,13 +58,34 @@ class FrameScreen:
             # a counted pixel's strength reads every pixel its window covers
             size = 2 * self.params.radius + 1
             self.reach = cv2.dilate(self.counted.view(np.uint8), np.ones((size, size), np.uint8)).view(bool)
+        self._lock = threading.Lock()  # pairs are screened on several threads at once
+        self._misses = 0
+        self._pause = 0  # pairs still to hand straight to the full comparison
+        self._next_pause = FIRST_PAUSE
 
     def __call__(self, left: np.ndarray, right: np.ndarray) -> float | None:
         """The score of a pair proven to have no difference, or None when it may have one."""
-        from ._screen_cpu import screen_frames
-
         if left.shape != right.shape or left.shape != (*self.shape, 3) or left.dtype != np.uint8:
             return None  # not what this screen was built for (a stream can change size midway)
+        with self._lock:
+            if self._pause > 0:
+                self._pause -= 1
+                return None
+        score = self._screen(left, right)
+        with self._lock:
+            if score is not None:
+                self._misses, self._next_pause = 0, FIRST_PAUSE
+            else:
+                self._misses += 1
+                if self._misses >= MISSES_BEFORE_PAUSE:
+                    # one more miss after the pause starts a longer one
+                    self._misses, self._pause = MISSES_BEFORE_PAUSE - 1, self._next_pause
+                    self._next_pause = min(2 * self._next_pause, LONGEST_PAUSE)
+        return score
+
+    def _screen(self, left: np.ndarray, right: np.ndarray) -> float | None:
+        from ._screen_cpu import screen_frames
+
         if np.array_equal(left, right):
             # SSIM's numerator and denominator are then the same expressions: every value is exactly 1
             return 1.0

@@ -83,11 +83,10 @@ def _edits(photo: np.ndarray, rng: np.random.Generator):
 def test_screening_never_passes_a_pair_the_image_path_finds_different(sensitivity):
     rng = np.random.default_rng(11)
     photo = _colour_photo("coffee")[::2, ::2].copy()
-    screen = FrameScreen(photo.shape[:2], thresholds_for(sensitivity))
     passed = found = 0
     for edited in _edits(photo, rng):
         result = compare(photo, edited, device="cpu", sensitivity=sensitivity)
-        score = screen(photo, edited)
+        score = FrameScreen(photo.shape[:2], thresholds_for(sensitivity))(photo, edited)  # fresh: never paused
         if result.different:
             found += 1
             assert score is None
@@ -128,3 +127,27 @@ def test_identical_frames_score_exactly_what_the_image_path_gives():
     photo = _colour_photo("coffee")
     screen = FrameScreen(photo.shape[:2], thresholds_for("exact"))
     assert screen(photo, photo.copy()) == compare(photo, photo.copy(), device="cpu").score == 1.0
+
+
+def test_the_screen_stands_aside_while_every_pair_differs_and_returns_when_one_passes():
+    screen = FrameScreen((20, 30), thresholds_for("normal"))
+    frame = np.zeros((20, 30, 3), np.uint8)
+    state = {"pair": 0, "score": None, "screened": []}
+
+    def counting(left, right):  # stands in for the SSIM pass and the bounds
+        state["screened"].append(state["pair"])
+        return state["score"]
+
+    screen._screen = counting
+    for pair in range(1, 71):
+        state["pair"] = pair
+        assert screen(frame, frame) is None
+    assert state["screened"] == [1, 2, 3, 4, 13, 30, 63]  # then pauses of 8, 16, 32 pairs
+    state["score"], state["screened"] = 0.99, []
+    results = []
+    for pair in range(71, 150):
+        state["pair"] = pair
+        results.append(screen(frame, frame))
+    assert state["screened"][0] <= 63 + 64 + 1  # tried again after the pause of 64
+    first_pass = results.index(0.99)
+    assert all(score == 0.99 for score in results[first_pass:])  # and screens every pair after
