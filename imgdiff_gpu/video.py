@@ -171,7 +171,9 @@ def _screen_ahead(pairs: Iterator, screen: FrameScreen | None) -> Iterator:
         for pair in pairs:
             yield (*pair, None)
         return
-    workers = os.cpu_count() or 1
+    import numba
+
+    workers = numba.get_num_threads()  # the cores Numba would use: NUMBA_NUM_THREADS, else all
     pending: collections.deque = collections.deque()
     with ThreadPoolExecutor(max_workers=workers, initializer=_one_numba_thread) as pool:
         for pair in pairs:
