@@ -27,9 +27,13 @@ from numba import njit, prange
 
 @njit(inline="always", cache=True)
 def numerators(r, g, b):
-    """1000 * scale * Y, 10**6 * scale * (Cr - 0.5), 10**6 * scale * (Cb - 0.5) of RGB, as exact floats."""
-    n = 299.0 * r + 587.0 * g + 114.0 * b
-    return n, 713.0 * (1000.0 * r - n), 564.0 * (1000.0 * b - n)
+    """1000 * scale * Y, 10**6 * scale * (Cr - 0.5), 10**6 * scale * (Cb - 0.5) of RGB.
+
+    Exact for integer arguments (int64) and for float64 ones; linear, so the
+    numerators of two pixels' difference are those of the difference.
+    """
+    n = 299 * r + 587 * g + 114 * b
+    return n, 713 * (1000 * r - n), 564 * (1000 * b - n)
 
 
 @njit(parallel=True, nogil=True, error_model="numpy", cache=True)

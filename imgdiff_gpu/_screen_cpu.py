@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._planes_cpu import numerators
 from ._ssim_cpu import _ssim_kernel, strip_rows_for
 
 
@@ -28,9 +29,8 @@ from ._ssim_cpu import _ssim_kernel, strip_rows_for
 def _luma_and_steps_kernel(left, right, reach, to_luma, luma_left, luma_right, steps):
     """Both frames' luma planes, and per row the largest luma, squared chroma and RGB steps within reach.
 
-    All in integers (numerators as in ``_planes_cpu.numerators``; the squared
-    chroma step needs int64), since integer maxima vectorize where float ones
-    do not.
+    All in integers (int64: the squared chroma step needs it), since integer
+    maxima vectorize where float ones do not.
     """
     height, width, _ = left.shape
     every_pixel = reach.shape[0] != height
@@ -40,22 +40,20 @@ def _luma_and_steps_kernel(left, right, reach, to_luma, luma_left, luma_right, s
         luma_x = luma_left[i]
         luma_y = luma_right[i]
         within = reach[i] if not every_pixel else np.ones(width, dtype=np.bool_)
-        d_luma = np.int32(0)
+        d_luma = np.int64(0)
         d_chroma = np.int64(0)
-        d_rgb = np.int32(0)
+        d_rgb = np.int64(0)
         for j in range(width):
             r_x, g_x, b_x = np.int32(x[3 * j]), np.int32(x[3 * j + 1]), np.int32(x[3 * j + 2])
             r_y, g_y, b_y = np.int32(y[3 * j]), np.int32(y[3 * j + 1]), np.int32(y[3 * j + 2])
-            n_x = 299 * r_x + 587 * g_x + 114 * b_x
-            n_y = 299 * r_y + 587 * g_y + 114 * b_y
+            n_x, _, _ = numerators(r_x, g_x, b_x)
+            n_y, _, _ = numerators(r_y, g_y, b_y)
             luma_x[j] = np.float64(n_x) * to_luma
             luma_y[j] = np.float64(n_y) * to_luma
-            counts = np.int32(within[j])
-            d_n = n_x - n_y
+            counts = np.int64(within[j])
+            d_n, d_cr, d_cb = numerators(r_x - r_y, g_x - g_y, b_x - b_y)
             d_luma = max(d_luma, abs(d_n) * counts)
-            d_cr = np.int64(1000 * (r_x - r_y) - d_n)
-            d_cb = np.int64(1000 * (b_x - b_y) - d_n)
-            d_chroma = max(d_chroma, (713**2 * d_cr * d_cr + 564**2 * d_cb * d_cb) * counts)
+            d_chroma = max(d_chroma, (d_cr * d_cr + d_cb * d_cb) * counts)
             d_rgb = max(d_rgb, max(abs(r_x - r_y), max(abs(g_x - g_y), abs(b_x - b_y))) * counts)
         steps[i, 0] = d_luma
         steps[i, 1] = d_chroma
