@@ -1,10 +1,11 @@
-"""Video screening on the CPU: the SSIM map of two RGB frames and the bounds it needs.
+"""Video screening on the CPU: the luma planes of two RGB frames and the per-pixel steps.
 
 One pass over the uint8 RGB frames gives both frames' luma planes, computed
 from the same integers as ``_planes_cpu.py`` (so bit for bit the image path's
-luma), and the per-pixel steps below; the SSIM kernel of ``_ssim_cpu.py`` then
-gives the map and the rest. Together they are what
-:mod:`imgdiff_gpu.screening` needs to prove a pair has no difference:
+luma), and steps 2-4 below; the SSIM kernel of ``_ssim_cpu.py``
+(:func:`~imgdiff_gpu._ssim_cpu.ssim_map_and_bounds`) then gives the map and
+0-1. Together they are what :mod:`imgdiff_gpu.screening` needs to prove a pair
+has no difference:
 
 0. the largest luma shift ``|w * dY| = |ux - uy|`` at a counted pixel;
 1. the smallest SSIM at a counted pixel;
@@ -22,7 +23,6 @@ import numpy as np
 from numba import njit, prange
 
 from ._planes_cpu import numerators
-from ._ssim_cpu import _ssim_kernel, strip_rows_for
 
 
 @njit(parallel=True, nogil=True, error_model="numpy", cache=True)
@@ -60,56 +60,23 @@ def _luma_and_steps_kernel(left, right, reach, to_luma, luma_left, luma_right, s
         steps[i, 2] = d_rgb
 
 
-def screen_frames(
-    left: np.ndarray,
-    right: np.ndarray,
-    weights: np.ndarray,
-    C1: float,
-    C2: float,
-    cov_norm: float,
-    *,
-    counted: np.ndarray | None,
-    reach: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The float64 SSIM map of two H x W x 3 uint8 RGB frames and the five statistics (see above)."""
+def frame_steps(
+    left: np.ndarray, right: np.ndarray, *, reach: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+    """Both H x W x 3 uint8 RGB frames' float32 luma planes and the steps 2-4 above."""
     height, width = left.shape[:2]
     scale = 255.0
     luma_left = np.empty((height, width), dtype=np.float32)
     luma_right = np.empty((height, width), dtype=np.float32)
     steps = np.empty((height, 3), dtype=np.int64)
-    none = np.zeros((0, 0), dtype=np.bool_)
     _luma_and_steps_kernel(
         np.ascontiguousarray(left),
         np.ascontiguousarray(right),
-        none if reach is None else np.ascontiguousarray(reach),
+        np.zeros((0, 0), dtype=np.bool_) if reach is None else np.ascontiguousarray(reach),
         1.0 / (1000.0 * scale),  # as _planes_cpu computes it for opaque pixels
         luma_left,
         luma_right,
         steps,
     )
-    out = np.empty((height, width), dtype=np.float64)
-    strip_rows = strip_rows_for(height)
-    stats = np.empty((-(-height // strip_rows), 2), dtype=np.float64)
-    _ssim_kernel(
-        luma_left,
-        luma_right,
-        none if counted is None else np.ascontiguousarray(counted),
-        np.ascontiguousarray(weights, dtype=np.float64),
-        np.float64(C1),
-        np.float64(C2),
-        np.float64(cov_norm),
-        strip_rows,
-        out,
-        stats,
-    )
     d_luma, d_chroma, d_rgb = steps.max(axis=0).astype(np.float64)
-    combined = np.array(
-        [
-            stats[:, 0].max(),
-            stats[:, 1].min(),
-            d_luma / (1000.0 * scale),
-            np.sqrt(d_chroma) / (1e6 * scale),
-            d_rgb,
-        ]
-    )
-    return out, combined
+    return luma_left, luma_right, d_luma / (1000.0 * scale), np.sqrt(d_chroma) / (1e6 * scale), d_rgb

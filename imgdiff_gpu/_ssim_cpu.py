@@ -195,20 +195,39 @@ def ssim_map_2d(x: np.ndarray, y: np.ndarray, params: SSIMParams) -> np.ndarray:
     """
     if x.dtype != y.dtype:
         x, y = x.astype(np.float64), y.astype(np.float64)
+    ssim_map, _ = _run(x, y, params, counted=None, strip_stats=False)
+    return ssim_map
+
+
+def ssim_map_and_bounds(
+    x: np.ndarray, y: np.ndarray, params: SSIMParams, *, counted: np.ndarray | None
+) -> tuple[np.ndarray, float, float]:
+    """:func:`ssim_map_2d` of two same-typed images, the largest ``|ux - uy|`` and the smallest SSIM.
+
+    The two statistics are over the pixels where ``counted`` is true (every pixel if None).
+    """
+    ssim_map, stats = _run(x, y, params, counted=counted, strip_stats=True)
+    return ssim_map, float(stats[:, 0].max()), float(stats[:, 1].min())
+
+
+def _run(x, y, params: SSIMParams, *, counted, strip_stats: bool) -> tuple[np.ndarray, np.ndarray]:
+    height = x.shape[0]
+    strip_rows = strip_rows_for(height)
     out = np.empty(x.shape, dtype=np.float64)
+    stats = np.empty((-(-height // strip_rows) if strip_stats else 0, 2), dtype=np.float64)
     _ssim_kernel(
         np.ascontiguousarray(x),
         np.ascontiguousarray(y),
-        np.zeros((0, 0), dtype=np.bool_),
+        np.zeros((0, 0), dtype=np.bool_) if counted is None else np.ascontiguousarray(counted),
         np.ascontiguousarray(params.weights, dtype=np.float64),
         np.float64(params.C1),
         np.float64(params.C2),
         np.float64(params.cov_norm),
-        strip_rows_for(x.shape[0]),
+        strip_rows,
         out,
-        np.zeros((0, 2)),
+        stats,
     )
-    return out
+    return out, stats
 
 
 def _cropped_mean(S: np.ndarray, crop: int) -> float:

@@ -16,8 +16,10 @@ the map (``_screen_cpu.py``):
   ``(1 - min S) / (1 - ceiling)``, and the second at most ``max |dY| / t_texture``;
 * ``exact`` sensitivity: no RGB value differs at all.
 
-Identical frames (a still scene rendered twice) skip even that pass: their
-SSIM is exactly 1 everywhere, as the full path computes it.
+The per-pixel steps come first and decide without the SSIM pass where they
+can: identical frames (a still scene rendered twice) score exactly 1, as the
+full path computes it, and an ``exact`` or chroma bound that is already too
+large sends the pair straight to the full comparison.
 
 A pair whose bounds all stay below ``1 - MARGIN`` has no difference; the
 margin covers the full path's float32 rounding (~1e-6). Any other pair goes
@@ -84,16 +86,19 @@ class FrameScreen:
         return score
 
     def _screen(self, left: np.ndarray, right: np.ndarray) -> float | None:
-        from ._screen_cpu import screen_frames
+        from ._screen_cpu import frame_steps
+        from ._ssim_cpu import ssim_map_and_bounds
 
-        if np.array_equal(left, right):
-            # SSIM's numerator and denominator are then the same expressions: every value is exactly 1
+        luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(left, right, reach=self.reach)
+        if channel_step == 0:
+            # every pixel a counted one's window reads is the same, so SSIM's numerator and
+            # denominator are the same expressions there: every counted value is exactly 1
             return 1.0
+        if self.thresholds.exact or chroma_step >= self.thresholds.chroma_shift * (1.0 - MARGIN):
+            return None  # decided without the SSIM pass (the bounds below need none for these)
         p = self.params
-        ssim_map, stats = screen_frames(
-            left, right, p.weights, p.C1, p.C2, p.cov_norm, counted=self.counted, reach=self.reach
-        )
-        if not self.no_difference(*stats):
+        ssim_map, luma_shift, min_ssim = ssim_map_and_bounds(luma_left, luma_right, p, counted=self.counted)
+        if not self.no_difference(luma_shift, min_ssim, luma_step, chroma_step, channel_step):
             return None
         return score_of(ssim_map, p.crop, self.ignore)
 

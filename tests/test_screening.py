@@ -7,8 +7,8 @@ import pytest
 from conftest import PHOTOS, jpeg_roundtrip
 from scipy import ndimage
 
-from imgdiff_gpu._screen_cpu import screen_frames
-from imgdiff_gpu._ssim_cpu import ssim_map_2d
+from imgdiff_gpu._screen_cpu import frame_steps
+from imgdiff_gpu._ssim_cpu import ssim_map_2d, ssim_map_and_bounds
 from imgdiff_gpu.compare import compare, luma_ssim_params
 from imgdiff_gpu.detection import thresholds_for
 from imgdiff_gpu.pairing import prepare_pair
@@ -31,11 +31,9 @@ def test_screening_map_is_the_image_paths_map_bit_for_bit(name):
     pair = prepare_pair(left, right)
     params = luma_ssim_params(pair.left.luma)
     expected = ssim_map_2d(pair.left.luma, pair.right.luma, params)
-    ssim_map, stats = screen_frames(
-        left, right, params.weights, params.C1, params.C2, params.cov_norm, counted=None, reach=None
-    )
+    luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(left, right, reach=None)
+    ssim_map, luma_shift, min_ssim = ssim_map_and_bounds(luma_left, luma_right, params, counted=None)
     np.testing.assert_array_equal(ssim_map, expected)
-    luma_shift, min_ssim, luma_step, chroma_step, channel_step = stats
     assert min_ssim == expected.min()
     shift = pair.left.luma.astype(np.float64) - pair.right.luma
     for axis in (0, 1):
