@@ -93,7 +93,7 @@ def stage_times_gpu(differing: tuple, repeat: int = 7) -> dict[str, float]:
     from imgdiff_gpu.compare import compare
 
     pair = np.stack(differing)
-    pinned = cupyx_pinned_like(pair)
+    pinned = pinned_copy(pair)
     device_pair = cupy.empty(pair.shape, pair.dtype)
     stream = cupy.cuda.Stream(non_blocking=True)
 
@@ -112,7 +112,7 @@ def stage_times_gpu(differing: tuple, repeat: int = 7) -> dict[str, float]:
     )
 
 
-def cupyx_pinned_like(array: np.ndarray) -> np.ndarray:
+def pinned_copy(array: np.ndarray) -> np.ndarray:
     """A copy of ``array`` in page-locked host memory (what a pinned staging buffer is)."""
     import cupyx
 
