@@ -21,16 +21,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import ImgdiffError
+from .errors import AlignmentError
 
 RECONCILE_CHOICES = ("resize", "pad")
 ALIGN_CHOICES = ("translation", "homography")
 # A shift within this of a whole pixel is taken as whole: no resampling blur.
 _WHOLE_PIXEL = 0.15
-
-
-class AlignmentError(ImgdiffError):
-    """The images could not be aligned."""
 
 
 @dataclass

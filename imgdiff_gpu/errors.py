@@ -26,3 +26,7 @@ class OutputError(ImgdiffError):
 
 class DeviceError(ImgdiffError):
     """The requested device is not usable on this machine."""
+
+
+class AlignmentError(ImgdiffError):
+    """The images could not be aligned (too few features, no consistent transform)."""

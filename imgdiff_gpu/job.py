@@ -40,8 +40,8 @@ class CompareOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
     def thresholds(self):
-        """The detection thresholds these options select, as :func:`imgdiff_gpu.compare.compare` does."""
-        from .compare import thresholds_of
+        """The detection thresholds these options select, as :func:`imgdiff_gpu.pipeline.compare` does."""
+        from .pipeline import thresholds_of
 
         return thresholds_of(self.sensitivity, self.threshold)
 
@@ -75,8 +75,8 @@ def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarr
 
 
 def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None):
-    """:func:`imgdiff_gpu.compare.compare` with the command line's options."""
-    from .compare import compare
+    """:func:`imgdiff_gpu.pipeline.compare` with the command line's options."""
+    from .pipeline import compare
 
     return compare(
         left,

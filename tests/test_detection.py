@@ -8,8 +8,8 @@ from conftest import jpeg_roundtrip
 from skimage import data
 from skimage.metrics import structural_similarity as skimage_ssim
 
-from imgdiff_gpu.compare import compare
 from imgdiff_gpu.pairing import prepare_pair
+from imgdiff_gpu.pipeline import compare
 from imgdiff_gpu.regions import find_regions
 
 

@@ -13,7 +13,7 @@ import pytest
 from skimage.metrics import structural_similarity as skimage_ssim
 
 from imgdiff_gpu import structural_similarity
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pipeline import compare
 
 pytestmark = pytest.mark.gpu
 

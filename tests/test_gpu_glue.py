@@ -17,7 +17,7 @@ from skimage.metrics import structural_similarity as skimage_ssim
 import imgdiff_gpu._device as device_module
 import imgdiff_gpu._kernels as kernels_module
 from imgdiff_gpu import structural_similarity
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pipeline import compare
 
 GAUSSIAN = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
 
