@@ -96,7 +96,7 @@ def _edited_pair(height=300):
 
 
 def test_bands_give_exactly_the_untiled_result(fake_gpu):
-    from conftest import luma_analysis
+    from pictures import luma_analysis
 
     from imgdiff_gpu._compare_gpu import analyse_gpu
     from imgdiff_gpu.detection import thresholds_for

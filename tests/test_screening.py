@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import PHOTOS, jpeg_roundtrip
+from pictures import PHOTOS, jpeg_roundtrip
 from scipy import ndimage
 
 from imgdiff_gpu._screen_cpu import frame_steps
