@@ -35,7 +35,7 @@ from skimage import data
 
 from benchmarks.bench_ssim import cpu_name, gpu_name
 from imgdiff_gpu.detection import thresholds_for
-from imgdiff_gpu.job import CompareOptions
+from imgdiff_gpu.options import CompareOptions
 from imgdiff_gpu.video import VideoSummary, compare_videos, decode_frames
 
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920)}

@@ -22,9 +22,8 @@ import cv2
 import numpy as np
 
 from .errors import AlignmentError
+from .options import ALIGN_METHODS, SIZE_MODES
 
-RECONCILE_CHOICES = ("resize", "pad")
-ALIGN_CHOICES = ("translation", "homography")
 # A shift within this of a whole pixel is taken as whole: no resampling blur.
 _WHOLE_PIXEL = 0.15
 
@@ -151,10 +150,10 @@ def reconcile(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Alignment | None, list[str]]:
     """Both images in one frame: (left, right, no-data mask or None, alignment, notes)."""
     notes: list[str] = []
-    if size_mode is not None and size_mode not in RECONCILE_CHOICES:
-        raise ValueError(f"size mode must be one of {RECONCILE_CHOICES}, got {size_mode!r}")
-    if align is not None and align not in ALIGN_CHOICES:
-        raise ValueError(f"align must be one of {ALIGN_CHOICES}, got {align!r}")
+    if size_mode is not None and size_mode not in SIZE_MODES:
+        raise ValueError(f"size mode must be one of {SIZE_MODES}, got {size_mode!r}")
+    if align is not None and align not in ALIGN_METHODS:
+        raise ValueError(f"align must be one of {ALIGN_METHODS}, got {align!r}")
     no_data = None
     if left.shape[:2] != right.shape[:2]:
         if size_mode == "resize":

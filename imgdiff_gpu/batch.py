@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .errors import ImgdiffError, OutputError
 from .exit_status import SAME, exit_status
-from .job import REPORT_NAME, CompareOptions, compare_files
+from .job import REPORT_NAME, compare_files
+from .options import CompareOptions
 from .outputs import write_all
 from .report import SCHEMA_VERSION, to_json
 

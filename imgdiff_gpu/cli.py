@@ -14,10 +14,9 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .detection import SENSITIVITY_PRESETS
 from .errors import ImgdiffError
 from .exit_status import TROUBLE, exit_status
-from .loading import DEFAULT_MAX_PIXELS
+from .options import ALIGN_METHODS, DEFAULTS, DEVICE_CHOICES, SENSITIVITY_PRESETS, VIDEO_SENSITIVITY
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -28,6 +27,8 @@ class ColorType(click.ParamType):
     def convert(self, value, param, ctx):
         from .rendering import parse_color
 
+        if isinstance(value, tuple):  # the default, already B, G, R
+            return value
         try:
             return parse_color(value)
         except ValueError as exc:
@@ -87,27 +88,27 @@ def cli() -> None:
     """
 
 
-def comparison_options(*, sensitivity: str = "normal"):
-    """The options every comparing command shares (compare, batch, video)."""
+def comparison_options(*, sensitivity: str = DEFAULTS.sensitivity):
+    """The options every comparing command shares (compare, batch, video), named and defaulted as CompareOptions."""
     decorators = [
         click.option(
             "--device",
-            type=click.Choice(["auto", "cpu", "gpu"]),
-            default="auto",
+            type=click.Choice(DEVICE_CHOICES),
+            default=DEFAULTS.device,
             show_default=True,
             help="Where SSIM runs; auto = the GPU when CuPy sees one.",
         ),
         click.option(
             "--color",
             type=ColorType(),
-            default="red",
-            show_default=True,
+            default=DEFAULTS.color,
+            show_default="red",
             help="Highlight colour: a name, #rrggbb, or B,G,R.",
         ),
         click.option(
             "--thickness",
             type=click.IntRange(1, 50),
-            default=2,
+            default=DEFAULTS.thickness,
             show_default=True,
             help="Box line thickness in pixels.",
         ),
@@ -121,21 +122,21 @@ def comparison_options(*, sensitivity: str = "normal"):
         click.option(
             "--threshold",
             type=ThresholdType(),
-            default="otsu",
+            default=DEFAULTS.threshold,
             show_default=True,
             help="SSIM below which a pixel is structurally different.",
         ),
         click.option(
             "--min-area",
             type=click.IntRange(0),
-            default=40,
+            default=DEFAULTS.min_area,
             show_default=True,
             help="Smallest region kept, in differing pixels.",
         ),
         click.option(
             "--merge-distance",
             type=click.IntRange(0),
-            default=8,
+            default=DEFAULTS.merge_distance,
             show_default=True,
             help="Join fragments at most this many pixels apart.",
         ),
@@ -153,7 +154,7 @@ def comparison_options(*, sensitivity: str = "normal"):
         click.option("--pad", "size_mode", flag_value="pad", help="Pad both to the larger size when they differ."),
         click.option(
             "--align",
-            type=click.Choice(["translation", "homography"]),
+            type=click.Choice(ALIGN_METHODS),
             help="Move RIGHT onto LEFT first (phase correlation, or ORB features + RANSAC).",
         ),
         click.option(
@@ -162,7 +163,7 @@ def comparison_options(*, sensitivity: str = "normal"):
         click.option(
             "--max-pixels",
             type=click.IntRange(1),
-            default=DEFAULT_MAX_PIXELS,
+            default=DEFAULTS.max_pixels,
             show_default=True,
             help="Refuse images whose header claims more pixels.",
         ),
@@ -180,7 +181,7 @@ def _options_from(kwargs: dict):
     """Pop the shared options (named as CompareOptions' fields) out of a command's keyword arguments."""
     from dataclasses import fields
 
-    from .job import CompareOptions
+    from .options import CompareOptions
 
     options = {f.name: kwargs.pop(f.name) for f in fields(CompareOptions)}
     return CompareOptions(**dict(options, ignore_boxes=tuple(options["ignore_boxes"])))
@@ -288,7 +289,7 @@ def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
-@comparison_options(sensitivity="low")
+@comparison_options(sensitivity=VIDEO_SENSITIVITY)
 @reports_errors
 def video(left, right, out_dir, offset, start, end, worst_count, export_all, diff_video, quiet, overwrite, **kwargs):
     """Compare two videos frame by frame.

@@ -8,50 +8,16 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .errors import ImageLoadError, ImgdiffError
-from .loading import DEFAULT_MAX_PIXELS
+from .options import CompareOptions
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
 REPORT_NAME = "report.json"
-
-
-@dataclass(frozen=True)
-class CompareOptions:
-    """Everything the command line can say about one comparison."""
-
-    device: str = "auto"
-    sensitivity: str = "normal"
-    threshold: float | str = "otsu"
-    min_area: int = 40
-    merge_distance: int = 8
-    ignore_boxes: tuple[tuple[int, int, int, int], ...] = field(default_factory=tuple)
-    ignore_mask: Path | None = None
-    size_mode: str | None = None
-    align: str | None = None
-    antialiasing: bool = False
-    color: tuple[int, int, int] = (0, 0, 255)
-    thickness: int = 2
-    max_pixels: int = DEFAULT_MAX_PIXELS
-
-    def thresholds(self):
-        """The detection thresholds these options select, as :func:`imgdiff_gpu.pipeline.compare` does."""
-        from .pipeline import thresholds_of
-
-        return thresholds_of(self.sensitivity, self.threshold)
-
-    def settings(self) -> dict:
-        """The report's ``settings``: the options, JSON-ready."""
-        out = asdict(self)
-        out["ignore_boxes"] = [list(b) for b in self.ignore_boxes]
-        out["ignore_mask"] = str(self.ignore_mask) if self.ignore_mask else None
-        out["color_bgr"] = list(out.pop("color"))
-        return out
 
 
 def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarray | None:

@@ -22,9 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageLoadError
-
-# 20000 x 20000 (issue-sized "huge" inputs) fits; a 100000 x 100000 header does not.
-DEFAULT_MAX_PIXELS = 400_000_000
+from .options import DEFAULT_MAX_PIXELS
 
 _EXIF_ORIENTATION = 0x0112
 _GREY_MODES = {"1", "L"}

@@ -11,7 +11,8 @@ import numpy as np
 from ._device import resolve_device
 from .alignment import Alignment, pad_to, reconcile
 from .detection import Thresholds, difference_mask, thresholds_for
-from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from .loading import LoadedImage, load_image
+from .options import DEFAULTS
 from .pairing import prepare_pair
 from .regions import Region, find_regions
 from .ssim import ssim_params
@@ -73,18 +74,20 @@ def compare(
     left: ImageInput,
     right: ImageInput,
     *,
-    device: str = "auto",
-    sensitivity: str = "normal",
-    threshold: float | str | None = None,
-    min_area: int = 40,
-    merge_distance: int = 8,
+    device: str = DEFAULTS.device,
+    sensitivity: str = DEFAULTS.sensitivity,
+    threshold: float | str | None = DEFAULTS.threshold,
+    min_area: int = DEFAULTS.min_area,
+    merge_distance: int = DEFAULTS.merge_distance,
     ignore: np.ndarray | None = None,
-    size_mode: str | None = None,
-    align: str | None = None,
-    antialiasing: bool = False,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    size_mode: str | None = DEFAULTS.size_mode,
+    align: str | None = DEFAULTS.align,
+    antialiasing: bool = DEFAULTS.antialiasing,
+    max_pixels: int = DEFAULTS.max_pixels,
 ) -> Comparison:
     """Compare two images and locate their differences.
+
+    The defaults are those of :class:`~imgdiff_gpu.options.CompareOptions`.
 
     Parameters
     ----------

@@ -33,7 +33,8 @@ import numpy as np
 from ._device import resolve_device
 from .errors import ImageLoadError, OutputError
 from .exit_status import exit_status
-from .job import CompareOptions, compare_with, encode_pictures, ignore_mask_for
+from .job import compare_with, encode_pictures, ignore_mask_for
+from .options import CompareOptions
 from .outputs import check_destinations, write_all
 from .regions import Region
 from .report import SCHEMA_VERSION, to_json
