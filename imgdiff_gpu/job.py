@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import ImageLoadError, ImgdiffError
 from .loading import DEFAULT_MAX_PIXELS
-from .outputs import Inputs, Outputs
+from .outputs import Inputs, Outputs, checkpoint
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
 REPORT_NAME = "report.json"
@@ -166,6 +166,7 @@ def compare_files(
         outputs.check(output_paths(out_dir, json_path))
 
         result = compare_with(options, left_image, right_image, ignore=ignore)
+        checkpoint("compared")
         files = {}
         if out_dir is not None:
             files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)

@@ -260,6 +260,11 @@ def _check_tiff_data(image: Image.Image, size: int, path: Path) -> None:
             raise ImageLoadError(path, "truncated TIFF: its image data runs past the end of the file")
 
 
+def _tiff_directory_offset(data: bytes) -> int:
+    order = "little" if data[:2] == b"II" else "big"
+    return int.from_bytes(data[4:8], order)
+
+
 def _frame_count(image: Image.Image) -> int:
     try:
         return int(getattr(image, "n_frames", 1))
@@ -316,6 +321,10 @@ def _load(path: Path, data: bytes, size: int, claimed: str | None, max_pixels: i
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
+        if claimed == "TIFF" and _tiff_directory_offset(data) >= len(data):
+            raise ImageLoadError(
+                path, "truncated TIFF: the file ends before its image directory (cut short?)"
+            ) from None
         if claimed is not None:
             raise ImageLoadError(path, f"truncated or corrupt {claimed} file (Pillow cannot read its header)") from None
         raise ImageLoadError(path, "not an image file Pillow can read") from None
@@ -347,11 +356,14 @@ def _load(path: Path, data: bytes, size: int, claimed: str | None, max_pixels: i
         if frames < 0:
             raise ImageLoadError(path, f"corrupt {fmt} file (a frame header cannot be read)")
         if frames > 1:
+            remedy = (
+                "extract the page you mean"
+                if fmt == "TIFF"
+                else "compare animations with 'imgdiff video', or extract the frame you mean"
+            )
             what = "pages" if fmt == "TIFF" else "frames"
             raise ImageLoadError(
-                path,
-                f"{fmt} with {frames} {what}; imgdiff compares single images, never only the first frame: "
-                "compare animations with 'imgdiff video', or extract the frame or page you mean",
+                path, f"{fmt} with {frames} {what}; imgdiff compares still images, not just a first frame: {remedy}"
             )
         try:
             if _sixteen_bit_colour(image, data):

@@ -58,6 +58,31 @@ def interrupt(signum: int) -> None:
     raise Interrupted(signum)
 
 
+_passes: dict[str, int] = {}
+
+
+def checkpoint(name: str) -> None:
+    """A named point of a run, where the tests deliver a signal deterministically.
+
+    ``IMGDIFF_SIGNAL_AT=<name>:<n>:<SIGNAL>`` makes the process send itself
+    SIGNAL (INT, TERM, KILL) the n-th time it passes ``name``. Points:
+    ``compared`` (an image pair compared, nothing staged yet), ``staged``
+    (a set of outputs staged, about to commit), ``committing`` (the first file
+    of a set made real), ``frame`` (a video frame pair decoded and screened, about to be recorded).
+    """
+    wanted = os.environ.get("IMGDIFF_SIGNAL_AT")
+    if not wanted:
+        return
+    point, count, signame = wanted.split(":")
+    if point != name:
+        return
+    _passes[name] = _passes.get(name, 0) + 1
+    if _passes[name] == int(count):
+        import signal
+
+        os.kill(os.getpid(), signal.Signals[f"SIG{signame}"])
+
+
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -230,6 +255,7 @@ class Outputs:
     def commit(self) -> None:
         """Make every staged file real: all of them, or none when a check fails."""
         global _committing
+        checkpoint("staged")
         kinds = {target: self._check(target) for target in self._staged}
         linked: list[Path] = []
         _committing += 1
@@ -242,6 +268,8 @@ class Outputs:
                 if kind == "missing":
                     self._create(temp, target)
                     linked.append(target)
+                    if len(linked) == 1:
+                        checkpoint("committing")
                 elif kind == "file":
                     os.replace(temp, target.resolve())  # through a link, to the file it names
         except BaseException:

@@ -34,7 +34,7 @@ from ._device import resolve_device
 from .errors import ImageLoadError, OutputError
 from .exit_status import exit_status
 from .job import CompareOptions, compare_with, encode_pictures, ignore_mask_for
-from .outputs import Outputs
+from .outputs import Outputs, checkpoint
 from .regions import Region
 from .report import SCHEMA_VERSION, to_json
 from .screening import FrameScreen
@@ -329,6 +329,7 @@ def _compare_streams(
             if screening and first[2].shape == first[3].shape:
                 screen = FrameScreen(shape, options.thresholds(), ignores.get(shape))
         for index, timestamp, a, b, score in _screen_ahead(itertools.chain([first] if first else [], pairs), screen):
+            checkpoint("frame")
             if score is not None:
                 summary.frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
                 if progress:
