@@ -125,15 +125,15 @@ def fingerprint(left: Path, right: Path, options: CompareOptions) -> dict:
 
 def _earlier(pair_dir: Path, stamp: dict) -> tuple[dict | None, bool]:
     """The pair's earlier report if it is complete and made from the same inputs and options,
-    and whether the folder holds an earlier batch's outputs at all (which a rerun may replace)."""
+    and whether the folder holds imgdiff's outputs at all (which a rerun may replace)."""
     try:
         report = json.loads((pair_dir / REPORT_NAME).read_text())
     except (OSError, ValueError):
         return None, False
-    if not isinstance(report, dict) or "batch_fingerprint" not in report:
+    if not isinstance(report, dict) or not str(report.get("tool", "")).startswith("imgdiff-gpu"):
         return None, False
     complete = all((pair_dir / name).is_file() for name in report.get("outputs", []))
-    return (report if complete and report["batch_fingerprint"] == stamp else None), True
+    return (report if complete and report.get("batch_fingerprint") == stamp else None), True
 
 
 def _is_batch_summary(path: Path) -> bool:

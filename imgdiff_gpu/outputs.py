@@ -26,6 +26,7 @@ import errno
 import os
 import re
 import secrets
+import signal
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -73,13 +74,12 @@ def checkpoint(name: str) -> None:
     wanted = os.environ.get("IMGDIFF_SIGNAL_AT")
     if not wanted:
         return
-    point, count, signame = wanted.split(":")
-    if point != name:
+    point, _, rest = wanted.partition(":")
+    count, _, signame = rest.partition(":")
+    if point != name or not count.isdecimal() or f"SIG{signame}" not in signal.Signals.__members__:
         return
     _passes[name] = _passes.get(name, 0) + 1
     if _passes[name] == int(count):
-        import signal
-
         os.kill(os.getpid(), signal.Signals[f"SIG{signame}"])
 
 
@@ -146,8 +146,31 @@ class Inputs:
         return self._inodes.get((info.st_dev, info.st_ino))
 
 
+_DESCRIPTOR_PATHS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/")
+
+
+def _names_a_descriptor(target: Path) -> bool:
+    """The path is, or links to, one of this process's open descriptors (``--json /dev/stdout``)."""
+    path = os.path.abspath(target)
+    for _ in range(16):
+        if path.startswith(_DESCRIPTOR_PATHS) or path.startswith(f"/proc/{os.getpid()}/fd/"):
+            return True
+        try:
+            path = os.path.join(os.path.dirname(path), os.readlink(path))
+        except OSError:
+            return False
+    return False
+
+
 def _kind(target: Path) -> str:
-    """'missing', 'file' (regular, possibly through a link), 'special', 'block', 'dir' or 'loop'."""
+    """'missing', 'file' (regular, possibly through a link), 'special', 'block', 'dir' or 'loop'.
+
+    An open descriptor (``/dev/stdout``) is 'special' whatever it points at:
+    with stdout redirected to a file, the report goes into that file, as a
+    shell's ``>`` would put it, rather than replacing it under the shell.
+    """
+    if _names_a_descriptor(target) and target.exists():
+        return "special"
     try:
         mode = target.stat().st_mode
     except FileNotFoundError:

@@ -38,7 +38,7 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
-def imgdiff(*args, signal_at: str | None = None, stdin=subprocess.DEVNULL, umask: int | None = None):
+def imgdiff(*args, signal_at: str | None = None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE):
     """The real ``imgdiff`` process (signals, file descriptor 2), as a user's shell starts it."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("IMGDIFF_SIGNAL_AT", None)
@@ -46,7 +46,8 @@ def imgdiff(*args, signal_at: str | None = None, stdin=subprocess.DEVNULL, umask
         env["IMGDIFF_SIGNAL_AT"] = signal_at
     return subprocess.run(
         [sys.executable, "-c", "from imgdiff_gpu.cli import main; main()", *map(str, args)],
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
         stdin=stdin,
@@ -193,13 +194,14 @@ def test_second_run_into_the_same_out_fails_cleanly_and_leaves_the_first(tmp_pat
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
-def test_creation_is_exclusive_even_when_a_file_appears_during_the_run(tmp_path):
+def test_creation_is_exclusive_even_when_a_file_appears_during_the_run(tmp_path, monkeypatch):
     first, second = tmp_path / "out" / "a.json", tmp_path / "out" / "b.json"
     with Outputs(overwrite=False) as outputs:
         outputs.add(first, b"1")
         outputs.add(second, b"2")
-        second.write_text("another run's")  # a concurrent run got there first
-        with pytest.raises(OutputError, match="already exists|appeared while this run worked"):
+        second.write_text("another run's")  # a concurrent run got there after the last check:
+        monkeypatch.setattr(outputs_module, "_kind", lambda target: "missing")
+        with pytest.raises(OutputError, match="appeared while this run worked"):
             outputs.commit()
     assert files_under(tmp_path / "out") == {"b.json"}  # all or none: a.json was taken back
     assert second.read_text() == "another run's"
@@ -221,6 +223,15 @@ def test_json_through_a_link_to_proc_self_fd_1_reaches_stdout_and_keeps_the_link
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["different"] is True
     assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+
+
+def test_json_to_dev_stdout_redirected_to_a_file_fills_that_file(tmp_path):
+    left, right = H.pair(tmp_path)
+    target = tmp_path / "report.json"
+    with open(target, "w") as shell_redirect:  # imgdiff ... --json /dev/stdout > report.json
+        done = imgdiff("compare", left, right, "--json", "/dev/stdout", stdout=shell_redirect)
+    assert done.returncode == 1 and done.stderr == ""
+    assert json.loads(target.read_text())["different"] is True
 
 
 def test_overwrite_through_a_link_replaces_the_file_it_names(tmp_path):
