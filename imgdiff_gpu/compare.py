@@ -9,6 +9,7 @@ from typing import Union
 import numpy as np
 
 from ._device import resolve_device
+from ._strength_cpu import NEAR
 from .alignment import Alignment, pad_to, reconcile
 from .detection import Thresholds, difference_mask, thresholds_for
 from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
@@ -156,6 +157,10 @@ def compare(
     params = luma_ssim_params(pair.left.luma)
     weights = params.weights  # the evidence is averaged over the SSIM window
     ssim_map = None
+    if where == "gpu" and params.radius < NEAR:
+        # strength.cu reaches NEAR pixels inside its window; an image under 7 px gains nothing from a GPU
+        result.device = where = "cpu"
+        result.notes.append("image smaller than the GPU kernels' window; computed on the CPU")
     if where == "gpu":
         from ._compare_gpu import GPUOutOfMemory, analyse_gpu
 

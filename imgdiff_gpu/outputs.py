@@ -378,8 +378,15 @@ class Outputs:
         self.discard()
 
 
-def write_all(files: dict[Path, bytes], *, inputs: Inputs | Iterable[Path | None] = (), overwrite: bool) -> None:
-    """Write every file or none (see :class:`Outputs`)."""
+def check_destinations(targets: list[Path], *, inputs: Iterable[Path | None], overwrite: bool) -> None:
+    """Refuse outputs that would replace an input, or an existing file unless asked (see :meth:`Outputs.check`)."""
+    Outputs(inputs=inputs, overwrite=overwrite).check(targets)
+
+
+def write_all(
+    files: dict[Path, bytes], *, inputs: Inputs | Iterable[Path | None] = (), overwrite: bool = False
+) -> None:
+    """Write every file or none, never replacing one unless ``overwrite`` (see :class:`Outputs`)."""
     with Outputs(inputs=inputs, overwrite=overwrite) as outputs:
         for target, data in files.items():
             outputs.add(target, data)

@@ -269,6 +269,18 @@ def test_no_output_lands_on_an_input_even_with_overwrite(tmp_path, how):
     assert right.read_bytes() == before
 
 
+def test_an_input_where_out_would_put_a_picture_is_refused(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    left = H.save(out / "mask.png", H.photo())
+    right = H.save(tmp_path / "right.png", H.changed(H.photo()))
+    before = left.read_bytes()
+    result = run("compare", left, right, "--out", out, "--overwrite")
+    assert result.exit_code == 2
+    one_line(result.stderr, "would overwrite the input")
+    assert left.read_bytes() == before and files_under(out) == {"mask.png"}
+
+
 def test_batch_refuses_an_input_folder_inside_its_out(tmp_path):
     out = tmp_path / "out"
     left_dir = out / "pairs" / "x"
