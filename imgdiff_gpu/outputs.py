@@ -199,6 +199,7 @@ class Outputs:
         self.inputs = inputs if isinstance(inputs, Inputs) else Inputs(inputs)
         self.overwrite = overwrite
         self._staged: dict[Path, Path] = {}  # target -> staging file
+        self._through: dict[Path, bytes] = {}  # special files (/dev/null, a pipe): written through at commit
         self._created_dirs: list[Path] = []
         self._swept: set[Path] = set()
         self._stale: list[Path] = []
@@ -244,9 +245,10 @@ class Outputs:
     def staging_path(self, target: Path) -> Path:
         """A new empty staging file for ``target``, for a writer that writes it itself (a video)."""
         target = Path(target)
-        if target in self._staged:
+        if target in self._staged or target in self._through:
             raise OutputError(f"{target}: written twice in one run")
-        self._check(target)
+        if self._check(target) == "special":
+            raise OutputError(f"{target}: this output must be a regular file, not a device or pipe")
         folder = target.parent
         self._make_dirs(folder)
         if folder not in self._swept:
@@ -262,6 +264,10 @@ class Outputs:
 
     def add(self, target: Path, data: bytes) -> None:
         """Stage ``data`` as the content of ``target``."""
+        target = Path(target)
+        if target not in self._through and self._check(target) == "special":
+            self._through[target] = data  # kept in memory: nothing may be created beside /dev/null
+            return
         temp = self.staging_path(target)
         try:
             with open(temp, "wb") as fh:
@@ -280,12 +286,13 @@ class Outputs:
         global _committing
         checkpoint("staged")
         kinds = {target: self._check(target) for target in self._staged}
+        for target in self._through:
+            self._check(target)
         linked: list[Path] = []
         _committing += 1
         try:
-            for target, temp in self._staged.items():  # special files first: they cannot be undone
-                if kinds[target] == "special":
-                    self._write_through(temp, target)
+            for target, data in self._through.items():  # special files first: they cannot be undone
+                self._write_through(data, target)
             for target, temp in self._staged.items():
                 kind = kinds[target]
                 if kind == "missing":
@@ -295,6 +302,8 @@ class Outputs:
                         checkpoint("committing")
                 elif kind == "file":
                     os.replace(temp, target.resolve())  # through a link, to the file it names
+                else:  # became a device or pipe since it was staged
+                    self._write_through(Path(temp).read_bytes(), target)
         except BaseException:
             for target in linked:  # the files this run had created, and nothing else
                 try:
@@ -307,6 +316,7 @@ class Outputs:
             _committing -= 1
         self._remove_stale()
         self._staged.clear()
+        self._through.clear()
         self._created_dirs.clear()
         if _deferred and not _committing:
             raise Interrupted(_deferred.pop(0))
@@ -332,17 +342,16 @@ class Outputs:
             os.replace(temp, target)
 
     @staticmethod
-    def _write_through(temp: Path, target: Path) -> None:
+    def _write_through(data: bytes, target: Path) -> None:
         try:
-            with open(temp, "rb") as source, open(target, "wb") as sink:
-                while chunk := source.read(1 << 20):
-                    sink.write(chunk)
+            with open(target, "wb") as sink:
+                sink.write(data)
         except OSError as exc:
             raise OutputError(f"{target}: cannot write ({exc.strerror})") from None
 
     def _remove_stale(self) -> None:
         for path in self._stale:
-            if path in self._staged or self.inputs.holding(path) is not None:
+            if path in self._staged or path in self._through or self.inputs.holding(path) is not None:
                 continue
             try:
                 if path.is_file() and not path.is_symlink():
@@ -364,6 +373,7 @@ class Outputs:
         """Remove everything staged and the folders this run created for it."""
         self._remove_staged()
         self._staged.clear()
+        self._through.clear()
         for folder in reversed(self._created_dirs):
             try:
                 folder.rmdir()  # only when empty

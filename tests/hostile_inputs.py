@@ -174,3 +174,14 @@ def video(path: Path, frames: list[np.ndarray], *, rotation: int = 0, codec: str
 def clip(count: int = 6, *, changed_at: frozenset = frozenset(), height: int = 48, width: int = 64) -> list:
     base = photo(height, width)
     return [changed(base) if i in changed_at else base for i in range(count)]
+
+
+def size_changing_video(path: Path) -> Path:
+    """H.264 in MPEG-TS whose frames go from 64 x 48 to 48 x 32 after three (two streams, concatenated)."""
+    first, second = path.with_suffix(".1.ts"), path.with_suffix(".2.ts")
+    video(first, clip(3), codec="libx264")
+    video(second, clip(3, height=32, width=48), codec="libx264")
+    path.write_bytes(first.read_bytes() + second.read_bytes())
+    first.unlink()
+    second.unlink()
+    return path

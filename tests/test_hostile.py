@@ -213,6 +213,7 @@ def test_json_to_dev_null_writes_through_the_device(tmp_path, overwrite):
     result = run("compare", left, right, "--json", "/dev/null", *(["--overwrite"] if overwrite else []))
     assert result.exit_code == 1, result.output
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not list(Path("/dev").glob(".imgdiff-staging.*"))  # nothing staged beside the device
 
 
 def test_json_through_a_link_to_proc_self_fd_1_reaches_stdout_and_keeps_the_link(tmp_path):
@@ -408,6 +409,18 @@ def test_video_sizes_that_differ_with_diff_video_and_ignore(tmp_path):
     result = run("video", a, b, "--out", out, "--diff-video", side, "--ignore", "0,0,8,8", "-q")
     assert result.exit_code == 1, result.output
     assert side.is_file() and json.loads((out / "report.json").read_text())["frames_different"] == 3
+
+
+def test_video_whose_size_changes_mid_stream_with_diff_video_and_ignore(tmp_path):
+    changing = H.size_changing_video(tmp_path / "changing.ts")
+    steady = H.video(tmp_path / "steady.mp4", H.clip(6), codec="libx264")
+    options = ("--diff-video", tmp_path / "side.mp4", "--ignore", "0,0,8,8", "-q", "--overwrite")
+    same = run("video", changing, changing, "--out", tmp_path / "same", *options)
+    assert same.exit_code == 0, same.output
+    differ = run("video", steady, changing, "--out", tmp_path / "differ", *options)
+    assert differ.exit_code == 1, differ.output
+    report = json.loads((tmp_path / "differ" / "report.json").read_text())
+    assert report["frames_different"] == 3 and (tmp_path / "side.mp4").is_file()
 
 
 def test_video_rotation_metadata_is_honoured(tmp_path):
