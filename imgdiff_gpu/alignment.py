@@ -71,6 +71,8 @@ def estimate_translation(left: np.ndarray, right: np.ndarray) -> Alignment:
     a, b = _grey_float(left), _grey_float(right)
     if a.shape != b.shape:  # phase correlation needs one size: crop or pad the right
         b = pad_to(b[: a.shape[0], : a.shape[1]], a.shape)
+    if min(a.shape) < 2:  # OpenCV's window needs two pixels a side; a 1-px image has no shift to find
+        raise AlignmentError(f"a {a.shape[1]}x{a.shape[0]} image is too small to align; leave out --align")
     window = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
     (dx, dy), response = cv2.phaseCorrelate(a, b, window)
     matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])

@@ -1,21 +1,28 @@
 """The ``imgdiff`` command line.
 
 Exit status, like ``cmp`` and ``diff``: 0 no difference found, 1 differences
-found, 2 trouble (bad input, unusable device, unwritable output). Every error a
-user can cause is one line on stderr, with no traceback.
+found, 2 trouble (bad input, unusable device, unwritable output), 130 stopped by
+Ctrl-C (143 by SIGTERM). Every error a user can cause is one line on stderr,
+with no traceback; the command boundary (:func:`reports_errors`, :func:`main`)
+is the one place that turns errors and signals into lines and statuses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import re
+import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
 from . import __version__
 from .errors import ImgdiffError
-from .exit_status import TROUBLE, exit_status
+from .exit_status import TROUBLE, exit_status, interrupted_status
 from .options import ALIGN_METHODS, DEFAULTS, DEVICE_CHOICES, SENSITIVITY_PRESETS, VIDEO_SENSITIVITY
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -57,23 +64,37 @@ class BoxType(click.ParamType):
         if isinstance(value, tuple):
             return value
         parts = value.split(",")
-        if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
+        # ASCII digits only: str.isdigit() accepts '²', which int() refuses
+        if len(parts) != 4 or not all(re.fullmatch(r"\s*[0-9]+\s*", p) for p in parts):
             self.fail(f"{value!r} is not four whole numbers X,Y,W,H", param, ctx)
         return tuple(int(p) for p in parts)
 
 
 def reports_errors(command):
-    """Turn a user-caused error into one stderr line and exit status 2."""
+    """Turn a user-caused error or an interrupt into one stderr line and its exit status.
+
+    Outputs are staged and removed on the way out (see :mod:`imgdiff_gpu.outputs`),
+    so an interrupted run leaves nothing partial behind.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        status = TROUBLE
         try:
             return command(*args, **kwargs)
         except ImgdiffError as exc:
             click.echo(f"imgdiff: error: {exc}", err=True)
         except MemoryError:
             click.echo("imgdiff: error: out of memory; try smaller images or --device gpu", err=True)
-        sys.exit(TROUBLE)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the handler main() installs
+            signum = getattr(exc, "signum", signal.SIGINT)
+            name = signal.Signals(signum).name
+            click.echo(f"imgdiff: error: interrupted by {name}; no partial output was left", err=True)
+            status = interrupted_status(signum)
+        except BrokenPipeError:  # the reader of stdout went away (| head): nothing more to say
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(status)
 
     return wrapper
 
@@ -235,10 +256,11 @@ def compare(left, right, out_dir, json_path, overwrite, **kwargs):
     "-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Output folder."
 )
 @click.option("--force", is_flag=True, help="Redo pairs whose outputs are already complete.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs an earlier batch did not write (report.json...).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @comparison_options()
 @reports_errors
-def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
+def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, **kwargs):
     """Compare every image in LEFT_DIR with the one at the same path in RIGHT_DIR.
 
     Each pair's pictures and report go in OUT/pairs/<path>/; OUT/report.json
@@ -254,7 +276,7 @@ def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
 
     options = _options_from(kwargs)
     show = None if quiet or not sys.stderr.isatty() else (lambda path: click.echo(f"comparing {path}", err=True))
-    summary = run_batch(left_dir, right_dir, out_dir, options, force=force, progress=show)
+    summary = run_batch(left_dir, right_dir, out_dir, options, force=force, overwrite=overwrite, progress=show)
     for outcome in summary.outcomes:
         if outcome.status == "error":
             click.echo(f"imgdiff: error: {outcome.detail}", err=True)
@@ -337,8 +359,68 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     sys.exit(summary.exit_status)
 
 
+def _on_signal(signum, frame) -> None:
+    from .outputs import interrupt
+
+    interrupt(signum)  # raises Interrupted, a KeyboardInterrupt, unless files are being committed
+
+
+@contextlib.contextmanager
+def _c_libraries_muted():
+    """Keep what C libraries print straight to fd 2 (libpng, libtiff, FFmpeg) off the user's stderr.
+
+    The command's own lines (errors, progress) go to a duplicate of the real
+    stderr; fd 2 itself points at an unnamed temporary file, shown only with
+    IMGDIFF_TRACEBACK=1 when something unexpected happened.
+    """
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (AttributeError, ValueError, OSError):  # no usable stderr: nothing to protect
+        yield None
+        return
+    sink = tempfile.TemporaryFile()
+    previous = sys.stderr
+    os.dup2(sink.fileno(), 2)
+    sys.stderr = open(real, "w", encoding=previous.encoding, errors="backslashreplace", buffering=1, closefd=False)
+    try:
+        yield sink
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)
+        sys.stderr = previous
+        os.close(real)
+        sink.close()
+
+
 def main() -> None:
-    cli(prog_name="imgdiff")
+    """The ``imgdiff`` process: signals, C libraries' stderr, and unexpected failures at the boundary.
+
+    SIGINT and SIGTERM stop the run where it is, through the same path as an
+    error (staged outputs removed), then one line and 130 or 143. An exception
+    nothing expected (a bug) is one line and exit status 2, never 1, which
+    would read as "different"; IMGDIFF_TRACEBACK=1 shows its traceback.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
+    with _c_libraries_muted() as muted:
+        try:
+            cli(prog_name="imgdiff")
+        except Exception as exc:
+            if os.environ.get("IMGDIFF_TRACEBACK"):
+                import traceback
+
+                if muted is not None:
+                    muted.seek(0)
+                    sys.stderr.write(muted.read().decode(errors="replace"))
+                traceback.print_exc()
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            click.echo(
+                f"imgdiff: error: internal error ({type(exc).__name__}: {detail}); "
+                "please report it with IMGDIFF_TRACEBACK=1's output",
+                err=True,
+            )
+            sys.exit(TROUBLE)
 
 
 if __name__ == "__main__":

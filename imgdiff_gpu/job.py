@@ -6,6 +6,7 @@ commands write the same outputs and the same report for the same pair.
 
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 
 from .errors import ImageLoadError, ImgdiffError
 from .options import CompareOptions
+from .outputs import Inputs, Outputs, checkpoint
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
 REPORT_NAME = "report.json"
@@ -44,6 +46,10 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
     """:func:`imgdiff_gpu.pipeline.compare` with the command line's options."""
     from .pipeline import compare
 
+    # fragments further apart than the image is wide and high are all joined anyway;
+    # a bigger distance would only build a huge dilation kernel
+    sides = [getattr(image, "pixels", image).shape[:2] for image in (left, right)]
+    reach = max(h + w for h, w in sides)
     return compare(
         left,
         right,
@@ -51,7 +57,7 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
         sensitivity=options.sensitivity,
         threshold=options.threshold,
         min_area=options.min_area,
-        merge_distance=options.merge_distance,
+        merge_distance=min(options.merge_distance, reach),
         ignore=ignore,
         size_mode=options.size_mode,
         align=options.align,
@@ -82,6 +88,15 @@ def output_paths(out_dir: Path | None, json_path: Path | None) -> list[Path]:
     return targets
 
 
+def previous_outputs(out_dir: Path) -> list[Path]:
+    """The pictures an earlier report in ``out_dir`` says it wrote there (only names this job writes)."""
+    try:
+        listed = json.loads((out_dir / REPORT_NAME).read_text()).get("outputs", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [out_dir / name for name in listed if name in PICTURE_NAMES]
+
+
 def compare_files(
     left: Path,
     right: Path,
@@ -90,8 +105,13 @@ def compare_files(
     out_dir: Path | None = None,
     json_path: Path | None = None,
     overwrite: bool = False,
+    inputs: Inputs | None = None,
+    record: dict | None = None,
 ) -> dict:
     """Compare two files, write the pictures and report atomically, return the report.
+
+    ``inputs`` are further files no output may replace (a batch's every
+    input); ``record`` is added to the report as is (a batch's fingerprint).
 
     Raises
     ------
@@ -100,25 +120,33 @@ def compare_files(
         output file is left behind.
     """
     from .loading import load_image
-    from .outputs import check_destinations, write_all
     from .rendering import render
     from .report import build_report, to_json
 
-    left_image = load_image(left, max_pixels=options.max_pixels)
-    right_image = load_image(right, max_pixels=options.max_pixels)
-    ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
-    inputs = [left, right] + ([options.ignore_mask] if options.ignore_mask else [])
-    check_destinations(output_paths(out_dir, json_path), inputs=inputs, overwrite=overwrite)
+    known = inputs if inputs is not None else Inputs()
+    known.add([left, right, options.ignore_mask])
+    with Outputs(inputs=known, overwrite=overwrite) as outputs:
+        left_image = load_image(left, max_pixels=options.max_pixels)
+        right_image = load_image(right, max_pixels=options.max_pixels)
+        ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
+        outputs.check(output_paths(out_dir, json_path))
 
-    result = compare_with(options, left_image, right_image, ignore=ignore)
-    files = {}
-    if out_dir is not None:
-        files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)
-    report = build_report(result, outputs=sorted(p.name for p in files), settings=options.settings())
-    text = to_json(report).encode()
-    if out_dir is not None:
-        files[out_dir / REPORT_NAME] = text
-    if json_path is not None and str(json_path) != "-":
-        files[json_path] = text
-    write_all(files)
+        result = compare_with(options, left_image, right_image, ignore=ignore)
+        checkpoint("compared")
+        files = {}
+        if out_dir is not None:
+            files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)
+        report = build_report(result, outputs=sorted(p.name for p in files), settings=options.settings())
+        if record:
+            report.update(record)
+        text = to_json(report).encode()
+        if out_dir is not None:
+            files[out_dir / REPORT_NAME] = text
+            if overwrite:
+                outputs.replaces(previous_outputs(out_dir))
+        if json_path is not None and str(json_path) != "-":
+            files[json_path] = text
+        for path, data in files.items():
+            outputs.add(path, data)
+        outputs.commit()
     return report

@@ -9,13 +9,14 @@ from typing import Union
 import numpy as np
 
 from ._device import resolve_device
+from ._strength_cpu import NEAR
 from .alignment import Alignment, pad_to, reconcile
 from .detection import Thresholds, difference_mask, thresholds_for
 from .loading import LoadedImage, load_image
 from .options import DEFAULTS
 from .pairing import prepare_pair
 from .regions import Region, find_regions
-from .ssim import ssim_params
+from .ssim import GAUSSIAN_TRUNCATE, ssim_params
 
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray, LoadedImage]
 
@@ -159,6 +160,10 @@ def compare(
     params = luma_ssim_params(pair.left.luma)
     weights = params.weights  # the evidence is averaged over the SSIM window
     ssim_map = None
+    if where == "gpu" and params.radius < NEAR:
+        # strength.cu reaches NEAR pixels inside its window; an image under 7 px gains nothing from a GPU
+        result.device = where = "cpu"
+        result.notes.append("image smaller than the GPU kernels' window; computed on the CPU")
     if where == "gpu":
         from ._compare_gpu import GPUOutOfMemory, analyse_gpu
 
@@ -202,14 +207,25 @@ def thresholds_of(sensitivity: str, threshold: float | str | None) -> Thresholds
 
 
 def luma_ssim_params(luma: np.ndarray):
-    """SSIM parameters for a luma plane in data-range units, Wang et al.'s settings."""
+    """SSIM parameters for a luma plane in data-range units, Wang et al.'s settings.
+
+    An image narrower than their 11-px window (an icon, a 1-px rule) gets the
+    same Gaussian scaled down to the largest odd window that fits: sigma
+    1.5 * w / 11, truncated at 3.5 sigma, so 7 px for an 8-px icon and a
+    single pixel (luminance only) for a 1- or 2-px side.
+    """
+    sigma = WINDOW_SIGMA
+    full = 2 * int(GAUSSIAN_TRUNCATE * sigma + 0.5) + 1
+    side = min(luma.shape[:2])
+    if side < full:
+        sigma = WINDOW_SIGMA * (side - 1 + side % 2) / full
     return ssim_params(
         luma,
         luma,
         win_size=None,
         data_range=1.0,
         gaussian_weights=True,
-        sigma=WINDOW_SIGMA,
+        sigma=sigma,
         use_sample_covariance=False,
     )
 
