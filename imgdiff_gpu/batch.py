@@ -137,4 +137,12 @@ def _write_summary(summary: BatchSummary, left_dir: Path, right_dir: Path, out_d
         "results": [o.__dict__ for o in summary.outcomes],
         "settings": options.settings(),
     }
-    write_all({out_dir / "pairs.csv": table.getvalue().encode(), out_dir / REPORT_NAME: to_json(report).encode()})
+    from .html_report import REPORT_HTML, batch_html
+
+    write_all(
+        {
+            out_dir / "pairs.csv": table.getvalue().encode(),
+            out_dir / REPORT_NAME: to_json(report).encode(),
+            out_dir / REPORT_HTML: batch_html(report, out_dir).encode(),
+        }
+    )

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .errors import ImageLoadError, ImgdiffError
+from .html_report import REPORT_HTML
 from .loading import DEFAULT_MAX_PIXELS
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
@@ -109,10 +110,12 @@ def encode_pictures(pictures: dict[str, np.ndarray], folder: Path) -> dict[Path,
     return {folder / name: data for name, data in encoded.items()}
 
 
-def output_paths(out_dir: Path | None, json_path: Path | None) -> list[Path]:
-    targets = [out_dir / name for name in (*PICTURE_NAMES, REPORT_NAME)] if out_dir else []
+def output_paths(out_dir: Path | None, json_path: Path | None, junit_path: Path | None = None) -> list[Path]:
+    targets = [out_dir / name for name in (*PICTURE_NAMES, REPORT_NAME, REPORT_HTML)] if out_dir else []
     if json_path is not None and str(json_path) != "-":
         targets.append(json_path)
+    if junit_path is not None:
+        targets.append(junit_path)
     return targets
 
 
@@ -123,9 +126,10 @@ def compare_files(
     *,
     out_dir: Path | None = None,
     json_path: Path | None = None,
+    junit_path: Path | None = None,
     overwrite: bool = False,
 ) -> dict:
-    """Compare two files, write the pictures and report atomically, return the report.
+    """Compare two files, write the pictures and reports (JSON, HTML, JUnit) atomically, return the report.
 
     Raises
     ------
@@ -142,16 +146,24 @@ def compare_files(
     right_image = load_image(right, max_pixels=options.max_pixels)
     ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
     inputs = [left, right] + ([options.ignore_mask] if options.ignore_mask else [])
-    check_destinations(output_paths(out_dir, json_path), inputs=inputs, overwrite=overwrite)
+    check_destinations(output_paths(out_dir, json_path, junit_path), inputs=inputs, overwrite=overwrite)
 
     result = compare_with(options, left_image, right_image, ignore=ignore)
     files = {}
     if out_dir is not None:
         files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)
-    report = build_report(result, outputs=sorted(p.name for p in files), settings=options.settings())
+    names = sorted(p.name for p in files) + ([REPORT_HTML] if out_dir is not None else [])
+    report = build_report(result, outputs=names, settings=options.settings())
     text = to_json(report).encode()
     if out_dir is not None:
+        from .html_report import compare_html
+
         files[out_dir / REPORT_NAME] = text
+        files[out_dir / REPORT_HTML] = compare_html(report).encode()
+    if junit_path is not None:
+        from .junit import compare_junit
+
+        files[junit_path] = compare_junit(report, out_dir)
     if json_path is not None and str(json_path) != "-":
         files[json_path] = text
     write_all(files)

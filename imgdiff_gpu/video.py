@@ -246,7 +246,8 @@ def compare_videos(
     for path in (left, right):
         if not Path(path).is_file():
             raise ImageLoadError(path, "no such file" if not Path(path).exists() else "is not a file")
-    targets = [out_dir / "frames.csv", out_dir / "report.json"] + ([diff_video] if diff_video else [])
+    targets = [out_dir / "frames.csv", out_dir / "report.json", out_dir / "report.html"]
+    targets += [diff_video] if diff_video else []
     check_destinations(targets, inputs=[left, right], overwrite=overwrite)
     if diff_video is not None and not diff_video.parent.is_dir():
         raise OutputError(f"{diff_video.parent}: folder for --diff-video does not exist")
@@ -379,4 +380,12 @@ def _write_summary(summary: VideoSummary, left, right, out_dir, options, offset,
         "outputs": ["frames.csv", *summary.outputs],
         "settings": options.settings(),
     }
-    write_all({out_dir / "frames.csv": table.getvalue().encode(), out_dir / "report.json": to_json(report).encode()})
+    from .html_report import video_html
+
+    write_all(
+        {
+            out_dir / "frames.csv": table.getvalue().encode(),
+            out_dir / "report.json": to_json(report).encode(),
+            out_dir / "report.html": video_html(report, summary.frames, summary.outputs).encode(),
+        }
+    )
