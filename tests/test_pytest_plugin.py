@@ -9,14 +9,30 @@ from pathlib import Path
 
 import pytest
 
-import imgdiff_gpu.compare
-import imgdiff_gpu.job
-import imgdiff_gpu.rendering  # noqa: F401  (imported before pytester snapshots sys.modules, so not re-imported per run)
-
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _imported_before_pytester(tmp_path_factory):
+    """Do once, outside pytester, what the inner sessions do, so every module they need is already imported.
+
+    pytester removes the modules a session imported when it ends; a C extension
+    (NumPy's, SciPy's) cannot be imported twice in one process, so one first
+    imported inside a pytester session would break the tests that run after.
+    """
+    import cv2  # noqa: F401
+    from PIL import Image
+
+    from imgdiff_gpu.job import CompareOptions, compare_files
+    from imgdiff_gpu.junit import compare_junit  # noqa: F401
+    from imgdiff_gpu.pytest_plugin import _pixels_of, _png_bytes
+
+    out = tmp_path_factory.mktemp("warm")
+    compare_files(EXAMPLES / "left.png", EXAMPLES / "right.png", CompareOptions(device="cpu"), out_dir=out / "o")
+    _png_bytes(_pixels_of(Image.open(EXAMPLES / "left.png")))
 
 
 def _plugin_args() -> list[str]:
