@@ -242,8 +242,14 @@ def _write_summary(
         "results": [o.__dict__ for o in summary.outcomes],
         "settings": options.settings(),
     }
+    from .html_report import REPORT_HTML, batch_html
+
     write_all(
-        {out_dir / "pairs.csv": table.getvalue().encode(), out_dir / REPORT_NAME: to_json(report).encode()},
+        {
+            out_dir / "pairs.csv": table.getvalue().encode(),
+            out_dir / REPORT_NAME: to_json(report).encode(),
+            out_dir / REPORT_HTML: batch_html(report, out_dir).encode(),
+        },
         inputs=inputs,
         overwrite=overwrite,
     )

@@ -198,6 +198,14 @@ def comparison_options(*, sensitivity: str = DEFAULTS.sensitivity):
     return apply
 
 
+junit_option = click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a JUnit XML report here (a failure per difference, an error per trouble).",
+)
+
+
 def _options_from(kwargs: dict):
     """Pop the shared options (named as CompareOptions' fields) out of a command's keyword arguments."""
     from dataclasses import fields
@@ -225,14 +233,17 @@ def _options_from(kwargs: dict):
     help="Also write the report here; '-' prints it to stdout.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
+@junit_option
+@click.option("-q", "--quiet", is_flag=True, help="No summary line on stderr.")
 @comparison_options()
 @reports_errors
-def compare(left, right, out_dir, json_path, overwrite, **kwargs):
+def compare(left, right, out_dir, json_path, overwrite, junit_path, quiet, **kwargs):
     """Compare LEFT with RIGHT and mark what differs.
 
     Writes left_marked.png, right_marked.png, right_filled.png, mask.png
-    (white = different), diff.png (SSIM heat map) and report.json into --out.
-    Exit status: 0 no differences, 1 differences found, 2 trouble.
+    (white = different), diff.png (SSIM heat map), report.json and
+    report.html (to look at in a browser) into --out, and prints one summary
+    line on stderr. Exit status: 0 no differences, 1 differences found, 2 trouble.
 
     \b
     Example:
@@ -241,11 +252,16 @@ def compare(left, right, out_dir, json_path, overwrite, **kwargs):
     """
     from .job import compare_files
     from .report import to_json
+    from .summary import compare_line
 
     options = _options_from(kwargs)
-    report = compare_files(left, right, options, out_dir=out_dir, json_path=json_path, overwrite=overwrite)
+    report = compare_files(
+        left, right, options, out_dir=out_dir, json_path=json_path, junit_path=junit_path, overwrite=overwrite
+    )
     if json_path is not None and str(json_path) == "-":
         click.echo(to_json(report), nl=False)
+    if not quiet:
+        click.echo(compare_line(report, out_dir), err=True)
     sys.exit(exit_status(different=report["different"]))
 
 
@@ -257,14 +273,15 @@ def compare(left, right, out_dir, json_path, overwrite, **kwargs):
 )
 @click.option("--force", is_flag=True, help="Redo pairs whose outputs are already complete.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs an earlier batch did not write (report.json...).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary table on stderr.")
+@junit_option
 @comparison_options()
 @reports_errors
-def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, **kwargs):
+def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, **kwargs):
     """Compare every image in LEFT_DIR with the one at the same path in RIGHT_DIR.
 
-    Each pair's pictures and report go in OUT/pairs/<path>/; OUT/report.json
-    and OUT/pairs.csv summarise. Files on one side only are reported. An error
+    Each pair's pictures and report go in OUT/pairs/<path>/; OUT/report.json,
+    OUT/pairs.csv and OUT/report.html (one row per pair) summarise. Files on one side only are reported. An error
     in one pair does not stop the others. A rerun skips complete pairs.
     Exit status: 0 all the same, 1 some differ (or are one-sided), 2 some failed.
 
@@ -272,17 +289,24 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, **kwargs):
     Example:
       imgdiff batch screenshots/main screenshots/branch --out review
     """
-    from .batch import STATUSES, run_batch
+    import time
+
+    from .batch import run_batch
+    from .summary import batch_table
 
     options = _options_from(kwargs)
     show = None if quiet or not sys.stderr.isatty() else (lambda path: click.echo(f"comparing {path}", err=True))
+    started = time.perf_counter()
     summary = run_batch(left_dir, right_dir, out_dir, options, force=force, overwrite=overwrite, progress=show)
+    if junit_path is not None:
+        _write_junit(
+            junit_path, "batch", summary, left_dir, right_dir, out_dir, time.perf_counter() - started, overwrite
+        )
     for outcome in summary.outcomes:
         if outcome.status == "error":
             click.echo(f"imgdiff: error: {outcome.detail}", err=True)
-    counts = ", ".join(f"{summary.count(s)} {s}" for s in STATUSES)
     if not quiet:
-        click.echo(f"{len(summary.outcomes)} paths: {counts}", err=True)
+        click.echo(batch_table(summary, out_dir), err=True)
     sys.exit(summary.exit_status)
 
 
@@ -309,16 +333,18 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, **kwargs):
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also write a side-by-side H.264 video with the differences marked.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary table.")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
+@junit_option
 @comparison_options(sensitivity=VIDEO_SENSITIVITY)
 @reports_errors
 def video(left, right, out_dir, offset, start, end, worst_count, export_all, diff_video, quiet, overwrite, **kwargs):
     """Compare two videos frame by frame.
 
     Writes frames.csv (frame, timestamp, score, changed fraction, regions),
-    report.json (summary, frame-count mismatch, worst frames) and the marked
-    pictures of the worst frames under frames/<index>/ into --out.
+    report.json (summary, frame-count mismatch, worst frames), report.html
+    (score plot, worst frames) and the marked pictures of the worst frames
+    under frames/<index>/ into --out.
     Exit status: 0 no differences, 1 differences, 2 trouble (including a
     stream that stops decoding early; the frames that decoded are compared).
     Sensitivity defaults to 'low' here: two lossy encodes drift apart by a
@@ -328,11 +354,20 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     Example:
       imgdiff video before.mp4 after.mp4 --out review --diff-video review/side.mp4
     """
+    import time
+
     from tqdm import tqdm
 
+    from .summary import video_table
     from .video import compare_videos
 
+    junit_path = kwargs.pop("junit_path")
     options = _options_from(kwargs)
+    if junit_path is not None:
+        from .outputs import check_destinations
+
+        check_destinations([junit_path], inputs=[left, right], overwrite=overwrite)
+    started = time.perf_counter()
     bar = tqdm(unit="frame", desc="comparing", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
     try:
         summary = compare_videos(
@@ -351,11 +386,12 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
         )
     finally:
         bar.close()
+    if junit_path is not None:
+        _write_junit(junit_path, "video", summary, left, right, out_dir, time.perf_counter() - started, overwrite)
     for problem in summary.problems:
         click.echo(f"imgdiff: error: {problem}", err=True)
     if not quiet:
-        differing = sum(f.different for f in summary.frames)
-        click.echo(f"{len(summary.frames)} frame pairs compared, {differing} differ", err=True)
+        click.echo(video_table(summary, out_dir), err=True)
     sys.exit(summary.exit_status)
 
 
@@ -391,6 +427,16 @@ def _c_libraries_muted():
         sys.stderr = previous
         os.close(real)
         sink.close()
+
+
+def _write_junit(
+    path: Path, command: str, summary, left: Path, right: Path, out_dir: Path, seconds: float, overwrite: bool
+) -> None:
+    from .junit import batch_junit, video_junit
+    from .outputs import write_all
+
+    junit = batch_junit if command == "batch" else video_junit
+    write_all({path: junit(summary, left, right, out_dir, seconds=seconds)}, inputs=[left, right], overwrite=overwrite)
 
 
 def main() -> None:

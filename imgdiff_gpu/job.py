@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .errors import ImageLoadError, ImgdiffError
+from .html_report import REPORT_HTML
 from .options import CompareOptions
 from .outputs import Inputs, Outputs, checkpoint
 
@@ -81,10 +82,12 @@ def encode_pictures(pictures: dict[str, np.ndarray], folder: Path) -> dict[Path,
     return {folder / name: data for name, data in encoded.items()}
 
 
-def output_paths(out_dir: Path | None, json_path: Path | None) -> list[Path]:
-    targets = [out_dir / name for name in (*PICTURE_NAMES, REPORT_NAME)] if out_dir else []
+def output_paths(out_dir: Path | None, json_path: Path | None, junit_path: Path | None = None) -> list[Path]:
+    targets = [out_dir / name for name in (*PICTURE_NAMES, REPORT_NAME, REPORT_HTML)] if out_dir else []
     if json_path is not None and str(json_path) != "-":
         targets.append(json_path)
+    if junit_path is not None:
+        targets.append(junit_path)
     return targets
 
 
@@ -104,11 +107,12 @@ def compare_files(
     *,
     out_dir: Path | None = None,
     json_path: Path | None = None,
+    junit_path: Path | None = None,
     overwrite: bool = False,
     inputs: Inputs | None = None,
     record: dict | None = None,
 ) -> dict:
-    """Compare two files, write the pictures and report atomically, return the report.
+    """Compare two files, write the pictures and reports (JSON, HTML, JUnit) atomically, return the report.
 
     ``inputs`` are further files no output may replace (a batch's every
     input); ``record`` is added to the report as is (a batch's fingerprint).
@@ -129,21 +133,29 @@ def compare_files(
         left_image = load_image(left, max_pixels=options.max_pixels)
         right_image = load_image(right, max_pixels=options.max_pixels)
         ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
-        outputs.check(output_paths(out_dir, json_path))
+        outputs.check(output_paths(out_dir, json_path, junit_path))
 
         result = compare_with(options, left_image, right_image, ignore=ignore)
         checkpoint("compared")
         files = {}
         if out_dir is not None:
             files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)
-        report = build_report(result, outputs=sorted(p.name for p in files), settings=options.settings())
+        names = sorted(p.name for p in files) + ([REPORT_HTML] if out_dir is not None else [])
+        report = build_report(result, outputs=names, settings=options.settings())
         if record:
             report.update(record)
         text = to_json(report).encode()
         if out_dir is not None:
+            from .html_report import compare_html
+
             files[out_dir / REPORT_NAME] = text
+            files[out_dir / REPORT_HTML] = compare_html(report).encode()
             if overwrite:
                 outputs.replaces(previous_outputs(out_dir))
+        if junit_path is not None:
+            from .junit import compare_junit
+
+            files[junit_path] = compare_junit(report, out_dir)
         if json_path is not None and str(json_path) != "-":
             files[json_path] = text
         for path, data in files.items():

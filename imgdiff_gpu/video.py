@@ -290,7 +290,10 @@ def compare_videos(
     if diff_video is not None and not diff_video.parent.is_dir():
         raise OutputError(f"{diff_video.parent}: folder for --diff-video does not exist")
     with Outputs(inputs=[left, right, options.ignore_mask], overwrite=overwrite) as outputs:
-        outputs.check([out_dir / "frames.csv", out_dir / "report.json"] + ([diff_video] if diff_video else []))
+        outputs.check(
+            [out_dir / "frames.csv", out_dir / "report.json", out_dir / "report.html"]
+            + ([diff_video] if diff_video else [])
+        )
         if overwrite:
             outputs.replaces(previous_frame_outputs(out_dir))
         summary = _compare_streams(
@@ -448,5 +451,8 @@ def _write_summary(summary: VideoSummary, left, right, out_dir, options, offset,
         "outputs": ["frames.csv", *summary.outputs],
         "settings": options.settings(),
     }
+    from .html_report import video_html
+
     outputs.add(out_dir / "frames.csv", table.getvalue().encode())
     outputs.add(out_dir / "report.json", to_json(report).encode())
+    outputs.add(out_dir / "report.html", video_html(report, summary.frames, summary.outputs).encode())

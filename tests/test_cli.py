@@ -16,7 +16,15 @@ from imgdiff_gpu._device import gpu_available
 from imgdiff_gpu.cli import cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-OUTPUTS = {"left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png", "report.json"}
+OUTPUTS = {
+    "left_marked.png",
+    "right_marked.png",
+    "right_filled.png",
+    "mask.png",
+    "diff.png",
+    "report.json",
+    "report.html",
+}
 
 
 def run(*args):
