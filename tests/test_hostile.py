@@ -91,8 +91,8 @@ def sigint_at(monkeypatch):
 BAD_INPUTS = {
     "damaged-idat-byte": (lambda d: H.damaged_png(d / "bad.png"), "IDAT chunk at byte 33 fails its CRC check"),
     "damaged-idat-crc-fixed": (lambda d: H.damaged_png(d / "bad.png", fix_crc=True), "corrupt or truncated"),
-    "ztxt-bomb": (lambda d: H.chunk_bomb_png(d / "bad.png"), "inflates too far"),
-    "iccp-bomb": (lambda d: H.chunk_bomb_png(d / "bad.png", b"iCCP"), "inflates too far"),
+    "ztxt-bomb": (lambda d: H.chunk_bomb_png(d / "bad.png"), "zTXt chunk inflates past 1,048,576 bytes"),
+    "iccp-bomb": (lambda d: H.chunk_bomb_png(d / "bad.png", b"iCCP"), "iCCP chunk inflates past"),
     "animated-gif": (lambda d: H.animation(d / "bad.gif"), "GIF with 2 frames"),
     "apng": (lambda d: H.animation(d / "bad.png"), "PNG with 2 frames"),
     "two-page-tiff": (lambda d: H.animation(d / "bad.tif"), "TIFF with 2 pages"),
