@@ -383,6 +383,24 @@ def test_one_tiny_or_broken_pair_does_not_stop_a_batch(tmp_path):
     assert "icon.png,same" in rows and "b.png,different" in rows
 
 
+def test_a_bug_in_one_pair_is_that_pairs_error_and_the_summary_is_written(tmp_path, monkeypatch):
+    import imgdiff_gpu.job as job
+
+    real = job.compare_with
+
+    def flaky(options, left, right, **kwargs):
+        if left.path.endswith("a.png"):
+            raise RuntimeError("simulated bug")
+        return real(options, left, right, **kwargs)
+
+    monkeypatch.setattr(job, "compare_with", flaky)
+    left, right = _batch_folders(tmp_path)
+    result = run("batch", left, right, "--out", tmp_path / "out", "-q")
+    assert result.exit_code == 2
+    one_line(result.stderr, "internal error (RuntimeError: simulated bug)")
+    assert "b.png,different" in (tmp_path / "out" / "pairs.csv").read_text()
+
+
 # == video ==========================================================================================
 
 
