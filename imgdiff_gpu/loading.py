@@ -331,8 +331,6 @@ def _load(path: Path, data: bytes, size: int, claimed: str | None, max_pixels: i
         if claimed is not None:
             raise ImageLoadError(path, f"truncated or corrupt {claimed} file (Pillow cannot read its header)") from None
         raise ImageLoadError(path, "not an image file Pillow can read") from None
-    except ValueError as exc:  # PngImagePlugin: "Decompressed Data Too Large"
-        raise ImageLoadError(path, f"refused: {exc} (a compressed PNG chunk inflates too far)") from None
     except Exception as exc:  # a plugin tripping over hostile data: corrupt, whatever it raised
         raise ImageLoadError(path, f"corrupt {claimed or 'image'} file ({exc})") from None
 
