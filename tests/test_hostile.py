@@ -97,8 +97,8 @@ def sigint_at(monkeypatch):
 BAD_INPUTS = {
     "damaged-idat-byte": (lambda d: H.damaged_png(d / "bad.png"), "IDAT chunk at byte 33 fails its CRC check"),
     "damaged-idat-crc-fixed": (lambda d: H.damaged_png(d / "bad.png", fix_crc=True), "corrupt or truncated"),
-    "ztxt-bomb": (lambda d: H.chunk_bomb_png(d / "bad.png"), "inflates too far"),
-    "iccp-bomb": (lambda d: H.chunk_bomb_png(d / "bad.png", b"iCCP"), "inflates too far"),
+    "ztxt-bomb": (lambda d: H.chunk_bomb_png(d / "bad.png"), "zTXt chunk inflates past 1,048,576 bytes"),
+    "iccp-bomb": (lambda d: H.chunk_bomb_png(d / "bad.png", b"iCCP"), "iCCP chunk inflates past"),
     "animated-gif": (lambda d: H.animation(d / "bad.gif"), "GIF with 2 frames"),
     "apng": (lambda d: H.animation(d / "bad.png"), "PNG with 2 frames"),
     "two-page-tiff": (lambda d: H.animation(d / "bad.tif"), "TIFF with 2 pages"),
@@ -388,6 +388,24 @@ def test_one_tiny_or_broken_pair_does_not_stop_a_batch(tmp_path):
     one_line(result.stderr, "a.png", "CRC")
     rows = (tmp_path / "out" / "pairs.csv").read_text()
     assert "icon.png,same" in rows and "b.png,different" in rows
+
+
+def test_a_bug_in_one_pair_is_that_pairs_error_and_the_summary_is_written(tmp_path, monkeypatch):
+    import imgdiff_gpu.job as job
+
+    real = job.compare_with
+
+    def flaky(options, left, right, **kwargs):
+        if left.path.endswith("a.png"):
+            raise RuntimeError("simulated bug")
+        return real(options, left, right, **kwargs)
+
+    monkeypatch.setattr(job, "compare_with", flaky)
+    left, right = _batch_folders(tmp_path)
+    result = run("batch", left, right, "--out", tmp_path / "out", "-q")
+    assert result.exit_code == 2
+    one_line(result.stderr, "internal error (RuntimeError: simulated bug)")
+    assert "b.png,different" in (tmp_path / "out" / "pairs.csv").read_text()
 
 
 # == video ==========================================================================================
