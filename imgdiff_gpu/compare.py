@@ -9,12 +9,13 @@ from typing import Union
 import numpy as np
 
 from ._device import resolve_device
+from ._ssim_params import ssim_params
 from .alignment import Alignment, pad_to, reconcile
-from .detection import Thresholds, difference_mask, thresholds_for
+from .analysis import analyse
+from .detection import Thresholds, thresholds_for
 from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from .pairing import prepare_pair
 from .regions import Region, find_regions
-from .ssim import ssim_params
 
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray, LoadedImage]
 
@@ -154,37 +155,18 @@ def compare(
     pair = prepare_pair(left_pixels, right_pixels)
     result.notes.extend(pair.notes)
     params = luma_ssim_params(pair.left.luma)
-    weights = params.weights  # the evidence is averaged over the SSIM window
-    ssim_map = None
-    if where == "gpu":
-        from ._compare_gpu import GPUOutOfMemory, analyse_gpu
-
-        try:
-            ssim_map, mask, result.ssim_threshold, band_rows = analyse_gpu(
-                pair.left.planes,
-                pair.right.planes,
-                params,
-                weights,
-                thresholds,
-                ignore=ignore,
-                antialiasing=antialiasing,
-            )
-            if band_rows < pair.left.planes.shape[0]:
-                result.notes.append(f"processed on the GPU in bands of {band_rows} rows")
-        except GPUOutOfMemory as exc:
-            result.device = "cpu"
-            result.notes.append(f"{exc}; computed on the CPU")
-    if ssim_map is None:
-        from ._ssim_cpu import ssim_map_2d
-
-        ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
-        mask, result.ssim_threshold = difference_mask(
-            ssim_map, pair.left.planes, pair.right.planes, weights, thresholds, ignore=ignore, antialiasing=antialiasing
-        )
-    result.ssim_map = ssim_map
-    result.score = score_of(ssim_map, params.crop, ignore)
+    analysis = analyse(where, pair, params, thresholds, ignore=ignore, antialiasing=antialiasing)
+    result.device = analysis.device
+    result.notes.extend(analysis.notes)
+    result.ssim_map, result.ssim_threshold = analysis.ssim_map, analysis.ssim_threshold
+    result.score = score_of(analysis.ssim_map, params.crop, ignore)
     result.regions, result.mask = find_regions(
-        mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
+        analysis.mask,
+        analysis.ssim_map,
+        pair.left.planes,
+        pair.right.planes,
+        min_area=min_area,
+        merge_distance=merge_distance,
     )
     return result
 

@@ -1,12 +1,12 @@
-"""A stand-in for CuPy that checks kernel launches against the CUDA sources, on the CPU.
+"""A stand-in for CuPy on the CPU whose kernels are the real ``kernels/*.cu``.
 
-It cannot tell whether the CUDA code is right -- only a GPU can -- but it checks
-everything around it: each launch passes as many arguments as the kernel's
-``extern "C"`` signature in kernels/*.cu has, each pointer is an array of the
-C type's dtype, each scalar a NumPy scalar of the right width (CuPy does not
-check these), the grid covers the image, and the Python glue moves data and
-shapes correctly. Kernels then run their CPU twins, so results can be compared
-with scikit-image as on a GPU.
+``RawModule`` compiles the source it is given, with the options it is given,
+under the CUDA emulation of ``tests/cuda_emulation`` and runs the kernels
+there, so every result a test checks came out of the CUDA code. Before each
+launch it checks what CuPy does not: as many arguments as the kernel's
+``extern "C"`` signature has, each pointer a contiguous array of the C type's
+dtype, each scalar a NumPy scalar of the right width, and the block equal to
+the tile the kernel was compiled for (``-DIMGDIFF_TILE_W/H``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ _C_TYPES = {
     "double": np.float64,
     "unsigned char": np.uint8,
     "unsigned short": np.uint16,
+    "signed char": np.int8,
+    "short": np.int16,
     "int": np.int32,
 }
 
@@ -74,10 +76,10 @@ def _signature(code: str, name: str, defines: dict[str, str]) -> list[tuple[str,
 
 
 class _Kernel:
-    def __init__(self, name, signature, defines, run):
-        self.name, self.signature, self.defines, self.run = name, signature, defines, run
+    def __init__(self, name, signature, defines, module):
+        self.name, self.signature, self.defines, self.module = name, signature, defines, module
 
-    def __call__(self, grid, block, args):
+    def __call__(self, grid, block, args, stream=None):
         assert len(args) == len(self.signature), f"{self.name}: {len(args)} args for {len(self.signature)} params"
         for index, (arg, (ctype, pointer)) in enumerate(zip(args, self.signature, strict=True)):
             expected = np.dtype(_C_TYPES[ctype])
@@ -89,56 +91,27 @@ class _Kernel:
                 assert isinstance(arg, np.generic), f"{self.name} arg {index}: {type(arg)} for {ctype}"
                 assert arg.dtype == expected, f"{self.name} arg {index}: {arg.dtype} for {ctype}"
         assert len(grid) == 3 and len(block) == 3
-        self.run(grid, block, args, self.defines)
+        tile = (int(self.defines["IMGDIFF_TILE_W"]), int(self.defines["IMGDIFF_TILE_H"]), 1)
+        assert tuple(block) == tile, f"{self.name}: block {tuple(block)} is not the compiled tile {tile}"
+        launches.append((self.name, tuple(grid), tuple(block)))
+        self.module.launch(self.name, grid, block, args)
 
 
-def _run_ssim(grid, block, args, defines):
-    from imgdiff_gpu._ssim_cpu import ssim_map_2d
-    from imgdiff_gpu.ssim import SSIMParams
-
-    im1, im2, weights, ssim_map, sums, height, width, crop, C1, C2, cov_norm, write_map = args
-    assert int(defines["IMGDIFF_RADIUS"]) == len(weights) // 2
-    assert grid[0] * block[0] >= width and grid[1] * block[1] >= height and grid[2] == im1.shape[0]
-    params = SSIMParams(np.asarray(weights), int(crop), float(cov_norm), float(C1), float(C2), np.dtype(np.float64))
-    for plane in range(grid[2]):
-        S = ssim_map_2d(np.asarray(im1[plane]), np.asarray(im2[plane]), params)
-        inner = S[crop : height - crop, crop : width - crop]
-        sums[plane] += inner.sum()
-        if write_map:
-            ssim_map[plane] = S
-
-
-def _run_strength(grid, block, args, defines):
-    from imgdiff_gpu._strength_cpu import strength_map
-
-    left, right, ssim_map, weights, suppress, use_suppress, levels, height, width, planes, *inverses = args
-    assert left.shape == (height, width, planes) and levels.shape == (height, width)
-    assert grid[0] * block[0] >= width and grid[1] * block[1] >= height
-    inv_luma, inv_chroma, inv_texture, inv_ssim = (float(v) for v in inverses)
-    strength = strength_map(
-        np.asarray(left),
-        np.asarray(right),
-        np.asarray(ssim_map),
-        np.asarray(weights),
-        luma=1 / inv_luma,
-        chroma=1 / inv_chroma,
-        texture=1 / inv_texture,
-        ssim_threshold=1 - 1 / inv_ssim,
-        suppress=np.asarray(suppress).astype(bool) if use_suppress else None,
-    )
-    levels[...] = (strength >= 0.5).astype(np.uint8) + (strength >= 1.0)
-
-
-_RUNNERS = {"imgdiff_ssim": _run_ssim, "imgdiff_strength": _run_strength}
+# Every launch of the current test, (name, grid, block): tests count them.
+launches: list[tuple[str, tuple, tuple]] = []
 
 
 class RawModule:
     def __init__(self, code, options=()):
+        from cuda_emulation import compile_module
+
         self.code = code
         self.defines = dict(o[2:].split("=", 1) for o in options if o.startswith("-D"))
+        self.module = compile_module(code, tuple(options))
 
     def get_function(self, name):
-        return _Kernel(name, _signature(self.code, name, self.defines), self.defines, _RUNNERS[name])
+        assert name in self.module.names, f"kernel {name} not in the source"
+        return _Kernel(name, _signature(self.code, name, self.defines), self.defines, self.module)
 
 
 class _Device:
@@ -156,7 +129,10 @@ class _Device:
 
 
 def install(monkeypatch) -> types.ModuleType:
-    """Put the fake in sys.modules as 'cupy' for one test."""
+    """Put the fake in sys.modules as 'cupy' for one test; the loader's caches start empty."""
+    import imgdiff_gpu._device as device_module
+    import imgdiff_gpu._kernels as kernels_module
+
     module = types.ModuleType("cupy")
     module.ndarray = ndarray
     module.asarray = asarray
@@ -168,7 +144,7 @@ def install(monkeypatch) -> types.ModuleType:
     module.stack = lambda arrays: _wrap(np.stack([np.asarray(a) for a in arrays]))
     module.clip = lambda a, lo, hi, out=None: np.clip(a, lo, hi, out=out)
     module.bincount = lambda a, minlength=0: _wrap(np.bincount(np.asarray(a), minlength=minlength))
-    for name in ("float32", "float64", "int32", "uint8", "uint16"):
+    for name in ("float32", "float64", "int32", "uint8", "uint16", "int8", "int16"):
         setattr(module, name, getattr(np, name))
     module.RawModule = RawModule
     module.cuda = types.SimpleNamespace(
@@ -178,4 +154,17 @@ def install(monkeypatch) -> types.ModuleType:
     )
     module.get_default_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None)
     monkeypatch.setitem(sys.modules, "cupy", module)
+    monkeypatch.setattr(sys.modules[__name__], "allocation_limit", 1 << 62)
+    launches.clear()
+    device_module._gpu_unavailable_reason.cache_clear()
+    kernels_module._module.cache_clear()
     return module
+
+
+def uninstall() -> None:
+    """Forget what the loader cached while the fake was installed (call after monkeypatch undoes it)."""
+    import imgdiff_gpu._device as device_module
+    import imgdiff_gpu._kernels as kernels_module
+
+    device_module._gpu_unavailable_reason.cache_clear()
+    kernels_module._module.cache_clear()

@@ -1,6 +1,6 @@
-"""The GPU half of compare(): SSIM map, its histogram and the strength levels on the device.
+"""The GPU twin of the analysis stage (``analysis.analyse_gpu``): SSIM map, histogram, strength levels.
 
-Mirrors the CPU path in compare.py and detection.py: the luma SSIM map
+Mirrors ``analysis.analyse_cpu`` (``_ssim_cpu.py``, ``detection.py``): the luma SSIM map
 (kernels/ssim.cu), the 256-bin SSIM histogram (cupy.bincount) whose counts go
 to the host for Otsu, and the difference strength as one byte per pixel
 (kernels/strength.cu, levels at strengths 0.5 and 1: detection.HYSTERESIS_LOW and 1);
@@ -11,7 +11,7 @@ Images too large for the memory budget go through in bands of rows with a halo
 of the window radius. The kernels reflect only at a band's edges, which are
 either the image's own edges or halo rows that are thrown away, so every kept
 row is exactly what an untiled run gives. A GPU out-of-memory error shrinks the
-bands; compare() falls back to the CPU if even small bands do not fit.
+bands; ``analysis.analyse`` falls back to the CPU if even small bands do not fit.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from ._kernels import get_kernel
+from ._kernels import get_kernel, inverse_threshold, launch
+from ._ssim_params import SSIMParams
+from ._strength_cpu import NEAR
 from .detection import (
     SSIM_HISTOGRAM_BINS,
     Thresholds,
@@ -31,7 +33,6 @@ from .detection import (
     ssim_histogram,
 )
 
-_TILE_W, _TILE_H = 32, 8
 GPU_BUDGET_BYTES = 4 * 2**30
 _SMALLEST_BAND = 64
 
@@ -67,10 +68,11 @@ def _levels_band(cupy, left, right, ssim_map, weights, suppress, thresholds, thr
     height, width, planes = left.shape
     levels = cupy.empty((height, width), dtype=cupy.uint8)
     kernel = get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=len(weights) // 2)
-    inverse = lambda t: np.float64(1.0 / max(t, 1e-12))  # noqa: E731
-    kernel(
-        ((width + _TILE_W - 1) // _TILE_W, (height + _TILE_H - 1) // _TILE_H, 1),
-        (_TILE_W, _TILE_H, 1),
+    launch(
+        kernel,
+        height,
+        width,
+        1,
         (
             cupy.asarray(left),
             cupy.asarray(right),
@@ -82,21 +84,22 @@ def _levels_band(cupy, left, right, ssim_map, weights, suppress, thresholds, thr
             np.int32(height),
             np.int32(width),
             np.int32(planes),
-            inverse(thresholds.luma_shift),
-            inverse(thresholds.chroma_shift),
-            inverse(thresholds.texture),
-            inverse(1.0 - threshold),
+            inverse_threshold(thresholds.luma_shift),
+            inverse_threshold(thresholds.chroma_shift),
+            inverse_threshold(thresholds.texture),
+            inverse_threshold(1.0 - threshold),
         ),
     )
     return levels.get()
 
 
-def _analyse_in_bands(left, right, params, weights, thresholds, valid, suppress, band_rows):
+def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_rows):
     """Two passes over bands: the SSIM map and its histogram, then (unless exact) the levels."""
     import cupy
 
     height = left.shape[0]
-    halo = len(weights) // 2  # >= the 3-px 'near a change' reach of strength.cu
+    weights = params.weights  # the evidence is averaged over the SSIM window
+    halo = max(params.radius, NEAR)  # the rows a band's kept rows read
     luma_params = replace(params, out_dtype=np.dtype(np.float64))  # float64, as on the CPU
     left_luma, right_luma = np.ascontiguousarray(left[..., 0]), np.ascontiguousarray(right[..., 0])
     ssim_map = np.empty(left.shape[:2], dtype=np.float64)
@@ -120,35 +123,34 @@ def _analyse_in_bands(left, right, params, weights, thresholds, valid, suppress,
     return ssim_map, levels, threshold
 
 
-def analyse_gpu(
+def analyse_on_device(
     left: np.ndarray,
     right: np.ndarray,
-    params,
-    weights: np.ndarray,
+    params: SSIMParams,
     thresholds: Thresholds,
     *,
     ignore: np.ndarray | None,
     antialiasing: bool,
-    budget_bytes: int = GPU_BUDGET_BYTES,
-) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """(SSIM map, difference mask, SSIM threshold, rows per band) of two H x W x P float32 stacks.
+) -> tuple[np.ndarray, np.ndarray, float, list[str]]:
+    """(SSIM map, difference mask, SSIM threshold, notes) of two H x W x P float32 plane stacks.
 
     Raises
     ------
     GPUOutOfMemory
-        When bands of the smallest size still do not fit.
+        When bands of the smallest size still do not fit in GPU memory. Bands are
+        sized to ``GPU_BUDGET_BYTES`` first and shrink on an out-of-memory error.
     """
     height, width, planes = left.shape
     valid = None if ignore is None else ~ignore
-    suppress = explained_by_antialiasing(left, right) if antialiasing else None
+    # exact: the per-pixel test on the host works out the antialiasing itself, once
+    suppress = explained_by_antialiasing(left, right) if antialiasing and not thresholds.exact else None
     # device bytes per image row at once: both stacks, luma copies, map, histogram bins, levels
     row_bytes = width * (2 * planes * 4 + 2 * 4 + 8 + 4 + 1 + 1)
-    band_rows = max(min(height, budget_bytes // row_bytes - 2 * (len(weights) // 2)), _SMALLEST_BAND)
+    halo = max(params.radius, NEAR)
+    band_rows = max(min(height, GPU_BUDGET_BYTES // row_bytes - 2 * halo), _SMALLEST_BAND)
     while True:
         try:
-            ssim_map, levels, threshold = _analyse_in_bands(
-                left, right, params, weights, thresholds, valid, suppress, band_rows
-            )
+            ssim_map, levels, threshold = _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_rows)
             break
         except Exception as exc:
             if not is_out_of_memory(exc) or band_rows <= _SMALLEST_BAND:
@@ -159,14 +161,15 @@ def analyse_gpu(
             import cupy
 
             cupy.get_default_memory_pool().free_all_blocks()
+    notes = [f"processed on the GPU in bands of {band_rows} rows"] if band_rows < height else []
     if thresholds.exact:  # no windowed evidence: the plain per-pixel test, on the host
         mask, threshold = difference_mask(
-            ssim_map, left, right, weights, thresholds, ignore=ignore, antialiasing=antialiasing
+            ssim_map, left, right, params.weights, thresholds, ignore=ignore, antialiasing=antialiasing
         )
-        return ssim_map, mask, threshold, band_rows
+        return ssim_map, mask, threshold, notes
     if valid is not None:
         levels[~valid] = 0
     mask = mask_from_levels(levels)
     if valid is not None:
         mask &= valid
-    return ssim_map, mask, float(threshold), band_rows
+    return ssim_map, mask, float(threshold), notes
