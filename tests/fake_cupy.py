@@ -149,10 +149,14 @@ def install(monkeypatch) -> types.ModuleType:
     module.RawModule = RawModule
     module.cuda = types.SimpleNamespace(
         Device=_Device,
-        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
+        runtime=types.SimpleNamespace(
+            getDeviceCount=lambda: 1, getDeviceProperties=lambda index: {"name": b"CUDA emulation on the CPU"}
+        ),
         memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError),
     )
-    module.get_default_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None)
+    module.get_default_memory_pool = lambda: types.SimpleNamespace(
+        free_all_blocks=lambda: None, total_bytes=lambda: largest_allocation
+    )
     monkeypatch.setitem(sys.modules, "cupy", module)
     monkeypatch.setattr(sys.modules[__name__], "allocation_limit", 1 << 62)
     launches.clear()
