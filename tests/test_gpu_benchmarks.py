@@ -48,3 +48,8 @@ def test_readme_table_is_written_between_the_markers(tmp_path):
     assert "| SSIM map + mean, 4K, vs cuCIM `structural_similarity` | >= 30x | 24.5x (0.40 ms vs 9.80 ms) |" in text
     assert "| 1080p H.264 video, share of decode-only speed | ≥ 80 % | 85% |" in text
     assert "21,000" in text
+
+
+def test_the_readme_has_the_block_gpu_run_fills():
+    text = bench_gpu_pipeline.README.read_text()
+    assert text.count(bench_gpu_pipeline.TABLE_START) == 1 and text.count(bench_gpu_pipeline.TABLE_END) == 1
