@@ -95,3 +95,27 @@ def test_strength_levels_are_the_cpu_pass_levels(channels, antialiasing):
 )
 def test_compare_finds_the_cpu_regions(options):
     check_compare(options, size=None if on_real_gpu() else (56, 90))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16], ids=lambda d: d.__name__)
+@pytest.mark.parametrize(
+    ("channels", "colour", "alpha"),
+    [(1, False, False), (1, True, False), (1, True, True), (2, False, True), (2, True, True)]
+    + [(3, True, False), (3, True, True), (4, True, True)],
+    ids=str,
+)
+def test_planes_kernel_gives_the_cpu_planes_bit_for_bit(dtype, channels, colour, alpha):
+    from imgdiff_gpu._planes_cpu import plane_stack
+    from imgdiff_gpu._planes_gpu import plane_stack_gpu
+
+    rng = np.random.default_rng(channels)
+    limit = np.iinfo(dtype).max
+    shape = (21, 45) if on_real_gpu() is False else (517, 389)
+    pixels = rng.integers(0, limit + 1, (*shape, channels), dtype=dtype)
+    pixels[0, :4] = limit  # extremes, including fully opaque and fully transparent
+    pixels[1, :4] = 0
+    pixels = pixels[..., 0] if channels == 1 else pixels
+    expected = plane_stack(pixels, colour=colour, alpha=alpha, scale=float(limit))
+    planes = plane_stack_gpu(pixels, colour=colour, alpha=alpha, scale=float(limit)).get()
+    assert planes.dtype == np.float32 and planes.shape == expected.shape
+    assert np.array_equal(planes.view(np.uint32), expected.view(np.uint32))

@@ -33,6 +33,14 @@ def _strength_checks():
     check_strength_levels(channels=4, antialiasing=False, size=(40, 72))
 
 
+def _planes_checks():
+    from test_gpu import test_planes_kernel_gives_the_cpu_planes_bit_for_bit as check
+
+    check(np.uint8, 4, True, True)
+    check(np.uint16, 3, True, False)
+    check(np.uint8, 2, True, True)
+
+
 def _pipeline_checks():
     check_compare({}, size=(56, 90))
 
@@ -70,6 +78,9 @@ MUTATIONS = [
     ("suppression ignored", "strength.cu", "if (use_suppress && suppress[pixel])", "if (false)", _strength_checks),
     ("alpha plane dropped", "strength.cu", "if (alpha) strength", "if (false) strength", _strength_checks),
     ("texture term", "strength.cu", "sums[1] * inv_texture", "sums[0] * inv_texture", _pipeline_checks),
+    ("chroma weight", "planes.cu", "713.0 * (1000.0 * r - n)", "713.0 * (1000.0 * g - n)", _planes_checks),
+    ("opacity plane", "planes.cu", "(float)__dmul_rn(a, 1.0 / scale)", "(float)a", _planes_checks),
+    ("premultiplied alpha", "planes.cu", "? scale * scale : scale", "? scale : scale", _planes_checks),
 ]
 
 
@@ -94,3 +105,4 @@ def test_the_checks_pass_on_the_real_kernels():
     _ssim_checks()
     _strength_checks()
     _pipeline_checks()
+    _planes_checks()

@@ -29,6 +29,7 @@ SPECIALISATIONS = [
     _ssim("short", "float", "float", 3),
     _ssim("double", "double", "double", 5),
     ("strength.cu", {"IMGDIFF_RADIUS": 5}),
+    ("planes.cu", {"IMGDIFF_PIXEL": "unsigned short"}),
 ]
 
 

@@ -185,6 +185,11 @@ T atomicMax(T* address, U value) {
     return old;
 }
 
+// Rounded products that the compiler may not fuse (the build passes -ffp-contract=off anyway).
+inline double __dmul_rn(double a, double b) { return a * b; }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+
 // CUDA's device min/max take mixed argument types.
 template <class A, class B>
 inline auto min(A a, B b) {
