@@ -100,8 +100,16 @@ def test_compare_finds_the_cpu_regions(options):
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16], ids=lambda d: d.__name__)
 @pytest.mark.parametrize(
     ("channels", "colour", "alpha"),
-    [(1, False, False), (1, True, False), (1, True, True), (2, False, True), (2, True, True)]
-    + [(3, True, False), (3, True, True), (4, True, True)],
+    [
+        (1, False, False),
+        (1, True, False),
+        (1, True, True),
+        (2, False, True),
+        (2, True, True),
+        (3, True, False),
+        (3, True, True),
+        (4, True, True),
+    ],
     ids=str,
 )
 def test_planes_kernel_gives_the_cpu_planes_bit_for_bit(dtype, channels, colour, alpha):
@@ -110,7 +118,7 @@ def test_planes_kernel_gives_the_cpu_planes_bit_for_bit(dtype, channels, colour,
 
     rng = np.random.default_rng(channels)
     limit = np.iinfo(dtype).max
-    shape = (21, 45) if on_real_gpu() is False else (517, 389)
+    shape = (517, 389) if on_real_gpu() else (21, 45)
     pixels = rng.integers(0, limit + 1, (*shape, channels), dtype=dtype)
     pixels[0, :4] = limit  # extremes, including fully opaque and fully transparent
     pixels[1, :4] = 0
