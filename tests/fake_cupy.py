@@ -30,6 +30,8 @@ _C_TYPES = {
 
 class ndarray(np.ndarray):
     def get(self):
+        global fetched_bytes
+        fetched_bytes += self.nbytes
         return np.array(self, copy=True).view(np.ndarray)
 
 
@@ -43,6 +45,30 @@ class OutOfMemoryError(MemoryError):
 # The largest single allocation the fake 'device' grants; tests lower it to force tiling.
 allocation_limit = 1 << 62
 largest_allocation = 0
+# Bytes brought back to the host with .get() (tests check what a report-only run fetches).
+fetched_bytes = 0
+
+# NumPy functions that CuPy has under the same name and meaning; the fake lends them, on fake arrays.
+_PASSTHROUGH = (
+    "arange",
+    "bincount",
+    "count_nonzero",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "logical_not",
+    "maximum",
+    "minimum",
+    "nonzero",
+    "ones",
+    "sqrt",
+    "uint8",
+    "uint16",
+    "where",
+)
 
 
 def _wrap(value):
@@ -52,6 +78,40 @@ def _wrap(value):
         raise OutOfMemoryError(f"out of memory allocating {array.nbytes} bytes")
     largest_allocation = max(largest_allocation, array.nbytes)
     return array.view(ndarray)
+
+
+def _wrapped(function):
+    def call(*args, **kwargs):
+        result = function(*(np.asarray(a) if isinstance(a, ndarray) else a for a in args), **kwargs)
+        if isinstance(result, tuple):
+            return tuple(_wrap(r) if isinstance(r, np.ndarray) else r for r in result)
+        return _wrap(result) if isinstance(result, np.ndarray) else result
+
+    return call
+
+
+def _cupyx() -> types.ModuleType:
+    """cupyx.scipy.ndimage's functions the package uses, backed by scipy.ndimage."""
+    from scipy import ndimage
+
+    def label(input, structure=None):
+        labels, count = ndimage.label(np.asarray(input), structure=None if structure is None else np.asarray(structure))
+        return _wrap(labels.astype(np.int32)), count
+
+    def by_label(function):
+        def call(input, labels, index):
+            return _wrap(np.asarray(function(np.asarray(input), np.asarray(labels), np.asarray(index))))
+
+        return call
+
+    module = types.ModuleType("cupyx.scipy.ndimage")
+    module.label = label
+    module.binary_dilation = _wrapped(ndimage.binary_dilation)
+    module.minimum_filter = _wrapped(ndimage.minimum_filter)
+    module.maximum_filter = _wrapped(ndimage.maximum_filter)
+    module.minimum = by_label(ndimage.minimum)
+    module.maximum = by_label(ndimage.maximum)
+    return module
 
 
 def asarray(value, dtype=None):
@@ -141,11 +201,12 @@ def install(monkeypatch) -> types.ModuleType:
     module.fake = sys.modules[__name__]  # tests reach allocation_limit through this
     module.zeros = lambda shape, dtype=np.float64: _wrap(np.zeros(shape, dtype))
     module.moveaxis = lambda a, s, d: _wrap(np.moveaxis(a, s, d))
-    module.stack = lambda arrays: _wrap(np.stack([np.asarray(a) for a in arrays]))
+    module.stack = lambda arrays, axis=0: _wrap(np.stack([np.asarray(a) for a in arrays], axis=axis))
     module.clip = lambda a, lo, hi, out=None: np.clip(a, lo, hi, out=out)
-    module.bincount = lambda a, minlength=0: _wrap(np.bincount(np.asarray(a), minlength=minlength))
-    for name in ("float32", "float64", "int32", "uint8", "uint16", "int8", "int16"):
-        setattr(module, name, getattr(np, name))
+    for name in _PASSTHROUGH:
+        value = getattr(np, name)
+        setattr(module, name, value if isinstance(value, type) else _wrapped(value))
+    module.bool_ = np.bool_
     module.RawModule = RawModule
     module.cuda = types.SimpleNamespace(
         Device=_Device,
@@ -158,7 +219,16 @@ def install(monkeypatch) -> types.ModuleType:
         free_all_blocks=lambda: None, total_bytes=lambda: largest_allocation
     )
     monkeypatch.setitem(sys.modules, "cupy", module)
+    ndimage = _cupyx()
+    scipy_module = types.ModuleType("cupyx.scipy")
+    scipy_module.ndimage = ndimage
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scipy = scipy_module
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy", scipy_module)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy.ndimage", ndimage)
     monkeypatch.setattr(sys.modules[__name__], "allocation_limit", 1 << 62)
+    monkeypatch.setattr(sys.modules[__name__], "fetched_bytes", 0)
     launches.clear()
     device_module._gpu_unavailable_reason.cache_clear()
     kernels_module._module.cache_clear()

@@ -13,6 +13,7 @@ import pytest
 from gpu_parity import (
     DTYPES,
     GAUSSIAN,
+    assert_same_regions,
     check_compare,
     check_ssim,
     check_strength_levels,
@@ -127,3 +128,44 @@ def test_planes_kernel_gives_the_cpu_planes_bit_for_bit(dtype, channels, colour,
     planes = plane_stack_gpu(pixels, colour=colour, alpha=alpha, scale=float(limit)).get()
     assert planes.dtype == np.float32 and planes.shape == expected.shape
     assert np.array_equal(planes.view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize("merge_distance", [0, 3, 8])
+def test_regions_on_the_device_are_the_cpu_regions(merge_distance):
+    import cupy
+
+    from imgdiff_gpu._regions_gpu import find_regions_gpu
+    from imgdiff_gpu.regions import find_regions
+
+    rng = np.random.default_rng(merge_distance)
+    shape = (300, 400) if on_real_gpu() else (90, 120)
+    mask = rng.random(shape) < 0.02
+    mask[10:30, 15:50] = rng.random((20, 35)) < 0.7  # a dense region among scattered noise
+    mask[-12:, -25:] = True  # touching the corner
+    ssim_map = rng.uniform(-1, 1, shape)
+    left = rng.random((*shape, 3), dtype=np.float32)
+    right = rng.random((*shape, 3), dtype=np.float32)
+    for min_area in (1, 5, 40):
+        expected, expected_mask = find_regions(
+            mask, ssim_map, left, right, min_area=min_area, merge_distance=merge_distance
+        )
+        regions, kept = find_regions_gpu(
+            *(cupy.asarray(a) for a in (mask, ssim_map, left, right)), min_area=min_area, merge_distance=merge_distance
+        )
+        assert expected, "the test mask must have regions"
+        assert_same_regions(regions, expected)
+        assert np.array_equal(kept.get(), expected_mask)
+
+
+def test_hysteresis_on_the_device_is_the_cpu_hysteresis():
+    import cupy
+
+    from imgdiff_gpu._regions_gpu import hysteresis_gpu
+    from imgdiff_gpu.detection import hysteresis
+
+    rng = np.random.default_rng(2)
+    weak = rng.random((80, 110)) < 0.45
+    strong = weak & (rng.random(weak.shape) < 0.01)
+    expected = hysteresis(weak, strong)
+    assert 0 < expected.sum() < weak.sum()
+    assert np.array_equal(hysteresis_gpu(cupy.asarray(weak), cupy.asarray(strong)).get(), expected)
