@@ -1,17 +1,21 @@
-"""The GPU twin of the analysis stage (``analysis.analyse_gpu``): SSIM map, histogram, strength levels.
+"""The analysis of a pixel pair on the GPU, the twin of ``_analysis_cpu.py`` (``analysis.analyse_gpu``).
 
-Mirrors ``analysis.analyse_cpu`` (``_ssim_cpu.py``, ``detection.py``): the luma SSIM map
-(kernels/ssim.cu), the 256-bin SSIM histogram (cupy.bincount) whose counts go
-to the host for Otsu, and the difference strength as one byte per pixel
-(kernels/strength.cu, levels at strengths 0.5 and 1: detection.HYSTERESIS_LOW and 1);
-hysteresis and regions run on the host (OpenCV). The
-SSIM map comes back too, because the regions' statistics and the heat map use it.
+When the pair fits the memory budget it stays on the device from upload to
+regions: the pixels go up once, as stored; the planes (``kernels/planes.cu``),
+the luma SSIM map (``kernels/ssim.cu``), its 256-bin histogram (Otsu's
+threshold on the host from those 256 counts), the strength levels
+(``kernels/strength.cu``), hysteresis, the regions and their statistics
+(``_regions_gpu.py``) are computed there, and what comes back is the score,
+the threshold and 8 numbers per region -- plus the map and the mask only when
+pictures are wanted (``keep_maps``).
 
-Images too large for the memory budget go through in bands of rows with a halo
-of the window radius. The kernels reflect only at a band's edges, which are
+Pairs over the budget go through in bands of rows with a halo of the window
+radius, planes built on the host and the levels brought back for hysteresis and
+regions on the host. The kernels reflect only at a band's edges, which are
 either the image's own edges or halo rows that are thrown away, so every kept
-row is exactly what an untiled run gives. A GPU out-of-memory error shrinks the
-bands; ``analysis.analyse`` falls back to the CPU if even small bands do not fit.
+row is exactly what an untiled run gives. A GPU out-of-memory error in the
+resident path tries bands; in bands it shrinks them; ``analysis.analyse`` falls
+back to the CPU if even small bands do not fit.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from ._analysis_cpu import Analysis, luma_ssim_params, score_of
 from ._kernels import get_kernel, inverse_threshold, launch
-from ._ssim_params import SSIMParams
 from ._strength_cpu import NEAR
 from .detection import (
     SSIM_HISTOGRAM_BINS,
@@ -32,6 +36,8 @@ from .detection import (
     otsu_ssim_threshold,
     ssim_histogram,
 )
+from .pairing import pair_layout, prepare_pair
+from .regions import find_regions
 
 GPU_BUDGET_BYTES = 4 * 2**30
 _SMALLEST_BAND = 64
@@ -64,7 +70,8 @@ def _ssim_band(cupy, left_luma, right_luma, params):
     return maps[0]
 
 
-def _levels_band(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold):
+def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold):
+    """Strength levels (uint8 CuPy, H x W) of two plane stacks, NumPy or CuPy."""
     height, width, planes = left.shape
     levels = cupy.empty((height, width), dtype=cupy.uint8)
     kernel = get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=len(weights) // 2)
@@ -90,7 +97,7 @@ def _levels_band(cupy, left, right, ssim_map, weights, suppress, thresholds, thr
             inverse_threshold(1.0 - threshold),
         ),
     )
-    return levels.get()
+    return levels
 
 
 def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_rows):
@@ -116,41 +123,101 @@ def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_row
     levels = np.empty(left.shape[:2], dtype=np.uint8)
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band_suppress = suppress[lo:hi].view(np.uint8) if suppress is not None else None
-        band_levels = _levels_band(
+        band_levels = _levels(
             cupy, left[lo:hi], right[lo:hi], ssim_map[lo:hi], weights, band_suppress, thresholds, threshold
-        )
+        ).get()
         levels[top:bottom] = band_levels[top - lo : bottom - lo]
     return ssim_map, levels, threshold
 
 
-def analyse_on_device(
-    left: np.ndarray,
-    right: np.ndarray,
-    params: SSIMParams,
-    thresholds: Thresholds,
-    *,
-    ignore: np.ndarray | None,
-    antialiasing: bool,
-) -> tuple[np.ndarray, np.ndarray, float, list[str]]:
-    """(SSIM map, difference mask, SSIM threshold, notes) of two H x W x P float32 plane stacks.
+def explained_by_antialiasing_gpu(left, right):
+    """The twin of :func:`imgdiff_gpu.detection.explained_by_antialiasing` on CuPy plane stacks."""
+    import cupy
+    from cupyx.scipy import ndimage
 
-    Raises
-    ------
-    GPUOutOfMemory
-        When bands of the smallest size still do not fit in GPU memory. Bands are
-        sized to ``GPU_BUDGET_BYTES`` first and shrink on an out-of-memory error.
-    """
-    height, width, planes = left.shape
+    slack = np.float32(1.0 / 255)
+    explained = cupy.ones(left.shape[:2], dtype=bool)
+    for plane in range(left.shape[2]):
+        a, b = left[..., plane], right[..., plane]
+        for this, other in ((a, b), (b, a)):
+            # OpenCV's 3 x 3 erode/dilate with BORDER_REFLECT is scipy's 'reflect'
+            low = ndimage.minimum_filter(other, size=3, mode="reflect") - slack
+            high = ndimage.maximum_filter(other, size=3, mode="reflect") + slack
+            explained &= (this >= low) & (this <= high)
+    return explained
+
+
+def resident_bytes(left: np.ndarray, right: np.ndarray, planes: int) -> int:
+    """Device bytes of the resident analysis: pixels as stored, two plane stacks, two luma
+    copies, the map, and about 20 bytes a pixel of masks, levels and labels."""
+    height, width = left.shape[:2]
+    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 2 * 4 + 8 + 20)
+
+
+def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antialiasing, min_area, merge_distance):
+    """The whole analysis on the device; (score, regions, threshold, kept mask, map) with the last two on it."""
+    import cupy
+
+    from ._planes_gpu import plane_stack_gpu
+    from ._regions_gpu import find_regions_gpu, hysteresis_gpu
+
+    left_planes = plane_stack_gpu(left, colour=layout.colour, alpha=layout.alpha, scale=layout.left_scale)
+    right_planes = plane_stack_gpu(right, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale)
+    luma_params = replace(params, out_dtype=np.dtype(np.float64))  # float64, as on the CPU
+    ssim_map = _ssim_band(
+        cupy, cupy.ascontiguousarray(left_planes[..., 0]), cupy.ascontiguousarray(right_planes[..., 0]), luma_params
+    )
+    device_ignore = cupy.asarray(ignore) if ignore is not None else None
+    valid = ~device_ignore if ignore is not None else None
+    if thresholds.exact:  # no windowed evidence: the plain per-pixel test
+        mask = (left_planes != right_planes).any(axis=2)
+        if antialiasing:
+            mask &= ~explained_by_antialiasing_gpu(left_planes, right_planes)
+        threshold = 1.0
+    else:
+        counts = ssim_histogram(ssim_map, valid, xp=cupy).get()  # 256 counts
+        threshold = thresholds.ssim
+        if threshold is None:
+            threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
+        suppress = explained_by_antialiasing_gpu(left_planes, right_planes) if antialiasing else None
+        levels = _levels(
+            cupy,
+            left_planes,
+            right_planes,
+            ssim_map,
+            params.weights,
+            suppress.view(cupy.uint8) if suppress is not None else None,
+            thresholds,
+            threshold,
+        )
+        if valid is not None:
+            levels[~valid] = 0
+        mask = hysteresis_gpu(levels >= 1, levels == 2)
+    if valid is not None:
+        mask &= valid
+    regions, kept = find_regions_gpu(
+        mask, ssim_map, left_planes, right_planes, min_area=min_area, merge_distance=merge_distance
+    )
+    score = score_of(ssim_map, params.crop, device_ignore)
+    return score, regions, float(threshold), kept, ssim_map
+
+
+def _analyse_banded(left_planes, right_planes, params, thresholds, *, ignore, antialiasing):
+    """(SSIM map, difference mask, SSIM threshold, rows per band) of two host plane stacks, in bands."""
+    height, width, planes = left_planes.shape
     valid = None if ignore is None else ~ignore
     # exact: the per-pixel test on the host works out the antialiasing itself, once
-    suppress = explained_by_antialiasing(left, right) if antialiasing and not thresholds.exact else None
+    explain = antialiasing and not thresholds.exact
+    suppress = explained_by_antialiasing(left_planes, right_planes) if explain else None
     # device bytes per image row at once: both stacks, luma copies, map, histogram bins, levels
     row_bytes = width * (2 * planes * 4 + 2 * 4 + 8 + 4 + 1 + 1)
     halo = max(params.radius, NEAR)
     band_rows = max(min(height, GPU_BUDGET_BYTES // row_bytes - 2 * halo), _SMALLEST_BAND)
     while True:
         try:
-            ssim_map, levels, threshold = _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_rows)
+            ssim_map, levels, threshold = _analyse_in_bands(
+                left_planes, right_planes, params, thresholds, valid, suppress, band_rows
+            )
             break
         except Exception as exc:
             if not is_out_of_memory(exc) or band_rows <= _SMALLEST_BAND:
@@ -158,18 +225,90 @@ def analyse_on_device(
                     raise GPUOutOfMemory(f"{width}x{height} does not fit in GPU memory even in bands") from exc
                 raise
             band_rows = max(band_rows // 4, _SMALLEST_BAND)
-            import cupy
-
-            cupy.get_default_memory_pool().free_all_blocks()
-    notes = [f"processed on the GPU in bands of {band_rows} rows"] if band_rows < height else []
+            _free_cached_memory()
     if thresholds.exact:  # no windowed evidence: the plain per-pixel test, on the host
         mask, threshold = difference_mask(
-            ssim_map, left, right, params.weights, thresholds, ignore=ignore, antialiasing=antialiasing
+            ssim_map, left_planes, right_planes, params.weights, thresholds, ignore=ignore, antialiasing=antialiasing
         )
-        return ssim_map, mask, threshold, notes
+        return ssim_map, mask, threshold, band_rows
     if valid is not None:
         levels[~valid] = 0
     mask = mask_from_levels(levels)
     if valid is not None:
         mask &= valid
-    return ssim_map, mask, float(threshold), notes
+    return ssim_map, mask, float(threshold), band_rows
+
+
+def _free_cached_memory() -> None:
+    import cupy
+
+    cupy.get_default_memory_pool().free_all_blocks()
+
+
+def analyse_gpu(
+    left: np.ndarray,
+    right: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    ignore: np.ndarray | None,
+    antialiasing: bool,
+    min_area: int,
+    merge_distance: int,
+    keep_maps: bool,
+) -> Analysis:
+    """The analysis on the GPU; see :func:`imgdiff_gpu.analysis.analyse`.
+
+    Raises
+    ------
+    GPUOutOfMemory
+        When the pair does not fit in GPU memory even in the smallest bands. Bands are
+        sized to ``GPU_BUDGET_BYTES`` first and shrink on an out-of-memory error.
+    """
+    layout = pair_layout(left, right)
+    params = luma_ssim_params(np.empty(left.shape[:2], dtype=np.float32))
+    planes = 1 + 2 * layout.colour + layout.alpha
+    notes = list(layout.notes)
+    if resident_bytes(left, right, planes) <= GPU_BUDGET_BYTES:
+        try:
+            score, regions, threshold, kept, ssim_map = _analyse_resident(
+                left,
+                right,
+                layout,
+                params,
+                thresholds,
+                ignore=ignore,
+                antialiasing=antialiasing,
+                min_area=min_area,
+                merge_distance=merge_distance,
+            )
+            return Analysis(
+                score=score,
+                regions=regions,
+                ssim_threshold=threshold,
+                device="gpu",
+                mask=kept.get() if keep_maps else None,
+                ssim_map=ssim_map.get() if keep_maps else None,
+                notes=notes,
+            )
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            _free_cached_memory()  # then bands, which need less
+    pair = prepare_pair(left, right)
+    ssim_map, mask, threshold, band_rows = _analyse_banded(
+        pair.left.planes, pair.right.planes, params, thresholds, ignore=ignore, antialiasing=antialiasing
+    )
+    if band_rows < left.shape[0]:
+        notes.append(f"processed on the GPU in bands of {band_rows} rows")
+    regions, kept = find_regions(
+        mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
+    )
+    return Analysis(
+        score=score_of(ssim_map, params.crop, ignore),
+        regions=regions,
+        ssim_threshold=threshold,
+        device="gpu",
+        mask=kept if keep_maps else None,
+        ssim_map=ssim_map if keep_maps else None,
+        notes=notes,
+    )

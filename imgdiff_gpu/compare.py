@@ -8,19 +8,17 @@ from typing import Union
 
 import numpy as np
 
+from ._analysis_cpu import WINDOW_SIGMA as WINDOW_SIGMA
+from ._analysis_cpu import luma_ssim_params as luma_ssim_params
+from ._analysis_cpu import score_of as score_of
 from ._device import resolve_device
-from ._ssim_params import ssim_params
 from .alignment import Alignment, pad_to, reconcile
 from .analysis import analyse
 from .detection import Thresholds, thresholds_for
 from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
-from .pairing import prepare_pair
-from .regions import Region, find_regions
+from .regions import Region
 
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray, LoadedImage]
-
-# Wang et al. (2004): Gaussian window, sigma 1.5, population covariance.
-WINDOW_SIGMA = 1.5
 
 
 @dataclass
@@ -84,6 +82,7 @@ def compare(
     align: str | None = None,
     antialiasing: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    keep_maps: bool = True,
 ) -> Comparison:
     """Compare two images and locate their differences.
 
@@ -114,6 +113,10 @@ def compare(
         Ignore changes a sub-pixel edge shift explains (screenshot comparisons).
     max_pixels : int
         Refuse files whose header claims more pixels than this.
+    keep_maps : bool
+        Keep the SSIM map and the regions' mask in the result (for pictures). Without
+        them (``ssim_map`` and ``mask`` are None) a GPU run brings back only the score,
+        the threshold and the regions: O(regions) bytes.
 
     Returns
     -------
@@ -152,22 +155,21 @@ def compare(
     if no_data is not None:
         ignore = no_data if ignore is None else ignore | no_data
 
-    pair = prepare_pair(left_pixels, right_pixels)
-    result.notes.extend(pair.notes)
-    params = luma_ssim_params(pair.left.luma)
-    analysis = analyse(where, pair, params, thresholds, ignore=ignore, antialiasing=antialiasing)
-    result.device = analysis.device
-    result.notes.extend(analysis.notes)
-    result.ssim_map, result.ssim_threshold = analysis.ssim_map, analysis.ssim_threshold
-    result.score = score_of(analysis.ssim_map, params.crop, ignore)
-    result.regions, result.mask = find_regions(
-        analysis.mask,
-        analysis.ssim_map,
-        pair.left.planes,
-        pair.right.planes,
+    analysis = analyse(
+        where,
+        left_pixels,
+        right_pixels,
+        thresholds,
+        ignore=ignore,
+        antialiasing=antialiasing,
         min_area=min_area,
         merge_distance=merge_distance,
+        keep_maps=keep_maps,
     )
+    result.device = analysis.device
+    result.notes.extend(analysis.notes)
+    result.score, result.regions, result.ssim_threshold = analysis.score, analysis.regions, analysis.ssim_threshold
+    result.mask, result.ssim_map = analysis.mask, analysis.ssim_map
     return result
 
 
@@ -178,31 +180,6 @@ def thresholds_of(sensitivity: str, threshold: float | str | None) -> Thresholds
             raise ValueError(f"threshold must be 'otsu' or a number, got {threshold!r}")
         threshold = None
     return thresholds_for(sensitivity, ssim_threshold=threshold)
-
-
-def luma_ssim_params(luma: np.ndarray):
-    """SSIM parameters for a luma plane in data-range units, Wang et al.'s settings."""
-    return ssim_params(
-        luma,
-        luma,
-        win_size=None,
-        data_range=1.0,
-        gaussian_weights=True,
-        sigma=WINDOW_SIGMA,
-        use_sample_covariance=False,
-    )
-
-
-def score_of(ssim_map: np.ndarray, crop: int, ignore: np.ndarray | None) -> float:
-    """Mean SSIM inside the cropped border, ignored pixels left out."""
-    height, width = ssim_map.shape
-    inner = (slice(crop, height - crop), slice(crop, width - crop))
-    values = ssim_map[inner]
-    if ignore is not None:
-        values = values[~ignore[inner]]
-        if values.size == 0:
-            return 1.0  # everything ignored: nothing left that differs
-    return float(values.mean(dtype=np.float64))
 
 
 __all__ = ["Comparison", "compare"]

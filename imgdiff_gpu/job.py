@@ -74,8 +74,8 @@ def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarr
     return ignore
 
 
-def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None):
-    """:func:`imgdiff_gpu.compare.compare` with the command line's options."""
+def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None, keep_maps: bool = True):
+    """:func:`imgdiff_gpu.compare.compare` with the command line's options (maps kept for pictures)."""
     from .compare import compare
 
     return compare(
@@ -90,6 +90,7 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
         size_mode=options.size_mode,
         align=options.align,
         antialiasing=options.antialiasing,
+        keep_maps=keep_maps,
     )
 
 
@@ -144,7 +145,7 @@ def compare_files(
     inputs = [left, right] + ([options.ignore_mask] if options.ignore_mask else [])
     check_destinations(output_paths(out_dir, json_path), inputs=inputs, overwrite=overwrite)
 
-    result = compare_with(options, left_image, right_image, ignore=ignore)
+    result = compare_with(options, left_image, right_image, ignore=ignore, keep_maps=out_dir is not None)
     files = {}
     if out_dir is not None:
         files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)

@@ -116,7 +116,7 @@ def edited_pair(size: tuple[int, int] | None, *, channels: int) -> tuple[np.ndar
 
 def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int, int] | None) -> None:
     """strength.cu's levels identical to the levels of the CPU pass's strength."""
-    from imgdiff_gpu._analysis_gpu import _levels_band
+    from imgdiff_gpu._analysis_gpu import _levels
     from imgdiff_gpu._ssim_cpu import ssim_map_2d
     from imgdiff_gpu._strength_cpu import strength_map
     from imgdiff_gpu.compare import luma_ssim_params
@@ -144,7 +144,7 @@ def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int,
     assert expected.max() == 2 and (expected == 1).any(), "the test pair must reach both levels"
     import cupy
 
-    levels = _levels_band(
+    levels = _levels(
         cupy,
         left,
         right,
@@ -153,7 +153,7 @@ def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int,
         suppress.view(np.uint8) if suppress is not None else None,
         thresholds,
         0.6,
-    )
+    ).get()
     mismatched = np.argwhere(levels != expected)
     assert mismatched.size == 0, f"{len(mismatched)} pixels differ, first at {mismatched[:5].tolist()}"
 

@@ -17,6 +17,7 @@ from gpu_parity import (
     check_compare,
     check_ssim,
     check_strength_levels,
+    edited_pair,
     on_real_gpu,
     photo_pair,
 )
@@ -169,3 +170,17 @@ def test_hysteresis_on_the_device_is_the_cpu_hysteresis():
     expected = hysteresis(weak, strong)
     assert 0 < expected.sum() < weak.sum()
     assert np.array_equal(hysteresis_gpu(cupy.asarray(weak), cupy.asarray(strong)).get(), expected)
+
+
+def test_antialiasing_explanation_on_the_device_is_the_cpu_one():
+    import cupy
+
+    from imgdiff_gpu._analysis_gpu import explained_by_antialiasing_gpu
+    from imgdiff_gpu.detection import explained_by_antialiasing
+    from imgdiff_gpu.pairing import prepare_pair
+
+    pair = prepare_pair(*edited_pair((40, 72), channels=4))
+    expected = explained_by_antialiasing(pair.left.planes, pair.right.planes)
+    assert 0 < expected.sum() < expected.size
+    found = explained_by_antialiasing_gpu(cupy.asarray(pair.left.planes), cupy.asarray(pair.right.planes))
+    assert np.array_equal(found.get(), expected)

@@ -23,29 +23,42 @@ def test_every_launch_uses_the_tile_as_its_block(fake_gpu):
     left, right = edited_pair((20, 40), channels=3)
     compare(left, right, device="gpu")
     names = [name for name, _, _ in fake_gpu.fake.launches]
-    assert names == ["imgdiff_ssim", "imgdiff_strength"]
+    assert names == ["imgdiff_planes", "imgdiff_planes", "imgdiff_ssim", "imgdiff_strength"]
     for _, grid, block in fake_gpu.fake.launches:
         assert block == (TILE_WIDTH, TILE_HEIGHT, 1) and grid == (2, 3, 1)
 
 
-def test_bands_give_exactly_the_untiled_result(fake_gpu, monkeypatch):
+def test_a_report_only_run_brings_back_o_of_regions_bytes(fake_gpu):
+    left, right = edited_pair((64, 120), channels=3)
+    cpu = compare(left, right, device="cpu", keep_maps=False)
+    fake_gpu.fake.fetched_bytes = 0
+    report_only = compare(left, right, device="gpu", keep_maps=False)
+    assert report_only.ssim_map is None and report_only.mask is None and cpu.ssim_map is None
+    assert_same_regions(report_only.regions, cpu.regions)
+    # the 256 histogram counts and 8 float64 numbers per region, nothing per pixel
+    assert fake_gpu.fake.fetched_bytes == 256 * 8 + 8 * 8 * len(cpu.regions)
+    fake_gpu.fake.fetched_bytes = 0
+    with_pictures = compare(left, right, device="gpu")
+    assert fake_gpu.fake.fetched_bytes >= 64 * 120 * (8 + 1)  # the map and the mask
+    assert np.array_equal(with_pictures.mask, compare(left, right, device="cpu").mask)
+
+
+def test_bands_give_exactly_the_resident_result(fake_gpu, monkeypatch):
     import imgdiff_gpu._analysis_gpu as analysis_gpu
-    from imgdiff_gpu.analysis import analyse_gpu
-    from imgdiff_gpu.compare import luma_ssim_params
     from imgdiff_gpu.detection import thresholds_for
-    from imgdiff_gpu.pairing import prepare_pair
 
     monkeypatch.setattr(analysis_gpu, "_SMALLEST_BAND", 16)
-    pair = prepare_pair(*edited_pair((72, 60), channels=3))
-    params = luma_ssim_params(pair.left.luma)
-    whole = analyse_gpu(pair, params, thresholds_for("normal"), ignore=None, antialiasing=False)
-    assert whole.notes == []
+    left, right = edited_pair((72, 60), channels=3)
+    options = dict(ignore=None, antialiasing=False, min_area=40, merge_distance=8, keep_maps=True)
+    whole = analysis_gpu.analyse_gpu(left, right, thresholds_for("normal"), **options)
+    assert whole.notes == [] and whole.regions
     row_bytes = 60 * (2 * 3 * 4 + 2 * 4 + 8 + 4 + 1 + 1)
     monkeypatch.setattr(analysis_gpu, "GPU_BUDGET_BYTES", row_bytes * (16 + 10))
-    banded = analyse_gpu(pair, params, thresholds_for("normal"), ignore=None, antialiasing=False)
+    banded = analysis_gpu.analyse_gpu(left, right, thresholds_for("normal"), **options)
     assert banded.notes == ["processed on the GPU in bands of 16 rows"]
     assert np.array_equal(banded.ssim_map, whole.ssim_map) and np.array_equal(banded.mask, whole.mask)
-    assert banded.ssim_threshold == whole.ssim_threshold and whole.mask.any()
+    assert banded.ssim_threshold == whole.ssim_threshold
+    assert_same_regions(banded.regions, whole.regions)
 
 
 def test_out_of_memory_shrinks_bands_then_falls_back_to_the_cpu(fake_gpu, monkeypatch):
