@@ -184,3 +184,27 @@ def test_antialiasing_explanation_on_the_device_is_the_cpu_one():
     assert 0 < expected.sum() < expected.size
     found = explained_by_antialiasing_gpu(cupy.asarray(pair.left.planes), cupy.asarray(pair.right.planes))
     assert np.array_equal(found.get(), expected)
+
+
+@pytest.mark.parametrize("jpeg_quality", [None, 75], ids=["lossless", "jpeg75"])
+def test_detection_set_pairs_give_the_cpu_regions(jpeg_quality):
+    """benchmarks/eval_detection.py's pairs: whole on a GPU; under the emulation a 64 x 96 crop around an edit."""
+    from benchmarks.detection_set import positive_pairs
+
+    from imgdiff_gpu.compare import compare
+
+    photos = None if on_real_gpu() else ["camera", "chelsea", "coffee", "astronaut"]
+    found_any = False
+    for pair in positive_pairs(photos, pairs_per_photo=1, jpeg_quality=jpeg_quality):
+        left, right = pair.left, pair.right
+        if not on_real_gpu():
+            x, y, w, h = pair.edits[0].box
+            top = min(max(y + h // 2 - 32, 0), left.shape[0] - 64)
+            start = min(max(x + w // 2 - 48, 0), left.shape[1] - 96)
+            left, right = (np.ascontiguousarray(a[top : top + 64, start : start + 96]) for a in (left, right))
+        cpu, gpu = compare(left, right, device="cpu"), compare(left, right, device="gpu")
+        assert gpu.device == "gpu"
+        assert_same_regions(gpu.regions, cpu.regions)
+        assert abs(gpu.score - cpu.score) <= 1e-12 and gpu.ssim_threshold == cpu.ssim_threshold
+        found_any |= bool(cpu.regions)
+    assert found_any
