@@ -190,7 +190,6 @@ def test_antialiasing_explanation_on_the_device_is_the_cpu_one():
 def test_detection_set_pairs_give_the_cpu_regions(jpeg_quality):
     """benchmarks/eval_detection.py's pairs: whole on a GPU; under the emulation a 64 x 96 crop around an edit."""
     from benchmarks.detection_set import positive_pairs
-
     from imgdiff_gpu.compare import compare
 
     photos = None if on_real_gpu() else ["camera", "chelsea", "coffee", "astronaut"]
