@@ -6,7 +6,7 @@ the luma SSIM map (``kernels/ssim.cu``), its 256-bin histogram (Otsu's
 threshold on the host from those 256 counts), the strength levels
 (``kernels/strength.cu``), hysteresis, the regions and their statistics
 (``_regions_gpu.py``) are computed there, and what comes back is the score,
-the threshold and 8 numbers per region -- plus the map and the mask only when
+the threshold and 9 numbers per region -- plus the map and the mask only when
 pictures are wanted (``keep_maps``).
 
 Pairs over the budget go through in bands of rows with a halo of the window
@@ -71,15 +71,20 @@ def _ssim_band(cupy, left_luma, right_luma, params):
 
 
 def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold):
-    """Strength levels (uint8 CuPy, H x W) of two plane stacks, NumPy or CuPy."""
-    height, width, planes = left.shape
-    levels = cupy.empty((height, width), dtype=cupy.uint8)
+    """Strength levels (uint8 CuPy, [N x] H x W) of two [N x] H x W x P plane stacks, NumPy or CuPy.
+
+    ``threshold``: the SSIM threshold, one per pair of a batch.
+    """
+    height, width, planes = left.shape[-3:]
+    count = left.shape[0] if left.ndim == 4 else 1
+    levels = cupy.empty(left.shape[:-1], dtype=cupy.uint8)
+    inverse_ssim = cupy.asarray([inverse_threshold(1.0 - t) for t in np.atleast_1d(threshold)], dtype=cupy.float64)
     kernel = get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=len(weights) // 2)
     launch(
         kernel,
         height,
         width,
-        1,
+        count,
         (
             cupy.asarray(left),
             cupy.asarray(right),
@@ -94,7 +99,7 @@ def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshol
             inverse_threshold(thresholds.luma_shift),
             inverse_threshold(thresholds.chroma_shift),
             inverse_threshold(thresholds.texture),
-            inverse_threshold(1.0 - threshold),
+            inverse_ssim,
         ),
     )
     return levels

@@ -17,16 +17,21 @@ def _get_planes_kernel(dtype: np.dtype):
     return get_kernel("planes.cu", "imgdiff_planes", IMGDIFF_PIXEL=_PIXEL_TYPES[np.dtype(dtype)])
 
 
-def plane_stack_gpu(pixels, *, colour: bool, alpha: bool, scale: float):
-    """H x W x P float32 CuPy planes of integer pixels (NumPy or CuPy); see ``_planes_cpu.plane_stack``."""
+def plane_stack_gpu(pixels, *, colour: bool, alpha: bool, scale: float, batch: bool = False):
+    """H x W x P float32 CuPy planes of integer pixels (NumPy or CuPy); see ``_planes_cpu.plane_stack``.
+
+    With ``batch``, ``pixels`` is N x H x W (x C) and the planes N x H x W x P, in one launch.
+    """
     import cupy
 
     pixels = cupy.ascontiguousarray(cupy.asarray(pixels))
-    if pixels.ndim == 2:
+    if pixels.ndim == (3 if batch else 2):
         pixels = pixels[..., None]
-    height, width, channels = pixels.shape
+    if not batch:
+        pixels = pixels[None]
+    count, height, width, channels = pixels.shape
     planes = 1 + (2 if colour else 0) + (1 if alpha else 0)
-    out = cupy.empty((height, width, planes), dtype=cupy.float32)
+    out = cupy.empty((count, height, width, planes), dtype=cupy.float32)
     args = (
         pixels,
         out,
@@ -37,5 +42,5 @@ def plane_stack_gpu(pixels, *, colour: bool, alpha: bool, scale: float):
         np.int32(alpha),
         np.float64(scale),
     )
-    launch(_get_planes_kernel(pixels.dtype), height, width, 1, args)
-    return out
+    launch(_get_planes_kernel(pixels.dtype), height, width, count, args)
+    return out if batch else out[0]

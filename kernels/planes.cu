@@ -22,7 +22,8 @@ imgdiff_planes(const IMGDIFF_PIXEL* __restrict__ pixels, float* __restrict__ out
                int channels, int colour, int alpha, double scale) {
     const int x = blockIdx.x * IMGDIFF_TILE_W + threadIdx.x, y = blockIdx.y * IMGDIFF_TILE_H + threadIdx.y;
     if (x >= width || y >= height) return;
-    const long long pixel = (long long)y * width + x;
+    // a batch of images: one grid z-slice each
+    const long long pixel = ((long long)blockIdx.z * height + y) * width + x;
     const IMGDIFF_PIXEL* p = pixels + pixel * channels;
     const bool has_alpha = channels == 2 || channels == 4;
     // premultiplying by alpha puts one more `scale` under every numerator

@@ -1,7 +1,7 @@
 // Difference strength as levels: mirrors imgdiff_gpu/_strength_cpu.py (_strength_kernel).
 //
 // Per pixel, from two interleaved float32 plane stacks (Y; Y,A; Y,Cr,Cb; Y,Cr,Cb,A)
-// and the SSIM map: window-averaged luma/opacity shift over the luma threshold,
+// and the SSIM map (a batch of pairs as grid z-slices, each with its SSIM threshold): window-averaged luma/opacity shift over the luma threshold,
 // chroma shift over the chroma threshold, and the structural term
 // min((1 - S) / (1 - t_ssim), (w * |dY|) / t_texture); the strength is the
 // largest, zero unless a pixel that differs (and is not suppressed) lies within
@@ -24,7 +24,7 @@ imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right
                  const double* __restrict__ ssim_map, const double* __restrict__ weights,
                  const unsigned char* __restrict__ suppress, int use_suppress,
                  unsigned char* __restrict__ levels, int height, int width, int planes, double inv_luma, double inv_chroma,
-                 double inv_texture, double inv_ssim) {
+                 double inv_texture, const double* __restrict__ inv_ssim) {
     __shared__ float raw[IMGDIFF_QUANTITIES][IMGDIFF_HALO_H][IMGDIFF_HALO_W];
     __shared__ unsigned char changed[IMGDIFF_HALO_H][IMGDIFF_HALO_W];
     __shared__ float filtered[IMGDIFF_QUANTITIES][IMGDIFF_HALO_H][IMGDIFF_TILE_W];
@@ -36,6 +36,9 @@ imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right
     const int quantities = 2 + (colour ? 2 : 0) + (alpha ? 1 : 0);
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int thread = ty * IMGDIFF_TILE_W + tx;
+    // a batch of pairs: one grid z-slice each, its own SSIM threshold
+    const int pair = blockIdx.z;
+    const long long pair_offset = (long long)pair * height * width;
     const int x0 = blockIdx.x * IMGDIFF_TILE_W, y0 = blockIdx.y * IMGDIFF_TILE_H;
 
     if (thread < 2 * IMGDIFF_RADIUS + 1) w[thread] = weights[thread];
@@ -43,7 +46,7 @@ imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right
         const int hy = i / IMGDIFF_HALO_W, hx = i % IMGDIFF_HALO_W;
         const int gy = imgdiff_reflect(y0 + hy - IMGDIFF_RADIUS, height);
         const int gx = imgdiff_reflect(x0 + hx - IMGDIFF_RADIUS, width);
-        const long long pixel = (long long)gy * width + gx;
+        const long long pixel = pair_offset + (long long)gy * width + gx;
         const long long base = pixel * planes;
         const float d_y = left[base] - right[base];
         bool any_change = d_y != 0.0f;
@@ -88,9 +91,9 @@ imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right
         double strength = fabs(sums[0]) * inv_luma;
         if (colour) strength = fmax(strength, sqrt(sums[2] * sums[2] + sums[3] * sums[3]) * inv_chroma);
         if (alpha) strength = fmax(strength, fabs(sums[quantities - 1]) * inv_luma);
-        const double s = ssim_map[(long long)gy * width + gx];
-        strength = fmax(strength, fmin((1.0 - s) * inv_ssim, sums[1] * inv_texture));
+        const double s = ssim_map[pair_offset + (long long)gy * width + gx];
+        strength = fmax(strength, fmin((1.0 - s) * inv_ssim[pair], sums[1] * inv_texture));
         level = strength >= IMGDIFF_LEVEL_HIGH ? 2 : (strength >= IMGDIFF_LEVEL_LOW ? 1 : 0);
     }
-    levels[(long long)gy * width + gx] = level;
+    levels[pair_offset + (long long)gy * width + gx] = level;
 }

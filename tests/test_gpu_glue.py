@@ -35,8 +35,8 @@ def test_a_report_only_run_brings_back_o_of_regions_bytes(fake_gpu):
     report_only = compare(left, right, device="gpu", keep_maps=False)
     assert report_only.ssim_map is None and report_only.mask is None and cpu.ssim_map is None
     assert_same_regions(report_only.regions, cpu.regions)
-    # the 256 histogram counts and 8 float64 numbers per region, nothing per pixel
-    assert fake_gpu.fake.fetched_bytes == 256 * 8 + 8 * 8 * len(cpu.regions)
+    # the 256 histogram counts and 9 float64 numbers per region, nothing per pixel
+    assert fake_gpu.fake.fetched_bytes == 256 * 8 + 9 * 8 * len(cpu.regions)
     fake_gpu.fake.fetched_bytes = 0
     with_pictures = compare(left, right, device="gpu")
     assert fake_gpu.fake.fetched_bytes >= 64 * 120 * (8 + 1)  # the map and the mask
