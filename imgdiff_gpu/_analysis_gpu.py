@@ -136,18 +136,19 @@ def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_row
 
 
 def explained_by_antialiasing_gpu(left, right):
-    """The twin of :func:`imgdiff_gpu.detection.explained_by_antialiasing` on CuPy plane stacks."""
+    """The twin of :func:`imgdiff_gpu.detection.explained_by_antialiasing` on CuPy plane stacks ([N x] H x W x P)."""
     import cupy
     from cupyx.scipy import ndimage
 
     slack = np.float32(1.0 / 255)
-    explained = cupy.ones(left.shape[:2], dtype=bool)
-    for plane in range(left.shape[2]):
+    explained = cupy.ones(left.shape[:-1], dtype=bool)
+    size = (1,) * (left.ndim - 3) + (3, 3)  # a batch's pairs do not see each other
+    for plane in range(left.shape[-1]):
         a, b = left[..., plane], right[..., plane]
         for this, other in ((a, b), (b, a)):
             # OpenCV's 3 x 3 erode/dilate with BORDER_REFLECT is scipy's 'reflect'
-            low = ndimage.minimum_filter(other, size=3, mode="reflect") - slack
-            high = ndimage.maximum_filter(other, size=3, mode="reflect") + slack
+            low = ndimage.minimum_filter(other, size=size, mode="reflect") - slack
+            high = ndimage.maximum_filter(other, size=size, mode="reflect") + slack
             explained &= (this >= low) & (this <= high)
     return explained
 
@@ -317,3 +318,120 @@ def analyse_gpu(
         ssim_map=ssim_map if keep_maps else None,
         notes=notes,
     )
+
+
+def analyse_batch_gpu(
+    lefts,
+    rights,
+    thresholds: Thresholds,
+    *,
+    ignore: np.ndarray | None,
+    antialiasing: bool,
+    min_area: int,
+    merge_distance: int,
+    keep_maps: bool,
+) -> list[Analysis]:
+    """The analyses of N same-sized pairs (N x H x W [x C] stacks, NumPy or CuPy), one launch per stage.
+
+    The batch stays on the device; a batch that does not fit is halved until it
+    does, and a single pair that does not fit goes the way of :func:`analyse_gpu`.
+    """
+    try:
+        return _analyse_batch(
+            lefts,
+            rights,
+            thresholds,
+            ignore=ignore,
+            antialiasing=antialiasing,
+            min_area=min_area,
+            merge_distance=merge_distance,
+            keep_maps=keep_maps,
+        )
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+    _free_cached_memory()
+    options = dict(
+        ignore=ignore, antialiasing=antialiasing, min_area=min_area, merge_distance=merge_distance, keep_maps=keep_maps
+    )
+    if len(lefts) == 1:
+        return [analyse_gpu(_host(lefts[0]), _host(rights[0]), thresholds, **options)]
+    half = len(lefts) // 2
+    return analyse_batch_gpu(lefts[:half], rights[:half], thresholds, **options) + analyse_batch_gpu(
+        lefts[half:], rights[half:], thresholds, **options
+    )
+
+
+def _host(array) -> np.ndarray:
+    return array.get() if hasattr(array, "get") else np.asarray(array)
+
+
+def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area, merge_distance, keep_maps):
+    import cupy
+
+    from ._planes_gpu import plane_stack_gpu
+    from ._regions_gpu import find_regions_gpu, hysteresis_gpu
+    from ._ssim_gpu import ssim_planes
+
+    count = len(lefts)
+    layout = pair_layout(lefts[0], rights[0])
+    params = luma_ssim_params(np.empty(lefts[0].shape[:2], dtype=np.float32))
+    left_planes = plane_stack_gpu(lefts, colour=layout.colour, alpha=layout.alpha, scale=layout.left_scale, batch=True)
+    right_planes = plane_stack_gpu(
+        rights, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale, batch=True
+    )
+    luma_params = replace(params, out_dtype=np.dtype(np.float64))
+    means, ssim_maps = ssim_planes(
+        cupy.ascontiguousarray(left_planes[..., 0]),
+        cupy.ascontiguousarray(right_planes[..., 0]),
+        luma_params,
+        want_map=True,
+    )
+    device_ignore = cupy.asarray(ignore) if ignore is not None else None
+    valid = ~device_ignore if ignore is not None else None
+    if thresholds.exact:
+        masks = (left_planes != right_planes).any(axis=3)
+        if antialiasing:
+            masks &= ~explained_by_antialiasing_gpu(left_planes, right_planes)
+        ssim_thresholds = [1.0] * count
+    else:
+        counts = cupy.stack([ssim_histogram(ssim_maps[i], valid, xp=cupy) for i in range(count)]).get()
+        ssim_thresholds = [
+            thresholds.ssim if thresholds.ssim is not None else otsu_ssim_threshold(c, thresholds.ssim_ceiling)
+            for c in counts
+        ]
+        suppress = explained_by_antialiasing_gpu(left_planes, right_planes) if antialiasing else None
+        levels = _levels(
+            cupy,
+            left_planes,
+            right_planes,
+            ssim_maps,
+            params.weights,
+            suppress.view(cupy.uint8) if suppress is not None else None,
+            thresholds,
+            ssim_thresholds,
+        )
+        if valid is not None:
+            levels[:, ~valid] = 0
+        masks = hysteresis_gpu(levels >= 1, levels == 2)
+    if valid is not None:
+        masks &= valid
+    regions, kept = find_regions_gpu(
+        masks, ssim_maps, left_planes, right_planes, min_area=min_area, merge_distance=merge_distance
+    )
+    if device_ignore is None:
+        scores = [float(m) for m in means.get()]  # the kernel's cropped means, N numbers
+    else:
+        scores = [score_of(ssim_maps[i], params.crop, device_ignore) for i in range(count)]
+    return [
+        Analysis(
+            score=scores[i],
+            regions=regions[i],
+            ssim_threshold=float(ssim_thresholds[i]),
+            device="gpu",
+            mask=kept[i].get() if keep_maps else None,
+            ssim_map=ssim_maps[i].get() if keep_maps else None,
+            notes=list(layout.notes),
+        )
+        for i in range(count)
+    ]

@@ -16,7 +16,7 @@ from ._analysis_cpu import Analysis, analyse_cpu
 from ._device import Device
 from .detection import Thresholds
 
-__all__ = ["Analysis", "analyse"]
+__all__ = ["Analysis", "analyse", "analyse_batch"]
 
 
 def analyse(
@@ -72,3 +72,36 @@ def analyse(
             fallback.notes.append(f"{exc}; computed on the CPU")
             return fallback
     return analyse_cpu(left, right, thresholds, **options)
+
+
+def analyse_batch(
+    device: Device,
+    lefts,
+    rights,
+    thresholds: Thresholds,
+    *,
+    ignore: np.ndarray | None,
+    antialiasing: bool,
+    min_area: int,
+    merge_distance: int,
+    keep_maps: bool = False,
+) -> list[Analysis]:
+    """:func:`analyse` of N same-sized pairs (N x H x W [x C] stacks or sequences of arrays).
+
+    On the GPU each stage is one launch over the whole batch; on the CPU the pairs go one by one.
+    """
+    options = dict(
+        ignore=ignore,
+        antialiasing=antialiasing,
+        min_area=min_area,
+        merge_distance=merge_distance,
+        keep_maps=keep_maps,
+    )
+    if device == "gpu":
+        from ._analysis_gpu import GPUOutOfMemory, analyse_batch_gpu
+
+        try:
+            return analyse_batch_gpu(lefts, rights, thresholds, **options)
+        except GPUOutOfMemory:
+            pass  # each pair then goes its own way, the CPU's fallback included
+    return [analyse(device, left, right, thresholds, **options) for left, right in zip(lefts, rights, strict=True)]

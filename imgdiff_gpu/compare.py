@@ -11,9 +11,9 @@ import numpy as np
 from ._analysis_cpu import WINDOW_SIGMA as WINDOW_SIGMA
 from ._analysis_cpu import luma_ssim_params as luma_ssim_params
 from ._analysis_cpu import score_of as score_of
-from ._device import resolve_device
+from ._device import is_cupy_array, resolve_device
 from .alignment import Alignment, pad_to, reconcile
-from .analysis import analyse
+from .analysis import analyse, analyse_batch
 from .detection import Thresholds, thresholds_for
 from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from .regions import Region
@@ -173,6 +173,76 @@ def compare(
     return result
 
 
+def compare_batch(
+    lefts,
+    rights,
+    *,
+    device: str = "auto",
+    sensitivity: str = "normal",
+    threshold: float | str | None = None,
+    min_area: int = 40,
+    merge_distance: int = 8,
+    ignore: np.ndarray | None = None,
+    antialiasing: bool = False,
+    keep_maps: bool = False,
+) -> list[Comparison]:
+    """Compare many same-sized pairs at once: on the GPU, one launch per stage for the whole batch.
+
+    Parameters
+    ----------
+    lefts, rights : ndarray or sequence of ndarray
+        N x H x W (grey) or N x H x W x 2/3/4 uint8/uint16 stacks, or sequences of
+        same-shaped H x W (x C) arrays; NumPy, or CuPy (already on the GPU).
+    keep_maps : bool
+        Keep each pair's SSIM map and mask (default False: scores and regions only).
+
+    Other parameters are those of :func:`compare`; ``ignore`` applies to every pair.
+
+    Returns
+    -------
+    list of Comparison
+        One per pair, in order; the same results as :func:`compare` pair by pair.
+    """
+    where = resolve_device(device, lefts, rights)
+    thresholds = thresholds_of(sensitivity, threshold)
+    lefts, rights = _stacked(lefts), _stacked(rights)
+    if len(lefts) != len(rights) or lefts.shape[1:3] != rights.shape[1:3]:
+        raise ValueError(f"batches must hold as many pairs of one size, got {lefts.shape} and {rights.shape}")
+    if len(lefts) and ignore is not None and ignore.shape != lefts.shape[1:3]:
+        raise ValueError(f"ignore mask is {ignore.shape}, images are {lefts.shape[1:3]}")
+    analyses = analyse_batch(
+        where,
+        lefts,
+        rights,
+        thresholds,
+        ignore=ignore,
+        antialiasing=antialiasing,
+        min_area=min_area,
+        merge_distance=merge_distance,
+        keep_maps=keep_maps,
+    )
+    results = []
+    for left, right, analysis in zip(lefts, rights, analyses, strict=True):
+        left_image = LoadedImage(pixels=left, path=None, format=None, mode="array", orientation=1)
+        right_image = LoadedImage(pixels=right, path=None, format=None, mode="array", orientation=1)
+        result = Comparison(left_image, right_image, analysis.device, thresholds, notes=list(analysis.notes))
+        result.score, result.regions, result.ssim_threshold = analysis.score, analysis.regions, analysis.ssim_threshold
+        result.mask, result.ssim_map = analysis.mask, analysis.ssim_map
+        results.append(result)
+    return results
+
+
+def _stacked(images):
+    """One N x H x W (x C) array of a stack or a sequence of arrays, on the arrays' own device."""
+    if is_cupy_array(images) or isinstance(images, np.ndarray):
+        return images
+    if images and is_cupy_array(images[0]):
+        import cupy
+
+        return cupy.stack(list(images))
+    return np.stack(list(images)) if len(images) else np.empty((0, 1, 1), np.uint8)
+
+
 def thresholds_of(sensitivity: str, threshold: float | str | None) -> Thresholds:
     """The thresholds of a sensitivity preset and an SSIM threshold ('otsu'/None: Otsu's, capped)."""
     if isinstance(threshold, str):
@@ -182,4 +252,4 @@ def thresholds_of(sensitivity: str, threshold: float | str | None) -> Thresholds
     return thresholds_for(sensitivity, ssim_threshold=threshold)
 
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "compare_batch"]

@@ -207,3 +207,32 @@ def test_detection_set_pairs_give_the_cpu_regions(jpeg_quality):
         assert abs(gpu.score - cpu.score) <= 1e-12 and gpu.ssim_threshold == cpu.ssim_threshold
         found_any |= bool(cpu.regions)
     assert found_any
+
+
+@pytest.mark.parametrize(
+    ("channels", "options"),
+    [(3, {}), (1, {}), (4, {"antialiasing": True}), (3, {"sensitivity": "exact"}), (3, {"ignore": True})],
+    ids=str,
+)
+def test_compare_batch_gives_what_compare_gives_pair_by_pair(channels, options):
+    from imgdiff_gpu.compare import compare, compare_batch
+
+    size = None if on_real_gpu() else (40, 72)
+    first = edited_pair(size, channels=channels)
+    second = (first[0], np.ascontiguousarray(first[0][:, ::-1]))  # mirrored: differs everywhere but the middle
+    third = (first[0], first[0].copy())  # identical
+    pairs = [first, second, third]
+    options = dict(options)
+    if options.pop("ignore", False):
+        options["ignore"] = np.zeros(first[0].shape[:2], bool)
+        options["ignore"][:, -20:] = True
+    batch = compare_batch(
+        [p[0] for p in pairs], np.stack([p[1] for p in pairs]), device="gpu", keep_maps=True, **options
+    )
+    assert len(batch) == 3 and batch[2].regions == [] and batch[0].regions
+    for (left, right), result in zip(pairs, batch, strict=True):
+        single = compare(left, right, device="cpu", **options)
+        assert result.device == "gpu"
+        assert_same_regions(result.regions, single.regions)
+        assert abs(result.score - single.score) <= 1e-12 and result.ssim_threshold == single.ssim_threshold
+        assert np.array_equal(result.mask, single.mask) and np.abs(result.ssim_map - single.ssim_map).max() <= 1e-12
