@@ -117,6 +117,7 @@ def otsu_ssim_threshold(counts: np.ndarray, ceiling: float) -> float:
 # extends over the connected pixels at half strength or more, so a faint change
 # is counted at its real size while noise, which never reaches 1, stays out.
 HYSTERESIS_LOW = 0.5
+HYSTERESIS_HIGH = 1.0
 
 
 def hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
@@ -188,7 +189,7 @@ def difference_mask(
         )
         if valid is not None:
             strength[~valid] = 0
-        mask = hysteresis(strength >= HYSTERESIS_LOW, strength >= 1.0)
+        mask = hysteresis(strength >= HYSTERESIS_LOW, strength >= HYSTERESIS_HIGH)
     if valid is not None:
         mask &= valid
     return mask, float(ssim_threshold)

@@ -43,8 +43,8 @@ def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarr
     return ignore
 
 
-def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None):
-    """:func:`imgdiff_gpu.pipeline.compare` with the command line's options."""
+def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None, keep_maps: bool = True):
+    """:func:`imgdiff_gpu.compare` with the command line's options (maps kept for pictures)."""
     from .pipeline import compare
 
     # fragments further apart than the image is wide and high are all joined anyway;
@@ -63,6 +63,7 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
         size_mode=options.size_mode,
         align=options.align,
         antialiasing=options.antialiasing,
+        keep_maps=keep_maps,
     )
 
 
@@ -135,7 +136,7 @@ def compare_files(
         ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
         outputs.check(output_paths(out_dir, json_path, junit_path))
 
-        result = compare_with(options, left_image, right_image, ignore=ignore)
+        result = compare_with(options, left_image, right_image, ignore=ignore, keep_maps=out_dir is not None)
         checkpoint("compared")
         files = {}
         if out_dir is not None:

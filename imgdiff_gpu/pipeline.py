@@ -8,20 +8,18 @@ from typing import Union
 
 import numpy as np
 
-from ._device import resolve_device
-from ._strength_cpu import NEAR
+from ._analysis_cpu import WINDOW_SIGMA as WINDOW_SIGMA
+from ._analysis_cpu import luma_ssim_params as luma_ssim_params
+from ._analysis_cpu import score_of as score_of
+from ._device import is_cupy_array, resolve_device
 from .alignment import Alignment, pad_to, reconcile
-from .detection import Thresholds, difference_mask, thresholds_for
+from .analysis import analyse, analyse_batch
+from .detection import Thresholds, thresholds_for
 from .loading import LoadedImage, load_image
 from .options import DEFAULTS
-from .pairing import prepare_pair
-from .regions import Region, find_regions
-from .ssim import GAUSSIAN_TRUNCATE, ssim_params
+from .regions import Region
 
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray, LoadedImage]
-
-# Wang et al. (2004): Gaussian window, sigma 1.5, population covariance.
-WINDOW_SIGMA = 1.5
 
 
 @dataclass
@@ -85,6 +83,7 @@ def compare(
     align: str | None = DEFAULTS.align,
     antialiasing: bool = DEFAULTS.antialiasing,
     max_pixels: int = DEFAULTS.max_pixels,
+    keep_maps: bool = True,
 ) -> Comparison:
     """Compare two images and locate their differences.
 
@@ -117,6 +116,10 @@ def compare(
         Ignore changes a sub-pixel edge shift explains (screenshot comparisons).
     max_pixels : int
         Refuse files whose header claims more pixels than this.
+    keep_maps : bool
+        Keep the SSIM map and the regions' mask in the result (for pictures). Without
+        them (``ssim_map`` and ``mask`` are None) a GPU run brings back only the score,
+        the threshold and the regions: O(regions) bytes.
 
     Returns
     -------
@@ -155,46 +158,92 @@ def compare(
     if no_data is not None:
         ignore = no_data if ignore is None else ignore | no_data
 
-    pair = prepare_pair(left_pixels, right_pixels)
-    result.notes.extend(pair.notes)
-    params = luma_ssim_params(pair.left.luma)
-    weights = params.weights  # the evidence is averaged over the SSIM window
-    ssim_map = None
-    if where == "gpu" and params.radius < NEAR:
-        # strength.cu reaches NEAR pixels inside its window; an image under 7 px gains nothing from a GPU
-        result.device = where = "cpu"
-        result.notes.append("image smaller than the GPU kernels' window; computed on the CPU")
-    if where == "gpu":
-        from ._compare_gpu import GPUOutOfMemory, analyse_gpu
-
-        try:
-            ssim_map, mask, result.ssim_threshold, band_rows = analyse_gpu(
-                pair.left.planes,
-                pair.right.planes,
-                params,
-                weights,
-                thresholds,
-                ignore=ignore,
-                antialiasing=antialiasing,
-            )
-            if band_rows < pair.left.planes.shape[0]:
-                result.notes.append(f"processed on the GPU in bands of {band_rows} rows")
-        except GPUOutOfMemory as exc:
-            result.device = "cpu"
-            result.notes.append(f"{exc}; computed on the CPU")
-    if ssim_map is None:
-        from ._ssim_cpu import ssim_map_2d
-
-        ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
-        mask, result.ssim_threshold = difference_mask(
-            ssim_map, pair.left.planes, pair.right.planes, weights, thresholds, ignore=ignore, antialiasing=antialiasing
-        )
-    result.ssim_map = ssim_map
-    result.score = score_of(ssim_map, params.crop, ignore)
-    result.regions, result.mask = find_regions(
-        mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
+    analysis = analyse(
+        where,
+        left_pixels,
+        right_pixels,
+        thresholds,
+        ignore=ignore,
+        antialiasing=antialiasing,
+        min_area=min_area,
+        merge_distance=merge_distance,
+        keep_maps=keep_maps,
     )
+    result.device = analysis.device
+    result.notes.extend(analysis.notes)
+    result.score, result.regions, result.ssim_threshold = analysis.score, analysis.regions, analysis.ssim_threshold
+    result.mask, result.ssim_map = analysis.mask, analysis.ssim_map
     return result
+
+
+def compare_batch(
+    lefts,
+    rights,
+    *,
+    device: str = DEFAULTS.device,
+    sensitivity: str = DEFAULTS.sensitivity,
+    threshold: float | str | None = DEFAULTS.threshold,
+    min_area: int = DEFAULTS.min_area,
+    merge_distance: int = DEFAULTS.merge_distance,
+    ignore: np.ndarray | None = None,
+    antialiasing: bool = DEFAULTS.antialiasing,
+    keep_maps: bool = False,
+) -> list[Comparison]:
+    """Compare many same-sized pairs at once: on the GPU, one launch per stage for the whole batch.
+
+    Parameters
+    ----------
+    lefts, rights : ndarray or sequence of ndarray
+        N x H x W (grey) or N x H x W x 2/3/4 uint8/uint16 stacks, or sequences of
+        same-shaped H x W (x C) arrays; NumPy, or CuPy (already on the GPU).
+    keep_maps : bool
+        Keep each pair's SSIM map and mask (default False: scores and regions only).
+
+    Other parameters are those of :func:`compare`; ``ignore`` applies to every pair.
+
+    Returns
+    -------
+    list of Comparison
+        One per pair, in order; the same results as :func:`compare` pair by pair.
+    """
+    where = resolve_device(device, lefts, rights)
+    thresholds = thresholds_of(sensitivity, threshold)
+    lefts, rights = _stacked(lefts), _stacked(rights)
+    if len(lefts) != len(rights) or lefts.shape[1:3] != rights.shape[1:3]:
+        raise ValueError(f"batches must hold as many pairs of one size, got {lefts.shape} and {rights.shape}")
+    if len(lefts) and ignore is not None and ignore.shape != lefts.shape[1:3]:
+        raise ValueError(f"ignore mask is {ignore.shape}, images are {lefts.shape[1:3]}")
+    analyses = analyse_batch(
+        where,
+        lefts,
+        rights,
+        thresholds,
+        ignore=ignore,
+        antialiasing=antialiasing,
+        min_area=min_area,
+        merge_distance=merge_distance,
+        keep_maps=keep_maps,
+    )
+    results = []
+    for left, right, analysis in zip(lefts, rights, analyses, strict=True):
+        left_image = LoadedImage(pixels=left, path=None, format=None, mode="array", orientation=1)
+        right_image = LoadedImage(pixels=right, path=None, format=None, mode="array", orientation=1)
+        result = Comparison(left_image, right_image, analysis.device, thresholds, notes=list(analysis.notes))
+        result.score, result.regions, result.ssim_threshold = analysis.score, analysis.regions, analysis.ssim_threshold
+        result.mask, result.ssim_map = analysis.mask, analysis.ssim_map
+        results.append(result)
+    return results
+
+
+def _stacked(images):
+    """One N x H x W (x C) array of a stack or a sequence of arrays, on the arrays' own device."""
+    if is_cupy_array(images) or isinstance(images, np.ndarray):
+        return images
+    if images and is_cupy_array(images[0]):
+        import cupy
+
+        return cupy.stack(list(images))
+    return np.stack(list(images)) if len(images) else np.empty((0, 1, 1), np.uint8)
 
 
 def thresholds_of(sensitivity: str, threshold: float | str | None) -> Thresholds:
@@ -206,40 +255,4 @@ def thresholds_of(sensitivity: str, threshold: float | str | None) -> Thresholds
     return thresholds_for(sensitivity, ssim_threshold=threshold)
 
 
-def luma_ssim_params(luma: np.ndarray):
-    """SSIM parameters for a luma plane in data-range units, Wang et al.'s settings.
-
-    An image narrower than their 11-px window (an icon, a 1-px rule) gets the
-    same Gaussian scaled down to the largest odd window that fits: sigma
-    1.5 * w / 11, truncated at 3.5 sigma, so 7 px for an 8-px icon and a
-    single pixel (luminance only) for a 1- or 2-px side.
-    """
-    sigma = WINDOW_SIGMA
-    full = 2 * int(GAUSSIAN_TRUNCATE * sigma + 0.5) + 1
-    side = min(luma.shape[:2])
-    if side < full:
-        sigma = WINDOW_SIGMA * (side - 1 + side % 2) / full
-    return ssim_params(
-        luma,
-        luma,
-        win_size=None,
-        data_range=1.0,
-        gaussian_weights=True,
-        sigma=sigma,
-        use_sample_covariance=False,
-    )
-
-
-def score_of(ssim_map: np.ndarray, crop: int, ignore: np.ndarray | None) -> float:
-    """Mean SSIM inside the cropped border, ignored pixels left out."""
-    height, width = ssim_map.shape
-    inner = (slice(crop, height - crop), slice(crop, width - crop))
-    values = ssim_map[inner]
-    if ignore is not None:
-        values = values[~ignore[inner]]
-        if values.size == 0:
-            return 1.0  # everything ignored: nothing left that differs
-    return float(values.mean(dtype=np.float64))
-
-
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "compare_batch"]

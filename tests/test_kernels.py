@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -18,22 +19,72 @@ def test_there_are_kernels():
     assert KERNELS, "kernels/ holds no .cu files"
 
 
+# The specialisations the loader compiles: (file, defines beyond the shared constants).
+def _ssim(element: str, sample: str, out: str, radius: int) -> tuple[str, dict]:
+    return "ssim.cu", {"IMGDIFF_IN": element, "IMGDIFF_SAMPLE": sample, "IMGDIFF_OUT": out, "IMGDIFF_RADIUS": radius}
+
+
+SPECIALISATIONS = [
+    _ssim("unsigned char", "float", "double", 5),
+    _ssim("short", "float", "float", 3),
+    _ssim("double", "double", "double", 5),
+    ("strength.cu", {"IMGDIFF_RADIUS": 5}),
+    ("planes.cu", {"IMGDIFF_PIXEL": "unsigned short"}),
+]
+
+
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on the PATH")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
-@pytest.mark.parametrize("source", KERNELS, ids=lambda p: p.name)
-def test_kernel_compiles_without_warnings(source, arch, tmp_path):
+@pytest.mark.parametrize(("source", "defines"), SPECIALISATIONS, ids=lambda v: v if isinstance(v, str) else None)
+def test_kernel_compiles_without_warnings(source, defines, arch, tmp_path):
+    from imgdiff_gpu._kernels import compile_options
+
+    options = [o for o in compile_options(**defines) if o.startswith(("-D", "-I"))]
+    source_path = str(ROOT / "kernels" / source)
     result = subprocess.run(
-        ["nvcc", f"-arch={arch}", "-Werror", "all-warnings", "-c", "-o", str(tmp_path / "k.o"), str(source)],
+        ["nvcc", f"-arch={arch}", "-Werror", "all-warnings", *options, "-c", "-o", str(tmp_path / "k.o"), source_path],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr
 
 
-def test_each_kernel_names_the_cpu_function_it_mirrors():
-    for source in KERNELS:
-        assert "mirrors" in source.read_text().splitlines()[0], source
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on the PATH")
+def test_a_kernel_without_the_python_constants_does_not_compile(tmp_path):
+    result = subprocess.run(
+        ["nvcc", "-arch=sm_90", "-c", "-o", str(tmp_path / "k.o"), str(ROOT / "kernels" / "strength.cu")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode != 0 and "set by imgdiff_gpu/_kernels.py" in result.stderr
+
+
+def test_each_kernel_names_the_cpu_code_it_mirrors():
+    for source in sorted((ROOT / "kernels").iterdir()):
+        match = re.search(r"[Mm]irrors (imgdiff_gpu/\w+\.py) \((\w+)", source.read_text())
+        assert match, f"{source.name} does not say which CPU function it mirrors"
+        module, function = match.groups()
+        assert f"def {function}(" in (ROOT / module).read_text(), f"{source.name}: {module} has no {function}"
+
+
+def test_shared_constants_come_from_their_python_definitions():
+    from imgdiff_gpu._kernels import TILE_HEIGHT, TILE_WIDTH, compile_options
+    from imgdiff_gpu._strength_cpu import NEAR
+    from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW
+
+    options = set(compile_options(IMGDIFF_RADIUS=5))
+    for name, value in [
+        ("IMGDIFF_TILE_W", TILE_WIDTH),
+        ("IMGDIFF_TILE_H", TILE_HEIGHT),
+        ("IMGDIFF_NEAR", NEAR),
+        ("IMGDIFF_LEVEL_LOW", float(HYSTERESIS_LOW)),
+        ("IMGDIFF_LEVEL_HIGH", float(HYSTERESIS_HIGH)),
+    ]:
+        assert f"-D{name}={value!r}" in options
+    for source in sorted((ROOT / "kernels").iterdir()):  # no kernel defines them itself
+        assert not re.search(r"#define\s+IMGDIFF_(TILE_W|TILE_H|NEAR|LEVEL_LOW|LEVEL_HIGH)\b", source.read_text())
 
 
 def test_loader_finds_sources_in_a_checkout():
