@@ -23,7 +23,7 @@ from .errors import ImgdiffError, OutputError
 from .exit_status import SAME, exit_status
 from .job import REPORT_NAME, compare_files
 from .options import CompareOptions
-from .outputs import Inputs, Outputs, write_all
+from .outputs import STAGING_PREFIX, Inputs, Outputs, write_all
 from .report import SCHEMA_VERSION, to_json
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
@@ -305,7 +305,8 @@ def _only_our_names(pair_dir: Path) -> bool:
         names = os.listdir(pair_dir)
     except OSError:
         return False
-    return all(name in (*PICTURE_NAMES, REPORT_NAME, REPORT_HTML) for name in names)
+    # staging files too: the dead worker's, which the next write into the folder sweeps
+    return all(name in (*PICTURE_NAMES, REPORT_NAME, REPORT_HTML) or name.startswith(STAGING_PREFIX) for name in names)
 
 
 def _write_summary(

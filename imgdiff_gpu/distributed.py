@@ -88,7 +88,8 @@ def cluster_client(workers: int | str | None = None, scheduler: str | None = Non
 
 def _local_cluster(workers: int | str):
     distributed = _distributed()
-    quiet = {"dashboard_address": None, "silence_logs": logging.CRITICAL}
+    # ":0": a free port for its web server, so two runs at once do not warn about 8787
+    quiet = {"dashboard_address": ":0", "silence_logs": logging.CRITICAL}
     if workers == "cuda":
         try:
             from dask_cuda import LocalCUDACluster
