@@ -388,6 +388,7 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, wor
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary table.")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
+@cluster_options
 @junit_option
 @comparison_options(sensitivity=VIDEO_SENSITIVITY)
 @reports_errors
@@ -415,6 +416,9 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     from .video import compare_videos
 
     junit_path = kwargs.pop("junit_path")
+    workers, scheduler = kwargs.pop("workers"), kwargs.pop("scheduler")
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
     options = _options_from(kwargs)
     if junit_path is not None:
         from .outputs import check_destinations
@@ -436,6 +440,8 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
             diff_video=diff_video,
             overwrite=overwrite,
             progress=lambda _: bar.update(),
+            workers=workers,
+            scheduler=scheduler,
         )
     finally:
         bar.close()

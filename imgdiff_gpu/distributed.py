@@ -308,3 +308,308 @@ def _run(client, pairs, out_dir, options, force, overwrite, inputs, progress, ta
         if pending:  # interrupted: what has not run will not; what was committed, a rerun reuses
             client.cancel(list(pending))
     return outcomes
+
+
+# -- video: frame ranges ----------------------------------------------------------------------
+
+FRAMES_PER_TASK = 100
+"""The fewest frame pairs in a task: each task decodes from the keyframe before its range (up to a GOP more)."""
+
+
+@dataclasses.dataclass
+class StreamIndex:
+    """One video stream's frames by presentation time, read from its packets without decoding."""
+
+    pts: list[int]
+    """Every frame's presentation timestamp, in order: frame n has ``pts[n]``."""
+    keyframes: list[int]
+    """The presentation timestamps of the frames a decoder can start from."""
+
+
+def index_stream(path: Path) -> StreamIndex:
+    """The frames of the first video stream, counted from its packets (one packet, one frame)."""
+    import av
+
+    from .errors import ImageLoadError
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise ImageLoadError(path, f"cannot open as a video ({exc})") from None
+    pts, keyframes = [], []
+    with container:
+        if not container.streams.video:
+            raise ImageLoadError(path, "has no video stream")
+        try:
+            for packet in container.demux(container.streams.video[0]):
+                if packet.size == 0:  # the flush packet at the end
+                    continue
+                if packet.pts is None:
+                    raise ClusterError(
+                        f"{path}: its frames carry no timestamps, so a worker cannot seek to its range; "
+                        "run without --workers/--scheduler"
+                    )
+                pts.append(packet.pts)
+                if packet.is_keyframe:
+                    keyframes.append(packet.pts)
+        except av.error.FFmpegError:
+            pass  # a damaged tail: the ranges stop where the packets do, as the serial decode would
+    pts.sort()
+    keyframes.sort()
+    return StreamIndex(pts, keyframes)
+
+
+def _decode_range(path: Path, pts: list[int], keyframes: list[int], first: int, problems: list[str]):
+    """(frame number, time, RGB pixels) of frames ``first .. first + len(pts) - 1``, decoded from a keyframe.
+
+    ``pts`` are the timestamps of exactly those frames; frames decoded on the
+    way from the keyframe before them are dropped.
+    """
+    import bisect
+
+    import av
+
+    from .video import VideoSummary, _upright
+
+    notes = VideoSummary()
+    wanted = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        # the last keyframe at or before the first frame wanted; if the seek lands past it, one earlier
+        for start_at in [*reversed([k for k in keyframes if k <= pts[0]]), None]:
+            if start_at is None:
+                container.seek(0, backward=True, any_frame=False)  # the beginning
+            else:
+                container.seek(start_at, stream=stream, backward=True, any_frame=False)
+            try:
+                frames = container.decode(stream)
+                frame = next(frames, None)
+                while frame is not None and frame.pts is not None and frame.pts < pts[0]:
+                    frame = next(frames, None)
+            except av.error.FFmpegError as exc:
+                problems.append(f"{path}: decoding stopped at frame {first} ({exc})")
+                return
+            if frame is not None and frame.pts == pts[0]:
+                break
+        else:
+            problems.append(f"{path}: cannot seek to frame {first}; run without --workers/--scheduler")
+            return
+        try:
+            while frame is not None and wanted < len(pts):
+                number = bisect.bisect_left(pts, frame.pts)
+                if number < len(pts) and pts[number] == frame.pts:
+                    wanted = number + 1
+                    yield first + number, frame.time, _upright(frame, path, notes)
+                frame = next(frames, None)
+        except av.error.FFmpegError as exc:
+            problems.append(f"{path}: decoding stopped after {first + wanted} frames ({exc})")
+    problems.extend(p for p in notes.problems if p not in problems)
+
+
+@dataclasses.dataclass
+class FrameRange:
+    """Pairs ``first .. last - 1``: left frame ``i + left_skip`` with right frame ``i + right_skip``."""
+
+    first: int
+    last: int
+    left_pts: list[int]
+    right_pts: list[int]
+    left_keyframes: list[int]
+    right_keyframes: list[int]
+    left_skip: int
+    right_skip: int
+
+
+def compare_frame_range(left: Path, right: Path, task: FrameRange, options: CompareOptions, render_frames=()):
+    """What one worker does with a range of frame pairs: their FrameResults (and problems), as the serial run.
+
+    With ``render_frames`` (indices), the marked pictures of those frames
+    instead, as PNG bytes by path relative to the output folder.
+    """
+    from ._device import resolve_device
+    from .job import compare_with, encode_pictures, ignore_mask_for
+    from .rendering import render
+    from .screening import FrameScreen
+    from .video import FrameResult, _screen_ahead
+
+    problems: list[str] = []
+    lefts = _decode_range(left, task.left_pts, task.left_keyframes, task.first + task.left_skip, problems)
+    rights = _decode_range(right, task.right_pts, task.right_keyframes, task.first + task.right_skip, problems)
+    pairs = (
+        (a_number - task.left_skip, time, a, b) for (a_number, time, a), (_, _, b) in zip(lefts, rights, strict=False)
+    )
+    wanted = set(render_frames)
+    if wanted:
+        pictures: dict[str, bytes] = {}
+        for index, _, a, b in pairs:
+            if index in wanted:
+                ignore = ignore_mask_for(a.shape[:2], options)
+                result = compare_with(options, a, b, ignore=ignore)
+                drawn = render(result, color=options.color, thickness=options.thickness)
+                for path, data in encode_pictures(drawn, Path("frames") / f"{index:06d}").items():
+                    pictures[path.as_posix()] = data
+        return pictures, problems
+    frames: list = []
+    ignores: dict = {}
+    screening = resolve_device(options.device) == "cpu" and options.align is None
+    first = next(pairs, None)
+    screen = None
+    if first is not None:
+        shape = first[2].shape[:2]
+        if options.ignore_boxes or options.ignore_mask:
+            ignores[shape] = ignore_mask_for(shape, options)
+        if screening and first[2].shape == first[3].shape:
+            screen = FrameScreen(shape, options.thresholds(), ignores.get(shape))
+    for index, timestamp, a, b, score in _screen_ahead(_chain(first, pairs), screen):
+        if score is not None:
+            frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
+            continue
+        shape = a.shape[:2]
+        if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
+            ignores[shape] = ignore_mask_for(shape, options)
+        result = compare_with(options, a, b, ignore=ignores.get(shape))
+        fraction = float(result.mask.mean()) if result.mask is not None else 1.0
+        frames.append(
+            FrameResult(index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch)
+        )
+    return frames, problems
+
+
+def _chain(first, rest):
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def frame_ranges(pairs: int, workers: int) -> list[tuple[int, int]]:
+    """[first, last) of consecutive frame pairs, at least FRAMES_PER_TASK each, several tasks per worker."""
+    size = max(FRAMES_PER_TASK, math.ceil(pairs / (TASKS_PER_WORKER * max(1, workers))))
+    return [(first, min(first + size, pairs)) for first in range(0, pairs, size)]
+
+
+def compare_videos_on_cluster(
+    left: Path,
+    right: Path,
+    options: CompareOptions,
+    *,
+    offset: int,
+    start: int,
+    end: int | None,
+    worst_count: int,
+    export_all: bool,
+    stage: Callable[[str, bytes], None],
+    workers: int | str | None = None,
+    scheduler: str | None = None,
+    progress: Callable[[int], None] | None = None,
+):
+    """The :class:`imgdiff_gpu.video.VideoSummary` of a serial run, its frames compared in ranges on a cluster.
+
+    Frames are counted and paired from the streams' packets (one packet a
+    frame, by presentation time); each task seeks both streams to the
+    keyframe before its range. The exported pictures come back as PNG bytes
+    and go to ``stage(relative path, data)``: the caller commits them with
+    the rest, as a serial run does.
+    """
+    from .video import VideoSummary
+
+    summary = VideoSummary()
+    indexes = {"left": index_stream(left), "right": index_stream(right)}
+    # in the order a serial run starts decoding them: the stream skipped ahead by --offset first
+    sides = ("right", "left") if offset > 0 else ("left", "right")
+    summary.decoded = {side: len(indexes[side].pts) for side in sides}
+    left_skip, right_skip = max(-offset, 0), max(offset, 0)
+    pairs = min(summary.decoded["left"] - left_skip, summary.decoded["right"] - right_skip)
+    last = max(0, pairs if end is None else min(end, pairs))
+    summary.fully_decoded = end is None
+
+    def task(first: int, stop: int) -> FrameRange:
+        lo, hi = indexes["left"], indexes["right"]
+        return FrameRange(
+            first,
+            stop,
+            lo.pts[first + left_skip : stop + left_skip],
+            hi.pts[first + right_skip : stop + right_skip],
+            [k for k in lo.keyframes if k <= lo.pts[first + left_skip]][-3:],
+            [k for k in hi.keyframes if k <= hi.pts[first + right_skip]][-3:],
+            left_skip,
+            right_skip,
+        )
+
+    left, right = left.absolute(), right.absolute()  # for workers in other folders, or on other nodes
+    with cluster_client(workers, scheduler) as client:
+        _check_inputs_seen(client, [left, right])
+        count = len(client.scheduler_info(n_workers=-1)["workers"])
+        ranges = [(start + a, start + b) for a, b in frame_ranges(max(0, last - start), count)]
+        futures = {
+            client.submit(
+                compare_frame_range, left, right, task(a, b), options, key=f"imgdiff-frames-{a}-{secrets.token_hex(4)}"
+            ): (a, b)
+            for a, b in ranges
+        }
+        by_range: dict = {}
+        try:
+            for future in _distributed().as_completed(list(futures)):
+                frames, problems = _result(future, futures[future], left)
+                by_range[futures.pop(future)] = (frames, problems)
+                if progress:
+                    for frame in frames:
+                        progress(frame.index)
+        finally:
+            if futures:
+                client.cancel(list(futures))
+        for key in sorted(by_range):
+            frames, problems = by_range[key]
+            summary.frames.extend(frames)
+            summary.problems.extend(p for p in problems if p not in summary.problems)
+        different = [f for f in summary.frames if f.different]
+        ranked = sorted(different, key=lambda f: (f.changed_fraction, -f.index), reverse=True)
+        exported = different if export_all else ranked[: max(worst_count, 0)]
+        summary.worst = ranked[: max(worst_count, 0)]
+        if exported:
+            wanted = {f.index for f in exported}
+            renders = {
+                client.submit(
+                    compare_frame_range, left, right, task(a, b), options, sorted(wanted & set(range(a, b)))
+                ): (a, b)
+                for a, b in ranges
+                if wanted & set(range(a, b))
+            }
+            pictures: dict[str, bytes] = {}
+            for future in _distributed().as_completed(list(renders)):
+                drawn, _ = _result(future, renders[future], left)
+                pictures.update(drawn)
+            for frame in exported:
+                names = [n for n in pictures if n.startswith(f"frames/{frame.index:06d}/")]
+                for name in names:
+                    stage(name, pictures[name])
+                summary.outputs += names
+    if not summary.frames and not summary.problems:
+        counts = ", ".join(f"{side} {n}" for side, n in summary.decoded.items())
+        summary.problems.append(
+            f"no frame pairs to compare (frames decoded: {counts}; --offset {offset}, --start {start}"
+            + (f", --end {end}" if end is not None else "")
+            + "): the selection is empty or lies past the end of a video"
+        )
+    return summary
+
+
+def _result(future, frames: tuple[int, int], left: Path):
+    from distributed.scheduler import KilledWorker
+
+    try:
+        return future.result()
+    except KilledWorker:
+        raise ClusterError(
+            f"{left}: frames {frames[0]} to {frames[1] - 1} killed each worker that compared them "
+            "(out of memory? a crash in the decoder?)"
+        ) from None
+
+
+def _check_inputs_seen(client, paths: list[Path]) -> None:
+    seen = client.run(_what_a_worker_sees, "", "", [str(p.absolute().parent) for p in paths])
+    for worker, view in sorted(seen.items()):
+        if view["missing"]:
+            raise ClusterError(
+                f"{view['missing'][0]}: worker {worker} does not see this folder; the videos must be on storage "
+                "every worker shares"
+            )

@@ -209,3 +209,48 @@ def test_pairs_are_grouped_by_input_bytes_with_several_tasks_per_worker(tmp_path
     assert len(few) == TASKS_PER_WORKER * 5 and {len(t) for t in few} == {2}
     big = group_pairs(_pairs([10**4] * 3, tmp_path), workers=1, task_bytes=1000)
     assert [len(t) for t in big] == [1, 1, 1]
+
+
+def _video(path: Path, changed: set[int]) -> Path:
+    """The pan of test_video.py in H.264 with B-frames and a keyframe every 5 frames: ranges start mid-GOP."""
+    import av
+    from test_video import pan_frames
+
+    frames = pan_frames(changed)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.gop_size = 5
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("selection", [[], ["--offset", "2", "--all-differing"], ["--offset", "-3", "--start", "4"]])
+def test_video_in_frame_ranges_gives_the_serial_answers(tmp_path, cluster, monkeypatch, selection):
+    monkeypatch.setattr("imgdiff_gpu.distributed.FRAMES_PER_TASK", 4)  # 18 frames: 5 ranges, most mid-GOP
+    a, b = _video(tmp_path / "a.mp4", set()), _video(tmp_path / "b.mp4", {5, 12})
+    serial = run("video", a, b, "--out", tmp_path / "serial", "-q", *selection)
+    spread = run(
+        "video", a, b, "--out", tmp_path / "spread", "-q", *selection, "--scheduler", cluster[0].scheduler_address
+    )
+    assert spread.exit_code == serial.exit_code == 1
+    for name in ("frames.csv", "report.json"):
+        assert (tmp_path / "spread" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
+    pictures = sorted(p.relative_to(tmp_path / "serial") for p in (tmp_path / "serial" / "frames").rglob("*.png"))
+    assert pictures and pictures == sorted(
+        p.relative_to(tmp_path / "spread") for p in (tmp_path / "spread" / "frames").rglob("*.png")
+    )
+    for picture in pictures:
+        assert (tmp_path / "spread" / picture).read_bytes() == (tmp_path / "serial" / picture).read_bytes()
+
+
+def test_video_diff_video_is_refused_on_a_cluster(tmp_path):
+    a = _video(tmp_path / "a.mp4", set())
+    result = run("video", a, a, "--out", tmp_path / "o", "--diff-video", tmp_path / "d.mp4", "--workers", "1")
+    assert result.exit_code == 2 and "run it without --workers" in result.stderr
+    assert not (tmp_path / "o").exists()
