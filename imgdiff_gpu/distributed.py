@@ -481,10 +481,24 @@ def _chain(first, rest):
         yield from rest
 
 
-def frame_ranges(pairs: int, workers: int) -> list[tuple[int, int]]:
-    """[first, last) of consecutive frame pairs, at least FRAMES_PER_TASK each, several tasks per worker."""
+def frame_ranges(pairs: int, workers: int, keyframes: list[int] = ()) -> list[tuple[int, int]]:
+    """[first, last) of consecutive frame pairs, at least FRAMES_PER_TASK each, several tasks per worker.
+
+    Each range after the first starts at the first of ``keyframes`` (pair
+    indices where the left stream can start decoding) at or after its even
+    split, so a task decodes no frame it then drops; none past the end.
+    """
+    import bisect
+
     size = max(FRAMES_PER_TASK, math.ceil(pairs / (TASKS_PER_WORKER * max(1, workers))))
-    return [(first, min(first + size, pairs)) for first in range(0, pairs, size)]
+    keyframes = sorted(keyframes)
+    cuts = [0]
+    for cut in range(size, pairs, size):
+        at = bisect.bisect_left(keyframes, cut)
+        cut = keyframes[at] if at < len(keyframes) else cut
+        if cuts[-1] < cut < pairs:
+            cuts.append(cut)
+    return list(zip(cuts, [*cuts[1:], pairs], strict=True)) if pairs > 0 else []
 
 
 def compare_videos_on_cluster(
@@ -510,6 +524,8 @@ def compare_videos_on_cluster(
     and go to ``stage(relative path, data)``: the caller commits them with
     the rest, as a serial run does.
     """
+    import bisect
+
     from .video import VideoSummary
 
     summary = VideoSummary()
@@ -539,7 +555,10 @@ def compare_videos_on_cluster(
     with cluster_client(workers, scheduler) as client:
         _check_inputs_seen(client, [left, right])
         count = len(client.scheduler_info(n_workers=-1)["workers"])
-        ranges = [(start + a, start + b) for a, b in frame_ranges(max(0, last - start), count)]
+        left_index = indexes["left"]
+        key_numbers = [bisect.bisect_left(left_index.pts, k) for k in left_index.keyframes]
+        starts = [n - left_skip - start for n in key_numbers if n - left_skip - start > 0]
+        ranges = [(start + a, start + b) for a, b in frame_ranges(max(0, last - start), count, starts)]
         futures = {
             client.submit(
                 compare_frame_range, left, right, task(a, b), options, key=f"imgdiff-frames-{a}-{secrets.token_hex(4)}"

@@ -20,7 +20,7 @@ from distributed import Client, LocalCluster
 
 from imgdiff_gpu.batch import run_batch
 from imgdiff_gpu.cli import cli
-from imgdiff_gpu.distributed import TASKS_PER_WORKER, ClusterError, check_shared, group_pairs
+from imgdiff_gpu.distributed import TASKS_PER_WORKER, ClusterError, check_shared, frame_ranges, group_pairs
 from imgdiff_gpu.options import CompareOptions
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -254,3 +254,12 @@ def test_video_diff_video_is_refused_on_a_cluster(tmp_path):
     result = run("video", a, a, "--out", tmp_path / "o", "--diff-video", tmp_path / "d.mp4", "--workers", "1")
     assert result.exit_code == 2 and "run it without --workers" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_frame_ranges_start_at_keyframes_and_cover_every_pair_once(monkeypatch):
+    monkeypatch.setattr("imgdiff_gpu.distributed.FRAMES_PER_TASK", 10)
+    assert frame_ranges(45, workers=1) == [(0, 10), (10, 20), (20, 30), (30, 40), (40, 45)]
+    assert frame_ranges(45, workers=1, keyframes=[12, 24, 36]) == [(0, 12), (12, 24), (24, 36), (36, 45)]
+    # a long GOP: the range up to it grows; past the last keyframe the even split, each decoding from it
+    assert frame_ranges(45, workers=1, keyframes=[25]) == [(0, 25), (25, 30), (30, 40), (40, 45)]
+    assert frame_ranges(0, workers=2) == []
