@@ -495,7 +495,10 @@ def frame_ranges(pairs: int, workers: int, keyframes: list[int] = ()) -> list[tu
     cuts = [0]
     for cut in range(size, pairs, size):
         at = bisect.bisect_left(keyframes, cut)
-        cut = keyframes[at] if at < len(keyframes) else cut
+        if at < len(keyframes):
+            cut = keyframes[at]
+        elif cut - cuts[-1] < size:  # past the last keyframe: only full-sized ranges
+            continue
         if cuts[-1] < cut < pairs:
             cuts.append(cut)
     return list(zip(cuts, [*cuts[1:], pairs], strict=True)) if pairs > 0 else []

@@ -258,8 +258,9 @@ def test_video_diff_video_is_refused_on_a_cluster(tmp_path):
 
 def test_frame_ranges_start_at_keyframes_and_cover_every_pair_once(monkeypatch):
     monkeypatch.setattr("imgdiff_gpu.distributed.FRAMES_PER_TASK", 10)
-    assert frame_ranges(45, workers=1) == [(0, 10), (10, 20), (20, 30), (30, 40), (40, 45)]
-    assert frame_ranges(45, workers=1, keyframes=[12, 24, 36]) == [(0, 12), (12, 24), (24, 36), (36, 45)]
-    # a long GOP: the range up to it grows; past the last keyframe the even split, each decoding from it
-    assert frame_ranges(45, workers=1, keyframes=[25]) == [(0, 25), (25, 30), (30, 40), (40, 45)]
+    assert frame_ranges(45, workers=2) == [(0, 10), (10, 20), (20, 30), (30, 40), (40, 45)]
+    assert frame_ranges(45, workers=2, keyframes=[12, 24, 36]) == [(0, 12), (12, 24), (24, 36), (36, 45)]
+    # a long GOP: the range up to it grows; past the last keyframe, ranges of the full size
+    assert frame_ranges(45, workers=2, keyframes=[25]) == [(0, 25), (25, 40), (40, 45)]
+    assert frame_ranges(45, workers=1) == [(0, 12), (12, 24), (24, 36), (36, 45)]  # 4 tasks a worker
     assert frame_ranges(0, workers=2) == []
