@@ -1,7 +1,7 @@
 """Batch and video throughput on a local Dask cluster of 1 and 2 workers, against the in-process run.
 
 Makes a batch of 720p screenshot pairs (the astronaut at shifting crops, a
-changed patch in every other pair) and two 720p H.264 clips, starts a local
+changed patch in every other pair) and two 720p H.264 clips (a keyframe every 60 frames), starts a local
 cluster of 1 and one of 2 worker processes (one thread each; started before
 timing, so their start-up and first imports are not counted: a long run pays
 them once), then times, interleaved, ``repeats`` times each:
@@ -28,12 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 from skimage import data
 
 from benchmarks.bench_ssim import cpu_name
-from benchmarks.bench_video import make_clip
 from imgdiff_gpu.batch import run_batch
 from imgdiff_gpu.options import CompareOptions
 from imgdiff_gpu.video import compare_videos
@@ -54,6 +54,25 @@ def make_pairs(root: Path, count: int) -> tuple[Path, Path]:
             picture[200:260, 300:420] = (20, 20, 240)
         cv2.imwrite(str(right / f"{i:04d}.png"), picture)
     return left, right
+
+
+def make_clip(path: Path, frames: int, changed: set[int], *, keyframe_every: int = 60) -> None:
+    """bench_video.py's pan at 720p, with a keyframe every 2 s (30 fps), as streaming encodes have."""
+    photo = cv2.resize(data.astronaut(), (SHAPE[1] + 4 * frames, SHAPE[0] + 2 * frames))
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.height, stream.width = SHAPE
+        stream.pix_fmt = "yuv420p"
+        stream.gop_size = keyframe_every
+        stream.options = {"crf": "20", "preset": "veryfast"}
+        for i in range(frames):
+            frame = np.ascontiguousarray(photo[2 * i : 2 * i + SHAPE[0], 4 * i : 4 * i + SHAPE[1]])
+            if i in changed:
+                frame[200:260, 300:420] = (240, 20, 20)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def _noop(x):
@@ -80,8 +99,8 @@ def main() -> None:
     try:
         left, right = make_pairs(root, args.pairs)
         clip_a, clip_b = root / "a.mp4", root / "b.mp4"
-        make_clip(clip_a, SHAPE, args.frames, set())
-        make_clip(clip_b, SHAPE, args.frames, set(range(5, args.frames, 50)))
+        make_clip(clip_a, args.frames, set())
+        make_clip(clip_b, args.frames, set(range(5, args.frames, 50)))
         options, video_options = CompareOptions(), CompareOptions(sensitivity="low")
         clusters = {}
         for workers in (1, 2):

@@ -264,3 +264,12 @@ def test_frame_ranges_start_at_keyframes_and_cover_every_pair_once(monkeypatch):
     assert frame_ranges(45, workers=2, keyframes=[25]) == [(0, 25), (25, 40), (40, 45)]
     assert frame_ranges(45, workers=1) == [(0, 12), (12, 24), (24, 36), (36, 45)]  # 4 tasks a worker
     assert frame_ranges(0, workers=2) == []
+
+
+def test_workers_cuda_without_dask_cuda_is_one_line(tmp_path, monkeypatch):
+    left, right = _folders(tmp_path, pairs=1)
+    monkeypatch.setitem(sys.modules, "dask_cuda", None)
+    result = run("batch", left, right, "--out", tmp_path / "out", "--workers", "cuda")
+    assert result.exit_code == 2
+    assert result.stderr == "imgdiff: error: --workers cuda needs dask-cuda; install it with: pip install dask-cuda\n"
+    assert not (tmp_path / "out").exists()
