@@ -430,11 +430,14 @@ def compare_frame_range(left: Path, right: Path, task: FrameRange, options: Comp
     from .job import compare_with, encode_pictures, ignore_mask_for
     from .rendering import render
     from .screening import FrameScreen
-    from .video import FrameResult, _screen_ahead
+    from .video import FrameResult, _prefetch, _screen_ahead
 
     problems: list[str] = []
-    lefts = _decode_range(left, task.left_pts, task.left_keyframes, task.first + task.left_skip, problems)
-    rights = _decode_range(right, task.right_pts, task.right_keyframes, task.first + task.right_skip, problems)
+    # each stream decoded on its own thread while frames are compared, as in one process
+    lefts = _prefetch(_decode_range(left, task.left_pts, task.left_keyframes, task.first + task.left_skip, problems))
+    rights = _prefetch(
+        _decode_range(right, task.right_pts, task.right_keyframes, task.first + task.right_skip, problems)
+    )
     pairs = (
         (a_number - task.left_skip, time, a, b) for (a_number, time, a), (_, _, b) in zip(lefts, rights, strict=False)
     )
