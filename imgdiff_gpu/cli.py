@@ -91,6 +91,7 @@ def cluster_options(command):
     return click.option(
         "--workers",
         type=WorkersType(),
+        metavar="N|cuda",
         help="Run on a local Dask cluster of N worker processes ('cuda': one per GPU). Needs imgdiff-gpu[distributed].",
     )(command)
 
@@ -402,7 +403,8 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     Exit status: 0 no differences, 1 differences, 2 trouble (including a
     stream that stops decoding early; the frames that decoded are compared).
     Sensitivity defaults to 'low' here: two lossy encodes drift apart by a
-    few grey levels in places, which 'normal' would mark.
+    few grey levels in places, which 'normal' would mark. With --workers or
+    --scheduler, ranges of frames are compared on a Dask cluster, same results.
 
     \b
     Example:
