@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -273,3 +274,30 @@ def test_workers_cuda_without_dask_cuda_is_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert result.stderr == "imgdiff: error: --workers cuda needs dask-cuda; install it with: pip install dask-cuda\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_stops_the_command_with_130_and_the_rerun_resumes(tmp_path):
+    import subprocess
+    import time
+
+    left, right = _folders(tmp_path, pairs=16)
+    out = tmp_path / "out"
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "imgdiff_gpu", "batch", left, right, "--out", out, "-q", "--workers", "1"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not list((out / "pairs").rglob("report.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.endswith("imgdiff: error: interrupted by SIGINT; no partial output was left\n")
+    assert not (out / "report.json").exists()
+    done = len(list((out / "pairs").rglob("report.json")))
+    assert 0 < done < 15  # stopped in the middle (the broken pair never gets a report)
+    resumed = run("batch", left, right, "--out", out, "-q", "--workers", "1")
+    assert resumed.exit_code == 2
+    assert json.loads((out / "report.json").read_text())["skipped_complete"] >= done
+    assert len(_statuses(out)) == 18
+    _assert_complete_and_clean(out)
