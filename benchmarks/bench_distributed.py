@@ -2,9 +2,10 @@
 
 Makes a batch of 720p screenshot pairs (the astronaut at shifting crops, a
 changed patch in every other pair) and two 720p H.264 clips (a keyframe every 60 frames), starts a local
-cluster of 1 and one of 2 worker processes (one thread each; started before
-timing, so their start-up and first imports are not counted: a long run pays
-them once), then times, interleaved, ``repeats`` times each:
+cluster of 1 and then one of 2 worker processes (one thread each; one cluster
+alive at a time, started and warmed up before timing, so their start-up and
+first imports are not counted: a long run pays them once), and times,
+interleaved, ``repeats`` times each:
 
 * ``imgdiff batch --force`` in process, on 1 worker and on 2 workers (pairs/s);
 * ``imgdiff video`` in process, on 1 worker and on 2 workers (frame pairs/s);
@@ -44,8 +45,8 @@ SHAPE = (720, 1280)
 def make_pairs(root: Path, count: int) -> tuple[Path, Path]:
     photo = cv2.cvtColor(cv2.resize(data.astronaut(), (SHAPE[1] + 4 * count, SHAPE[0] + 2 * count)), cv2.COLOR_RGB2BGR)
     left, right = root / "left", root / "right"
-    left.mkdir()
-    right.mkdir()
+    left.mkdir(parents=True)
+    right.mkdir(parents=True)
     for i in range(count):
         picture = np.ascontiguousarray(photo[2 * i : 2 * i + SHAPE[0], 4 * i : 4 * i + SHAPE[1]])
         cv2.imwrite(str(left / f"{i:04d}.png"), picture)
@@ -102,42 +103,48 @@ def main() -> None:
         make_clip(clip_a, args.frames, set())
         make_clip(clip_b, args.frames, set(range(5, args.frames, 50)))
         options, video_options = CompareOptions(), CompareOptions(sensitivity="low")
-        clusters = {}
-        for workers in (1, 2):
-            # each worker's Numba gets the cores its share: the cluster --workers N starts
-            threads = str(max(1, (os.cpu_count() or 1) // workers))
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                env={"NUMBA_NUM_THREADS": threads, "OMP_NUM_THREADS": threads},
+        warm_left, warm_right = make_pairs(root / "warm", 2)
+
+        def batch(scheduler=None):
+            run_batch(left, right, root / "out", options, force=True, overwrite=True, scheduler=scheduler)
+
+        def video(scheduler=None):
+            compare_videos(clip_a, clip_b, root / "video", video_options, overwrite=True, scheduler=scheduler)
+
+        def warm_up(scheduler=None):  # Numba's kernels loaded in every process, first outputs written
+            run_batch(
+                warm_left, warm_right, root / "warm-out", options, force=True, overwrite=True, scheduler=scheduler
             )
-            clusters[workers] = (cluster, Client(cluster))
+            compare_videos(
+                clip_a, clip_b, root / "warm-video", video_options, end=20, overwrite=True, scheduler=scheduler
+            )
 
-        def batch(where):
-            scheduler = clusters[where][0].scheduler_address if where else None
-            run_batch(left, right, root / f"out-{where}", options, force=True, overwrite=True, scheduler=scheduler)
-
-        def video(where):
-            scheduler = clusters[where][0].scheduler_address if where else None
-            compare_videos(clip_a, clip_b, root / f"video-{where}", video_options, overwrite=True, scheduler=scheduler)
-
-        for where in (None, 1, 2):  # warm-up: Numba's kernels loaded in every process, first outputs written
-            batch(where)
-            video(where)
+        warm_up()
         times: dict[str, list[float]] = {}
+
+        def timed(name: str, job, *arguments) -> None:
+            started = time.perf_counter()
+            job(*arguments)
+            times.setdefault(name, []).append(time.perf_counter() - started)
+
         for _ in range(args.repeats):
-            for kind, job in (("batch", batch), ("video", video)):
-                for where in (None, 1, 2):
-                    started = time.perf_counter()
-                    job(where)
-                    times.setdefault(f"{kind} {where or 'in process'}", []).append(time.perf_counter() - started)
-            for workers, (_, client) in clusters.items():
-                times.setdefault(f"task overhead {workers}", []).append(task_overhead(client))
-        for cluster, client in clusters.values():
-            client.close()
-            cluster.close()
+            timed("batch in process", batch)
+            timed("video in process", video)
+            for workers in (1, 2):
+                # one cluster alive at a time, started and warmed up untimed; each worker's Numba
+                # gets its share of the cores, as the cluster --workers N starts
+                threads = str(max(1, (os.cpu_count() or 1) // workers))
+                env = {"NUMBA_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+                with (
+                    LocalCluster(
+                        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=env
+                    ) as cluster,
+                    Client(cluster) as client,
+                ):
+                    warm_up(cluster.scheduler_address)
+                    timed(f"batch {workers}", batch, cluster.scheduler_address)
+                    timed(f"video {workers}", video, cluster.scheduler_address)
+                    times.setdefault(f"task overhead {workers}", []).append(task_overhead(client))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
