@@ -591,13 +591,17 @@ def compare_videos_on_cluster(
         exported = different if export_all else ranked[: max(worst_count, 0)]
         summary.worst = ranked[: max(worst_count, 0)]
         if exported:
-            wanted = {f.index for f in exported}
+            # each exported frame compared again from the keyframe before it, frames between two
+            # keyframes in one task: no decoding past the last frame wanted
+            gops: dict[int, list[int]] = {}
+            for index in sorted(f.index for f in exported):
+                gops.setdefault(bisect.bisect_right(key_numbers, index + left_skip), []).append(index)
             renders = {
-                client.submit(
-                    compare_frame_range, left, right, task(a, b), options, sorted(wanted & set(range(a, b)))
-                ): (a, b)
-                for a, b in ranges
-                if wanted & set(range(a, b))
+                client.submit(compare_frame_range, left, right, task(group[0], group[-1] + 1), options, group): (
+                    group[0],
+                    group[-1] + 1,
+                )
+                for group in gops.values()
             }
             pictures: dict[str, bytes] = {}
             for future in _distributed().as_completed(list(renders)):
