@@ -300,7 +300,7 @@ def analyse_gpu(
             if not is_out_of_memory(exc):
                 raise
             _free_cached_memory()  # then bands, which need less
-    pair = prepare_pair(left, right)
+    pair = prepare_pair(_host(left), _host(right))  # bands start from host planes
     ssim_map, mask, threshold, band_rows = _analyse_banded(
         pair.left.planes, pair.right.planes, params, thresholds, ignore=ignore, antialiasing=antialiasing
     )
