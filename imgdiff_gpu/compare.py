@@ -34,8 +34,9 @@ class Comparison:
     score: float | None = None
     """Mean luma SSIM over the image (border of half a window and ignored pixels excluded)."""
     ssim_map: np.ndarray | None = None
+    """The luma SSIM map; None when the sizes differ or ``keep_maps=False`` was asked for."""
     mask: np.ndarray | None = None
-    """Pixels of the reported regions."""
+    """Pixels of the reported regions; None when the sizes differ or ``keep_maps=False``."""
     regions: list[Region] = field(default_factory=list)
     ssim_threshold: float | None = None
     mismatch: str | None = None

@@ -47,3 +47,12 @@ def test_compare_pairs_on_the_cpu_reads_the_sequence_lazily():
         r.as_dict() for r in compare(*edited_pair((40, 72), channels=3)).regions
     ]
     assert len(list(results)) == 2
+
+
+def test_rendering_a_comparison_without_maps_says_how_to_keep_them():
+    from imgdiff_gpu.rendering import render
+
+    result = compare(*edited_pair((40, 72), channels=3), device="cpu", keep_maps=False)
+    assert result.ssim_map is None and result.mask is None and result.regions
+    with pytest.raises(ValueError, match="keep_maps=True"):
+        render(result)
