@@ -412,7 +412,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
             ssim_thresholds,
         )
         if valid is not None:
-            levels[:, ~valid] = 0
+            levels *= valid.astype(cupy.uint8)  # every pair's ignored pixels (broadcast over the batch)
         masks = hysteresis_gpu(levels >= 1, levels == 2)
     if valid is not None:
         masks &= valid
