@@ -25,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from ._analysis_cpu import Analysis, luma_ssim_params, score_of
+from ._histogram_gpu import ssim_histogram_gpu
 from ._kernels import get_kernel, inverse_threshold, launch
 from ._strength_cpu import NEAR
 from .detection import (
@@ -34,7 +35,6 @@ from .detection import (
     explained_by_antialiasing,
     mask_from_levels,
     otsu_ssim_threshold,
-    ssim_histogram,
 )
 from .pairing import pair_layout, prepare_pair
 from .regions import find_regions
@@ -119,7 +119,7 @@ def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_row
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band = _ssim_band(cupy, left_luma[lo:hi], right_luma[lo:hi], luma_params)[top - lo : bottom - lo]
         band_valid = cupy.asarray(valid[top:bottom]) if valid is not None else None
-        counts += ssim_histogram(band, band_valid, xp=cupy).get()
+        counts += ssim_histogram_gpu(band, band_valid).get()[0].astype(np.int64)
         ssim_map[top:bottom] = band.get()
     threshold = thresholds.ssim if thresholds.ssim is not None else otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
     if thresholds.exact:
@@ -181,7 +181,7 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
             mask &= ~explained_by_antialiasing_gpu(left_planes, right_planes)
         threshold = 1.0
     else:
-        counts = ssim_histogram(ssim_map, valid, xp=cupy).get()  # 256 counts
+        counts = ssim_histogram_gpu(ssim_map, valid).get()[0]  # 256 counts
         threshold = thresholds.ssim
         if threshold is None:
             threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
@@ -395,7 +395,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
             masks &= ~explained_by_antialiasing_gpu(left_planes, right_planes)
         ssim_thresholds = [1.0] * count
     else:
-        counts = cupy.stack([ssim_histogram(ssim_maps[i], valid, xp=cupy) for i in range(count)]).get()
+        counts = ssim_histogram_gpu(ssim_maps, valid).get()  # 256 counts per pair
         ssim_thresholds = [
             thresholds.ssim if thresholds.ssim is not None else otsu_ssim_threshold(c, thresholds.ssim_ceiling)
             for c in counts

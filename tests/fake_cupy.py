@@ -23,6 +23,7 @@ _C_TYPES = {
     "unsigned char": np.uint8,
     "unsigned short": np.uint16,
     "signed char": np.int8,
+    "unsigned long long": np.uint64,
     "short": np.int16,
     "int": np.int32,
 }
@@ -101,6 +102,7 @@ _PASSTHROUGH = (
     "sqrt",
     "uint8",
     "uint16",
+    "uint64",
     "where",
 )
 
@@ -230,7 +232,7 @@ def install(monkeypatch) -> types.ModuleType:
     module = types.ModuleType("cupy")
     module.ndarray = ndarray
     module.asarray = asarray
-    module.ascontiguousarray = lambda a: _wrap(np.ascontiguousarray(a))
+    module.ascontiguousarray = lambda a, dtype=None: _wrap(np.ascontiguousarray(a, dtype=dtype))
     module.empty = lambda shape, dtype=np.float64: _wrap(np.empty(shape, dtype))
     module.fake = sys.modules[__name__]  # tests reach allocation_limit through this
     module.zeros = lambda shape, dtype=np.float64: _wrap(np.zeros(shape, dtype))

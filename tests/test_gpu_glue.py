@@ -23,7 +23,7 @@ def test_every_launch_uses_the_tile_as_its_block(fake_gpu):
     left, right = edited_pair((20, 40), channels=3)
     compare(left, right, device="gpu")
     names = [name for name, _, _ in fake_gpu.fake.launches]
-    assert names == ["imgdiff_planes", "imgdiff_planes", "imgdiff_ssim", "imgdiff_strength"]
+    assert names == ["imgdiff_planes", "imgdiff_planes", "imgdiff_ssim", "imgdiff_histogram", "imgdiff_strength"]
     for _, grid, block in fake_gpu.fake.launches:
         assert block == (TILE_WIDTH, TILE_HEIGHT, 1) and grid == (2, 3, 1)
 

@@ -30,6 +30,7 @@ SPECIALISATIONS = [
     _ssim("double", "double", "double", 5),
     ("strength.cu", {"IMGDIFF_RADIUS": 5}),
     ("planes.cu", {"IMGDIFF_PIXEL": "unsigned short"}),
+    ("histogram.cu", {}),
 ]
 
 
@@ -72,7 +73,7 @@ def test_each_kernel_names_the_cpu_code_it_mirrors():
 def test_shared_constants_come_from_their_python_definitions():
     from imgdiff_gpu._kernels import TILE_HEIGHT, TILE_WIDTH, compile_options
     from imgdiff_gpu._strength_cpu import NEAR
-    from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW
+    from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, SSIM_HISTOGRAM_BINS
 
     options = set(compile_options(IMGDIFF_RADIUS=5))
     for name, value in [
@@ -81,10 +82,11 @@ def test_shared_constants_come_from_their_python_definitions():
         ("IMGDIFF_NEAR", NEAR),
         ("IMGDIFF_LEVEL_LOW", float(HYSTERESIS_LOW)),
         ("IMGDIFF_LEVEL_HIGH", float(HYSTERESIS_HIGH)),
+        ("IMGDIFF_BINS", SSIM_HISTOGRAM_BINS),
     ]:
         assert f"-D{name}={value!r}" in options
     for source in sorted((ROOT / "kernels").iterdir()):  # no kernel defines them itself
-        assert not re.search(r"#define\s+IMGDIFF_(TILE_W|TILE_H|NEAR|LEVEL_LOW|LEVEL_HIGH)\b", source.read_text())
+        assert not re.search(r"#define\s+IMGDIFF_(TILE_W|TILE_H|NEAR|LEVEL_LOW|LEVEL_HIGH|BINS)\b", source.read_text())
 
 
 def test_loader_finds_sources_in_a_checkout():
