@@ -27,6 +27,7 @@ import numpy as np
 from ._analysis_cpu import Analysis, luma_ssim_params, score_of
 from ._histogram_gpu import ssim_histogram_gpu
 from ._kernels import get_kernel, inverse_threshold, launch
+from ._ssim_gpu import ssim_planes
 from ._strength_cpu import NEAR
 from .detection import (
     SSIM_HISTOGRAM_BINS,
@@ -64,8 +65,6 @@ def _bands(height: int, band_rows: int, halo: int):
 
 
 def _ssim_band(cupy, left_luma, right_luma, params):
-    from ._ssim_gpu import ssim_planes
-
     _, maps = ssim_planes(cupy.asarray(left_luma)[None], cupy.asarray(right_luma)[None], params, want_map=True)
     return maps[0]
 
@@ -154,10 +153,10 @@ def explained_by_antialiasing_gpu(left, right):
 
 
 def resident_bytes(left: np.ndarray, right: np.ndarray, planes: int) -> int:
-    """Device bytes of the resident analysis: pixels as stored, two plane stacks, two luma
-    copies, the map, and about 20 bytes a pixel of masks, levels and labels."""
+    """Device bytes of the resident analysis: pixels as stored, two plane stacks, the map,
+    and about 20 bytes a pixel of masks, levels and labels."""
     height, width = left.shape[:2]
-    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 2 * 4 + 8 + 20)
+    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 8 + 20)
 
 
 def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antialiasing, min_area, merge_distance):
@@ -170,9 +169,8 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
     left_planes = plane_stack_gpu(left, colour=layout.colour, alpha=layout.alpha, scale=layout.left_scale)
     right_planes = plane_stack_gpu(right, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale)
     luma_params = replace(params, out_dtype=np.dtype(np.float64))  # float64, as on the CPU
-    ssim_map = _ssim_band(
-        cupy, cupy.ascontiguousarray(left_planes[..., 0]), cupy.ascontiguousarray(right_planes[..., 0]), luma_params
-    )
+    _, maps = ssim_planes(left_planes[None], right_planes[None], luma_params, want_map=True)  # luma, in place
+    ssim_map = maps[0]
     device_ignore = cupy.asarray(ignore) if ignore is not None else None
     valid = ~device_ignore if ignore is not None else None
     if thresholds.exact:  # no windowed evidence: the plain per-pixel test
@@ -371,7 +369,6 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
 
     from ._planes_gpu import plane_stack_gpu
     from ._regions_gpu import find_regions_gpu, hysteresis_gpu
-    from ._ssim_gpu import ssim_planes
 
     count = len(lefts)
     layout = pair_layout(lefts[0], rights[0])
@@ -381,12 +378,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
         rights, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale, batch=True
     )
     luma_params = replace(params, out_dtype=np.dtype(np.float64))
-    means, ssim_maps = ssim_planes(
-        cupy.ascontiguousarray(left_planes[..., 0]),
-        cupy.ascontiguousarray(right_planes[..., 0]),
-        luma_params,
-        want_map=True,
-    )
+    means, ssim_maps = ssim_planes(left_planes, right_planes, luma_params, want_map=True)  # luma, in place
     device_ignore = cupy.asarray(ignore) if ignore is not None else None
     valid = ~device_ignore if ignore is not None else None
     if thresholds.exact:

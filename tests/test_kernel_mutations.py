@@ -83,6 +83,13 @@ MUTATIONS = [
     ("chroma term", "strength.cu", "sums[3] * sums[3]", "sums[2] * sums[2]", _strength_checks),
     ("suppression ignored", "strength.cu", "if (use_suppress && suppress[pixel])", "if (false)", _strength_checks),
     ("alpha plane dropped", "strength.cu", "if (alpha) strength", "if (false) strength", _strength_checks),
+    (
+        "interleaved luma stride",
+        "ssim.cu",
+        "(long long)gy * width + gx) * stride;",
+        "(long long)gy * width + gx);",
+        _pipeline_checks,
+    ),
     ("texture term", "strength.cu", "sums[1] * inv_texture", "sums[0] * inv_texture", _pipeline_checks),
     ("chroma weight", "planes.cu", "713.0 * (1000.0 * r - n)", "713.0 * (1000.0 * g - n)", _planes_checks),
     ("opacity plane", "planes.cu", "(float)__dmul_rn(a, 1.0 / scale)", "(float)a", _planes_checks),
