@@ -70,6 +70,31 @@ class BoxType(click.ParamType):
         return tuple(int(p) for p in parts)
 
 
+# A library message names a parameter as Python does, ``name=VALUE`` (VALUE a literal,
+# or ``...`` for "a value of your choice"); on the command line it reads as the flag.
+_PARAMETER = re.compile(r"\b([a-z][a-z_]*)=('[^']*'|\.\.\.|True|None|-?\d+)")
+
+
+def as_flags(message: str) -> str:
+    """``message`` with each parameter of the running command spelled as its flag.
+
+    >>> print(as_flags("use device='cpu'; pass overwrite=True, or raise max_pixels=..."))
+    use --device cpu; pass --overwrite, or raise --max-pixels
+    """
+    context = click.get_current_context(silent=True)
+    command = context.command if context is not None else cli.commands["compare"]
+    flags = {p.name: max(p.opts, key=len) for p in command.params if isinstance(p, click.Option)}
+
+    def flag(match: re.Match) -> str:
+        name, value = match.groups()
+        if name not in flags:
+            return match.group(0)
+        shown = value.strip("'") if value.startswith("'") or value.lstrip("-").isdigit() else ""
+        return f"{flags[name]} {shown}" if shown else flags[name]
+
+    return _PARAMETER.sub(flag, message)
+
+
 def reports_errors(command):
     """Turn a user-caused error or an interrupt into one stderr line and its exit status.
 
@@ -83,7 +108,7 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except ImgdiffError as exc:
-            click.echo(f"imgdiff: error: {exc}", err=True)
+            click.echo(f"imgdiff: error: {as_flags(str(exc))}", err=True)
         except MemoryError:
             click.echo("imgdiff: error: out of memory; try smaller images or --device gpu", err=True)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the handler main() installs
@@ -304,7 +329,7 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, **k
         )
     for outcome in summary.outcomes:
         if outcome.status == "error":
-            click.echo(f"imgdiff: error: {outcome.detail}", err=True)
+            click.echo(f"imgdiff: error: {as_flags(outcome.detail)}", err=True)
     if not quiet:
         click.echo(batch_table(summary, out_dir), err=True)
     sys.exit(summary.exit_status)
@@ -389,7 +414,7 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     if junit_path is not None:
         _write_junit(junit_path, "video", summary, left, right, out_dir, time.perf_counter() - started, overwrite)
     for problem in summary.problems:
-        click.echo(f"imgdiff: error: {problem}", err=True)
+        click.echo(f"imgdiff: error: {as_flags(problem)}", err=True)
     if not quiet:
         click.echo(video_table(summary, out_dir), err=True)
     sys.exit(summary.exit_status)

@@ -338,7 +338,7 @@ def _load(path: Path, data: bytes, size: int, claimed: str | None, max_pixels: i
             raise ImageLoadError(
                 path,
                 f"{width}x{height} is {width * height:,} pixels, over the limit of "
-                f"{max_pixels:,}; raise it with --max-pixels if the file is trusted",
+                f"{max_pixels:,}; raise max_pixels=... if the file is trusted",
             )
         if width == 0 or height == 0:
             raise ImageLoadError(path, f"image has no pixels ({width}x{height})")

@@ -285,10 +285,10 @@ def compare_videos(
             raise ImageLoadError(path, "no such file" if not Path(path).exists() else "is not a file")
     if diff_video is not None and diff_video.suffix.lower() not in DIFF_VIDEO_FORMATS:
         raise OutputError(
-            f"{diff_video}: --diff-video writes H.264; name it with one of {', '.join(sorted(DIFF_VIDEO_FORMATS))}"
+            f"{diff_video}: diff_video=... writes H.264; name it with one of {', '.join(sorted(DIFF_VIDEO_FORMATS))}"
         )
     if diff_video is not None and not diff_video.parent.is_dir():
-        raise OutputError(f"{diff_video.parent}: folder for --diff-video does not exist")
+        raise OutputError(f"{diff_video.parent}: folder for diff_video=... does not exist")
     with Outputs(inputs=[left, right, options.ignore_mask], overwrite=overwrite) as outputs:
         outputs.check(
             [out_dir / "frames.csv", out_dir / "report.json", out_dir / "report.html"]
@@ -382,8 +382,8 @@ def _compare_streams(
     if not summary.frames and not summary.problems:
         counts = ", ".join(f"{side} {count}" for side, count in summary.decoded.items())
         summary.problems.append(
-            f"no frame pairs to compare (frames decoded: {counts}; --offset {offset}, --start {start}"
-            + (f", --end {end}" if end is not None else "")
+            f"no frame pairs to compare (frames decoded: {counts}; offset={offset}, start={start}"
+            + (f", end={end}" if end is not None else "")
             + "): the selection is empty or lies past the end of a video"
         )
     for _, _, frame, result in sorted(worst, key=lambda e: e[:2], reverse=True):
