@@ -264,7 +264,8 @@ def test_video_selection_errors_name_the_flags(tmp_path):
     from imgdiff_gpu.cli import as_flags
 
     message = "no frame pairs (offset=7, start=0, end=3); folder for diff_video=... does not exist; align=None"
+    with cli.commands["video"].make_context("video", ["a.mp4", "b.mp4", "--out", str(tmp_path)]):  # as when it runs
+        rendered = as_flags(message)
     assert (
-        as_flags(message)
-        == "no frame pairs (--offset 7, --start 0, --end 3); folder for --diff-video does not exist; --align"
+        rendered == "no frame pairs (--offset 7, --start 0, --end 3); folder for --diff-video does not exist; --align"
     )
