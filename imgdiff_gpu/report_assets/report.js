@@ -481,7 +481,7 @@
       return c;
     });
     app.append(el("h2", { text: "Score per frame" }), svg,
-      el("p", { className: "detail", text: (plot.flagged_total || 0) + " differing frame(s) marked below the axis" +
+      el("p", { className: "detail", text: (plot.flagged_total || 0) + " differing frame(s) marked on the axis" +
         (plot.bucket > 1 ? "; each point is the lowest score of " + plot.bucket + " frames" : "") }));
 
     app.append(el("h2", { text: worst.length ? "Worst frames" : "No frame pictures were exported" }));
