@@ -20,7 +20,7 @@ python3 benchmarks/bench_video.py --device gpu --frames 300 --out "$out/video-gp
 python3 -c "
 import time, numpy as np
 from skimage import data
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pipeline import compare
 left = np.ascontiguousarray(np.tile(data.chelsea(), (8, 8, 1)))   # 2400 x 3608
 right = left.copy(); right[1000:1040, 2000:2060] = 255
 for device in ('cpu', 'gpu', 'gpu'):

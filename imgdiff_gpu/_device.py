@@ -11,9 +11,9 @@ import functools
 from typing import Any, Literal
 
 from .errors import DeviceError
+from .options import DEVICE_CHOICES
 
 Device = Literal["cpu", "gpu"]
-DEVICE_CHOICES = ("auto", "cpu", "gpu")
 
 
 @functools.cache

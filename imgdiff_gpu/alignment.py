@@ -21,16 +21,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import ImgdiffError
+from .errors import AlignmentError
+from .options import ALIGN_METHODS, SIZE_MODES
 
-RECONCILE_CHOICES = ("resize", "pad")
-ALIGN_CHOICES = ("translation", "homography")
 # A shift within this of a whole pixel is taken as whole: no resampling blur.
 _WHOLE_PIXEL = 0.15
-
-
-class AlignmentError(ImgdiffError):
-    """The images could not be aligned."""
 
 
 @dataclass
@@ -76,6 +71,8 @@ def estimate_translation(left: np.ndarray, right: np.ndarray) -> Alignment:
     a, b = _grey_float(left), _grey_float(right)
     if a.shape != b.shape:  # phase correlation needs one size: crop or pad the right
         b = pad_to(b[: a.shape[0], : a.shape[1]], a.shape)
+    if min(a.shape) < 2:  # OpenCV's window needs two pixels a side; a 1-px image has no shift to find
+        raise AlignmentError(f"a {a.shape[1]}x{a.shape[0]} image is too small to align; leave out --align")
     window = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
     (dx, dy), response = cv2.phaseCorrelate(a, b, window)
     matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
@@ -155,10 +152,10 @@ def reconcile(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Alignment | None, list[str]]:
     """Both images in one frame: (left, right, no-data mask or None, alignment, notes)."""
     notes: list[str] = []
-    if size_mode is not None and size_mode not in RECONCILE_CHOICES:
-        raise ValueError(f"size mode must be one of {RECONCILE_CHOICES}, got {size_mode!r}")
-    if align is not None and align not in ALIGN_CHOICES:
-        raise ValueError(f"align must be one of {ALIGN_CHOICES}, got {align!r}")
+    if size_mode is not None and size_mode not in SIZE_MODES:
+        raise ValueError(f"size mode must be one of {SIZE_MODES}, got {size_mode!r}")
+    if align is not None and align not in ALIGN_METHODS:
+        raise ValueError(f"align must be one of {ALIGN_METHODS}, got {align!r}")
     no_data = None
     if left.shape[:2] != right.shape[:2]:
         if size_mode == "resize":

@@ -1,23 +1,29 @@
 """The ``imgdiff`` command line.
 
 Exit status, like ``cmp`` and ``diff``: 0 no difference found, 1 differences
-found, 2 trouble (bad input, unusable device, unwritable output). Every error a
-user can cause is one line on stderr, with no traceback.
+found, 2 trouble (bad input, unusable device, unwritable output), 130 stopped by
+Ctrl-C (143 by SIGTERM). Every error a user can cause is one line on stderr,
+with no traceback; the command boundary (:func:`reports_errors`, :func:`main`)
+is the one place that turns errors and signals into lines and statuses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import re
+import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .detection import SENSITIVITY_PRESETS
 from .errors import ImgdiffError
-from .exit_status import TROUBLE, exit_status
-from .loading import DEFAULT_MAX_PIXELS
+from .exit_status import TROUBLE, exit_status, interrupted_status
+from .options import ALIGN_METHODS, DEFAULTS, DEVICE_CHOICES, SENSITIVITY_PRESETS, VIDEO_SENSITIVITY
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -28,6 +34,8 @@ class ColorType(click.ParamType):
     def convert(self, value, param, ctx):
         from .rendering import parse_color
 
+        if isinstance(value, tuple):  # the default, already B, G, R
+            return value
         try:
             return parse_color(value)
         except ValueError as exc:
@@ -56,23 +64,37 @@ class BoxType(click.ParamType):
         if isinstance(value, tuple):
             return value
         parts = value.split(",")
-        if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
+        # ASCII digits only: str.isdigit() accepts '²', which int() refuses
+        if len(parts) != 4 or not all(re.fullmatch(r"\s*[0-9]+\s*", p) for p in parts):
             self.fail(f"{value!r} is not four whole numbers X,Y,W,H", param, ctx)
         return tuple(int(p) for p in parts)
 
 
 def reports_errors(command):
-    """Turn a user-caused error into one stderr line and exit status 2."""
+    """Turn a user-caused error or an interrupt into one stderr line and its exit status.
+
+    Outputs are staged and removed on the way out (see :mod:`imgdiff_gpu.outputs`),
+    so an interrupted run leaves nothing partial behind.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        status = TROUBLE
         try:
             return command(*args, **kwargs)
         except ImgdiffError as exc:
             click.echo(f"imgdiff: error: {exc}", err=True)
         except MemoryError:
             click.echo("imgdiff: error: out of memory; try smaller images or --device gpu", err=True)
-        sys.exit(TROUBLE)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the handler main() installs
+            signum = getattr(exc, "signum", signal.SIGINT)
+            name = signal.Signals(signum).name
+            click.echo(f"imgdiff: error: interrupted by {name}; no partial output was left", err=True)
+            status = interrupted_status(signum)
+        except BrokenPipeError:  # the reader of stdout went away (| head): nothing more to say
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(status)
 
     return wrapper
 
@@ -87,27 +109,27 @@ def cli() -> None:
     """
 
 
-def comparison_options(*, sensitivity: str = "normal"):
-    """The options every comparing command shares (compare, batch, video)."""
+def comparison_options(*, sensitivity: str = DEFAULTS.sensitivity):
+    """The options every comparing command shares (compare, batch, video), named and defaulted as CompareOptions."""
     decorators = [
         click.option(
             "--device",
-            type=click.Choice(["auto", "cpu", "gpu"]),
-            default="auto",
+            type=click.Choice(DEVICE_CHOICES),
+            default=DEFAULTS.device,
             show_default=True,
             help="Where SSIM runs; auto = the GPU when CuPy sees one.",
         ),
         click.option(
             "--color",
             type=ColorType(),
-            default="red",
-            show_default=True,
+            default=DEFAULTS.color,
+            show_default="red",
             help="Highlight colour: a name, #rrggbb, or B,G,R.",
         ),
         click.option(
             "--thickness",
             type=click.IntRange(1, 50),
-            default=2,
+            default=DEFAULTS.thickness,
             show_default=True,
             help="Box line thickness in pixels.",
         ),
@@ -121,21 +143,21 @@ def comparison_options(*, sensitivity: str = "normal"):
         click.option(
             "--threshold",
             type=ThresholdType(),
-            default="otsu",
+            default=DEFAULTS.threshold,
             show_default=True,
             help="SSIM below which a pixel is structurally different.",
         ),
         click.option(
             "--min-area",
             type=click.IntRange(0),
-            default=40,
+            default=DEFAULTS.min_area,
             show_default=True,
             help="Smallest region kept, in differing pixels.",
         ),
         click.option(
             "--merge-distance",
             type=click.IntRange(0),
-            default=8,
+            default=DEFAULTS.merge_distance,
             show_default=True,
             help="Join fragments at most this many pixels apart.",
         ),
@@ -153,7 +175,7 @@ def comparison_options(*, sensitivity: str = "normal"):
         click.option("--pad", "size_mode", flag_value="pad", help="Pad both to the larger size when they differ."),
         click.option(
             "--align",
-            type=click.Choice(["translation", "homography"]),
+            type=click.Choice(ALIGN_METHODS),
             help="Move RIGHT onto LEFT first (phase correlation, or ORB features + RANSAC).",
         ),
         click.option(
@@ -162,7 +184,7 @@ def comparison_options(*, sensitivity: str = "normal"):
         click.option(
             "--max-pixels",
             type=click.IntRange(1),
-            default=DEFAULT_MAX_PIXELS,
+            default=DEFAULTS.max_pixels,
             show_default=True,
             help="Refuse images whose header claims more pixels.",
         ),
@@ -188,7 +210,7 @@ def _options_from(kwargs: dict):
     """Pop the shared options (named as CompareOptions' fields) out of a command's keyword arguments."""
     from dataclasses import fields
 
-    from .job import CompareOptions
+    from .options import CompareOptions
 
     options = {f.name: kwargs.pop(f.name) for f in fields(CompareOptions)}
     return CompareOptions(**dict(options, ignore_boxes=tuple(options["ignore_boxes"])))
@@ -250,11 +272,12 @@ def compare(left, right, out_dir, json_path, overwrite, junit_path, quiet, **kwa
     "-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Output folder."
 )
 @click.option("--force", is_flag=True, help="Redo pairs whose outputs are already complete.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs an earlier batch did not write (report.json...).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary table on stderr.")
 @junit_option
 @comparison_options()
 @reports_errors
-def batch(left_dir, right_dir, out_dir, force, quiet, junit_path, **kwargs):
+def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, **kwargs):
     """Compare every image in LEFT_DIR with the one at the same path in RIGHT_DIR.
 
     Each pair's pictures and report go in OUT/pairs/<path>/; OUT/report.json,
@@ -273,10 +296,12 @@ def batch(left_dir, right_dir, out_dir, force, quiet, junit_path, **kwargs):
 
     options = _options_from(kwargs)
     show = None if quiet or not sys.stderr.isatty() else (lambda path: click.echo(f"comparing {path}", err=True))
+    replace_junit = _junit_checked(junit_path, [left_dir, right_dir], overwrite or force)
     started = time.perf_counter()
-    summary = run_batch(left_dir, right_dir, out_dir, options, force=force, progress=show)
+    summary = run_batch(left_dir, right_dir, out_dir, options, force=force, overwrite=overwrite, progress=show)
     if junit_path is not None:
-        _write_junit(junit_path, "batch", summary, left_dir, right_dir, out_dir, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        _write_junit(junit_path, "batch", summary, left_dir, right_dir, out_dir, seconds, replace_junit)
     for outcome in summary.outcomes:
         if outcome.status == "error":
             click.echo(f"imgdiff: error: {outcome.detail}", err=True)
@@ -311,7 +336,7 @@ def batch(left_dir, right_dir, out_dir, force, quiet, junit_path, **kwargs):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary table.")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
 @junit_option
-@comparison_options(sensitivity="low")
+@comparison_options(sensitivity=VIDEO_SENSITIVITY)
 @reports_errors
 def video(left, right, out_dir, offset, start, end, worst_count, export_all, diff_video, quiet, overwrite, **kwargs):
     """Compare two videos frame by frame.
@@ -338,10 +363,7 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
 
     junit_path = kwargs.pop("junit_path")
     options = _options_from(kwargs)
-    if junit_path is not None:
-        from .outputs import check_destinations
-
-        check_destinations([junit_path], inputs=[left, right], overwrite=overwrite)
+    replace_junit = _junit_checked(junit_path, [left, right, options.ignore_mask], overwrite)
     started = time.perf_counter()
     bar = tqdm(unit="frame", desc="comparing", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
     try:
@@ -362,7 +384,8 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     finally:
         bar.close()
     if junit_path is not None:
-        _write_junit(junit_path, "video", summary, left, right, out_dir, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        _write_junit(junit_path, "video", summary, left, right, out_dir, seconds, replace_junit)
     for problem in summary.problems:
         click.echo(f"imgdiff: error: {problem}", err=True)
     if not quiet:
@@ -370,16 +393,91 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     sys.exit(summary.exit_status)
 
 
-def _write_junit(path: Path, command: str, summary, left: Path, right: Path, out_dir: Path, seconds: float) -> None:
+def _junit_checked(path: Path | None, inputs: list, overwrite: bool) -> bool:
+    """Refuse a --junit path before any work, as the other outputs; True when it may be replaced.
+
+    A JUnit file an earlier imgdiff run wrote is replaced, as a rerun replaces its own summary.
+    """
+    if path is None:
+        return False
+    from .junit import written_by_imgdiff
+    from .outputs import check_destinations
+
+    replace = overwrite or written_by_imgdiff(path)
+    check_destinations([path], inputs=inputs, overwrite=replace)
+    return replace
+
+
+def _write_junit(path, command: str, summary, left, right, out_dir, seconds: float, replace: bool) -> None:
     from .junit import batch_junit, video_junit
     from .outputs import write_all
 
     junit = batch_junit if command == "batch" else video_junit
-    write_all({path: junit(summary, left, right, out_dir, seconds=seconds)})
+    write_all({path: junit(summary, left, right, out_dir, seconds=seconds)}, inputs=[left, right], overwrite=replace)
+
+
+def _on_signal(signum, frame) -> None:
+    from .outputs import interrupt
+
+    interrupt(signum)  # raises Interrupted, a KeyboardInterrupt, unless files are being committed
+
+
+@contextlib.contextmanager
+def _c_libraries_muted():
+    """Keep what C libraries print straight to fd 2 (libpng, libtiff, FFmpeg) off the user's stderr.
+
+    The command's own lines (errors, progress) go to a duplicate of the real
+    stderr; fd 2 itself points at an unnamed temporary file, shown only with
+    IMGDIFF_TRACEBACK=1 when something unexpected happened.
+    """
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (AttributeError, ValueError, OSError):  # no usable stderr: nothing to protect
+        yield None
+        return
+    sink = tempfile.TemporaryFile()
+    previous = sys.stderr
+    os.dup2(sink.fileno(), 2)
+    sys.stderr = open(real, "w", encoding=previous.encoding, errors="backslashreplace", buffering=1, closefd=False)
+    try:
+        yield sink
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)
+        sys.stderr = previous
+        os.close(real)
+        sink.close()
 
 
 def main() -> None:
-    cli(prog_name="imgdiff")
+    """The ``imgdiff`` process: signals, C libraries' stderr, and unexpected failures at the boundary.
+
+    SIGINT and SIGTERM stop the run where it is, through the same path as an
+    error (staged outputs removed), then one line and 130 or 143. An exception
+    nothing expected (a bug) is one line and exit status 2, never 1, which
+    would read as "different"; IMGDIFF_TRACEBACK=1 shows its traceback.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
+    with _c_libraries_muted() as muted:
+        try:
+            cli(prog_name="imgdiff")
+        except Exception as exc:
+            if os.environ.get("IMGDIFF_TRACEBACK"):
+                import traceback
+
+                if muted is not None:
+                    muted.seek(0)
+                    sys.stderr.write(muted.read().decode(errors="replace"))
+                traceback.print_exc()
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            click.echo(
+                f"imgdiff: error: internal error ({type(exc).__name__}: {detail}); "
+                "please report it with IMGDIFF_TRACEBACK=1's output",
+                err=True,
+            )
+            sys.exit(TROUBLE)
 
 
 if __name__ == "__main__":

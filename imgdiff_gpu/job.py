@@ -6,9 +6,9 @@ commands write the same outputs and the same report for the same pair.
 
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -16,43 +16,11 @@ import numpy as np
 
 from .errors import ImageLoadError, ImgdiffError
 from .html_report import REPORT_HTML
-from .loading import DEFAULT_MAX_PIXELS
+from .options import CompareOptions
+from .outputs import Inputs, Outputs, checkpoint
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
 REPORT_NAME = "report.json"
-
-
-@dataclass(frozen=True)
-class CompareOptions:
-    """Everything the command line can say about one comparison."""
-
-    device: str = "auto"
-    sensitivity: str = "normal"
-    threshold: float | str = "otsu"
-    min_area: int = 40
-    merge_distance: int = 8
-    ignore_boxes: tuple[tuple[int, int, int, int], ...] = field(default_factory=tuple)
-    ignore_mask: Path | None = None
-    size_mode: str | None = None
-    align: str | None = None
-    antialiasing: bool = False
-    color: tuple[int, int, int] = (0, 0, 255)
-    thickness: int = 2
-    max_pixels: int = DEFAULT_MAX_PIXELS
-
-    def thresholds(self):
-        """The detection thresholds these options select, as :func:`imgdiff_gpu.compare.compare` does."""
-        from .compare import thresholds_of
-
-        return thresholds_of(self.sensitivity, self.threshold)
-
-    def settings(self) -> dict:
-        """The report's ``settings``: the options, JSON-ready."""
-        out = asdict(self)
-        out["ignore_boxes"] = [list(b) for b in self.ignore_boxes]
-        out["ignore_mask"] = str(self.ignore_mask) if self.ignore_mask else None
-        out["color_bgr"] = list(out.pop("color"))
-        return out
 
 
 def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarray | None:
@@ -76,9 +44,13 @@ def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarr
 
 
 def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None):
-    """:func:`imgdiff_gpu.compare.compare` with the command line's options."""
-    from .compare import compare
+    """:func:`imgdiff_gpu.pipeline.compare` with the command line's options."""
+    from .pipeline import compare
 
+    # fragments further apart than the image is wide and high are all joined anyway;
+    # a bigger distance would only build a huge dilation kernel
+    sides = [getattr(image, "pixels", image).shape[:2] for image in (left, right)]
+    reach = max(h + w for h, w in sides)
     return compare(
         left,
         right,
@@ -86,7 +58,7 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
         sensitivity=options.sensitivity,
         threshold=options.threshold,
         min_area=options.min_area,
-        merge_distance=options.merge_distance,
+        merge_distance=min(options.merge_distance, reach),
         ignore=ignore,
         size_mode=options.size_mode,
         align=options.align,
@@ -119,6 +91,15 @@ def output_paths(out_dir: Path | None, json_path: Path | None, junit_path: Path 
     return targets
 
 
+def previous_outputs(out_dir: Path) -> list[Path]:
+    """The pictures an earlier report in ``out_dir`` says it wrote there (only names this job writes)."""
+    try:
+        listed = json.loads((out_dir / REPORT_NAME).read_text()).get("outputs", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [out_dir / name for name in listed if name in PICTURE_NAMES]
+
+
 def compare_files(
     left: Path,
     right: Path,
@@ -128,8 +109,13 @@ def compare_files(
     json_path: Path | None = None,
     junit_path: Path | None = None,
     overwrite: bool = False,
+    inputs: Inputs | None = None,
+    record: dict | None = None,
 ) -> dict:
     """Compare two files, write the pictures and reports (JSON, HTML, JUnit) atomically, return the report.
+
+    ``inputs`` are further files no output may replace (a batch's every
+    input); ``record`` is added to the report as is (a batch's fingerprint).
 
     Raises
     ------
@@ -138,33 +124,41 @@ def compare_files(
         output file is left behind.
     """
     from .loading import load_image
-    from .outputs import check_destinations, write_all
     from .rendering import render
     from .report import build_report, to_json
 
-    left_image = load_image(left, max_pixels=options.max_pixels)
-    right_image = load_image(right, max_pixels=options.max_pixels)
-    ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
-    inputs = [left, right] + ([options.ignore_mask] if options.ignore_mask else [])
-    check_destinations(output_paths(out_dir, json_path, junit_path), inputs=inputs, overwrite=overwrite)
+    known = inputs if inputs is not None else Inputs()
+    known.add([left, right, options.ignore_mask])
+    with Outputs(inputs=known, overwrite=overwrite) as outputs:
+        left_image = load_image(left, max_pixels=options.max_pixels)
+        right_image = load_image(right, max_pixels=options.max_pixels)
+        ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
+        outputs.check(output_paths(out_dir, json_path, junit_path))
 
-    result = compare_with(options, left_image, right_image, ignore=ignore)
-    files = {}
-    if out_dir is not None:
-        files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)
-    names = sorted(p.name for p in files) + ([REPORT_HTML] if out_dir is not None else [])
-    report = build_report(result, outputs=names, settings=options.settings())
-    text = to_json(report).encode()
-    if out_dir is not None:
-        from .html_report import compare_html
+        result = compare_with(options, left_image, right_image, ignore=ignore)
+        checkpoint("compared")
+        files = {}
+        if out_dir is not None:
+            files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)
+        names = sorted(p.name for p in files) + ([REPORT_HTML] if out_dir is not None else [])
+        report = build_report(result, outputs=names, settings=options.settings())
+        if record:
+            report.update(record)
+        text = to_json(report).encode()
+        if out_dir is not None:
+            from .html_report import compare_html
 
-        files[out_dir / REPORT_NAME] = text
-        files[out_dir / REPORT_HTML] = compare_html(report).encode()
-    if junit_path is not None:
-        from .junit import compare_junit
+            files[out_dir / REPORT_NAME] = text
+            files[out_dir / REPORT_HTML] = compare_html(report).encode()
+            if overwrite:
+                outputs.replaces(previous_outputs(out_dir))
+        if json_path is not None and str(json_path) != "-":
+            files[json_path] = text
+        if junit_path is not None:
+            from .junit import compare_junit
 
-        files[junit_path] = compare_junit(report, out_dir)
-    if json_path is not None and str(json_path) != "-":
-        files[json_path] = text
-    write_all(files)
+            files[junit_path] = compare_junit(report, out_dir)
+        for path, data in files.items():
+            outputs.add(path, data)
+        outputs.commit()
     return report

@@ -8,7 +8,7 @@ import pytest
 from skimage import data
 
 from imgdiff_gpu.alignment import AlignmentError, estimate_translation, reconcile
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pipeline import compare
 
 
 def screenshot(offset=(0, 0), text="Total: 42", antialiased=True) -> np.ndarray:

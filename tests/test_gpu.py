@@ -13,7 +13,7 @@ import pytest
 from skimage.metrics import structural_similarity as skimage_ssim
 
 from imgdiff_gpu import structural_similarity
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pipeline import compare
 
 pytestmark = pytest.mark.gpu
 
@@ -96,7 +96,7 @@ def test_compare_on_gpu_finds_the_same_regions_as_on_cpu():
 
 @pytest.mark.parametrize("name", ["coffee", "camera"])
 def test_gpu_strength_levels_match_the_cpu_kernel(name):
-    from conftest import luma_analysis
+    from pictures import luma_analysis
     from skimage import data
 
     from imgdiff_gpu._compare_gpu import analyse_gpu

@@ -17,7 +17,7 @@ from skimage.metrics import structural_similarity as skimage_ssim
 import imgdiff_gpu._device as device_module
 import imgdiff_gpu._kernels as kernels_module
 from imgdiff_gpu import structural_similarity
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pipeline import compare
 
 GAUSSIAN = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
 
@@ -96,7 +96,7 @@ def _edited_pair(height=300):
 
 
 def test_bands_give_exactly_the_untiled_result(fake_gpu):
-    from conftest import luma_analysis
+    from pictures import luma_analysis
 
     from imgdiff_gpu._compare_gpu import analyse_gpu
     from imgdiff_gpu.detection import thresholds_for

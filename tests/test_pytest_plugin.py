@@ -26,8 +26,9 @@ def _imported_before_pytester(tmp_path_factory):
     import cv2  # noqa: F401
     from PIL import Image
 
-    from imgdiff_gpu.job import CompareOptions, compare_files
+    from imgdiff_gpu.job import compare_files
     from imgdiff_gpu.junit import compare_junit  # noqa: F401
+    from imgdiff_gpu.options import CompareOptions
     from imgdiff_gpu.pytest_plugin import _pixels_of, _png_bytes
 
     out = tmp_path_factory.mktemp("warm")
@@ -132,7 +133,7 @@ def test_options_per_call(suite, pytester):
         test_options=f"""
 import numpy as np, cv2, json, subprocess, sys
 from pathlib import Path
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu import compare
 
 EXAMPLES = Path({str(EXAMPLES)!r})
 RIGHT = EXAMPLES / "right.png"

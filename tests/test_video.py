@@ -148,8 +148,8 @@ def _decoded(path: Path) -> list[np.ndarray]:
 def test_every_frame_gets_what_the_image_path_gives_it(videos, tmp_path, sensitivity, monkeypatch):
     """Screened or not, a frame's score and regions are compare()'s on the decoded frames."""
     from imgdiff_gpu import video
-    from imgdiff_gpu.compare import compare
-    from imgdiff_gpu.job import CompareOptions
+    from imgdiff_gpu.options import CompareOptions
+    from imgdiff_gpu.pipeline import compare
 
     screened = []
 

@@ -9,12 +9,14 @@ from typing import Union
 import numpy as np
 
 from ._device import resolve_device
+from ._strength_cpu import NEAR
 from .alignment import Alignment, pad_to, reconcile
 from .detection import Thresholds, difference_mask, thresholds_for
-from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from .loading import LoadedImage, load_image
+from .options import DEFAULTS
 from .pairing import prepare_pair
 from .regions import Region, find_regions
-from .ssim import ssim_params
+from .ssim import GAUSSIAN_TRUNCATE, ssim_params
 
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray, LoadedImage]
 
@@ -73,18 +75,20 @@ def compare(
     left: ImageInput,
     right: ImageInput,
     *,
-    device: str = "auto",
-    sensitivity: str = "normal",
-    threshold: float | str | None = None,
-    min_area: int = 40,
-    merge_distance: int = 8,
+    device: str = DEFAULTS.device,
+    sensitivity: str = DEFAULTS.sensitivity,
+    threshold: float | str | None = DEFAULTS.threshold,
+    min_area: int = DEFAULTS.min_area,
+    merge_distance: int = DEFAULTS.merge_distance,
     ignore: np.ndarray | None = None,
-    size_mode: str | None = None,
-    align: str | None = None,
-    antialiasing: bool = False,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    size_mode: str | None = DEFAULTS.size_mode,
+    align: str | None = DEFAULTS.align,
+    antialiasing: bool = DEFAULTS.antialiasing,
+    max_pixels: int = DEFAULTS.max_pixels,
 ) -> Comparison:
     """Compare two images and locate their differences.
+
+    The defaults are those of :class:`~imgdiff_gpu.options.CompareOptions`.
 
     Parameters
     ----------
@@ -156,6 +160,10 @@ def compare(
     params = luma_ssim_params(pair.left.luma)
     weights = params.weights  # the evidence is averaged over the SSIM window
     ssim_map = None
+    if where == "gpu" and params.radius < NEAR:
+        # strength.cu reaches NEAR pixels inside its window; an image under 7 px gains nothing from a GPU
+        result.device = where = "cpu"
+        result.notes.append("image smaller than the GPU kernels' window; computed on the CPU")
     if where == "gpu":
         from ._compare_gpu import GPUOutOfMemory, analyse_gpu
 
@@ -199,14 +207,25 @@ def thresholds_of(sensitivity: str, threshold: float | str | None) -> Thresholds
 
 
 def luma_ssim_params(luma: np.ndarray):
-    """SSIM parameters for a luma plane in data-range units, Wang et al.'s settings."""
+    """SSIM parameters for a luma plane in data-range units, Wang et al.'s settings.
+
+    An image narrower than their 11-px window (an icon, a 1-px rule) gets the
+    same Gaussian scaled down to the largest odd window that fits: sigma
+    1.5 * w / 11, truncated at 3.5 sigma, so 7 px for an 8-px icon and a
+    single pixel (luminance only) for a 1- or 2-px side.
+    """
+    sigma = WINDOW_SIGMA
+    full = 2 * int(GAUSSIAN_TRUNCATE * sigma + 0.5) + 1
+    side = min(luma.shape[:2])
+    if side < full:
+        sigma = WINDOW_SIGMA * (side - 1 + side % 2) / full
     return ssim_params(
         luma,
         luma,
         win_size=None,
         data_range=1.0,
         gaussian_weights=True,
-        sigma=WINDOW_SIGMA,
+        sigma=sigma,
         use_sample_covariance=False,
     )
 
