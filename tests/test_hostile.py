@@ -32,6 +32,7 @@ from imgdiff_gpu.outputs import Outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = {"left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png"}
+REPORTS = {"report.json", "report.html"}
 
 
 def run(*args):
@@ -230,7 +231,7 @@ def test_json_to_dev_stdout_redirected_to_a_file_fills_that_file(tmp_path):
     left, right = H.pair(tmp_path)
     target = tmp_path / "report.json"
     with open(target, "w") as shell_redirect:  # imgdiff ... --json /dev/stdout > report.json
-        done = imgdiff("compare", left, right, "--json", "/dev/stdout", stdout=shell_redirect)
+        done = imgdiff("compare", left, right, "--json", "/dev/stdout", "-q", stdout=shell_redirect)
     assert done.returncode == 1 and done.stderr == ""
     assert json.loads(target.read_text())["different"] is True
 
@@ -300,9 +301,9 @@ def test_overwrite_removes_the_earlier_runs_pictures_it_does_not_write_again(tmp
     small = H.save(tmp_path / "small.png", H.photo(40, 50))
     out = tmp_path / "out"
     assert run("compare", left, right, "--out", out).exit_code == 1
-    assert files_under(out) == PICTURES | {"report.json"}
+    assert files_under(out) == PICTURES | REPORTS
     assert run("compare", left, small, "--out", out, "--overwrite").exit_code == 1  # sizes differ: 2 pictures
-    assert files_under(out) == {"left_marked.png", "right_marked.png", "report.json"}
+    assert files_under(out) == {"left_marked.png", "right_marked.png"} | REPORTS
 
 
 def test_debris_of_killed_runs_is_swept_and_nothing_else(tmp_path):
@@ -316,7 +317,7 @@ def test_debris_of_killed_runs_is_swept_and_nothing_else(tmp_path):
     live.write_bytes(b"x")  # a run still working in this folder
     (out / ".notes").write_text("the user's")
     assert run("compare", left, right, "--out", out).exit_code == 1
-    assert files_under(out) == PICTURES | {"report.json", live.name, ".notes"}
+    assert files_under(out) == PICTURES | REPORTS | {live.name, ".notes"}
 
 
 # == batch ==========================================================================================
@@ -439,7 +440,7 @@ def test_video_overwrite_removes_the_earlier_runs_frame_pictures(tmp_path):
     assert run("video", a, b, "--out", out, "-q").exit_code == 1
     assert {p.split("/")[1] for p in files_under(out) if p.startswith("frames/")} == {"000001", "000003"}
     assert run("video", a, a, "--out", out, "--overwrite", "-q").exit_code == 0
-    assert files_under(out) == {"frames.csv", "report.json"}
+    assert files_under(out) == {"frames.csv"} | REPORTS
 
 
 # == interruptions ==================================================================================
@@ -461,7 +462,7 @@ def test_sigint_while_committing_waits_for_the_whole_set(tmp_path, sigint_at):
     sigint_at("committing")
     result = run("compare", left, right, "--out", tmp_path / "out")
     assert result.exit_code == 130
-    assert files_under(tmp_path / "out") == PICTURES | {"report.json"}  # all of them, not some
+    assert files_under(tmp_path / "out") == PICTURES | REPORTS  # all of them, not some
 
 
 def test_sigint_in_batch_keeps_finished_pairs_and_a_rerun_completes(tmp_path, sigint_at, monkeypatch):
@@ -471,7 +472,7 @@ def test_sigint_in_batch_keeps_finished_pairs_and_a_rerun_completes(tmp_path, si
     result = run("batch", left, right, "--out", out, "-q")
     assert result.exit_code == 130
     one_line(result.stderr, "interrupted by SIGINT")
-    assert files_under(out) == {f"pairs/a.png/{n}" for n in PICTURES | {"report.json"}}
+    assert files_under(out) == {f"pairs/a.png/{n}" for n in PICTURES | REPORTS}
     monkeypatch.delenv("IMGDIFF_SIGNAL_AT")
     assert run("batch", left, right, "--out", out, "-q").exit_code == 1
     assert json.loads((out / "report.json").read_text())["skipped_complete"] == 1
@@ -509,10 +510,10 @@ def test_sigkill_leaves_only_debris_that_the_next_run_removes(tmp_path):
     killed = imgdiff("compare", left, right, "--out", out, signal_at="staged:1:KILL")
     assert killed.returncode == -signal.SIGKILL
     debris = files_under(out)
-    assert len(debris) == 6 and all(name.startswith(".imgdiff-staging.") for name in debris)
-    again = imgdiff("compare", left, right, "--out", out)
+    assert len(debris) == 7 and all(name.startswith(".imgdiff-staging.") for name in debris)
+    again = imgdiff("compare", left, right, "--out", out, "-q")
     assert again.returncode == 1 and again.stderr == ""
-    assert files_under(out) == PICTURES | {"report.json"}
+    assert files_under(out) == PICTURES | REPORTS
 
 
 def test_sigterm_in_video_with_a_diff_video_leaves_nothing(tmp_path):
