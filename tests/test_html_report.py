@@ -323,6 +323,25 @@ def test_compare_page_in_chromium(browser, compared):
 
 
 @pytest.mark.browser
+def test_pictures_of_different_sizes_are_shown_side_by_side_only(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    small = tmp_path / "small.png"
+    Image.open(EXAMPLES / "right.png").resize((200, 133)).save(small)
+    out = tmp_path / "out"
+    assert run("compare", EXAMPLES / "left.png", small, "--out", out, "-q").exit_code == 1
+    _open(browser, out / "report.html")
+    assert _check_images_and_console(browser, out) == 6
+    assert "sizes differ" in browser.find_element(By.CSS_SELECTOR, "p.empty").text
+    disabled = browser.find_elements(By.CSS_SELECTOR, ".toolbar button:disabled")
+    assert sorted(b.get_attribute("data-value") for b in disabled) == ["overlay", "swipe"]
+    sizes = browser.execute_script(
+        "return Array.from(document.querySelectorAll(\".views[data-mode='side'] .stage\")).map((s) => s.style.width)"
+    )
+    assert sizes == ["451px", "200px"]
+
+
+@pytest.mark.browser
 def test_batch_page_filter_sort_rows_and_escaping_in_chromium(browser, batched):
     from selenium.webdriver.common.by import By
 

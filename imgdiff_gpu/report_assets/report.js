@@ -276,8 +276,16 @@
       for (const img of rightImages) img.src = href(view.base + rightName);
     });
 
+    const modeButtons = toggleButtons([["side", "side by side"], ["overlay", "overlay"], ["swipe", "swipe"]], "side", setMode);
+    if (rightSized) {
+      // one picture over another of a different size would line up nothing
+      for (const b of modeButtons.querySelectorAll("button[data-value='overlay'], button[data-value='swipe']")) {
+        b.disabled = true;
+        b.title = "the pictures differ in size";
+      }
+    }
     const toolbar = el("div", { className: "toolbar" }, [
-      toggleButtons([["side", "side by side"], ["overlay", "overlay"], ["swipe", "swipe"]], "side", setMode),
+      modeButtons,
       el("div", { className: "group" }, [el("span", { text: "right:" }), rightSelect]),
       overlayControls, swipeControls,
       el("div", { className: "group" }, [zoomOut, zoomFit, zoomOne, zoomIn, zoomLabel]),
