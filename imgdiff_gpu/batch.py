@@ -206,8 +206,9 @@ def run_batch(
         except ImgdiffError as exc:
             summary.outcomes.append(PairOutcome(path, "error", detail=str(exc)))
             continue
-        except (OSError, MemoryError) as exc:
-            summary.outcomes.append(PairOutcome(path, "error", detail=f"{lefts[path]}: {exc}"))
+        except Exception as exc:  # a bug in one pair: recorded (exit 2), and the others still compared
+            detail = f"{lefts[path]}: internal error ({type(exc).__name__}: {exc})"
+            summary.outcomes.append(PairOutcome(path, "error", detail=detail.splitlines()[0]))
             continue
         summary.outcomes.append(
             PairOutcome(

@@ -427,8 +427,8 @@ def _c_libraries_muted():
     """Keep what C libraries print straight to fd 2 (libpng, libtiff, FFmpeg) off the user's stderr.
 
     The command's own lines (errors, progress) go to a duplicate of the real
-    stderr; fd 2 itself points at an unnamed temporary file, shown only with
-    IMGDIFF_TRACEBACK=1 when something unexpected happened.
+    stderr; fd 2 itself points at /dev/null, or with IMGDIFF_TRACEBACK=1 at an
+    unnamed temporary file shown when something unexpected happened.
     """
     try:
         sys.stderr.flush()
@@ -436,7 +436,7 @@ def _c_libraries_muted():
     except (AttributeError, ValueError, OSError):  # no usable stderr: nothing to protect
         yield None
         return
-    sink = tempfile.TemporaryFile()
+    sink = tempfile.TemporaryFile() if os.environ.get("IMGDIFF_TRACEBACK") else open(os.devnull, "wb")
     previous = sys.stderr
     os.dup2(sink.fileno(), 2)
     sys.stderr = open(real, "w", encoding=previous.encoding, errors="backslashreplace", buffering=1, closefd=False)
@@ -467,7 +467,7 @@ def main() -> None:
             if os.environ.get("IMGDIFF_TRACEBACK"):
                 import traceback
 
-                if muted is not None:
+                if muted is not None and muted.seekable():
                     muted.seek(0)
                     sys.stderr.write(muted.read().decode(errors="replace"))
                 traceback.print_exc()

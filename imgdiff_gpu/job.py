@@ -152,12 +152,12 @@ def compare_files(
             files[out_dir / REPORT_HTML] = compare_html(report).encode()
             if overwrite:
                 outputs.replaces(previous_outputs(out_dir))
-        if json_path is not None and str(json_path) != "-":
-            files[json_path] = text
         if junit_path is not None:
             from .junit import compare_junit
 
             files[junit_path] = compare_junit(report, out_dir)
+        if json_path is not None and str(json_path) != "-":
+            files[json_path] = text
         for path, data in files.items():
             outputs.add(path, data)
         outputs.commit()

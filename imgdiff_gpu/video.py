@@ -383,7 +383,7 @@ def _compare_streams(
         summary.problems.append(
             f"no frame pairs to compare (frames decoded: {counts}; --offset {offset}, --start {start}"
             + (f", --end {end}" if end is not None else "")
-            + "): the selection lies past the end of a video"
+            + "): the selection is empty or lies past the end of a video"
         )
     for _, _, frame, result in sorted(worst, key=lambda e: e[:2], reverse=True):
         summary.worst.append(frame)

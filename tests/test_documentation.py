@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import os
 import pkgutil
 import re
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -25,10 +27,46 @@ def test_readme_has_python_examples():
     assert readme_python_blocks(), "the README lost its Python example"
 
 
+def _is_pytest_module(block: str) -> bool:
+    return re.search(r"^def test_", block, re.M) is not None
+
+
 @pytest.mark.parametrize("index", range(len(readme_python_blocks())))
-def test_readme_python_block_runs(index, monkeypatch, capsys):
+def test_readme_python_block_runs(index, monkeypatch, tmp_path):
+    block = readme_python_blocks()[index]
+    if _is_pytest_module(block):  # a test using the plugin: create its baselines, then pass against them
+        (tmp_path / "test_readme_block.py").write_text(block)
+        installed = any(ep.value == "imgdiff_gpu.pytest_plugin" for ep in entry_points(group="pytest11"))
+        plugin = [] if installed else ["-p", "imgdiff_gpu.pytest_plugin"]
+        for extra in (["--imgdiff-update"], []):
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    *plugin,
+                    *extra,
+                    "test_readme_block.py",
+                ],
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                check=False,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert (tmp_path / "__snapshots__").is_dir()
+        return
     monkeypatch.chdir(ROOT)  # the examples name files under examples/
-    exec(compile(readme_python_blocks()[index], f"README.md python block {index}", "exec"), {})
+    exec(compile(block, f"README.md python block {index}", "exec"), {})
+
+
+def test_readme_shows_the_api_and_the_plugin():
+    blocks = readme_python_blocks()
+    assert any(_is_pytest_module(b) for b in blocks) and any(not _is_pytest_module(b) for b in blocks)
 
 
 def _modules_with_examples() -> list[str]:

@@ -119,6 +119,13 @@ def test_a_change_fails_with_its_regions_and_keeps_the_pictures(suite, pytester,
     assert {p.name for p in kept.iterdir()} >= {"actual.png", "left_marked.png", "right_marked.png", "report.html"}
     assert str(kept / "report.html") in output
 
+    # a second failing run replaces the kept results; --imgdiff-update replaces the baseline
+    again = suite("-k", "test_array", "--imgdiff-results", str(results))
+    again.assert_outcomes(failed=1)
+    assert "'cat.png': 4 region(s) differ" in again.stdout.str()
+    suite("--imgdiff-update", "-k", "test_array").assert_outcomes(passed=1)
+    suite("-k", "test_array").assert_outcomes(passed=1)
+
 
 def test_results_default_to_pytests_basetemp(suite, pytester):
     pytester.makepyfile(test_inner_shots=SNAPSHOT_TESTS)
@@ -137,7 +144,7 @@ def test_options_per_call(suite, pytester):
         test_inner_options=f"""
 import numpy as np, cv2, json, subprocess, sys
 from pathlib import Path
-from imgdiff_gpu import compare
+from imgdiff_gpu.pipeline import compare
 
 EXAMPLES = Path({str(EXAMPLES)!r})
 RIGHT = EXAMPLES / "right.png"
