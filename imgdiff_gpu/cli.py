@@ -321,12 +321,12 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, **k
 
     options = _options_from(kwargs)
     show = None if quiet or not sys.stderr.isatty() else (lambda path: click.echo(f"comparing {path}", err=True))
+    replace_junit = _junit_checked(junit_path, [left_dir, right_dir], overwrite or force)
     started = time.perf_counter()
     summary = run_batch(left_dir, right_dir, out_dir, options, force=force, overwrite=overwrite, progress=show)
     if junit_path is not None:
-        _write_junit(
-            junit_path, "batch", summary, left_dir, right_dir, out_dir, time.perf_counter() - started, overwrite
-        )
+        seconds = time.perf_counter() - started
+        _write_junit(junit_path, "batch", summary, left_dir, right_dir, out_dir, seconds, replace_junit)
     for outcome in summary.outcomes:
         if outcome.status == "error":
             click.echo(f"imgdiff: error: {as_flags(outcome.detail)}", err=True)
@@ -388,10 +388,7 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
 
     junit_path = kwargs.pop("junit_path")
     options = _options_from(kwargs)
-    if junit_path is not None:
-        from .outputs import check_destinations
-
-        check_destinations([junit_path], inputs=[left, right], overwrite=overwrite)
+    replace_junit = _junit_checked(junit_path, [left, right, options.ignore_mask], overwrite)
     started = time.perf_counter()
     bar = tqdm(unit="frame", desc="comparing", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
     try:
@@ -412,12 +409,36 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     finally:
         bar.close()
     if junit_path is not None:
-        _write_junit(junit_path, "video", summary, left, right, out_dir, time.perf_counter() - started, overwrite)
+        seconds = time.perf_counter() - started
+        _write_junit(junit_path, "video", summary, left, right, out_dir, seconds, replace_junit)
     for problem in summary.problems:
         click.echo(f"imgdiff: error: {as_flags(problem)}", err=True)
     if not quiet:
         click.echo(video_table(summary, out_dir), err=True)
     sys.exit(summary.exit_status)
+
+
+def _junit_checked(path: Path | None, inputs: list, overwrite: bool) -> bool:
+    """Refuse a --junit path before any work, as the other outputs; True when it may be replaced.
+
+    A JUnit file an earlier imgdiff run wrote is replaced, as a rerun replaces its own summary.
+    """
+    if path is None:
+        return False
+    from .junit import written_by_imgdiff
+    from .outputs import check_destinations
+
+    replace = overwrite or written_by_imgdiff(path)
+    check_destinations([path], inputs=inputs, overwrite=replace)
+    return replace
+
+
+def _write_junit(path, command: str, summary, left, right, out_dir, seconds: float, replace: bool) -> None:
+    from .junit import batch_junit, video_junit
+    from .outputs import write_all
+
+    junit = batch_junit if command == "batch" else video_junit
+    write_all({path: junit(summary, left, right, out_dir, seconds=seconds)}, inputs=[left, right], overwrite=replace)
 
 
 def _on_signal(signum, frame) -> None:
@@ -452,16 +473,6 @@ def _c_libraries_muted():
         sys.stderr = previous
         os.close(real)
         sink.close()
-
-
-def _write_junit(
-    path: Path, command: str, summary, left: Path, right: Path, out_dir: Path, seconds: float, overwrite: bool
-) -> None:
-    from .junit import batch_junit, video_junit
-    from .outputs import write_all
-
-    junit = batch_junit if command == "batch" else video_junit
-    write_all({path: junit(summary, left, right, out_dir, seconds=seconds)}, inputs=[left, right], overwrite=overwrite)
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ import numpy as np
 from ._device import resolve_device
 from .errors import ImageLoadError, OutputError
 from .exit_status import exit_status
+from .html_report import REPORT_HTML, video_html
 from .job import compare_with, encode_pictures, ignore_mask_for
 from .options import CompareOptions
 from .outputs import Outputs, checkpoint
@@ -290,10 +291,8 @@ def compare_videos(
     if diff_video is not None and not diff_video.parent.is_dir():
         raise OutputError(f"{diff_video.parent}: folder for diff_video=... does not exist")
     with Outputs(inputs=[left, right, options.ignore_mask], overwrite=overwrite) as outputs:
-        outputs.check(
-            [out_dir / "frames.csv", out_dir / "report.json", out_dir / "report.html"]
-            + ([diff_video] if diff_video else [])
-        )
+        outputs.check([out_dir / "frames.csv", out_dir / "report.json", out_dir / REPORT_HTML])
+        outputs.check([diff_video] if diff_video else [])
         if overwrite:
             outputs.replaces(previous_frame_outputs(out_dir))
         summary = _compare_streams(
@@ -451,8 +450,6 @@ def _write_summary(summary: VideoSummary, left, right, out_dir, options, offset,
         "outputs": ["frames.csv", *summary.outputs],
         "settings": options.settings(),
     }
-    from .html_report import video_html
-
     outputs.add(out_dir / "frames.csv", table.getvalue().encode())
     outputs.add(out_dir / "report.json", to_json(report).encode())
-    outputs.add(out_dir / "report.html", video_html(report, summary.frames, summary.outputs).encode())
+    outputs.add(out_dir / REPORT_HTML, video_html(report, summary.frames, summary.outputs).encode())
