@@ -62,7 +62,7 @@ def _synchronize(device: str) -> None:
 
 def compare_end_to_end(shape: tuple[int, int], rounds: int, devices: list[str]) -> dict:
     """Median seconds of a report-only compare() per device, the devices interleaved in every round."""
-    from imgdiff_gpu.compare import compare
+    from imgdiff_gpu.pipeline import compare
 
     left, right = edited_pair(*shape)
     results = {device: compare(left, right, device=device, keep_maps=False) for device in devices}  # warm-up
@@ -88,7 +88,7 @@ def _pairs(shape: tuple[int, int], count: int) -> list[tuple[np.ndarray, np.ndar
 
 def full_comparison_throughput(shape: tuple[int, int], count: int, device: str) -> dict:
     """Pairs per second of compare() over ``count`` different same-sized pairs, one at a time."""
-    from imgdiff_gpu.compare import compare
+    from imgdiff_gpu.pipeline import compare
 
     pairs = _pairs(shape, count)
     compare(*pairs[0], device=device)
@@ -104,7 +104,7 @@ def resident_batch_throughput(shape: tuple[int, int], count: int, rounds: int) -
     """Pairs per second of compare_batch over ``count`` pairs already on the GPU (median of rounds)."""
     import cupy
 
-    from imgdiff_gpu.compare import compare, compare_batch
+    from imgdiff_gpu.pipeline import compare, compare_batch
 
     pairs = _pairs(shape, count)
     lefts = cupy.asarray(np.stack([a for a, _ in pairs]))
@@ -133,7 +133,7 @@ def peak_gpu_memory(shape: tuple[int, int], *, check_cpu: bool) -> dict:
     """The GPU memory pool's high-water mark over one compare() (the pool keeps what it grew to)."""
     import cupy
 
-    from imgdiff_gpu.compare import compare
+    from imgdiff_gpu.pipeline import compare
 
     left, right = edited_pair(*shape)
     pool = cupy.get_default_memory_pool()

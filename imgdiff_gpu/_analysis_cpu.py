@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._device import Device
-from ._ssim_params import SSIMParams, ssim_params
+from ._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams, ssim_params
 from .detection import Thresholds, difference_mask
 from .regions import Region, find_regions
 
@@ -38,14 +38,25 @@ class Analysis:
 
 
 def luma_ssim_params(luma: np.ndarray) -> SSIMParams:
-    """SSIM parameters for a luma plane in data-range units, Wang et al.'s settings."""
+    """SSIM parameters for a luma plane in data-range units, Wang et al.'s settings.
+
+    An image narrower than their 11-px window (an icon, a 1-px rule) gets the
+    same Gaussian scaled down to the largest odd window that fits: sigma
+    1.5 * w / 11, truncated at 3.5 sigma, so 7 px for an 8-px icon and a
+    single pixel (luminance only) for a 1- or 2-px side.
+    """
+    sigma = WINDOW_SIGMA
+    full = 2 * int(GAUSSIAN_TRUNCATE * sigma + 0.5) + 1
+    side = min(luma.shape[:2])
+    if side < full:
+        sigma = WINDOW_SIGMA * (side - 1 + side % 2) / full
     return ssim_params(
         luma,
         luma,
         win_size=None,
         data_range=1.0,
         gaussian_weights=True,
-        sigma=WINDOW_SIGMA,
+        sigma=sigma,
         use_sample_covariance=False,
     )
 

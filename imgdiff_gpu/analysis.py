@@ -1,4 +1,4 @@
-"""The analysis stage of :func:`~imgdiff_gpu.compare.compare`: pixels in, score and regions out.
+"""The analysis stage of :func:`~imgdiff_gpu.compare`: pixels in, score and regions out.
 
 Two twins with one signature and one result type, :class:`Analysis`:
 ``analyse_cpu`` (``_analysis_cpu.py``: Numba and OpenCV on the host) and
@@ -14,9 +14,14 @@ import numpy as np
 
 from ._analysis_cpu import Analysis, analyse_cpu
 from ._device import Device
+from ._strength_cpu import NEAR
 from .detection import Thresholds
 
 __all__ = ["Analysis", "analyse", "analyse_batch"]
+
+# The strength kernel looks NEAR pixels around each pixel inside a window reflected
+# once at the borders: an image under 2 * NEAR + 1 px on a side is done on the CPU.
+SMALLEST_GPU_SIDE = 2 * NEAR + 1
 
 
 def analyse(
@@ -62,6 +67,10 @@ def analyse(
         merge_distance=merge_distance,
         keep_maps=keep_maps,
     )
+    if device == "gpu" and min(left.shape[:2]) < SMALLEST_GPU_SIDE:
+        tiny = analyse_cpu(left, right, thresholds, **options)
+        tiny.notes.append("image smaller than the GPU kernels' window; computed on the CPU")
+        return tiny
     if device == "gpu":
         from ._analysis_gpu import GPUOutOfMemory, analyse_gpu
 
@@ -97,7 +106,7 @@ def analyse_batch(
         merge_distance=merge_distance,
         keep_maps=keep_maps,
     )
-    if device == "gpu":
+    if device == "gpu" and len(lefts) and min(lefts[0].shape[:2]) >= SMALLEST_GPU_SIDE:
         from ._analysis_gpu import GPUOutOfMemory, analyse_batch_gpu
 
         try:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-SENSITIVITY_PRESETS = ("low", "normal", "high", "exact")
+from .options import SENSITIVITY_PRESETS
 
 
 @dataclass(frozen=True)

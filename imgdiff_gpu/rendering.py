@@ -11,8 +11,8 @@ import re
 import cv2
 import numpy as np
 
-from .compare import Comparison
 from .loading import LoadedImage
+from .pipeline import Comparison
 
 # Named highlight colours, as (R, G, B).
 NAMED_COLORS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from . import __version__
-from .compare import Comparison
+from .pipeline import Comparison
 
 SCHEMA_VERSION = 1
 

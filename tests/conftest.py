@@ -1,4 +1,4 @@
-"""Shared fixtures: real photographs from scikit-image, and the GPU gate."""
+"""Shared fixtures and the GPU gate; helpers live in helper modules (pictures.py, gpu_parity.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,9 @@ import fake_cupy
 import numpy as np
 import pytest
 from cuda_emulation import unavailable_reason as emulation_unavailable
-from skimage import data
+from pictures import PHOTOS
 
 from imgdiff_gpu._device import _gpu_unavailable_reason, gpu_available
-
-# Real photographs that ship with scikit-image (no download needed).
-PHOTOS = {
-    "astronaut": data.astronaut,
-    "chelsea": data.chelsea,
-    "coffee": data.coffee,
-    "camera": data.camera,
-    "rocket": data.rocket,
-}
 
 
 @pytest.fixture(params=sorted(PHOTOS))
@@ -60,24 +51,3 @@ def fake_gpu(monkeypatch):
         pytest.skip(reason)
     yield fake_cupy.install(monkeypatch)
     fake_cupy.uninstall()
-
-
-def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
-    import cv2
-
-    bgr = rgb[..., ::-1] if rgb.ndim == 3 else rgb
-    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(bgr), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
-    return np.ascontiguousarray(decoded[..., ::-1]) if decoded.ndim == 3 else decoded
-
-
-def luma_analysis(left: np.ndarray, right: np.ndarray):
-    """What compare() computes before detection: planes, the window, SSIM params and the CPU map."""
-    from imgdiff_gpu._ssim_cpu import ssim_map_2d
-    from imgdiff_gpu.compare import luma_ssim_params
-    from imgdiff_gpu.pairing import prepare_pair
-
-    pair = prepare_pair(left, right)
-    params = luma_ssim_params(pair.left.luma)
-    return pair, params.weights, params, ssim_map_2d(pair.left.luma, pair.right.luma, params)

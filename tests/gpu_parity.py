@@ -128,9 +128,9 @@ def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int,
     from imgdiff_gpu._analysis_gpu import _levels
     from imgdiff_gpu._ssim_cpu import ssim_map_2d
     from imgdiff_gpu._strength_cpu import strength_map
-    from imgdiff_gpu.compare import luma_ssim_params
     from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, explained_by_antialiasing, thresholds_for
     from imgdiff_gpu.pairing import prepare_pair
+    from imgdiff_gpu.pipeline import luma_ssim_params
 
     pair = prepare_pair(*edited_pair(size, channels=channels))
     left, right = pair.left.planes, pair.right.planes
@@ -179,7 +179,7 @@ def assert_same_regions(ours: list, theirs: list) -> None:
 
 def check_compare(options: dict, *, size: tuple[int, int] | None) -> None:
     """compare() on the GPU finds the CPU's regions: boxes and areas identical, statistics within 1e-12."""
-    from imgdiff_gpu.compare import compare
+    from imgdiff_gpu.pipeline import compare
 
     left, right = edited_pair(size, channels=3)
     ignore = np.zeros(left.shape[:2], bool)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from gpu_parity import edited_pair
 
-from imgdiff_gpu.compare import compare, compare_batch
+from imgdiff_gpu.pipeline import compare, compare_batch
 
 
 def test_cpu_batch_equals_the_loop():
@@ -31,7 +31,7 @@ def test_batches_of_different_sizes_are_refused():
 
 
 def test_compare_pairs_on_the_cpu_reads_the_sequence_lazily():
-    from imgdiff_gpu.compare import compare_pairs
+    from imgdiff_gpu.pipeline import compare_pairs
 
     taken = []
 

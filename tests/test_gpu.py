@@ -190,7 +190,7 @@ def test_antialiasing_explanation_on_the_device_is_the_cpu_one():
 def test_detection_set_pairs_give_the_cpu_regions(jpeg_quality):
     """benchmarks/eval_detection.py's pairs: whole on a GPU; under the emulation a 64 x 96 crop around an edit."""
     from benchmarks.detection_set import positive_pairs
-    from imgdiff_gpu.compare import compare
+    from imgdiff_gpu.pipeline import compare
 
     photos = None if on_real_gpu() else ["camera", "chelsea", "coffee", "astronaut"]
     found_any = False
@@ -215,7 +215,7 @@ def test_detection_set_pairs_give_the_cpu_regions(jpeg_quality):
     ids=str,
 )
 def test_compare_batch_gives_what_compare_gives_pair_by_pair(channels, options):
-    from imgdiff_gpu.compare import compare, compare_batch
+    from imgdiff_gpu.pipeline import compare, compare_batch
 
     size = None if on_real_gpu() else (40, 72)
     first = edited_pair(size, channels=channels)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from gpu_parity import assert_same_regions, edited_pair
 
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pipeline import compare
 
 pytestmark = pytest.mark.gpu
 
@@ -119,7 +119,7 @@ def test_staged_uploads_double_buffer_on_their_own_streams(fake_gpu):
 
 
 def test_compare_pairs_uploads_each_pair_once_and_finds_what_compare_finds(fake_gpu):
-    from imgdiff_gpu.compare import compare_pairs
+    from imgdiff_gpu.pipeline import compare_pairs
 
     pairs = [edited_pair((40, 72), channels=3), edited_pair((40, 72), channels=4), edited_pair((24, 40), channels=1)]
     pairs.append((pairs[0][0], pairs[2][1]))  # sizes differ

@@ -17,7 +17,8 @@ from ._device import is_cupy_array, resolve_device
 from .alignment import Alignment, pad_to, reconcile
 from .analysis import analyse, analyse_batch
 from .detection import Thresholds, thresholds_for
-from .loading import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from .loading import LoadedImage, load_image
+from .options import DEFAULTS
 from .regions import Region
 
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray, LoadedImage]
@@ -75,19 +76,21 @@ def compare(
     left: ImageInput,
     right: ImageInput,
     *,
-    device: str = "auto",
-    sensitivity: str = "normal",
-    threshold: float | str | None = None,
-    min_area: int = 40,
-    merge_distance: int = 8,
+    device: str = DEFAULTS.device,
+    sensitivity: str = DEFAULTS.sensitivity,
+    threshold: float | str | None = DEFAULTS.threshold,
+    min_area: int = DEFAULTS.min_area,
+    merge_distance: int = DEFAULTS.merge_distance,
     ignore: np.ndarray | None = None,
-    size_mode: str | None = None,
-    align: str | None = None,
-    antialiasing: bool = False,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    size_mode: str | None = DEFAULTS.size_mode,
+    align: str | None = DEFAULTS.align,
+    antialiasing: bool = DEFAULTS.antialiasing,
+    max_pixels: int = DEFAULTS.max_pixels,
     keep_maps: bool = True,
 ) -> Comparison:
     """Compare two images and locate their differences.
+
+    The defaults are those of :class:`~imgdiff_gpu.options.CompareOptions`.
 
     Parameters
     ----------
@@ -180,13 +183,13 @@ def compare_batch(
     lefts,
     rights,
     *,
-    device: str = "auto",
-    sensitivity: str = "normal",
-    threshold: float | str | None = None,
-    min_area: int = 40,
-    merge_distance: int = 8,
+    device: str = DEFAULTS.device,
+    sensitivity: str = DEFAULTS.sensitivity,
+    threshold: float | str | None = DEFAULTS.threshold,
+    min_area: int = DEFAULTS.min_area,
+    merge_distance: int = DEFAULTS.merge_distance,
     ignore: np.ndarray | None = None,
-    antialiasing: bool = False,
+    antialiasing: bool = DEFAULTS.antialiasing,
     keep_maps: bool = False,
 ) -> list[Comparison]:
     """Compare many same-sized pairs at once: on the GPU, one launch per stage for the whole batch.
@@ -238,13 +241,13 @@ def compare_batch(
 def compare_pairs(
     pairs: Iterable[tuple[np.ndarray, np.ndarray]],
     *,
-    device: str = "auto",
-    sensitivity: str = "normal",
-    threshold: float | str | None = None,
-    min_area: int = 40,
-    merge_distance: int = 8,
+    device: str = DEFAULTS.device,
+    sensitivity: str = DEFAULTS.sensitivity,
+    threshold: float | str | None = DEFAULTS.threshold,
+    min_area: int = DEFAULTS.min_area,
+    merge_distance: int = DEFAULTS.merge_distance,
     ignore: np.ndarray | None = None,
-    antialiasing: bool = False,
+    antialiasing: bool = DEFAULTS.antialiasing,
     keep_maps: bool = False,
 ) -> Iterator[Comparison]:
     """Compare a sequence of pixel pairs (video frames, a folder) one after another.
