@@ -51,6 +51,51 @@ def test_kernel_compiles_without_warnings(source, defines, arch, tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def _nvrtc_library() -> str | None:
+    """libnvrtc from $IMGDIFF_NVRTC, an nvidia-cuda-nvrtc wheel, or the system (None where there is none)."""
+    import ctypes.util
+    import importlib.util
+    import os
+
+    if os.environ.get("IMGDIFF_NVRTC"):
+        return os.environ["IMGDIFF_NVRTC"]
+    spec = importlib.util.find_spec("nvidia")
+    for folder in spec.submodule_search_locations if spec else []:
+        found = sorted(Path(folder).glob("*/lib/libnvrtc.so*"))
+        if found:
+            return str(found[0])
+    return ctypes.util.find_library("nvrtc")
+
+
+def _nvrtc_compile(library: str, source: str, options: list[str]) -> tuple[int, str]:
+    """(result code, log) of NVRTC compiling ``source``: what CuPy's RawModule does, without a GPU."""
+    import ctypes
+
+    nvrtc = ctypes.CDLL(library)
+    program = ctypes.c_void_p()
+    assert nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"kernel.cu", 0, None, None) == 0
+    encoded = [o.encode() for o in options]
+    result = nvrtc.nvrtcCompileProgram(program, len(encoded), (ctypes.c_char_p * len(encoded))(*encoded))
+    size = ctypes.c_size_t()
+    nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    nvrtc.nvrtcGetProgramLog(program, log)
+    nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
+    return result, log.value.decode(errors="replace").strip()
+
+
+@pytest.mark.skipif(
+    _nvrtc_library() is None, reason="no libnvrtc (pip install nvidia-cuda-nvrtc, or set IMGDIFF_NVRTC)"
+)
+@pytest.mark.parametrize(("source", "defines"), SPECIALISATIONS, ids=lambda v: v if isinstance(v, str) else None)
+def test_kernel_compiles_with_nvrtc_as_the_loader_asks(source, defines):
+    from imgdiff_gpu._kernels import compile_options, read_source
+
+    options = [*compile_options(**defines), "--gpu-architecture=compute_90"]
+    result, log = _nvrtc_compile(_nvrtc_library(), read_source(source), options)
+    assert result == 0 and log == "", log
+
+
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on the PATH")
 def test_a_kernel_without_the_python_constants_does_not_compile(tmp_path):
     result = subprocess.run(
