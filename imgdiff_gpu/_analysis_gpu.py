@@ -69,6 +69,10 @@ def _ssim_band(cupy, left_luma, right_luma, params):
     return maps[0]
 
 
+def _get_strength_kernel(radius: int):
+    return get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=radius)
+
+
 def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold):
     """Strength levels (uint8 CuPy, [N x] H x W) of two [N x] H x W x P plane stacks, NumPy or CuPy.
 
@@ -78,7 +82,7 @@ def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshol
     count = left.shape[0] if left.ndim == 4 else 1
     levels = cupy.empty(left.shape[:-1], dtype=cupy.uint8)
     inverse_ssim = cupy.asarray([inverse_threshold(1.0 - t) for t in np.atleast_1d(threshold)], dtype=cupy.float64)
-    kernel = get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=len(weights) // 2)
+    kernel = _get_strength_kernel(len(weights) // 2)
     launch(
         kernel,
         height,

@@ -11,6 +11,10 @@ import numpy as np
 from ._kernels import get_kernel, launch
 
 
+def _get_histogram_kernel():
+    return get_kernel("histogram.cu", "imgdiff_histogram")
+
+
 def ssim_histogram_gpu(ssim_maps, valid):
     """Counts (uint64 CuPy, N x bins) of N x H x W (or H x W) CuPy maps at ``valid`` pixels (H x W, or None)."""
     import cupy
@@ -22,5 +26,5 @@ def ssim_histogram_gpu(ssim_maps, valid):
     counts = cupy.zeros((count, SSIM_HISTOGRAM_BINS), dtype=cupy.uint64)
     mask = cupy.ascontiguousarray(valid).view(cupy.uint8) if valid is not None else cupy.zeros(1, dtype=cupy.uint8)
     args = (maps, mask, np.int32(valid is not None), counts, np.int32(height), np.int32(width))
-    launch(get_kernel("histogram.cu", "imgdiff_histogram"), height, width, count, args)
+    launch(_get_histogram_kernel(), height, width, count, args)
     return counts
