@@ -6,8 +6,9 @@ batch throughput come from bench_ssim.py, video from bench_video.py; ``--readme`
 * ``compare()`` at 4K from host uint8 arrays, report only (``keep_maps=False``: score and regions
   back), CPU path and GPU path, medians of interleaved runs;
 * full comparisons with regions of 64 1080p pairs, pairs/s: ``compare()`` pair by pair on each
-  device, and on the GPU ``compare_batch`` over the 64 pairs resident on the device (scores and
-  regions back, no maps), checked against the CPU's regions;
+  device; on the GPU ``compare_pairs`` over the host pairs (pinned, double-buffered uploads) and
+  ``compare_batch`` over the 64 pairs resident on the device (scores and regions back, no maps),
+  checked against the CPU's regions;
 * peak GPU memory (the memory pool's high-water mark) of a 4K pair and of a 20000 x 20000 pair,
   and whether the GPU found what the CPU found there.
 
@@ -100,6 +101,25 @@ def full_comparison_throughput(shape: tuple[int, int], count: int, device: str) 
     return {"pairs": count, "size": f"{shape[1]}x{shape[0]}", "device": device, "pairs_per_s": count / seconds}
 
 
+def staged_sequence_throughput(shape: tuple[int, int], count: int) -> dict:
+    """Pairs per second of compare_pairs over host pairs: uploads staged through pinned double buffers."""
+    from imgdiff_gpu.pipeline import compare_pairs
+
+    pairs = _pairs(shape, count)
+    list(compare_pairs(iter(pairs[:2]), device="gpu"))  # warm-up
+    start = time.perf_counter()
+    for _ in compare_pairs(iter(pairs), device="gpu"):
+        pass
+    _synchronize("gpu")
+    seconds = time.perf_counter() - start
+    return {
+        "pairs": count,
+        "size": f"{shape[1]}x{shape[0]}",
+        "device": "gpu, compare_pairs, staged",
+        "pairs_per_s": count / seconds,
+    }
+
+
 def resident_batch_throughput(shape: tuple[int, int], count: int, rounds: int) -> dict:
     """Pairs per second of compare_batch over ``count`` pairs already on the GPU (median of rounds)."""
     import cupy
@@ -162,6 +182,7 @@ def measure(args) -> dict:
         "full_comparisons": [full_comparison_throughput(hd, args.pairs, device) for device in devices],
     }
     if gpu:
+        result["full_comparisons"].append(staged_sequence_throughput(hd, args.pairs))
         result["full_comparisons"].append(resident_batch_throughput(hd, args.pairs, args.rounds))
         result["peak_memory"] = [peak_gpu_memory(four_k, check_cpu=False)]
         if args.huge:
