@@ -25,7 +25,9 @@ from dataclasses import replace
 import numpy as np
 
 from ._analysis_cpu import Analysis, luma_ssim_params, score_of
+from ._histogram_gpu import ssim_histogram_gpu
 from ._kernels import get_kernel, inverse_threshold, launch
+from ._ssim_gpu import ssim_planes
 from ._strength_cpu import NEAR
 from .detection import (
     SSIM_HISTOGRAM_BINS,
@@ -34,7 +36,6 @@ from .detection import (
     explained_by_antialiasing,
     mask_from_levels,
     otsu_ssim_threshold,
-    ssim_histogram,
 )
 from .pairing import pair_layout, prepare_pair
 from .regions import find_regions
@@ -64,10 +65,12 @@ def _bands(height: int, band_rows: int, halo: int):
 
 
 def _ssim_band(cupy, left_luma, right_luma, params):
-    from ._ssim_gpu import ssim_planes
-
     _, maps = ssim_planes(cupy.asarray(left_luma)[None], cupy.asarray(right_luma)[None], params, want_map=True)
     return maps[0]
+
+
+def _get_strength_kernel(radius: int):
+    return get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=radius)
 
 
 def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold):
@@ -79,7 +82,7 @@ def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshol
     count = left.shape[0] if left.ndim == 4 else 1
     levels = cupy.empty(left.shape[:-1], dtype=cupy.uint8)
     inverse_ssim = cupy.asarray([inverse_threshold(1.0 - t) for t in np.atleast_1d(threshold)], dtype=cupy.float64)
-    kernel = get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=len(weights) // 2)
+    kernel = _get_strength_kernel(len(weights) // 2)
     launch(
         kernel,
         height,
@@ -119,7 +122,7 @@ def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_row
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band = _ssim_band(cupy, left_luma[lo:hi], right_luma[lo:hi], luma_params)[top - lo : bottom - lo]
         band_valid = cupy.asarray(valid[top:bottom]) if valid is not None else None
-        counts += ssim_histogram(band, band_valid, xp=cupy).get()
+        counts += ssim_histogram_gpu(band, band_valid).get()[0].astype(np.int64)
         ssim_map[top:bottom] = band.get()
     threshold = thresholds.ssim if thresholds.ssim is not None else otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
     if thresholds.exact:
@@ -154,10 +157,10 @@ def explained_by_antialiasing_gpu(left, right):
 
 
 def resident_bytes(left: np.ndarray, right: np.ndarray, planes: int) -> int:
-    """Device bytes of the resident analysis: pixels as stored, two plane stacks, two luma
-    copies, the map, and about 20 bytes a pixel of masks, levels and labels."""
+    """Device bytes of the resident analysis: pixels as stored, two plane stacks, the map,
+    and about 20 bytes a pixel of masks, levels and labels."""
     height, width = left.shape[:2]
-    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 2 * 4 + 8 + 20)
+    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 8 + 20)
 
 
 def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antialiasing, min_area, merge_distance):
@@ -170,9 +173,8 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
     left_planes = plane_stack_gpu(left, colour=layout.colour, alpha=layout.alpha, scale=layout.left_scale)
     right_planes = plane_stack_gpu(right, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale)
     luma_params = replace(params, out_dtype=np.dtype(np.float64))  # float64, as on the CPU
-    ssim_map = _ssim_band(
-        cupy, cupy.ascontiguousarray(left_planes[..., 0]), cupy.ascontiguousarray(right_planes[..., 0]), luma_params
-    )
+    _, maps = ssim_planes(left_planes[None], right_planes[None], luma_params, want_map=True)  # luma, in place
+    ssim_map = maps[0]
     device_ignore = cupy.asarray(ignore) if ignore is not None else None
     valid = ~device_ignore if ignore is not None else None
     if thresholds.exact:  # no windowed evidence: the plain per-pixel test
@@ -181,7 +183,7 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
             mask &= ~explained_by_antialiasing_gpu(left_planes, right_planes)
         threshold = 1.0
     else:
-        counts = ssim_histogram(ssim_map, valid, xp=cupy).get()  # 256 counts
+        counts = ssim_histogram_gpu(ssim_map, valid).get()[0]  # 256 counts
         threshold = thresholds.ssim
         if threshold is None:
             threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
@@ -300,7 +302,7 @@ def analyse_gpu(
             if not is_out_of_memory(exc):
                 raise
             _free_cached_memory()  # then bands, which need less
-    pair = prepare_pair(left, right)
+    pair = prepare_pair(_host(left), _host(right))  # bands start from host planes
     ssim_map, mask, threshold, band_rows = _analyse_banded(
         pair.left.planes, pair.right.planes, params, thresholds, ignore=ignore, antialiasing=antialiasing
     )
@@ -371,7 +373,6 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
 
     from ._planes_gpu import plane_stack_gpu
     from ._regions_gpu import find_regions_gpu, hysteresis_gpu
-    from ._ssim_gpu import ssim_planes
 
     count = len(lefts)
     layout = pair_layout(lefts[0], rights[0])
@@ -381,12 +382,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
         rights, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale, batch=True
     )
     luma_params = replace(params, out_dtype=np.dtype(np.float64))
-    means, ssim_maps = ssim_planes(
-        cupy.ascontiguousarray(left_planes[..., 0]),
-        cupy.ascontiguousarray(right_planes[..., 0]),
-        luma_params,
-        want_map=True,
-    )
+    means, ssim_maps = ssim_planes(left_planes, right_planes, luma_params, want_map=True)  # luma, in place
     device_ignore = cupy.asarray(ignore) if ignore is not None else None
     valid = ~device_ignore if ignore is not None else None
     if thresholds.exact:
@@ -395,7 +391,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
             masks &= ~explained_by_antialiasing_gpu(left_planes, right_planes)
         ssim_thresholds = [1.0] * count
     else:
-        counts = cupy.stack([ssim_histogram(ssim_maps[i], valid, xp=cupy) for i in range(count)]).get()
+        counts = ssim_histogram_gpu(ssim_maps, valid).get()  # 256 counts per pair
         ssim_thresholds = [
             thresholds.ssim if thresholds.ssim is not None else otsu_ssim_threshold(c, thresholds.ssim_ceiling)
             for c in counts
@@ -412,7 +408,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
             ssim_thresholds,
         )
         if valid is not None:
-            levels[:, ~valid] = 0
+            levels *= valid.astype(cupy.uint8)  # every pair's ignored pixels (broadcast over the batch)
         masks = hysteresis_gpu(levels >= 1, levels == 2)
     if valid is not None:
         masks &= valid

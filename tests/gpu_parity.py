@@ -9,10 +9,11 @@ Tolerances:
 * against scikit-image: integer and float64 input, mean within 1e-9 and map
   within 1e-6; float16/float32 input, mean within 1e-4 (scikit-image filters
   them in float32) and map within 1e-6 of scikit-image's float64 run;
-* against the CPU path: the float64 map within 1e-12 (summation order and FMA
-  differ, nothing else), a float32 map within one float32 rounding; strength
-  levels, region boxes and areas identical; region statistics and the score
-  within 1e-12.
+* against the CPU path: the float64 map within 1e-12 under the emulation (the
+  same operations in another summation order), 1e-10 on a GPU (whose compiler
+  fuses multiply-adds, and 16/32-bit inputs cancel ~1e9-sized moments), a
+  float32 map within one float32 rounding; strength levels, region boxes and
+  areas identical; region statistics and the score within 1e-12.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def on_real_gpu() -> bool:
     import cupy
 
     return not hasattr(cupy, "fake")
+
+
+def cpu_tolerance() -> float:
+    """How far the GPU's float64 SSIM may stand from the CPU's (see above)."""
+    return 1e-12 if not on_real_gpu() else 1e-10
 
 
 def photo_pair(size: tuple[int, int] | None, *, colour: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -81,9 +87,9 @@ def check_ssim(dtype, setting: str, *, colour: bool, size: tuple[int, int] | Non
     assert type(S) is np.ndarray and S.dtype == S_cpu.dtype and S.shape == S_ref.shape
     assert abs(m - m_ref) <= (1e-4 if low_precision else 1e-9), (m, m_ref)
     assert np.abs(S - S_ref).max() <= 1e-6
-    assert abs(m - m_cpu) <= 1e-12, (m, m_cpu)
+    assert abs(m - m_cpu) <= cpu_tolerance(), (m, m_cpu)
     ulp = 0.0 if S.dtype == np.float64 else float(np.finfo(np.float32).eps)
-    assert np.abs(S.astype(np.float64) - S_cpu).max() <= 1e-12 + ulp
+    assert np.abs(S.astype(np.float64) - S_cpu).max() <= cpu_tolerance() + ulp
 
 
 def edited_pair(size: tuple[int, int] | None, *, channels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,8 +98,11 @@ def edited_pair(size: tuple[int, int] | None, *, channels: int) -> tuple[np.ndar
     ``channels``: 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA).
     """
     rgb = data.chelsea()
-    height, width = size if size is not None else rgb.shape[:2]
-    left = np.ascontiguousarray(rgb[40 : 40 + height, 60 : 60 + width])
+    if size is None:
+        left = rgb.copy()
+    else:
+        left = np.ascontiguousarray(rgb[40 : 40 + size[0], 60 : 60 + size[1]])
+    height, width = left.shape[:2]
     right = left.copy()
     h, w = height, width
     right[h // 4 : h // 4 + 9, w // 3 : w // 3 + 14] = left[h // 2 : h // 2 + 9, 5:19]

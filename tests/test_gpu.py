@@ -236,3 +236,21 @@ def test_compare_batch_gives_what_compare_gives_pair_by_pair(channels, options):
         assert_same_regions(result.regions, single.regions)
         assert abs(result.score - single.score) <= 1e-12 and result.ssim_threshold == single.ssim_threshold
         assert np.array_equal(result.mask, single.mask) and np.abs(result.ssim_map - single.ssim_map).max() <= 1e-12
+
+
+def test_histogram_kernel_counts_what_the_cpu_counts():
+    import cupy
+
+    from imgdiff_gpu._histogram_cpu import ssim_histogram_cpu
+    from imgdiff_gpu._histogram_gpu import ssim_histogram_gpu
+
+    rng = np.random.default_rng(9)
+    maps = rng.uniform(-1.0, 1.0, (2, 37, 70))
+    edges = np.arange(-128, 129) / 128.0  # values exactly on bin edges, and both ends
+    maps[0, 0, :65] = edges[::4]
+    maps[1, 1, :4] = [-1.0 - 1e-12, 1.0 + 1e-12, -1.0, 1.0]  # rounding strays are clamped
+    valid = rng.random((37, 70)) < 0.8
+    for mask in (None, valid):
+        counts = ssim_histogram_gpu(cupy.asarray(maps), None if mask is None else cupy.asarray(mask)).get()
+        for plane in range(2):
+            assert np.array_equal(counts[plane], ssim_histogram_cpu(maps[plane], mask, 256))

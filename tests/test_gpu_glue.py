@@ -23,7 +23,7 @@ def test_every_launch_uses_the_tile_as_its_block(fake_gpu):
     left, right = edited_pair((20, 40), channels=3)
     compare(left, right, device="gpu")
     names = [name for name, _, _ in fake_gpu.fake.launches]
-    assert names == ["imgdiff_planes", "imgdiff_planes", "imgdiff_ssim", "imgdiff_strength"]
+    assert names == ["imgdiff_planes", "imgdiff_planes", "imgdiff_ssim", "imgdiff_histogram", "imgdiff_strength"]
     for _, grid, block in fake_gpu.fake.launches:
         assert block == (TILE_WIDTH, TILE_HEIGHT, 1) and grid == (2, 3, 1)
 
@@ -96,3 +96,38 @@ def test_cli_on_the_gpu_path(fake_gpu, tmp_path):
     assert [(r["x"], r["y"], r["width"], r["height"]) for r in report["regions"]] == [
         (r.x, r.y, r.width, r.height) for r in cpu.regions
     ]
+
+
+def test_staged_uploads_double_buffer_on_their_own_streams(fake_gpu):
+    from imgdiff_gpu._staging_gpu import staged_uploads
+
+    rng = np.random.default_rng(0)
+    items = [(rng.integers(0, 256, (6, 9), dtype=np.uint8),) for _ in range(5)]
+    items.append((rng.integers(0, 256, (4, 4), dtype=np.uint16),))  # a new shape: new buffers
+    seen = []
+    for (device,) in staged_uploads(iter(items)):
+        seen.append(device.get())
+    assert all(np.array_equal(a, b[0]) for a, b in zip(seen, items, strict=True))
+    assert fake_gpu.fake.uploaded_bytes == sum(item[0].nbytes for item in items)
+    log = fake_gpu.fake.stream_log
+    copy_streams = {stream for event, stream in log if event == "record" and stream != 1}
+    assert len(copy_streams) == 3  # two slots, and the slot rebuilt for the new shape
+    # the compute stream (1) waits for each item's copy, and records when it is done with it
+    assert [event for event, stream in log if stream == 1].count("wait") == len(items)
+    # item i + 1 is on its way before item i is handed over: the first two copies precede the first wait
+    assert [event for event, _ in log[:3]] == ["record", "record", "wait"]
+
+
+def test_compare_pairs_uploads_each_pair_once_and_finds_what_compare_finds(fake_gpu):
+    from imgdiff_gpu.pipeline import compare_pairs
+
+    pairs = [edited_pair((40, 72), channels=3), edited_pair((40, 72), channels=4), edited_pair((24, 40), channels=1)]
+    pairs.append((pairs[0][0], pairs[2][1]))  # sizes differ
+    results = list(compare_pairs(iter(pairs), device="gpu"))
+    assert fake_gpu.fake.uploaded_bytes == sum(a.nbytes + b.nbytes for a, b in pairs)
+    assert results[3].mismatch == "sizes differ: left is 72x40, right is 40x24" and results[3].different
+    for (left, right), result in zip(pairs[:3], results[:3], strict=True):
+        assert result.device == "gpu" and result.ssim_map is None
+        single = compare(left, right, device="cpu")
+        assert_same_regions(result.regions, single.regions)
+        assert abs(result.score - single.score) <= 1e-12

@@ -41,6 +41,12 @@ def _planes_checks():
     check(np.uint8, 2, True, True)
 
 
+def _histogram_checks():
+    from test_gpu import test_histogram_kernel_counts_what_the_cpu_counts as check
+
+    check()
+
+
 def _pipeline_checks():
     check_compare({}, size=(56, 90))
 
@@ -77,10 +83,26 @@ MUTATIONS = [
     ("chroma term", "strength.cu", "sums[3] * sums[3]", "sums[2] * sums[2]", _strength_checks),
     ("suppression ignored", "strength.cu", "if (use_suppress && suppress[pixel])", "if (false)", _strength_checks),
     ("alpha plane dropped", "strength.cu", "if (alpha) strength", "if (false) strength", _strength_checks),
+    (
+        "interleaved luma stride",
+        "ssim.cu",
+        "(long long)gy * width + gx) * stride;",
+        "(long long)gy * width + gx);",
+        _pipeline_checks,
+    ),
     ("texture term", "strength.cu", "sums[1] * inv_texture", "sums[0] * inv_texture", _pipeline_checks),
     ("chroma weight", "planes.cu", "713.0 * (1000.0 * r - n)", "713.0 * (1000.0 * g - n)", _planes_checks),
     ("opacity plane", "planes.cu", "(float)__dmul_rn(a, 1.0 / scale)", "(float)a", _planes_checks),
     ("premultiplied alpha", "planes.cu", "? scale * scale : scale", "? scale : scale", _planes_checks),
+    (
+        "histogram bins",
+        "histogram.cu",
+        "(s + 1.0) * (IMGDIFF_BINS / 2.0)",
+        "(s + 1.0) * (IMGDIFF_BINS / 2.01)",
+        _histogram_checks,
+    ),
+    ("histogram mask", "histogram.cu", "(!use_valid || valid[pixel])", "(true)", _histogram_checks),
+    ("histogram merge", "histogram.cu", "if (local[b]) atomicAdd", "if (local[b] > 1) atomicAdd", _histogram_checks),
 ]
 
 
@@ -106,3 +128,4 @@ def test_the_checks_pass_on_the_real_kernels():
     _strength_checks()
     _pipeline_checks()
     _planes_checks()
+    _histogram_checks()
