@@ -14,8 +14,10 @@ the map (``_screen_cpu.py``):
 * coarse chroma shift over ``t_coarse``: its largest value, computed on the
   small grid from the RGB frames (:func:`coarse_chroma_bound`), only when the
   largest per-pixel step could reach it;
-* the luma threshold rises with shared contrast (``masking``), never falls,
-  so the bound with the unraised threshold holds;
+* the luma threshold at a pixel is ``t_luma`` times a factor of at least 1
+  (shared-contrast masking, the window's noise factor near borders), so the
+  bound with the unraised threshold holds; so does "one strong pixel", where
+  a region needs a core of several;
 * structure ``min((1 - S) / (1 - t_ssim), (w * |dY|) / t_texture)``: Otsu's
   threshold never exceeds the preset's ceiling, so the first term is at most
   ``(1 - min S) / (1 - ceiling)``, and the second at most ``max |dY| / t_texture``;

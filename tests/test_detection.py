@@ -265,3 +265,33 @@ def test_ssim_histogram_counts_as_its_definition():
         values = ssim_map.ravel() if counted is None else ssim_map[counted]
         expected = np.bincount(np.clip(((values + 1.0) * 128).astype(np.int64), 0, 255), minlength=256)
         np.testing.assert_array_equal(ssim_histogram(ssim_map, counted), expected)
+
+
+def test_window_noise_factor_is_how_much_more_noise_the_reflected_window_keeps():
+    """Measured on white noise: the std of the windowed mean per column, over the interior's."""
+    import cv2
+
+    from imgdiff_gpu.compare import luma_ssim_params
+    from imgdiff_gpu.detection import window_noise_factor
+
+    weights = luma_ssim_params(np.zeros((16, 16), np.float32)).weights
+    noise = np.random.default_rng(5).normal(size=(40000, 24)).astype(np.float32)
+    w = weights.astype(np.float32)
+    averaged = cv2.sepFilter2D(noise, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)[100:-100]
+    measured = averaged.std(axis=0) / averaged[:, 12].std()
+    factor = window_noise_factor((40000, 24), weights)[20000]
+    np.testing.assert_allclose(measured, factor, rtol=0.02)
+    assert factor[12] == 1.0 and factor[0] == pytest.approx(1.377, abs=0.002)
+
+
+def test_a_difference_needs_its_core_of_strong_pixels():
+    from imgdiff_gpu.detection import hysteresis
+
+    weak = np.zeros((20, 40), bool)
+    strong = np.zeros_like(weak)
+    weak[2:6, 2:12] = weak[10:14, 2:12] = True
+    strong[3, 2:13] = True  # 10 strong pixels in the first blob (one falls outside it)
+    strong[11, 2:14] = strong[12, 2:4] = True  # 12 in the second
+    assert hysteresis(weak, strong).sum() == 80
+    kept = hysteresis(weak, strong, min_core=12)
+    assert kept[10:14, 2:12].all() and kept.sum() == 40
