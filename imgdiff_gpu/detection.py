@@ -200,12 +200,7 @@ def difference_mask(
         ssim_threshold = 1.0
     else:
         ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
-        luma_scale = None
-        if thresholds.masking > 0:
-            contrast = shared_contrast(left[..., 0], right[..., 0], weights)
-            luma_scale = (1.0 + (thresholds.masking / thresholds.luma_shift) * contrast) * window_noise_factor(
-                left.shape[:2], weights
-            )
+        luma_scale = luma_threshold_scale(left[..., 0], right[..., 0], weights, thresholds)
         coarse = None
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
@@ -249,6 +244,23 @@ def explained_by_antialiasing(left: np.ndarray, right: np.ndarray) -> np.ndarray
     return explained
 
 
+def luma_threshold_scale(
+    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, thresholds: Thresholds
+) -> np.ndarray | None:
+    """The factor (>= 1) on the luma-shift threshold at each pixel, or None where the preset has none.
+
+    Shared-contrast masking, ``1 + masking * contrast / luma_shift``, times the
+    window's noise factor (1 away from the borders).
+    """
+    if thresholds.masking <= 0:
+        return None
+    contrast = shared_contrast(left_luma, right_luma, weights)
+    scale = contrast * np.float32(thresholds.masking / thresholds.luma_shift)
+    scale += np.float32(1.0)
+    scale *= window_noise_factor(left_luma.shape, weights)
+    return scale
+
+
 def shared_contrast(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The smaller of the two images' local luma standard deviations over the SSIM window.
 
@@ -265,7 +277,8 @@ def shared_contrast(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.n
         return cv2.subtract(square, cv2.multiply(mean, mean))
 
     variance = cv2.min(local_variance(left_luma), local_variance(right_luma))
-    return cv2.sqrt(cv2.max(variance, 0.0))
+    np.maximum(variance, 0.0, out=variance)  # rounding can take a flat patch's below 0
+    return np.sqrt(variance, out=variance)
 
 
 @functools.lru_cache(maxsize=8)

@@ -15,9 +15,11 @@ the map (``_screen_cpu.py``):
   small grid from the RGB frames (:func:`coarse_chroma_bound`), only when the
   largest per-pixel step could reach it;
 * the luma threshold at a pixel is ``t_luma`` times a factor of at least 1
-  (shared-contrast masking, the window's noise factor near borders), so the
-  bound with the unraised threshold holds; so does "one strong pixel", where
-  a region needs a core of several;
+  (shared-contrast masking, the window's noise factor near borders): when the
+  bound with the unraised threshold does not clear the pair, the shift map
+  over its factor is computed (:func:`masked_luma_shift`) and its largest
+  value decides; "one strong pixel" remains a bound where a region needs a
+  core of several;
 * structure ``min((1 - S) / (1 - t_ssim), (w * |dY|) / t_texture)``: Otsu's
   threshold never exceeds the preset's ceiling, so the first term is at most
   ``(1 - min S) / (1 - ceiling)``, and the second at most ``max |dY| / t_texture``;
@@ -111,6 +113,9 @@ class FrameScreen:
                 return None
         p = self.params
         ssim_map, luma_shift, min_ssim = ssim_map_and_bounds(luma_left, luma_right, p, counted=self.counted)
+        if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
+            # the threshold is raised at each pixel: the shift map over its scale decides
+            luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t)
         if not self.no_difference(luma_shift, min_ssim, luma_step, chroma_step, channel_step):
             return None
         return score_of(ssim_map, p.crop, self.ignore)
@@ -126,6 +131,22 @@ class FrameScreen:
         structure = min((1.0 - min_ssim) / max(1.0 - ssim_threshold, 1e-12), luma_step / max(t.texture, 1e-12))
         strongest = max(luma_shift / t.luma_shift, chroma_step / t.chroma_shift, structure)
         return strongest < 1.0 - MARGIN
+
+
+def masked_luma_shift(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds) -> float:
+    """The largest ``|w * dY| / scale`` (the luma shift at the unraised threshold's scale) of two luma planes.
+
+    The same window and per-pixel scale as the strength kernel's; filtered by
+    OpenCV in float32 rather than the kernel's loop, a difference of float
+    rounding (~1e-6) that the margin covers.
+    """
+    from .detection import luma_threshold_scale
+
+    w = np.asarray(weights, np.float32)
+    shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+    np.abs(shift, out=shift)
+    shift /= luma_threshold_scale(left_luma, right_luma, weights, t)
+    return float(shift.max())
 
 
 def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:

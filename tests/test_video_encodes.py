@@ -90,3 +90,24 @@ def test_the_same_patch_was_missed_without_the_coarse_scale(source, tmp_path):
     fine_only = replace(thresholds_for("low"), coarse_chroma=None)
     mask, _ = difference_mask(ssim_map, pair.left.planes, pair.right.planes, params.weights, fine_only)
     assert not mask.any()
+
+
+def test_the_screen_clears_codec_noise_by_the_same_per_pixel_thresholds(source, tmp_path):
+    """Frames of two encodes pass the screen (masked luma bound), each with compare()'s own score."""
+    from imgdiff_gpu.compare import compare
+    from imgdiff_gpu.detection import thresholds_for
+    from imgdiff_gpu.screening import FrameScreen
+
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    encode(a, source, ENCODINGS["x264-crf18"])
+    encode(b, _edited(source, [CHROMA_EDIT]), ENCODINGS["x264-crf28"])
+    passed = 0
+    for index, (left, right) in enumerate(zip(decode(a), decode(b), strict=True)):
+        result = compare(left, right, device="cpu", sensitivity="low")
+        score = FrameScreen(left.shape[:2], thresholds_for("low"))(left, right)  # fresh: never paused
+        if result.different:
+            assert score is None, index
+        elif score is not None:
+            passed += 1
+            assert score == result.score, index
+    assert passed >= FRAMES // 2
