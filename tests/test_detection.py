@@ -215,7 +215,12 @@ def test_fused_strength_matches_the_plain_definition(name):
     from reference_detection import reference_strength
 
     from imgdiff_gpu._strength_cpu import strength_map
-    from imgdiff_gpu.detection import explained_by_antialiasing
+    from imgdiff_gpu.detection import (
+        coarse_chroma_shift,
+        explained_by_antialiasing,
+        luma_threshold_scale,
+        thresholds_for,
+    )
 
     left = data.coffee() if name != "camera" else data.camera()
     if name == "rgba":
@@ -228,7 +233,11 @@ def test_fused_strength_matches_the_plain_definition(name):
     pair, weights, _, ssim_map = luma_analysis(left, right)
     settings = {"luma": 6 / 255, "chroma": 21 / 255, "texture": 20 / 255, "ssim_threshold": 0.4}
     suppress = explained_by_antialiasing(pair.left.planes, pair.right.planes)
-    for extra in ({}, {"suppress": suppress}):
+    # the 'low' preset's per-pixel luma threshold factor and coarse chroma evidence
+    low = thresholds_for("low")
+    luma_scale = luma_threshold_scale(pair.left.luma, pair.right.luma, weights, low)
+    coarse = coarse_chroma_shift(pair.left.planes, pair.right.planes) / low.coarse_chroma if name != "camera" else None
+    for extra in ({}, {"suppress": suppress}, {"luma_scale": luma_scale, "coarse": coarse}):
         fused = strength_map(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
         plain = reference_strength(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
         assert np.abs(fused - plain).max() < 1e-3 * max(1.0, plain.max())
