@@ -174,32 +174,39 @@ def _one_numba_thread() -> None:
     numba.set_num_threads(1)  # per thread: each screening worker runs its kernels on its own core
 
 
-def _screen_ahead(pairs: Iterator, screen: FrameScreen | None) -> Iterator:
-    """The pairs in order, each with its screened score (None: compare it in full).
+def _analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Callable | None) -> Iterator:
+    """The pairs in order, each with its screened score and, where the screen cannot clear it, its comparison.
 
-    Pairs are screened on one worker thread per core, each running its kernels
-    single-threaded, a few pairs ahead of the consumer: on two cores this
-    screens ~45 % more pairs per second than one pair at a time on both cores,
-    since each pair's serial steps (the score's mean, Python) overlap another's
-    kernels. At most two pairs per worker are held, so memory stays bounded.
+    With ``compare_pair`` (the CPU), pairs are screened and compared on one
+    worker thread per core, each running its kernels single-threaded, a few
+    pairs ahead of the consumer: on two cores this screens ~45 % more pairs per
+    second than one pair at a time on both cores, since each pair's serial
+    steps (NumPy, OpenCV, Python) overlap another's kernels; pairs that all
+    differ (two encodes at other settings) are compared in parallel likewise.
+    At most two pairs per worker are held, so memory stays bounded. Without it
+    (the GPU) every pair is yielded with no score and no comparison.
     """
-    if screen is None:
+    if compare_pair is None:
         for pair in pairs:
-            yield (*pair, None)
+            yield (*pair, None, None)
         return
     import numba
+
+    def analyse(left, right):
+        score = screen(left, right) if screen is not None else None
+        return score, (compare_pair(left, right) if score is None else None)
 
     workers = numba.get_num_threads()  # the cores Numba would use: NUMBA_NUM_THREADS, else all
     pending: collections.deque = collections.deque()
     with ThreadPoolExecutor(max_workers=workers, initializer=_one_numba_thread) as pool:
         for pair in pairs:
-            pending.append((pair, pool.submit(screen, pair[2], pair[3])))
+            pending.append((pair, pool.submit(analyse, pair[2], pair[3])))
             if len(pending) >= 2 * workers:
                 pair, future = pending.popleft()
-                yield (*pair, future.result())
+                yield (*pair, *future.result())
         while pending:
             pair, future = pending.popleft()
-            yield (*pair, future.result())
+            yield (*pair, *future.result())
 
 
 DIFF_VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -331,17 +338,28 @@ def _compare_streams(
                 ignores[shape] = ignore_mask_for(shape, options)
             if screening and first[2].shape == first[3].shape:
                 screen = FrameScreen(shape, options.thresholds(), ignores.get(shape))
-        for index, timestamp, a, b, score in _screen_ahead(itertools.chain([first] if first else [], pairs), screen):
+        on_cpu = resolve_device(options.device) == "cpu"
+
+        def ignore_for(shape: tuple[int, int]) -> np.ndarray | None:
+            if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
+                ignores[shape] = ignore_mask_for(shape, options)
+            return ignores.get(shape)
+
+        def compare_pair(a, b):
+            return compare_with(options, a, b, ignore=ignore_for(a.shape[:2]))
+
+        analysed = _analyse_ahead(
+            itertools.chain([first] if first else [], pairs), screen, compare_pair if on_cpu else None
+        )
+        for index, timestamp, a, b, score, result in analysed:
             checkpoint("frame")
             if score is not None:
                 summary.frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
                 if progress:
                     progress(index)
                 continue
-            shape = a.shape[:2]
-            if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
-                ignores[shape] = ignore_mask_for(shape, options)
-            result = compare_with(options, a, b, ignore=ignores.get(shape))
+            if result is None:
+                result = compare_pair(a, b)
             fraction = float(result.mask.mean()) if result.mask is not None else 1.0
             frame = FrameResult(
                 index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch

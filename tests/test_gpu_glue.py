@@ -131,3 +131,15 @@ def test_compare_pairs_uploads_each_pair_once_and_finds_what_compare_finds(fake_
         single = compare(left, right, device="cpu")
         assert_same_regions(result.regions, single.regions)
         assert abs(result.score - single.score) <= 1e-12
+
+
+def test_noise_adaptive_sensitivity_runs_on_the_cpu_with_a_note_until_the_kernel_has_its_rules(fake_gpu):
+    """'low' follows the pair's own noise, which strength.cu does not compute yet: never a different answer."""
+    left, right = edited_pair((40, 72), channels=3)
+    cpu = compare(left, right, device="cpu", sensitivity="low")
+    fake_gpu.fake.launches.clear()
+    asked_for_gpu = compare(left, right, device="gpu", sensitivity="low")
+    assert asked_for_gpu.device == "cpu" and fake_gpu.fake.launches == []
+    assert any("noise-adaptive rules" in note for note in asked_for_gpu.notes)
+    assert asked_for_gpu.score == cpu.score
+    assert_same_regions(asked_for_gpu.regions, cpu.regions)
