@@ -1,0 +1,212 @@
+"""One pair of images, whole process: imgdiff beside odiff and pixelmatch.
+
+Every number is the wall time of a whole command (start-up, decoding, the
+comparison, writing), the median of interleaved runs after one warm-up round,
+so that the load of a shared machine falls on every tool alike. Ratios are
+against odiff measured in this same run. Inputs are the bundled example pair
+(``examples/left.png``, ``right.png``: a photograph with four edits) scaled to
+each size with bicubic interpolation and written as PNG.
+
+    python benchmarks/bench_one_pair.py [--sizes 64,1080p,4k] [--repeat 5] [--out PATH]
+
+odiff (npm ``odiff-bin``) and pixelmatch (npm ``pixelmatch``) are looked for
+under ``--npm-tools`` (default: ``$IMGDIFF_NPM_TOOLS``, else ``.npm-tools/`` in
+the checkout, else ``~/.cache/imgdiff-bench/npm``); install them with
+
+    npm install --prefix .npm-tools odiff-bin pixelmatch
+
+A tool that is not installed is skipped with a message. imgdiff runs from this
+checkout, on the CPU (``--device cpu``), with the Python running this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = {"64": (64, 64), "1080p": (1080, 1920), "4k": (2160, 3840)}
+IMGDIFF = [sys.executable, "-c", "from imgdiff_gpu.cli import main; main()"]
+# Stops the process when it first opens LEFT: the time to that point is the
+# start-up before the first pixel is read (imports, option parsing, checks).
+UNTIL_FIRST_READ = (
+    "import os, sys, time\n"
+    "target = os.path.abspath(sys.argv[3])\n"
+    "def hook(event, args):\n"
+    "    if event == 'open' and isinstance(args[0], str) and os.path.abspath(args[0]) == target:\n"
+    "        sys.stderr.write(f'first-read {time.monotonic()}\\n'); sys.stderr.flush(); os._exit(0)\n"
+    "sys.addaudithook(hook)\n"
+    "from imgdiff_gpu.cli import main; main()\n"
+)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical cores)"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} logical cores)"
+
+
+def npm_tools_folder(given: str | None) -> Path:
+    for candidate in (given, os.environ.get("IMGDIFF_NPM_TOOLS"), ROOT / ".npm-tools"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return Path.home() / ".cache" / "imgdiff-bench" / "npm"
+
+
+def find_odiff(tools: Path) -> list[str] | None:
+    """odiff's native binary (its npm wrapper would add Node's start-up to every run)."""
+    natives = sorted((tools / "node_modules" / "@odiff").glob("*/odiff"))
+    if natives:
+        return [str(natives[0])]
+    wrapper = tools / "node_modules" / ".bin" / "odiff"
+    return [str(wrapper)] if wrapper.exists() else None
+
+
+def find_pixelmatch(tools: Path) -> list[str] | None:
+    script = tools / "node_modules" / "pixelmatch" / "bin" / "pixelmatch"
+    node = shutil.which("node")
+    return [node, str(script)] if script.exists() and node else None
+
+
+def make_inputs(folder: Path, sizes: list[str]) -> dict[str, tuple[Path, Path]]:
+    import cv2
+
+    left = cv2.imread(str(ROOT / "examples" / "left.png"))
+    right = cv2.imread(str(ROOT / "examples" / "right.png"))
+    pairs = {}
+    for name in sizes:
+        height, width = SIZES[name]
+        paths = (folder / f"{name}-left.png", folder / f"{name}-right.png")
+        for image, path in zip((left, right), paths, strict=True):
+            cv2.imwrite(str(path), cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC))
+        pairs[name] = paths
+    return pairs
+
+
+def commands(tools: dict[str, list[str] | None], left: Path, right: Path, out: Path) -> dict[str, list[str]]:
+    """The commands timed for one pair, by row name; each writes into ``out`` (emptied before every run)."""
+    rows = {}
+    if tools["odiff"]:
+        rows["odiff, writes its diff image"] = [*tools["odiff"], str(left), str(right), str(out / "diff.png")]
+        rows["odiff, report only"] = [*tools["odiff"], str(left), str(right)]
+    if tools["pixelmatch"]:
+        rows["pixelmatch, writes its diff image"] = [*tools["pixelmatch"], str(left), str(right), str(out / "diff.png")]
+    compare = [*IMGDIFF, "compare", str(left), str(right), "--device", "cpu"]
+    rows["imgdiff compare --json - (report only)"] = [*compare, "--json", "-"]
+    rows["imgdiff compare --out DIR (pictures)"] = [*compare, "--out", str(out / "imgdiff")]
+    return rows
+
+
+def run_once(command: list[str], out: Path, env: dict) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode not in (0, 1, 22, 66):  # same / different (odiff: 22, pixelmatch: 66)
+        raise RuntimeError(f"{command[:3]} ... exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    return seconds
+
+
+def until_first_read(left: Path, right: Path, out: Path, env: dict) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    command = [sys.executable, "-c", UNTIL_FIRST_READ, "compare", str(left), str(right), "--device", "cpu"]
+    start = time.monotonic()
+    done = subprocess.run([*command, "--json", "-"], env=env, capture_output=True, text=True)
+    for line in done.stderr.splitlines():
+        if line.startswith("first-read "):
+            return float(line.split()[1]) - start
+    raise RuntimeError(f"the first read of {left} was not seen: {done.stderr.strip()[-500:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="64,1080p,4k", help="comma-separated, of " + ", ".join(SIZES))
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds (median reported); at least 5")
+    parser.add_argument("--npm-tools", help="folder where odiff-bin and pixelmatch are npm-installed")
+    parser.add_argument("--out", type=Path, help="JSON results (default benchmarks/results/one-pair-DATE-cpu.json)")
+    args = parser.parse_args()
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = set(sizes) - set(SIZES)
+    if unknown:
+        parser.error(f"unknown sizes {sorted(unknown)}; choose from {list(SIZES)}")
+    if args.repeat < 5:
+        parser.error("--repeat must be at least 5: a median of fewer runs on a shared machine is noise")
+
+    folder = npm_tools_folder(args.npm_tools)
+    tools = {"odiff": find_odiff(folder), "pixelmatch": find_pixelmatch(folder)}
+    for name, package in (("odiff", "odiff-bin"), ("pixelmatch", "pixelmatch")):
+        if tools[name] is None:
+            print(f"skipping {name}: not found under {folder} (npm install --prefix {folder} {package})")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(":"))
+
+    with tempfile.TemporaryDirectory(prefix="bench-one-pair-") as temp:
+        temp = Path(temp)
+        pairs = make_inputs(temp, sizes)
+        out = temp / "out"
+        plan = {size: commands(tools, *pairs[size], out) for size in sizes}
+        times: dict[str, dict[str, list[float]]] = {size: {row: [] for row in plan[size]} for size in sizes}
+        first_read: list[float] = []
+        for round_ in range(args.repeat + 1):  # round 0 warms up (Numba's cache, the page cache)
+            for size in sizes:
+                for row, command in plan[size].items():
+                    seconds = run_once(command, out, env)
+                    if round_:
+                        times[size][row].append(seconds)
+            seconds = until_first_read(*pairs[sizes[0]], out, env)
+            if round_:
+                first_read.append(seconds)
+
+    medians = {size: {row: statistics.median(v) for row, v in times[size].items()} for size in sizes}
+    report(medians, statistics.median(first_read), sizes, args.repeat)
+    result = {
+        "date": dt.date.today().isoformat(),
+        "cpu": cpu_name(),
+        "python": platform.python_version(),
+        "repeat": args.repeat,
+        "inputs": "examples/left.png and right.png scaled bicubically, PNG",
+        "sizes": {size: list(SIZES[size]) for size in sizes},
+        "startup_to_first_read_s": statistics.median(first_read),
+        "median_s": medians,
+        "runs_s": times,
+    }
+    path = args.out or ROOT / "benchmarks" / "results" / f"one-pair-{result['date']}-cpu.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {path}")
+
+
+def report(medians: dict, first_read: float, sizes: list[str], repeat: int) -> None:
+    print(f"CPU: {cpu_name()}; whole process, median of {repeat} interleaved runs\n")
+    rows = list(medians[sizes[0]])
+    print("| command | " + " | ".join(sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for row in rows:
+        print(f"| {row} | " + " | ".join(f"{medians[s][row]:.3f} s" for s in sizes) + " |")
+    print(f"\nstart-up to the first read of LEFT ({sizes[0]}): {first_read:.3f} s")
+    pairs = (
+        ("imgdiff compare --out DIR (pictures)", "odiff, writes its diff image"),
+        ("imgdiff compare --json - (report only)", "odiff, report only"),
+    )
+    for ours, theirs in pairs:
+        if theirs in medians[sizes[0]]:
+            ratios = ", ".join(f"{s} {medians[s][ours] / medians[s][theirs]:.2f}x" for s in sizes)
+            print(f"{ours} / {theirs}: {ratios}")
+
+
+if __name__ == "__main__":
+    main()
