@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 
 SENSITIVITY_PRESETS = ("low", "normal", "high", "exact")
@@ -121,6 +120,8 @@ HYSTERESIS_LOW = 0.5
 
 def hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
     """Weak pixels 8-connected to a strong one (skimage's apply_hysteresis_threshold, with OpenCV)."""
+    import cv2
+
     count, labels = cv2.connectedComponents(weak.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     if count <= 1:
         return np.zeros(weak.shape, dtype=bool)
@@ -144,6 +145,8 @@ def structural_threshold(ssim_map: np.ndarray, valid: np.ndarray | None, thresho
 
 def changed_pixels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Pixels where any plane differs at all."""
+    import cv2
+
     height, width, planes = left.shape
     delta = cv2.absdiff(left, right).reshape(height, width, planes)
     return delta.max(axis=2) > 0 if planes > 1 else delta[..., 0] > 0
@@ -201,6 +204,8 @@ def explained_by_antialiasing(left: np.ndarray, right: np.ndarray) -> np.ndarray
     the range of the other image's 3 x 3 neighbourhood: the edge moved or was
     smoothed differently, nothing new appeared.
     """
+    import cv2
+
     kernel = np.ones((3, 3), np.uint8)
     slack = np.float32(1.0 / 255)
     explained = np.ones(left.shape[:2], dtype=bool)

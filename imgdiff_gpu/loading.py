@@ -17,7 +17,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -104,6 +103,8 @@ def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
 
 
 def _decode_with_opencv(path: Path) -> np.ndarray:
+    import cv2  # 16-bit colour only: OpenCV takes a while to import
+
     data = np.fromfile(path, dtype=np.uint8)
     pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if pixels is None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from skimage.util.dtype import dtype_range
 
 from ._device import is_cupy_array, resolve_device
 
@@ -108,6 +107,8 @@ def ssim_params(
                 "Inputs have mismatched dtypes. Setting data_range based on im1.dtype.",
                 stacklevel=3,
             )
+        from skimage.util.dtype import dtype_range  # only here: scikit-image takes long to import
+
         dmin, dmax = dtype_range[np.dtype(im1.dtype).type]
         data_range = dmax - dmin
         if np.dtype(im1.dtype).kind in "iu" and im1.dtype != np.uint8:
