@@ -16,7 +16,9 @@ the checkout, else ``~/.cache/imgdiff-bench/npm``); install them with
     npm install --prefix .npm-tools odiff-bin pixelmatch
 
 A tool that is not installed is skipped with a message. imgdiff runs from this
-checkout, on the CPU (``--device cpu``), with the Python running this script.
+checkout, on the CPU (``--device cpu``), with the Python running this script;
+``--baseline DIR`` also times the imgdiff of another checkout (say, the commit
+before a change) in the same interleaved rounds.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -97,29 +100,47 @@ def make_inputs(folder: Path, sizes: list[str]) -> dict[str, tuple[Path, Path]]:
     return pairs
 
 
-def commands(tools: dict[str, list[str] | None], left: Path, right: Path, out: Path) -> dict[str, list[str]]:
-    """The commands timed for one pair, by row name; each writes into ``out`` (emptied before every run)."""
+def python_path(checkout: Path) -> dict:
+    """The environment that runs imgdiff from ``checkout``."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH")])))
+
+
+def commands(
+    tools: dict[str, list[str] | None], left: Path, right: Path, out: Path, baseline: Path | None
+) -> dict[str, tuple[list[str], dict]]:
+    """The commands timed for one pair and their environments, by row name; each writes into ``out``."""
     rows = {}
     if tools["odiff"]:
         rows["odiff, writes its diff image"] = [*tools["odiff"], str(left), str(right), str(out / "diff.png")]
         rows["odiff, report only"] = [*tools["odiff"], str(left), str(right)]
     if tools["pixelmatch"]:
         rows["pixelmatch, writes its diff image"] = [*tools["pixelmatch"], str(left), str(right), str(out / "diff.png")]
+    rows = {row: (command, dict(os.environ)) for row, command in rows.items()}
     compare = [*IMGDIFF, "compare", str(left), str(right), "--device", "cpu"]
-    rows["imgdiff compare --json - (report only)"] = [*compare, "--json", "-"]
-    rows["imgdiff compare --out DIR (pictures)"] = [*compare, "--out", str(out / "imgdiff")]
+    for checkout, label in ((ROOT, "imgdiff"), (baseline, "baseline")):
+        if checkout is not None:
+            env = python_path(checkout)
+            rows[f"{label} compare --json - (report only)"] = ([*compare, "--json", "-"], env)
+            rows[f"{label} compare --out DIR (pictures)"] = ([*compare, "--out", str(out / "imgdiff")], env)
     return rows
 
 
-def run_once(command: list[str], out: Path, env: dict) -> float:
+def cpu_seconds_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(command: list[str], out: Path, env: dict) -> tuple[float, float]:
+    """Wall and CPU (user + system, all threads) seconds of one run."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
+    cpu = cpu_seconds_of_children()
     start = time.perf_counter()
     done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - start
+    wall_and_cpu = time.perf_counter() - start, cpu_seconds_of_children() - cpu
     if done.returncode not in (0, 1, 22, 66):  # same / different (odiff: 22, pixelmatch: 66)
         raise RuntimeError(f"{command[:3]} ... exited {done.returncode}: {done.stderr.strip()[-500:]}")
-    return seconds
+    return wall_and_cpu
 
 
 def until_first_read(left: Path, right: Path, out: Path, env: dict) -> float:
@@ -139,6 +160,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="64,1080p,4k", help="comma-separated, of " + ", ".join(SIZES))
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds (median reported); at least 5")
     parser.add_argument("--npm-tools", help="folder where odiff-bin and pixelmatch are npm-installed")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose imgdiff is timed alongside")
     parser.add_argument("--out", type=Path, help="JSON results (default benchmarks/results/one-pair-DATE-cpu.json)")
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -153,27 +175,32 @@ def main() -> None:
     for name, package in (("odiff", "odiff-bin"), ("pixelmatch", "pixelmatch")):
         if tools[name] is None:
             print(f"skipping {name}: not found under {folder} (npm install --prefix {folder} {package})")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(":"))
 
     with tempfile.TemporaryDirectory(prefix="bench-one-pair-") as temp:
         temp = Path(temp)
         pairs = make_inputs(temp, sizes)
         out = temp / "out"
-        plan = {size: commands(tools, *pairs[size], out) for size in sizes}
+        plan = {size: commands(tools, *pairs[size], out, args.baseline) for size in sizes}
         times: dict[str, dict[str, list[float]]] = {size: {row: [] for row in plan[size]} for size in sizes}
-        first_read: list[float] = []
+        cpu_times: dict[str, dict[str, list[float]]] = {size: {row: [] for row in plan[size]} for size in sizes}
+        first_read: dict[str, list[float]] = {}
         for round_ in range(args.repeat + 1):  # round 0 warms up (Numba's cache, the page cache)
             for size in sizes:
-                for row, command in plan[size].items():
-                    seconds = run_once(command, out, env)
+                for row, (command, row_env) in plan[size].items():
+                    seconds, cpu = run_once(command, out, row_env)
                     if round_:
                         times[size][row].append(seconds)
-            seconds = until_first_read(*pairs[sizes[0]], out, env)
-            if round_:
-                first_read.append(seconds)
+                        cpu_times[size][row].append(cpu)
+            for checkout, label in ((ROOT, "imgdiff"), (args.baseline, "baseline")):
+                if checkout is not None:
+                    seconds = until_first_read(*pairs[sizes[0]], out, python_path(checkout))
+                    if round_:
+                        first_read.setdefault(label, []).append(seconds)
 
     medians = {size: {row: statistics.median(v) for row, v in times[size].items()} for size in sizes}
-    report(medians, statistics.median(first_read), sizes, args.repeat)
+    cpu_medians = {size: {row: statistics.median(v) for row, v in cpu_times[size].items()} for size in sizes}
+    first_read_medians = {label: statistics.median(v) for label, v in first_read.items()}
+    report(medians, cpu_medians, first_read_medians, sizes, args.repeat)
     result = {
         "date": dt.date.today().isoformat(),
         "cpu": cpu_name(),
@@ -181,27 +208,37 @@ def main() -> None:
         "repeat": args.repeat,
         "inputs": "examples/left.png and right.png scaled bicubically, PNG",
         "sizes": {size: list(SIZES[size]) for size in sizes},
-        "startup_to_first_read_s": statistics.median(first_read),
+        "load_average_at_end": os.getloadavg()[0],
+        "baseline": str(args.baseline) if args.baseline else None,
+        "startup_to_first_read_s": first_read_medians,
         "median_s": medians,
+        "median_cpu_s": cpu_medians,
         "runs_s": times,
+        "runs_cpu_s": cpu_times,
     }
     path = args.out or ROOT / "benchmarks" / "results" / f"one-pair-{result['date']}-cpu.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {path}")
 
 
-def report(medians: dict, first_read: float, sizes: list[str], repeat: int) -> None:
-    print(f"CPU: {cpu_name()}; whole process, median of {repeat} interleaved runs\n")
-    rows = list(medians[sizes[0]])
-    print("| command | " + " | ".join(sizes) + " |")
-    print("|---|" + "---|" * len(sizes))
-    for row in rows:
-        print(f"| {row} | " + " | ".join(f"{medians[s][row]:.3f} s" for s in sizes) + " |")
-    print(f"\nstart-up to the first read of LEFT ({sizes[0]}): {first_read:.3f} s")
-    pairs = (
+def report(medians: dict, cpu_medians: dict, first_read: dict[str, float], sizes: list[str], repeat: int) -> None:
+    load = os.getloadavg()[0]
+    print(f"CPU: {cpu_name()}; load average {load:.1f}; whole process, median of {repeat} interleaved runs")
+    for title, table in (("wall time", medians), ("CPU time, user + system, all threads", cpu_medians)):
+        print(f"\n{title}\n")
+        print("| command | " + " | ".join(sizes) + " |")
+        print("|---|" + "---|" * len(sizes))
+        for row in table[sizes[0]]:
+            print(f"| {row} | " + " | ".join(f"{table[s][row]:.3f} s" for s in sizes) + " |")
+    for label, seconds in first_read.items():
+        print(f"\n{label}: start-up to the first read of LEFT ({sizes[0]}): {seconds:.3f} s", end="")
+    print()
+    pairs = [
         ("imgdiff compare --out DIR (pictures)", "odiff, writes its diff image"),
         ("imgdiff compare --json - (report only)", "odiff, report only"),
-    )
+        ("imgdiff compare --out DIR (pictures)", "baseline compare --out DIR (pictures)"),
+        ("imgdiff compare --json - (report only)", "baseline compare --json - (report only)"),
+    ]
     for ours, theirs in pairs:
         if theirs in medians[sizes[0]]:
             ratios = ", ".join(f"{s} {medians[s][ours] / medians[s][theirs]:.2f}x" for s in sizes)
