@@ -8,6 +8,7 @@ user can cause is one line on stderr, with no traceback.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -337,7 +338,29 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
 
 
 def main() -> None:
-    cli(prog_name="imgdiff")
+    """The ``imgdiff`` entry point: run the command, then end the process without tearing Python down.
+
+    A comparison leaves Numba's and LLVM's object graphs behind, and the
+    interpreter's teardown spends a third of a second of CPU collecting them
+    after every output is written and closed; so once the standard streams
+    are flushed the process ends with ``os._exit`` and the command's status.
+    A bug's exception still ends the normal way, with its traceback.
+    """
+    try:
+        cli(prog_name="imgdiff")
+    except SystemExit as exc:
+        status = exc.code
+    else:
+        status = 0
+    if status is not None and not isinstance(status, int):  # sys.exit("message"), as Python itself does it
+        print(status, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it anyway
+            pass
+    os._exit(status or 0)
 
 
 if __name__ == "__main__":
