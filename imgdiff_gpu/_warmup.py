@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import importlib.util
 import threading
 from collections.abc import Iterator
@@ -24,16 +25,23 @@ _SIDE = 32  # pixels: more than an SSIM window, small enough to cost nothing
 
 
 def _compare_tiny_pair() -> None:
-    import numpy as np
-
-    from .compare import compare
-
-    pixels = np.zeros((_SIDE, _SIDE, 3), dtype=np.uint8)
-    pixels.setflags(write=False)  # as np.asarray gives a Pillow image's pixels
+    # Importing Numba creates some 150 000 long-lived objects, and the cyclic
+    # collector would walk them over and over as they accumulate: collect
+    # nothing meanwhile, then file them as permanent, never to be walked again.
+    gc.disable()
     try:
+        import numpy as np
+
+        from .compare import compare
+
+        pixels = np.zeros((_SIDE, _SIDE, 3), dtype=np.uint8)
+        pixels.setflags(write=False)  # as np.asarray gives a Pillow image's pixels
         compare(pixels, pixels, device="cpu")
     except Exception:  # the real comparison meets, and reports, the same problem
         pass
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 @functools.cache
