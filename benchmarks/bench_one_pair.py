@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"64": (64, 64), "1080p": (1080, 1920), "4k": (2160, 3840)}
@@ -100,28 +101,41 @@ def make_inputs(folder: Path, sizes: list[str]) -> dict[str, tuple[Path, Path]]:
     return pairs
 
 
-def python_path(checkout: Path) -> dict:
-    """The environment that runs imgdiff from ``checkout``."""
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH")])))
+class Run(NamedTuple):
+    command: list[str]
+    env: dict
+    cwd: Path | None = None
+
+
+def from_checkout(command: list[str], checkout: Path) -> Run:
+    """``command`` run with imgdiff imported from ``checkout``.
+
+    Run from the checkout itself: ``python -c`` puts the working folder first on
+    sys.path, ahead of PYTHONPATH, so from anywhere else in a checkout it would
+    import that one instead.
+    """
+    path = os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH")]))
+    return Run(command, dict(os.environ, PYTHONPATH=path), checkout)
 
 
 def commands(
     tools: dict[str, list[str] | None], left: Path, right: Path, out: Path, baseline: Path | None
-) -> dict[str, tuple[list[str], dict]]:
-    """The commands timed for one pair and their environments, by row name; each writes into ``out``."""
+) -> dict[str, Run]:
+    """The commands timed for one pair, by row name; each writes into ``out``."""
     rows = {}
     if tools["odiff"]:
         rows["odiff, writes its diff image"] = [*tools["odiff"], str(left), str(right), str(out / "diff.png")]
         rows["odiff, report only"] = [*tools["odiff"], str(left), str(right)]
     if tools["pixelmatch"]:
         rows["pixelmatch, writes its diff image"] = [*tools["pixelmatch"], str(left), str(right), str(out / "diff.png")]
-    rows = {row: (command, dict(os.environ)) for row, command in rows.items()}
+    rows = {row: Run(command, dict(os.environ)) for row, command in rows.items()}
     compare = [*IMGDIFF, "compare", str(left), str(right), "--device", "cpu"]
     for checkout, label in ((ROOT, "imgdiff"), (baseline, "baseline")):
         if checkout is not None:
-            env = python_path(checkout)
-            rows[f"{label} compare --json - (report only)"] = ([*compare, "--json", "-"], env)
-            rows[f"{label} compare --out DIR (pictures)"] = ([*compare, "--out", str(out / "imgdiff")], env)
+            rows[f"{label} compare --json - (report only)"] = from_checkout([*compare, "--json", "-"], checkout)
+            rows[f"{label} compare --out DIR (pictures)"] = from_checkout(
+                [*compare, "--out", str(out / "imgdiff")], checkout
+            )
     return rows
 
 
@@ -130,25 +144,36 @@ def cpu_seconds_of_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(command: list[str], out: Path, env: dict) -> tuple[float, float]:
+def check_imports_from(checkout: Path) -> None:
+    """Fail unless imgdiff runs from ``checkout`` (an installed copy could shadow it)."""
+    run = from_checkout([sys.executable, "-c", "import imgdiff_gpu; print(imgdiff_gpu.__file__)"], checkout)
+    found = Path(subprocess.run(run.command, env=run.env, cwd=run.cwd, capture_output=True, text=True).stdout.strip())
+    if checkout.resolve() not in found.resolve().parents:
+        raise SystemExit(f"imgdiff_gpu imports from {found}, not from {checkout}")
+
+
+def run_once(run: Run, out: Path) -> tuple[float, float]:
     """Wall and CPU (user + system, all threads) seconds of one run."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     cpu = cpu_seconds_of_children()
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        run.command, env=run.env, cwd=run.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     wall_and_cpu = time.perf_counter() - start, cpu_seconds_of_children() - cpu
     if done.returncode not in (0, 1, 22, 66):  # same / different (odiff: 22, pixelmatch: 66)
-        raise RuntimeError(f"{command[:3]} ... exited {done.returncode}: {done.stderr.strip()[-500:]}")
+        raise RuntimeError(f"{run.command[:3]} ... exited {done.returncode}: {done.stderr.strip()[-500:]}")
     return wall_and_cpu
 
 
-def until_first_read(left: Path, right: Path, out: Path, env: dict) -> float:
+def until_first_read(left: Path, right: Path, out: Path, checkout: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     command = [sys.executable, "-c", UNTIL_FIRST_READ, "compare", str(left), str(right), "--device", "cpu"]
     start = time.monotonic()
-    done = subprocess.run([*command, "--json", "-"], env=env, capture_output=True, text=True)
+    run = from_checkout([*command, "--json", "-"], checkout)
+    done = subprocess.run(run.command, env=run.env, cwd=run.cwd, capture_output=True, text=True)
     for line in done.stderr.splitlines():
         if line.startswith("first-read "):
             return float(line.split()[1]) - start
@@ -170,6 +195,10 @@ def main() -> None:
     if args.repeat < 5:
         parser.error("--repeat must be at least 5: a median of fewer runs on a shared machine is noise")
 
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
+    for checkout in filter(None, (ROOT, args.baseline)):
+        check_imports_from(checkout)
     folder = npm_tools_folder(args.npm_tools)
     tools = {"odiff": find_odiff(folder), "pixelmatch": find_pixelmatch(folder)}
     for name, package in (("odiff", "odiff-bin"), ("pixelmatch", "pixelmatch")):
@@ -186,14 +215,14 @@ def main() -> None:
         first_read: dict[str, list[float]] = {}
         for round_ in range(args.repeat + 1):  # round 0 warms up (Numba's cache, the page cache)
             for size in sizes:
-                for row, (command, row_env) in plan[size].items():
-                    seconds, cpu = run_once(command, out, row_env)
+                for row, run in plan[size].items():
+                    seconds, cpu = run_once(run, out)
                     if round_:
                         times[size][row].append(seconds)
                         cpu_times[size][row].append(cpu)
             for checkout, label in ((ROOT, "imgdiff"), (args.baseline, "baseline")):
                 if checkout is not None:
-                    seconds = until_first_read(*pairs[sizes[0]], out, python_path(checkout))
+                    seconds = until_first_read(*pairs[sizes[0]], out, checkout)
                     if round_:
                         first_read.setdefault(label, []).append(seconds)
 
