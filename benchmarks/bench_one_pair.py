@@ -48,7 +48,7 @@ UNTIL_FIRST_READ = (
     "target = os.path.abspath(sys.argv[3])\n"
     "def hook(event, args):\n"
     "    if event == 'open' and isinstance(args[0], str) and os.path.abspath(args[0]) == target:\n"
-    "        sys.stderr.write(f'first-read {time.monotonic()}\\n'); sys.stderr.flush(); os._exit(0)\n"
+    "        sys.stderr.write(f'first-read {time.monotonic()} {time.process_time()}\\n'); os._exit(0)\n"
     "sys.addaudithook(hook)\n"
     "from imgdiff_gpu.cli import main; main()\n"
 )
@@ -167,7 +167,8 @@ def run_once(run: Run, out: Path) -> tuple[float, float]:
     return wall_and_cpu
 
 
-def until_first_read(left: Path, right: Path, out: Path, checkout: Path) -> float:
+def until_first_read(left: Path, right: Path, out: Path, checkout: Path) -> tuple[float, float]:
+    """Wall and CPU seconds from the start of imgdiff to its opening LEFT."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     command = [sys.executable, "-c", UNTIL_FIRST_READ, "compare", str(left), str(right), "--device", "cpu"]
@@ -176,7 +177,7 @@ def until_first_read(left: Path, right: Path, out: Path, checkout: Path) -> floa
     done = subprocess.run(run.command, env=run.env, cwd=run.cwd, capture_output=True, text=True)
     for line in done.stderr.splitlines():
         if line.startswith("first-read "):
-            return float(line.split()[1]) - start
+            return float(line.split()[1]) - start, float(line.split()[2])
     raise RuntimeError(f"the first read of {left} was not seen: {done.stderr.strip()[-500:]}")
 
 
@@ -213,6 +214,7 @@ def main() -> None:
         times: dict[str, dict[str, list[float]]] = {size: {row: [] for row in plan[size]} for size in sizes}
         cpu_times: dict[str, dict[str, list[float]]] = {size: {row: [] for row in plan[size]} for size in sizes}
         first_read: dict[str, list[float]] = {}
+        first_read_cpu: dict[str, list[float]] = {}
         for round_ in range(args.repeat + 1):  # round 0 warms up (Numba's cache, the page cache)
             for size in sizes:
                 for row, run in plan[size].items():
@@ -222,14 +224,16 @@ def main() -> None:
                         cpu_times[size][row].append(cpu)
             for checkout, label in ((ROOT, "imgdiff"), (args.baseline, "baseline")):
                 if checkout is not None:
-                    seconds = until_first_read(*pairs[sizes[0]], out, checkout)
+                    seconds, cpu = until_first_read(*pairs[sizes[0]], out, checkout)
                     if round_:
                         first_read.setdefault(label, []).append(seconds)
+                        first_read_cpu.setdefault(label, []).append(cpu)
 
     medians = {size: {row: statistics.median(v) for row, v in times[size].items()} for size in sizes}
     cpu_medians = {size: {row: statistics.median(v) for row, v in cpu_times[size].items()} for size in sizes}
     first_read_medians = {label: statistics.median(v) for label, v in first_read.items()}
-    report(medians, cpu_medians, first_read_medians, sizes, args.repeat)
+    first_read_cpu_medians = {label: statistics.median(v) for label, v in first_read_cpu.items()}
+    report(medians, cpu_medians, first_read_medians, first_read_cpu_medians, sizes, args.repeat)
     result = {
         "date": dt.date.today().isoformat(),
         "cpu": cpu_name(),
@@ -240,6 +244,7 @@ def main() -> None:
         "load_average_at_end": os.getloadavg()[0],
         "baseline": str(args.baseline) if args.baseline else None,
         "startup_to_first_read_s": first_read_medians,
+        "startup_to_first_read_cpu_s": first_read_cpu_medians,
         "median_s": medians,
         "median_cpu_s": cpu_medians,
         "runs_s": times,
@@ -250,7 +255,9 @@ def main() -> None:
     print(f"\nwrote {path}")
 
 
-def report(medians: dict, cpu_medians: dict, first_read: dict[str, float], sizes: list[str], repeat: int) -> None:
+def report(
+    medians: dict, cpu_medians: dict, first_read: dict[str, float], first_read_cpu: dict[str, float], sizes, repeat
+) -> None:
     load = os.getloadavg()[0]
     print(f"CPU: {cpu_name()}; load average {load:.1f}; whole process, median of {repeat} interleaved runs")
     for title, table in (("wall time", medians), ("CPU time, user + system, all threads", cpu_medians)):
@@ -259,9 +266,9 @@ def report(medians: dict, cpu_medians: dict, first_read: dict[str, float], sizes
         print("|---|" + "---|" * len(sizes))
         for row in table[sizes[0]]:
             print(f"| {row} | " + " | ".join(f"{table[s][row]:.3f} s" for s in sizes) + " |")
-    for label, seconds in first_read.items():
-        print(f"\n{label}: start-up to the first read of LEFT ({sizes[0]}): {seconds:.3f} s", end="")
     print()
+    for label, seconds in first_read.items():
+        print(f"{label}: start-up to the first read of LEFT: {seconds:.3f} s ({first_read_cpu[label]:.3f} s CPU)")
     pairs = [
         ("imgdiff compare --out DIR (pictures)", "odiff, writes its diff image"),
         ("imgdiff compare --json - (report only)", "odiff, report only"),
@@ -271,7 +278,8 @@ def report(medians: dict, cpu_medians: dict, first_read: dict[str, float], sizes
     for ours, theirs in pairs:
         if theirs in medians[sizes[0]]:
             ratios = ", ".join(f"{s} {medians[s][ours] / medians[s][theirs]:.2f}x" for s in sizes)
-            print(f"{ours} / {theirs}: {ratios}")
+            cpu_ratios = ", ".join(f"{s} {cpu_medians[s][ours] / cpu_medians[s][theirs]:.2f}x" for s in sizes)
+            print(f"{ours} / {theirs}: wall {ratios}; CPU {cpu_ratios}")
 
 
 if __name__ == "__main__":
