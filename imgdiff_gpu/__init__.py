@@ -18,6 +18,7 @@ def __getattr__(name: str):
         return structural_similarity
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "DeviceError",
     "ImageLoadError",
