@@ -158,7 +158,7 @@ def gpu_batch_throughput(repeat: int, count: int = 64) -> dict:
     import cupy
 
     from imgdiff_gpu._ssim_gpu import ssim_batch
-    from imgdiff_gpu.ssim import ssim_params
+    from imgdiff_gpu._ssim_params import ssim_params
 
     left, right = make_pair(SIZES["1080p"])
     a = cupy.asarray(np.broadcast_to(left, (count, *left.shape)).copy())

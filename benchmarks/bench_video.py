@@ -35,7 +35,7 @@ from skimage import data
 
 from benchmarks.bench_ssim import cpu_name, gpu_name
 from imgdiff_gpu.detection import thresholds_for
-from imgdiff_gpu.job import CompareOptions
+from imgdiff_gpu.options import CompareOptions
 from imgdiff_gpu.video import VideoSummary, compare_videos, decode_frames
 
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920)}
@@ -90,7 +90,7 @@ def stage_times_gpu(differing: tuple, repeat: int = 7) -> dict[str, float]:
     """Median seconds of each GPU stage for one pair of frames (every pair takes the full path there)."""
     import cupy
 
-    from imgdiff_gpu.compare import compare
+    from imgdiff_gpu.pipeline import compare
 
     pair = np.stack(differing)
     pinned = pinned_copy(pair)
@@ -123,8 +123,8 @@ def pinned_copy(array: np.ndarray) -> np.ndarray:
 
 def stage_times(clean: tuple, differing: tuple, repeat: int = 7) -> dict[str, float]:
     """Median seconds of each stage of the CPU pipeline, for one pair of frames."""
-    from imgdiff_gpu.compare import compare
     from imgdiff_gpu.job import encode_pictures
+    from imgdiff_gpu.pipeline import compare
     from imgdiff_gpu.rendering import render
     from imgdiff_gpu.screening import FrameScreen
 

@@ -25,7 +25,7 @@ import numpy as np
 from skimage.metrics import structural_similarity as skimage_ssim
 
 from benchmarks.detection_set import EDIT_KINDS, negative_pairs, positive_pairs
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pipeline import compare
 
 
 def seed_answer_boxes(left: np.ndarray, right: np.ndarray) -> list[tuple[int, int, int, int]]:

@@ -2,7 +2,7 @@
 
 Both run on the bundled pair saved as JPEG quality 90, as the seed question's
 pictures were. Left: the accepted answer (grey SSIM, Otsu, contour area > 40);
-right: ``imgdiff_gpu.compare`` with its defaults.
+right: ``imgdiff_gpu.pipeline`` with its defaults.
 
 Run: python examples/make_before_after.py
 """
@@ -14,7 +14,7 @@ import numpy as np
 
 from benchmarks.detection_set import jpeg
 from benchmarks.eval_detection import seed_answer_boxes
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pipeline import compare
 
 HERE = Path(__file__).parent
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import njit, prange
-from .ssim import SSIMParams
+from ._ssim_params import SSIMParams, cropped_mean, kernel_input_dtype
 
 # Output rows per strip, at most. A strip filters each of its input rows
 # horizontally once, into a ring of the last `taps` rows of the four moments, so
@@ -191,10 +191,11 @@ def _ssim_kernel(x, y, counted, w, C1, C2, cov_norm, strip_rows, out, stats):
 def ssim_map_2d(x: np.ndarray, y: np.ndarray, params: SSIMParams) -> np.ndarray:
     """The float64 SSIM map of two 2-D images of any real dtype.
 
-    Needs ``params.radius < min(x.shape)`` (one reflection covers the halo).
+    The images are read in the dtype policy's kernel type (``_ssim_params.KERNEL_INPUT``),
+    as on the GPU. Needs ``params.radius < min(x.shape)`` (one reflection covers the halo).
     """
-    if x.dtype != y.dtype:
-        x, y = x.astype(np.float64), y.astype(np.float64)
+    common = kernel_input_dtype(x.dtype, y.dtype)
+    x, y = x.astype(common, copy=False), y.astype(common, copy=False)
     ssim_map, _ = _run(x, y, params, counted=None, strip_stats=False)
     return ssim_map
 
@@ -230,11 +231,6 @@ def _run(x, y, params: SSIMParams, *, counted, strip_stats: bool) -> tuple[np.nd
     return out, stats
 
 
-def _cropped_mean(S: np.ndarray, crop: int) -> float:
-    inner = S[crop : S.shape[0] - crop, crop : S.shape[1] - crop] if crop else S
-    return float(inner.mean(dtype=np.float64))
-
-
 def ssim_cpu(
     im1: np.ndarray,
     im2: np.ndarray,
@@ -246,13 +242,13 @@ def ssim_cpu(
     """Mean SSIM (and the map when asked) of 2-D images, grey or per channel."""
     if channel_axis is None:
         S = ssim_map_2d(im1, im2, params)
-        mssim = _cropped_mean(S, params.crop)
+        mssim = cropped_mean(S, params.crop)
     else:
         S = np.empty(im1.shape, dtype=np.float64) if want_map else None
         scores = []
         for ch in range(im1.shape[channel_axis]):
             S_ch = ssim_map_2d(np.take(im1, ch, channel_axis), np.take(im2, ch, channel_axis), params)
-            scores.append(_cropped_mean(S_ch, params.crop))
+            scores.append(cropped_mean(S_ch, params.crop))
             if want_map:
                 index = [slice(None)] * im1.ndim
                 index[channel_axis] = ch

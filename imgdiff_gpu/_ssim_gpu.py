@@ -9,46 +9,55 @@ from __future__ import annotations
 import numpy as np
 
 from ._device import is_cupy_array
-from ._kernels import get_kernel
-from .ssim import SSIMParams
+from ._kernels import get_kernel, launch
+from ._ssim_params import SSIMParams, kernel_input_dtype
 
-_TILE_W, _TILE_H = 32, 8
+# C element type and tile sample type of each kernel input dtype of the policy
+# (_ssim_params.KERNEL_INPUT); the sample type holds every input value exactly.
 _C_TYPES = {
-    np.dtype(np.uint8): "unsigned char",
-    np.dtype(np.uint16): "unsigned short",
-    np.dtype(np.float32): "float",
+    np.dtype(np.uint8): ("unsigned char", "float"),
+    np.dtype(np.int8): ("signed char", "float"),
+    np.dtype(np.uint16): ("unsigned short", "float"),
+    np.dtype(np.int16): ("short", "float"),
+    np.dtype(np.float32): ("float", "float"),
+    np.dtype(np.float64): ("double", "double"),
 }
 
 
-def _kernel(in_dtype: np.dtype, out_dtype: np.dtype, radius: int):
+def _get_ssim_kernel(in_dtype: np.dtype, out_dtype: np.dtype, radius: int):
+    element, sample = _C_TYPES[in_dtype]
     return get_kernel(
         "ssim.cu",
         "imgdiff_ssim",
-        IMGDIFF_IN=_C_TYPES[in_dtype],
+        IMGDIFF_IN=element,
+        IMGDIFF_SAMPLE=sample,
         IMGDIFF_OUT="float" if out_dtype == np.float32 else "double",
         IMGDIFF_RADIUS=radius,
     )
 
 
 def ssim_planes(planes1, planes2, params: SSIMParams, *, want_map: bool):
-    """Per-plane mean SSIM and maps of two N x H x W CuPy stacks."""
+    """Per-plane mean SSIM and maps of two N x H x W CuPy stacks.
+
+    N x H x W x P stacks (interleaved planes, such as Y, Cr, Cb) are compared on
+    their first plane, read in place.
+    """
     import cupy
 
-    count, height, width = planes1.shape
-    in_dtype = np.dtype(planes1.dtype)
-    if in_dtype not in _C_TYPES:  # other integer or float64 input: widen once
-        in_dtype = np.dtype(np.float32) if in_dtype.kind == "f" else np.dtype(np.uint16)
-    if planes1.dtype != in_dtype or planes2.dtype != in_dtype:
-        planes1, planes2 = planes1.astype(in_dtype), planes2.astype(in_dtype)
-    planes1, planes2 = cupy.ascontiguousarray(planes1), cupy.ascontiguousarray(planes2)
+    count, height, width = planes1.shape[:3]
+    stride = planes1.shape[3] if planes1.ndim == 4 else 1
+    in_dtype = kernel_input_dtype(planes1.dtype, planes2.dtype)
+    planes1 = cupy.ascontiguousarray(planes1.astype(in_dtype, copy=False))
+    planes2 = cupy.ascontiguousarray(planes2.astype(in_dtype, copy=False))
     out_dtype = np.dtype(np.float32) if params.out_dtype == np.float32 else np.dtype(np.float64)
     ssim_map = cupy.empty((count, height, width), dtype=out_dtype) if want_map else cupy.empty(1, out_dtype)
     sums = cupy.zeros(count, dtype=cupy.float64)
     weights = cupy.asarray(params.weights, dtype=cupy.float64)
-    grid = ((width + _TILE_W - 1) // _TILE_W, (height + _TILE_H - 1) // _TILE_H, count)
-    _kernel(in_dtype, out_dtype, params.radius)(
-        grid,
-        (_TILE_W, _TILE_H, 1),
+    launch(
+        _get_ssim_kernel(in_dtype, out_dtype, params.radius),
+        height,
+        width,
+        count,
         (
             planes1,
             planes2,
@@ -57,6 +66,7 @@ def ssim_planes(planes1, planes2, params: SSIMParams, *, want_map: bool):
             sums,
             np.int32(height),
             np.int32(width),
+            np.int32(stride),
             np.int32(params.crop),
             np.float64(params.C1),
             np.float64(params.C2),

@@ -112,8 +112,12 @@ def _strength_kernel(left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture
                 out_row[j] = max(strength, structural) if near[j] else 0.0
 
 
-def _inverse(threshold: float) -> float:
-    return 1.0 / max(threshold, 1e-12)
+THRESHOLD_FLOOR = 1e-12  # a zero threshold ('exact') divides by this instead
+
+
+def inverse_threshold(threshold: float) -> float:
+    """1 / threshold, the form the CPU and GPU passes take their thresholds in."""
+    return 1.0 / max(threshold, THRESHOLD_FLOOR)
 
 
 def strength_map(
@@ -135,10 +139,10 @@ def strength_map(
         np.ascontiguousarray(right, dtype=np.float32),
         np.ascontiguousarray(ssim_map),
         np.ascontiguousarray(weights, dtype=np.float64),
-        _inverse(luma),
-        _inverse(chroma),
-        _inverse(texture),
-        _inverse(1.0 - ssim_threshold),
+        inverse_threshold(luma),
+        inverse_threshold(chroma),
+        inverse_threshold(texture),
+        inverse_threshold(1.0 - ssim_threshold),
         suppress if suppress is not None else np.zeros((0, 0), dtype=np.bool_),
         out,
     )

@@ -21,16 +21,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import ImgdiffError
+from .errors import AlignmentError
+from .options import ALIGN_METHODS, SIZE_MODES
 
-RECONCILE_CHOICES = ("resize", "pad")
-ALIGN_CHOICES = ("translation", "homography")
 # A shift within this of a whole pixel is taken as whole: no resampling blur.
 _WHOLE_PIXEL = 0.15
-
-
-class AlignmentError(ImgdiffError):
-    """The images could not be aligned."""
 
 
 @dataclass
@@ -76,6 +71,8 @@ def estimate_translation(left: np.ndarray, right: np.ndarray) -> Alignment:
     a, b = _grey_float(left), _grey_float(right)
     if a.shape != b.shape:  # phase correlation needs one size: crop or pad the right
         b = pad_to(b[: a.shape[0], : a.shape[1]], a.shape)
+    if min(a.shape) < 2:  # OpenCV's window needs two pixels a side; a 1-px image has no shift to find
+        raise AlignmentError(f"a {a.shape[1]}x{a.shape[0]} image is too small to align; compare it without align=...")
     window = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
     (dx, dy), response = cv2.phaseCorrelate(a, b, window)
     matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
@@ -109,15 +106,15 @@ def estimate_homography(left: np.ndarray, right: np.ndarray) -> Alignment:
     kp_a, des_a = orb.detectAndCompute(a, None)
     kp_b, des_b = orb.detectAndCompute(b, None)
     if des_a is None or des_b is None or len(kp_a) < 8 or len(kp_b) < 8:
-        raise AlignmentError("too few features to estimate a homography; try --align translation")
+        raise AlignmentError("too few features to estimate a homography; try align='translation'")
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(des_a, des_b)
     if len(matches) < 8:
-        raise AlignmentError(f"only {len(matches)} feature matches; try --align translation")
+        raise AlignmentError(f"only {len(matches)} feature matches; try align='translation'")
     src = np.float32([kp_a[m.queryIdx].pt for m in matches])
     dst = np.float32([kp_b[m.trainIdx].pt for m in matches])
     matrix, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 3.0)
     if matrix is None or int(inliers.sum()) < 8:
-        raise AlignmentError("no consistent homography between the images; try --align translation")
+        raise AlignmentError("no consistent homography between the images; try align='translation'")
     matrix = _refine_ecc(grey_left, grey_right, matrix / matrix[2, 2], cv2.MOTION_HOMOGRAPHY)
     return Alignment("homography", matrix, float(inliers.mean()))
 
@@ -155,10 +152,10 @@ def reconcile(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Alignment | None, list[str]]:
     """Both images in one frame: (left, right, no-data mask or None, alignment, notes)."""
     notes: list[str] = []
-    if size_mode is not None and size_mode not in RECONCILE_CHOICES:
-        raise ValueError(f"size mode must be one of {RECONCILE_CHOICES}, got {size_mode!r}")
-    if align is not None and align not in ALIGN_CHOICES:
-        raise ValueError(f"align must be one of {ALIGN_CHOICES}, got {align!r}")
+    if size_mode is not None and size_mode not in SIZE_MODES:
+        raise ValueError(f"size mode must be one of {SIZE_MODES}, got {size_mode!r}")
+    if align is not None and align not in ALIGN_METHODS:
+        raise ValueError(f"align must be one of {ALIGN_METHODS}, got {align!r}")
     no_data = None
     if left.shape[:2] != right.shape[:2]:
         if size_mode == "resize":

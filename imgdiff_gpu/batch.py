@@ -3,7 +3,10 @@
 Each pair gets the outputs of ``imgdiff compare`` in ``OUT/pairs/<relative
 path>/``; a summary ``report.json`` and ``pairs.csv`` go in ``OUT``. A pair
 that fails is recorded and the others go on; a rerun skips pairs whose outputs
-are complete, unless ``force``.
+are complete and were made from the same inputs (sizes and modification times)
+with the same options, unless ``force``. Each pair's outputs are committed
+together, so a run interrupted between pairs leaves complete pairs that a
+rerun reuses, and no summary.
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ImgdiffError, OutputError
 from .exit_status import SAME, exit_status
-from .job import REPORT_NAME, CompareOptions, compare_files
-from .outputs import write_all
+from .html_report import REPORT_HTML, batch_html
+from .job import REPORT_NAME, compare_files
+from .options import CompareOptions
+from .outputs import Inputs, Outputs, write_all
 from .report import SCHEMA_VERSION, to_json
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
@@ -54,24 +60,95 @@ class BatchSummary:
         return exit_status(different=self.different, trouble=self.count("error") > 0)
 
 
-def image_files(folder: Path) -> dict[str, Path]:
-    """Image files under a folder, by POSIX relative path."""
+def image_files(folder: Path, *, skip: Path | None = None) -> tuple[dict[str, Path], list[PairOutcome]]:
+    """Image files under a folder, by POSIX relative path, and the paths that cannot be read.
+
+    Symbolic links to folders are followed; a link that leads back to a
+    folder it lies in (a loop) is reported, not walked. ``skip``
+    is a folder left out (the output folder, when it lies inside an input).
+    """
+    found: dict[str, Path] = {}
+    problems: list[PairOutcome] = []
+    skipped = skip.resolve() if skip is not None else None
+    root = folder.absolute()
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename)
+        relative = where.relative_to(folder).as_posix() if where != folder else "."
+        problems.append(PairOutcome(relative, "error", detail=f"{where}: cannot list ({exc.strerror})"))
+
+    for top, dirs, files in os.walk(folder, followlinks=True, onerror=unreadable):
+        here = Path(top)
+        real = here.resolve()
+        if real == skipped:
+            dirs[:] = []
+            continue
+        # a link back to a folder it lies in would be walked forever
+        within = [p for p in Path(os.path.abspath(top)).parents if p == root or root in p.parents]
+        if real in {p.resolve() for p in within}:
+            dirs[:] = []
+            problems.append(
+                PairOutcome(
+                    here.relative_to(folder).as_posix(),
+                    "error",
+                    detail=f"{here}: symbolic link loop (leads back to {real}); not followed",
+                )
+            )
+            continue
+        dirs.sort()
+        for name in sorted(files):
+            path = here / name
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            relative = path.relative_to(folder).as_posix()
+            if path.is_symlink() and not path.exists():
+                problems.append(PairOutcome(relative, "error", detail=f"{path}: dangling symbolic link"))
+            else:  # the reader says what is wrong with a FIFO or an unreadable file
+                found[relative] = path
+    return found, problems
+
+
+def fingerprint(left: Path, right: Path, options: CompareOptions) -> dict:
+    """What a pair's result depends on: its inputs' sizes and times, and the options."""
+
+    def identity(path: Path | None):
+        if path is None:
+            return None
+        info = path.stat()
+        return [info.st_size, info.st_mtime_ns]
+
     return {
-        p.relative_to(folder).as_posix(): p
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        "left": identity(left),
+        "right": identity(right),
+        "ignore_mask": identity(options.ignore_mask),
+        "settings": options.settings(),
     }
 
 
-def _complete(pair_dir: Path) -> dict | None:
-    """The pair's earlier report, if it and every output it lists are there."""
+def _earlier(pair_dir: Path, stamp: dict) -> tuple[dict | None, bool]:
+    """The pair's earlier report if it is complete and made from the same inputs and options,
+    and whether the folder holds imgdiff's outputs at all (which a rerun may replace)."""
     try:
         report = json.loads((pair_dir / REPORT_NAME).read_text())
     except (OSError, ValueError):
-        return None
-    if all((pair_dir / name).is_file() for name in report.get("outputs", [])):
-        return report
-    return None
+        return None, False
+    if not isinstance(report, dict) or not str(report.get("tool", "")).startswith("imgdiff-gpu"):
+        return None, False
+    complete = all((pair_dir / name).is_file() for name in report.get("outputs", []))
+    return (report if complete and report.get("batch_fingerprint") == stamp else None), True
+
+
+def _is_batch_summary(path: Path) -> bool:
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(report, dict) and {"counts", "results", "pairs"} <= set(report)
+
+
+def _inside(inner: Path, outer: Path) -> bool:
+    inner, outer = inner.resolve(), outer.resolve()
+    return inner == outer or outer in inner.parents
 
 
 def run_batch(
@@ -81,6 +158,7 @@ def run_batch(
     options: CompareOptions,
     *,
     force: bool = False,
+    overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> BatchSummary:
     for side, folder in (("left", left_dir), ("right", right_dir)):
@@ -88,9 +166,20 @@ def run_batch(
             raise ImgdiffError(f"{folder}: the {side} folder does not exist or is not a folder")
     if out_dir.resolve() in (left_dir.resolve(), right_dir.resolve()):
         raise OutputError(f"{out_dir}: the output folder must not be an input folder")
-    lefts, rights = image_files(left_dir), image_files(right_dir)
+    for folder in (left_dir, right_dir):
+        if _inside(folder, out_dir):
+            raise OutputError(f"{out_dir}: the output folder must not contain the input folder {folder}")
+    (lefts, left_problems), (rights, right_problems) = (image_files(d, skip=out_dir) for d in (left_dir, right_dir))
+    inputs = Inputs([*lefts.values(), *rights.values(), options.ignore_mask])
+    summary_targets = [out_dir / "pairs.csv", out_dir / REPORT_NAME, out_dir / REPORT_HTML]
+    # a rerun replaces its own summary; anything else only when asked, as compare does
+    replace_summary = overwrite or force or _is_batch_summary(out_dir / REPORT_NAME)
+    Outputs(inputs=inputs, overwrite=replace_summary).check(summary_targets)
+
     summary = BatchSummary()
-    for path in sorted(lefts.keys() | rights.keys()):
+    summary.outcomes.extend(left_problems + right_problems)
+    troubled = {o.path for o in summary.outcomes}
+    for path in sorted((lefts.keys() | rights.keys()) - troubled):
         if progress:
             progress(path)
         if path not in rights:
@@ -100,11 +189,26 @@ def run_batch(
             summary.outcomes.append(PairOutcome(path, "right-only", detail="no file with this path on the left"))
             continue
         pair_dir = out_dir / "pairs" / path
-        earlier = None if force else _complete(pair_dir)
         try:
-            report = earlier or compare_files(lefts[path], rights[path], options, out_dir=pair_dir, overwrite=True)
+            stamp = fingerprint(lefts[path], rights[path], options)
+            earlier, ours = _earlier(pair_dir, stamp)
+            if force:
+                earlier = None
+            report = earlier or compare_files(
+                lefts[path],
+                rights[path],
+                options,
+                out_dir=pair_dir,
+                overwrite=overwrite or force or ours,
+                inputs=inputs,
+                record={"batch_fingerprint": stamp},
+            )
         except ImgdiffError as exc:
             summary.outcomes.append(PairOutcome(path, "error", detail=str(exc)))
+            continue
+        except Exception as exc:  # a bug in one pair: recorded (exit 2), and the others still compared
+            detail = f"{lefts[path]}: internal error ({type(exc).__name__}: {exc})"
+            summary.outcomes.append(PairOutcome(path, "error", detail=detail.splitlines()[0]))
             continue
         summary.outcomes.append(
             PairOutcome(
@@ -116,11 +220,14 @@ def run_batch(
                 skipped=earlier is not None,
             )
         )
-    _write_summary(summary, left_dir, right_dir, out_dir, options)
+    summary.outcomes.sort(key=lambda o: o.path)
+    _write_summary(summary, left_dir, right_dir, out_dir, options, inputs, replace_summary)
     return summary
 
 
-def _write_summary(summary: BatchSummary, left_dir: Path, right_dir: Path, out_dir: Path, options) -> None:
+def _write_summary(
+    summary: BatchSummary, left_dir: Path, right_dir: Path, out_dir: Path, options, inputs: Inputs, overwrite: bool
+) -> None:
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(CSV_COLUMNS)
@@ -137,4 +244,12 @@ def _write_summary(summary: BatchSummary, left_dir: Path, right_dir: Path, out_d
         "results": [o.__dict__ for o in summary.outcomes],
         "settings": options.settings(),
     }
-    write_all({out_dir / "pairs.csv": table.getvalue().encode(), out_dir / REPORT_NAME: to_json(report).encode()})
+    write_all(
+        {
+            out_dir / "pairs.csv": table.getvalue().encode(),
+            out_dir / REPORT_NAME: to_json(report).encode(),
+            out_dir / REPORT_HTML: batch_html(report, out_dir).encode(),
+        },
+        inputs=inputs,
+        overwrite=overwrite,
+    )

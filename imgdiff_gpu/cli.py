@@ -1,24 +1,29 @@
 """The ``imgdiff`` command line.
 
 Exit status, like ``cmp`` and ``diff``: 0 no difference found, 1 differences
-found, 2 trouble (bad input, unusable device, unwritable output). Every error a
-user can cause is one line on stderr, with no traceback.
+found, 2 trouble (bad input, unusable device, unwritable output), 130 stopped by
+Ctrl-C (143 by SIGTERM). Every error a user can cause is one line on stderr,
+with no traceback; the command boundary (:func:`reports_errors`, :func:`main`)
+is the one place that turns errors and signals into lines and statuses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
+import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .detection import SENSITIVITY_PRESETS
 from .errors import ImgdiffError
-from .exit_status import TROUBLE, exit_status
-from .loading import DEFAULT_MAX_PIXELS
+from .exit_status import TROUBLE, exit_status, interrupted_status
+from .options import ALIGN_METHODS, DEFAULTS, DEVICE_CHOICES, SENSITIVITY_PRESETS, VIDEO_SENSITIVITY
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -29,6 +34,8 @@ class ColorType(click.ParamType):
     def convert(self, value, param, ctx):
         from .rendering import parse_color
 
+        if isinstance(value, tuple):  # the default, already B, G, R
+            return value
         try:
             return parse_color(value)
         except ValueError as exc:
@@ -57,23 +64,62 @@ class BoxType(click.ParamType):
         if isinstance(value, tuple):
             return value
         parts = value.split(",")
-        if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
+        # ASCII digits only: str.isdigit() accepts '²', which int() refuses
+        if len(parts) != 4 or not all(re.fullmatch(r"\s*[0-9]+\s*", p) for p in parts):
             self.fail(f"{value!r} is not four whole numbers X,Y,W,H", param, ctx)
         return tuple(int(p) for p in parts)
 
 
+# A library message names a parameter as Python does, ``name=VALUE`` (VALUE a literal,
+# or ``...`` for "a value of your choice"); on the command line it reads as the flag.
+_PARAMETER = re.compile(r"\b([a-z][a-z_]*)=('[^']*'|\.\.\.|True|None|-?\d+)")
+
+
+def as_flags(message: str) -> str:
+    """``message`` with each parameter of the running command spelled as its flag.
+
+    >>> print(as_flags("use device='cpu'; pass overwrite=True, or raise max_pixels=..."))
+    use --device cpu; pass --overwrite, or raise --max-pixels
+    """
+    context = click.get_current_context(silent=True)
+    command = context.command if context is not None else cli.commands["compare"]
+    flags = {p.name: max(p.opts, key=len) for p in command.params if isinstance(p, click.Option)}
+
+    def flag(match: re.Match) -> str:
+        name, value = match.groups()
+        if name not in flags:
+            return match.group(0)
+        shown = value.strip("'") if value.startswith("'") or value.lstrip("-").isdigit() else ""
+        return f"{flags[name]} {shown}" if shown else flags[name]
+
+    return _PARAMETER.sub(flag, message)
+
+
 def reports_errors(command):
-    """Turn a user-caused error into one stderr line and exit status 2."""
+    """Turn a user-caused error or an interrupt into one stderr line and its exit status.
+
+    Outputs are staged and removed on the way out (see :mod:`imgdiff_gpu.outputs`),
+    so an interrupted run leaves nothing partial behind.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        status = TROUBLE
         try:
             return command(*args, **kwargs)
         except ImgdiffError as exc:
-            click.echo(f"imgdiff: error: {exc}", err=True)
+            click.echo(f"imgdiff: error: {as_flags(str(exc))}", err=True)
         except MemoryError:
             click.echo("imgdiff: error: out of memory; try smaller images or --device gpu", err=True)
-        sys.exit(TROUBLE)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the handler main() installs
+            signum = getattr(exc, "signum", signal.SIGINT)
+            name = signal.Signals(signum).name
+            click.echo(f"imgdiff: error: interrupted by {name}; no partial output was left", err=True)
+            status = interrupted_status(signum)
+        except BrokenPipeError:  # the reader of stdout went away (| head): nothing more to say
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(status)
 
     return wrapper
 
@@ -88,27 +134,27 @@ def cli() -> None:
     """
 
 
-def comparison_options(*, sensitivity: str = "normal"):
-    """The options every comparing command shares (compare, batch, video)."""
+def comparison_options(*, sensitivity: str = DEFAULTS.sensitivity):
+    """The options every comparing command shares (compare, batch, video), named and defaulted as CompareOptions."""
     decorators = [
         click.option(
             "--device",
-            type=click.Choice(["auto", "cpu", "gpu"]),
-            default="auto",
+            type=click.Choice(DEVICE_CHOICES),
+            default=DEFAULTS.device,
             show_default=True,
             help="Where SSIM runs; auto = the GPU when CuPy sees one.",
         ),
         click.option(
             "--color",
             type=ColorType(),
-            default="red",
-            show_default=True,
+            default=DEFAULTS.color,
+            show_default="red",
             help="Highlight colour: a name, #rrggbb, or B,G,R.",
         ),
         click.option(
             "--thickness",
             type=click.IntRange(1, 50),
-            default=2,
+            default=DEFAULTS.thickness,
             show_default=True,
             help="Box line thickness in pixels.",
         ),
@@ -122,21 +168,21 @@ def comparison_options(*, sensitivity: str = "normal"):
         click.option(
             "--threshold",
             type=ThresholdType(),
-            default="otsu",
+            default=DEFAULTS.threshold,
             show_default=True,
             help="SSIM below which a pixel is structurally different.",
         ),
         click.option(
             "--min-area",
             type=click.IntRange(0),
-            default=40,
+            default=DEFAULTS.min_area,
             show_default=True,
             help="Smallest region kept, in differing pixels.",
         ),
         click.option(
             "--merge-distance",
             type=click.IntRange(0),
-            default=8,
+            default=DEFAULTS.merge_distance,
             show_default=True,
             help="Join fragments at most this many pixels apart.",
         ),
@@ -154,7 +200,7 @@ def comparison_options(*, sensitivity: str = "normal"):
         click.option("--pad", "size_mode", flag_value="pad", help="Pad both to the larger size when they differ."),
         click.option(
             "--align",
-            type=click.Choice(["translation", "homography"]),
+            type=click.Choice(ALIGN_METHODS),
             help="Move RIGHT onto LEFT first (phase correlation, or ORB features + RANSAC).",
         ),
         click.option(
@@ -163,7 +209,7 @@ def comparison_options(*, sensitivity: str = "normal"):
         click.option(
             "--max-pixels",
             type=click.IntRange(1),
-            default=DEFAULT_MAX_PIXELS,
+            default=DEFAULTS.max_pixels,
             show_default=True,
             help="Refuse images whose header claims more pixels.",
         ),
@@ -177,11 +223,19 @@ def comparison_options(*, sensitivity: str = "normal"):
     return apply
 
 
+junit_option = click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a JUnit XML report here (a failure per difference, an error per trouble).",
+)
+
+
 def _options_from(kwargs: dict):
     """Pop the shared options (named as CompareOptions' fields) out of a command's keyword arguments."""
     from dataclasses import fields
 
-    from .job import CompareOptions
+    from .options import CompareOptions
 
     options = {f.name: kwargs.pop(f.name) for f in fields(CompareOptions)}
     return CompareOptions(**dict(options, ignore_boxes=tuple(options["ignore_boxes"])))
@@ -204,14 +258,17 @@ def _options_from(kwargs: dict):
     help="Also write the report here; '-' prints it to stdout.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
+@junit_option
+@click.option("-q", "--quiet", is_flag=True, help="No summary line on stderr.")
 @comparison_options()
 @reports_errors
-def compare(left, right, out_dir, json_path, overwrite, **kwargs):
+def compare(left, right, out_dir, json_path, overwrite, junit_path, quiet, **kwargs):
     """Compare LEFT with RIGHT and mark what differs.
 
     Writes left_marked.png, right_marked.png, right_filled.png, mask.png
-    (white = different), diff.png (SSIM heat map) and report.json into --out.
-    Exit status: 0 no differences, 1 differences found, 2 trouble.
+    (white = different), diff.png (SSIM heat map), report.json and
+    report.html (to look at in a browser) into --out, and prints one summary
+    line on stderr. Exit status: 0 no differences, 1 differences found, 2 trouble.
 
     \b
     Example:
@@ -220,11 +277,16 @@ def compare(left, right, out_dir, json_path, overwrite, **kwargs):
     """
     from .job import compare_files
     from .report import to_json
+    from .summary import compare_line
 
     options = _options_from(kwargs)
-    report = compare_files(left, right, options, out_dir=out_dir, json_path=json_path, overwrite=overwrite)
+    report = compare_files(
+        left, right, options, out_dir=out_dir, json_path=json_path, junit_path=junit_path, overwrite=overwrite
+    )
     if json_path is not None and str(json_path) == "-":
         click.echo(to_json(report), nl=False)
+    if not quiet:
+        click.echo(compare_line(report, out_dir), err=True)
     sys.exit(exit_status(different=report["different"]))
 
 
@@ -235,14 +297,16 @@ def compare(left, right, out_dir, json_path, overwrite, **kwargs):
     "-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Output folder."
 )
 @click.option("--force", is_flag=True, help="Redo pairs whose outputs are already complete.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs an earlier batch did not write (report.json...).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary table on stderr.")
+@junit_option
 @comparison_options()
 @reports_errors
-def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
+def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, **kwargs):
     """Compare every image in LEFT_DIR with the one at the same path in RIGHT_DIR.
 
-    Each pair's pictures and report go in OUT/pairs/<path>/; OUT/report.json
-    and OUT/pairs.csv summarise. Files on one side only are reported. An error
+    Each pair's pictures and report go in OUT/pairs/<path>/; OUT/report.json,
+    OUT/pairs.csv and OUT/report.html (one row per pair) summarise. Files on one side only are reported. An error
     in one pair does not stop the others. A rerun skips complete pairs.
     Exit status: 0 all the same, 1 some differ (or are one-sided), 2 some failed.
 
@@ -250,17 +314,24 @@ def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
     Example:
       imgdiff batch screenshots/main screenshots/branch --out review
     """
-    from .batch import STATUSES, run_batch
+    import time
+
+    from .batch import run_batch
+    from .summary import batch_table
 
     options = _options_from(kwargs)
     show = None if quiet or not sys.stderr.isatty() else (lambda path: click.echo(f"comparing {path}", err=True))
-    summary = run_batch(left_dir, right_dir, out_dir, options, force=force, progress=show)
+    replace_junit = _junit_checked(junit_path, [left_dir, right_dir], overwrite or force)
+    started = time.perf_counter()
+    summary = run_batch(left_dir, right_dir, out_dir, options, force=force, overwrite=overwrite, progress=show)
+    if junit_path is not None:
+        seconds = time.perf_counter() - started
+        _write_junit(junit_path, "batch", summary, left_dir, right_dir, out_dir, seconds, replace_junit)
     for outcome in summary.outcomes:
         if outcome.status == "error":
-            click.echo(f"imgdiff: error: {outcome.detail}", err=True)
-    counts = ", ".join(f"{summary.count(s)} {s}" for s in STATUSES)
+            click.echo(f"imgdiff: error: {as_flags(outcome.detail)}", err=True)
     if not quiet:
-        click.echo(f"{len(summary.outcomes)} paths: {counts}", err=True)
+        click.echo(batch_table(summary, out_dir), err=True)
     sys.exit(summary.exit_status)
 
 
@@ -287,16 +358,18 @@ def batch(left_dir, right_dir, out_dir, force, quiet, **kwargs):
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also write a side-by-side H.264 video with the differences marked.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary table.")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
-@comparison_options(sensitivity="low")
+@junit_option
+@comparison_options(sensitivity=VIDEO_SENSITIVITY)
 @reports_errors
 def video(left, right, out_dir, offset, start, end, worst_count, export_all, diff_video, quiet, overwrite, **kwargs):
     """Compare two videos frame by frame.
 
     Writes frames.csv (frame, timestamp, score, changed fraction, regions),
-    report.json (summary, frame-count mismatch, worst frames) and the marked
-    pictures of the worst frames under frames/<index>/ into --out.
+    report.json (summary, frame-count mismatch, worst frames), report.html
+    (score plot, worst frames) and the marked pictures of the worst frames
+    under frames/<index>/ into --out.
     Exit status: 0 no differences, 1 differences, 2 trouble (including a
     stream that stops decoding early; the frames that decoded are compared).
     Sensitivity defaults to 'low' here: two lossy encodes drift apart by a
@@ -306,11 +379,17 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     Example:
       imgdiff video before.mp4 after.mp4 --out review --diff-video review/side.mp4
     """
+    import time
+
     from tqdm import tqdm
 
+    from .summary import video_table
     from .video import compare_videos
 
+    junit_path = kwargs.pop("junit_path")
     options = _options_from(kwargs)
+    replace_junit = _junit_checked(junit_path, [left, right, options.ignore_mask], overwrite)
+    started = time.perf_counter()
     bar = tqdm(unit="frame", desc="comparing", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
     try:
         summary = compare_videos(
@@ -329,25 +408,83 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
         )
     finally:
         bar.close()
+    if junit_path is not None:
+        seconds = time.perf_counter() - started
+        _write_junit(junit_path, "video", summary, left, right, out_dir, seconds, replace_junit)
     for problem in summary.problems:
-        click.echo(f"imgdiff: error: {problem}", err=True)
+        click.echo(f"imgdiff: error: {as_flags(problem)}", err=True)
     if not quiet:
-        differing = sum(f.different for f in summary.frames)
-        click.echo(f"{len(summary.frames)} frame pairs compared, {differing} differ", err=True)
+        click.echo(video_table(summary, out_dir), err=True)
     sys.exit(summary.exit_status)
 
 
+def _junit_checked(path: Path | None, inputs: list, overwrite: bool) -> bool:
+    """Refuse a --junit path before any work, as the other outputs; True when it may be replaced.
+
+    A JUnit file an earlier imgdiff run wrote is replaced, as a rerun replaces its own summary.
+    """
+    if path is None:
+        return False
+    from .junit import written_by_imgdiff
+    from .outputs import check_destinations
+
+    replace = overwrite or written_by_imgdiff(path)
+    check_destinations([path], inputs=inputs, overwrite=replace)
+    return replace
+
+
+def _write_junit(path, command: str, summary, left, right, out_dir, seconds: float, replace: bool) -> None:
+    from .junit import batch_junit, video_junit
+    from .outputs import write_all
+
+    junit = batch_junit if command == "batch" else video_junit
+    write_all({path: junit(summary, left, right, out_dir, seconds=seconds)}, inputs=[left, right], overwrite=replace)
+
+
+def _on_signal(signum, frame) -> None:
+    from .outputs import interrupt
+
+    interrupt(signum)  # raises Interrupted, a KeyboardInterrupt, unless files are being committed
+
+
+@contextlib.contextmanager
+def _c_libraries_muted():
+    """Keep what C libraries print straight to fd 2 (libpng, libtiff, FFmpeg) off the user's stderr.
+
+    The command's own lines (errors, progress) go to a duplicate of the real
+    stderr; fd 2 itself points at /dev/null, or with IMGDIFF_TRACEBACK=1 at an
+    unnamed temporary file shown when something unexpected happened.
+    """
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (AttributeError, ValueError, OSError):  # no usable stderr: nothing to protect
+        yield None
+        return
+    sink = tempfile.TemporaryFile() if os.environ.get("IMGDIFF_TRACEBACK") else open(os.devnull, "wb")
+    previous = sys.stderr
+    os.dup2(sink.fileno(), 2)
+    sys.stderr = open(real, "w", encoding=previous.encoding, errors="backslashreplace", buffering=1, closefd=False)
+    try:
+        yield sink
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)
+        sys.stderr = previous
+        os.close(real)
+        sink.close()
+
+
 def main() -> None:
-    """The ``imgdiff`` entry point: run the command, then end the process without tearing Python down.
+    """The ``imgdiff`` process: run the command (see :func:`_run`), then end without tearing Python down.
 
     A comparison leaves Numba's and LLVM's object graphs behind, and the
     interpreter's teardown spends a third of a second of CPU collecting them
     after every output is written and closed; so once the standard streams
     are flushed the process ends with ``os._exit`` and the command's status.
-    A bug's exception still ends the normal way, with its traceback.
     """
     try:
-        cli(prog_name="imgdiff")
+        _run()
     except SystemExit as exc:
         status = exc.code
     else:
@@ -361,6 +498,36 @@ def main() -> None:
         except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it anyway
             pass
     os._exit(status or 0)
+
+
+def _run() -> None:
+    """The ``imgdiff`` process: signals, C libraries' stderr, and unexpected failures at the boundary.
+
+    SIGINT and SIGTERM stop the run where it is, through the same path as an
+    error (staged outputs removed), then one line and 130 or 143. An exception
+    nothing expected (a bug) is one line and exit status 2, never 1, which
+    would read as "different"; IMGDIFF_TRACEBACK=1 shows its traceback.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
+    with _c_libraries_muted() as muted:
+        try:
+            cli(prog_name="imgdiff")
+        except Exception as exc:
+            if os.environ.get("IMGDIFF_TRACEBACK"):
+                import traceback
+
+                if muted is not None and muted.seekable():
+                    muted.seek(0)
+                    sys.stderr.write(muted.read().decode(errors="replace"))
+                traceback.print_exc()
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            click.echo(
+                f"imgdiff: error: internal error ({type(exc).__name__}: {detail}); "
+                "please report it with IMGDIFF_TRACEBACK=1's output",
+                err=True,
+            )
+            sys.exit(TROUBLE)
 
 
 if __name__ == "__main__":

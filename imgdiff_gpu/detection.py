@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-SENSITIVITY_PRESETS = ("low", "normal", "high", "exact")
+from .options import SENSITIVITY_PRESETS
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ def otsu_ssim_threshold(counts: np.ndarray, ceiling: float) -> float:
 # extends over the connected pixels at half strength or more, so a faint change
 # is counted at its real size while noise, which never reaches 1, stays out.
 HYSTERESIS_LOW = 0.5
+HYSTERESIS_HIGH = 1.0
 
 
 def hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
@@ -191,7 +192,7 @@ def difference_mask(
         )
         if valid is not None:
             strength[~valid] = 0
-        mask = hysteresis(strength >= HYSTERESIS_LOW, strength >= 1.0)
+        mask = hysteresis(strength >= HYSTERESIS_LOW, strength >= HYSTERESIS_HIGH)
     if valid is not None:
         mask &= valid
     return mask, float(ssim_threshold)

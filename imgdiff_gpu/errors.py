@@ -26,3 +26,21 @@ class OutputError(ImgdiffError):
 
 class DeviceError(ImgdiffError):
     """The requested device is not usable on this machine."""
+
+
+class AlignmentError(ImgdiffError):
+    """The images could not be aligned (too few features, no consistent transform)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by SIGINT or SIGTERM; what it had staged is removed on the way out.
+
+    A KeyboardInterrupt, so that nothing that handles errors (``except
+    Exception``, a batch going on after a failed pair) swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)

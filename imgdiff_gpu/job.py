@@ -6,51 +6,20 @@ commands write the same outputs and the same report for the same pair.
 
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ImageLoadError, ImgdiffError
-from .loading import DEFAULT_MAX_PIXELS
+from .html_report import REPORT_HTML
+from .options import CompareOptions
+from .outputs import Inputs, Outputs, checkpoint
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
 REPORT_NAME = "report.json"
-
-
-@dataclass(frozen=True)
-class CompareOptions:
-    """Everything the command line can say about one comparison."""
-
-    device: str = "auto"
-    sensitivity: str = "normal"
-    threshold: float | str = "otsu"
-    min_area: int = 40
-    merge_distance: int = 8
-    ignore_boxes: tuple[tuple[int, int, int, int], ...] = field(default_factory=tuple)
-    ignore_mask: Path | None = None
-    size_mode: str | None = None
-    align: str | None = None
-    antialiasing: bool = False
-    color: tuple[int, int, int] = (0, 0, 255)
-    thickness: int = 2
-    max_pixels: int = DEFAULT_MAX_PIXELS
-
-    def thresholds(self):
-        """The detection thresholds these options select, as :func:`imgdiff_gpu.compare.compare` does."""
-        from .compare import thresholds_of
-
-        return thresholds_of(self.sensitivity, self.threshold)
-
-    def settings(self) -> dict:
-        """The report's ``settings``: the options, JSON-ready."""
-        out = asdict(self)
-        out["ignore_boxes"] = [list(b) for b in self.ignore_boxes]
-        out["ignore_mask"] = str(self.ignore_mask) if self.ignore_mask else None
-        out["color_bgr"] = list(out.pop("color"))
-        return out
 
 
 def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarray | None:
@@ -73,10 +42,14 @@ def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarr
     return ignore
 
 
-def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None):
-    """:func:`imgdiff_gpu.compare.compare` with the command line's options."""
-    from .compare import compare
+def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None, keep_maps: bool = True):
+    """:func:`imgdiff_gpu.compare` with the command line's options (maps kept for pictures)."""
+    from .pipeline import compare
 
+    # fragments further apart than the image is wide and high are all joined anyway;
+    # a bigger distance would only build a huge dilation kernel
+    sides = [getattr(image, "pixels", image).shape[:2] for image in (left, right)]
+    reach = max(h + w for h, w in sides)
     return compare(
         left,
         right,
@@ -84,11 +57,12 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
         sensitivity=options.sensitivity,
         threshold=options.threshold,
         min_area=options.min_area,
-        merge_distance=options.merge_distance,
+        merge_distance=min(options.merge_distance, reach),
         ignore=ignore,
         size_mode=options.size_mode,
         align=options.align,
         antialiasing=options.antialiasing,
+        keep_maps=keep_maps,
     )
 
 
@@ -128,11 +102,22 @@ def encode_pictures(pictures: dict[str, np.ndarray], folder: Path) -> dict[Path,
     return {folder / name: data for name, data in encoded.items()}
 
 
-def output_paths(out_dir: Path | None, json_path: Path | None) -> list[Path]:
-    targets = [out_dir / name for name in (*PICTURE_NAMES, REPORT_NAME)] if out_dir else []
+def output_paths(out_dir: Path | None, json_path: Path | None, junit_path: Path | None = None) -> list[Path]:
+    targets = [out_dir / name for name in (*PICTURE_NAMES, REPORT_NAME, REPORT_HTML)] if out_dir else []
     if json_path is not None and str(json_path) != "-":
         targets.append(json_path)
+    if junit_path is not None:
+        targets.append(junit_path)
     return targets
+
+
+def previous_outputs(out_dir: Path) -> list[Path]:
+    """The pictures an earlier report in ``out_dir`` says it wrote there (only names this job writes)."""
+    try:
+        listed = json.loads((out_dir / REPORT_NAME).read_text()).get("outputs", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [out_dir / name for name in listed if name in PICTURE_NAMES]
 
 
 def compare_files(
@@ -142,9 +127,15 @@ def compare_files(
     *,
     out_dir: Path | None = None,
     json_path: Path | None = None,
+    junit_path: Path | None = None,
     overwrite: bool = False,
+    inputs: Inputs | None = None,
+    record: dict | None = None,
 ) -> dict:
-    """Compare two files, write the pictures and report atomically, return the report.
+    """Compare two files, write the pictures and reports (JSON, HTML, JUnit) atomically, return the report.
+
+    ``inputs`` are further files no output may replace (a batch's every
+    input); ``record`` is added to the report as is (a batch's fingerprint).
 
     Raises
     ------
@@ -154,26 +145,42 @@ def compare_files(
     """
     from ._warmup import cpu_warmup
     from .loading import load_image
-    from .outputs import check_destinations, write_all
     from .rendering import render
     from .report import build_report, to_json
 
-    with cpu_warmup(options.device):  # Numba and OpenCV load while the images decode
-        left_image = load_image(left, max_pixels=options.max_pixels)
-        right_image = load_image(right, max_pixels=options.max_pixels)
-    ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
-    inputs = [left, right] + ([options.ignore_mask] if options.ignore_mask else [])
-    check_destinations(output_paths(out_dir, json_path), inputs=inputs, overwrite=overwrite)
+    known = inputs if inputs is not None else Inputs()
+    known.add([left, right, options.ignore_mask])
+    with Outputs(inputs=known, overwrite=overwrite) as outputs:
+        with cpu_warmup(options.device):  # Numba and OpenCV load while the images decode
+            left_image = load_image(left, max_pixels=options.max_pixels)
+            right_image = load_image(right, max_pixels=options.max_pixels)
+        ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
+        outputs.check(output_paths(out_dir, json_path, junit_path))
 
-    result = compare_with(options, left_image, right_image, ignore=ignore)
-    files = {}
-    if out_dir is not None:
-        files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)
-    report = build_report(result, outputs=sorted(p.name for p in files), settings=options.settings())
-    text = to_json(report).encode()
-    if out_dir is not None:
-        files[out_dir / REPORT_NAME] = text
-    if json_path is not None and str(json_path) != "-":
-        files[json_path] = text
-    write_all(files)
+        result = compare_with(options, left_image, right_image, ignore=ignore, keep_maps=out_dir is not None)
+        checkpoint("compared")
+        files = {}
+        if out_dir is not None:
+            files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)
+        names = sorted(p.name for p in files) + ([REPORT_HTML] if out_dir is not None else [])
+        report = build_report(result, outputs=names, settings=options.settings())
+        if record:
+            report.update(record)
+        text = to_json(report).encode()
+        if out_dir is not None:
+            from .html_report import compare_html
+
+            files[out_dir / REPORT_NAME] = text
+            files[out_dir / REPORT_HTML] = compare_html(report).encode()
+            if overwrite:
+                outputs.replaces(previous_outputs(out_dir))
+        if junit_path is not None:
+            from .junit import compare_junit
+
+            files[junit_path] = compare_junit(report, out_dir)
+        if json_path is not None and str(json_path) != "-":
+            files[json_path] = text
+        for path, data in files.items():
+            outputs.add(path, data)
+        outputs.commit()
     return report

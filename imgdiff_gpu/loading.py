@@ -12,20 +12,36 @@ Arrays come back in RGB(A) order, uint8 or uint16, with EXIF orientation applied
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import re
+import stat
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from .errors import ImageLoadError
+from .options import DEFAULT_MAX_PIXELS
 
-# 20000 x 20000 (issue-sized "huge" inputs) fits; a 100000 x 100000 header does not.
-DEFAULT_MAX_PIXELS = 400_000_000
+# libjpeg-turbo's fuzzers stop at 100 scans; a real progressive JPEG has about 10
+MAX_JPEG_SCANS = 100
 
 _EXIF_ORIENTATION = 0x0112
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+)
+_JPEG_MARKER = re.compile(rb"\xff[\x01\xc0-\xfe]")
 _GREY_MODES = {"1", "L"}
 _SIXTEEN_BIT_GREY_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 
@@ -70,13 +86,11 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(pixels)
 
 
-def _sixteen_bit_colour(image: Image.Image, path: Path) -> bool:
+def _sixteen_bit_colour(image: Image.Image, data: bytes) -> bool:
     """True for a 16-bit-per-channel colour file, which Pillow would cut to 8 bits."""
     if image.format == "PNG":
-        with open(path, "rb") as fh:
-            header = fh.read(26)
         # IHDR: bit depth at byte 24, colour type at 25 (2 = RGB, 6 = RGBA)
-        return len(header) == 26 and header[24] == 16 and header[25] in (2, 6)
+        return len(data) >= 26 and data[24] == 16 and data[25] in (2, 6)
     if image.format == "TIFF" and image.mode in ("RGB", "RGBA"):
         bits = image.tag_v2.get(258, (8,))
         return max(bits if isinstance(bits, tuple) else (bits,)) > 8
@@ -85,36 +99,187 @@ def _sixteen_bit_colour(image: Image.Image, path: Path) -> bool:
 
 def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
     mode = image.mode
-    try:
-        if mode in _GREY_MODES:
-            return np.asarray(image.convert("L"))
-        if mode in _SIXTEEN_BIT_GREY_MODES:
-            grey = np.asarray(image)
-            if grey.dtype.kind == "i" and (grey.min() < 0 or grey.max() > 65535):
-                raise ImageLoadError(path, f"{mode} pixels outside 0..65535 are not supported")
-            return grey.astype(np.uint16)
-        if mode == "F":
-            raise ImageLoadError(path, "32-bit float images are not supported; convert to 8- or 16-bit first")
-        if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
-            return np.asarray(image.convert("RGBA"))
-        return np.asarray(image.convert("RGB"))
-    except OSError as exc:  # Pillow decodes lazily: truncation surfaces here
-        raise ImageLoadError(path, f"corrupt or truncated image data ({exc})") from None
+    if mode in _GREY_MODES:
+        return np.asarray(image.convert("L"))
+    if mode in _SIXTEEN_BIT_GREY_MODES:
+        grey = np.asarray(image)
+        if grey.dtype.kind == "i" and (grey.min() < 0 or grey.max() > 65535):
+            raise ImageLoadError(path, f"{mode} pixels outside 0..65535 are not supported")
+        return grey.astype(np.uint16)
+    if mode == "F":
+        raise ImageLoadError(path, "32-bit float images are not supported; convert to 8- or 16-bit first")
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        return np.asarray(image.convert("RGBA"))
+    return np.asarray(image.convert("RGB"))
 
 
-def _decode_with_opencv(path: Path) -> np.ndarray:
+def _decode_with_opencv(data: bytes, path: Path) -> np.ndarray:
     import cv2  # 16-bit colour only: OpenCV takes a while to import
 
-    data = np.fromfile(path, dtype=np.uint8)
-    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise ImageLoadError(path, "corrupt or truncated image data (OpenCV could not decode it)")
     code = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
     return cv2.cvtColor(pixels, code)
 
 
+# -- what a file is, before any decoding --------------------------------------------------------
+
+
+def _what_is_there(path: Path) -> int:
+    """The file's size; every reason there is no regular file to read becomes its own message."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise ImageLoadError(path, f"dangling symbolic link (to {os.readlink(path)})") from None
+        raise ImageLoadError(path, "no such file") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageLoadError(path, "symbolic link loop (the link leads back to itself)") from None
+        if exc.errno == errno.ENOTDIR:
+            raise ImageLoadError(path, "no such file (a part of the path is not a folder)") from None
+        raise ImageLoadError(path, f"cannot read ({exc.strerror})") from None
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        raise ImageLoadError(path, "is a directory, not an image file")
+    if stat.S_ISFIFO(mode):
+        raise ImageLoadError(path, "is a pipe (FIFO), not a file; save the image to a file first")
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise ImageLoadError(path, "is a device, not an image file")
+    if stat.S_ISSOCK(mode):
+        raise ImageLoadError(path, "is a socket, not an image file")
+    if info.st_size == 0:
+        raise ImageLoadError(path, "empty file")
+    return info.st_size
+
+
+def _read(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ImageLoadError(path, f"cannot read ({exc.strerror})") from None
+
+
+def _sniff(data: bytes) -> str | None:
+    """The format a file's first bytes claim, whatever its name says."""
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
+def _check_png(data: bytes, path: Path) -> None:
+    """Every chunk whole and its CRC right, compressed text and profiles bounded, the IEND there.
+
+    Pillow checks none of the CRCs of the image data: one damaged byte there
+    decodes to a picture that is half black, with no error.
+    """
+    position, end = 8, len(data)
+    view = memoryview(data)  # no copy of the image data per chunk
+    while position + 12 <= end:
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        name = kind.decode("latin-1")
+        after = position + 12 + length
+        if after > end:
+            raise ImageLoadError(path, f"truncated PNG: the file ends inside its {name} chunk")
+        body = view[position + 8 : position + 8 + length]
+        if zlib.crc32(body, zlib.crc32(kind)) != int.from_bytes(data[after - 4 : after], "big"):
+            raise ImageLoadError(path, f"corrupt PNG: its {name} chunk at byte {position} fails its CRC check")
+        if kind in (b"zTXt", b"iCCP", b"iTXt"):
+            _check_inflated_size(bytes(body), kind, path)
+        if kind == b"IEND":
+            return
+        position = after
+    raise ImageLoadError(path, "truncated PNG: the file ends before its IEND chunk")
+
+
+def _check_inflated_size(body: bytes, kind: bytes, path: Path) -> None:
+    """Refuse a compressed text or colour-profile chunk that inflates past Pillow's limit."""
+    keyword_end = body.find(b"\0")
+    if keyword_end < 0:
+        return
+    if kind == b"iTXt":
+        if body[keyword_end + 1 : keyword_end + 2] != b"\1":
+            return  # not compressed
+        rest = body[keyword_end + 3 :]
+        for _ in range(2):  # language tag, translated keyword
+            rest = rest[rest.find(b"\0") + 1 :]
+        stream = rest
+    else:
+        stream = body[keyword_end + 2 :]
+    limit = PngImagePlugin.MAX_TEXT_CHUNK
+    try:
+        inflated = zlib.decompressobj().decompress(stream, limit + 1)
+    except zlib.error:
+        raise ImageLoadError(path, f"corrupt PNG: its {kind.decode()} chunk does not inflate") from None
+    if len(inflated) > limit:
+        raise ImageLoadError(
+            path,
+            f"a PNG {kind.decode()} chunk inflates past {limit:,} bytes (a decompression bomb?); refused",
+        )
+
+
+def _jpeg_scans(data: bytes) -> int:
+    """The scans of the first JPEG image in ``data``, counted up to one past the limit.
+
+    Marker segments are skipped by their length, so a thumbnail inside EXIF
+    is not counted; in entropy-coded data a 0xFF byte is always followed by
+    0x00 (stuffing), a restart marker or the next marker.
+    """
+    scans, position = 0, 2
+    while (found := _JPEG_MARKER.search(data, position)) is not None:
+        code = data[found.start() + 1]
+        position = found.start() + 2
+        if 0xD0 <= code <= 0xD7 or code == 0x01:
+            continue  # RSTn and TEM have no length
+        if code == 0xD9:
+            break  # EOI
+        if code == 0xDA:
+            scans += 1
+            if scans > MAX_JPEG_SCANS:
+                break
+        position += int.from_bytes(data[position : position + 2], "big")
+    return scans
+
+
+def _check_tiff_data(image: Image.Image, size: int, path: Path) -> None:
+    """Every strip or tile of the first page lies inside the file."""
+    tags = image.tag_v2
+    for offsets_tag, counts_tag in ((273, 279), (324, 325)):
+        offsets, counts = tags.get(offsets_tag), tags.get(counts_tag)
+        if offsets is None or counts is None:
+            continue
+        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+        counts = counts if isinstance(counts, tuple) else (counts,)
+        if any(o + c > size for o, c in zip(offsets, counts, strict=False)):
+            raise ImageLoadError(path, "truncated TIFF: its image data runs past the end of the file")
+
+
+def _tiff_directory_offset(data: bytes) -> int:
+    order = "little" if data[:2] == b"II" else "big"
+    return int.from_bytes(data[4:8], order)
+
+
+def _frame_count(image: Image.Image) -> int:
+    try:
+        return int(getattr(image, "n_frames", 1))
+    except Exception:  # counting walks every frame header; a broken one is corrupt data
+        return -1
+
+
 def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Read an image file for comparison.
+
+    Everything that is decoded is validated first: PNG chunk CRCs and
+    compressed-chunk sizes, the scan count of a progressive JPEG (a scan bomb
+    takes seconds and a gigabyte per thousand scans), TIFF strips against the
+    file size, and the frame count (an animation or a multi-page file is
+    refused rather than compared on its first frame).
 
     Parameters
     ----------
@@ -130,36 +295,43 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     Raises
     ------
     ImageLoadError
-        Missing file, a directory, an empty or non-image file, corrupt or
-        truncated data, or more than ``max_pixels`` pixels. The message starts
-        with the path.
+        Missing file, a directory, a pipe or device, a symbolic link loop, an
+        empty or non-image file, corrupt or truncated data, several frames,
+        or more than ``max_pixels`` pixels. The message starts with the path.
     """
     path = Path(path)
-    if not path.exists():
-        raise ImageLoadError(path, "no such file")
-    if path.is_dir():
-        raise ImageLoadError(path, "is a directory, not an image file")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImageLoadError(path, f"cannot read ({exc.strerror})") from None
-    if size == 0:
-        raise ImageLoadError(path, "empty file")
-
+    size = _what_is_there(path)
+    data = _read(path)
+    claimed = _sniff(data)
     # Pillow's own bomb guard is a process-wide setting; we apply our limit
-    # ourselves from the header, so silence Pillow's and let ours speak.
+    # ourselves from the header, so silence Pillow's and let ours speak. Its
+    # warnings (corrupt EXIF, odd TIFF tags) would be lines of their own on
+    # stderr: what matters in them is raised below, as errors.
     previous_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
-    except UnidentifiedImageError:
-        raise ImageLoadError(path, "not an image file Pillow can read") from None
-    except OSError as exc:
-        raise ImageLoadError(path, f"cannot read ({exc})") from None
+            warnings.simplefilter("ignore")
+            return _load(path, data, size, claimed, max_pixels)
     finally:
         Image.MAX_IMAGE_PIXELS = previous_limit
+
+
+def _load(path: Path, data: bytes, size: int, claimed: str | None, max_pixels: int) -> LoadedImage:
+    if claimed == "PNG":  # before Pillow, which inflates text chunks as it opens
+        _check_png(data, path)
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        if claimed == "TIFF" and _tiff_directory_offset(data) >= len(data):
+            raise ImageLoadError(
+                path, "truncated TIFF: the file ends before its image directory (cut short?)"
+            ) from None
+        if claimed is not None:
+            raise ImageLoadError(path, f"truncated or corrupt {claimed} file (Pillow cannot read its header)") from None
+        raise ImageLoadError(path, "not an image file Pillow can read") from None
+    except Exception as exc:  # a plugin tripping over hostile data: corrupt, whatever it raised
+        raise ImageLoadError(path, f"corrupt {claimed or 'image'} file ({exc})") from None
 
     with image:
         width, height = image.size
@@ -167,19 +339,47 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
             raise ImageLoadError(
                 path,
                 f"{width}x{height} is {width * height:,} pixels, over the limit of "
-                f"{max_pixels:,}; raise it with --max-pixels if the file is trusted",
+                f"{max_pixels:,}; raise max_pixels=... if the file is trusted",
             )
         if width == 0 or height == 0:
             raise ImageLoadError(path, f"image has no pixels ({width}x{height})")
+        fmt = image.format
+        if fmt == "PNG" and claimed != "PNG":
+            _check_png(data, path)
+        elif fmt in ("JPEG", "MPO") and _jpeg_scans(data) > MAX_JPEG_SCANS:
+            raise ImageLoadError(
+                path, f"JPEG with more than {MAX_JPEG_SCANS} scans (a scan bomb?); refused before decoding"
+            )
+        elif fmt == "TIFF":
+            _check_tiff_data(image, size, path)
+        frames = 1 if fmt == "MPO" else _frame_count(image)  # MPO: the first image; the rest are previews
+        if frames < 0:
+            raise ImageLoadError(path, f"corrupt {fmt} file (a frame header cannot be read)")
+        if frames > 1:
+            remedy = (
+                "extract the page you mean"
+                if fmt == "TIFF"
+                else "compare animations with 'imgdiff video', or extract the frame you mean"
+            )
+            what = "pages" if fmt == "TIFF" else "frames"
+            raise ImageLoadError(
+                path, f"{fmt} with {frames} {what}; imgdiff compares still images, not just a first frame: {remedy}"
+            )
+        try:
+            if _sixteen_bit_colour(image, data):
+                pixels = _decode_with_opencv(data, path)
+            else:
+                image.load()  # before the EXIF lookup, which would load it and hide the error
+                pixels = _decode_with_pillow(image, path)
+        except ImageLoadError:
+            raise
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:  # Pillow decodes lazily: truncation is here
+            raise ImageLoadError(path, f"corrupt or truncated image data ({exc})") from None
         try:
             orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1))
-        except Exception:  # a broken EXIF block should not hide the pixels
+        except Exception:  # a broken EXIF block: the pixels are already validated
             orientation = 1
-        if _sixteen_bit_colour(image, path):
-            pixels = _decode_with_opencv(path)
-        else:
-            pixels = _decode_with_pillow(image, path)
-        mode, fmt = image.mode, image.format
+        mode = image.mode
 
     if orientation not in range(1, 9):
         orientation = 1

@@ -55,8 +55,19 @@ def _to_planes(pixels: np.ndarray, *, colour: bool, alpha: bool, scale: float) -
     return PlaneStack(plane_stack(pixels, colour=colour, alpha=alpha, scale=scale), names)
 
 
-def prepare_pair(left: np.ndarray, right: np.ndarray) -> PreparedPair:
-    """Planes of two same-sized images, on a common scale and layout."""
+@dataclass(frozen=True)
+class PairLayout:
+    """How two images become plane stacks: which planes, each side's scale, and what to tell the user."""
+
+    colour: bool
+    alpha: bool
+    left_scale: float
+    right_scale: float
+    notes: tuple[str, ...]
+
+
+def pair_layout(left: np.ndarray, right: np.ndarray) -> PairLayout:
+    """The common plane layout of two same-sized integer images (no pixel is touched)."""
     if left.shape[:2] != right.shape[:2]:
         raise ValueError(f"sizes differ: {left.shape[:2]} vs {right.shape[:2]}")
     for side, pixels in (("left", left), ("right", right)):
@@ -72,8 +83,14 @@ def prepare_pair(left: np.ndarray, right: np.ndarray) -> PreparedPair:
         notes.append("image without transparency compared as fully opaque")
     if left.dtype != right.dtype:
         notes.append("8-bit image compared on the 16-bit scale")
+    return PairLayout(colour, alpha, _max_value(left), _max_value(right), tuple(notes))
+
+
+def prepare_pair(left: np.ndarray, right: np.ndarray) -> PreparedPair:
+    """Planes of two same-sized images, on a common scale and layout."""
+    layout = pair_layout(left, right)
     return PreparedPair(
-        left=_to_planes(left, colour=colour, alpha=alpha, scale=_max_value(left)),
-        right=_to_planes(right, colour=colour, alpha=alpha, scale=_max_value(right)),
-        notes=notes,
+        left=_to_planes(left, colour=layout.colour, alpha=layout.alpha, scale=layout.left_scale),
+        right=_to_planes(right, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale),
+        notes=list(layout.notes),
     )

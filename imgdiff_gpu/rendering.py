@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # the command line parses --color with this module, before it needs the pipeline
-    from .compare import Comparison
     from .loading import LoadedImage
+    from .pipeline import Comparison
 
 # Named highlight colours, as (R, G, B).
 NAMED_COLORS = {
@@ -113,6 +113,8 @@ def render(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> 
         "right_marked.png": _draw_boxes(right, comparison, color, thickness),
     }
     if comparison.mask is None:  # sizes differ: nothing pixel-wise to show
+        if comparison.mismatch is None:
+            raise ValueError("this comparison kept no maps to draw; compare it with keep_maps=True")
         return pictures
     filled = right.copy()
     filled[comparison.mask] = color

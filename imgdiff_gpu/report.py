@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 
 if TYPE_CHECKING:
-    from .compare import Comparison
+    from .pipeline import Comparison
 
 SCHEMA_VERSION = 1
 

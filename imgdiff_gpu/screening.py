@@ -1,7 +1,7 @@
 """Proving cheaply that two frames have no difference, so the full comparison runs only where one may be.
 
 Most frame pairs of two encodes of one video differ by compression noise
-alone. For those, everything :func:`imgdiff_gpu.compare.compare` reports
+alone. For those, everything :func:`imgdiff_gpu.pipeline.compare` reports
 is known once the SSIM map is: the score is its mean, and there are no
 regions, because no pixel's difference strength reaches 1 (a region needs a
 pixel at full strength, see :mod:`imgdiff_gpu.detection`). Each term of the
@@ -34,8 +34,8 @@ import threading
 import cv2
 import numpy as np
 
-from .compare import luma_ssim_params, score_of
 from .detection import Thresholds
+from .pipeline import luma_ssim_params, score_of
 
 MARGIN = 1e-3
 # After this many pairs in a row that it could not clear, the screen stands aside

@@ -11,127 +11,17 @@ works there works here and gives the same numbers.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from ._device import is_cupy_array, resolve_device
 
-# Wang et al. (2004) and scikit-image: an 11-tap Gaussian for sigma = 1.5.
-GAUSSIAN_TRUNCATE = 3.5
+# Parameters live in _ssim_params (which both backends import); the names stay
+# importable from here for code written against the facade.
+from ._ssim_params import SSIMParams as SSIMParams
+from ._ssim_params import gaussian_window as gaussian_window
+from ._ssim_params import ssim_params
+
 _KNOWN_KWARGS = {"K1", "K2", "sigma", "use_sample_covariance", "gradient"}
-
-
-@dataclass(frozen=True)
-class SSIMParams:
-    """Everything a backend needs, validated and derived once.
-
-    ``weights`` is the normalised 1-D window (Gaussian, computed in float64 as
-    scipy.ndimage does, or uniform); ``crop`` is the border excluded from the
-    mean, as scikit-image does it (half of ``win_size``, not of the filter).
-    """
-
-    weights: np.ndarray
-    crop: int
-    cov_norm: float
-    C1: float
-    C2: float
-    out_dtype: np.dtype
-
-    @property
-    def radius(self) -> int:
-        return (len(self.weights) - 1) // 2
-
-
-def gaussian_window(sigma: float, truncate: float = GAUSSIAN_TRUNCATE) -> np.ndarray:
-    """The 1-D Gaussian scipy.ndimage.gaussian_filter uses, in float64."""
-    radius = int(truncate * sigma + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    phi = np.exp(-0.5 / (sigma * sigma) * x * x)
-    return phi / phi.sum()
-
-
-def _float_type(dtype: np.dtype) -> np.dtype:
-    """scikit-image's dtype policy: float32 stays float32, the rest is float64."""
-    return np.dtype(np.float32) if np.dtype(dtype).char in "ef" else np.dtype(np.float64)
-
-
-def ssim_params(
-    im1: Any,
-    im2: Any,
-    *,
-    win_size: int | None,
-    data_range: float | None,
-    gaussian_weights: bool,
-    K1: float = 0.01,
-    K2: float = 0.03,
-    sigma: float = 1.5,
-    use_sample_covariance: bool = True,
-    spatial_shape: tuple[int, ...] | None = None,
-) -> SSIMParams:
-    """Validate SSIM arguments exactly as scikit-image does and derive the rest.
-
-    Messages match scikit-image's so code that catches them keeps working.
-    """
-    if im1.shape != im2.shape:
-        raise ValueError("Input images must have the same dimensions.")
-    if K1 < 0:
-        raise ValueError("K1 must be positive")
-    if K2 < 0:
-        raise ValueError("K2 must be positive")
-    if sigma < 0:
-        raise ValueError("sigma must be positive")
-    if win_size is None:
-        win_size = 2 * int(GAUSSIAN_TRUNCATE * sigma + 0.5) + 1 if gaussian_weights else 7
-    shape = spatial_shape if spatial_shape is not None else im1.shape
-    if any(side < win_size for side in shape):
-        raise ValueError(
-            "win_size exceeds image extent. Either ensure that your images are at least "
-            "7x7; or pass win_size explicitly in the function call, with an odd value less "
-            "than or equal to the smaller side of your images. If your images are "
-            "multichannel (with color channels), set channel_axis to the axis number "
-            "corresponding to the channels."
-        )
-    if win_size % 2 != 1:
-        raise ValueError("Window size must be odd.")
-    if data_range is None:
-        if np.dtype(im1.dtype).kind == "f" or np.dtype(im2.dtype).kind == "f":
-            raise ValueError(
-                "Since image dtype is floating point, you must specify the data_range "
-                "parameter. Please read the documentation carefully (including the note). "
-                "It is recommended that you always specify the data_range anyway."
-            )
-        if im1.dtype != im2.dtype:
-            warnings.warn(
-                "Inputs have mismatched dtypes. Setting data_range based on im1.dtype.",
-                stacklevel=3,
-            )
-        from skimage.util.dtype import dtype_range  # only here: scikit-image takes long to import
-
-        dmin, dmax = dtype_range[np.dtype(im1.dtype).type]
-        data_range = dmax - dmin
-        if np.dtype(im1.dtype).kind in "iu" and im1.dtype != np.uint8:
-            warnings.warn(
-                f"Setting data_range based on im1.dtype. data_range = {data_range:.0f}. "
-                "Please specify data_range explicitly to avoid mistakes.",
-                stacklevel=3,
-            )
-    if gaussian_weights:
-        weights = gaussian_window(sigma)
-        n_points = win_size ** len(shape)
-    else:
-        weights = np.full(win_size, 1.0 / win_size)
-        n_points = win_size ** len(shape)
-    cov_norm = n_points / (n_points - 1) if use_sample_covariance else 1.0
-    return SSIMParams(
-        weights=weights,
-        crop=(win_size - 1) // 2,
-        cov_norm=float(cov_norm),
-        C1=float((K1 * data_range) ** 2),
-        C2=float((K2 * data_range) ** 2),
-        out_dtype=_float_type(im1.dtype),
-    )
 
 
 def structural_similarity(

@@ -18,9 +18,9 @@ import csv
 import heapq
 import io
 import itertools
-import os
+import json
 import queue
-import tempfile
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,14 +33,17 @@ import numpy as np
 from ._device import resolve_device
 from .errors import ImageLoadError, OutputError
 from .exit_status import exit_status
-from .job import CompareOptions, compare_with, encode_pictures, ignore_mask_for
-from .outputs import check_destinations, write_all
+from .html_report import REPORT_HTML, video_html
+from .job import compare_with, encode_pictures, ignore_mask_for
+from .options import CompareOptions
+from .outputs import Outputs, checkpoint
 from .regions import Region
 from .report import SCHEMA_VERSION, to_json
 from .screening import FrameScreen
 
 FRAME_COLUMNS = ("frame", "timestamp", "score", "changed_fraction", "regions")
 _QUEUE_DEPTH = 8
+_FRAME_OUTPUT = re.compile(r"frames/[0-9]{6}/(?:left_marked|right_marked|right_filled|mask|diff)\.png")
 
 
 @dataclass
@@ -101,9 +104,22 @@ def decode_frames(path: Path, side: str, summary: VideoSummary) -> Iterator[tupl
         try:
             for frame in container.decode(stream):
                 summary.decoded[side] += 1
-                yield frame.time, frame.to_ndarray(format="rgb24")
+                yield frame.time, _upright(frame, path, summary)
         except av.error.FFmpegError as exc:
             summary.problems.append(f"{path}: decoding stopped after {summary.decoded[side]} frames ({exc})")
+
+
+def _upright(frame, path: Path, summary: VideoSummary) -> np.ndarray:
+    """A frame's RGB pixels turned as its display matrix says, as players (and ffmpeg) show it."""
+    pixels = frame.to_ndarray(format="rgb24")
+    rotation = getattr(frame, "rotation", 0) or 0  # degrees counter-clockwise
+    if rotation % 90:
+        note = f"{path}: a display rotation of {rotation} degrees is not applied (only multiples of 90 are)"
+        if note not in summary.problems:
+            summary.problems.append(note)
+        return pixels
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
 
 
 def _prefetch(frames: Iterator, depth: int = _QUEUE_DEPTH) -> Iterator:
@@ -186,43 +202,61 @@ def _screen_ahead(pairs: Iterator, screen: FrameScreen | None) -> Iterator:
             yield (*pair, future.result())
 
 
-class _SideBySideWriter:
-    """The --diff-video: left with boxes | right with filled regions, H.264."""
+DIFF_VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
-    def __init__(self, path: Path, fps: float | None):
+
+class _SideBySideWriter:
+    """The --diff-video: left with boxes | right with filled regions, H.264, into a staging file."""
+
+    def __init__(self, path: Path, staging: Path, fps: float | None):
         import av
 
         self.path = path
-        fd, self.temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".mp4", dir=path.parent)
-        os.close(fd)
-        self.container = av.open(self.temp, mode="w")
+        self.container = av.open(str(staging), mode="w", format=DIFF_VIDEO_FORMATS[path.suffix.lower()])
         self.stream = self.container.add_stream("libx264", rate=round(fps or 25))
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"crf": "20"}
         self.started = False
+        self.closed = False
 
     def add(self, pictures: dict[str, np.ndarray]) -> None:
         import av
 
-        side_by_side = np.hstack([pictures["left_marked.png"], pictures["right_filled.png"]])
-        height, width = side_by_side.shape[:2]
-        side_by_side = side_by_side[: height - height % 2, : width - width % 2]  # yuv420p wants even sizes
+        left = pictures["left_marked.png"]
+        right = pictures.get("right_filled.png", pictures["right_marked.png"])  # sizes differ: no fill
+        height = max(left.shape[0], right.shape[0])
+        side_by_side = np.hstack(
+            [cv2.copyMakeBorder(p, 0, height - p.shape[0], 0, 0, cv2.BORDER_CONSTANT) for p in (left, right)]
+        )
         if not self.started:
-            self.stream.height, self.stream.width = side_by_side.shape[:2]
+            height, width = side_by_side.shape[:2]
+            self.stream.height, self.stream.width = height - height % 2, width - width % 2  # yuv420p: even sizes
             self.started = True
+        if side_by_side.shape[:2] != (self.stream.height, self.stream.width):  # a size change mid-stream
+            side_by_side = cv2.resize(
+                side_by_side, (self.stream.width, self.stream.height), interpolation=cv2.INTER_AREA
+            )
         frame = av.VideoFrame.from_ndarray(cv2.cvtColor(side_by_side, cv2.COLOR_BGR2RGB), format="rgb24")
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
 
-    def close(self, keep: bool) -> None:
-        if self.started:
+    def close(self, finish: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if finish and self.started:
             for packet in self.stream.encode():
                 self.container.mux(packet)
         self.container.close()
-        if keep and self.started:
-            os.replace(self.temp, self.path)
-        else:
-            os.unlink(self.temp)
+
+
+def previous_frame_outputs(out_dir: Path) -> list[Path]:
+    """The frame pictures an earlier report in ``out_dir`` lists (frames/<index>/<picture> only)."""
+    try:
+        listed = json.loads((out_dir / "report.json").read_text()).get("outputs", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [out_dir / name for name in listed if isinstance(name, str) and _FRAME_OUTPUT.fullmatch(name)]
 
 
 def compare_videos(
@@ -240,27 +274,50 @@ def compare_videos(
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> VideoSummary:
-    """Compare frame i of LEFT with frame i + offset of RIGHT, for i in [start, end)."""
-    from .rendering import render
+    """Compare frame i of LEFT with frame i + offset of RIGHT, for i in [start, end).
 
+    Every output (frames.csv, report.json, the frame pictures, the diff video)
+    is staged and committed together at the end: an error or an interrupt
+    leaves none of them. A selection past the end of a video is a problem
+    (trouble), not an empty success.
+    """
     for path in (left, right):
         if not Path(path).is_file():
             raise ImageLoadError(path, "no such file" if not Path(path).exists() else "is not a file")
-    targets = [out_dir / "frames.csv", out_dir / "report.json"] + ([diff_video] if diff_video else [])
-    check_destinations(targets, inputs=[left, right], overwrite=overwrite)
+    if diff_video is not None and diff_video.suffix.lower() not in DIFF_VIDEO_FORMATS:
+        raise OutputError(
+            f"{diff_video}: diff_video=... writes H.264; name it with one of {', '.join(sorted(DIFF_VIDEO_FORMATS))}"
+        )
     if diff_video is not None and not diff_video.parent.is_dir():
-        raise OutputError(f"{diff_video.parent}: folder for --diff-video does not exist")
+        raise OutputError(f"{diff_video.parent}: folder for diff_video=... does not exist")
+    with Outputs(inputs=[left, right, options.ignore_mask], overwrite=overwrite) as outputs:
+        outputs.check([out_dir / "frames.csv", out_dir / "report.json", out_dir / REPORT_HTML])
+        outputs.check([diff_video] if diff_video else [])
+        if overwrite:
+            outputs.replaces(previous_frame_outputs(out_dir))
+        summary = _compare_streams(
+            left, right, out_dir, options, outputs, offset, start, end, worst_count, export_all, diff_video, progress
+        )
+        _write_summary(summary, left, right, out_dir, options, offset, start, end, outputs)
+        outputs.commit()
+    return summary
+
+
+def _compare_streams(
+    left, right, out_dir, options, outputs, offset, start, end, worst_count, export_all, diff_video, progress
+) -> VideoSummary:
+    """Every selected frame pair compared; pictures staged in ``outputs``, committed by the caller."""
+    from .rendering import render
 
     summary = VideoSummary()
     left_frames = _prefetch(decode_frames(left, "left", summary))
     right_frames = _prefetch(decode_frames(right, "right", summary))
     writer = None  # started at the first frame, with the left stream's frame rate
     worst: list = []  # a heap of (changed_fraction, -index, frame, comparison) of the worst frames
-    ignore = None
+    ignores: dict = {}  # by frame size: a stream may change size
     screen = None  # built at the first frame, when its size and the ignored pixels are known
     # screening proves "no regions" on the frames as given, so not when the full path would align them first
     screening = resolve_device(options.device) == "cpu" and options.align is None and diff_video is None
-    kept_ok = False
     try:
         for _ in range(max(offset, 0)):
             next(right_frames, None)
@@ -271,30 +328,36 @@ def compare_videos(
         if first is not None:
             shape = first[2].shape[:2]
             if options.ignore_boxes or options.ignore_mask:
-                ignore = ignore_mask_for(shape, options)
-            if screening:
-                screen = FrameScreen(shape, options.thresholds(), ignore)
+                ignores[shape] = ignore_mask_for(shape, options)
+            if screening and first[2].shape == first[3].shape:
+                screen = FrameScreen(shape, options.thresholds(), ignores.get(shape))
         for index, timestamp, a, b, score in _screen_ahead(itertools.chain([first] if first else [], pairs), screen):
+            checkpoint("frame")
             if score is not None:
                 summary.frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
                 if progress:
                     progress(index)
                 continue
-            result = compare_with(options, a, b, ignore=ignore)
+            shape = a.shape[:2]
+            if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
+                ignores[shape] = ignore_mask_for(shape, options)
+            result = compare_with(options, a, b, ignore=ignores.get(shape))
             fraction = float(result.mask.mean()) if result.mask is not None else 1.0
             frame = FrameResult(
                 index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch
             )
             summary.frames.append(frame)
             if diff_video is not None and writer is None:
-                writer = _SideBySideWriter(diff_video, summary.frame_rates.get("left"))
+                writer = _SideBySideWriter(
+                    diff_video, outputs.staging_path(diff_video), summary.frame_rates.get("left")
+                )
             pictures = None
             if writer is not None or (frame.different and export_all):
                 pictures = render(result, color=options.color, thickness=options.thickness)
             if writer is not None:
                 writer.add(pictures)
             if frame.different and export_all:
-                summary.outputs += _export_frame(out_dir, index, pictures)
+                summary.outputs += _export_frame(out_dir, index, pictures, outputs)
             elif frame.different and worst_count > 0:
                 # keep the comparison, render only the frames that stay among the worst
                 entry = (fraction, -index, frame, result)
@@ -310,30 +373,38 @@ def compare_videos(
             for _ in right_frames:
                 pass
             summary.fully_decoded = True
-        kept_ok = True
+        if writer is not None:
+            writer.close(finish=True)
     finally:
         if writer is not None:
-            writer.close(keep=kept_ok)
+            writer.close(finish=False)  # an error or interrupt: the staging file goes with the rest
+    if not summary.frames and not summary.problems:
+        counts = ", ".join(f"{side} {count}" for side, count in summary.decoded.items())
+        summary.problems.append(
+            f"no frame pairs to compare (frames decoded: {counts}; offset={offset}, start={start}"
+            + (f", end={end}" if end is not None else "")
+            + "): the selection is empty or lies past the end of a video"
+        )
     for _, _, frame, result in sorted(worst, key=lambda e: e[:2], reverse=True):
         summary.worst.append(frame)
         pictures = render(result, color=options.color, thickness=options.thickness)
-        summary.outputs += _export_frame(out_dir, frame.index, pictures)
+        summary.outputs += _export_frame(out_dir, frame.index, pictures, outputs)
     if export_all:
         summary.worst = sorted((f for f in summary.frames if f.different), key=lambda f: -f.changed_fraction)
         summary.worst = summary.worst[: max(worst_count, 0)]
     if writer is not None and writer.started:
         summary.outputs.append(str(diff_video))
-    _write_summary(summary, left, right, out_dir, options, offset, start, end)
     return summary
 
 
-def _export_frame(out_dir: Path, index: int, pictures: dict[str, np.ndarray]) -> list[str]:
+def _export_frame(out_dir: Path, index: int, pictures: dict[str, np.ndarray], outputs: Outputs) -> list[str]:
     files = encode_pictures(pictures, out_dir / "frames" / f"{index:06d}")
-    write_all(files)
-    return [str(p.relative_to(out_dir)) for p in files]
+    for path, data in files.items():
+        outputs.add(path, data)
+    return [p.relative_to(out_dir).as_posix() for p in files]
 
 
-def _write_summary(summary: VideoSummary, left, right, out_dir, options, offset, start, end) -> None:
+def _write_summary(summary: VideoSummary, left, right, out_dir, options, offset, start, end, outputs: Outputs) -> None:
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(FRAME_COLUMNS)
@@ -379,4 +450,6 @@ def _write_summary(summary: VideoSummary, left, right, out_dir, options, offset,
         "outputs": ["frames.csv", *summary.outputs],
         "settings": options.settings(),
     }
-    write_all({out_dir / "frames.csv": table.getvalue().encode(), out_dir / "report.json": to_json(report).encode()})
+    outputs.add(out_dir / "frames.csv", table.getvalue().encode())
+    outputs.add(out_dir / "report.json", to_json(report).encode())
+    outputs.add(out_dir / REPORT_HTML, video_html(report, summary.frames, summary.outputs).encode())

@@ -1,11 +1,15 @@
 // Shared by the tile kernels (ssim.cu, strength.cu): tile geometry and the border rule.
-// Include after defining IMGDIFF_RADIUS, the window radius.
+// Mirrors imgdiff_gpu/_ssim_cpu.py (_reflect). The constants come from Python
+// (imgdiff_gpu/_kernels.py, shared_defines) as -D flags, so both languages agree.
 #pragma once
 
-#define IMGDIFF_TILE_W 32
-#define IMGDIFF_TILE_H 8
+#if !defined(IMGDIFF_TILE_W) || !defined(IMGDIFF_TILE_H) || !defined(IMGDIFF_RADIUS)
+#error "IMGDIFF_TILE_W, IMGDIFF_TILE_H and IMGDIFF_RADIUS are set by imgdiff_gpu/_kernels.py"
+#endif
+
 #define IMGDIFF_HALO_W (IMGDIFF_TILE_W + 2 * IMGDIFF_RADIUS)
 #define IMGDIFF_HALO_H (IMGDIFF_TILE_H + 2 * IMGDIFF_RADIUS)
+#define IMGDIFF_BLOCK_THREADS (IMGDIFF_TILE_W * IMGDIFF_TILE_H)
 
 // scipy.ndimage's 'reflect' (d c b a | a b c d) for one reflection; the caller
 // guarantees radius < n.

@@ -7,32 +7,28 @@
 // evaluates the formula and reduces its share of the mean. Borders are
 // reflected like scipy.ndimage's 'reflect' (d c b a | a b c d).
 //
-// Specialisation by macros set by the loader: IMGDIFF_IN (input element type),
+// Specialisation by macros set by the loader (imgdiff_gpu/_ssim_gpu.py, after the
+// dtype policy of imgdiff_gpu/_ssim_params.py): IMGDIFF_IN (input element type),
+// IMGDIFF_SAMPLE (float or double: a type that holds every input value exactly),
 // IMGDIFF_OUT (map element type), IMGDIFF_RADIUS (window radius).
 
-#ifndef IMGDIFF_IN
-#define IMGDIFF_IN unsigned char
-#endif
-#ifndef IMGDIFF_OUT
-#define IMGDIFF_OUT double
-#endif
-#ifndef IMGDIFF_RADIUS
-#define IMGDIFF_RADIUS 5
+#if !defined(IMGDIFF_IN) || !defined(IMGDIFF_SAMPLE) || !defined(IMGDIFF_OUT)
+#error "IMGDIFF_IN, IMGDIFF_SAMPLE and IMGDIFF_OUT are set by imgdiff_gpu/_ssim_gpu.py"
 #endif
 
 #include "common.cuh"
 
-extern "C" __global__ void __launch_bounds__(IMGDIFF_TILE_W * IMGDIFF_TILE_H)
+extern "C" __global__ void __launch_bounds__(IMGDIFF_BLOCK_THREADS)
 imgdiff_ssim(const IMGDIFF_IN* __restrict__ im1, const IMGDIFF_IN* __restrict__ im2,
              const double* __restrict__ weights, IMGDIFF_OUT* __restrict__ ssim_map,
-             double* __restrict__ interior_sums, int height, int width, int crop,
+             double* __restrict__ interior_sums, int height, int width, int stride, int crop,
              double C1, double C2, double cov_norm, int write_map) {
-    __shared__ float tile_x[IMGDIFF_HALO_H][IMGDIFF_HALO_W];
-    __shared__ float tile_y[IMGDIFF_HALO_H][IMGDIFF_HALO_W];
+    __shared__ IMGDIFF_SAMPLE tile_x[IMGDIFF_HALO_H][IMGDIFF_HALO_W];
+    __shared__ IMGDIFF_SAMPLE tile_y[IMGDIFF_HALO_H][IMGDIFF_HALO_W];
     // horizontally filtered moments: x, y, x^2 + y^2, xy
     __shared__ double row_m[4][IMGDIFF_HALO_H][IMGDIFF_TILE_W];
     __shared__ double w[2 * IMGDIFF_RADIUS + 1];
-    __shared__ double warp_sums[IMGDIFF_TILE_W * IMGDIFF_TILE_H / 32];
+    __shared__ double warp_sums[IMGDIFF_BLOCK_THREADS / 32];
 
     const int plane = blockIdx.z;
     const long long plane_offset = (long long)plane * height * width;
@@ -41,14 +37,14 @@ imgdiff_ssim(const IMGDIFF_IN* __restrict__ im1, const IMGDIFF_IN* __restrict__ 
     const int x0 = blockIdx.x * IMGDIFF_TILE_W, y0 = blockIdx.y * IMGDIFF_TILE_H;
 
     if (thread < 2 * IMGDIFF_RADIUS + 1) w[thread] = weights[thread];
-    // Input values (8/16-bit integers, float32) are exact in float.
-    for (int i = thread; i < IMGDIFF_HALO_H * IMGDIFF_HALO_W; i += IMGDIFF_TILE_W * IMGDIFF_TILE_H) {
+    for (int i = thread; i < IMGDIFF_HALO_H * IMGDIFF_HALO_W; i += IMGDIFF_BLOCK_THREADS) {
         const int hy = i / IMGDIFF_HALO_W, hx = i % IMGDIFF_HALO_W;
         const int gy = imgdiff_reflect(y0 + hy - IMGDIFF_RADIUS, height);
         const int gx = imgdiff_reflect(x0 + hx - IMGDIFF_RADIUS, width);
-        const long long at = plane_offset + (long long)gy * width + gx;
-        tile_x[hy][hx] = (float)im1[at];
-        tile_y[hy][hx] = (float)im2[at];
+        // stride > 1: the first plane of interleaved planes (the luma of Y, Cr, Cb, A), read in place
+        const long long at = (plane_offset + (long long)gy * width + gx) * stride;
+        tile_x[hy][hx] = (IMGDIFF_SAMPLE)im1[at];
+        tile_y[hy][hx] = (IMGDIFF_SAMPLE)im2[at];
     }
     __syncthreads();
 
@@ -96,7 +92,7 @@ imgdiff_ssim(const IMGDIFF_IN* __restrict__ im1, const IMGDIFF_IN* __restrict__ 
     if ((thread & 31) == 0) warp_sums[thread >> 5] = value;
     __syncthreads();
     if (thread < 32) {
-        value = thread < IMGDIFF_TILE_W * IMGDIFF_TILE_H / 32 ? warp_sums[thread] : 0.0;
+        value = thread < IMGDIFF_BLOCK_THREADS / 32 ? warp_sums[thread] : 0.0;
 #pragma unroll
         for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_down_sync(0xffffffffu, value, offset);
         if (thread == 0) atomicAdd(&interior_sums[plane], value);

@@ -1,29 +1,30 @@
 // Difference strength as levels: mirrors imgdiff_gpu/_strength_cpu.py (_strength_kernel).
 //
 // Per pixel, from two interleaved float32 plane stacks (Y; Y,A; Y,Cr,Cb; Y,Cr,Cb,A)
-// and the SSIM map: window-averaged luma/opacity shift over the luma threshold,
+// and the SSIM map (a batch of pairs as grid z-slices, each with its SSIM threshold): window-averaged luma/opacity shift over the luma threshold,
 // chroma shift over the chroma threshold, and the structural term
 // min((1 - S) / (1 - t_ssim), (w * |dY|) / t_texture); the strength is the
 // largest, zero unless a pixel that differs (and is not suppressed) lies within
-// 3 px (Chebyshev). Written as a level for hysteresis on the host:
-// 0 below 0.5, 1 from 0.5, 2 from 1 -- one byte per pixel crosses PCIe.
+// IMGDIFF_NEAR px (Chebyshev). Written as a level for hysteresis on the host:
+// 0 below IMGDIFF_LEVEL_LOW, 1 from IMGDIFF_LEVEL_LOW, 2 from IMGDIFF_LEVEL_HIGH
+// -- one byte per pixel crosses PCIe.
 //
-// Specialisation by macro: IMGDIFF_RADIUS (window radius, >= IMGDIFF_NEAR).
+// Specialisation and constants by macros set by the loader (imgdiff_gpu/_kernels.py):
+// IMGDIFF_RADIUS (window radius, >= IMGDIFF_NEAR), IMGDIFF_NEAR, IMGDIFF_LEVEL_LOW/HIGH.
 
-#ifndef IMGDIFF_RADIUS
-#define IMGDIFF_RADIUS 5
+#if !defined(IMGDIFF_NEAR) || !defined(IMGDIFF_LEVEL_LOW) || !defined(IMGDIFF_LEVEL_HIGH)
+#error "IMGDIFF_NEAR, IMGDIFF_LEVEL_LOW and IMGDIFF_LEVEL_HIGH are set by imgdiff_gpu/_kernels.py"
 #endif
 
-#define IMGDIFF_NEAR 3
 #define IMGDIFF_QUANTITIES 5  // dY, |dY|, dCr, dCb, dA
 #include "common.cuh"
 
-extern "C" __global__ void __launch_bounds__(IMGDIFF_TILE_W * IMGDIFF_TILE_H)
+extern "C" __global__ void __launch_bounds__(IMGDIFF_BLOCK_THREADS)
 imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right,
                  const double* __restrict__ ssim_map, const double* __restrict__ weights,
                  const unsigned char* __restrict__ suppress, int use_suppress,
                  unsigned char* __restrict__ levels, int height, int width, int planes, double inv_luma, double inv_chroma,
-                 double inv_texture, double inv_ssim) {
+                 double inv_texture, const double* __restrict__ inv_ssim) {
     __shared__ float raw[IMGDIFF_QUANTITIES][IMGDIFF_HALO_H][IMGDIFF_HALO_W];
     __shared__ unsigned char changed[IMGDIFF_HALO_H][IMGDIFF_HALO_W];
     __shared__ float filtered[IMGDIFF_QUANTITIES][IMGDIFF_HALO_H][IMGDIFF_TILE_W];
@@ -35,14 +36,17 @@ imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right
     const int quantities = 2 + (colour ? 2 : 0) + (alpha ? 1 : 0);
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int thread = ty * IMGDIFF_TILE_W + tx;
+    // a batch of pairs: one grid z-slice each, its own SSIM threshold
+    const int pair = blockIdx.z;
+    const long long pair_offset = (long long)pair * height * width;
     const int x0 = blockIdx.x * IMGDIFF_TILE_W, y0 = blockIdx.y * IMGDIFF_TILE_H;
 
     if (thread < 2 * IMGDIFF_RADIUS + 1) w[thread] = weights[thread];
-    for (int i = thread; i < IMGDIFF_HALO_H * IMGDIFF_HALO_W; i += IMGDIFF_TILE_W * IMGDIFF_TILE_H) {
+    for (int i = thread; i < IMGDIFF_HALO_H * IMGDIFF_HALO_W; i += IMGDIFF_BLOCK_THREADS) {
         const int hy = i / IMGDIFF_HALO_W, hx = i % IMGDIFF_HALO_W;
         const int gy = imgdiff_reflect(y0 + hy - IMGDIFF_RADIUS, height);
         const int gx = imgdiff_reflect(x0 + hx - IMGDIFF_RADIUS, width);
-        const long long pixel = (long long)gy * width + gx;
+        const long long pixel = pair_offset + (long long)gy * width + gx;
         const long long base = pixel * planes;
         const float d_y = left[base] - right[base];
         bool any_change = d_y != 0.0f;
@@ -87,9 +91,9 @@ imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right
         double strength = fabs(sums[0]) * inv_luma;
         if (colour) strength = fmax(strength, sqrt(sums[2] * sums[2] + sums[3] * sums[3]) * inv_chroma);
         if (alpha) strength = fmax(strength, fabs(sums[quantities - 1]) * inv_luma);
-        const double s = ssim_map[(long long)gy * width + gx];
-        strength = fmax(strength, fmin((1.0 - s) * inv_ssim, sums[1] * inv_texture));
-        level = strength >= 1.0 ? 2 : (strength >= 0.5 ? 1 : 0);
+        const double s = ssim_map[pair_offset + (long long)gy * width + gx];
+        strength = fmax(strength, fmin((1.0 - s) * inv_ssim[pair], sums[1] * inv_texture));
+        level = strength >= IMGDIFF_LEVEL_HIGH ? 2 : (strength >= IMGDIFF_LEVEL_LOW ? 1 : 0);
     }
-    levels[(long long)gy * width + gx] = level;
+    levels[pair_offset + (long long)gy * width + gx] = level;
 }

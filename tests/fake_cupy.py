@@ -1,12 +1,12 @@
-"""A stand-in for CuPy that checks kernel launches against the CUDA sources, on the CPU.
+"""A stand-in for CuPy on the CPU whose kernels are the real ``kernels/*.cu``.
 
-It cannot tell whether the CUDA code is right -- only a GPU can -- but it checks
-everything around it: each launch passes as many arguments as the kernel's
-``extern "C"`` signature in kernels/*.cu has, each pointer is an array of the
-C type's dtype, each scalar a NumPy scalar of the right width (CuPy does not
-check these), the grid covers the image, and the Python glue moves data and
-shapes correctly. Kernels then run their CPU twins, so results can be compared
-with scikit-image as on a GPU.
+``RawModule`` compiles the source it is given, with the options it is given,
+under the CUDA emulation of ``tests/cuda_emulation`` and runs the kernels
+there, so every result a test checks came out of the CUDA code. Before each
+launch it checks what CuPy does not: as many arguments as the kernel's
+``extern "C"`` signature has, each pointer a contiguous array of the C type's
+dtype, each scalar a NumPy scalar of the right width, and the block equal to
+the tile the kernel was compiled for (``-DIMGDIFF_TILE_W/H``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,22 @@ _C_TYPES = {
     "double": np.float64,
     "unsigned char": np.uint8,
     "unsigned short": np.uint16,
+    "signed char": np.int8,
+    "unsigned long long": np.uint64,
+    "short": np.int16,
     "int": np.int32,
 }
 
 
 class ndarray(np.ndarray):
+    def set(self, host, stream=None):
+        global uploaded_bytes
+        uploaded_bytes += np.asarray(host).nbytes
+        np.copyto(self, host)
+
     def get(self):
+        global fetched_bytes
+        fetched_bytes += self.nbytes
         return np.array(self, copy=True).view(np.ndarray)
 
 
@@ -41,6 +51,60 @@ class OutOfMemoryError(MemoryError):
 # The largest single allocation the fake 'device' grants; tests lower it to force tiling.
 allocation_limit = 1 << 62
 largest_allocation = 0
+# Bytes brought back to the host with .get() (tests check what a report-only run fetches).
+fetched_bytes = 0
+uploaded_bytes = 0
+# Stream events in the order they happen, for the staging tests: ("record"/"wait"/"synchronize", stream id).
+stream_log: list[tuple[str, int]] = []
+
+
+class _Event:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def synchronize(self):
+        stream_log.append(("synchronize", self.stream.id))
+
+
+class _Stream:
+    count = 0
+
+    def __init__(self, non_blocking=False):
+        _Stream.count += 1
+        self.id, self.non_blocking = _Stream.count, non_blocking
+
+    def record(self):
+        stream_log.append(("record", self.id))
+        return _Event(self)
+
+    def wait_event(self, event):
+        stream_log.append(("wait", self.id))
+
+
+_NULL_STREAM = _Stream()
+
+# NumPy functions that CuPy has under the same name and meaning; the fake lends them, on fake arrays.
+_PASSTHROUGH = (
+    "arange",
+    "bincount",
+    "count_nonzero",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "logical_not",
+    "maximum",
+    "minimum",
+    "nonzero",
+    "ones",
+    "sqrt",
+    "uint8",
+    "uint16",
+    "uint64",
+    "where",
+)
 
 
 def _wrap(value):
@@ -50,6 +114,40 @@ def _wrap(value):
         raise OutOfMemoryError(f"out of memory allocating {array.nbytes} bytes")
     largest_allocation = max(largest_allocation, array.nbytes)
     return array.view(ndarray)
+
+
+def _wrapped(function):
+    def call(*args, **kwargs):
+        result = function(*(np.asarray(a) if isinstance(a, ndarray) else a for a in args), **kwargs)
+        if isinstance(result, tuple):
+            return tuple(_wrap(r) if isinstance(r, np.ndarray) else r for r in result)
+        return _wrap(result) if isinstance(result, np.ndarray) else result
+
+    return call
+
+
+def _cupyx() -> types.ModuleType:
+    """cupyx.scipy.ndimage's functions the package uses, backed by scipy.ndimage."""
+    from scipy import ndimage
+
+    def label(input, structure=None):
+        labels, count = ndimage.label(np.asarray(input), structure=None if structure is None else np.asarray(structure))
+        return _wrap(labels.astype(np.int32)), count
+
+    def by_label(function):
+        def call(input, labels, index):
+            return _wrap(np.asarray(function(np.asarray(input), np.asarray(labels), np.asarray(index))))
+
+        return call
+
+    module = types.ModuleType("cupyx.scipy.ndimage")
+    module.label = label
+    module.binary_dilation = _wrapped(ndimage.binary_dilation)
+    module.minimum_filter = _wrapped(ndimage.minimum_filter)
+    module.maximum_filter = _wrapped(ndimage.maximum_filter)
+    module.minimum = by_label(ndimage.minimum)
+    module.maximum = by_label(ndimage.maximum)
+    return module
 
 
 def asarray(value, dtype=None):
@@ -74,10 +172,10 @@ def _signature(code: str, name: str, defines: dict[str, str]) -> list[tuple[str,
 
 
 class _Kernel:
-    def __init__(self, name, signature, defines, run):
-        self.name, self.signature, self.defines, self.run = name, signature, defines, run
+    def __init__(self, name, signature, defines, module):
+        self.name, self.signature, self.defines, self.module = name, signature, defines, module
 
-    def __call__(self, grid, block, args):
+    def __call__(self, grid, block, args, stream=None):
         assert len(args) == len(self.signature), f"{self.name}: {len(args)} args for {len(self.signature)} params"
         for index, (arg, (ctype, pointer)) in enumerate(zip(args, self.signature, strict=True)):
             expected = np.dtype(_C_TYPES[ctype])
@@ -89,56 +187,27 @@ class _Kernel:
                 assert isinstance(arg, np.generic), f"{self.name} arg {index}: {type(arg)} for {ctype}"
                 assert arg.dtype == expected, f"{self.name} arg {index}: {arg.dtype} for {ctype}"
         assert len(grid) == 3 and len(block) == 3
-        self.run(grid, block, args, self.defines)
+        tile = (int(self.defines["IMGDIFF_TILE_W"]), int(self.defines["IMGDIFF_TILE_H"]), 1)
+        assert tuple(block) == tile, f"{self.name}: block {tuple(block)} is not the compiled tile {tile}"
+        launches.append((self.name, tuple(grid), tuple(block)))
+        self.module.launch(self.name, grid, block, args)
 
 
-def _run_ssim(grid, block, args, defines):
-    from imgdiff_gpu._ssim_cpu import ssim_map_2d
-    from imgdiff_gpu.ssim import SSIMParams
-
-    im1, im2, weights, ssim_map, sums, height, width, crop, C1, C2, cov_norm, write_map = args
-    assert int(defines["IMGDIFF_RADIUS"]) == len(weights) // 2
-    assert grid[0] * block[0] >= width and grid[1] * block[1] >= height and grid[2] == im1.shape[0]
-    params = SSIMParams(np.asarray(weights), int(crop), float(cov_norm), float(C1), float(C2), np.dtype(np.float64))
-    for plane in range(grid[2]):
-        S = ssim_map_2d(np.asarray(im1[plane]), np.asarray(im2[plane]), params)
-        inner = S[crop : height - crop, crop : width - crop]
-        sums[plane] += inner.sum()
-        if write_map:
-            ssim_map[plane] = S
-
-
-def _run_strength(grid, block, args, defines):
-    from imgdiff_gpu._strength_cpu import strength_map
-
-    left, right, ssim_map, weights, suppress, use_suppress, levels, height, width, planes, *inverses = args
-    assert left.shape == (height, width, planes) and levels.shape == (height, width)
-    assert grid[0] * block[0] >= width and grid[1] * block[1] >= height
-    inv_luma, inv_chroma, inv_texture, inv_ssim = (float(v) for v in inverses)
-    strength = strength_map(
-        np.asarray(left),
-        np.asarray(right),
-        np.asarray(ssim_map),
-        np.asarray(weights),
-        luma=1 / inv_luma,
-        chroma=1 / inv_chroma,
-        texture=1 / inv_texture,
-        ssim_threshold=1 - 1 / inv_ssim,
-        suppress=np.asarray(suppress).astype(bool) if use_suppress else None,
-    )
-    levels[...] = (strength >= 0.5).astype(np.uint8) + (strength >= 1.0)
-
-
-_RUNNERS = {"imgdiff_ssim": _run_ssim, "imgdiff_strength": _run_strength}
+# Every launch of the current test, (name, grid, block): tests count them.
+launches: list[tuple[str, tuple, tuple]] = []
 
 
 class RawModule:
     def __init__(self, code, options=()):
+        from cuda_emulation import compile_module
+
         self.code = code
         self.defines = dict(o[2:].split("=", 1) for o in options if o.startswith("-D"))
+        self.module = compile_module(code, tuple(options))
 
     def get_function(self, name):
-        return _Kernel(name, _signature(self.code, name, self.defines), self.defines, _RUNNERS[name])
+        assert name in self.module.names, f"kernel {name} not in the source"
+        return _Kernel(name, _signature(self.code, name, self.defines), self.defines, self.module)
 
 
 class _Device:
@@ -156,26 +225,61 @@ class _Device:
 
 
 def install(monkeypatch) -> types.ModuleType:
-    """Put the fake in sys.modules as 'cupy' for one test."""
+    """Put the fake in sys.modules as 'cupy' for one test; the loader's caches start empty."""
+    import imgdiff_gpu._device as device_module
+    import imgdiff_gpu._kernels as kernels_module
+
     module = types.ModuleType("cupy")
     module.ndarray = ndarray
     module.asarray = asarray
-    module.ascontiguousarray = lambda a: _wrap(np.ascontiguousarray(a))
+    module.ascontiguousarray = lambda a, dtype=None: _wrap(np.ascontiguousarray(a, dtype=dtype))
     module.empty = lambda shape, dtype=np.float64: _wrap(np.empty(shape, dtype))
     module.fake = sys.modules[__name__]  # tests reach allocation_limit through this
     module.zeros = lambda shape, dtype=np.float64: _wrap(np.zeros(shape, dtype))
     module.moveaxis = lambda a, s, d: _wrap(np.moveaxis(a, s, d))
-    module.stack = lambda arrays: _wrap(np.stack([np.asarray(a) for a in arrays]))
+    module.stack = lambda arrays, axis=0: _wrap(np.stack([np.asarray(a) for a in arrays], axis=axis))
     module.clip = lambda a, lo, hi, out=None: np.clip(a, lo, hi, out=out)
-    module.bincount = lambda a, minlength=0: _wrap(np.bincount(np.asarray(a), minlength=minlength))
-    for name in ("float32", "float64", "int32", "uint8", "uint16"):
-        setattr(module, name, getattr(np, name))
+    for name in _PASSTHROUGH:
+        value = getattr(np, name)
+        setattr(module, name, value if isinstance(value, type) else _wrapped(value))
+    module.bool_ = np.bool_
     module.RawModule = RawModule
+    stream_log.clear()
     module.cuda = types.SimpleNamespace(
         Device=_Device,
-        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
+        runtime=types.SimpleNamespace(
+            getDeviceCount=lambda: 1, getDeviceProperties=lambda index: {"name": b"CUDA emulation on the CPU"}
+        ),
         memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError),
+        Stream=_Stream,
+        get_current_stream=lambda: _NULL_STREAM,
     )
-    module.get_default_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None)
+    module.get_default_memory_pool = lambda: types.SimpleNamespace(
+        free_all_blocks=lambda: None, total_bytes=lambda: largest_allocation
+    )
     monkeypatch.setitem(sys.modules, "cupy", module)
+    ndimage = _cupyx()
+    scipy_module = types.ModuleType("cupyx.scipy")
+    scipy_module.ndimage = ndimage
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scipy = scipy_module
+    cupyx.empty_pinned = lambda shape, dtype=np.float64: np.empty(shape, dtype)
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy", scipy_module)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy.ndimage", ndimage)
+    monkeypatch.setattr(sys.modules[__name__], "allocation_limit", 1 << 62)
+    monkeypatch.setattr(sys.modules[__name__], "fetched_bytes", 0)
+    monkeypatch.setattr(sys.modules[__name__], "uploaded_bytes", 0)
+    launches.clear()
+    device_module._gpu_unavailable_reason.cache_clear()
+    kernels_module._module.cache_clear()
     return module
+
+
+def uninstall() -> None:
+    """Forget what the loader cached while the fake was installed (call after monkeypatch undoes it)."""
+    import imgdiff_gpu._device as device_module
+    import imgdiff_gpu._kernels as kernels_module
+
+    device_module._gpu_unavailable_reason.cache_clear()
+    kernels_module._module.cache_clear()

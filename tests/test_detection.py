@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import jpeg_roundtrip
+from pictures import jpeg_roundtrip
 from skimage import data
 from skimage.metrics import structural_similarity as skimage_ssim
 
-from imgdiff_gpu.compare import compare
 from imgdiff_gpu.pairing import prepare_pair
+from imgdiff_gpu.pipeline import compare
 from imgdiff_gpu.regions import find_regions
 
 
@@ -211,7 +211,7 @@ def test_planes_follow_bt601():
 @pytest.mark.parametrize("name", ["coffee", "camera", "rgba"])
 def test_fused_strength_matches_the_plain_definition(name):
     """The Numba kernel against tests/reference_detection.py, on a photograph with edits."""
-    from conftest import luma_analysis
+    from pictures import luma_analysis
     from reference_detection import reference_strength
 
     from imgdiff_gpu._strength_cpu import strength_map

@@ -1,142 +1,133 @@
-"""The GPU path's Python glue, run against tests/fake_cupy.py (no GPU needed).
+"""The GPU path's Python glue, on the fake CuPy (tests/fake_cupy.py) over the emulated kernels.
 
-Checks that every kernel launch matches its CUDA signature and that the data
-comes back right; the CUDA code itself is checked only by the gpu-marked tests.
+Bands, the out-of-memory fallback and the CLI need the fake's allocation limit,
+so these run on the fake even where a GPU exists.
 """
 
 from __future__ import annotations
 
-import warnings
+import json
 
 import numpy as np
 import pytest
-from fake_cupy import install
-from skimage import data
-from skimage.metrics import structural_similarity as skimage_ssim
+from gpu_parity import assert_same_regions, edited_pair
 
-import imgdiff_gpu._device as device_module
-import imgdiff_gpu._kernels as kernels_module
-from imgdiff_gpu import structural_similarity
-from imgdiff_gpu.compare import compare
+from imgdiff_gpu.pipeline import compare
 
-GAUSSIAN = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
+pytestmark = pytest.mark.gpu
 
 
-@pytest.fixture
-def fake_gpu(monkeypatch):
-    cupy = install(monkeypatch)
-    monkeypatch.setattr(cupy.fake, "allocation_limit", 1 << 62)
-    device_module._gpu_unavailable_reason.cache_clear()
-    kernels_module._module.cache_clear()
-    yield cupy
-    device_module._gpu_unavailable_reason.cache_clear()
-    kernels_module._module.cache_clear()
+def test_every_launch_uses_the_tile_as_its_block(fake_gpu):
+    from imgdiff_gpu._kernels import TILE_HEIGHT, TILE_WIDTH
+
+    left, right = edited_pair((20, 40), channels=3)
+    compare(left, right, device="gpu")
+    names = [name for name, _, _ in fake_gpu.fake.launches]
+    assert names == ["imgdiff_planes", "imgdiff_planes", "imgdiff_ssim", "imgdiff_histogram", "imgdiff_strength"]
+    for _, grid, block in fake_gpu.fake.launches:
+        assert block == (TILE_WIDTH, TILE_HEIGHT, 1) and grid == (2, 3, 1)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32], ids=lambda d: d.__name__)
-@pytest.mark.parametrize("colour", [False, True], ids=["grey", "colour"])
-@pytest.mark.parametrize("kwargs", [{}, GAUSSIAN], ids=["uniform", "gaussian"])
-def test_structural_similarity_launch_and_results(fake_gpu, dtype, colour, kwargs):
-    photo = data.astronaut()
-    left = photo if colour else photo[..., 0]
-    right = np.clip(left.astype(int) + 9 * (np.arange(left.size).reshape(left.shape) % 3) - 9, 0, 255)
-    left, right = (np.asarray(x).astype(dtype) for x in (left, right))
-    options = dict(kwargs, channel_axis=2 if colour else None)
-    if dtype is np.float32:
-        options["data_range"] = 255.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        m_ref, S_ref = skimage_ssim(left, right, full=True, **options)
-        m, S = structural_similarity(left, right, full=True, device="gpu", **options)
-    assert type(S) is np.ndarray and S.dtype == S_ref.dtype and S.shape == S_ref.shape
-    assert abs(m - m_ref) <= (1e-4 if dtype is np.float32 else 1e-9)
-    if dtype is np.float32:  # scikit-image filters float32 in float32; hold the map to its float64 run
-        _, S_ref = skimage_ssim(left.astype(np.float64), right.astype(np.float64), full=True, **options)
-    assert np.abs(S - S_ref).max() <= 1e-6
+def test_a_report_only_run_brings_back_o_of_regions_bytes(fake_gpu):
+    left, right = edited_pair((64, 120), channels=3)
+    cpu = compare(left, right, device="cpu", keep_maps=False)
+    fake_gpu.fake.fetched_bytes = 0
+    report_only = compare(left, right, device="gpu", keep_maps=False)
+    assert report_only.ssim_map is None and report_only.mask is None and cpu.ssim_map is None
+    assert_same_regions(report_only.regions, cpu.regions)
+    # the 256 histogram counts and 9 float64 numbers per region, nothing per pixel
+    assert fake_gpu.fake.fetched_bytes == 256 * 8 + 9 * 8 * len(cpu.regions)
+    fake_gpu.fake.fetched_bytes = 0
+    with_pictures = compare(left, right, device="gpu")
+    assert fake_gpu.fake.fetched_bytes >= 64 * 120 * (8 + 1)  # the map and the mask
+    assert np.array_equal(with_pictures.mask, compare(left, right, device="cpu").mask)
 
 
-def test_cupy_in_cupy_out_and_batch(fake_gpu):
-    from imgdiff_gpu._ssim_gpu import ssim_batch
-    from imgdiff_gpu.ssim import ssim_params
-
-    rng = np.random.default_rng(3)
-    a = rng.integers(0, 256, (4, 60, 70), dtype=np.uint8)
-    b = rng.integers(0, 256, (4, 60, 70), dtype=np.uint8)
-    m, S = structural_similarity(fake_gpu.asarray(a[0]), fake_gpu.asarray(b[0]), full=True)
-    assert type(S).__module__ == "cupy" and abs(m - skimage_ssim(a[0], b[0])) <= 1e-9
-    params = ssim_params(a[0], b[0], win_size=None, data_range=None, gaussian_weights=True, use_sample_covariance=False)
-    scores, maps = ssim_batch(list(a), list(b), params, want_maps=True)
-    for i in range(4):
-        m_ref, S_ref = skimage_ssim(a[i], b[i], full=True, **GAUSSIAN)
-        assert abs(scores[i] - m_ref) <= 1e-9 and np.abs(maps[i] - S_ref).max() <= 1e-6
-
-
-@pytest.mark.parametrize("options", [{}, {"antialiasing": True}, {"sensitivity": "exact"}], ids=str)
-def test_compare_on_the_gpu_path_finds_what_the_cpu_path_finds(fake_gpu, options):
-    left = data.chelsea()
-    right = left.copy()
-    right[100:130, 150:190] = left[220:250, 320:360]
-    right[40:42, 60:200] = np.clip(right[40:42, 60:200].astype(int) + 18, 0, 255)
-    ignore = np.zeros(left.shape[:2], bool)
-    ignore[250:, :] = True
-    cpu = compare(left, right, device="cpu", ignore=ignore, **options)
-    gpu = compare(left, right, device="gpu", ignore=ignore, **options)
-    assert gpu.device == "gpu"
-    assert [r.as_dict() for r in gpu.regions] == [r.as_dict() for r in cpu.regions]
-    assert gpu.score == pytest.approx(cpu.score, abs=1e-9)
-
-
-def _edited_pair(height=300):
-    left = data.chelsea()[:height]
-    right = left.copy()
-    right[100:130, 150:190] = left[200:230, 320:360]
-    right[40:42, 60:200] = np.clip(right[40:42, 60:200].astype(int) + 18, 0, 255)
-    right[:6, -6:] = (250, 20, 200)  # at the top border, which every band must treat as the image's
-    return left, right
-
-
-def test_bands_give_exactly_the_untiled_result(fake_gpu):
-    from conftest import luma_analysis
-
-    from imgdiff_gpu._compare_gpu import analyse_gpu
+def test_bands_give_exactly_the_resident_result(fake_gpu, monkeypatch):
+    import imgdiff_gpu._analysis_gpu as analysis_gpu
     from imgdiff_gpu.detection import thresholds_for
 
-    pair, weights, params, _ = luma_analysis(*_edited_pair())
-    args = (pair.left.planes, pair.right.planes, params, weights, thresholds_for("normal"))
-    whole_map, whole_mask, whole_threshold, rows = analyse_gpu(*args, ignore=None, antialiasing=False)
-    assert rows == 300
-    row_bytes = 451 * (2 * 3 * 4 + 2 * 4 + 8 + 4 + 1 + 1)
-    map_b, mask_b, threshold_b, rows_b = analyse_gpu(
-        *args, ignore=None, antialiasing=False, budget_bytes=row_bytes * (64 + 10)
-    )
-    assert rows_b == 64
-    assert np.array_equal(map_b, whole_map) and np.array_equal(mask_b, whole_mask) and threshold_b == whole_threshold
+    monkeypatch.setattr(analysis_gpu, "_SMALLEST_BAND", 16)
+    left, right = edited_pair((72, 60), channels=3)
+    options = dict(ignore=None, antialiasing=False, min_area=40, merge_distance=8, keep_maps=True)
+    whole = analysis_gpu.analyse_gpu(left, right, thresholds_for("normal"), **options)
+    assert whole.notes == [] and whole.regions
+    row_bytes = 60 * (2 * 3 * 4 + 2 * 4 + 8 + 4 + 1 + 1)
+    monkeypatch.setattr(analysis_gpu, "GPU_BUDGET_BYTES", row_bytes * (16 + 10))
+    banded = analysis_gpu.analyse_gpu(left, right, thresholds_for("normal"), **options)
+    assert banded.notes == ["processed on the GPU in bands of 16 rows"]
+    assert np.array_equal(banded.ssim_map, whole.ssim_map) and np.array_equal(banded.mask, whole.mask)
+    assert banded.ssim_threshold == whole.ssim_threshold
+    assert_same_regions(banded.regions, whole.regions)
 
 
-def test_out_of_memory_shrinks_bands_then_falls_back_to_the_cpu(fake_gpu):
-    left, right = _edited_pair()
+def test_out_of_memory_shrinks_bands_then_falls_back_to_the_cpu(fake_gpu, monkeypatch):
+    import imgdiff_gpu._analysis_gpu as analysis_gpu
+
+    monkeypatch.setattr(analysis_gpu, "_SMALLEST_BAND", 16)
+    left, right = edited_pair((80, 60), channels=3)
     cpu = compare(left, right, device="cpu")
-    fake_gpu.fake.allocation_limit = 451 * 200 * 8  # a 200-row float64 map does not fit
+    fake_gpu.fake.allocation_limit = 60 * 30 * 3 * 4  # three float32 planes of 30 rows at most
     banded = compare(left, right, device="gpu")
-    assert banded.device == "gpu" and any("bands of" in note for note in banded.notes)
-    assert [r.as_dict() for r in banded.regions] == [r.as_dict() for r in cpu.regions]
+    assert banded.device == "gpu" and "processed on the GPU in bands of 20 rows" in banded.notes
+    assert_same_regions(banded.regions, cpu.regions)
     fake_gpu.fake.allocation_limit = 1000  # nothing fits
     fallback = compare(left, right, device="gpu")
-    assert fallback.device == "cpu" and "computed on the CPU" in fallback.notes[-1]
-    assert [r.as_dict() for r in fallback.regions] == [r.as_dict() for r in cpu.regions]
+    assert fallback.device == "cpu"
+    assert fallback.notes[-1].endswith("does not fit in GPU memory even in bands; computed on the CPU")
+    assert_same_regions(fallback.regions, cpu.regions)
 
 
 def test_cli_on_the_gpu_path(fake_gpu, tmp_path):
-    import json
-    from pathlib import Path
-
+    import cv2
     from click.testing import CliRunner
 
     from imgdiff_gpu.cli import cli
 
-    examples = Path(__file__).resolve().parent.parent / "examples"
+    left, right = edited_pair((48, 80), channels=3)
+    cv2.imwrite(str(tmp_path / "left.png"), left[..., ::-1])
+    cv2.imwrite(str(tmp_path / "right.png"), right[..., ::-1])
     result = CliRunner().invoke(
-        cli, ["compare", str(examples / "left.png"), str(examples / "right.png"), "--device", "gpu", "--json", "-"]
+        cli, ["compare", str(tmp_path / "left.png"), str(tmp_path / "right.png"), "--device", "gpu", "--json", "-"]
     )
     report = json.loads(result.stdout)
-    assert result.exit_code == 1 and report["device"] == "gpu" and len(report["regions"]) == 4
+    assert result.exit_code == 1 and report["device"] == "gpu" and report["regions"]
+    cpu = compare(left, right, device="cpu")
+    assert [(r["x"], r["y"], r["width"], r["height"]) for r in report["regions"]] == [
+        (r.x, r.y, r.width, r.height) for r in cpu.regions
+    ]
+
+
+def test_staged_uploads_double_buffer_on_their_own_streams(fake_gpu):
+    from imgdiff_gpu._staging_gpu import staged_uploads
+
+    rng = np.random.default_rng(0)
+    items = [(rng.integers(0, 256, (6, 9), dtype=np.uint8),) for _ in range(5)]
+    items.append((rng.integers(0, 256, (4, 4), dtype=np.uint16),))  # a new shape: new buffers
+    seen = []
+    for (device,) in staged_uploads(iter(items)):
+        seen.append(device.get())
+    assert all(np.array_equal(a, b[0]) for a, b in zip(seen, items, strict=True))
+    assert fake_gpu.fake.uploaded_bytes == sum(item[0].nbytes for item in items)
+    log = fake_gpu.fake.stream_log
+    copy_streams = {stream for event, stream in log if event == "record" and stream != 1}
+    assert len(copy_streams) == 3  # two slots, and the slot rebuilt for the new shape
+    # the compute stream (1) waits for each item's copy, and records when it is done with it
+    assert [event for event, stream in log if stream == 1].count("wait") == len(items)
+    # item i + 1 is on its way before item i is handed over: the first two copies precede the first wait
+    assert [event for event, _ in log[:3]] == ["record", "record", "wait"]
+
+
+def test_compare_pairs_uploads_each_pair_once_and_finds_what_compare_finds(fake_gpu):
+    from imgdiff_gpu.pipeline import compare_pairs
+
+    pairs = [edited_pair((40, 72), channels=3), edited_pair((40, 72), channels=4), edited_pair((24, 40), channels=1)]
+    pairs.append((pairs[0][0], pairs[2][1]))  # sizes differ
+    results = list(compare_pairs(iter(pairs), device="gpu"))
+    assert fake_gpu.fake.uploaded_bytes == sum(a.nbytes + b.nbytes for a, b in pairs)
+    assert results[3].mismatch == "sizes differ: left is 72x40, right is 40x24" and results[3].different
+    for (left, right), result in zip(pairs[:3], results[:3], strict=True):
+        assert result.device == "gpu" and result.ssim_map is None
+        single = compare(left, right, device="cpu")
+        assert_same_regions(result.regions, single.regions)
+        assert abs(result.score - single.score) <= 1e-12

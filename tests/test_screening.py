@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import PHOTOS, jpeg_roundtrip
+from pictures import PHOTOS, jpeg_roundtrip
 from scipy import ndimage
 
 from imgdiff_gpu._screen_cpu import frame_steps
 from imgdiff_gpu._ssim_cpu import ssim_map_2d, ssim_map_and_bounds
-from imgdiff_gpu.compare import compare, luma_ssim_params
 from imgdiff_gpu.detection import thresholds_for
 from imgdiff_gpu.pairing import prepare_pair
+from imgdiff_gpu.pipeline import compare, luma_ssim_params
 from imgdiff_gpu.screening import FrameScreen
 
 

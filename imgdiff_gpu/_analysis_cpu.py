@@ -1,0 +1,114 @@
+"""The analysis of a pixel pair on the CPU, the reference twin of ``_analysis_gpu.py``.
+
+Also home of what both twins share: the result type :class:`Analysis`, the
+SSIM parameters of a luma plane and the score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._device import Device
+from ._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams, ssim_params
+from .detection import Thresholds, difference_mask
+from .regions import Region, find_regions
+
+# Wang et al. (2004): Gaussian window, sigma 1.5, population covariance.
+WINDOW_SIGMA = 1.5
+
+
+@dataclass
+class Analysis:
+    """What the analysis of one pair of same-sized pixel arrays found."""
+
+    score: float
+    """Mean luma SSIM inside the cropped border, ignored pixels left out."""
+    regions: list[Region]
+    ssim_threshold: float
+    """The SSIM threshold the structural evidence used (Otsu's, capped, or explicit)."""
+    device: Device
+    """Where it was computed."""
+    mask: np.ndarray | None = None
+    """Pixels of the reported regions (bool, H x W); only when asked for (``keep_maps``)."""
+    ssim_map: np.ndarray | None = None
+    """The luma SSIM map (float64, H x W); only when asked for (``keep_maps``)."""
+    notes: list[str] = field(default_factory=list)
+
+
+def luma_ssim_params(luma: np.ndarray) -> SSIMParams:
+    """SSIM parameters for a luma plane in data-range units, Wang et al.'s settings.
+
+    An image narrower than their 11-px window (an icon, a 1-px rule) gets the
+    same Gaussian scaled down to the largest odd window that fits: sigma
+    1.5 * w / 11, truncated at 3.5 sigma, so 7 px for an 8-px icon and a
+    single pixel (luminance only) for a 1- or 2-px side.
+    """
+    sigma = WINDOW_SIGMA
+    full = 2 * int(GAUSSIAN_TRUNCATE * sigma + 0.5) + 1
+    side = min(luma.shape[:2])
+    if side < full:
+        sigma = WINDOW_SIGMA * (side - 1 + side % 2) / full
+    return ssim_params(
+        luma,
+        luma,
+        win_size=None,
+        data_range=1.0,
+        gaussian_weights=True,
+        sigma=sigma,
+        use_sample_covariance=False,
+    )
+
+
+def score_of(ssim_map, crop: int, ignore) -> float:
+    """Mean SSIM inside the cropped border, ignored pixels left out (NumPy or CuPy arrays)."""
+    height, width = ssim_map.shape
+    inner = (slice(crop, height - crop), slice(crop, width - crop))
+    values = ssim_map[inner]
+    if ignore is not None:
+        values = values[~ignore[inner]]
+        if values.size == 0:
+            return 1.0  # everything ignored: nothing left that differs
+    return float(values.mean(dtype=np.float64))
+
+
+def analyse_cpu(
+    left: np.ndarray,
+    right: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    ignore: np.ndarray | None,
+    antialiasing: bool,
+    min_area: int,
+    merge_distance: int,
+    keep_maps: bool,
+) -> Analysis:
+    """The analysis on the CPU; see :func:`imgdiff_gpu.analysis.analyse`."""
+    from ._ssim_cpu import ssim_map_2d
+    from .pairing import prepare_pair
+
+    pair = prepare_pair(left, right)
+    params = luma_ssim_params(pair.left.luma)
+    ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
+    mask, threshold = difference_mask(
+        ssim_map,
+        pair.left.planes,
+        pair.right.planes,
+        params.weights,
+        thresholds,
+        ignore=ignore,
+        antialiasing=antialiasing,
+    )
+    regions, kept = find_regions(
+        mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
+    )
+    return Analysis(
+        score=score_of(ssim_map, params.crop, ignore),
+        regions=regions,
+        ssim_threshold=threshold,
+        device="cpu",
+        mask=kept if keep_maps else None,
+        ssim_map=ssim_map if keep_maps else None,
+        notes=list(pair.notes),
+    )

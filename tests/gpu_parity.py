@@ -1,0 +1,192 @@
+"""Parity checks of the GPU path against scikit-image and the CPU path.
+
+Used by tests/test_gpu.py (on a GPU, or on the real kernels under the CPU
+emulation) and by tests/test_kernel_mutations.py, which expects each of them to
+fail on a deliberately broken kernel. Images are small under the emulation
+(about 1 s per 50 tiles of 32 x 8) and full-sized on a GPU.
+
+Tolerances:
+* against scikit-image: integer and float64 input, mean within 1e-9 and map
+  within 1e-6; float16/float32 input, mean within 1e-4 (scikit-image filters
+  them in float32) and map within 1e-6 of scikit-image's float64 run;
+* against the CPU path: the float64 map within 1e-12 under the emulation (the
+  same operations in another summation order), 1e-10 on a GPU (whose compiler
+  fuses multiply-adds, and 16/32-bit inputs cancel ~1e9-sized moments), a
+  float32 map within one float32 rounding; strength levels, region boxes and
+  areas identical; region statistics and the score within 1e-12.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from skimage import data
+from skimage.metrics import structural_similarity as skimage_ssim
+
+from imgdiff_gpu import structural_similarity
+
+GAUSSIAN = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
+SETTINGS = {"uniform": {}, "gaussian": GAUSSIAN}
+DTYPES = (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float16, np.float32, np.float64)
+
+
+def on_real_gpu() -> bool:
+    import cupy
+
+    return not hasattr(cupy, "fake")
+
+
+def cpu_tolerance() -> float:
+    """How far the GPU's float64 SSIM may stand from the CPU's (see above)."""
+    return 1e-12 if not on_real_gpu() else 1e-10
+
+
+def photo_pair(size: tuple[int, int] | None, *, colour: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A photograph and a noisy copy, uint8; cropped to ``size`` (None: whole) at an odd offset."""
+    left = data.astronaut()
+    if size is not None:
+        left = left[101 : 101 + size[0], 150 : 150 + size[1]]
+    left = np.ascontiguousarray(left if colour else left[..., 1])
+    rng = np.random.default_rng(11)
+    right = np.clip(left + rng.normal(0, 10, left.shape), 0, 255).astype(np.uint8)
+    return left, right
+
+
+def as_dtype(image: np.ndarray, dtype) -> np.ndarray:
+    """uint8 values spread over ``dtype``'s range, negatives included for signed types."""
+    values = image.astype(np.float64)
+    if dtype is np.uint8:
+        return image
+    if dtype is np.int8:
+        return (values - 128).astype(np.int8)
+    if dtype is np.uint16:
+        return (values * 257).astype(np.uint16)
+    if dtype is np.int16:
+        return (values * 257 - 32768).astype(np.int16)
+    if dtype is np.int32:  # not exact in float32: must be read as float64
+        return (values * 8_388_609 - 2**30 - 7).astype(np.int32)
+    return (values / 255).astype(dtype)
+
+
+def check_ssim(dtype, setting: str, *, colour: bool, size: tuple[int, int] | None) -> None:
+    """The GPU's mean and map against scikit-image and against the CPU path."""
+    left, right = photo_pair(size, colour=colour)
+    left, right = as_dtype(left, dtype), as_dtype(right, dtype)
+    kwargs = dict(SETTINGS[setting], channel_axis=2 if colour else None)
+    if np.dtype(dtype).kind == "f":
+        kwargs["data_range"] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the data_range notice of 16/32-bit integers
+        m_ref, S_ref = skimage_ssim(left, right, full=True, **kwargs)
+        m, S = structural_similarity(left, right, full=True, device="gpu", **kwargs)
+        m_cpu, S_cpu = structural_similarity(left, right, full=True, device="cpu", **kwargs)
+        low_precision = np.dtype(dtype) in (np.float16, np.float32)
+        if low_precision:  # scikit-image filters these in float32; hold the map to its float64 run
+            _, S_ref = skimage_ssim(left.astype(np.float64), right.astype(np.float64), full=True, **kwargs)
+    assert type(S) is np.ndarray and S.dtype == S_cpu.dtype and S.shape == S_ref.shape
+    assert abs(m - m_ref) <= (1e-4 if low_precision else 1e-9), (m, m_ref)
+    assert np.abs(S - S_ref).max() <= 1e-6
+    assert abs(m - m_cpu) <= cpu_tolerance(), (m, m_cpu)
+    ulp = 0.0 if S.dtype == np.float64 else float(np.finfo(np.float32).eps)
+    assert np.abs(S.astype(np.float64) - S_cpu).max() <= cpu_tolerance() + ulp
+
+
+def edited_pair(size: tuple[int, int] | None, *, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """A photograph and an edited copy: a moved patch, a faint line, a colour-only change, a bar moved 1 px.
+
+    ``channels``: 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA).
+    """
+    rgb = data.chelsea()
+    if size is None:
+        left = rgb.copy()
+    else:
+        left = np.ascontiguousarray(rgb[40 : 40 + size[0], 60 : 60 + size[1]])
+    height, width = left.shape[:2]
+    right = left.copy()
+    h, w = height, width
+    right[h // 4 : h // 4 + 9, w // 3 : w // 3 + 14] = left[h // 2 : h // 2 + 9, 5:19]
+    right[h - 12 : h - 10, 4 : w // 2] = np.clip(right[h - 12 : h - 10, 4 : w // 2].astype(int) + 16, 0, 255)
+    right[2:10, w - 20 : w - 6] = right[2:10, w - 20 : w - 6, ::-1]  # red and blue swapped: chroma
+    # a sharp bar on flat grey, one pixel further right on the right: what antialiasing excuses
+    left[h // 2 : h // 2 + 8, 30:50] = right[h // 2 : h // 2 + 8, 30:50] = 40
+    left[h // 2 + 1 : h // 2 + 7, 38:41] = 230
+    right[h // 2 + 1 : h // 2 + 7, 39:42] = 230
+    if channels in (1, 2):
+        left, right = left[..., 1], right[..., 1]
+    if channels in (2, 4):
+        alpha = np.full(left.shape[:2], 255, np.uint8)
+        alpha_right = alpha.copy()
+        alpha_right[h - 8 : h - 2, w - 30 : w - 10] = 120
+        left = np.dstack([left, alpha])
+        right = np.dstack([right, alpha_right])
+    return np.ascontiguousarray(left), np.ascontiguousarray(right)
+
+
+def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int, int] | None) -> None:
+    """strength.cu's levels identical to the levels of the CPU pass's strength."""
+    from imgdiff_gpu._analysis_gpu import _levels
+    from imgdiff_gpu._ssim_cpu import ssim_map_2d
+    from imgdiff_gpu._strength_cpu import strength_map
+    from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, explained_by_antialiasing, thresholds_for
+    from imgdiff_gpu.pairing import prepare_pair
+    from imgdiff_gpu.pipeline import luma_ssim_params
+
+    pair = prepare_pair(*edited_pair(size, channels=channels))
+    left, right = pair.left.planes, pair.right.planes
+    params = luma_ssim_params(pair.left.luma)
+    ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
+    thresholds = thresholds_for("normal")
+    suppress = explained_by_antialiasing(left, right) if antialiasing else None
+    strength = strength_map(
+        left,
+        right,
+        ssim_map,
+        params.weights,
+        luma=thresholds.luma_shift,
+        chroma=thresholds.chroma_shift,
+        texture=thresholds.texture,
+        ssim_threshold=0.6,
+        suppress=suppress,
+    )
+    expected = (strength >= HYSTERESIS_LOW).astype(np.uint8) + (strength >= HYSTERESIS_HIGH)
+    assert expected.max() == 2 and (expected == 1).any(), "the test pair must reach both levels"
+    import cupy
+
+    levels = _levels(
+        cupy,
+        left,
+        right,
+        ssim_map,
+        params.weights,
+        suppress.view(np.uint8) if suppress is not None else None,
+        thresholds,
+        0.6,
+    ).get()
+    mismatched = np.argwhere(levels != expected)
+    assert mismatched.size == 0, f"{len(mismatched)} pixels differ, first at {mismatched[:5].tolist()}"
+
+
+def assert_same_regions(ours: list, theirs: list) -> None:
+    """Boxes and areas identical, statistics within 1e-12."""
+    assert [(r.x, r.y, r.width, r.height, r.area) for r in ours] == [
+        (r.x, r.y, r.width, r.height, r.area) for r in theirs
+    ]
+    for mine, other in zip(ours, theirs, strict=True):
+        for name in ("min_ssim", "mean_ssim", "mean_color_delta"):
+            assert abs(getattr(mine, name) - getattr(other, name)) <= 1e-12, (name, mine, other)
+
+
+def check_compare(options: dict, *, size: tuple[int, int] | None) -> None:
+    """compare() on the GPU finds the CPU's regions: boxes and areas identical, statistics within 1e-12."""
+    from imgdiff_gpu.pipeline import compare
+
+    left, right = edited_pair(size, channels=3)
+    ignore = np.zeros(left.shape[:2], bool)
+    ignore[-3:, :] = True
+    cpu = compare(left, right, device="cpu", ignore=ignore, **options)
+    gpu = compare(left, right, device="gpu", ignore=ignore, **options)
+    assert gpu.device == "gpu" and cpu.regions, "the test pair must have regions"
+    assert_same_regions(gpu.regions, cpu.regions)
+    assert np.array_equal(gpu.mask, cpu.mask)
+    assert abs(gpu.score - cpu.score) <= 1e-12 and gpu.ssim_threshold == cpu.ssim_threshold
