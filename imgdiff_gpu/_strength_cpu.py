@@ -17,8 +17,8 @@ spreads evidence beyond the change.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
+from ._jit import njit, prange
 from ._ssim_cpu import _filter_across, _filter_along, _reflect
 
 STRIP_ROWS = 16

@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 
 from .options import SENSITIVITY_PRESETS
@@ -149,6 +148,8 @@ def hysteresis(weak: np.ndarray, strong: np.ndarray, min_core: int = 1) -> np.nd
 
     With ``min_core`` 1 this is skimage's apply_hysteresis_threshold (with OpenCV).
     """
+    import cv2
+
     count, labels = cv2.connectedComponents(weak.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     if count <= 1:
         return np.zeros(weak.shape, dtype=bool)
@@ -175,6 +176,8 @@ def structural_threshold(ssim_map: np.ndarray, valid: np.ndarray | None, thresho
 
 def changed_pixels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Pixels where any plane differs at all."""
+    import cv2
+
     height, width, planes = left.shape
     delta = cv2.absdiff(left, right).reshape(height, width, planes)
     return delta.max(axis=2) > 0 if planes > 1 else delta[..., 0] > 0
@@ -238,6 +241,8 @@ def explained_by_antialiasing(left: np.ndarray, right: np.ndarray) -> np.ndarray
     the range of the other image's 3 x 3 neighbourhood: the edge moved or was
     smoothed differently, nothing new appeared.
     """
+    import cv2
+
     kernel = np.ones((3, 3), np.uint8)
     slack = np.float32(1.0 / 255)
     explained = np.ones(left.shape[:2], dtype=bool)
@@ -274,6 +279,8 @@ def shared_contrast(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.n
     both images share; an edit adds contrast to one image only, so the smaller
     of the two is the texture that can hide noise.
     """
+    import cv2
+
     w = weights.astype(np.float32)
 
     def local_variance(plane):
@@ -329,6 +336,8 @@ def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     patch, which keeps nearly all its value. Computed on a 4x smaller grid and
     interpolated back, so it costs a fraction of the fine pass.
     """
+    import cv2
+
     height, width = left.shape[:2]
     small_size = (max(width // COARSE_FACTOR, 1), max(height // COARSE_FACTOR, 1))
     # all planes at once (contiguous, so OpenCV takes them as they are), then keep the chroma
