@@ -32,8 +32,10 @@ from ._strength_cpu import NEAR
 from .detection import (
     SSIM_HISTOGRAM_BINS,
     Thresholds,
+    coarse_chroma_shift,
     difference_mask,
     explained_by_antialiasing,
+    luma_threshold_scale,
     mask_from_levels,
     otsu_ssim_threshold,
 )
@@ -73,11 +75,15 @@ def _get_strength_kernel(radius: int):
     return get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=radius)
 
 
-def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold):
+def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold, noise_rules=(None, None)):
     """Strength levels (uint8 CuPy, [N x] H x W) of two [N x] H x W x P plane stacks, NumPy or CuPy.
 
-    ``threshold``: the SSIM threshold, one per pair of a batch.
+    ``threshold``: the SSIM threshold, one per pair of a batch. ``noise_rules``: the
+    per-pixel luma threshold factor and coarse chroma evidence ([N x] H x W float32,
+    NumPy or CuPy, or None each) of a sensitivity that follows the pair's noise.
     """
+    luma_scale, coarse = noise_rules
+    unused = cupy.zeros(1, dtype=cupy.float32)
     height, width, planes = left.shape[-3:]
     count = left.shape[0] if left.ndim == 4 else 1
     levels = cupy.empty(left.shape[:-1], dtype=cupy.uint8)
@@ -103,9 +109,33 @@ def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshol
             inverse_threshold(thresholds.chroma_shift),
             inverse_threshold(thresholds.texture),
             inverse_ssim,
+            unused if luma_scale is None else cupy.asarray(luma_scale, dtype=cupy.float32),
+            np.int32(luma_scale is not None),
+            unused if coarse is None else cupy.asarray(coarse, dtype=cupy.float32),
+            np.int32(coarse is not None),
         ),
     )
     return levels
+
+
+def noise_rules_gpu(left_planes, right_planes, weights, thresholds: Thresholds):
+    """(luma_scale, coarse) of two CuPy plane stacks, as ``detection.difference_mask`` computes them."""
+    from ._noise_rules_gpu import coarse_chroma_shift_gpu, luma_threshold_scale_gpu
+
+    luma_scale = luma_threshold_scale_gpu(left_planes, right_planes, weights, thresholds)
+    coarse = None
+    if thresholds.coarse_chroma is not None and left_planes.shape[-1] >= 3:
+        coarse = coarse_chroma_shift_gpu(left_planes, right_planes) / np.float32(thresholds.coarse_chroma)
+    return luma_scale, coarse
+
+
+def _noise_rules_host(left_planes, right_planes, weights, thresholds: Thresholds):
+    """(luma_scale, coarse) of two host plane stacks, with the CPU's own functions (for bands)."""
+    luma_scale = luma_threshold_scale(left_planes[..., 0], right_planes[..., 0], weights, thresholds)
+    coarse = None
+    if thresholds.coarse_chroma is not None and left_planes.shape[2] >= 3:
+        coarse = coarse_chroma_shift(left_planes, right_planes) / thresholds.coarse_chroma
+    return luma_scale, coarse
 
 
 def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_rows):
@@ -129,10 +159,13 @@ def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_row
         return ssim_map, None, threshold
 
     levels = np.empty(left.shape[:2], dtype=np.uint8)
+    # the noise rules need the whole image (the coarse scale reaches ~30 px): on the host, once
+    luma_scale, coarse = _noise_rules_host(left, right, weights, thresholds)
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band_suppress = suppress[lo:hi].view(np.uint8) if suppress is not None else None
+        band_rules = tuple(None if rule is None else rule[lo:hi] for rule in (luma_scale, coarse))
         band_levels = _levels(
-            cupy, left[lo:hi], right[lo:hi], ssim_map[lo:hi], weights, band_suppress, thresholds, threshold
+            cupy, left[lo:hi], right[lo:hi], ssim_map[lo:hi], weights, band_suppress, thresholds, threshold, band_rules
         ).get()
         levels[top:bottom] = band_levels[top - lo : bottom - lo]
     return ssim_map, levels, threshold
@@ -197,10 +230,11 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
             suppress.view(cupy.uint8) if suppress is not None else None,
             thresholds,
             threshold,
+            noise_rules_gpu(left_planes, right_planes, params.weights, thresholds),
         )
         if valid is not None:
             levels[~valid] = 0
-        mask = hysteresis_gpu(levels >= 1, levels == 2)
+        mask = hysteresis_gpu(levels >= 1, levels == 2, thresholds.min_core)
     if valid is not None:
         mask &= valid
     regions, kept = find_regions_gpu(
@@ -241,7 +275,7 @@ def _analyse_banded(left_planes, right_planes, params, thresholds, *, ignore, an
         return ssim_map, mask, threshold, band_rows
     if valid is not None:
         levels[~valid] = 0
-    mask = mask_from_levels(levels)
+    mask = mask_from_levels(levels, thresholds.min_core)
     if valid is not None:
         mask &= valid
     return ssim_map, mask, float(threshold), band_rows
@@ -406,10 +440,11 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
             suppress.view(cupy.uint8) if suppress is not None else None,
             thresholds,
             ssim_thresholds,
+            noise_rules_gpu(left_planes, right_planes, params.weights, thresholds),
         )
         if valid is not None:
             levels *= valid.astype(cupy.uint8)  # every pair's ignored pixels (broadcast over the batch)
-        masks = hysteresis_gpu(levels >= 1, levels == 2)
+        masks = hysteresis_gpu(levels >= 1, levels == 2, thresholds.min_core)
     if valid is not None:
         masks &= valid
     regions, kept = find_regions_gpu(
