@@ -4,16 +4,19 @@ When the pair fits the memory budget it stays on the device from upload to
 regions: the pixels go up once, as stored; the planes (``kernels/planes.cu``),
 the luma SSIM map (``kernels/ssim.cu``), its 256-bin histogram (Otsu's
 threshold on the host from those 256 counts), the strength levels
-(``kernels/strength.cu``), hysteresis, the regions and their statistics
-(``_regions_gpu.py``) are computed there, and what comes back is the score,
+(``kernels/strength.cu``; for the noise-following rules of ``low``, their
+per-pixel inputs from ``_noise_rules_gpu.py``), hysteresis, the regions and
+their statistics (``_regions_gpu.py``) are computed there, and what comes back is the score,
 the threshold and 9 numbers per region -- plus the map and the mask only when
 pictures are wanted (``keep_maps``).
 
 Pairs over the budget go through in bands of rows with a halo of the window
 radius, planes built on the host and the levels brought back for hysteresis and
-regions on the host. The kernels reflect only at a band's edges, which are
-either the image's own edges or halo rows that are thrown away, so every kept
-row is exactly what an untiled run gives. A GPU out-of-memory error in the
+regions on the host (the per-pixel inputs of ``low``'s rules too come from the
+host, from ``detection.py`` itself: the coarse scale reaches beyond a halo). The
+kernels reflect only at a band's edges, which are either the image's own edges
+or halo rows that are thrown away, so every kept row is exactly what an untiled
+run gives. A GPU out-of-memory error in the
 resident path tries bands; in bands it shrinks them; ``analysis.analyse`` falls
 back to the CPU if even small bands do not fit.
 """
@@ -189,11 +192,13 @@ def explained_by_antialiasing_gpu(left, right):
     return explained
 
 
-def resident_bytes(left: np.ndarray, right: np.ndarray, planes: int) -> int:
+def resident_bytes(left: np.ndarray, right: np.ndarray, planes: int, *, noise_rules: bool = False) -> int:
     """Device bytes of the resident analysis: pixels as stored, two plane stacks, the map,
-    and about 20 bytes a pixel of masks, levels and labels."""
+    and about 20 bytes a pixel of masks, levels and labels (with ``low``'s rules, about
+    32 more: the luma factor, the coarse term and the float32 filtering temporaries)."""
     height, width = left.shape[:2]
-    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 8 + 20)
+    extra = 32 if noise_rules else 0
+    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 8 + 20 + extra)
 
 
 def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antialiasing, min_area, merge_distance):
@@ -310,7 +315,7 @@ def analyse_gpu(
     params = luma_ssim_params(np.empty(left.shape[:2], dtype=np.float32))
     planes = 1 + 2 * layout.colour + layout.alpha
     notes = list(layout.notes)
-    if resident_bytes(left, right, planes) <= GPU_BUDGET_BYTES:
+    if resident_bytes(left, right, planes, noise_rules=thresholds.adapts_to_noise) <= GPU_BUDGET_BYTES:
         try:
             score, regions, threshold, kept, ssim_map = _analyse_resident(
                 left,
