@@ -257,7 +257,8 @@ def _analyse_banded(left_planes, right_planes, params, thresholds, *, ignore, an
     explain = antialiasing and not thresholds.exact
     suppress = explained_by_antialiasing(left_planes, right_planes) if explain else None
     # device bytes per image row at once: both stacks, luma copies, map, histogram bins, levels
-    row_bytes = width * (2 * planes * 4 + 2 * 4 + 8 + 4 + 1 + 1)
+    # (and the luma factor and coarse term of 'low')
+    row_bytes = width * (2 * planes * 4 + 2 * 4 + 8 + 4 + 1 + 1 + (8 if thresholds.adapts_to_noise else 0))
     halo = max(params.radius, NEAR)
     band_rows = max(min(height, GPU_BUDGET_BYTES // row_bytes - 2 * halo), _SMALLEST_BAND)
     while True:
