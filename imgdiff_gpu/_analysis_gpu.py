@@ -4,16 +4,19 @@ When the pair fits the memory budget it stays on the device from upload to
 regions: the pixels go up once, as stored; the planes (``kernels/planes.cu``),
 the luma SSIM map (``kernels/ssim.cu``), its 256-bin histogram (Otsu's
 threshold on the host from those 256 counts), the strength levels
-(``kernels/strength.cu``), hysteresis, the regions and their statistics
-(``_regions_gpu.py``) are computed there, and what comes back is the score,
+(``kernels/strength.cu``; for the noise-following rules of ``low``, their
+per-pixel inputs from ``_noise_rules_gpu.py``), hysteresis, the regions and
+their statistics (``_regions_gpu.py``) are computed there, and what comes back is the score,
 the threshold and 9 numbers per region -- plus the map and the mask only when
 pictures are wanted (``keep_maps``).
 
 Pairs over the budget go through in bands of rows with a halo of the window
 radius, planes built on the host and the levels brought back for hysteresis and
-regions on the host. The kernels reflect only at a band's edges, which are
-either the image's own edges or halo rows that are thrown away, so every kept
-row is exactly what an untiled run gives. A GPU out-of-memory error in the
+regions on the host (the per-pixel inputs of ``low``'s rules too come from the
+host, from ``detection.py`` itself: the coarse scale reaches beyond a halo). The
+kernels reflect only at a band's edges, which are either the image's own edges
+or halo rows that are thrown away, so every kept row is exactly what an untiled
+run gives. A GPU out-of-memory error in the
 resident path tries bands; in bands it shrinks them; ``analysis.analyse`` falls
 back to the CPU if even small bands do not fit.
 """
@@ -32,8 +35,10 @@ from ._strength_cpu import NEAR
 from .detection import (
     SSIM_HISTOGRAM_BINS,
     Thresholds,
+    coarse_chroma_shift,
     difference_mask,
     explained_by_antialiasing,
+    luma_threshold_scale,
     mask_from_levels,
     otsu_ssim_threshold,
 )
@@ -73,11 +78,15 @@ def _get_strength_kernel(radius: int):
     return get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=radius)
 
 
-def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold):
+def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold, noise_rules=(None, None)):
     """Strength levels (uint8 CuPy, [N x] H x W) of two [N x] H x W x P plane stacks, NumPy or CuPy.
 
-    ``threshold``: the SSIM threshold, one per pair of a batch.
+    ``threshold``: the SSIM threshold, one per pair of a batch. ``noise_rules``: the
+    per-pixel luma threshold factor and coarse chroma evidence ([N x] H x W float32,
+    NumPy or CuPy, or None each) of a sensitivity that follows the pair's noise.
     """
+    luma_scale, coarse = noise_rules
+    unused = cupy.zeros(1, dtype=cupy.float32)
     height, width, planes = left.shape[-3:]
     count = left.shape[0] if left.ndim == 4 else 1
     levels = cupy.empty(left.shape[:-1], dtype=cupy.uint8)
@@ -103,9 +112,33 @@ def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshol
             inverse_threshold(thresholds.chroma_shift),
             inverse_threshold(thresholds.texture),
             inverse_ssim,
+            unused if luma_scale is None else cupy.asarray(luma_scale, dtype=cupy.float32),
+            np.int32(luma_scale is not None),
+            unused if coarse is None else cupy.asarray(coarse, dtype=cupy.float32),
+            np.int32(coarse is not None),
         ),
     )
     return levels
+
+
+def noise_rules_gpu(left_planes, right_planes, weights, thresholds: Thresholds):
+    """(luma_scale, coarse) of two CuPy plane stacks, as ``detection.difference_mask`` computes them."""
+    from ._noise_rules_gpu import coarse_chroma_shift_gpu, luma_threshold_scale_gpu
+
+    luma_scale = luma_threshold_scale_gpu(left_planes, right_planes, weights, thresholds)
+    coarse = None
+    if thresholds.coarse_chroma is not None and left_planes.shape[-1] >= 3:
+        coarse = coarse_chroma_shift_gpu(left_planes, right_planes) / np.float32(thresholds.coarse_chroma)
+    return luma_scale, coarse
+
+
+def _noise_rules_host(left_planes, right_planes, weights, thresholds: Thresholds):
+    """(luma_scale, coarse) of two host plane stacks, with the CPU's own functions (for bands)."""
+    luma_scale = luma_threshold_scale(left_planes[..., 0], right_planes[..., 0], weights, thresholds)
+    coarse = None
+    if thresholds.coarse_chroma is not None and left_planes.shape[2] >= 3:
+        coarse = coarse_chroma_shift(left_planes, right_planes) / thresholds.coarse_chroma
+    return luma_scale, coarse
 
 
 def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_rows):
@@ -129,10 +162,13 @@ def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_row
         return ssim_map, None, threshold
 
     levels = np.empty(left.shape[:2], dtype=np.uint8)
+    # the noise rules need the whole image (the coarse scale reaches ~30 px): on the host, once
+    luma_scale, coarse = _noise_rules_host(left, right, weights, thresholds)
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band_suppress = suppress[lo:hi].view(np.uint8) if suppress is not None else None
+        band_rules = tuple(None if rule is None else rule[lo:hi] for rule in (luma_scale, coarse))
         band_levels = _levels(
-            cupy, left[lo:hi], right[lo:hi], ssim_map[lo:hi], weights, band_suppress, thresholds, threshold
+            cupy, left[lo:hi], right[lo:hi], ssim_map[lo:hi], weights, band_suppress, thresholds, threshold, band_rules
         ).get()
         levels[top:bottom] = band_levels[top - lo : bottom - lo]
     return ssim_map, levels, threshold
@@ -156,11 +192,13 @@ def explained_by_antialiasing_gpu(left, right):
     return explained
 
 
-def resident_bytes(left: np.ndarray, right: np.ndarray, planes: int) -> int:
+def resident_bytes(left: np.ndarray, right: np.ndarray, planes: int, *, noise_rules: bool = False) -> int:
     """Device bytes of the resident analysis: pixels as stored, two plane stacks, the map,
-    and about 20 bytes a pixel of masks, levels and labels."""
+    and about 20 bytes a pixel of masks, levels and labels (with ``low``'s rules, about
+    32 more: the luma factor, the coarse term and the float32 filtering temporaries)."""
     height, width = left.shape[:2]
-    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 8 + 20)
+    extra = 32 if noise_rules else 0
+    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 8 + 20 + extra)
 
 
 def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antialiasing, min_area, merge_distance):
@@ -197,10 +235,11 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
             suppress.view(cupy.uint8) if suppress is not None else None,
             thresholds,
             threshold,
+            noise_rules_gpu(left_planes, right_planes, params.weights, thresholds),
         )
         if valid is not None:
             levels[~valid] = 0
-        mask = hysteresis_gpu(levels >= 1, levels == 2)
+        mask = hysteresis_gpu(levels >= 1, levels == 2, thresholds.min_core)
     if valid is not None:
         mask &= valid
     regions, kept = find_regions_gpu(
@@ -218,7 +257,8 @@ def _analyse_banded(left_planes, right_planes, params, thresholds, *, ignore, an
     explain = antialiasing and not thresholds.exact
     suppress = explained_by_antialiasing(left_planes, right_planes) if explain else None
     # device bytes per image row at once: both stacks, luma copies, map, histogram bins, levels
-    row_bytes = width * (2 * planes * 4 + 2 * 4 + 8 + 4 + 1 + 1)
+    # (and the luma factor and coarse term of 'low')
+    row_bytes = width * (2 * planes * 4 + 2 * 4 + 8 + 4 + 1 + 1 + (8 if thresholds.adapts_to_noise else 0))
     halo = max(params.radius, NEAR)
     band_rows = max(min(height, GPU_BUDGET_BYTES // row_bytes - 2 * halo), _SMALLEST_BAND)
     while True:
@@ -241,7 +281,7 @@ def _analyse_banded(left_planes, right_planes, params, thresholds, *, ignore, an
         return ssim_map, mask, threshold, band_rows
     if valid is not None:
         levels[~valid] = 0
-    mask = mask_from_levels(levels)
+    mask = mask_from_levels(levels, thresholds.min_core)
     if valid is not None:
         mask &= valid
     return ssim_map, mask, float(threshold), band_rows
@@ -276,7 +316,7 @@ def analyse_gpu(
     params = luma_ssim_params(np.empty(left.shape[:2], dtype=np.float32))
     planes = 1 + 2 * layout.colour + layout.alpha
     notes = list(layout.notes)
-    if resident_bytes(left, right, planes) <= GPU_BUDGET_BYTES:
+    if resident_bytes(left, right, planes, noise_rules=thresholds.adapts_to_noise) <= GPU_BUDGET_BYTES:
         try:
             score, regions, threshold, kept, ssim_map = _analyse_resident(
                 left,
@@ -406,10 +446,11 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
             suppress.view(cupy.uint8) if suppress is not None else None,
             thresholds,
             ssim_thresholds,
+            noise_rules_gpu(left_planes, right_planes, params.weights, thresholds),
         )
         if valid is not None:
             levels *= valid.astype(cupy.uint8)  # every pair's ignored pixels (broadcast over the batch)
-        masks = hysteresis_gpu(levels >= 1, levels == 2)
+        masks = hysteresis_gpu(levels >= 1, levels == 2, thresholds.min_core)
     if valid is not None:
         masks &= valid
     regions, kept = find_regions_gpu(

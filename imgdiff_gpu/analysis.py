@@ -24,13 +24,10 @@ __all__ = ["Analysis", "analyse", "analyse_batch"]
 SMALLEST_GPU_SIDE = 2 * NEAR + 1
 
 
-def _not_on_the_gpu(shape: tuple[int, ...], thresholds: Thresholds) -> str | None:
-    """Why a pair of this shape, with these thresholds, must be analysed on the CPU (None: it need not)."""
+def _not_on_the_gpu(shape: tuple[int, ...]) -> str | None:
+    """Why a pair of this shape must be analysed on the CPU (None: it need not)."""
     if min(shape[:2]) < SMALLEST_GPU_SIDE:
         return "image smaller than the GPU kernels' window"
-    if thresholds.adapts_to_noise:
-        # strength.cu has no per-pixel luma threshold, coarse chroma term or hysteresis core yet
-        return "the noise-adaptive rules of this sensitivity are not on the GPU yet"
     return None
 
 
@@ -77,7 +74,7 @@ def analyse(
         merge_distance=merge_distance,
         keep_maps=keep_maps,
     )
-    if device == "gpu" and (reason := _not_on_the_gpu(left.shape, thresholds)):
+    if device == "gpu" and (reason := _not_on_the_gpu(left.shape)):
         on_cpu = analyse_cpu(left, right, thresholds, **options)
         on_cpu.notes.append(f"{reason}; computed on the CPU")
         return on_cpu
@@ -116,7 +113,7 @@ def analyse_batch(
         merge_distance=merge_distance,
         keep_maps=keep_maps,
     )
-    if device == "gpu" and len(lefts) and not _not_on_the_gpu(lefts[0].shape, thresholds):
+    if device == "gpu" and len(lefts) and not _not_on_the_gpu(lefts[0].shape):
         from ._analysis_gpu import GPUOutOfMemory, analyse_batch_gpu
 
         try:

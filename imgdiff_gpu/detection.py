@@ -319,8 +319,14 @@ def window_noise_factor(shape: tuple[int, int], weights: np.ndarray) -> np.ndarr
     set relative to the noise rises by as much. One rule for every pixel, so a
     codec's strip of noise along a border is judged like noise anywhere.
     """
+    rows, columns = window_noise_factors(shape, weights)
+    return np.outer(rows, columns)
+
+
+def window_noise_factors(shape: tuple[int, int], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`window_noise_factor` as its two float32 factors, one per row and one per column."""
     key = tuple(float(v) for v in weights)
-    return np.outer(_fold_factors(shape[0], key), _fold_factors(shape[1], key))
+    return _fold_factors(shape[0], key), _fold_factors(shape[1], key)
 
 
 COARSE_FACTOR = 4

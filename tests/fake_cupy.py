@@ -100,6 +100,7 @@ _PASSTHROUGH = (
     "nonzero",
     "ones",
     "sqrt",
+    "take",
     "uint8",
     "uint16",
     "uint64",
@@ -143,6 +144,7 @@ def _cupyx() -> types.ModuleType:
     module = types.ModuleType("cupyx.scipy.ndimage")
     module.label = label
     module.binary_dilation = _wrapped(ndimage.binary_dilation)
+    module.correlate1d = _wrapped(ndimage.correlate1d)
     module.minimum_filter = _wrapped(ndimage.minimum_filter)
     module.maximum_filter = _wrapped(ndimage.maximum_filter)
     module.minimum = by_label(ndimage.minimum)

@@ -167,6 +167,107 @@ def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int,
     assert mismatched.size == 0, f"{len(mismatched)} pixels differ, first at {mismatched[:5].tolist()}"
 
 
+def codec_noise_pair(size: tuple[int, int] | None, *, edited: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A photograph and its JPEG round trip at quality 75 (codec noise), optionally of a brightened patch."""
+    from pictures import jpeg_roundtrip
+
+    left = data.coffee()
+    if size is not None:
+        left = np.ascontiguousarray(left[30 : 30 + size[0], 40 : 40 + size[1]])
+    right = left.copy()
+    if edited:
+        h, w = right.shape[:2]
+        patch = right[h // 4 : h // 4 + 24, w // 4 : w // 4 + 30].astype(int)
+        right[h // 4 : h // 4 + 24, w // 4 : w // 4 + 30] = np.clip(patch + 12, 0, 255)
+    return left, jpeg_roundtrip(right, 75)
+
+
+def check_noise_rules(left: np.ndarray, right: np.ndarray) -> None:
+    """The device's luma threshold factor and coarse chroma shift against detection.py's (OpenCV).
+
+    The coarse term within 1e-6 of its threshold (float32 rounding of OpenCV's resize
+    and blur, done in another order); the luma factor within 2 % (see
+    ``check_low_levels``: OpenCV's float32 filter and ours round E[Y^2] - E[Y]^2
+    differently, and the cancellation magnifies that where the local contrast is ~0).
+    """
+    import cupy
+
+    from imgdiff_gpu._analysis_gpu import noise_rules_gpu
+    from imgdiff_gpu.detection import coarse_chroma_shift, luma_threshold_scale, thresholds_for
+    from imgdiff_gpu.pairing import prepare_pair
+    from imgdiff_gpu.pipeline import luma_ssim_params
+
+    pair = prepare_pair(left, right)
+    planes = pair.left.planes, pair.right.planes
+    weights = luma_ssim_params(pair.left.luma).weights
+    thresholds = thresholds_for("low")
+    luma_scale, coarse = noise_rules_gpu(cupy.asarray(planes[0]), cupy.asarray(planes[1]), weights, thresholds)
+    expected_scale = luma_threshold_scale(planes[0][..., 0], planes[1][..., 0], weights, thresholds)
+    expected_coarse = coarse_chroma_shift(*planes) / thresholds.coarse_chroma
+    assert luma_scale.dtype == coarse.dtype == np.float32
+    assert np.abs(luma_scale.get() / expected_scale - 1).max() <= 0.02
+    assert np.abs(coarse.get() - expected_coarse).max() <= 1e-6
+
+
+def check_low_levels(left: np.ndarray, right: np.ndarray) -> None:
+    """strength.cu's levels with the rules of 'low' identical to the CPU pass's, given the same rules.
+
+    The per-pixel luma factor and coarse term are the CPU's (OpenCV) here, so only
+    the kernel is under test; ``check_noise_rules`` holds the device's own.
+    """
+    from imgdiff_gpu._analysis_gpu import _levels
+    from imgdiff_gpu._ssim_cpu import ssim_map_2d
+    from imgdiff_gpu._strength_cpu import strength_map
+    from imgdiff_gpu.detection import (
+        HYSTERESIS_HIGH,
+        HYSTERESIS_LOW,
+        coarse_chroma_shift,
+        luma_threshold_scale,
+        thresholds_for,
+    )
+    from imgdiff_gpu.pairing import prepare_pair
+    from imgdiff_gpu.pipeline import luma_ssim_params
+
+    pair = prepare_pair(left, right)
+    left, right = pair.left.planes, pair.right.planes
+    params = luma_ssim_params(pair.left.luma)
+    ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
+    thresholds = thresholds_for("low")
+    luma_scale = luma_threshold_scale(left[..., 0], right[..., 0], params.weights, thresholds)
+    coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma if left.shape[2] >= 3 else None
+    strength = strength_map(
+        left,
+        right,
+        ssim_map,
+        params.weights,
+        luma=thresholds.luma_shift,
+        chroma=thresholds.chroma_shift,
+        texture=thresholds.texture,
+        ssim_threshold=0.3,
+        luma_scale=luma_scale,
+        coarse=coarse,
+    )
+    expected = (strength >= HYSTERESIS_LOW).astype(np.uint8) + (strength >= HYSTERESIS_HIGH)
+    assert (expected == 1).any(), "the test pair must reach level 1"
+    import cupy
+
+    levels = _levels(cupy, left, right, ssim_map, params.weights, None, thresholds, 0.3, (luma_scale, coarse)).get()
+    mismatched = np.argwhere(levels != expected)
+    assert mismatched.size == 0, f"{len(mismatched)} pixels differ, first at {mismatched[:5].tolist()}"
+
+
+def check_compare_low(left: np.ndarray, right: np.ndarray, *, regions: bool) -> None:
+    """compare(..., sensitivity='low') on the GPU: the CPU's regions, mask and score (1e-12)."""
+    from imgdiff_gpu.pipeline import compare
+
+    cpu = compare(left, right, device="cpu", sensitivity="low")
+    gpu = compare(left, right, device="gpu", sensitivity="low")
+    assert gpu.device == "gpu" and bool(cpu.regions) == regions, "the test pair must have regions, or none"
+    assert_same_regions(gpu.regions, cpu.regions)
+    assert np.array_equal(gpu.mask, cpu.mask)
+    assert abs(gpu.score - cpu.score) <= cpu_tolerance() and gpu.ssim_threshold == cpu.ssim_threshold
+
+
 def assert_same_regions(ours: list, theirs: list) -> None:
     """Boxes and areas identical, statistics within 1e-12."""
     assert [(r.x, r.y, r.width, r.height, r.area) for r in ours] == [

@@ -15,8 +15,12 @@ from gpu_parity import (
     GAUSSIAN,
     assert_same_regions,
     check_compare,
+    check_compare_low,
+    check_low_levels,
+    check_noise_rules,
     check_ssim,
     check_strength_levels,
+    codec_noise_pair,
     edited_pair,
     on_real_gpu,
     photo_pair,
@@ -88,6 +92,35 @@ def test_batch_equals_loop():
 )
 def test_strength_levels_are_the_cpu_pass_levels(channels, antialiasing):
     check_strength_levels(channels=channels, antialiasing=antialiasing, size=None if on_real_gpu() else (40, 72))
+
+
+# 'low' (the noise-following rules) on edited photographs and on a JPEG round trip at quality 75
+LOW_PAIRS = {
+    "edited colour": lambda size: edited_pair(size, channels=3),
+    "edited RGBA": lambda size: edited_pair(size, channels=4),
+    "edited grey": lambda size: edited_pair(size, channels=1),
+    "JPEG of an edit": lambda size: codec_noise_pair(size, edited=True),
+}
+
+
+@pytest.mark.parametrize("pair", ["edited colour", "edited RGBA", "JPEG of an edit"])
+def test_low_noise_rules_on_the_device_are_the_cpu_rules(pair):
+    check_noise_rules(*LOW_PAIRS[pair](None if on_real_gpu() else (64, 96)))
+
+
+@pytest.mark.parametrize("pair", list(LOW_PAIRS))
+def test_low_strength_levels_are_the_cpu_pass_levels(pair):
+    check_low_levels(*LOW_PAIRS[pair](None if on_real_gpu() else (64, 96)))
+
+
+@pytest.mark.parametrize("pair", list(LOW_PAIRS))
+def test_low_compare_finds_the_cpu_regions(pair):
+    check_compare_low(*LOW_PAIRS[pair](None if on_real_gpu() else (64, 96)), regions=True)
+
+
+def test_low_compare_finds_nothing_in_codec_noise_as_the_cpu():
+    """The negative: a JPEG round trip at quality 75 of an unedited photograph."""
+    check_compare_low(*codec_noise_pair(None if on_real_gpu() else (96, 128), edited=False), regions=False)
 
 
 @pytest.mark.parametrize(

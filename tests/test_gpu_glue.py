@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 import pytest
-from gpu_parity import assert_same_regions, edited_pair
+from gpu_parity import assert_same_regions, codec_noise_pair, edited_pair
 
 from imgdiff_gpu.pipeline import compare
 
@@ -133,13 +133,52 @@ def test_compare_pairs_uploads_each_pair_once_and_finds_what_compare_finds(fake_
         assert abs(result.score - single.score) <= 1e-12
 
 
-def test_noise_adaptive_sensitivity_runs_on_the_cpu_with_a_note_until_the_kernel_has_its_rules(fake_gpu):
-    """'low' follows the pair's own noise, which strength.cu does not compute yet: never a different answer."""
-    left, right = edited_pair((40, 72), channels=3)
-    cpu = compare(left, right, device="cpu", sensitivity="low")
+def test_low_runs_on_the_gpu_whole_in_bands_and_in_batches_as_on_the_cpu(fake_gpu, monkeypatch):
+    """'low' follows the pair's own noise on the device too: the CPU's regions, mask and score every way."""
+    import imgdiff_gpu._analysis_gpu as analysis_gpu
+    from imgdiff_gpu.detection import thresholds_for
+    from imgdiff_gpu.pipeline import compare_batch
+
+    pairs = [codec_noise_pair((72, 60), edited=True), edited_pair((72, 60), channels=3)]
+    cpu = [compare(left, right, device="cpu", sensitivity="low") for left, right in pairs]
     fake_gpu.fake.launches.clear()
-    asked_for_gpu = compare(left, right, device="gpu", sensitivity="low")
-    assert asked_for_gpu.device == "cpu" and fake_gpu.fake.launches == []
-    assert any("noise-adaptive rules" in note for note in asked_for_gpu.notes)
-    assert asked_for_gpu.score == cpu.score
-    assert_same_regions(asked_for_gpu.regions, cpu.regions)
+    whole = compare(*pairs[0], device="gpu", sensitivity="low")
+    assert whole.device == "gpu" and whole.notes == [] and cpu[0].regions
+    assert [name for name, _, _ in fake_gpu.fake.launches][-1] == "imgdiff_strength"
+    assert_same_regions(whole.regions, cpu[0].regions)
+    assert np.array_equal(whole.mask, cpu[0].mask) and abs(whole.score - cpu[0].score) <= 1e-12
+
+    batch = compare_batch(*(np.stack(images) for images in zip(*pairs, strict=True)), device="gpu", sensitivity="low")
+    for ours, theirs in zip(batch, cpu, strict=True):
+        assert ours.device == "gpu"
+        assert_same_regions(ours.regions, theirs.regions)
+        assert abs(ours.score - theirs.score) <= 1e-12
+
+    monkeypatch.setattr(analysis_gpu, "_SMALLEST_BAND", 16)
+    row_bytes = 60 * (2 * 3 * 4 + 2 * 4 + 8 + 4 + 1 + 1)
+    monkeypatch.setattr(analysis_gpu, "GPU_BUDGET_BYTES", row_bytes * (16 + 10))
+    options = dict(ignore=None, antialiasing=False, min_area=40, merge_distance=8, keep_maps=True)
+    banded = analysis_gpu.analyse_gpu(*pairs[0], thresholds_for("low"), **options)
+    assert banded.notes == ["processed on the GPU in bands of 16 rows"]
+    assert_same_regions(banded.regions, cpu[0].regions)
+    assert np.array_equal(banded.mask, cpu[0].mask)
+
+
+def test_hysteresis_on_the_device_keeps_what_the_cpus_keeps_for_any_core(fake_gpu):
+    import cupy
+
+    from imgdiff_gpu._regions_gpu import hysteresis_gpu
+    from imgdiff_gpu.detection import hysteresis
+
+    rng = np.random.default_rng(5)
+    weak = rng.random((3, 40, 50)) < 0.45
+    strong = weak & (rng.random(weak.shape) < 0.3)
+    for min_core in (1, 2, 5, 12):
+        batch = hysteresis_gpu(cupy.asarray(weak), cupy.asarray(strong), min_core).get()
+        for i in range(len(weak)):
+            expected = hysteresis(weak[i], strong[i], min_core)
+            assert np.array_equal(
+                hysteresis_gpu(cupy.asarray(weak[i]), cupy.asarray(strong[i]), min_core).get(), expected
+            )
+            assert np.array_equal(batch[i], expected), (min_core, i)
+    assert hysteresis(weak[0], strong[0], 12).sum() < hysteresis(weak[0], strong[0], 1).sum()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gpu_parity import check_compare, check_ssim, check_strength_levels
+from gpu_parity import check_compare, check_low_levels, check_ssim, check_strength_levels, codec_noise_pair, edited_pair
 
 import imgdiff_gpu._kernels as kernels_module
 
@@ -31,6 +31,11 @@ def _ssim_checks():
 def _strength_checks():
     check_strength_levels(channels=3, antialiasing=True, size=(40, 72))
     check_strength_levels(channels=4, antialiasing=False, size=(40, 72))
+
+
+def _low_checks():
+    check_low_levels(*edited_pair((40, 72), channels=3))
+    check_low_levels(*codec_noise_pair((64, 96), edited=True))
 
 
 def _planes_checks():
@@ -83,6 +88,16 @@ MUTATIONS = [
     ("chroma term", "strength.cu", "sums[3] * sums[3]", "sums[2] * sums[2]", _strength_checks),
     ("suppression ignored", "strength.cu", "if (use_suppress && suppress[pixel])", "if (false)", _strength_checks),
     ("alpha plane dropped", "strength.cu", "if (alpha) strength", "if (false) strength", _strength_checks),
+    ("luma threshold factor ignored", "strength.cu", "sums[0] / (double)luma_scale[here]", "sums[0]", _low_checks),
+    (
+        "luma threshold factor inverted",
+        "strength.cu",
+        "sums[0] / (double)luma_scale[here]",
+        "sums[0] * (double)luma_scale[here]",
+        _low_checks,
+    ),
+    ("coarse chroma term dropped", "strength.cu", "if (use_coarse) strength", "if (false) strength", _low_checks),
+    ("coarse chroma term halved", "strength.cu", "(double)coarse[here])", "0.5 * (double)coarse[here])", _low_checks),
     (
         "interleaved luma stride",
         "ssim.cu",
@@ -126,6 +141,7 @@ def test_the_checks_pass_on_the_real_kernels():
     """The other half of the mutation test: the same checks pass without the bug."""
     _ssim_checks()
     _strength_checks()
+    _low_checks()
     _pipeline_checks()
     _planes_checks()
     _histogram_checks()
