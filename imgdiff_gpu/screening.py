@@ -38,8 +38,6 @@ those the image path gives (the bounds only decide which path computes them).
 
 from __future__ import annotations
 
-import threading
-
 import cv2
 import numpy as np
 
@@ -69,30 +67,49 @@ class FrameScreen:
             # a counted pixel's strength reads every pixel its window covers
             size = 2 * self.params.radius + 1
             self.reach = cv2.dilate(self.counted.view(np.uint8), np.ones((size, size), np.uint8)).view(bool)
-        self._lock = threading.Lock()  # pairs are screened on several threads at once
         self._misses = 0
         self._pause = 0  # pairs still to hand straight to the full comparison
         self._next_pause = FIRST_PAUSE
 
     def __call__(self, left: np.ndarray, right: np.ndarray) -> float | None:
-        """The score of a pair proven to have no difference, or None when it may have one."""
+        """The score of a pair proven to have no difference, or None when it may have one.
+
+        One pair after another; :func:`imgdiff_gpu.video` screens several pairs at once
+        by calling :meth:`wants`, :meth:`measure` and :meth:`record` itself.
+        """
+        if not self.wants():
+            return None
+        score = self.measure(left, right)
+        self.record(score)
+        return score
+
+    def wants(self) -> bool:
+        """Whether to screen the next pair, or stand aside while pairs keep differing.
+
+        Called for the pairs in their order, as :meth:`record` is, so the decisions
+        depend only on the pairs, never on which worker thread finished first.
+        """
+        if self._pause > 0:
+            self._pause -= 1
+            return False
+        return True
+
+    def record(self, score: float | None) -> None:
+        """Remember whether the screen cleared a pair (``score`` not None)."""
+        if score is not None:
+            self._misses, self._next_pause = 0, FIRST_PAUSE
+            return
+        self._misses += 1
+        if self._misses >= MISSES_BEFORE_PAUSE:
+            # one more miss after the pause starts a longer one
+            self._misses, self._pause = MISSES_BEFORE_PAUSE - 1, self._next_pause
+            self._next_pause = min(2 * self._next_pause, LONGEST_PAUSE)
+
+    def measure(self, left: np.ndarray, right: np.ndarray) -> float | None:
+        """The screen itself, with no memory of earlier pairs: safe on several threads at once."""
         if left.shape != right.shape or left.shape != (*self.shape, 3) or left.dtype != np.uint8:
             return None  # not what this screen was built for (a stream can change size midway)
-        with self._lock:
-            if self._pause > 0:
-                self._pause -= 1
-                return None
-        score = self._screen(left, right)
-        with self._lock:
-            if score is not None:
-                self._misses, self._next_pause = 0, FIRST_PAUSE
-            else:
-                self._misses += 1
-                if self._misses >= MISSES_BEFORE_PAUSE:
-                    # one more miss after the pause starts a longer one
-                    self._misses, self._pause = MISSES_BEFORE_PAUSE - 1, self._next_pause
-                    self._next_pause = min(2 * self._next_pause, LONGEST_PAUSE)
-        return score
+        return self._screen(left, right)
 
     def _screen(self, left: np.ndarray, right: np.ndarray) -> float | None:
         from ._screen_cpu import frame_steps

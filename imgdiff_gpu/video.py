@@ -192,21 +192,26 @@ def _analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Ca
         return
     import numba
 
-    def analyse(left, right):
-        score = screen(left, right) if screen is not None else None
+    def analyse(left, right, screening: bool):
+        score = screen.measure(left, right) if screening else None
         return score, (compare_pair(left, right) if score is None else None)
+
+    def finished(pair, screening: bool, future):
+        score, result = future.result()
+        if screening:
+            screen.record(score)  # in frame order, so which pairs are screened never depends on timing
+        return (*pair, score, result)
 
     workers = numba.get_num_threads()  # the cores Numba would use: NUMBA_NUM_THREADS, else all
     pending: collections.deque = collections.deque()
     with ThreadPoolExecutor(max_workers=workers, initializer=_one_numba_thread) as pool:
         for pair in pairs:
-            pending.append((pair, pool.submit(analyse, pair[2], pair[3])))
+            screening = screen is not None and screen.wants()
+            pending.append((pair, screening, pool.submit(analyse, pair[2], pair[3], screening)))
             if len(pending) >= 2 * workers:
-                pair, future = pending.popleft()
-                yield (*pair, *future.result())
+                yield finished(*pending.popleft())
         while pending:
-            pair, future = pending.popleft()
-            yield (*pair, *future.result())
+            yield finished(*pending.popleft())
 
 
 DIFF_VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
