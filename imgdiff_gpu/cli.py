@@ -504,7 +504,8 @@ def _run() -> None:
     """The ``imgdiff`` process: signals, C libraries' stderr, and unexpected failures at the boundary.
 
     SIGINT and SIGTERM stop the run where it is, through the same path as an
-    error (staged outputs removed), then one line and 130 or 143. An exception
+    error (staged outputs removed), then one line and 130 or 143. A usage error
+    (an unknown flag, a value out of range) is one line and exit status 2 too. An exception
     nothing expected (a bug) is one line and exit status 2, never 1, which
     would read as "different"; IMGDIFF_TRACEBACK=1 shows its traceback.
     """
@@ -512,7 +513,19 @@ def _run() -> None:
         signal.signal(signum, _on_signal)
     with _c_libraries_muted() as muted:
         try:
-            cli(prog_name="imgdiff")
+            # not standalone: a usage error comes back here, to be said in one line like every other trouble
+            cli.main(prog_name="imgdiff", standalone_mode=False)
+        except click.ClickException as exc:
+            if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+                exc.show()  # bare 'imgdiff': the help, as click shows it
+                sys.exit(TROUBLE)
+            context = getattr(exc, "ctx", None)
+            usage = f"; see '{context.command_path} -h'" if context is not None else ""
+            click.echo(f"imgdiff: error: {exc.format_message().rstrip('.')}{usage}", err=True)
+            sys.exit(TROUBLE)
+        except click.exceptions.Abort:  # click's own word for an interrupt it caught
+            click.echo("imgdiff: error: interrupted by SIGINT; no partial output was left", err=True)
+            sys.exit(interrupted_status(signal.SIGINT))
         except Exception as exc:
             if os.environ.get("IMGDIFF_TRACEBACK"):
                 import traceback
