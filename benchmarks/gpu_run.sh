@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Everything of issue 9 that needs a GPU, in one call on a lent GPU machine (see the device tool):
 #   run(command="bash benchmarks/gpu_run.sh", carry=[".whl"])
+# or, where one call may not last long enough (each call gets a fresh $OUT), stage by stage:
+#   bash benchmarks/gpu_run.sh tests | ssim | pipeline | video   (default: all, then readme)
+# and then, on any machine, the table from the JSON files that came back:
+#   python benchmarks/bench_gpu_pipeline.py --readme --ssim S.json --video V.json --pipeline P.json
 # The machine's image has CuPy, Numba, OpenCV, scikit-image, Pillow, click and tqdm; PyAV and
 # cuCIM travel as wheels in .whl/ (cp312 manylinux x86_64: av, cucim-cu13 and its needs).
 # Results land in $OUT (or ./gpu-results when run elsewhere), with README.md carrying the filled
@@ -15,6 +19,8 @@
 #     (bench_gpu_pipeline.py);
 #   - 1080p H.264 video on the GPU against decoding alone with the same decoder (bench_video.py).
 set -uo pipefail
+stages="${*:-tests ssim pipeline video readme}"
+wants() { [[ " $stages " == *" $1 "* ]]; }
 out="${OUT:-gpu-results}"
 mkdir -p "$out"
 if compgen -G ".whl/*.whl" > /dev/null; then
@@ -22,13 +28,18 @@ if compgen -G ".whl/*.whl" > /dev/null; then
     && export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
-python3 -c "import cupy; assert cupy.cuda.runtime.getDeviceCount() > 0" || { echo "CuPy sees no GPU" >&2; exit 2; }
-python3 -m pytest -q -p no:cacheprovider -m gpu 2>&1 | tee "$out/gpu-tests.log"
-python3 benchmarks/bench_ssim.py --sizes 1080p,4k --out "$out/ssim-gpu.json" 2>&1 | tee "$out/bench-ssim.log"
-python3 benchmarks/bench_gpu_pipeline.py --rounds 5 --pairs 64 --huge 20000 --out "$out/pipeline-gpu.json" \
-  2>&1 | tee "$out/bench-pipeline.log"
-python3 benchmarks/bench_video.py --device gpu --frames 300 --out "$out/video-gpu.json" 2>&1 | tee "$out/bench-video-gpu.log"
-cp README.md "$out/README.md"
-python3 benchmarks/bench_gpu_pipeline.py --readme --ssim "$out/ssim-gpu.json" --video "$out/video-gpu.json" \
-  --pipeline "$out/pipeline-gpu.json" --readme-path "$out/README.md" 2>&1 | tee "$out/readme-table.md"
+if [[ "$stages" != "readme" ]]; then
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
+  python3 -c "import cupy; assert cupy.cuda.runtime.getDeviceCount() > 0" || { echo "CuPy sees no GPU" >&2; exit 2; }
+fi
+wants tests && python3 -m pytest -q -p no:cacheprovider -m gpu 2>&1 | tee "$out/gpu-tests.log"
+wants ssim && python3 benchmarks/bench_ssim.py --sizes 1080p,4k --out "$out/ssim-gpu.json" 2>&1 | tee "$out/bench-ssim.log"
+wants pipeline && python3 benchmarks/bench_gpu_pipeline.py --rounds 5 --pairs 64 --huge 20000 \
+  --out "$out/pipeline-gpu.json" 2>&1 | tee "$out/bench-pipeline.log"
+wants video && python3 benchmarks/bench_video.py --device gpu --frames 300 --out "$out/video-gpu.json" 2>&1 \
+  | tee "$out/bench-video-gpu.log"
+if wants readme; then
+  cp README.md "$out/README.md"
+  python3 benchmarks/bench_gpu_pipeline.py --readme --ssim "$out/ssim-gpu.json" --video "$out/video-gpu.json" \
+    --pipeline "$out/pipeline-gpu.json" --readme-path "$out/README.md" 2>&1 | tee "$out/readme-table.md"
+fi

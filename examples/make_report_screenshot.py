@@ -5,6 +5,7 @@ Run: python examples/make_report_screenshot.py
 """
 
 import io
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         out = Path(temp) / "out"
         compare = [sys.executable, "-m", "imgdiff_gpu.cli", "compare", "-q", "--out", str(out)]
-        subprocess.run([*compare, str(HERE / "left.png"), str(HERE / "right.png")], check=False)
+        here = os.path.relpath(HERE)  # the page shows the paths as given
+        subprocess.run([*compare, f"{here}/left.png", f"{here}/right.png"], check=False)
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
         for argument in (

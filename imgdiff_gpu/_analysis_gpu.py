@@ -4,16 +4,19 @@ When the pair fits the memory budget it stays on the device from upload to
 regions: the pixels go up once, as stored; the planes (``kernels/planes.cu``),
 the luma SSIM map (``kernels/ssim.cu``), its 256-bin histogram (Otsu's
 threshold on the host from those 256 counts), the strength levels
-(``kernels/strength.cu``), hysteresis, the regions and their statistics
-(``_regions_gpu.py``) are computed there, and what comes back is the score,
+(``kernels/strength.cu``; for the noise-following rules of ``low``, their
+per-pixel inputs from ``_noise_rules_gpu.py``), hysteresis, the regions and
+their statistics (``_regions_gpu.py``) are computed there, and what comes back is the score,
 the threshold and 9 numbers per region -- plus the map and the mask only when
 pictures are wanted (``keep_maps``).
 
 Pairs over the budget go through in bands of rows with a halo of the window
 radius, planes built on the host and the levels brought back for hysteresis and
-regions on the host. The kernels reflect only at a band's edges, which are
-either the image's own edges or halo rows that are thrown away, so every kept
-row is exactly what an untiled run gives. A GPU out-of-memory error in the
+regions on the host (the per-pixel inputs of ``low``'s rules too come from the
+host, from ``detection.py`` itself: the coarse scale reaches beyond a halo). The
+kernels reflect only at a band's edges, which are either the image's own edges
+or halo rows that are thrown away, so every kept row is exactly what an untiled
+run gives. A GPU out-of-memory error in the
 resident path tries bands; in bands it shrinks them; ``analysis.analyse`` falls
 back to the CPU if even small bands do not fit.
 """
@@ -25,16 +28,19 @@ from dataclasses import replace
 import numpy as np
 
 from ._analysis_cpu import Analysis, luma_ssim_params, score_of
+from ._histogram_gpu import ssim_histogram_gpu
 from ._kernels import get_kernel, inverse_threshold, launch
+from ._ssim_gpu import ssim_planes
 from ._strength_cpu import NEAR
 from .detection import (
     SSIM_HISTOGRAM_BINS,
     Thresholds,
+    coarse_chroma_shift,
     difference_mask,
     explained_by_antialiasing,
+    luma_threshold_scale,
     mask_from_levels,
     otsu_ssim_threshold,
-    ssim_histogram,
 )
 from .pairing import pair_layout, prepare_pair
 from .regions import find_regions
@@ -64,22 +70,28 @@ def _bands(height: int, band_rows: int, halo: int):
 
 
 def _ssim_band(cupy, left_luma, right_luma, params):
-    from ._ssim_gpu import ssim_planes
-
     _, maps = ssim_planes(cupy.asarray(left_luma)[None], cupy.asarray(right_luma)[None], params, want_map=True)
     return maps[0]
 
 
-def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold):
+def _get_strength_kernel(radius: int):
+    return get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=radius)
+
+
+def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold, noise_rules=(None, None)):
     """Strength levels (uint8 CuPy, [N x] H x W) of two [N x] H x W x P plane stacks, NumPy or CuPy.
 
-    ``threshold``: the SSIM threshold, one per pair of a batch.
+    ``threshold``: the SSIM threshold, one per pair of a batch. ``noise_rules``: the
+    per-pixel luma threshold factor and coarse chroma evidence ([N x] H x W float32,
+    NumPy or CuPy, or None each) of a sensitivity that follows the pair's noise.
     """
+    luma_scale, coarse = noise_rules
+    unused = cupy.zeros(1, dtype=cupy.float32)
     height, width, planes = left.shape[-3:]
     count = left.shape[0] if left.ndim == 4 else 1
     levels = cupy.empty(left.shape[:-1], dtype=cupy.uint8)
     inverse_ssim = cupy.asarray([inverse_threshold(1.0 - t) for t in np.atleast_1d(threshold)], dtype=cupy.float64)
-    kernel = get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=len(weights) // 2)
+    kernel = _get_strength_kernel(len(weights) // 2)
     launch(
         kernel,
         height,
@@ -100,9 +112,33 @@ def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshol
             inverse_threshold(thresholds.chroma_shift),
             inverse_threshold(thresholds.texture),
             inverse_ssim,
+            unused if luma_scale is None else cupy.asarray(luma_scale, dtype=cupy.float32),
+            np.int32(luma_scale is not None),
+            unused if coarse is None else cupy.asarray(coarse, dtype=cupy.float32),
+            np.int32(coarse is not None),
         ),
     )
     return levels
+
+
+def noise_rules_gpu(left_planes, right_planes, weights, thresholds: Thresholds):
+    """(luma_scale, coarse) of two CuPy plane stacks, as ``detection.difference_mask`` computes them."""
+    from ._noise_rules_gpu import coarse_chroma_shift_gpu, luma_threshold_scale_gpu
+
+    luma_scale = luma_threshold_scale_gpu(left_planes, right_planes, weights, thresholds)
+    coarse = None
+    if thresholds.coarse_chroma is not None and left_planes.shape[-1] >= 3:
+        coarse = coarse_chroma_shift_gpu(left_planes, right_planes) / np.float32(thresholds.coarse_chroma)
+    return luma_scale, coarse
+
+
+def _noise_rules_host(left_planes, right_planes, weights, thresholds: Thresholds):
+    """(luma_scale, coarse) of two host plane stacks, with the CPU's own functions (for bands)."""
+    luma_scale = luma_threshold_scale(left_planes[..., 0], right_planes[..., 0], weights, thresholds)
+    coarse = None
+    if thresholds.coarse_chroma is not None and left_planes.shape[2] >= 3:
+        coarse = coarse_chroma_shift(left_planes, right_planes) / thresholds.coarse_chroma
+    return luma_scale, coarse
 
 
 def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_rows):
@@ -119,17 +155,20 @@ def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_row
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band = _ssim_band(cupy, left_luma[lo:hi], right_luma[lo:hi], luma_params)[top - lo : bottom - lo]
         band_valid = cupy.asarray(valid[top:bottom]) if valid is not None else None
-        counts += ssim_histogram(band, band_valid, xp=cupy).get()
+        counts += ssim_histogram_gpu(band, band_valid).get()[0].astype(np.int64)
         ssim_map[top:bottom] = band.get()
     threshold = thresholds.ssim if thresholds.ssim is not None else otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
     if thresholds.exact:
         return ssim_map, None, threshold
 
     levels = np.empty(left.shape[:2], dtype=np.uint8)
+    # the noise rules need the whole image (the coarse scale reaches ~30 px): on the host, once
+    luma_scale, coarse = _noise_rules_host(left, right, weights, thresholds)
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band_suppress = suppress[lo:hi].view(np.uint8) if suppress is not None else None
+        band_rules = tuple(None if rule is None else rule[lo:hi] for rule in (luma_scale, coarse))
         band_levels = _levels(
-            cupy, left[lo:hi], right[lo:hi], ssim_map[lo:hi], weights, band_suppress, thresholds, threshold
+            cupy, left[lo:hi], right[lo:hi], ssim_map[lo:hi], weights, band_suppress, thresholds, threshold, band_rules
         ).get()
         levels[top:bottom] = band_levels[top - lo : bottom - lo]
     return ssim_map, levels, threshold
@@ -153,11 +192,13 @@ def explained_by_antialiasing_gpu(left, right):
     return explained
 
 
-def resident_bytes(left: np.ndarray, right: np.ndarray, planes: int) -> int:
-    """Device bytes of the resident analysis: pixels as stored, two plane stacks, two luma
-    copies, the map, and about 20 bytes a pixel of masks, levels and labels."""
+def resident_bytes(left: np.ndarray, right: np.ndarray, planes: int, *, noise_rules: bool = False) -> int:
+    """Device bytes of the resident analysis: pixels as stored, two plane stacks, the map,
+    and about 20 bytes a pixel of masks, levels and labels (with ``low``'s rules, about
+    32 more: the luma factor, the coarse term and the float32 filtering temporaries)."""
     height, width = left.shape[:2]
-    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 2 * 4 + 8 + 20)
+    extra = 32 if noise_rules else 0
+    return height * width * (left[0, 0].nbytes + right[0, 0].nbytes + 2 * planes * 4 + 8 + 20 + extra)
 
 
 def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antialiasing, min_area, merge_distance):
@@ -170,9 +211,8 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
     left_planes = plane_stack_gpu(left, colour=layout.colour, alpha=layout.alpha, scale=layout.left_scale)
     right_planes = plane_stack_gpu(right, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale)
     luma_params = replace(params, out_dtype=np.dtype(np.float64))  # float64, as on the CPU
-    ssim_map = _ssim_band(
-        cupy, cupy.ascontiguousarray(left_planes[..., 0]), cupy.ascontiguousarray(right_planes[..., 0]), luma_params
-    )
+    _, maps = ssim_planes(left_planes[None], right_planes[None], luma_params, want_map=True)  # luma, in place
+    ssim_map = maps[0]
     device_ignore = cupy.asarray(ignore) if ignore is not None else None
     valid = ~device_ignore if ignore is not None else None
     if thresholds.exact:  # no windowed evidence: the plain per-pixel test
@@ -181,7 +221,7 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
             mask &= ~explained_by_antialiasing_gpu(left_planes, right_planes)
         threshold = 1.0
     else:
-        counts = ssim_histogram(ssim_map, valid, xp=cupy).get()  # 256 counts
+        counts = ssim_histogram_gpu(ssim_map, valid).get()[0]  # 256 counts
         threshold = thresholds.ssim
         if threshold is None:
             threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
@@ -195,10 +235,11 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
             suppress.view(cupy.uint8) if suppress is not None else None,
             thresholds,
             threshold,
+            noise_rules_gpu(left_planes, right_planes, params.weights, thresholds),
         )
         if valid is not None:
             levels[~valid] = 0
-        mask = hysteresis_gpu(levels >= 1, levels == 2)
+        mask = hysteresis_gpu(levels >= 1, levels == 2, thresholds.min_core)
     if valid is not None:
         mask &= valid
     regions, kept = find_regions_gpu(
@@ -216,7 +257,8 @@ def _analyse_banded(left_planes, right_planes, params, thresholds, *, ignore, an
     explain = antialiasing and not thresholds.exact
     suppress = explained_by_antialiasing(left_planes, right_planes) if explain else None
     # device bytes per image row at once: both stacks, luma copies, map, histogram bins, levels
-    row_bytes = width * (2 * planes * 4 + 2 * 4 + 8 + 4 + 1 + 1)
+    # (and the luma factor and coarse term of 'low')
+    row_bytes = width * (2 * planes * 4 + 2 * 4 + 8 + 4 + 1 + 1 + (8 if thresholds.adapts_to_noise else 0))
     halo = max(params.radius, NEAR)
     band_rows = max(min(height, GPU_BUDGET_BYTES // row_bytes - 2 * halo), _SMALLEST_BAND)
     while True:
@@ -239,7 +281,7 @@ def _analyse_banded(left_planes, right_planes, params, thresholds, *, ignore, an
         return ssim_map, mask, threshold, band_rows
     if valid is not None:
         levels[~valid] = 0
-    mask = mask_from_levels(levels)
+    mask = mask_from_levels(levels, thresholds.min_core)
     if valid is not None:
         mask &= valid
     return ssim_map, mask, float(threshold), band_rows
@@ -274,7 +316,7 @@ def analyse_gpu(
     params = luma_ssim_params(np.empty(left.shape[:2], dtype=np.float32))
     planes = 1 + 2 * layout.colour + layout.alpha
     notes = list(layout.notes)
-    if resident_bytes(left, right, planes) <= GPU_BUDGET_BYTES:
+    if resident_bytes(left, right, planes, noise_rules=thresholds.adapts_to_noise) <= GPU_BUDGET_BYTES:
         try:
             score, regions, threshold, kept, ssim_map = _analyse_resident(
                 left,
@@ -300,7 +342,7 @@ def analyse_gpu(
             if not is_out_of_memory(exc):
                 raise
             _free_cached_memory()  # then bands, which need less
-    pair = prepare_pair(left, right)
+    pair = prepare_pair(_host(left), _host(right))  # bands start from host planes
     ssim_map, mask, threshold, band_rows = _analyse_banded(
         pair.left.planes, pair.right.planes, params, thresholds, ignore=ignore, antialiasing=antialiasing
     )
@@ -371,7 +413,6 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
 
     from ._planes_gpu import plane_stack_gpu
     from ._regions_gpu import find_regions_gpu, hysteresis_gpu
-    from ._ssim_gpu import ssim_planes
 
     count = len(lefts)
     layout = pair_layout(lefts[0], rights[0])
@@ -381,12 +422,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
         rights, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale, batch=True
     )
     luma_params = replace(params, out_dtype=np.dtype(np.float64))
-    means, ssim_maps = ssim_planes(
-        cupy.ascontiguousarray(left_planes[..., 0]),
-        cupy.ascontiguousarray(right_planes[..., 0]),
-        luma_params,
-        want_map=True,
-    )
+    means, ssim_maps = ssim_planes(left_planes, right_planes, luma_params, want_map=True)  # luma, in place
     device_ignore = cupy.asarray(ignore) if ignore is not None else None
     valid = ~device_ignore if ignore is not None else None
     if thresholds.exact:
@@ -395,7 +431,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
             masks &= ~explained_by_antialiasing_gpu(left_planes, right_planes)
         ssim_thresholds = [1.0] * count
     else:
-        counts = cupy.stack([ssim_histogram(ssim_maps[i], valid, xp=cupy) for i in range(count)]).get()
+        counts = ssim_histogram_gpu(ssim_maps, valid).get()  # 256 counts per pair
         ssim_thresholds = [
             thresholds.ssim if thresholds.ssim is not None else otsu_ssim_threshold(c, thresholds.ssim_ceiling)
             for c in counts
@@ -410,10 +446,11 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
             suppress.view(cupy.uint8) if suppress is not None else None,
             thresholds,
             ssim_thresholds,
+            noise_rules_gpu(left_planes, right_planes, params.weights, thresholds),
         )
         if valid is not None:
-            levels[:, ~valid] = 0
-        masks = hysteresis_gpu(levels >= 1, levels == 2)
+            levels *= valid.astype(cupy.uint8)  # every pair's ignored pixels (broadcast over the batch)
+        masks = hysteresis_gpu(levels >= 1, levels == 2, thresholds.min_core)
     if valid is not None:
         masks &= valid
     regions, kept = find_regions_gpu(

@@ -57,5 +57,5 @@ def resolve_device(device: str, *arrays: Any) -> Device:
         return "gpu" if gpu_available() else "cpu"
     reason = _gpu_unavailable_reason()
     if reason is not None:
-        raise DeviceError(f"device 'gpu' was requested but {reason}; use --device cpu or auto")
+        raise DeviceError(f"device 'gpu' was requested but {reason}; use device='cpu' or device='auto'")
     return "gpu"

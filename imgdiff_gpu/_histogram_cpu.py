@@ -9,7 +9,8 @@ itself. Here each strip of rows counts into its own row of a small table.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from ._jit import njit, prange
 
 STRIP_ROWS = 64
 

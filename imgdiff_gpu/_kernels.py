@@ -8,7 +8,8 @@ Nothing here imports CuPy at import time.
 
 The constants both languages need are defined once, in Python, and reach the
 kernels as ``-D`` flags (:func:`shared_defines`): the tile a block computes,
-the reach of "near a change" and the strength levels' cut-offs. One helper,
+the reach of "near a change", the strength levels' cut-offs and the SSIM
+histogram's bin count. One helper,
 :func:`launch`, turns an image size into the block and grid of a tile kernel.
 """
 
@@ -42,7 +43,7 @@ def read_source(name: str) -> str:
 def shared_defines() -> dict[str, object]:
     """The constants every kernel is compiled with, from their one Python definition."""
     from ._strength_cpu import NEAR
-    from .detection import HYSTERESIS_HIGH, HYSTERESIS_LOW
+    from .detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, SSIM_HISTOGRAM_BINS
 
     return {
         "IMGDIFF_TILE_W": TILE_WIDTH,
@@ -50,6 +51,7 @@ def shared_defines() -> dict[str, object]:
         "IMGDIFF_NEAR": NEAR,
         "IMGDIFF_LEVEL_LOW": repr(float(HYSTERESIS_LOW)),
         "IMGDIFF_LEVEL_HIGH": repr(float(HYSTERESIS_HIGH)),
+        "IMGDIFF_BINS": SSIM_HISTOGRAM_BINS,
     }
 
 

@@ -22,7 +22,8 @@ Premultiplied alpha multiplies each numerator by A and puts one more
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from ._jit import njit, prange
 
 
 @njit(inline="always", cache=True)

@@ -27,18 +27,21 @@ def _within_slices(square: np.ndarray, ndim: int) -> np.ndarray:
     return structure
 
 
-def hysteresis_gpu(weak, strong):
-    """Weak pixels 8-connected to a strong one, on the device (``detection.hysteresis``'s twin).
+def hysteresis_gpu(weak, strong, min_core: int = 1):
+    """Weak pixels 8-connected to at least ``min_core`` strong ones, on the device (``detection.hysteresis``'s twin).
 
-    ``weak`` and ``strong``: H x W, or N x H x W for a batch.
+    ``weak`` and ``strong``: H x W, or N x H x W for a batch (labels never span pairs).
     """
     import cupy
     from cupyx.scipy import ndimage
 
     structure = _within_slices(np.ones((3, 3), dtype=bool), weak.ndim)
     labels, count = ndimage.label(weak, structure=cupy.asarray(structure))
-    keep = cupy.zeros(int(count) + 1, dtype=bool)
-    keep[labels[strong]] = True
+    if min_core <= 1:
+        keep = cupy.zeros(int(count) + 1, dtype=bool)
+        keep[labels[strong]] = True
+    else:
+        keep = cupy.bincount(labels[strong], minlength=int(count) + 1) >= min_core
     keep[0] = False
     return keep[labels]
 

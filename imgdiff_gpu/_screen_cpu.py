@@ -20,8 +20,8 @@ pixel's window covers (the caller dilates the counted mask by the radius).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
+from ._jit import njit, prange
 from ._planes_cpu import numerators
 
 

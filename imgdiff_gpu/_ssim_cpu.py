@@ -21,8 +21,8 @@ few seconds of compilation.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
+from ._jit import njit, prange
 from ._ssim_params import SSIMParams, cropped_mean, kernel_input_dtype
 
 # Output rows per strip, at most. A strip filters each of its input rows

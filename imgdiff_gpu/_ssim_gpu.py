@@ -37,10 +37,15 @@ def _get_ssim_kernel(in_dtype: np.dtype, out_dtype: np.dtype, radius: int):
 
 
 def ssim_planes(planes1, planes2, params: SSIMParams, *, want_map: bool):
-    """Per-plane mean SSIM and maps of two N x H x W CuPy stacks."""
+    """Per-plane mean SSIM and maps of two N x H x W CuPy stacks.
+
+    N x H x W x P stacks (interleaved planes, such as Y, Cr, Cb) are compared on
+    their first plane, read in place.
+    """
     import cupy
 
-    count, height, width = planes1.shape
+    count, height, width = planes1.shape[:3]
+    stride = planes1.shape[3] if planes1.ndim == 4 else 1
     in_dtype = kernel_input_dtype(planes1.dtype, planes2.dtype)
     planes1 = cupy.ascontiguousarray(planes1.astype(in_dtype, copy=False))
     planes2 = cupy.ascontiguousarray(planes2.astype(in_dtype, copy=False))
@@ -61,6 +66,7 @@ def ssim_planes(planes1, planes2, params: SSIMParams, *, want_map: bool):
             sums,
             np.int32(height),
             np.int32(width),
+            np.int32(stride),
             np.int32(params.crop),
             np.float64(params.C1),
             np.float64(params.C2),

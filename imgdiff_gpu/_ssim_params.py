@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from skimage.util.dtype import dtype_range
 
 # The kernels read 8- and 16-bit integers and float32 as they are (each exact in
 # float32 arithmetic, the CUDA kernel's tile type), float16 as float32, and
@@ -136,6 +135,8 @@ def ssim_params(
                 "Inputs have mismatched dtypes. Setting data_range based on im1.dtype.",
                 stacklevel=3,
             )
+        from skimage.util.dtype import dtype_range  # only here: scikit-image takes long to import
+
         dmin, dmax = dtype_range[np.dtype(im1.dtype).type]
         data_range = dmax - dmin
         if np.dtype(im1.dtype).kind in "iu" and im1.dtype != np.uint8:

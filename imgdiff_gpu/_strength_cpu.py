@@ -17,8 +17,8 @@ spreads evidence beyond the change.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
+from ._jit import njit, prange
 from ._ssim_cpu import _filter_across, _filter_along, _reflect
 
 STRIP_ROWS = 16
@@ -53,7 +53,9 @@ def _load_differences(left_row, right_row, suppress_row, halo, row, changed):
 
 
 @njit(parallel=True, nogil=True, fastmath={"contract"}, error_model="numpy", cache=True)
-def _strength_kernel(left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture, inv_ssim, suppress, out):
+def _strength_kernel(
+    left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture, inv_ssim, suppress, luma_scale, coarse, out
+):
     height, width, planes = left.shape
     taps = w.shape[0]
     radius = taps // 2
@@ -63,6 +65,8 @@ def _strength_kernel(left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture
     # filtered quantities: dY, |dY|, then dCr, dCb if colour, then dA if alpha
     quantities = 2 + (2 if colour else 0) + (1 if alpha else 0)
     use_suppress = suppress.shape[0] == height
+    use_luma_scale = luma_scale.shape[0] == height
+    use_coarse = coarse.shape[0] == height
     for strip in prange((height + STRIP_ROWS - 1) // STRIP_ROWS):
         top = strip * STRIP_ROWS
         bottom = min(top + STRIP_ROWS, height)
@@ -102,8 +106,16 @@ def _strength_kernel(left, right, ssim_map, w, inv_luma, inv_chroma, inv_texture
                 near[j] = hit
             out_row = out[top + i]
             ssim_row = ssim_map[top + i]
+            if use_luma_scale:  # a luma threshold of its own at each pixel
+                scale_row = luma_scale[top + i]
+                for j in range(width):
+                    means[0, j] = means[0, j] / scale_row[j]
+            if use_coarse:
+                coarse_row = coarse[top + i]
             for j in range(width):  # no branches but selects: it vectorizes
                 strength = abs(means[0, j]) * inv_luma
+                if use_coarse:
+                    strength = max(strength, coarse_row[j])
                 if colour:
                     strength = max(strength, np.sqrt(means[2, j] ** 2 + means[3, j] ** 2) * inv_chroma)
                 if alpha:
@@ -131,8 +143,16 @@ def strength_map(
     texture: float,
     ssim_threshold: float,
     suppress: np.ndarray | None = None,
+    luma_scale: np.ndarray | None = None,
+    coarse: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Strength (float32, H x W) of two H x W x P float32 plane stacks."""
+    """Strength (float32, H x W) of two H x W x P float32 plane stacks.
+
+    With ``luma_scale`` (H x W float32) the luma threshold at a pixel is
+    ``luma * luma_scale``; ``coarse`` (H x W float32) is further evidence,
+    already divided by its threshold, taken into the maximum.
+    """
+    empty = np.zeros((0, 0), dtype=np.float32)
     out = np.empty(left.shape[:2], dtype=np.float32)
     _strength_kernel(
         np.ascontiguousarray(left, dtype=np.float32),
@@ -144,6 +164,8 @@ def strength_map(
         inverse_threshold(texture),
         inverse_threshold(1.0 - ssim_threshold),
         suppress if suppress is not None else np.zeros((0, 0), dtype=np.bool_),
+        empty if luma_scale is None else np.ascontiguousarray(luma_scale, dtype=np.float32),
+        empty if coarse is None else np.ascontiguousarray(coarse, dtype=np.float32),
         out,
     )
     return out

@@ -72,7 +72,7 @@ def estimate_translation(left: np.ndarray, right: np.ndarray) -> Alignment:
     if a.shape != b.shape:  # phase correlation needs one size: crop or pad the right
         b = pad_to(b[: a.shape[0], : a.shape[1]], a.shape)
     if min(a.shape) < 2:  # OpenCV's window needs two pixels a side; a 1-px image has no shift to find
-        raise AlignmentError(f"a {a.shape[1]}x{a.shape[0]} image is too small to align; leave out --align")
+        raise AlignmentError(f"a {a.shape[1]}x{a.shape[0]} image is too small to align; compare it without align=...")
     window = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
     (dx, dy), response = cv2.phaseCorrelate(a, b, window)
     matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
@@ -106,15 +106,15 @@ def estimate_homography(left: np.ndarray, right: np.ndarray) -> Alignment:
     kp_a, des_a = orb.detectAndCompute(a, None)
     kp_b, des_b = orb.detectAndCompute(b, None)
     if des_a is None or des_b is None or len(kp_a) < 8 or len(kp_b) < 8:
-        raise AlignmentError("too few features to estimate a homography; try --align translation")
+        raise AlignmentError("too few features to estimate a homography; try align='translation'")
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(des_a, des_b)
     if len(matches) < 8:
-        raise AlignmentError(f"only {len(matches)} feature matches; try --align translation")
+        raise AlignmentError(f"only {len(matches)} feature matches; try align='translation'")
     src = np.float32([kp_a[m.queryIdx].pt for m in matches])
     dst = np.float32([kp_b[m.trainIdx].pt for m in matches])
     matrix, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 3.0)
     if matrix is None or int(inliers.sum()) < 8:
-        raise AlignmentError("no consistent homography between the images; try --align translation")
+        raise AlignmentError("no consistent homography between the images; try align='translation'")
     matrix = _refine_ecc(grey_left, grey_right, matrix / matrix[2, 2], cv2.MOTION_HOMOGRAPHY)
     return Alignment("homography", matrix, float(inliers.mean()))
 

@@ -24,6 +24,13 @@ __all__ = ["Analysis", "analyse", "analyse_batch"]
 SMALLEST_GPU_SIDE = 2 * NEAR + 1
 
 
+def _not_on_the_gpu(shape: tuple[int, ...]) -> str | None:
+    """Why a pair of this shape must be analysed on the CPU (None: it need not)."""
+    if min(shape[:2]) < SMALLEST_GPU_SIDE:
+        return "image smaller than the GPU kernels' window"
+    return None
+
+
 def analyse(
     device: Device,
     left: np.ndarray,
@@ -67,10 +74,10 @@ def analyse(
         merge_distance=merge_distance,
         keep_maps=keep_maps,
     )
-    if device == "gpu" and min(left.shape[:2]) < SMALLEST_GPU_SIDE:
-        tiny = analyse_cpu(left, right, thresholds, **options)
-        tiny.notes.append("image smaller than the GPU kernels' window; computed on the CPU")
-        return tiny
+    if device == "gpu" and (reason := _not_on_the_gpu(left.shape)):
+        on_cpu = analyse_cpu(left, right, thresholds, **options)
+        on_cpu.notes.append(f"{reason}; computed on the CPU")
+        return on_cpu
     if device == "gpu":
         from ._analysis_gpu import GPUOutOfMemory, analyse_gpu
 
@@ -106,7 +113,7 @@ def analyse_batch(
         merge_distance=merge_distance,
         keep_maps=keep_maps,
     )
-    if device == "gpu" and len(lefts) and min(lefts[0].shape[:2]) >= SMALLEST_GPU_SIDE:
+    if device == "gpu" and len(lefts) and not _not_on_the_gpu(lefts[0].shape):
         from ._analysis_gpu import GPUOutOfMemory, analyse_batch_gpu
 
         try:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .errors import ImgdiffError, OutputError
 from .exit_status import SAME, exit_status
+from .html_report import REPORT_HTML, batch_html
 from .job import REPORT_NAME, compare_files
 from .options import CompareOptions
 from .outputs import STAGING_PREFIX, Inputs, Outputs, write_all
@@ -179,7 +180,7 @@ def run_batch(
             raise OutputError(f"{out_dir}: the output folder must not contain the input folder {folder}")
     (lefts, left_problems), (rights, right_problems) = (image_files(d, skip=out_dir) for d in (left_dir, right_dir))
     inputs = Inputs([*lefts.values(), *rights.values(), options.ignore_mask])
-    summary_targets = [out_dir / "pairs.csv", out_dir / REPORT_NAME]
+    summary_targets = [out_dir / "pairs.csv", out_dir / REPORT_NAME, out_dir / REPORT_HTML]
     # a rerun replaces its own summary; anything else only when asked, as compare does
     replace_summary = overwrite or force or _is_batch_summary(out_dir / REPORT_NAME)
     Outputs(inputs=inputs, overwrite=replace_summary).check(summary_targets)
@@ -328,8 +329,6 @@ def _write_summary(
         "results": [o.__dict__ for o in summary.outcomes],
         "settings": options.settings(),
     }
-    from .html_report import REPORT_HTML, batch_html
-
     write_all(
         {
             out_dir / "pairs.csv": table.getvalue().encode(),

@@ -96,6 +96,31 @@ def cluster_options(command):
     )(command)
 
 
+# A library message names a parameter as Python does, ``name=VALUE`` (VALUE a literal,
+# or ``...`` for "a value of your choice"); on the command line it reads as the flag.
+_PARAMETER = re.compile(r"\b([a-z][a-z_]*)=('[^']*'|\.\.\.|True|None|-?\d+)")
+
+
+def as_flags(message: str) -> str:
+    """``message`` with each parameter of the running command spelled as its flag.
+
+    >>> print(as_flags("use device='cpu'; pass overwrite=True, or raise max_pixels=..."))
+    use --device cpu; pass --overwrite, or raise --max-pixels
+    """
+    context = click.get_current_context(silent=True)
+    command = context.command if context is not None else cli.commands["compare"]
+    flags = {p.name: max(p.opts, key=len) for p in command.params if isinstance(p, click.Option)}
+
+    def flag(match: re.Match) -> str:
+        name, value = match.groups()
+        if name not in flags:
+            return match.group(0)
+        shown = value.strip("'") if value.startswith("'") or value.lstrip("-").isdigit() else ""
+        return f"{flags[name]} {shown}" if shown else flags[name]
+
+    return _PARAMETER.sub(flag, message)
+
+
 def reports_errors(command):
     """Turn a user-caused error or an interrupt into one stderr line and its exit status.
 
@@ -109,7 +134,7 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except ImgdiffError as exc:
-            click.echo(f"imgdiff: error: {exc}", err=True)
+            click.echo(f"imgdiff: error: {as_flags(str(exc))}", err=True)
         except MemoryError:
             click.echo("imgdiff: error: out of memory; try smaller images or --device gpu", err=True)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through the handler main() installs
@@ -336,6 +361,7 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, wor
 
         bar = tqdm(unit="pair", desc="comparing", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
         show = lambda path: bar.update()  # noqa: E731
+    replace_junit = _junit_checked(junit_path, [left_dir, right_dir], overwrite or force)
     started = time.perf_counter()
     try:
         summary = run_batch(
@@ -353,12 +379,11 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, wor
         if bar is not None:
             bar.close()
     if junit_path is not None:
-        _write_junit(
-            junit_path, "batch", summary, left_dir, right_dir, out_dir, time.perf_counter() - started, overwrite
-        )
+        seconds = time.perf_counter() - started
+        _write_junit(junit_path, "batch", summary, left_dir, right_dir, out_dir, seconds, replace_junit)
     for outcome in summary.outcomes:
         if outcome.status == "error":
-            click.echo(f"imgdiff: error: {outcome.detail}", err=True)
+            click.echo(f"imgdiff: error: {as_flags(outcome.detail)}", err=True)
     if not quiet:
         click.echo(batch_table(summary, out_dir), err=True)
     sys.exit(summary.exit_status)
@@ -422,10 +447,7 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
     options = _options_from(kwargs)
-    if junit_path is not None:
-        from .outputs import check_destinations
-
-        check_destinations([junit_path], inputs=[left, right], overwrite=overwrite)
+    replace_junit = _junit_checked(junit_path, [left, right, options.ignore_mask], overwrite)
     started = time.perf_counter()
     bar = tqdm(unit="frame", desc="comparing", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
     try:
@@ -448,12 +470,36 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     finally:
         bar.close()
     if junit_path is not None:
-        _write_junit(junit_path, "video", summary, left, right, out_dir, time.perf_counter() - started, overwrite)
+        seconds = time.perf_counter() - started
+        _write_junit(junit_path, "video", summary, left, right, out_dir, seconds, replace_junit)
     for problem in summary.problems:
-        click.echo(f"imgdiff: error: {problem}", err=True)
+        click.echo(f"imgdiff: error: {as_flags(problem)}", err=True)
     if not quiet:
         click.echo(video_table(summary, out_dir), err=True)
     sys.exit(summary.exit_status)
+
+
+def _junit_checked(path: Path | None, inputs: list, overwrite: bool) -> bool:
+    """Refuse a --junit path before any work, as the other outputs; True when it may be replaced.
+
+    A JUnit file an earlier imgdiff run wrote is replaced, as a rerun replaces its own summary.
+    """
+    if path is None:
+        return False
+    from .junit import written_by_imgdiff
+    from .outputs import check_destinations
+
+    replace = overwrite or written_by_imgdiff(path)
+    check_destinations([path], inputs=inputs, overwrite=replace)
+    return replace
+
+
+def _write_junit(path, command: str, summary, left, right, out_dir, seconds: float, replace: bool) -> None:
+    from .junit import batch_junit, video_junit
+    from .outputs import write_all
+
+    junit = batch_junit if command == "batch" else video_junit
+    write_all({path: junit(summary, left, right, out_dir, seconds=seconds)}, inputs=[left, right], overwrite=replace)
 
 
 def _on_signal(signum, frame) -> None:
@@ -490,21 +536,37 @@ def _c_libraries_muted():
         sink.close()
 
 
-def _write_junit(
-    path: Path, command: str, summary, left: Path, right: Path, out_dir: Path, seconds: float, overwrite: bool
-) -> None:
-    from .junit import batch_junit, video_junit
-    from .outputs import write_all
-
-    junit = batch_junit if command == "batch" else video_junit
-    write_all({path: junit(summary, left, right, out_dir, seconds=seconds)}, inputs=[left, right], overwrite=overwrite)
-
-
 def main() -> None:
+    """The ``imgdiff`` process: run the command (see :func:`_run`), then end without tearing Python down.
+
+    A comparison leaves Numba's and LLVM's object graphs behind, and the
+    interpreter's teardown spends a third of a second of CPU collecting them
+    after every output is written and closed; so once the standard streams
+    are flushed the process ends with ``os._exit`` and the command's status.
+    """
+    try:
+        _run()
+    except SystemExit as exc:
+        status = exc.code
+    else:
+        status = 0
+    if status is not None and not isinstance(status, int):  # sys.exit("message"), as Python itself does it
+        print(status, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it anyway
+            pass
+    os._exit(status or 0)
+
+
+def _run() -> None:
     """The ``imgdiff`` process: signals, C libraries' stderr, and unexpected failures at the boundary.
 
     SIGINT and SIGTERM stop the run where it is, through the same path as an
-    error (staged outputs removed), then one line and 130 or 143. An exception
+    error (staged outputs removed), then one line and 130 or 143. A usage error
+    (an unknown flag, a value out of range) is one line and exit status 2 too. An exception
     nothing expected (a bug) is one line and exit status 2, never 1, which
     would read as "different"; IMGDIFF_TRACEBACK=1 shows its traceback.
     """
@@ -512,7 +574,19 @@ def main() -> None:
         signal.signal(signum, _on_signal)
     with _c_libraries_muted() as muted:
         try:
-            cli(prog_name="imgdiff")
+            # not standalone: a usage error comes back here, to be said in one line like every other trouble
+            cli.main(prog_name="imgdiff", standalone_mode=False)
+        except click.ClickException as exc:
+            if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+                exc.show()  # bare 'imgdiff': the help, as click shows it
+                sys.exit(TROUBLE)
+            context = getattr(exc, "ctx", None)
+            usage = f"; see '{context.command_path} -h'" if context is not None else ""
+            click.echo(f"imgdiff: error: {exc.format_message().rstrip('.')}{usage}", err=True)
+            sys.exit(TROUBLE)
+        except click.exceptions.Abort:  # click's own word for an interrupt it caught
+            click.echo("imgdiff: error: interrupted by SIGINT; no partial output was left", err=True)
+            sys.exit(interrupted_status(signal.SIGINT))
         except Exception as exc:
             if os.environ.get("IMGDIFF_TRACEBACK"):
                 import traceback

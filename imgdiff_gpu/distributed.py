@@ -430,7 +430,7 @@ def compare_frame_range(left: Path, right: Path, task: FrameRange, options: Comp
     from .job import compare_with, encode_pictures, ignore_mask_for
     from .rendering import render
     from .screening import FrameScreen
-    from .video import FrameResult, _prefetch, _screen_ahead
+    from .video import FrameResult, _analyse_ahead, _prefetch
 
     problems: list[str] = []
     # each stream decoded on its own thread while frames are compared, as in one process
@@ -463,14 +463,24 @@ def compare_frame_range(left: Path, right: Path, task: FrameRange, options: Comp
             ignores[shape] = ignore_mask_for(shape, options)
         if screening and first[2].shape == first[3].shape:
             screen = FrameScreen(shape, options.thresholds(), ignores.get(shape))
-    for index, timestamp, a, b, score in _screen_ahead(_chain(first, pairs), screen):
+    on_cpu = resolve_device(options.device) == "cpu"
+
+    def ignore_for(shape: tuple[int, int]):
+        if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
+            ignores[shape] = ignore_mask_for(shape, options)
+        return ignores.get(shape)
+
+    def compare_pair(a, b):
+        return compare_with(options, a, b, ignore=ignore_for(a.shape[:2]))
+
+    # the screen starts afresh in each range: which pairs it screens never changes a result
+    analysed = _analyse_ahead(_chain(first, pairs), screen, compare_pair if on_cpu else None)
+    for index, timestamp, a, b, score, result in analysed:
         if score is not None:
             frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
             continue
-        shape = a.shape[:2]
-        if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
-            ignores[shape] = ignore_mask_for(shape, options)
-        result = compare_with(options, a, b, ignore=ignores.get(shape))
+        if result is None:
+            result = compare_pair(a, b)
         fraction = float(result.mask.mean()) if result.mask is not None else 1.0
         frames.append(
             FrameResult(index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch)

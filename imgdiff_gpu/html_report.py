@@ -36,7 +36,7 @@ PLOT_POINTS = 2000
 # and served over HTTP; Chromium treats file: pages' 'self' as any file: URL,
 # other browsers may not, hence file: as well.
 _CSP = (
-    "default-src 'none'; img-src 'self' file: data:; style-src '{style}'; script-src '{script}'; "
+    "default-src 'none'; img-src 'self' file:; style-src '{style}'; script-src '{script}'; "
     "base-uri 'none'; form-action 'none'; object-src 'none'"
 )
 

@@ -170,3 +170,13 @@ def video_junit(summary, left: Path, right: Path, out_dir: Path, *, seconds: flo
     for problem in summary.problems:
         cases.append(Case("imgdiff.video", "decoding", error=(problem, problem)))
     return junit_xml(f"imgdiff video {left} vs {right}", cases, seconds=seconds)
+
+
+def written_by_imgdiff(path: Path) -> bool:
+    """Whether ``path`` is a JUnit file imgdiff wrote (which a rerun may replace)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(200)
+    except OSError:
+        return False
+    return b'<testsuites name="imgdiff"' in head

@@ -22,7 +22,6 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
@@ -115,6 +114,8 @@ def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
 
 
 def _decode_with_opencv(data: bytes, path: Path) -> np.ndarray:
+    import cv2  # 16-bit colour only: OpenCV takes a while to import
+
     pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise ImageLoadError(path, "corrupt or truncated image data (OpenCV could not decode it)")
@@ -338,7 +339,7 @@ def _load(path: Path, data: bytes, size: int, claimed: str | None, max_pixels: i
             raise ImageLoadError(
                 path,
                 f"{width}x{height} is {width * height:,} pixels, over the limit of "
-                f"{max_pixels:,}; raise it with --max-pixels if the file is trusted",
+                f"{max_pixels:,}; raise max_pixels=... if the file is trusted",
             )
         if width == 0 or height == 0:
             raise ImageLoadError(path, f"image has no pixels ({width}x{height})")

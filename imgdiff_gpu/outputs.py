@@ -214,7 +214,7 @@ class Outputs:
     def _check(self, target: Path) -> str:
         source = self.inputs.holding(target)
         if source is not None:
-            raise OutputError(f"{target}: output would overwrite the input {source}; choose another --out")
+            raise OutputError(f"{target}: output would overwrite the input {source}; choose another out_dir=...")
         kind = _kind(target)
         if kind == "dir":
             raise OutputError(f"{target}: a directory is in the way of an output file")
@@ -223,7 +223,7 @@ class Outputs:
         if kind == "loop":
             raise OutputError(f"{target}: symbolic link loop; choose another output path")
         if kind == "file" and not self.overwrite:
-            raise OutputError(f"{target}: already exists; pass --overwrite to replace it")
+            raise OutputError(f"{target}: already exists; pass overwrite=True to replace it")
         if target.is_symlink() and kind == "missing":
             raise OutputError(f"{target}: is a dangling symbolic link; remove it or choose another path")
         return kind

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Union
 
@@ -33,8 +35,9 @@ class Comparison:
     score: float | None = None
     """Mean luma SSIM over the image (border of half a window and ignored pixels excluded)."""
     ssim_map: np.ndarray | None = None
+    """The luma SSIM map; None when the sizes differ or ``keep_maps=False`` was asked for."""
     mask: np.ndarray | None = None
-    """Pixels of the reported regions."""
+    """Pixels of the reported regions; None when the sizes differ or ``keep_maps=False``."""
     regions: list[Region] = field(default_factory=list)
     ssim_threshold: float | None = None
     mismatch: str | None = None
@@ -235,6 +238,70 @@ def compare_batch(
     return results
 
 
+def compare_pairs(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+    *,
+    device: str = DEFAULTS.device,
+    sensitivity: str = DEFAULTS.sensitivity,
+    threshold: float | str | None = DEFAULTS.threshold,
+    min_area: int = DEFAULTS.min_area,
+    merge_distance: int = DEFAULTS.merge_distance,
+    ignore: np.ndarray | None = None,
+    antialiasing: bool = DEFAULTS.antialiasing,
+    keep_maps: bool = False,
+) -> Iterator[Comparison]:
+    """Compare a sequence of pixel pairs (video frames, a folder) one after another.
+
+    On the GPU the pixels go up through pinned, double-buffered staging on two
+    non-blocking streams (``_staging_gpu.py``): the upload of pair i + 1 overlaps
+    the work on pair i, and GPU memory holds two pairs however long the sequence.
+
+    Parameters
+    ----------
+    pairs : iterable of (ndarray, ndarray)
+        H x W (x C) uint8/uint16 host arrays; a pair of two sizes is reported as a
+        mismatch, as :func:`compare` does.
+
+    Other parameters are those of :func:`compare`; ``ignore`` applies to every pair of its size.
+
+    Yields
+    ------
+    Comparison
+        One per pair, in order; the same results as :func:`compare`.
+    """
+    where = resolve_device(device)
+    thresholds = thresholds_of(sensitivity, threshold)
+    options = dict(antialiasing=antialiasing, min_area=min_area, merge_distance=merge_distance, keep_maps=keep_maps)
+    pending: deque = deque()
+
+    def remembered():
+        for pair in pairs:
+            pending.append(pair)
+            yield pair
+
+    if where == "gpu":
+        from ._staging_gpu import staged_uploads
+
+        uploads = staged_uploads(remembered())
+    else:
+        uploads = remembered()
+    for device_left, device_right in uploads:
+        left, right = pending.popleft()
+        result = Comparison(_as_loaded(left, 0), _as_loaded(right, 0), where, thresholds)
+        if left.shape[:2] != right.shape[:2]:
+            result.mismatch = f"sizes differ: left is {result.left.width}x{result.left.height}, " + (
+                f"right is {result.right.width}x{result.right.height}"
+            )
+            yield result
+            continue
+        pair_ignore = ignore if ignore is not None and ignore.shape == left.shape[:2] else None
+        analysis = analyse(where, device_left, device_right, thresholds, ignore=pair_ignore, **options)
+        result.device, result.notes = analysis.device, list(analysis.notes)
+        result.score, result.regions, result.ssim_threshold = analysis.score, analysis.regions, analysis.ssim_threshold
+        result.mask, result.ssim_map = analysis.mask, analysis.ssim_map
+        yield result
+
+
 def _stacked(images):
     """One N x H x W (x C) array of a stack or a sequence of arrays, on the arrays' own device."""
     if is_cupy_array(images) or isinstance(images, np.ndarray):
@@ -255,4 +322,4 @@ def thresholds_of(sensitivity: str, threshold: float | str | None) -> Thresholds
     return thresholds_for(sensitivity, ssim_threshold=threshold)
 
 
-__all__ = ["Comparison", "compare", "compare_batch"]
+__all__ = ["Comparison", "compare", "compare_batch", "compare_pairs"]

@@ -136,8 +136,9 @@ class Snapshot:
         Comparison or None
             What the comparison found; None when the baseline was just written.
         """
-        from .job import CompareOptions, compare_with, ignore_mask_for
+        from .job import compare_with, ignore_mask_for
         from .loading import load_image
+        from .options import CompareOptions
 
         baseline = self._baseline_path(name)
         if max_regions < 0:
@@ -202,13 +203,13 @@ class Snapshot:
 
         data = _png_bytes(pixels)
         if not (path.is_file() and path.read_bytes() == data):
-            write_all({path: data})
+            write_all({path: data}, overwrite=True)
 
     def _keep_actual(self, name: str, pixels) -> Path:
         from .outputs import write_all
 
         folder = self._results / Path(name).with_suffix("")
-        write_all({folder / "actual.png": _png_bytes(pixels)})
+        write_all({folder / "actual.png": _png_bytes(pixels)}, overwrite=True)
         return folder
 
     def _failure(self, name, baseline, result, options, pixels, max_regions) -> str:
@@ -227,7 +228,7 @@ class Snapshot:
         report["right"] = str(folder / "actual.png")
         files[folder / REPORT_NAME] = to_json(report).encode()
         files[folder / REPORT_HTML] = compare_html(report).encode()
-        write_all(files)
+        write_all(files, overwrite=True)  # the results of an earlier run of this test
         if result.mismatch:
             what = result.mismatch
         else:

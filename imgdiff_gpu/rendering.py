@@ -7,12 +7,13 @@ encode; 16-bit inputs are shown at 8 bits and transparent ones over white.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
-from .loading import LoadedImage
-from .pipeline import Comparison
+if TYPE_CHECKING:  # the command line parses --color with this module, before it needs the pipeline
+    from .loading import LoadedImage
+    from .pipeline import Comparison
 
 # Named highlight colours, as (R, G, B).
 NAMED_COLORS = {
@@ -55,6 +56,8 @@ def parse_color(text: str) -> tuple[int, int, int]:
 
 def display_bgr(image: LoadedImage) -> np.ndarray:
     """An 8-bit BGR picture of an image: 16 bits scaled, alpha over white."""
+    import cv2
+
     pixels = image.pixels
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)
@@ -68,6 +71,8 @@ def display_bgr(image: LoadedImage) -> np.ndarray:
 
 
 def _draw_boxes(picture: np.ndarray, comparison: Comparison, color, thickness: int) -> np.ndarray:
+    import cv2
+
     out = picture.copy()
     for r in comparison.regions:
         # pad by the thickness so a box never covers the pixels it points at
@@ -87,8 +92,14 @@ def heat_map(ssim_map: np.ndarray) -> np.ndarray:
     Values below 0 are clipped to 0, never wrapped around as the seed's
     ``(diff * 255).astype(uint8)`` did.
     """
-    dissimilarity = np.clip(1.0 - ssim_map, 0.0, 1.0)
-    return cv2.applyColorMap(np.round(dissimilarity * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+    import cv2
+
+    # round(clip(1 - S, 0, 1) * 255) in one buffer: a third less time at 4K, the same bytes
+    levels = np.subtract(1.0, ssim_map)  # the map's own float type, as 1.0 - ssim_map gives
+    np.clip(levels, 0.0, 1.0, out=levels)
+    levels *= 255
+    np.rint(levels, out=levels)  # what np.round does for 0 decimals: halves to even
+    return cv2.applyColorMap(levels.astype(np.uint8), cv2.COLORMAP_INFERNO)
 
 
 def render(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> dict[str, np.ndarray]:
@@ -102,6 +113,8 @@ def render(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> 
         "right_marked.png": _draw_boxes(right, comparison, color, thickness),
     }
     if comparison.mask is None:  # sizes differ: nothing pixel-wise to show
+        if comparison.mismatch is None:
+            raise ValueError("this comparison kept no maps to draw; compare it with keep_maps=True")
         return pictures
     filled = right.copy()
     filled[comparison.mask] = color

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .pipeline import Comparison
+
+if TYPE_CHECKING:
+    from .pipeline import Comparison
 
 SCHEMA_VERSION = 1
 

@@ -11,6 +11,15 @@ the map (``_screen_cpu.py``):
 * luma shift ``|w * dY| / t_luma``: exactly ``max |ux - uy|`` of the SSIM pass;
 * chroma shift ``|(w * dCr, w * dCb)| / t_chroma``: the window is a weighted
   average, so this is at most the largest per-pixel ``|(dCr, dCb)|``;
+* coarse chroma shift over ``t_coarse``: its largest value, computed on the
+  small grid from the RGB frames (:func:`coarse_chroma_bound`), only when the
+  largest per-pixel step could reach it;
+* the luma threshold at a pixel is ``t_luma`` times a factor of at least 1
+  (shared-contrast masking, the window's noise factor near borders): when the
+  bound with the unraised threshold does not clear the pair, the shift map
+  over its factor is computed (:func:`masked_luma_shift`) and its largest
+  value decides; "one strong pixel" remains a bound where a region needs a
+  core of several;
 * structure ``min((1 - S) / (1 - t_ssim), (w * |dY|) / t_texture)``: Otsu's
   threshold never exceeds the preset's ceiling, so the first term is at most
   ``(1 - min S) / (1 - ceiling)``, and the second at most ``max |dY| / t_texture``;
@@ -28,8 +37,6 @@ those the image path gives (the bounds only decide which path computes them).
 """
 
 from __future__ import annotations
-
-import threading
 
 import cv2
 import numpy as np
@@ -60,30 +67,49 @@ class FrameScreen:
             # a counted pixel's strength reads every pixel its window covers
             size = 2 * self.params.radius + 1
             self.reach = cv2.dilate(self.counted.view(np.uint8), np.ones((size, size), np.uint8)).view(bool)
-        self._lock = threading.Lock()  # pairs are screened on several threads at once
         self._misses = 0
         self._pause = 0  # pairs still to hand straight to the full comparison
         self._next_pause = FIRST_PAUSE
 
     def __call__(self, left: np.ndarray, right: np.ndarray) -> float | None:
-        """The score of a pair proven to have no difference, or None when it may have one."""
+        """The score of a pair proven to have no difference, or None when it may have one.
+
+        One pair after another; :func:`imgdiff_gpu.video` screens several pairs at once
+        by calling :meth:`wants`, :meth:`measure` and :meth:`record` itself.
+        """
+        if not self.wants():
+            return None
+        score = self.measure(left, right)
+        self.record(score)
+        return score
+
+    def wants(self) -> bool:
+        """Whether to screen the next pair, or stand aside while pairs keep differing.
+
+        Called for the pairs in their order, as :meth:`record` is, so the decisions
+        depend only on the pairs, never on which worker thread finished first.
+        """
+        if self._pause > 0:
+            self._pause -= 1
+            return False
+        return True
+
+    def record(self, score: float | None) -> None:
+        """Remember whether the screen cleared a pair (``score`` not None)."""
+        if score is not None:
+            self._misses, self._next_pause = 0, FIRST_PAUSE
+            return
+        self._misses += 1
+        if self._misses >= MISSES_BEFORE_PAUSE:
+            # one more miss after the pause starts a longer one
+            self._misses, self._pause = MISSES_BEFORE_PAUSE - 1, self._next_pause
+            self._next_pause = min(2 * self._next_pause, LONGEST_PAUSE)
+
+    def measure(self, left: np.ndarray, right: np.ndarray) -> float | None:
+        """The screen itself, with no memory of earlier pairs: safe on several threads at once."""
         if left.shape != right.shape or left.shape != (*self.shape, 3) or left.dtype != np.uint8:
             return None  # not what this screen was built for (a stream can change size midway)
-        with self._lock:
-            if self._pause > 0:
-                self._pause -= 1
-                return None
-        score = self._screen(left, right)
-        with self._lock:
-            if score is not None:
-                self._misses, self._next_pause = 0, FIRST_PAUSE
-            else:
-                self._misses += 1
-                if self._misses >= MISSES_BEFORE_PAUSE:
-                    # one more miss after the pause starts a longer one
-                    self._misses, self._pause = MISSES_BEFORE_PAUSE - 1, self._next_pause
-                    self._next_pause = min(2 * self._next_pause, LONGEST_PAUSE)
-        return score
+        return self._screen(left, right)
 
     def _screen(self, left: np.ndarray, right: np.ndarray) -> float | None:
         from ._screen_cpu import frame_steps
@@ -94,10 +120,19 @@ class FrameScreen:
             # every pixel a counted one's window reads is the same, so SSIM's numerator and
             # denominator are the same expressions there: every counted value is exactly 1
             return 1.0
-        if self.thresholds.exact or chroma_step >= self.thresholds.chroma_shift * (1.0 - MARGIN):
+        t = self.thresholds
+        if t.exact or chroma_step >= t.chroma_shift * (1.0 - MARGIN):
             return None  # decided without the SSIM pass (the bounds below need none for these)
+        coarse = 0.0
+        if t.coarse_chroma is not None and chroma_step >= t.coarse_chroma * (1.0 - MARGIN):
+            coarse = coarse_chroma_bound(left, right)
+            if coarse >= t.coarse_chroma * (1.0 - MARGIN):
+                return None
         p = self.params
         ssim_map, luma_shift, min_ssim = ssim_map_and_bounds(luma_left, luma_right, p, counted=self.counted)
+        if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
+            # the threshold is raised at each pixel: the shift map over its scale decides
+            luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t)
         if not self.no_difference(luma_shift, min_ssim, luma_step, chroma_step, channel_step):
             return None
         return score_of(ssim_map, p.crop, self.ignore)
@@ -113,3 +148,42 @@ class FrameScreen:
         structure = min((1.0 - min_ssim) / max(1.0 - ssim_threshold, 1e-12), luma_step / max(t.texture, 1e-12))
         strongest = max(luma_shift / t.luma_shift, chroma_step / t.chroma_shift, structure)
         return strongest < 1.0 - MARGIN
+
+
+def masked_luma_shift(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds) -> float:
+    """The largest ``|w * dY| / scale`` (the luma shift at the unraised threshold's scale) of two luma planes.
+
+    The same window and per-pixel scale as the strength kernel's; filtered by
+    OpenCV in float32 rather than the kernel's loop, a difference of float
+    rounding (~1e-6) that the margin covers.
+    """
+    from .detection import luma_threshold_scale
+
+    w = np.asarray(weights, np.float32)
+    shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+    np.abs(shift, out=shift)
+    shift /= luma_threshold_scale(left_luma, right_luma, weights, t)
+    return float(shift.max())
+
+
+def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
+    """The largest coarse chroma shift (:func:`imgdiff_gpu.detection.coarse_chroma_shift`) of two RGB frames.
+
+    Chroma is linear in RGB, so the 4 x 4 block means of its difference are
+    those of the RGB difference, transformed; and bilinear interpolation back
+    to full size never exceeds its grid's largest value. So the largest value
+    on the small grid is the full path's largest, up to float rounding.
+    """
+    from .detection import COARSE_FACTOR
+
+    height, width = left.shape[:2]
+    size = (max(width // COARSE_FACTOR, 1), max(height // COARSE_FACTOR, 1))
+    delta = cv2.subtract(
+        cv2.resize(left.astype(np.float32), size, interpolation=cv2.INTER_AREA),
+        cv2.resize(right.astype(np.float32), size, interpolation=cv2.INTER_AREA),
+    ) * np.float32(1.0 / 255)
+    r, g, b = delta[..., 0], delta[..., 1], delta[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    chroma = np.dstack([0.713 * (r - y), 0.564 * (b - y)]).astype(np.float32)
+    chroma = cv2.GaussianBlur(chroma, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
+    return float(cv2.magnitude(np.ascontiguousarray(chroma[..., 0]), np.ascontiguousarray(chroma[..., 1])).max())

@@ -33,6 +33,7 @@ import numpy as np
 from ._device import resolve_device
 from .errors import ImageLoadError, OutputError
 from .exit_status import exit_status
+from .html_report import REPORT_HTML, video_html
 from .job import compare_with, encode_pictures, ignore_mask_for
 from .options import CompareOptions
 from .outputs import Outputs, checkpoint
@@ -173,32 +174,44 @@ def _one_numba_thread() -> None:
     numba.set_num_threads(1)  # per thread: each screening worker runs its kernels on its own core
 
 
-def _screen_ahead(pairs: Iterator, screen: FrameScreen | None) -> Iterator:
-    """The pairs in order, each with its screened score (None: compare it in full).
+def _analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Callable | None) -> Iterator:
+    """The pairs in order, each with its screened score and, where the screen cannot clear it, its comparison.
 
-    Pairs are screened on one worker thread per core, each running its kernels
-    single-threaded, a few pairs ahead of the consumer: on two cores this
-    screens ~45 % more pairs per second than one pair at a time on both cores,
-    since each pair's serial steps (the score's mean, Python) overlap another's
-    kernels. At most two pairs per worker are held, so memory stays bounded.
+    With ``compare_pair`` (the CPU), pairs are screened and compared on one
+    worker thread per core, each running its kernels single-threaded, a few
+    pairs ahead of the consumer: on two cores this screens ~45 % more pairs per
+    second than one pair at a time on both cores, since each pair's serial
+    steps (NumPy, OpenCV, Python) overlap another's kernels; pairs that all
+    differ (two encodes at other settings) are compared in parallel likewise.
+    At most two pairs per worker are held, so memory stays bounded. Without it
+    (the GPU) every pair is yielded with no score and no comparison.
     """
-    if screen is None:
+    if compare_pair is None:
         for pair in pairs:
-            yield (*pair, None)
+            yield (*pair, None, None)
         return
     import numba
+
+    def analyse(left, right, screening: bool):
+        score = screen.measure(left, right) if screening else None
+        return score, (compare_pair(left, right) if score is None else None)
+
+    def finished(pair, screening: bool, future):
+        score, result = future.result()
+        if screening:
+            screen.record(score)  # in frame order, so which pairs are screened never depends on timing
+        return (*pair, score, result)
 
     workers = numba.get_num_threads()  # the cores Numba would use: NUMBA_NUM_THREADS, else all
     pending: collections.deque = collections.deque()
     with ThreadPoolExecutor(max_workers=workers, initializer=_one_numba_thread) as pool:
         for pair in pairs:
-            pending.append((pair, pool.submit(screen, pair[2], pair[3])))
+            screening = screen is not None and screen.wants()
+            pending.append((pair, screening, pool.submit(analyse, pair[2], pair[3], screening)))
             if len(pending) >= 2 * workers:
-                pair, future = pending.popleft()
-                yield (*pair, future.result())
+                yield finished(*pending.popleft())
         while pending:
-            pair, future = pending.popleft()
-            yield (*pair, future.result())
+            yield finished(*pending.popleft())
 
 
 DIFF_VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -290,15 +303,13 @@ def compare_videos(
             raise ImageLoadError(path, "no such file" if not Path(path).exists() else "is not a file")
     if diff_video is not None and diff_video.suffix.lower() not in DIFF_VIDEO_FORMATS:
         raise OutputError(
-            f"{diff_video}: --diff-video writes H.264; name it with one of {', '.join(sorted(DIFF_VIDEO_FORMATS))}"
+            f"{diff_video}: diff_video=... writes H.264; name it with one of {', '.join(sorted(DIFF_VIDEO_FORMATS))}"
         )
     if diff_video is not None and not diff_video.parent.is_dir():
-        raise OutputError(f"{diff_video.parent}: folder for --diff-video does not exist")
+        raise OutputError(f"{diff_video.parent}: folder for diff_video=... does not exist")
     with Outputs(inputs=[left, right, options.ignore_mask], overwrite=overwrite) as outputs:
-        outputs.check(
-            [out_dir / "frames.csv", out_dir / "report.json", out_dir / "report.html"]
-            + ([diff_video] if diff_video else [])
-        )
+        outputs.check([out_dir / "frames.csv", out_dir / "report.json", out_dir / REPORT_HTML])
+        outputs.check([diff_video] if diff_video else [])
         if overwrite:
             outputs.replaces(previous_frame_outputs(out_dir))
         if workers is not None or scheduler is not None:
@@ -368,17 +379,28 @@ def _compare_streams(
                 ignores[shape] = ignore_mask_for(shape, options)
             if screening and first[2].shape == first[3].shape:
                 screen = FrameScreen(shape, options.thresholds(), ignores.get(shape))
-        for index, timestamp, a, b, score in _screen_ahead(itertools.chain([first] if first else [], pairs), screen):
+        on_cpu = resolve_device(options.device) == "cpu"
+
+        def ignore_for(shape: tuple[int, int]) -> np.ndarray | None:
+            if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
+                ignores[shape] = ignore_mask_for(shape, options)
+            return ignores.get(shape)
+
+        def compare_pair(a, b):
+            return compare_with(options, a, b, ignore=ignore_for(a.shape[:2]))
+
+        analysed = _analyse_ahead(
+            itertools.chain([first] if first else [], pairs), screen, compare_pair if on_cpu else None
+        )
+        for index, timestamp, a, b, score, result in analysed:
             checkpoint("frame")
             if score is not None:
                 summary.frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
                 if progress:
                     progress(index)
                 continue
-            shape = a.shape[:2]
-            if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
-                ignores[shape] = ignore_mask_for(shape, options)
-            result = compare_with(options, a, b, ignore=ignores.get(shape))
+            if result is None:
+                result = compare_pair(a, b)
             fraction = float(result.mask.mean()) if result.mask is not None else 1.0
             frame = FrameResult(
                 index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch
@@ -418,8 +440,8 @@ def _compare_streams(
     if not summary.frames and not summary.problems:
         counts = ", ".join(f"{side} {count}" for side, count in summary.decoded.items())
         summary.problems.append(
-            f"no frame pairs to compare (frames decoded: {counts}; --offset {offset}, --start {start}"
-            + (f", --end {end}" if end is not None else "")
+            f"no frame pairs to compare (frames decoded: {counts}; offset={offset}, start={start}"
+            + (f", end={end}" if end is not None else "")
             + "): the selection is empty or lies past the end of a video"
         )
     for _, _, frame, result in sorted(worst, key=lambda e: e[:2], reverse=True):
@@ -487,8 +509,6 @@ def _write_summary(summary: VideoSummary, left, right, out_dir, options, offset,
         "outputs": ["frames.csv", *summary.outputs],
         "settings": options.settings(),
     }
-    from .html_report import video_html
-
     outputs.add(out_dir / "frames.csv", table.getvalue().encode())
     outputs.add(out_dir / "report.json", to_json(report).encode())
-    outputs.add(out_dir / "report.html", video_html(report, summary.frames, summary.outputs).encode())
+    outputs.add(out_dir / REPORT_HTML, video_html(report, summary.frames, summary.outputs).encode())

@@ -21,7 +21,7 @@
 extern "C" __global__ void __launch_bounds__(IMGDIFF_BLOCK_THREADS)
 imgdiff_ssim(const IMGDIFF_IN* __restrict__ im1, const IMGDIFF_IN* __restrict__ im2,
              const double* __restrict__ weights, IMGDIFF_OUT* __restrict__ ssim_map,
-             double* __restrict__ interior_sums, int height, int width, int crop,
+             double* __restrict__ interior_sums, int height, int width, int stride, int crop,
              double C1, double C2, double cov_norm, int write_map) {
     __shared__ IMGDIFF_SAMPLE tile_x[IMGDIFF_HALO_H][IMGDIFF_HALO_W];
     __shared__ IMGDIFF_SAMPLE tile_y[IMGDIFF_HALO_H][IMGDIFF_HALO_W];
@@ -41,7 +41,8 @@ imgdiff_ssim(const IMGDIFF_IN* __restrict__ im1, const IMGDIFF_IN* __restrict__ 
         const int hy = i / IMGDIFF_HALO_W, hx = i % IMGDIFF_HALO_W;
         const int gy = imgdiff_reflect(y0 + hy - IMGDIFF_RADIUS, height);
         const int gx = imgdiff_reflect(x0 + hx - IMGDIFF_RADIUS, width);
-        const long long at = plane_offset + (long long)gy * width + gx;
+        // stride > 1: the first plane of interleaved planes (the luma of Y, Cr, Cb, A), read in place
+        const long long at = (plane_offset + (long long)gy * width + gx) * stride;
         tile_x[hy][hx] = (IMGDIFF_SAMPLE)im1[at];
         tile_y[hy][hx] = (IMGDIFF_SAMPLE)im2[at];
     }

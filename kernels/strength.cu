@@ -3,8 +3,11 @@
 // Per pixel, from two interleaved float32 plane stacks (Y; Y,A; Y,Cr,Cb; Y,Cr,Cb,A)
 // and the SSIM map (a batch of pairs as grid z-slices, each with its SSIM threshold): window-averaged luma/opacity shift over the luma threshold,
 // chroma shift over the chroma threshold, and the structural term
-// min((1 - S) / (1 - t_ssim), (w * |dY|) / t_texture); the strength is the
-// largest, zero unless a pixel that differs (and is not suppressed) lies within
+// min((1 - S) / (1 - t_ssim), (w * |dY|) / t_texture); with the noise-following
+// rules of 'low' (detection.py), the luma shift is also divided by a per-pixel
+// factor (luma_scale) and a coarse chroma shift (coarse, already over its
+// threshold) joins the maximum, both read per pixel when their flags are set.
+// The strength is the largest, zero unless a pixel that differs (and is not suppressed) lies within
 // IMGDIFF_NEAR px (Chebyshev). Written as a level for hysteresis on the host:
 // 0 below IMGDIFF_LEVEL_LOW, 1 from IMGDIFF_LEVEL_LOW, 2 from IMGDIFF_LEVEL_HIGH
 // -- one byte per pixel crosses PCIe.
@@ -24,7 +27,9 @@ imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right
                  const double* __restrict__ ssim_map, const double* __restrict__ weights,
                  const unsigned char* __restrict__ suppress, int use_suppress,
                  unsigned char* __restrict__ levels, int height, int width, int planes, double inv_luma, double inv_chroma,
-                 double inv_texture, const double* __restrict__ inv_ssim) {
+                 double inv_texture, const double* __restrict__ inv_ssim,
+                 const float* __restrict__ luma_scale, int use_luma_scale,
+                 const float* __restrict__ coarse, int use_coarse) {
     __shared__ float raw[IMGDIFF_QUANTITIES][IMGDIFF_HALO_H][IMGDIFF_HALO_W];
     __shared__ unsigned char changed[IMGDIFF_HALO_H][IMGDIFF_HALO_W];
     __shared__ float filtered[IMGDIFF_QUANTITIES][IMGDIFF_HALO_H][IMGDIFF_TILE_W];
@@ -88,10 +93,14 @@ imgdiff_strength(const float* __restrict__ left, const float* __restrict__ right
             for (int k = 0; k <= 2 * IMGDIFF_RADIUS; ++k) acc += w[k] * filtered[q][ty + k][tx];
             sums[q] = acc;
         }
-        double strength = fabs(sums[0]) * inv_luma;
+        const long long here = pair_offset + (long long)gy * width + gx;
+        // the luma threshold of this pixel: the preset's times luma_scale (the alpha one stays the preset's)
+        const double luma_mean = use_luma_scale ? sums[0] / (double)luma_scale[here] : sums[0];
+        double strength = fabs(luma_mean) * inv_luma;
+        if (use_coarse) strength = fmax(strength, (double)coarse[here]);
         if (colour) strength = fmax(strength, sqrt(sums[2] * sums[2] + sums[3] * sums[3]) * inv_chroma);
         if (alpha) strength = fmax(strength, fabs(sums[quantities - 1]) * inv_luma);
-        const double s = ssim_map[pair_offset + (long long)gy * width + gx];
+        const double s = ssim_map[here];
         strength = fmax(strength, fmin((1.0 - s) * inv_ssim[pair], sums[1] * inv_texture));
         level = strength >= IMGDIFF_LEVEL_HIGH ? 2 : (strength >= IMGDIFF_LEVEL_LOW ? 1 : 0);
     }

@@ -23,12 +23,18 @@ _C_TYPES = {
     "unsigned char": np.uint8,
     "unsigned short": np.uint16,
     "signed char": np.int8,
+    "unsigned long long": np.uint64,
     "short": np.int16,
     "int": np.int32,
 }
 
 
 class ndarray(np.ndarray):
+    def set(self, host, stream=None):
+        global uploaded_bytes
+        uploaded_bytes += np.asarray(host).nbytes
+        np.copyto(self, host)
+
     def get(self):
         global fetched_bytes
         fetched_bytes += self.nbytes
@@ -47,6 +53,35 @@ allocation_limit = 1 << 62
 largest_allocation = 0
 # Bytes brought back to the host with .get() (tests check what a report-only run fetches).
 fetched_bytes = 0
+uploaded_bytes = 0
+# Stream events in the order they happen, for the staging tests: ("record"/"wait"/"synchronize", stream id).
+stream_log: list[tuple[str, int]] = []
+
+
+class _Event:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def synchronize(self):
+        stream_log.append(("synchronize", self.stream.id))
+
+
+class _Stream:
+    count = 0
+
+    def __init__(self, non_blocking=False):
+        _Stream.count += 1
+        self.id, self.non_blocking = _Stream.count, non_blocking
+
+    def record(self):
+        stream_log.append(("record", self.id))
+        return _Event(self)
+
+    def wait_event(self, event):
+        stream_log.append(("wait", self.id))
+
+
+_NULL_STREAM = _Stream()
 
 # NumPy functions that CuPy has under the same name and meaning; the fake lends them, on fake arrays.
 _PASSTHROUGH = (
@@ -65,8 +100,10 @@ _PASSTHROUGH = (
     "nonzero",
     "ones",
     "sqrt",
+    "take",
     "uint8",
     "uint16",
+    "uint64",
     "where",
 )
 
@@ -107,6 +144,7 @@ def _cupyx() -> types.ModuleType:
     module = types.ModuleType("cupyx.scipy.ndimage")
     module.label = label
     module.binary_dilation = _wrapped(ndimage.binary_dilation)
+    module.correlate1d = _wrapped(ndimage.correlate1d)
     module.minimum_filter = _wrapped(ndimage.minimum_filter)
     module.maximum_filter = _wrapped(ndimage.maximum_filter)
     module.minimum = by_label(ndimage.minimum)
@@ -196,7 +234,7 @@ def install(monkeypatch) -> types.ModuleType:
     module = types.ModuleType("cupy")
     module.ndarray = ndarray
     module.asarray = asarray
-    module.ascontiguousarray = lambda a: _wrap(np.ascontiguousarray(a))
+    module.ascontiguousarray = lambda a, dtype=None: _wrap(np.ascontiguousarray(a, dtype=dtype))
     module.empty = lambda shape, dtype=np.float64: _wrap(np.empty(shape, dtype))
     module.fake = sys.modules[__name__]  # tests reach allocation_limit through this
     module.zeros = lambda shape, dtype=np.float64: _wrap(np.zeros(shape, dtype))
@@ -208,12 +246,15 @@ def install(monkeypatch) -> types.ModuleType:
         setattr(module, name, value if isinstance(value, type) else _wrapped(value))
     module.bool_ = np.bool_
     module.RawModule = RawModule
+    stream_log.clear()
     module.cuda = types.SimpleNamespace(
         Device=_Device,
         runtime=types.SimpleNamespace(
             getDeviceCount=lambda: 1, getDeviceProperties=lambda index: {"name": b"CUDA emulation on the CPU"}
         ),
         memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError),
+        Stream=_Stream,
+        get_current_stream=lambda: _NULL_STREAM,
     )
     module.get_default_memory_pool = lambda: types.SimpleNamespace(
         free_all_blocks=lambda: None, total_bytes=lambda: largest_allocation
@@ -224,11 +265,13 @@ def install(monkeypatch) -> types.ModuleType:
     scipy_module.ndimage = ndimage
     cupyx = types.ModuleType("cupyx")
     cupyx.scipy = scipy_module
+    cupyx.empty_pinned = lambda shape, dtype=np.float64: np.empty(shape, dtype)
     monkeypatch.setitem(sys.modules, "cupyx", cupyx)
     monkeypatch.setitem(sys.modules, "cupyx.scipy", scipy_module)
     monkeypatch.setitem(sys.modules, "cupyx.scipy.ndimage", ndimage)
     monkeypatch.setattr(sys.modules[__name__], "allocation_limit", 1 << 62)
     monkeypatch.setattr(sys.modules[__name__], "fetched_bytes", 0)
+    monkeypatch.setattr(sys.modules[__name__], "uploaded_bytes", 0)
     launches.clear()
     device_module._gpu_unavailable_reason.cache_clear()
     kernels_module._module.cache_clear()

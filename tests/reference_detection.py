@@ -15,10 +15,25 @@ def _smooth(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return cv2.sepFilter2D(image.astype(np.float64), cv2.CV_64F, kernel, kernel, borderType=cv2.BORDER_REFLECT)
 
 
-def reference_strength(left, right, ssim_map, weights, *, luma, chroma, texture, ssim_threshold, suppress=None):
+def reference_strength(
+    left,
+    right,
+    ssim_map,
+    weights,
+    *,
+    luma,
+    chroma,
+    texture,
+    ssim_threshold,
+    suppress=None,
+    luma_scale=None,
+    coarse=None,
+):
     delta = left.astype(np.float64) - right.astype(np.float64)
     planes = delta.shape[2]
-    strength = np.abs(_smooth(delta[..., 0], weights)) / luma
+    strength = np.abs(_smooth(delta[..., 0], weights)) / (luma if luma_scale is None else luma * luma_scale)
+    if coarse is not None:  # further evidence, already over its threshold
+        strength = np.maximum(strength, coarse)
     if planes >= 3:
         chroma_shift = np.hypot(_smooth(delta[..., 1], weights), _smooth(delta[..., 2], weights))
         strength = np.maximum(strength, chroma_shift / chroma)

@@ -67,7 +67,7 @@ def test_homography_alignment_of_a_rotated_photograph():
 
 def test_homography_needs_features():
     flat = np.full((100, 100), 128, np.uint8)
-    with pytest.raises(AlignmentError, match="try --align translation"):
+    with pytest.raises(AlignmentError, match="try align='translation'"):
         reconcile(flat, flat.copy(), size_mode=None, align="homography")
 
 

@@ -244,3 +244,28 @@ def test_alignment_failure_is_one_line(tmp_path):
     Image.fromarray(np.full((60, 60), 128, np.uint8)).save(tmp_path / "flat.png")
     result = run("compare", tmp_path / "flat.png", tmp_path / "flat.png", "--align", "homography")
     _one_error_line(result, "too few features")
+
+
+def test_the_library_speaks_in_parameters_and_the_command_line_in_flags(tmp_path):
+    from imgdiff_gpu.errors import ImageLoadError
+    from imgdiff_gpu.loading import load_image
+
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((20, 30), dtype=np.uint8)).save(big)
+    with pytest.raises(ImageLoadError, match=r"raise max_pixels=\.\.\. if the file is trusted"):
+        load_image(big, max_pixels=100)
+    result = run("compare", big, big, "--max-pixels", "100")
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("raise --max-pixels if the file is trusted")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_video_selection_errors_name_the_flags(tmp_path):
+    from imgdiff_gpu.cli import as_flags
+
+    message = "no frame pairs (offset=7, start=0, end=3); folder for diff_video=... does not exist; align=None"
+    with cli.commands["video"].make_context("video", ["a.mp4", "b.mp4", "--out", str(tmp_path)]):  # as when it runs
+        rendered = as_flags(message)
+    assert (
+        rendered == "no frame pairs (--offset 7, --start 0, --end 3); folder for --diff-video does not exist; --align"
+    )

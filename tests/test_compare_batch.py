@@ -28,3 +28,31 @@ def test_batches_of_different_sizes_are_refused():
         compare_batch(a, np.zeros((2, 20, 31), np.uint8), device="cpu")
     with pytest.raises(ValueError, match="ignore mask is"):
         compare_batch(a, a, device="cpu", ignore=np.zeros((3, 3), bool))
+
+
+def test_compare_pairs_on_the_cpu_reads_the_sequence_lazily():
+    from imgdiff_gpu.pipeline import compare_pairs
+
+    taken = []
+
+    def pairs():
+        for index in range(3):
+            taken.append(index)
+            yield edited_pair((40, 72), channels=3)
+
+    results = compare_pairs(pairs(), device="cpu")
+    first = next(results)
+    assert taken == [0] and first.regions
+    assert [r.as_dict() for r in first.regions] == [
+        r.as_dict() for r in compare(*edited_pair((40, 72), channels=3)).regions
+    ]
+    assert len(list(results)) == 2
+
+
+def test_rendering_a_comparison_without_maps_says_how_to_keep_them():
+    from imgdiff_gpu.rendering import render
+
+    result = compare(*edited_pair((40, 72), channels=3), device="cpu", keep_maps=False)
+    assert result.ssim_map is None and result.mask is None and result.regions
+    with pytest.raises(ValueError, match="keep_maps=True"):
+        render(result)

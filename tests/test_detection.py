@@ -215,7 +215,12 @@ def test_fused_strength_matches_the_plain_definition(name):
     from reference_detection import reference_strength
 
     from imgdiff_gpu._strength_cpu import strength_map
-    from imgdiff_gpu.detection import explained_by_antialiasing
+    from imgdiff_gpu.detection import (
+        coarse_chroma_shift,
+        explained_by_antialiasing,
+        luma_threshold_scale,
+        thresholds_for,
+    )
 
     left = data.coffee() if name != "camera" else data.camera()
     if name == "rgba":
@@ -228,7 +233,11 @@ def test_fused_strength_matches_the_plain_definition(name):
     pair, weights, _, ssim_map = luma_analysis(left, right)
     settings = {"luma": 6 / 255, "chroma": 21 / 255, "texture": 20 / 255, "ssim_threshold": 0.4}
     suppress = explained_by_antialiasing(pair.left.planes, pair.right.planes)
-    for extra in ({}, {"suppress": suppress}):
+    # the 'low' preset's per-pixel luma threshold factor and coarse chroma evidence
+    low = thresholds_for("low")
+    luma_scale = luma_threshold_scale(pair.left.luma, pair.right.luma, weights, low)
+    coarse = coarse_chroma_shift(pair.left.planes, pair.right.planes) / low.coarse_chroma if name != "camera" else None
+    for extra in ({}, {"suppress": suppress}, {"luma_scale": luma_scale, "coarse": coarse}):
         fused = strength_map(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
         plain = reference_strength(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
         assert np.abs(fused - plain).max() < 1e-3 * max(1.0, plain.max())
@@ -265,3 +274,33 @@ def test_ssim_histogram_counts_as_its_definition():
         values = ssim_map.ravel() if counted is None else ssim_map[counted]
         expected = np.bincount(np.clip(((values + 1.0) * 128).astype(np.int64), 0, 255), minlength=256)
         np.testing.assert_array_equal(ssim_histogram(ssim_map, counted), expected)
+
+
+def test_window_noise_factor_is_how_much_more_noise_the_reflected_window_keeps():
+    """Measured on white noise: the std of the windowed mean per column, over the interior's."""
+    import cv2
+
+    from imgdiff_gpu.detection import window_noise_factor
+    from imgdiff_gpu.pipeline import luma_ssim_params
+
+    weights = luma_ssim_params(np.zeros((16, 16), np.float32)).weights
+    noise = np.random.default_rng(5).normal(size=(40000, 24)).astype(np.float32)
+    w = weights.astype(np.float32)
+    averaged = cv2.sepFilter2D(noise, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)[100:-100]
+    measured = averaged.std(axis=0) / averaged[:, 12].std()
+    factor = window_noise_factor((40000, 24), weights)[20000]
+    np.testing.assert_allclose(measured, factor, rtol=0.02)
+    assert factor[12] == 1.0 and factor[0] == pytest.approx(1.377, abs=0.002)
+
+
+def test_a_difference_needs_its_core_of_strong_pixels():
+    from imgdiff_gpu.detection import hysteresis
+
+    weak = np.zeros((20, 40), bool)
+    strong = np.zeros_like(weak)
+    weak[2:6, 2:12] = weak[10:14, 2:12] = True
+    strong[3, 2:13] = True  # 10 strong pixels in the first blob (one falls outside it)
+    strong[11, 2:14] = strong[12, 2:4] = True  # 12 in the second
+    assert hysteresis(weak, strong).sum() == 80
+    kept = hysteresis(weak, strong, min_core=12)
+    assert kept[10:14, 2:12].all() and kept.sum() == 40

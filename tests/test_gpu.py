@@ -15,8 +15,12 @@ from gpu_parity import (
     GAUSSIAN,
     assert_same_regions,
     check_compare,
+    check_compare_low,
+    check_low_levels,
+    check_noise_rules,
     check_ssim,
     check_strength_levels,
+    codec_noise_pair,
     edited_pair,
     on_real_gpu,
     photo_pair,
@@ -88,6 +92,35 @@ def test_batch_equals_loop():
 )
 def test_strength_levels_are_the_cpu_pass_levels(channels, antialiasing):
     check_strength_levels(channels=channels, antialiasing=antialiasing, size=None if on_real_gpu() else (40, 72))
+
+
+# 'low' (the noise-following rules) on edited photographs and on a JPEG round trip at quality 75
+LOW_PAIRS = {
+    "edited colour": lambda size: edited_pair(size, channels=3),
+    "edited RGBA": lambda size: edited_pair(size, channels=4),
+    "edited grey": lambda size: edited_pair(size, channels=1),
+    "JPEG of an edit": lambda size: codec_noise_pair(size, edited=True),
+}
+
+
+@pytest.mark.parametrize("pair", ["edited colour", "edited RGBA", "JPEG of an edit"])
+def test_low_noise_rules_on_the_device_are_the_cpu_rules(pair):
+    check_noise_rules(*LOW_PAIRS[pair](None if on_real_gpu() else (64, 96)))
+
+
+@pytest.mark.parametrize("pair", list(LOW_PAIRS))
+def test_low_strength_levels_are_the_cpu_pass_levels(pair):
+    check_low_levels(*LOW_PAIRS[pair](None if on_real_gpu() else (64, 96)))
+
+
+@pytest.mark.parametrize("pair", list(LOW_PAIRS))
+def test_low_compare_finds_the_cpu_regions(pair):
+    check_compare_low(*LOW_PAIRS[pair](None if on_real_gpu() else (64, 96)), regions=True)
+
+
+def test_low_compare_finds_nothing_in_codec_noise_as_the_cpu():
+    """The negative: a JPEG round trip at quality 75 of an unedited photograph."""
+    check_compare_low(*codec_noise_pair(None if on_real_gpu() else (96, 128), edited=False), regions=False)
 
 
 @pytest.mark.parametrize(
@@ -236,3 +269,21 @@ def test_compare_batch_gives_what_compare_gives_pair_by_pair(channels, options):
         assert_same_regions(result.regions, single.regions)
         assert abs(result.score - single.score) <= 1e-12 and result.ssim_threshold == single.ssim_threshold
         assert np.array_equal(result.mask, single.mask) and np.abs(result.ssim_map - single.ssim_map).max() <= 1e-12
+
+
+def test_histogram_kernel_counts_what_the_cpu_counts():
+    import cupy
+
+    from imgdiff_gpu._histogram_cpu import ssim_histogram_cpu
+    from imgdiff_gpu._histogram_gpu import ssim_histogram_gpu
+
+    rng = np.random.default_rng(9)
+    maps = rng.uniform(-1.0, 1.0, (2, 37, 70))
+    edges = np.arange(-128, 129) / 128.0  # values exactly on bin edges, and both ends
+    maps[0, 0, :65] = edges[::4]
+    maps[1, 1, :4] = [-1.0 - 1e-12, 1.0 + 1e-12, -1.0, 1.0]  # rounding strays are clamped
+    valid = rng.random((37, 70)) < 0.8
+    for mask in (None, valid):
+        counts = ssim_histogram_gpu(cupy.asarray(maps), None if mask is None else cupy.asarray(mask)).get()
+        for plane in range(2):
+            assert np.array_equal(counts[plane], ssim_histogram_cpu(maps[plane], mask, 256))

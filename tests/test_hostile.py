@@ -589,3 +589,20 @@ def test_a_bug_is_exit_2_and_one_line_never_1():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     one_line(done.stderr, "internal error (ZeroDivisionError")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["compare", "a.png", "b.png", "--thickness", "0"], "Invalid value for '--thickness'"),
+        (["compare", "a.png", "b.png", "--no-such-flag"], "No such option '--no-such-flag'"),
+        (["compare", "a.png"], "Missing argument 'RIGHT'"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+    ],
+    ids=["out-of-range", "unknown-flag", "missing-argument", "unknown-command"],
+)
+def test_a_usage_error_is_one_line_and_trouble(args, fragment):
+    done = imgdiff(*args)
+    assert done.returncode == 2 and done.stdout == ""
+    line = one_line(done.stderr, fragment)
+    assert line.endswith(" -h'")  # and where to read more

@@ -117,7 +117,7 @@ def test_csp_allows_only_the_inline_script_and_style_and_nothing_remote(which, r
     assert directives["default-src"] == "'none'"
     assert directives["script-src"] == f"'{_sha256(_inline(page, 'script'))}'"
     assert directives["style-src"] == f"'{_sha256(_inline(page, 'style'))}'"
-    assert directives["img-src"] == "'self' file: data:"
+    assert directives["img-src"] == "'self' file:"
     assert "unsafe" not in csp
     # the only URL on the page is the SVG namespace, which is a name and never fetched
     assert set(re.findall(r"\b[a-z]+://[^\s\"'<>]*", page)) <= {"http://www.w3.org/2000/svg"}
@@ -320,6 +320,25 @@ def test_compare_page_in_chromium(browser, compared):
         option.click()
         _wait(browser, "return Array.from(document.images).every((i) => i.complete)")
         _check_images_and_console(browser, compared)
+
+
+@pytest.mark.browser
+def test_pictures_of_different_sizes_are_shown_side_by_side_only(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    small = tmp_path / "small.png"
+    Image.open(EXAMPLES / "right.png").resize((200, 133)).save(small)
+    out = tmp_path / "out"
+    assert run("compare", EXAMPLES / "left.png", small, "--out", out, "-q").exit_code == 1
+    _open(browser, out / "report.html")
+    assert _check_images_and_console(browser, out) == 6
+    assert "sizes differ" in browser.find_element(By.CSS_SELECTOR, "p.empty").text
+    disabled = browser.find_elements(By.CSS_SELECTOR, ".toolbar button:disabled")
+    assert sorted(b.get_attribute("data-value") for b in disabled) == ["overlay", "swipe"]
+    sizes = browser.execute_script(
+        "return Array.from(document.querySelectorAll(\".views[data-mode='side'] .stage\")).map((s) => s.style.width)"
+    )
+    assert sizes == ["451px", "200px"]
 
 
 @pytest.mark.browser

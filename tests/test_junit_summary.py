@@ -79,6 +79,21 @@ def test_batch_junit_one_case_per_pair(folders, tmp_path):
     }
 
 
+def test_batch_rerun_replaces_its_junit_but_not_another_file(folders, tmp_path):
+    out, junit = tmp_path / "out", tmp_path / "junit.xml"
+    assert run("batch", *folders, "--out", out, "--junit", junit, "-q").exit_code == 2
+    first = junit.stat().st_ino
+    again = run("batch", *folders, "--out", out, "--junit", junit, "-q")
+    assert again.exit_code == 2 and "already exists" not in again.stderr  # 2: the broken pair
+    assert junit.stat().st_ino != first and len(_cases(junit)) == 4
+    other = tmp_path / "notes.xml"
+    other.write_text("<notes/>")
+    refused = run("batch", *folders, "--out", out, "--junit", other, "-q")
+    assert refused.exit_code == 2 and "--overwrite" in refused.stderr and other.read_text() == "<notes/>"
+    assert run("batch", *folders, "--out", out, "--junit", other, "-q", "--overwrite").exit_code == 2
+    assert set(_cases(other)) == set(_cases(junit))
+
+
 def test_junit_survives_characters_xml_cannot_hold(tmp_path):
     summary = SimpleNamespace(
         outcomes=[SimpleNamespace(path="bad\x01name\udcff.png", status="error", detail="broke \x07 here", score=None)]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gpu_parity import check_compare, check_ssim, check_strength_levels
+from gpu_parity import check_compare, check_low_levels, check_ssim, check_strength_levels, codec_noise_pair, edited_pair
 
 import imgdiff_gpu._kernels as kernels_module
 
@@ -33,12 +33,23 @@ def _strength_checks():
     check_strength_levels(channels=4, antialiasing=False, size=(40, 72))
 
 
+def _low_checks():
+    check_low_levels(*edited_pair((40, 72), channels=3))
+    check_low_levels(*codec_noise_pair((64, 96), edited=True))
+
+
 def _planes_checks():
     from test_gpu import test_planes_kernel_gives_the_cpu_planes_bit_for_bit as check
 
     check(np.uint8, 4, True, True)
     check(np.uint16, 3, True, False)
     check(np.uint8, 2, True, True)
+
+
+def _histogram_checks():
+    from test_gpu import test_histogram_kernel_counts_what_the_cpu_counts as check
+
+    check()
 
 
 def _pipeline_checks():
@@ -77,10 +88,36 @@ MUTATIONS = [
     ("chroma term", "strength.cu", "sums[3] * sums[3]", "sums[2] * sums[2]", _strength_checks),
     ("suppression ignored", "strength.cu", "if (use_suppress && suppress[pixel])", "if (false)", _strength_checks),
     ("alpha plane dropped", "strength.cu", "if (alpha) strength", "if (false) strength", _strength_checks),
+    ("luma threshold factor ignored", "strength.cu", "sums[0] / (double)luma_scale[here]", "sums[0]", _low_checks),
+    (
+        "luma threshold factor inverted",
+        "strength.cu",
+        "sums[0] / (double)luma_scale[here]",
+        "sums[0] * (double)luma_scale[here]",
+        _low_checks,
+    ),
+    ("coarse chroma term dropped", "strength.cu", "if (use_coarse) strength", "if (false) strength", _low_checks),
+    ("coarse chroma term halved", "strength.cu", "(double)coarse[here])", "0.5 * (double)coarse[here])", _low_checks),
+    (
+        "interleaved luma stride",
+        "ssim.cu",
+        "(long long)gy * width + gx) * stride;",
+        "(long long)gy * width + gx);",
+        _pipeline_checks,
+    ),
     ("texture term", "strength.cu", "sums[1] * inv_texture", "sums[0] * inv_texture", _pipeline_checks),
     ("chroma weight", "planes.cu", "713.0 * (1000.0 * r - n)", "713.0 * (1000.0 * g - n)", _planes_checks),
     ("opacity plane", "planes.cu", "(float)__dmul_rn(a, 1.0 / scale)", "(float)a", _planes_checks),
     ("premultiplied alpha", "planes.cu", "? scale * scale : scale", "? scale : scale", _planes_checks),
+    (
+        "histogram bins",
+        "histogram.cu",
+        "(s + 1.0) * (IMGDIFF_BINS / 2.0)",
+        "(s + 1.0) * (IMGDIFF_BINS / 2.01)",
+        _histogram_checks,
+    ),
+    ("histogram mask", "histogram.cu", "(!use_valid || valid[pixel])", "(true)", _histogram_checks),
+    ("histogram merge", "histogram.cu", "if (local[b]) atomicAdd", "if (local[b] > 1) atomicAdd", _histogram_checks),
 ]
 
 
@@ -104,5 +141,7 @@ def test_the_checks_pass_on_the_real_kernels():
     """The other half of the mutation test: the same checks pass without the bug."""
     _ssim_checks()
     _strength_checks()
+    _low_checks()
     _pipeline_checks()
     _planes_checks()
+    _histogram_checks()

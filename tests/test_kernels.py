@@ -30,6 +30,7 @@ SPECIALISATIONS = [
     _ssim("double", "double", "double", 5),
     ("strength.cu", {"IMGDIFF_RADIUS": 5}),
     ("planes.cu", {"IMGDIFF_PIXEL": "unsigned short"}),
+    ("histogram.cu", {}),
 ]
 
 
@@ -48,6 +49,51 @@ def test_kernel_compiles_without_warnings(source, defines, arch, tmp_path):
         timeout=180,
     )
     assert result.returncode == 0, result.stderr
+
+
+def _nvrtc_library() -> str | None:
+    """libnvrtc from $IMGDIFF_NVRTC, an nvidia-cuda-nvrtc wheel, or the system (None where there is none)."""
+    import ctypes.util
+    import importlib.util
+    import os
+
+    if os.environ.get("IMGDIFF_NVRTC"):
+        return os.environ["IMGDIFF_NVRTC"]
+    spec = importlib.util.find_spec("nvidia")
+    for folder in spec.submodule_search_locations if spec else []:
+        found = sorted(Path(folder).glob("*/lib/libnvrtc.so*"))
+        if found:
+            return str(found[0])
+    return ctypes.util.find_library("nvrtc")
+
+
+def _nvrtc_compile(library: str, source: str, options: list[str]) -> tuple[int, str]:
+    """(result code, log) of NVRTC compiling ``source``: what CuPy's RawModule does, without a GPU."""
+    import ctypes
+
+    nvrtc = ctypes.CDLL(library)
+    program = ctypes.c_void_p()
+    assert nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"kernel.cu", 0, None, None) == 0
+    encoded = [o.encode() for o in options]
+    result = nvrtc.nvrtcCompileProgram(program, len(encoded), (ctypes.c_char_p * len(encoded))(*encoded))
+    size = ctypes.c_size_t()
+    nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    nvrtc.nvrtcGetProgramLog(program, log)
+    nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
+    return result, log.value.decode(errors="replace").strip()
+
+
+@pytest.mark.skipif(
+    _nvrtc_library() is None, reason="no libnvrtc (pip install nvidia-cuda-nvrtc, or set IMGDIFF_NVRTC)"
+)
+@pytest.mark.parametrize(("source", "defines"), SPECIALISATIONS, ids=lambda v: v if isinstance(v, str) else None)
+def test_kernel_compiles_with_nvrtc_as_the_loader_asks(source, defines):
+    from imgdiff_gpu._kernels import compile_options, read_source
+
+    options = [*compile_options(**defines), "--gpu-architecture=compute_90"]
+    result, log = _nvrtc_compile(_nvrtc_library(), read_source(source), options)
+    assert result == 0 and log == "", log
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on the PATH")
@@ -72,7 +118,7 @@ def test_each_kernel_names_the_cpu_code_it_mirrors():
 def test_shared_constants_come_from_their_python_definitions():
     from imgdiff_gpu._kernels import TILE_HEIGHT, TILE_WIDTH, compile_options
     from imgdiff_gpu._strength_cpu import NEAR
-    from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW
+    from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, SSIM_HISTOGRAM_BINS
 
     options = set(compile_options(IMGDIFF_RADIUS=5))
     for name, value in [
@@ -81,10 +127,11 @@ def test_shared_constants_come_from_their_python_definitions():
         ("IMGDIFF_NEAR", NEAR),
         ("IMGDIFF_LEVEL_LOW", float(HYSTERESIS_LOW)),
         ("IMGDIFF_LEVEL_HIGH", float(HYSTERESIS_HIGH)),
+        ("IMGDIFF_BINS", SSIM_HISTOGRAM_BINS),
     ]:
         assert f"-D{name}={value!r}" in options
     for source in sorted((ROOT / "kernels").iterdir()):  # no kernel defines them itself
-        assert not re.search(r"#define\s+IMGDIFF_(TILE_W|TILE_H|NEAR|LEVEL_LOW|LEVEL_HIGH)\b", source.read_text())
+        assert not re.search(r"#define\s+IMGDIFF_(TILE_W|TILE_H|NEAR|LEVEL_LOW|LEVEL_HIGH|BINS)\b", source.read_text())
 
 
 def test_loader_finds_sources_in_a_checkout():

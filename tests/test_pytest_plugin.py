@@ -26,8 +26,9 @@ def _imported_before_pytester(tmp_path_factory):
     import cv2  # noqa: F401
     from PIL import Image
 
-    from imgdiff_gpu.job import CompareOptions, compare_files
+    from imgdiff_gpu.job import compare_files
     from imgdiff_gpu.junit import compare_junit  # noqa: F401
+    from imgdiff_gpu.options import CompareOptions
     from imgdiff_gpu.pytest_plugin import _pixels_of, _png_bytes
 
     out = tmp_path_factory.mktemp("warm")
@@ -78,58 +79,69 @@ def test_pil_and_path(imgdiff_snapshot):
 
 
 def test_missing_baseline_fails_with_the_command_that_creates_it(suite, pytester):
-    pytester.makepyfile(test_shots=SNAPSHOT_TESTS)
+    pytester.makepyfile(test_inner_shots=SNAPSHOT_TESTS)
     result = suite()
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*no baseline*__snapshots__*test_shots*cat.png*"])
-    result.stdout.fnmatch_lines(["*create the baseline with: pytest --imgdiff-update test_shots.py::test_array*"])
+    result.stdout.fnmatch_lines(["*no baseline*__snapshots__*test_inner_shots*cat.png*"])
+    result.stdout.fnmatch_lines(["*create the baseline with: pytest --imgdiff-update test_inner_shots.py::test_array*"])
     assert not (pytester.path / "__snapshots__").exists()
 
 
 def test_update_writes_baselines_then_they_pass_and_jpeg_q90_passes(suite, pytester):
-    pytester.makepyfile(test_shots=SNAPSHOT_TESTS)
+    pytester.makepyfile(test_inner_shots=SNAPSHOT_TESTS)
     written = suite("--imgdiff-update")
     written.assert_outcomes(passed=2)
     written.stdout.fnmatch_lines(["*imgdiff: 3 baseline(s) written*"])
-    folder = pytester.path / "__snapshots__" / "test_shots"
+    folder = pytester.path / "__snapshots__" / "test_inner_shots"
     assert sorted(p.name for p in folder.iterdir()) == ["cat-from-path.png", "cat.png"]
     suite().assert_outcomes(passed=2)
 
     reencoded = SNAPSHOT_TESTS.replace('(rgb("left.png"), "cat.png")', '(jpeg90(rgb("left.png")), "cat.png")')
     assert reencoded != SNAPSHOT_TESTS
-    pytester.makepyfile(test_shots=reencoded)
+    pytester.makepyfile(test_inner_shots=reencoded)
     suite("-k", "test_array").assert_outcomes(passed=1)
 
 
 def test_a_change_fails_with_its_regions_and_keeps_the_pictures(suite, pytester, tmp_path):
-    pytester.makepyfile(test_shots=SNAPSHOT_TESTS)
+    pytester.makepyfile(test_inner_shots=SNAPSHOT_TESTS)
     suite("--imgdiff-update", "-k", "test_array").assert_outcomes(passed=1)
-    pytester.makepyfile(test_shots=SNAPSHOT_TESTS.replace('rgb("left.png"), "cat.png"', 'rgb("right.png"), "cat.png"'))
+    pytester.makepyfile(
+        test_inner_shots=SNAPSHOT_TESTS.replace('rgb("left.png"), "cat.png"', 'rgb("right.png"), "cat.png"')
+    )
     results = tmp_path / "results"
     failed = suite("-k", "test_array", "--imgdiff-results", str(results))
     failed.assert_outcomes(failed=1)
     output = failed.stdout.str()
     assert "'cat.png': 4 region(s) differ (at most 0 allowed)" in output
     assert len(re.findall(r"region \d: x=\d+ y=\d+ \d+x\d+, \d+ px", output)) == 4
-    assert "pytest --imgdiff-update test_shots.py::test_array" in output
-    kept = results / "test_shots.py_test_array" / "cat"
+    assert "pytest --imgdiff-update test_inner_shots.py::test_array" in output
+    kept = results / "test_inner_shots.py_test_array" / "cat"
     assert {p.name for p in kept.iterdir()} >= {"actual.png", "left_marked.png", "right_marked.png", "report.html"}
     assert str(kept / "report.html") in output
 
+    # a second failing run replaces the kept results; --imgdiff-update replaces the baseline
+    again = suite("-k", "test_array", "--imgdiff-results", str(results))
+    again.assert_outcomes(failed=1)
+    assert "'cat.png': 4 region(s) differ" in again.stdout.str()
+    suite("--imgdiff-update", "-k", "test_array").assert_outcomes(passed=1)
+    suite("-k", "test_array").assert_outcomes(passed=1)
+
 
 def test_results_default_to_pytests_basetemp(suite, pytester):
-    pytester.makepyfile(test_shots=SNAPSHOT_TESTS)
+    pytester.makepyfile(test_inner_shots=SNAPSHOT_TESTS)
     suite("--imgdiff-update", "-k", "test_array").assert_outcomes(passed=1)
-    pytester.makepyfile(test_shots=SNAPSHOT_TESTS.replace('rgb("left.png"), "cat.png"', 'rgb("right.png"), "cat.png"'))
+    pytester.makepyfile(
+        test_inner_shots=SNAPSHOT_TESTS.replace('rgb("left.png"), "cat.png"', 'rgb("right.png"), "cat.png"')
+    )
     basetemp = pytester.path / "basetemp"
     suite("-k", "test_array", f"--basetemp={basetemp}").assert_outcomes(failed=1)
-    assert (basetemp / "imgdiff" / "test_shots.py_test_array" / "cat" / "report.html").is_file()
+    assert (basetemp / "imgdiff" / "test_inner_shots.py_test_array" / "cat" / "report.html").is_file()
 
 
 def test_options_per_call(suite, pytester):
     """ignore boxes, an ignore mask (array or file) and max_regions each let the known change pass."""
     pytester.makepyfile(
-        test_options=f"""
+        test_inner_options=f"""
 import numpy as np, cv2, json, subprocess, sys
 from pathlib import Path
 from imgdiff_gpu.pipeline import compare
@@ -177,13 +189,13 @@ def test_sensitivity_exact_flags_jpeg(imgdiff_snapshot):
     result = suite("-k", "not test_write")
     result.assert_outcomes(passed=4, failed=3)
     for name in ("test_some_boxes_are_not_enough", "test_max_regions_too_few", "test_sensitivity_exact_flags_jpeg"):
-        result.stdout.fnmatch_lines([f"FAILED test_options.py::{name}*"])
+        result.stdout.fnmatch_lines([f"FAILED test_inner_options.py::{name}*"])
 
 
 def test_snapshot_folder_from_ini_and_bad_names(pytester):
     pytester.makeini("[pytest]\nimgdiff_snapshot_dir = baselines\nfilterwarnings =\n    error\n")
     pytester.makepyfile(
-        test_names=f"""
+        test_inner_names=f"""
 import pytest
 from pathlib import Path
 EXAMPLES = Path({str(EXAMPLES)!r})
@@ -212,15 +224,15 @@ def test_not_an_image(imgdiff_snapshot):
     )
     result = pytester.runpytest(*_plugin_args(), "-p", "no:cacheprovider", "--imgdiff-update")
     result.assert_outcomes(passed=8)
-    assert (pytester.path / "baselines" / "test_names" / "sub" / "cat.png").is_file()
+    assert (pytester.path / "baselines" / "test_inner_names" / "sub" / "cat.png").is_file()
 
 
 def test_sixteen_bit_and_grey_baselines_round_trip(suite, pytester):
     pytester.makepyfile(
-        test_depths="""
+        test_inner_depths="""
 import numpy as np
 
-def test_depths(imgdiff_snapshot):
+def test_inner_depths(imgdiff_snapshot):
     ramp = np.tile(np.arange(0, 65536, 256, dtype=np.uint16), (64, 1))
     imgdiff_snapshot(ramp, "grey16.png")
     imgdiff_snapshot(np.dstack([ramp, ramp[:, ::-1], ramp]), "rgb16.png")
@@ -231,7 +243,7 @@ def test_depths(imgdiff_snapshot):
     suite().assert_outcomes(passed=1)
     from imgdiff_gpu.loading import load_image
 
-    folder = pytester.path / "__snapshots__" / "test_depths"
+    folder = pytester.path / "__snapshots__" / "test_inner_depths"
     assert load_image(folder / "rgb16.png").pixels.dtype.name == "uint16"
     assert load_image(folder / "grey16.png").pixels[0, 255] == 65280
 

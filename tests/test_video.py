@@ -103,11 +103,13 @@ def test_truncated_stream_compares_what_decodes(tmp_path):
     cut.write_bytes(data_bytes[: len(data_bytes) * 2 // 3])
     out = tmp_path / "o"
     result = run("video", a, cut, "--out", out, "--quiet")
-    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    # FFmpeg reads a file cut short as one that ends there: no decoding error, a shorter stream,
+    # so the videos differ in length (exit 1) and the frames that decoded are compared
+    assert result.exit_code == 1 and "Traceback" not in result.output
     report = json.loads((out / "report.json").read_text())
     assert 0 < report["frames_compared"] < FRAMES
     assert report["frames_different"] == 0  # the frames that decoded are the same
-    assert report["frame_count_mismatch"] or report["problems"]
+    assert report["frame_count_mismatch"] and not report["problems"]
 
 
 def test_truncated_mp4_without_its_index_is_one_error_line(tmp_path):
@@ -154,10 +156,9 @@ def test_every_frame_gets_what_the_image_path_gives_it(videos, tmp_path, sensiti
     screened = []
 
     class CountingScreen(video.FrameScreen):
-        def __call__(self, left, right):
-            score = super().__call__(left, right)
+        def record(self, score):
             screened.append(score is not None)
-            return score
+            super().record(score)
 
     monkeypatch.setattr(video, "FrameScreen", CountingScreen)
     a, b = videos

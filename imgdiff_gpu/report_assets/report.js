@@ -276,8 +276,16 @@
       for (const img of rightImages) img.src = href(view.base + rightName);
     });
 
+    const modeButtons = toggleButtons([["side", "side by side"], ["overlay", "overlay"], ["swipe", "swipe"]], "side", setMode);
+    if (rightSized) {
+      // one picture over another of a different size would line up nothing
+      for (const b of modeButtons.querySelectorAll("button[data-value='overlay'], button[data-value='swipe']")) {
+        b.disabled = true;
+        b.title = "the pictures differ in size";
+      }
+    }
     const toolbar = el("div", { className: "toolbar" }, [
-      toggleButtons([["side", "side by side"], ["overlay", "overlay"], ["swipe", "swipe"]], "side", setMode),
+      modeButtons,
       el("div", { className: "group" }, [el("span", { text: "right:" }), rightSelect]),
       overlayControls, swipeControls,
       el("div", { className: "group" }, [zoomOut, zoomFit, zoomOne, zoomIn, zoomLabel]),
@@ -481,7 +489,7 @@
       return c;
     });
     app.append(el("h2", { text: "Score per frame" }), svg,
-      el("p", { className: "detail", text: (plot.flagged_total || 0) + " differing frame(s) marked below the axis" +
+      el("p", { className: "detail", text: (plot.flagged_total || 0) + " differing frame(s) marked on the axis" +
         (plot.bucket > 1 ? "; each point is the lowest score of " + plot.bucket + " frames" : "") }));
 
     app.append(el("h2", { text: worst.length ? "Worst frames" : "No frame pictures were exported" }));

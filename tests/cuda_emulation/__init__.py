@@ -49,9 +49,20 @@ def compiler() -> str | None:
     return None
 
 
+_PROBE = 'extern "C" __global__ void probe(int* x) { __syncthreads(); atomicAdd(x, 1); }\n'
+
+
+@functools.cache
 def unavailable_reason() -> str | None:
-    """Why kernels cannot be emulated here, or None when they can."""
-    return None if compiler() is not None else "no C++ compiler (g++, clang++ or $CXX) to emulate the CUDA kernels with"
+    """Why kernels cannot be emulated here, or None when they can (a probe kernel is built once, cached)."""
+    if compiler() is None:
+        return "no C++ compiler (g++, clang++ or $CXX) to emulate the CUDA kernels with"
+    try:
+        compile_module(_PROBE)
+    except (RuntimeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        return f"{compiler()} cannot build the C++20 CUDA emulation ({first})"
+    return None
 
 
 @functools.cache
@@ -127,7 +138,7 @@ def compile_module(code: str, options: tuple[str, ...] = ()) -> EmulatedModule:
     """Compile a CUDA source for the emulation (cached), as NVRTC would with these options."""
     cxx = compiler()
     if cxx is None:
-        raise EmulationUnavailable(unavailable_reason())
+        raise EmulationUnavailable("no C++ compiler (g++, clang++ or $CXX) to emulate the CUDA kernels with")
     flags, includes = _build_options(tuple(options))
     names = kernel_names(code)
     source = code + _entry_points(names)
@@ -151,6 +162,6 @@ def compile_module(code: str, options: tuple[str, ...] = ()) -> EmulatedModule:
                 [*command, str(source_path), "-o", str(built)], capture_output=True, text=True, check=False
             )
             if result.returncode != 0:
-                raise RuntimeError(f"emulated compile failed:\n{result.stderr}")
+                raise RuntimeError(f"emulated compile failed ({cxx}, exit {result.returncode}):\n{result.stderr}")
             os.replace(built, library)  # atomic: parallel test runs never load half a file
     return _load(str(library), tuple(names))

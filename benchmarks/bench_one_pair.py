@@ -1,0 +1,286 @@
+"""One pair of images, whole process: imgdiff beside odiff and pixelmatch.
+
+Every number is the wall time of a whole command (start-up, decoding, the
+comparison, writing), the median of interleaved runs after one warm-up round,
+so that the load of a shared machine falls on every tool alike. Ratios are
+against odiff measured in this same run. Inputs are the bundled example pair
+(``examples/left.png``, ``right.png``: a photograph with four edits) scaled to
+each size with bicubic interpolation and written as PNG.
+
+    python benchmarks/bench_one_pair.py [--sizes 64,1080p,4k] [--repeat 5] [--out PATH]
+
+odiff (npm ``odiff-bin``) and pixelmatch (npm ``pixelmatch``) are looked for
+under ``--npm-tools`` (default: ``$IMGDIFF_NPM_TOOLS``, else ``.npm-tools/`` in
+the checkout, else ``~/.cache/imgdiff-bench/npm``); install them with
+
+    npm install --prefix .npm-tools odiff-bin pixelmatch
+
+A tool that is not installed is skipped with a message. imgdiff runs from this
+checkout, on the CPU (``--device cpu``), with the Python running this script;
+``--baseline DIR`` also times the imgdiff of another checkout (say, the commit
+before a change) in the same interleaved rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = {"64": (64, 64), "1080p": (1080, 1920), "4k": (2160, 3840)}
+IMGDIFF = [sys.executable, "-c", "from imgdiff_gpu.cli import main; main()"]
+# Stops the process when it first opens LEFT: the time to that point is the
+# start-up before the first pixel is read (imports, option parsing, checks).
+UNTIL_FIRST_READ = (
+    "import os, sys, time\n"
+    "target = os.path.abspath(sys.argv[3])\n"
+    "def hook(event, args):\n"
+    "    if event == 'open' and isinstance(args[0], str) and os.path.abspath(args[0]) == target:\n"
+    "        sys.stderr.write(f'first-read {time.monotonic()} {time.process_time()}\\n'); os._exit(0)\n"
+    "sys.addaudithook(hook)\n"
+    "from imgdiff_gpu.cli import main; main()\n"
+)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical cores)"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} logical cores)"
+
+
+def npm_tools_folder(given: str | None) -> Path:
+    for candidate in (given, os.environ.get("IMGDIFF_NPM_TOOLS"), ROOT / ".npm-tools"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return Path.home() / ".cache" / "imgdiff-bench" / "npm"
+
+
+def find_odiff(tools: Path) -> list[str] | None:
+    """odiff's native binary (its npm wrapper would add Node's start-up to every run)."""
+    natives = sorted((tools / "node_modules" / "@odiff").glob("*/odiff"))
+    if natives:
+        return [str(natives[0])]
+    wrapper = tools / "node_modules" / ".bin" / "odiff"
+    return [str(wrapper)] if wrapper.exists() else None
+
+
+def find_pixelmatch(tools: Path) -> list[str] | None:
+    script = tools / "node_modules" / "pixelmatch" / "bin" / "pixelmatch"
+    node = shutil.which("node")
+    return [node, str(script)] if script.exists() and node else None
+
+
+def make_inputs(folder: Path, sizes: list[str]) -> dict[str, tuple[Path, Path]]:
+    import cv2
+
+    left = cv2.imread(str(ROOT / "examples" / "left.png"))
+    right = cv2.imread(str(ROOT / "examples" / "right.png"))
+    pairs = {}
+    for name in sizes:
+        height, width = SIZES[name]
+        paths = (folder / f"{name}-left.png", folder / f"{name}-right.png")
+        for image, path in zip((left, right), paths, strict=True):
+            cv2.imwrite(str(path), cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC))
+        pairs[name] = paths
+    return pairs
+
+
+class Run(NamedTuple):
+    command: list[str]
+    env: dict
+    cwd: Path | None = None
+
+
+def from_checkout(command: list[str], checkout: Path) -> Run:
+    """``command`` run with imgdiff imported from ``checkout``.
+
+    Run from the checkout itself: ``python -c`` puts the working folder first on
+    sys.path, ahead of PYTHONPATH, so from anywhere else in a checkout it would
+    import that one instead.
+    """
+    path = os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH")]))
+    return Run(command, dict(os.environ, PYTHONPATH=path), checkout)
+
+
+def commands(
+    tools: dict[str, list[str] | None], left: Path, right: Path, out: Path, baseline: Path | None
+) -> dict[str, Run]:
+    """The commands timed for one pair, by row name; each writes into ``out``."""
+    rows = {}
+    if tools["odiff"]:
+        rows["odiff, writes its diff image"] = [*tools["odiff"], str(left), str(right), str(out / "diff.png")]
+        rows["odiff, report only"] = [*tools["odiff"], str(left), str(right)]
+    if tools["pixelmatch"]:
+        rows["pixelmatch, writes its diff image"] = [*tools["pixelmatch"], str(left), str(right), str(out / "diff.png")]
+    rows = {row: Run(command, dict(os.environ)) for row, command in rows.items()}
+    compare = [*IMGDIFF, "compare", str(left), str(right), "--device", "cpu"]
+    for checkout, label in ((ROOT, "imgdiff"), (baseline, "baseline")):
+        if checkout is not None:
+            rows[f"{label} compare --json - (report only)"] = from_checkout([*compare, "--json", "-"], checkout)
+            rows[f"{label} compare --out DIR (pictures)"] = from_checkout(
+                [*compare, "--out", str(out / "imgdiff")], checkout
+            )
+    return rows
+
+
+def cpu_seconds_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def check_imports_from(checkout: Path) -> None:
+    """Fail unless imgdiff runs from ``checkout`` (an installed copy could shadow it)."""
+    run = from_checkout([sys.executable, "-c", "import imgdiff_gpu; print(imgdiff_gpu.__file__)"], checkout)
+    found = Path(subprocess.run(run.command, env=run.env, cwd=run.cwd, capture_output=True, text=True).stdout.strip())
+    if checkout.resolve() not in found.resolve().parents:
+        raise SystemExit(f"imgdiff_gpu imports from {found}, not from {checkout}")
+
+
+def run_once(run: Run, out: Path) -> tuple[float, float]:
+    """Wall and CPU (user + system, all threads) seconds of one run."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    cpu = cpu_seconds_of_children()
+    start = time.perf_counter()
+    done = subprocess.run(
+        run.command, env=run.env, cwd=run.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    wall_and_cpu = time.perf_counter() - start, cpu_seconds_of_children() - cpu
+    if done.returncode not in (0, 1, 22, 66):  # same / different (odiff: 22, pixelmatch: 66)
+        raise RuntimeError(f"{run.command[:3]} ... exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    return wall_and_cpu
+
+
+def until_first_read(left: Path, right: Path, out: Path, checkout: Path) -> tuple[float, float]:
+    """Wall and CPU seconds from the start of imgdiff to its opening LEFT."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    command = [sys.executable, "-c", UNTIL_FIRST_READ, "compare", str(left), str(right), "--device", "cpu"]
+    start = time.monotonic()
+    run = from_checkout([*command, "--json", "-"], checkout)
+    done = subprocess.run(run.command, env=run.env, cwd=run.cwd, capture_output=True, text=True)
+    for line in done.stderr.splitlines():
+        if line.startswith("first-read "):
+            return float(line.split()[1]) - start, float(line.split()[2])
+    raise RuntimeError(f"the first read of {left} was not seen: {done.stderr.strip()[-500:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="64,1080p,4k", help="comma-separated, of " + ", ".join(SIZES))
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds (median reported); at least 5")
+    parser.add_argument("--npm-tools", help="folder where odiff-bin and pixelmatch are npm-installed")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose imgdiff is timed alongside")
+    parser.add_argument("--out", type=Path, help="JSON results (default benchmarks/results/one-pair-DATE-cpu.json)")
+    args = parser.parse_args()
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = set(sizes) - set(SIZES)
+    if unknown:
+        parser.error(f"unknown sizes {sorted(unknown)}; choose from {list(SIZES)}")
+    if args.repeat < 5:
+        parser.error("--repeat must be at least 5: a median of fewer runs on a shared machine is noise")
+
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
+    for checkout in filter(None, (ROOT, args.baseline)):
+        check_imports_from(checkout)
+    folder = npm_tools_folder(args.npm_tools)
+    tools = {"odiff": find_odiff(folder), "pixelmatch": find_pixelmatch(folder)}
+    for name, package in (("odiff", "odiff-bin"), ("pixelmatch", "pixelmatch")):
+        if tools[name] is None:
+            print(f"skipping {name}: not found under {folder} (npm install --prefix {folder} {package})")
+
+    with tempfile.TemporaryDirectory(prefix="bench-one-pair-") as temp:
+        temp = Path(temp)
+        pairs = make_inputs(temp, sizes)
+        out = temp / "out"
+        plan = {size: commands(tools, *pairs[size], out, args.baseline) for size in sizes}
+        times: dict[str, dict[str, list[float]]] = {size: {row: [] for row in plan[size]} for size in sizes}
+        cpu_times: dict[str, dict[str, list[float]]] = {size: {row: [] for row in plan[size]} for size in sizes}
+        first_read: dict[str, list[float]] = {}
+        first_read_cpu: dict[str, list[float]] = {}
+        for round_ in range(args.repeat + 1):  # round 0 warms up (Numba's cache, the page cache)
+            for size in sizes:
+                for row, run in plan[size].items():
+                    seconds, cpu = run_once(run, out)
+                    if round_:
+                        times[size][row].append(seconds)
+                        cpu_times[size][row].append(cpu)
+            for checkout, label in ((ROOT, "imgdiff"), (args.baseline, "baseline")):
+                if checkout is not None:
+                    seconds, cpu = until_first_read(*pairs[sizes[0]], out, checkout)
+                    if round_:
+                        first_read.setdefault(label, []).append(seconds)
+                        first_read_cpu.setdefault(label, []).append(cpu)
+
+    medians = {size: {row: statistics.median(v) for row, v in times[size].items()} for size in sizes}
+    cpu_medians = {size: {row: statistics.median(v) for row, v in cpu_times[size].items()} for size in sizes}
+    first_read_medians = {label: statistics.median(v) for label, v in first_read.items()}
+    first_read_cpu_medians = {label: statistics.median(v) for label, v in first_read_cpu.items()}
+    report(medians, cpu_medians, first_read_medians, first_read_cpu_medians, sizes, args.repeat)
+    result = {
+        "date": dt.date.today().isoformat(),
+        "cpu": cpu_name(),
+        "python": platform.python_version(),
+        "repeat": args.repeat,
+        "inputs": "examples/left.png and right.png scaled bicubically, PNG",
+        "sizes": {size: list(SIZES[size]) for size in sizes},
+        "load_average_at_end": os.getloadavg()[0],
+        "baseline": str(args.baseline) if args.baseline else None,
+        "startup_to_first_read_s": first_read_medians,
+        "startup_to_first_read_cpu_s": first_read_cpu_medians,
+        "median_s": medians,
+        "median_cpu_s": cpu_medians,
+        "runs_s": times,
+        "runs_cpu_s": cpu_times,
+    }
+    path = args.out or ROOT / "benchmarks" / "results" / f"one-pair-{result['date']}-cpu.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {path}")
+
+
+def report(
+    medians: dict, cpu_medians: dict, first_read: dict[str, float], first_read_cpu: dict[str, float], sizes, repeat
+) -> None:
+    load = os.getloadavg()[0]
+    print(f"CPU: {cpu_name()}; load average {load:.1f}; whole process, median of {repeat} interleaved runs")
+    for title, table in (("wall time", medians), ("CPU time, user + system, all threads", cpu_medians)):
+        print(f"\n{title}\n")
+        print("| command | " + " | ".join(sizes) + " |")
+        print("|---|" + "---|" * len(sizes))
+        for row in table[sizes[0]]:
+            print(f"| {row} | " + " | ".join(f"{table[s][row]:.3f} s" for s in sizes) + " |")
+    print()
+    for label, seconds in first_read.items():
+        print(f"{label}: start-up to the first read of LEFT: {seconds:.3f} s ({first_read_cpu[label]:.3f} s CPU)")
+    pairs = [
+        ("imgdiff compare --out DIR (pictures)", "odiff, writes its diff image"),
+        ("imgdiff compare --json - (report only)", "odiff, report only"),
+        ("imgdiff compare --out DIR (pictures)", "baseline compare --out DIR (pictures)"),
+        ("imgdiff compare --json - (report only)", "baseline compare --json - (report only)"),
+    ]
+    for ours, theirs in pairs:
+        if theirs in medians[sizes[0]]:
+            ratios = ", ".join(f"{s} {medians[s][ours] / medians[s][theirs]:.2f}x" for s in sizes)
+            cpu_ratios = ", ".join(f"{s} {cpu_medians[s][ours] / cpu_medians[s][theirs]:.2f}x" for s in sizes)
+            print(f"{ours} / {theirs}: wall {ratios}; CPU {cpu_ratios}")
+
+
+if __name__ == "__main__":
+    main()

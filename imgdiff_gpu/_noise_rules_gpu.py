@@ -1,0 +1,164 @@
+"""The noise-following rules of ``low`` on the device: twins of two functions of ``detection.py``.
+
+* :func:`luma_threshold_scale_gpu` is :func:`imgdiff_gpu.detection.luma_threshold_scale`:
+  the per-pixel factor on the luma-shift threshold, from each image's local luma
+  variance over the SSIM window (``cupyx.scipy.ndimage.correlate1d`` in place of
+  OpenCV's ``sepFilter2D``; scipy's 'reflect' is OpenCV's ``BORDER_REFLECT``) and
+  the window's noise factor, two 1-D vectors computed on the host.
+* :func:`coarse_chroma_shift_gpu` is :func:`imgdiff_gpu.detection.coarse_chroma_shift`:
+  OpenCV's ``INTER_AREA`` reduction, its 13-tap Gaussian (``GaussianBlur`` with
+  sigma 1.5 picks 13 taps for float32) and its ``INTER_LINEAR`` enlargement
+  (half-pixel centres, edges clamped), each written out from the tables OpenCV
+  builds, so the two agree within float32 rounding.
+
+Both take ``[N x] H x W x P`` float32 plane stacks (a batch's pairs never mix) and
+return ``[N x] H x W`` float32 arrays, which ``kernels/strength.cu`` reads per pixel.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import cv2
+import numpy as np
+
+from .detection import COARSE_FACTOR, Thresholds, window_noise_factors
+
+COARSE_SIGMA = 1.5
+
+
+def luma_threshold_scale_gpu(left_planes, right_planes, weights: np.ndarray, thresholds: Thresholds):
+    """The factor (>= 1) on the luma-shift threshold at each pixel, or None where the preset has none."""
+    import cupy
+
+    if thresholds.masking <= 0:
+        return None
+    contrast = _shared_contrast_gpu(left_planes[..., 0], right_planes[..., 0], weights)
+    scale = contrast * np.float32(thresholds.masking / thresholds.luma_shift)
+    scale += np.float32(1.0)
+    rows, columns = window_noise_factors(left_planes.shape[-3:-1], weights)
+    # the outer product in float32, as numpy.outer of the two float32 vectors on the CPU
+    scale *= cupy.asarray(rows)[:, None] * cupy.asarray(columns)[None, :]
+    return scale
+
+
+def _shared_contrast_gpu(left_luma, right_luma, weights: np.ndarray):
+    """The smaller of the two local luma standard deviations (``detection.shared_contrast``)."""
+    import cupy
+    from cupyx.scipy import ndimage
+
+    w = weights.astype(np.float32)  # the CPU filters with the float32 window
+
+    def smoothed(plane):  # rows first, then columns, each rounded to float32, as sepFilter2D
+        along = ndimage.correlate1d(plane, w, axis=-1, mode="reflect", output=np.float32)
+        return ndimage.correlate1d(along, w, axis=-2, mode="reflect", output=np.float32)
+
+    def local_variance(plane):
+        plane = cupy.ascontiguousarray(plane, dtype=cupy.float32)
+        mean = smoothed(plane)
+        return smoothed(plane * plane) - mean * mean
+
+    variance = cupy.minimum(local_variance(left_luma), local_variance(right_luma))
+    variance = cupy.maximum(variance, np.float32(0.0))  # rounding can take a flat patch's below 0
+    return cupy.sqrt(variance)
+
+
+def coarse_chroma_shift_gpu(left_planes, right_planes):
+    """``|(w6 * dCr, w6 * dCb)|`` at full resolution, averaged at the coarse scale (float32)."""
+    import cupy
+    from cupyx.scipy import ndimage
+
+    height, width = left_planes.shape[-3:-1]
+    small_height, small_width = max(height // COARSE_FACTOR, 1), max(width // COARSE_FACTOR, 1)
+    delta = left_planes[..., 1:3] - right_planes[..., 1:3]  # [N x] H x W x 2, float32
+    small = _gather_sum(delta, -3, *_area_table(height, small_height))
+    small = _gather_sum(small, -2, *_area_table(width, small_width)).astype(cupy.float32)
+    gaussian = _gaussian_taps()
+    for axis in (-2, -3):  # OpenCV filters along rows first
+        small = ndimage.correlate1d(small, gaussian, axis=axis, mode="reflect", output=np.float32)
+    magnitude = cupy.sqrt(small[..., 0] * small[..., 0] + small[..., 1] * small[..., 1])
+    wide = _linear(magnitude, -1, *_linear_table(small_width, width))
+    return _linear(wide, -2, *_linear_table(small_height, height))
+
+
+@functools.cache
+def _gaussian_taps() -> np.ndarray:
+    """The kernel cv2.GaussianBlur(..., (0, 0), 1.5) uses on float32: 13 taps, float32."""
+    size = round(COARSE_SIGMA * 4 * 2 + 1) | 1  # OpenCV's size for a float image from sigma
+    return cv2.getGaussianKernel(size, COARSE_SIGMA, cv2.CV_32F).ravel()
+
+
+@functools.cache
+def _area_table(source: int, target: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, weights), target x taps: OpenCV's INTER_AREA reduction along one axis.
+
+    computeResizeAreaTab's cells (of ``source / target`` pixels, partial ones at
+    the ends weighted by their overlap); padding entries have weight 0.
+    """
+    scale = source / target
+    entries: list[list[tuple[int, float]]] = []
+    for d in range(target):
+        start = d * scale
+        end = start + scale
+        cell = min(scale, source - start)
+        first, last = math.ceil(start), math.floor(end)
+        last = min(last, source - 1)
+        first = min(first, last)
+        row = []
+        if first - start > 1e-3:
+            row.append((first - 1, float(np.float32((first - start) / cell))))
+        row += [(s, float(np.float32(1.0 / cell))) for s in range(first, last)]
+        if end - last > 1e-3:
+            row.append((last, float(np.float32(min(min(end - last, 1.0), cell) / cell))))
+        entries.append(row)
+    taps = max(len(row) for row in entries)
+    indices = np.zeros((target, taps), dtype=np.int64)
+    weights = np.zeros((target, taps), dtype=np.float64)
+    for d, row in enumerate(entries):
+        for k, (s, weight) in enumerate(row):
+            indices[d, k], weights[d, k] = s, weight
+    return indices, weights
+
+
+def _gather_sum(array, axis: int, indices: np.ndarray, weights: np.ndarray):
+    """``sum_k weights[:, k] * array[indices[:, k]]`` along ``axis`` (negative), in float64."""
+    import cupy
+
+    shape = (-1,) + (1,) * (-axis - 1)
+    total = None
+    for k in range(indices.shape[1]):
+        taken = cupy.take(array, cupy.asarray(indices[:, k]), axis=axis).astype(cupy.float64)
+        term = taken * cupy.asarray(weights[:, k]).reshape(shape)
+        total = term if total is None else total + term
+    return total
+
+
+@functools.cache
+def _linear_table(source: int, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first index, second index, weight of the second), float32: OpenCV's INTER_LINEAR along one axis."""
+    scale = 1.0 / (target / source)  # as cv::resize derives it
+    first = np.empty(target, dtype=np.int64)
+    fraction = np.empty(target, dtype=np.float32)
+    for d in range(target):
+        position = np.float32((d + 0.5) * scale - 0.5)
+        s = math.floor(position)
+        f = np.float32(position - np.float32(s))
+        if s < 0:
+            s, f = 0, np.float32(0.0)
+        if s >= source - 1:
+            s, f = source - 1, np.float32(0.0)
+        first[d], fraction[d] = s, f
+    return first, np.minimum(first + 1, source - 1), fraction
+
+
+def _linear(array, axis: int, first: np.ndarray, second: np.ndarray, fraction: np.ndarray):
+    """``(1 - f) * array[first] + f * array[second]`` along ``axis`` (negative), in float32."""
+    import cupy
+
+    shape = (-1,) + (1,) * (-axis - 1)
+    keep = cupy.asarray(np.float32(1.0) - fraction).reshape(shape)
+    take = cupy.asarray(fraction).reshape(shape)
+    low = cupy.take(array, cupy.asarray(first), axis=axis)
+    high = cupy.take(array, cupy.asarray(second), axis=axis)
+    return low * keep + high * take

@@ -1,0 +1,21 @@
+"""Pictures: the heat map is round(clip(1 - S, 0, 1) * 255) through Inferno, whatever the float type."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from imgdiff_gpu.rendering import heat_map
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_heat_map_levels_are_the_rounded_clipped_dissimilarity(dtype):
+    levels = np.arange(256)
+    ties = 1 - (levels + 0.5) / 255  # halves: rounded to even, as np.round does
+    exact = 1 - levels / 255
+    rng = np.random.default_rng(0)
+    ssim_map = np.concatenate([ties, exact, rng.uniform(-1.5, 1.5, 4096), [-1.0, 0.0, 1.0, 1.5]]).astype(dtype)
+    ssim_map = ssim_map.reshape(4, -1)
+    expected = np.round(np.clip(1.0 - ssim_map, 0.0, 1.0) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(heat_map(ssim_map), cv2.applyColorMap(expected, cv2.COLORMAP_INFERNO))

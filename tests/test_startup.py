@@ -1,0 +1,117 @@
+"""Start-up: each command imports only what it uses, and the warm-up loads what the comparison runs.
+
+Each check runs in a fresh interpreter, since this one has imported everything
+already, and looks at ``sys.modules`` (what was imported), never at the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Modules a command must not import unless it uses them (each costs 30 ms to 0.5 s).
+HEAVY = ("numba", "llvmlite", "skimage", "scipy", "av", "cv2", "cupy", "tqdm")
+
+
+def imported_after(code: str) -> list[str]:
+    """The HEAVY modules loaded after running ``code`` in a fresh interpreter."""
+    probe = f"""
+import sys
+try:
+{"".join(f"    {line}{chr(10)}" for line in code.splitlines())}
+except SystemExit:
+    pass
+print(sorted(m for m in {HEAVY!r} if m in sys.modules))
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"'))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import imgdiff_gpu",
+        "import imgdiff_gpu.cli",
+        "from imgdiff_gpu.cli import cli; cli(['--help'])",
+        "from imgdiff_gpu.cli import cli; cli(['--version'])",
+        "from imgdiff_gpu.cli import cli; cli(['compare', '--help'])",
+        "from imgdiff_gpu.cli import cli; cli(['video', '--help'])",
+    ],
+)
+def test_imports_nothing_heavy(code):
+    assert imported_after(code) == []
+
+
+def test_missing_input_is_reported_before_anything_heavy_loads(tmp_path):
+    code = f"from imgdiff_gpu.cli import cli; cli(['compare', {str(tmp_path / 'a.png')!r}, 'b.png', '--device', 'gpu'])"
+    assert imported_after(code) == []
+
+
+def test_structural_similarity_is_still_exported():
+    import imgdiff_gpu
+
+    assert "structural_similarity" in imgdiff_gpu.__all__
+    assert imgdiff_gpu.structural_similarity.__module__ == "imgdiff_gpu.ssim"
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        imgdiff_gpu.nonsense  # noqa: B018
+
+
+def test_kernels_load_without_scipy_linalg():
+    code = """
+import sys
+import imgdiff_gpu._ssim_cpu, imgdiff_gpu._strength_cpu, imgdiff_gpu._planes_cpu, imgdiff_gpu._histogram_cpu
+assert "numba.np.arraymath" in sys.modules
+assert "scipy.linalg" not in sys.modules, "Numba's BLAS probe imported SciPy's linear algebra"
+import scipy.linalg  # hidden only while Numba probed: a later import works
+print("ok")
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_warmup_loads_the_kernels_a_png_comparison_calls(tmp_path):
+    """The warm-up on tiny arrays must load exactly the specialisations a real file pair needs.
+
+    If it loaded others (a writable array where Pillow gives a read-only one,
+    say), every run would pay for both.
+    """
+    code = f"""
+import sys
+import numpy as np
+from PIL import Image
+from imgdiff_gpu import _warmup
+rng = np.random.default_rng(0)
+left = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+right = left.copy(); right[10:20, 10:20] = 255
+for name, pixels in (("left.png", left), ("right.png", right)):
+    Image.fromarray(pixels).save({str(tmp_path)!r} + "/" + name)
+with _warmup.cpu_warmup("cpu"):
+    pass
+from imgdiff_gpu import _histogram_cpu, _planes_cpu, _ssim_cpu, _strength_cpu
+kernels = (_planes_cpu._opaque_rgb_planes_kernel, _ssim_cpu._ssim_kernel, _histogram_cpu._histogram_kernel,
+           _strength_cpu._strength_kernel)
+warmed = [list(k.signatures) for k in kernels]
+assert all(len(s) == 1 for s in warmed), warmed
+from imgdiff_gpu.job import CompareOptions, compare_files
+report = compare_files(left={str(tmp_path)!r} + "/left.png", right={str(tmp_path)!r} + "/right.png",
+                       options=CompareOptions(device="cpu"))
+assert report["different"], report
+after = [list(k.signatures) for k in kernels]
+assert after == warmed, (warmed, after)
+print("ok")
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

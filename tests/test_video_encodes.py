@@ -1,0 +1,113 @@
+"""imgdiff video on streams encoded differently: codec noise is no difference, a faint edit is one.
+
+The clips are short pans over scikit-image's astronaut (as ``benchmarks/video_set.py``
+makes them, smaller): A is H.264 at CRF 18, B the same source at CRF 28 or in VP9,
+so every pixel differs a little, most along edges and at the frame's borders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage import data
+
+from benchmarks.video_set import ENCODINGS, Edit, apply_edit, decode, encode, source_frames
+from imgdiff_gpu.job import CompareOptions
+from imgdiff_gpu.video import compare_videos
+
+FRAMES = 14
+SHAPE = (288, 384)
+# a 30 x 30 patch whose chroma moves by 16/255 at equal luma, plainly visible side by side,
+# missed by the 'low' preset before the coarse chroma scale (its fine-scale shift stays below 36/255)
+CHROMA_EDIT = Edit("chroma", (200, 150, 30, 30), (5, 8))
+
+
+@pytest.fixture(scope="module")
+def source() -> list[np.ndarray]:
+    return source_frames(data.astronaut(), SHAPE, FRAMES, "pan", np.random.default_rng(3))
+
+
+def _edited(frames: list[np.ndarray], edits: list[Edit]) -> list[np.ndarray]:
+    out = [f.copy() for f in frames]
+    for edit in edits:
+        for i in range(*edit.frames):
+            apply_edit(out[i], edit, 0)
+    return out
+
+
+def _flagged(a: Path, b: Path, out: Path) -> dict[int, list]:
+    summary = compare_videos(a, b, out, CompareOptions(device="cpu", sensitivity="low"), worst_count=0)
+    assert len(summary.frames) == FRAMES
+    return {f.index: f.regions for f in summary.frames if f.different}
+
+
+@pytest.mark.parametrize("encoding", ["x264-crf28", "vp9-crf33"])
+def test_another_encoding_of_the_same_source_flags_no_frame(source, tmp_path, encoding):
+    a, b = tmp_path / "a.mp4", tmp_path / ("b.webm" if encoding.startswith("vp9") else "b.mp4")
+    encode(a, source, ENCODINGS["x264-crf18"])
+    if encoding == "twice":  # generation loss: encoded, decoded and encoded again, three times
+        frames = source
+        for generation in range(2):
+            encode(tmp_path / f"g{generation}.mp4", frames, ENCODINGS["x264-crf23"])
+            frames = decode(tmp_path / f"g{generation}.mp4")
+        encoding = "x264-crf23"
+    else:
+        frames = source
+    encode(b, frames, ENCODINGS[encoding])
+    assert _flagged(a, b, tmp_path / "out") == {}
+
+
+def test_a_faint_chroma_patch_is_found_in_its_frames_and_nothing_else(source, tmp_path):
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    encode(a, source, ENCODINGS["x264-crf18"])
+    encode(b, _edited(source, [CHROMA_EDIT]), ENCODINGS["x264-crf28"])
+    flagged = _flagged(a, b, tmp_path / "out")
+    assert set(flagged) == set(range(*CHROMA_EDIT.frames))
+    x, y, w, h = CHROMA_EDIT.box
+    for index, regions in flagged.items():
+        assert len(regions) == 1, index
+        r = regions[0]
+        # the region is the patch, give or take the coarse window's reach and the codec's 8 x 8 chroma blocks
+        assert abs(r.x - x) <= 8 and abs(r.y - y) <= 8 and abs(r.width - w) <= 12 and abs(r.height - h) <= 12, r
+
+
+def test_the_same_patch_was_missed_without_the_coarse_scale(source, tmp_path):
+    """The patch's fine-scale chroma shift is below 'low''s 36/255: only the coarse term sees it."""
+    from dataclasses import replace
+
+    from imgdiff_gpu._ssim_cpu import ssim_map_2d
+    from imgdiff_gpu.detection import difference_mask, thresholds_for
+    from imgdiff_gpu.pairing import prepare_pair
+    from imgdiff_gpu.pipeline import compare, luma_ssim_params
+
+    edited = _edited(source, [CHROMA_EDIT])
+    assert compare(source[6], edited[6], device="cpu", sensitivity="low").different
+    pair = prepare_pair(source[6], edited[6])
+    params = luma_ssim_params(pair.left.luma)
+    ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
+    fine_only = replace(thresholds_for("low"), coarse_chroma=None)
+    mask, _ = difference_mask(ssim_map, pair.left.planes, pair.right.planes, params.weights, fine_only)
+    assert not mask.any()
+
+
+def test_the_screen_clears_codec_noise_by_the_same_per_pixel_thresholds(source, tmp_path):
+    """Frames of two encodes pass the screen (masked luma bound), each with compare()'s own score."""
+    from imgdiff_gpu.detection import thresholds_for
+    from imgdiff_gpu.pipeline import compare
+    from imgdiff_gpu.screening import FrameScreen
+
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    encode(a, source, ENCODINGS["x264-crf18"])
+    encode(b, _edited(source, [CHROMA_EDIT]), ENCODINGS["x264-crf28"])
+    passed = 0
+    for index, (left, right) in enumerate(zip(decode(a), decode(b), strict=True)):
+        result = compare(left, right, device="cpu", sensitivity="low")
+        score = FrameScreen(left.shape[:2], thresholds_for("low"))(left, right)  # fresh: never paused
+        if result.different:
+            assert score is None, index
+        elif score is not None:
+            passed += 1
+            assert score == result.score, index
+    assert passed >= FRAMES // 2
