@@ -583,7 +583,7 @@ def test_piped_stdin_is_called_a_pipe(tmp_path):
 
 
 def test_a_bug_is_exit_2_and_one_line_never_1():
-    code = "import imgdiff_gpu.cli as c\nc.cli = lambda **k: 1 / 0\nc.main()"
+    code = "import imgdiff_gpu.cli as c\nc.cli.main = lambda **k: 1 / 0\nc.main()"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("IMGDIFF_TRACEBACK", None)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
