@@ -24,7 +24,7 @@ from .exit_status import SAME, exit_status
 from .html_report import REPORT_HTML, batch_html
 from .job import REPORT_NAME, compare_files
 from .options import CompareOptions
-from .outputs import Inputs, Outputs, write_all
+from .outputs import STAGING_PREFIX, Inputs, Outputs, write_all
 from .report import SCHEMA_VERSION, to_json
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
@@ -160,7 +160,16 @@ def run_batch(
     force: bool = False,
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
+    workers: int | str | None = None,
+    scheduler: str | None = None,
 ) -> BatchSummary:
+    """Compare every pair of ``left_dir`` and ``right_dir`` into ``out_dir`` (see the module's docstring).
+
+    ``workers`` (a number of local worker processes, or ``"cuda"``: one per
+    GPU) or ``scheduler`` (the address of a running Dask scheduler) spread
+    the pairs over a Dask cluster (:mod:`imgdiff_gpu.distributed`); the
+    answers are the same. ``progress`` is called with each pair's path.
+    """
     for side, folder in (("left", left_dir), ("right", right_dir)):
         if not folder.is_dir():
             raise ImgdiffError(f"{folder}: the {side} folder does not exist or is not a folder")
@@ -179,50 +188,126 @@ def run_batch(
     summary = BatchSummary()
     summary.outcomes.extend(left_problems + right_problems)
     troubled = {o.path for o in summary.outcomes}
-    for path in sorted((lefts.keys() | rights.keys()) - troubled):
+    paths = sorted((lefts.keys() | rights.keys()) - troubled)
+    if workers is not None or scheduler is not None:
+        from .distributed import compare_pairs_on_cluster
+
+        both = [p for p in paths if p in lefts and p in rights]
+        summary.outcomes.extend(_one_sided(p, lefts, rights) for p in paths if p not in both)
+        summary.outcomes.extend(
+            compare_pairs_on_cluster(
+                [(p, lefts[p], rights[p]) for p in both],
+                left_dir,
+                right_dir,
+                out_dir,
+                options,
+                force=force,
+                overwrite=overwrite,
+                inputs=inputs,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+            )
+        )
+        paths = []
+    for path in paths:
         if progress:
             progress(path)
-        if path not in rights:
-            summary.outcomes.append(PairOutcome(path, "left-only", detail="no file with this path on the right"))
-            continue
-        if path not in lefts:
-            summary.outcomes.append(PairOutcome(path, "right-only", detail="no file with this path on the left"))
-            continue
-        pair_dir = out_dir / "pairs" / path
-        try:
-            stamp = fingerprint(lefts[path], rights[path], options)
-            earlier, ours = _earlier(pair_dir, stamp)
-            if force:
-                earlier = None
-            report = earlier or compare_files(
-                lefts[path],
-                rights[path],
-                options,
-                out_dir=pair_dir,
-                overwrite=overwrite or force or ours,
-                inputs=inputs,
-                record={"batch_fingerprint": stamp},
-            )
-        except ImgdiffError as exc:
-            summary.outcomes.append(PairOutcome(path, "error", detail=str(exc)))
-            continue
-        except Exception as exc:  # a bug in one pair: recorded (exit 2), and the others still compared
-            detail = f"{lefts[path]}: internal error ({type(exc).__name__}: {exc})"
-            summary.outcomes.append(PairOutcome(path, "error", detail=detail.splitlines()[0]))
+        if path not in rights or path not in lefts:
+            summary.outcomes.append(_one_sided(path, lefts, rights))
             continue
         summary.outcomes.append(
-            PairOutcome(
-                path,
-                "different" if report["different"] else "same",
-                score=report["score"],
-                regions=len(report["regions"]),
-                detail=report.get("reason") or "",
-                skipped=earlier is not None,
+            compare_pair(
+                path, lefts[path], rights[path], out_dir, options, force=force, overwrite=overwrite, inputs=inputs
             )
         )
     summary.outcomes.sort(key=lambda o: o.path)
     _write_summary(summary, left_dir, right_dir, out_dir, options, inputs, replace_summary)
     return summary
+
+
+def _one_sided(path: str, lefts: dict, rights: dict) -> PairOutcome:
+    if path not in rights:
+        return PairOutcome(path, "left-only", detail="no file with this path on the right")
+    return PairOutcome(path, "right-only", detail="no file with this path on the left")
+
+
+def compare_pair(
+    path: str,
+    left: Path,
+    right: Path,
+    out_dir: Path,
+    options: CompareOptions,
+    *,
+    force: bool,
+    overwrite: bool,
+    inputs: Inputs,
+    incomplete_at_start: bool = False,
+) -> PairOutcome:
+    """One pair of a batch, its outputs committed in ``OUT/pairs/<path>/``; never raises an ImgdiffError.
+
+    A pair whose outputs are complete and made from the same inputs and
+    options is not compared again (unless ``force``) and counts as skipped.
+    ``incomplete_at_start``: the pair was not complete when the run began, and a worker
+    that died on it may have committed some or all of its outputs since; those
+    are this run's own, so they are reused (or replaced) and not counted as
+    skipped, and the summary reads as a run where nothing died.
+    """
+    pair_dir = out_dir / "pairs" / path
+    try:
+        stamp = fingerprint(left, right, options)
+        earlier, ours = _earlier(pair_dir, stamp)
+        if force:
+            earlier = None
+        report = earlier or compare_files(
+            left,
+            right,
+            options,
+            out_dir=pair_dir,
+            overwrite=overwrite or force or ours or (incomplete_at_start and _only_our_names(pair_dir)),
+            inputs=inputs,
+            record={"batch_fingerprint": stamp},
+        )
+    except ImgdiffError as exc:
+        return PairOutcome(path, "error", detail=str(exc))
+    except Exception as exc:  # a bug in one pair: recorded (exit 2), and the others still compared
+        detail = f"{left}: internal error ({type(exc).__name__}: {exc})"
+        return PairOutcome(path, "error", detail=detail.splitlines()[0])
+    return pair_outcome(path, report, skipped=earlier is not None and not incomplete_at_start)
+
+
+def pair_outcome(path: str, report: dict, *, skipped: bool) -> PairOutcome:
+    """A compared pair's line in the summary, from its report."""
+    return PairOutcome(
+        path,
+        "different" if report["different"] else "same",
+        score=report["score"],
+        regions=len(report["regions"]),
+        detail=report.get("reason") or "",
+        skipped=skipped,
+    )
+
+
+def complete_before(path: str, left: Path, right: Path, out_dir: Path, options: CompareOptions) -> PairOutcome | None:
+    """The skipped outcome of a pair whose outputs an earlier run completed, else None."""
+    try:
+        earlier, _ = _earlier(out_dir / "pairs" / path, fingerprint(left, right, options))
+    except OSError:
+        return None
+    return None if earlier is None else pair_outcome(path, earlier, skipped=True)
+
+
+def _only_our_names(pair_dir: Path) -> bool:
+    """The pair's folder holds nothing but outputs of this job (a worker killed while committing them)."""
+    from .html_report import REPORT_HTML
+    from .job import PICTURE_NAMES
+
+    try:
+        names = os.listdir(pair_dir)
+    except OSError:
+        return False
+    # staging files too: the dead worker's, which the next write into the folder sweeps
+    return all(name in (*PICTURE_NAMES, REPORT_NAME, REPORT_HTML) or name.startswith(STAGING_PREFIX) for name in names)
 
 
 def _write_summary(

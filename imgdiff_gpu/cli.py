@@ -70,6 +70,32 @@ class BoxType(click.ParamType):
         return tuple(int(p) for p in parts)
 
 
+class WorkersType(click.ParamType):
+    name = "N|cuda"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "cuda":
+            return value
+        if not re.fullmatch(r"[0-9]+", str(value)) or int(value) < 1:
+            self.fail(f"{value!r} is neither a number of worker processes (1 or more) nor 'cuda'", param, ctx)
+        return int(value)
+
+
+def cluster_options(command):
+    """--workers / --scheduler: run on a Dask cluster (see :mod:`imgdiff_gpu.distributed`)."""
+    command = click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Run on the Dask cluster of this scheduler (tcp://host:8786); --out must be shared with its workers.",
+    )(command)
+    return click.option(
+        "--workers",
+        type=WorkersType(),
+        metavar="N|cuda",
+        help="Run on a local Dask cluster of N worker processes ('cuda': one per GPU). Needs imgdiff-gpu[distributed].",
+    )(command)
+
+
 # A library message names a parameter as Python does, ``name=VALUE`` (VALUE a literal,
 # or ``...`` for "a value of your choice"); on the command line it reads as the flag.
 _PARAMETER = re.compile(r"\b([a-z][a-z_]*)=('[^']*'|\.\.\.|True|None|-?\d+)")
@@ -299,10 +325,11 @@ def compare(left, right, out_dir, json_path, overwrite, junit_path, quiet, **kwa
 @click.option("--force", is_flag=True, help="Redo pairs whose outputs are already complete.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs an earlier batch did not write (report.json...).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary table on stderr.")
+@cluster_options
 @junit_option
 @comparison_options()
 @reports_errors
-def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, **kwargs):
+def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, workers, scheduler, **kwargs):
     """Compare every image in LEFT_DIR with the one at the same path in RIGHT_DIR.
 
     Each pair's pictures and report go in OUT/pairs/<path>/; OUT/report.json,
@@ -310,9 +337,13 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, **k
     in one pair does not stop the others. A rerun skips complete pairs.
     Exit status: 0 all the same, 1 some differ (or are one-sided), 2 some failed.
 
+    With --workers or --scheduler the pairs run on a Dask cluster, with the
+    same results; each worker writes its pairs' outputs, this command the summary.
+
     \b
     Example:
       imgdiff batch screenshots/main screenshots/branch --out review
+      imgdiff batch main branch --out /shared/review --scheduler tcp://head:8786
     """
     import time
 
@@ -320,10 +351,33 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, **k
     from .summary import batch_table
 
     options = _options_from(kwargs)
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
+    distributed = workers is not None or scheduler is not None
     show = None if quiet or not sys.stderr.isatty() else (lambda path: click.echo(f"comparing {path}", err=True))
+    bar = None
+    if distributed:
+        from tqdm import tqdm
+
+        bar = tqdm(unit="pair", desc="comparing", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
+        show = lambda path: bar.update()  # noqa: E731
     replace_junit = _junit_checked(junit_path, [left_dir, right_dir], overwrite or force)
     started = time.perf_counter()
-    summary = run_batch(left_dir, right_dir, out_dir, options, force=force, overwrite=overwrite, progress=show)
+    try:
+        summary = run_batch(
+            left_dir,
+            right_dir,
+            out_dir,
+            options,
+            force=force,
+            overwrite=overwrite,
+            progress=show,
+            workers=workers,
+            scheduler=scheduler,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     if junit_path is not None:
         seconds = time.perf_counter() - started
         _write_junit(junit_path, "batch", summary, left_dir, right_dir, out_dir, seconds, replace_junit)
@@ -360,6 +414,7 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, **k
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary table.")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
+@cluster_options
 @junit_option
 @comparison_options(sensitivity=VIDEO_SENSITIVITY)
 @reports_errors
@@ -373,7 +428,8 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     Exit status: 0 no differences, 1 differences, 2 trouble (including a
     stream that stops decoding early; the frames that decoded are compared).
     Sensitivity defaults to 'low' here: two lossy encodes drift apart by a
-    few grey levels in places, which 'normal' would mark.
+    few grey levels in places, which 'normal' would mark. With --workers or
+    --scheduler, ranges of frames are compared on a Dask cluster, same results.
 
     \b
     Example:
@@ -387,6 +443,9 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     from .video import compare_videos
 
     junit_path = kwargs.pop("junit_path")
+    workers, scheduler = kwargs.pop("workers"), kwargs.pop("scheduler")
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
     options = _options_from(kwargs)
     replace_junit = _junit_checked(junit_path, [left, right, options.ignore_mask], overwrite)
     started = time.perf_counter()
@@ -405,6 +464,8 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
             diff_video=diff_video,
             overwrite=overwrite,
             progress=lambda _: bar.update(),
+            workers=workers,
+            scheduler=scheduler,
         )
     finally:
         bar.close()

@@ -285,8 +285,13 @@ def compare_videos(
     diff_video: Path | None = None,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
+    workers: int | str | None = None,
+    scheduler: str | None = None,
 ) -> VideoSummary:
     """Compare frame i of LEFT with frame i + offset of RIGHT, for i in [start, end).
+
+    ``workers`` / ``scheduler``: compare ranges of frames on a Dask cluster
+    (:func:`imgdiff_gpu.distributed.compare_videos_on_cluster`), same answers.
 
     Every output (frames.csv, report.json, the frame pictures, the diff video)
     is staged and committed together at the end: an error or an interrupt
@@ -307,9 +312,40 @@ def compare_videos(
         outputs.check([diff_video] if diff_video else [])
         if overwrite:
             outputs.replaces(previous_frame_outputs(out_dir))
-        summary = _compare_streams(
-            left, right, out_dir, options, outputs, offset, start, end, worst_count, export_all, diff_video, progress
-        )
+        if workers is not None or scheduler is not None:
+            from .distributed import compare_videos_on_cluster
+
+            if diff_video is not None:
+                raise OutputError("--diff-video is encoded in frame order by one process; run it without --workers")
+            summary = compare_videos_on_cluster(
+                left,
+                right,
+                options,
+                offset=offset,
+                start=start,
+                end=end,
+                worst_count=worst_count,
+                export_all=export_all,
+                stage=lambda name, data: outputs.add(out_dir / name, data),
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+            )
+        else:
+            summary = _compare_streams(
+                left,
+                right,
+                out_dir,
+                options,
+                outputs,
+                offset,
+                start,
+                end,
+                worst_count,
+                export_all,
+                diff_video,
+                progress,
+            )
         _write_summary(summary, left, right, out_dir, options, offset, start, end, outputs)
         outputs.commit()
     return summary
