@@ -369,7 +369,8 @@ def _decode_range(path: Path, pts: list[int], keyframes: list[int], first: int, 
 
     import av
 
-    from .video import VideoSummary, _upright
+    from .video_frames import upright
+    from .video_report import VideoSummary
 
     notes = VideoSummary()
     wanted = 0
@@ -399,7 +400,7 @@ def _decode_range(path: Path, pts: list[int], keyframes: list[int], first: int, 
                 number = bisect.bisect_left(pts, frame.pts)
                 if number < len(pts) and pts[number] == frame.pts:
                     wanted = number + 1
-                    yield first + number, frame.time, _upright(frame, path, notes)
+                    yield first + number, frame.time, upright(frame, path, notes)
                 frame = next(frames, None)
         except av.error.FFmpegError as exc:
             problems.append(f"{path}: decoding stopped after {first + wanted} frames ({exc})")
@@ -430,12 +431,13 @@ def compare_frame_range(left: Path, right: Path, task: FrameRange, options: Comp
     from .job import compare_with, encode_pictures, ignore_mask_for
     from .rendering import render
     from .screening import FrameScreen
-    from .video import FrameResult, _analyse_ahead, _prefetch
+    from .video_frames import analyse_ahead, prefetch
+    from .video_report import FrameResult
 
     problems: list[str] = []
     # each stream decoded on its own thread while frames are compared, as in one process
-    lefts = _prefetch(_decode_range(left, task.left_pts, task.left_keyframes, task.first + task.left_skip, problems))
-    rights = _prefetch(
+    lefts = prefetch(_decode_range(left, task.left_pts, task.left_keyframes, task.first + task.left_skip, problems))
+    rights = prefetch(
         _decode_range(right, task.right_pts, task.right_keyframes, task.first + task.right_skip, problems)
     )
     pairs = (
@@ -474,7 +476,7 @@ def compare_frame_range(left: Path, right: Path, task: FrameRange, options: Comp
         return compare_with(options, a, b, ignore=ignore_for(a.shape[:2]))
 
     # the screen starts afresh in each range: which pairs it screens never changes a result
-    analysed = _analyse_ahead(_chain(first, pairs), screen, compare_pair if on_cpu else None)
+    analysed = analyse_ahead(_chain(first, pairs), screen, compare_pair if on_cpu else None)
     for index, timestamp, a, b, score, result in analysed:
         if score is not None:
             frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
@@ -542,7 +544,7 @@ def compare_videos_on_cluster(
     """
     import bisect
 
-    from .video import VideoSummary
+    from .video_report import VideoSummary
 
     summary = VideoSummary()
     indexes = {"left": index_stream(left), "right": index_stream(right)}

@@ -1,0 +1,119 @@
+"""What ``imgdiff video`` found: per-frame results, the run's summary, and its report files.
+
+``frames.csv`` (one row per compared pair), ``report.json`` (schema_version 1,
+as :mod:`imgdiff_gpu.report` for one pair) and ``report.html`` are built here,
+by the serial run and by the cluster's client alike.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .exit_status import exit_status
+from .html_report import REPORT_HTML, video_html
+from .options import CompareOptions
+from .outputs import Outputs
+from .regions import Region
+from .report import SCHEMA_VERSION, to_json
+
+FRAME_COLUMNS = ("frame", "timestamp", "score", "changed_fraction", "regions")
+
+
+@dataclass
+class FrameResult:
+    index: int
+    timestamp: float | None
+    score: float | None
+    changed_fraction: float
+    regions: list[Region]
+    different: bool
+    reason: str | None = None
+
+
+@dataclass
+class VideoSummary:
+    frames: list[FrameResult] = field(default_factory=list)
+    decoded: dict[str, int] = field(default_factory=dict)
+    frame_rates: dict[str, float | None] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    worst: list[FrameResult] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    fully_decoded: bool = False
+    """Both streams were decoded to the end (not with --end), so their counts are real."""
+
+    @property
+    def count_mismatch(self) -> bool:
+        return self.fully_decoded and len(set(self.decoded.values())) > 1
+
+    @property
+    def different(self) -> bool:
+        return self.count_mismatch or any(f.different for f in self.frames)
+
+    @property
+    def exit_status(self) -> int:
+        return exit_status(different=self.different, trouble=bool(self.problems))
+
+
+def stage_video_report(
+    summary: VideoSummary,
+    left: Path,
+    right: Path,
+    out_dir: Path,
+    options: CompareOptions,
+    offset: int,
+    start: int,
+    end: int | None,
+    outputs: Outputs,
+) -> None:
+    """frames.csv, report.json and report.html of a run, staged in ``outputs``."""
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(FRAME_COLUMNS)
+    for f in summary.frames:
+        writer.writerow(
+            [
+                f.index,
+                "" if f.timestamp is None else f"{f.timestamp:.6f}",
+                "" if f.score is None else f"{f.score:.6f}",
+                f"{f.changed_fraction:.6f}",
+                len(f.regions),
+            ]
+        )
+    reason = None
+    if summary.count_mismatch:
+        reason = f"frame counts differ: left {summary.decoded.get('left')}, right {summary.decoded.get('right')}"
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "left": str(left),
+        "right": str(right),
+        "frames_decoded": summary.decoded,
+        "fully_decoded": summary.fully_decoded,
+        "frames_compared": len(summary.frames),
+        "frames_different": sum(f.different for f in summary.frames),
+        "frame_count_mismatch": summary.count_mismatch,
+        "different": summary.different,
+        "reason": reason,
+        "offset": offset,
+        "start": start,
+        "end": end,
+        "worst_frames": [
+            {
+                "frame": f.index,
+                "timestamp": f.timestamp,
+                "score": f.score,
+                "changed_fraction": f.changed_fraction,
+                "reason": f.reason,
+                "regions": [r.as_dict() for r in f.regions],
+            }
+            for f in summary.worst
+        ],
+        "problems": summary.problems,
+        "outputs": ["frames.csv", *summary.outputs],
+        "settings": options.settings(),
+    }
+    outputs.add(out_dir / "frames.csv", table.getvalue().encode())
+    outputs.add(out_dir / "report.json", to_json(report).encode())
+    outputs.add(out_dir / REPORT_HTML, video_html(report, summary.frames, summary.outputs).encode())
