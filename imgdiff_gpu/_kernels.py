@@ -55,6 +55,28 @@ def shared_defines() -> dict[str, object]:
     }
 
 
+STANDALONE_HEADER = "standalone.cuh"
+
+
+def standalone_header() -> str:
+    """``kernels/standalone.cuh`` as it must read: the shared constants, for a kernel compiled on its own.
+
+    The loader passes every constant as ``-D``, so the header's ``#ifndef``s
+    never apply at run time; they let ``nvcc -arch=sm_90 -c kernels/ssim.cu``
+    check a kernel with no options at all. ``python -m imgdiff_gpu._kernels``
+    writes it, and a test fails when it no longer matches these values.
+    """
+    lines = [
+        "// Mirrors imgdiff_gpu/_kernels.py (shared_defines), which writes it: python -m imgdiff_gpu._kernels",
+        "// The loader passes each of these as -D; they apply only when a kernel is compiled on its own",
+        "// (nvcc -arch=sm_90 -c kernels/ssim.cu), as a check that it compiles.",
+        "#pragma once",
+    ]
+    for key, value in shared_defines().items():
+        lines += [f"#ifndef {key}", f"#define {key} {value}", "#endif"]
+    return "\n".join(lines) + "\n"
+
+
 def compile_options(**defines: object) -> tuple[str, ...]:
     """NVRTC options for one specialisation: the shared constants plus ``defines``."""
     merged = {**shared_defines(), **defines}
@@ -92,3 +114,7 @@ def inverse_threshold(threshold: float) -> np.float64:
     from ._strength_cpu import inverse_threshold as cpu_inverse
 
     return np.float64(cpu_inverse(threshold))
+
+
+if __name__ == "__main__":  # regenerate kernels/standalone.cuh after changing a shared constant
+    (Path(__file__).resolve().parent.parent / "kernels" / STANDALONE_HEADER).write_text(standalone_header())

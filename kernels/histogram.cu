@@ -8,9 +8,7 @@
 //
 // Constants from Python (imgdiff_gpu/_kernels.py): IMGDIFF_BINS, the tile.
 
-#ifndef IMGDIFF_BINS
-#error "IMGDIFF_BINS is set by imgdiff_gpu/_kernels.py"
-#endif
+#include "standalone.cuh"  // the constants, when compiled on its own (the loader sets them all)
 #define IMGDIFF_RADIUS 0  // common.cuh's halo: none here
 #include "common.cuh"
 

@@ -11,8 +11,9 @@
 // Specialisation by macro set by the loader (imgdiff_gpu/_planes_gpu.py):
 // IMGDIFF_PIXEL (unsigned char or unsigned short).
 
+#include "standalone.cuh"  // the constants, when compiled on its own (the loader sets them all)
 #ifndef IMGDIFF_PIXEL
-#error "IMGDIFF_PIXEL is set by imgdiff_gpu/_planes_gpu.py"
+#define IMGDIFF_PIXEL unsigned char  // compiled on its own: 8-bit pixels
 #endif
 #define IMGDIFF_RADIUS 0  // common.cuh's halo: none here
 #include "common.cuh"

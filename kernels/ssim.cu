@@ -12,8 +12,15 @@
 // IMGDIFF_SAMPLE (float or double: a type that holds every input value exactly),
 // IMGDIFF_OUT (map element type), IMGDIFF_RADIUS (window radius).
 
-#if !defined(IMGDIFF_IN) || !defined(IMGDIFF_SAMPLE) || !defined(IMGDIFF_OUT)
-#error "IMGDIFF_IN, IMGDIFF_SAMPLE and IMGDIFF_OUT are set by imgdiff_gpu/_ssim_gpu.py"
+#include "standalone.cuh"  // the constants, when compiled on its own (the loader sets them all)
+#if !defined(IMGDIFF_IN) && !defined(IMGDIFF_SAMPLE) && !defined(IMGDIFF_OUT)
+// compiled on its own: 8-bit pixels, Wang et al.'s 11-px window, a float64 map
+#define IMGDIFF_IN unsigned char
+#define IMGDIFF_SAMPLE float
+#define IMGDIFF_OUT double
+#endif
+#ifndef IMGDIFF_RADIUS
+#define IMGDIFF_RADIUS 5
 #endif
 
 #include "common.cuh"

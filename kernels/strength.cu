@@ -15,8 +15,9 @@
 // Specialisation and constants by macros set by the loader (imgdiff_gpu/_kernels.py):
 // IMGDIFF_RADIUS (window radius, >= IMGDIFF_NEAR), IMGDIFF_NEAR, IMGDIFF_LEVEL_LOW/HIGH.
 
-#if !defined(IMGDIFF_NEAR) || !defined(IMGDIFF_LEVEL_LOW) || !defined(IMGDIFF_LEVEL_HIGH)
-#error "IMGDIFF_NEAR, IMGDIFF_LEVEL_LOW and IMGDIFF_LEVEL_HIGH are set by imgdiff_gpu/_kernels.py"
+#include "standalone.cuh"  // the constants, when compiled on its own (the loader sets them all)
+#ifndef IMGDIFF_RADIUS
+#define IMGDIFF_RADIUS 5  // compiled on its own: Wang et al.'s 11-px window
 #endif
 
 #define IMGDIFF_QUANTITIES 5  // dY, |dY|, dCr, dCb, dA
