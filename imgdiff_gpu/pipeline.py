@@ -15,7 +15,7 @@ from ._analysis_cpu import luma_ssim_params as luma_ssim_params
 from ._analysis_cpu import score_of as score_of
 from ._device import is_cupy_array, resolve_device
 from .alignment import Alignment, pad_to, reconcile
-from .analysis import analyse, analyse_batch
+from .analysis import Analysis, analyse, analyse_batch
 from .detection import Thresholds, thresholds_for
 from .loading import LoadedImage, load_image
 from .options import DEFAULTS
@@ -45,6 +45,14 @@ class Comparison:
     alignment: Alignment | None = None
     """How the right image was moved onto the left, when ``align`` was asked for."""
     notes: list[str] = field(default_factory=list)
+
+    def take(self, analysis: Analysis) -> Comparison:
+        """This comparison with what the analysis stage found: where, the score, the regions, the maps, its notes."""
+        self.device = analysis.device
+        self.notes.extend(analysis.notes)
+        self.score, self.regions, self.ssim_threshold = analysis.score, analysis.regions, analysis.ssim_threshold
+        self.mask, self.ssim_map = analysis.mask, analysis.ssim_map
+        return self
 
     @property
     def different(self) -> bool:
@@ -149,10 +157,7 @@ def compare(
         notes=notes,
     )
     if left_pixels.shape[:2] != right_pixels.shape[:2]:
-        result.mismatch = (
-            f"sizes differ: left is {left_image.width}x{left_image.height}, "
-            f"right is {right_image.width}x{right_image.height}"
-        )
+        result.mismatch = _sizes_differ(left_image, right_image)
         return result
     if ignore is not None and ignore.shape == left_image.pixels.shape[:2] and size_mode == "pad":
         ignore = pad_to(ignore, left_pixels.shape[:2])
@@ -172,11 +177,7 @@ def compare(
         merge_distance=merge_distance,
         keep_maps=keep_maps,
     )
-    result.device = analysis.device
-    result.notes.extend(analysis.notes)
-    result.score, result.regions, result.ssim_threshold = analysis.score, analysis.regions, analysis.ssim_threshold
-    result.mask, result.ssim_map = analysis.mask, analysis.ssim_map
-    return result
+    return result.take(analysis)
 
 
 def compare_batch(
@@ -231,10 +232,7 @@ def compare_batch(
     for left, right, analysis in zip(lefts, rights, analyses, strict=True):
         left_image = LoadedImage(pixels=left, path=None, format=None, mode="array", orientation=1)
         right_image = LoadedImage(pixels=right, path=None, format=None, mode="array", orientation=1)
-        result = Comparison(left_image, right_image, analysis.device, thresholds, notes=list(analysis.notes))
-        result.score, result.regions, result.ssim_threshold = analysis.score, analysis.regions, analysis.ssim_threshold
-        result.mask, result.ssim_map = analysis.mask, analysis.ssim_map
-        results.append(result)
+        results.append(Comparison(left_image, right_image, where, thresholds).take(analysis))
     return results
 
 
@@ -289,17 +287,16 @@ def compare_pairs(
         left, right = pending.popleft()
         result = Comparison(_as_loaded(left, 0), _as_loaded(right, 0), where, thresholds)
         if left.shape[:2] != right.shape[:2]:
-            result.mismatch = f"sizes differ: left is {result.left.width}x{result.left.height}, " + (
-                f"right is {result.right.width}x{result.right.height}"
-            )
+            result.mismatch = _sizes_differ(result.left, result.right)
             yield result
             continue
         pair_ignore = ignore if ignore is not None and ignore.shape == left.shape[:2] else None
         analysis = analyse(where, device_left, device_right, thresholds, ignore=pair_ignore, **options)
-        result.device, result.notes = analysis.device, list(analysis.notes)
-        result.score, result.regions, result.ssim_threshold = analysis.score, analysis.regions, analysis.ssim_threshold
-        result.mask, result.ssim_map = analysis.mask, analysis.ssim_map
-        yield result
+        yield result.take(analysis)
+
+
+def _sizes_differ(left: LoadedImage, right: LoadedImage) -> str:
+    return f"sizes differ: left is {left.width}x{left.height}, right is {right.width}x{right.height}"
 
 
 def _stacked(images):
