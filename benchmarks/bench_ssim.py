@@ -157,8 +157,8 @@ def gpu_batch_throughput(repeat: int, count: int = 64) -> dict:
     """Scores of ``count`` resident 1080p pairs in one launch (issue 3: >= 20,000 pairs/s on an H100)."""
     import cupy
 
-    from imgdiff_gpu._ssim_gpu import ssim_batch
     from imgdiff_gpu._ssim_params import ssim_params
+    from imgdiff_gpu.gpu.ssim import ssim_batch
 
     left, right = make_pair(SIZES["1080p"])
     a = cupy.asarray(np.broadcast_to(left, (count, *left.shape)).copy())

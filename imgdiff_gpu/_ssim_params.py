@@ -1,8 +1,8 @@
 """What every SSIM backend shares: parameters, the window, the dtype policy, the cropped mean.
 
 The public facade (:mod:`imgdiff_gpu.ssim`) validates arguments into an
-:class:`SSIMParams` here, and both backends (``_ssim_cpu.py`` and
-``_ssim_gpu.py``) import it from here, so neither imports the facade.
+:class:`SSIMParams` here, and both backends (``cpu/ssim.py`` and
+``gpu/ssim.py``) import it from here, so neither imports the facade.
 
 The dtype policy is one table, :data:`KERNEL_INPUT`: the element type the
 kernels read for each image dtype, always one that holds every value of the

@@ -1,8 +1,8 @@
 """The analysis stage of :func:`~imgdiff_gpu.compare`: pixels in, score and regions out.
 
 Two twins with one signature and one result type, :class:`Analysis`:
-``analyse_cpu`` (``_analysis_cpu.py``: Numba and OpenCV on the host) and
-``analyse_gpu`` (``_analysis_gpu.py``: the CUDA kernels and ``cupyx``, the pair
+``analyse_cpu`` (``cpu/analysis.py``: Numba and OpenCV on the host) and
+``analyse_gpu`` (``gpu/analysis.py``: the CUDA kernels and ``cupyx``, the pair
 resident on the device). :func:`analyse` picks one for the device resolved at
 the public boundary and owns the only fallback: a GPU that runs out of memory
 even in bands hands the pair to the CPU, with a note saying so.
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._analysis_cpu import Analysis, analyse_cpu
 from ._device import Device
-from ._strength_cpu import NEAR
+from .cpu.analysis import Analysis, analyse_cpu
+from .cpu.strength import NEAR
 from .detection import Thresholds
 
 __all__ = ["Analysis", "analyse", "analyse_batch"]
@@ -79,7 +79,7 @@ def analyse(
         on_cpu.notes.append(f"{reason}; computed on the CPU")
         return on_cpu
     if device == "gpu":
-        from ._analysis_gpu import GPUOutOfMemory, analyse_gpu
+        from .gpu.analysis import GPUOutOfMemory, analyse_gpu
 
         try:
             return analyse_gpu(left, right, thresholds, **options)
@@ -114,7 +114,7 @@ def analyse_batch(
         keep_maps=keep_maps,
     )
     if device == "gpu" and len(lefts) and not _not_on_the_gpu(lefts[0].shape):
-        from ._analysis_gpu import GPUOutOfMemory, analyse_batch_gpu
+        from .gpu.analysis import GPUOutOfMemory, analyse_batch_gpu
 
         try:
             return analyse_batch_gpu(lefts, rights, thresholds, **options)

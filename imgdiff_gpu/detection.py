@@ -112,10 +112,10 @@ def ssim_histogram(ssim_map, valid, *, xp=np):
     """Counts of SSIM values in 256 equal bins over [-1, 1] (rounding strays clamped).
 
     ``xp`` is the array module of ``ssim_map`` and ``valid``: NumPy, or CuPy on the GPU.
-    A 2-D NumPy map is counted by a compiled single pass (``_histogram_cpu.py``).
+    A 2-D NumPy map is counted by a compiled single pass (``cpu/histogram.py``).
     """
     if xp is np and ssim_map.ndim == 2 and np.dtype(ssim_map.dtype).kind == "f":
-        from ._histogram_cpu import ssim_histogram_cpu
+        from .cpu.histogram import ssim_histogram_cpu
 
         return ssim_histogram_cpu(ssim_map, valid, SSIM_HISTOGRAM_BINS)
     values = ssim_map[valid] if valid is not None else ssim_map.ravel()
@@ -198,7 +198,7 @@ def difference_mask(
     ``weights`` is the 1-D window the evidence is averaged over (the SSIM's).
     With ``antialiasing``, changes a sub-pixel edge shift explains do not count.
     """
-    from ._strength_cpu import strength_map
+    from .cpu.strength import strength_map
 
     valid = None if ignore is None else ~ignore
     explained = explained_by_antialiasing(left, right) if antialiasing else None

@@ -143,7 +143,7 @@ def compare_files(
         Bad input, an unusable device, or outputs that cannot be written; no
         output file is left behind.
     """
-    from ._warmup import cpu_warmup
+    from .cpu.warmup import cpu_warmup
     from .loading import load_image
     from .rendering import render
     from .report import build_report, to_json

@@ -12,7 +12,7 @@ Grey against colour compares the grey as colour with zero chroma; 8-bit against
 16-bit compares both on the 16-bit scale.
 
 Each plane value is computed from the integer pixel with a single rounding
-(see ``_planes_cpu.py``), so it is the same wherever it is computed.
+(see ``cpu/planes.py``), so it is the same wherever it is computed.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _max_value(pixels: np.ndarray) -> float:
 
 def _to_planes(pixels: np.ndarray, *, colour: bool, alpha: bool, scale: float) -> PlaneStack:
     """The plane stack of one H x W (x C) integer image; ``scale`` maps to 0..1."""
-    from ._planes_cpu import plane_stack
+    from .cpu.planes import plane_stack
 
     names = ("Y", "Cr", "Cb") if colour else ("Y",)
     if alpha:

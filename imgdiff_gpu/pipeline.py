@@ -10,12 +10,12 @@ from typing import Union
 
 import numpy as np
 
-from ._analysis_cpu import WINDOW_SIGMA as WINDOW_SIGMA
-from ._analysis_cpu import luma_ssim_params as luma_ssim_params
-from ._analysis_cpu import score_of as score_of
 from ._device import is_cupy_array, resolve_device
 from .alignment import Alignment, pad_to, reconcile
 from .analysis import Analysis, analyse, analyse_batch
+from .cpu.analysis import WINDOW_SIGMA as WINDOW_SIGMA
+from .cpu.analysis import luma_ssim_params as luma_ssim_params
+from .cpu.analysis import score_of as score_of
 from .detection import Thresholds, thresholds_for
 from .loading import LoadedImage, load_image
 from .options import DEFAULTS
@@ -251,7 +251,7 @@ def compare_pairs(
     """Compare a sequence of pixel pairs (video frames, a folder) one after another.
 
     On the GPU the pixels go up through pinned, double-buffered staging on two
-    non-blocking streams (``_staging_gpu.py``): the upload of pair i + 1 overlaps
+    non-blocking streams (``gpu/staging.py``): the upload of pair i + 1 overlaps
     the work on pair i, and GPU memory holds two pairs however long the sequence.
 
     Parameters
@@ -278,7 +278,7 @@ def compare_pairs(
             yield pair
 
     if where == "gpu":
-        from ._staging_gpu import staged_uploads
+        from .gpu.staging import staged_uploads
 
         uploads = staged_uploads(remembered())
     else:

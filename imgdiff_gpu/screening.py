@@ -6,7 +6,7 @@ is known once the SSIM map is: the score is its mean, and there are no
 regions, because no pixel's difference strength reaches 1 (a region needs a
 pixel at full strength, see :mod:`imgdiff_gpu.detection`). Each term of the
 strength has an upper bound that one pass over the frames yields alongside
-the map (``_screen_cpu.py``):
+the map (``cpu/screen.py``):
 
 * luma shift ``|w * dY| / t_luma``: exactly ``max |ux - uy|`` of the SSIM pass;
 * chroma shift ``|(w * dCr, w * dCb)| / t_chroma``: the window is a weighted
@@ -112,8 +112,8 @@ class FrameScreen:
         return self._screen(left, right)
 
     def _screen(self, left: np.ndarray, right: np.ndarray) -> float | None:
-        from ._screen_cpu import frame_steps
-        from ._ssim_cpu import ssim_map_and_bounds
+        from .cpu.screen import frame_steps
+        from .cpu.ssim import ssim_map_and_bounds
 
         luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(left, right, reach=self.reach)
         if channel_step == 0:

@@ -150,11 +150,11 @@ def structural_similarity(
         return _with_skimage(im1, im2, win_size, data_range, channel_axis, gaussian_weights, full, where, kwargs)
 
     if where == "gpu":
-        from ._ssim_gpu import ssim_gpu
+        from .gpu.ssim import ssim_gpu
 
         mssim, S = ssim_gpu(im1, im2, params, channel_axis=channel_axis, want_map=full)
     else:
-        from ._ssim_cpu import ssim_cpu
+        from .cpu.ssim import ssim_cpu
 
         mssim, S = ssim_cpu(im1, im2, params, channel_axis=channel_axis, want_map=full)
     return (mssim, S) if full else mssim

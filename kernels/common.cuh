@@ -1,10 +1,10 @@
 // Shared by the tile kernels (ssim.cu, strength.cu): tile geometry and the border rule.
-// Mirrors imgdiff_gpu/_ssim_cpu.py (_reflect). The constants come from Python
-// (imgdiff_gpu/_kernels.py, shared_defines) as -D flags, so both languages agree.
+// Mirrors imgdiff_gpu/cpu/ssim.py (_reflect). The constants come from Python
+// (imgdiff_gpu/gpu/kernels.py, shared_defines) as -D flags, so both languages agree.
 #pragma once
 
 #if !defined(IMGDIFF_TILE_W) || !defined(IMGDIFF_TILE_H) || !defined(IMGDIFF_RADIUS)
-#error "IMGDIFF_TILE_W, IMGDIFF_TILE_H and IMGDIFF_RADIUS are set by imgdiff_gpu/_kernels.py"
+#error "IMGDIFF_TILE_W, IMGDIFF_TILE_H and IMGDIFF_RADIUS are set by imgdiff_gpu/gpu/kernels.py"
 #endif
 
 #define IMGDIFF_HALO_W (IMGDIFF_TILE_W + 2 * IMGDIFF_RADIUS)

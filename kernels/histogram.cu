@@ -1,4 +1,4 @@
-// The SSIM map's histogram: mirrors imgdiff_gpu/_histogram_cpu.py (_histogram_kernel).
+// The SSIM map's histogram: mirrors imgdiff_gpu/cpu/histogram.py (_histogram_kernel).
 //
 // IMGDIFF_BINS equal bins over [-1, 1], bin = floor((s + 1) * IMGDIFF_BINS / 2),
 // strays from rounding clamped into the end bins, only at valid pixels. Each
@@ -6,7 +6,7 @@
 // `counts` (a batch of maps: one grid z-slice each, one mask of valid pixels
 // for all). No full-size temporary; only the counts go back to the host, for Otsu.
 //
-// Constants from Python (imgdiff_gpu/_kernels.py): IMGDIFF_BINS, the tile.
+// Constants from Python (imgdiff_gpu/gpu/kernels.py): IMGDIFF_BINS, the tile.
 
 #include "standalone.cuh"  // the constants, when compiled on its own (the loader sets them all)
 #define IMGDIFF_RADIUS 0  // common.cuh's halo: none here

@@ -1,14 +1,14 @@
-// Integer pixels to float32 planes (Y, Cr, Cb, A): mirrors imgdiff_gpu/_planes_cpu.py (_planes_kernel).
+// Integer pixels to float32 planes (Y, Cr, Cb, A): mirrors imgdiff_gpu/cpu/planes.py (_planes_kernel).
 //
 // One thread per pixel of interleaved uint8/uint16 pixels (1-4 channels, as
 // stored), so pixels cross PCIe as they are and the planes are built here.
 // Each plane value comes from integer numerators, exact in float64 whatever
-// order or fusing the compiler picks (see _planes_cpu.py), times a fixed
+// order or fusing the compiler picks (see cpu/planes.py), times a fixed
 // reciprocal; the products that meet an addition are written __dmul_rn so the
 // compiler cannot fuse them into the addition: the values are the CPU's, bit
 // for bit.
 //
-// Specialisation by macro set by the loader (imgdiff_gpu/_planes_gpu.py):
+// Specialisation by macro set by the loader (imgdiff_gpu/gpu/planes.py):
 // IMGDIFF_PIXEL (unsigned char or unsigned short).
 
 #include "standalone.cuh"  // the constants, when compiled on its own (the loader sets them all)

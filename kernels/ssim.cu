@@ -1,4 +1,4 @@
-// Fused SSIM: mirrors imgdiff_gpu/_ssim_cpu.py (ssim_map_2d and its cropped mean).
+// Fused SSIM: mirrors imgdiff_gpu/cpu/ssim.py (ssim_map_2d and its cropped mean).
 //
 // One launch computes, for every plane of a batch (gridDim.z = planes), the SSIM
 // map and the sum of the map over the cropped interior. Each block loads a
@@ -7,7 +7,7 @@
 // evaluates the formula and reduces its share of the mean. Borders are
 // reflected like scipy.ndimage's 'reflect' (d c b a | a b c d).
 //
-// Specialisation by macros set by the loader (imgdiff_gpu/_ssim_gpu.py, after the
+// Specialisation by macros set by the loader (imgdiff_gpu/gpu/ssim.py, after the
 // dtype policy of imgdiff_gpu/_ssim_params.py): IMGDIFF_IN (input element type),
 // IMGDIFF_SAMPLE (float or double: a type that holds every input value exactly),
 // IMGDIFF_OUT (map element type), IMGDIFF_RADIUS (window radius).

@@ -1,4 +1,4 @@
-// Mirrors imgdiff_gpu/_kernels.py (shared_defines), which writes it: python -m imgdiff_gpu._kernels
+// Mirrors imgdiff_gpu/gpu/kernels.py (shared_defines), which writes it: python -m imgdiff_gpu.gpu.kernels
 // The loader passes each of these as -D; they apply only when a kernel is compiled on its own
 // (nvcc -arch=sm_90 -c kernels/ssim.cu), as a check that it compiles.
 #pragma once

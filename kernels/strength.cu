@@ -1,4 +1,4 @@
-// Difference strength as levels: mirrors imgdiff_gpu/_strength_cpu.py (_strength_kernel).
+// Difference strength as levels: mirrors imgdiff_gpu/cpu/strength.py (_strength_kernel).
 //
 // Per pixel, from two interleaved float32 plane stacks (Y; Y,A; Y,Cr,Cb; Y,Cr,Cb,A)
 // and the SSIM map (a batch of pairs as grid z-slices, each with its SSIM threshold): window-averaged luma/opacity shift over the luma threshold,
@@ -12,7 +12,7 @@
 // 0 below IMGDIFF_LEVEL_LOW, 1 from IMGDIFF_LEVEL_LOW, 2 from IMGDIFF_LEVEL_HIGH
 // -- one byte per pixel crosses PCIe.
 //
-// Specialisation and constants by macros set by the loader (imgdiff_gpu/_kernels.py):
+// Specialisation and constants by macros set by the loader (imgdiff_gpu/gpu/kernels.py):
 // IMGDIFF_RADIUS (window radius, >= IMGDIFF_NEAR), IMGDIFF_NEAR, IMGDIFF_LEVEL_LOW/HIGH.
 
 #include "standalone.cuh"  // the constants, when compiled on its own (the loader sets them all)

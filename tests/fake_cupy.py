@@ -229,7 +229,7 @@ class _Device:
 def install(monkeypatch) -> types.ModuleType:
     """Put the fake in sys.modules as 'cupy' for one test; the loader's caches start empty."""
     import imgdiff_gpu._device as device_module
-    import imgdiff_gpu._kernels as kernels_module
+    import imgdiff_gpu.gpu.kernels as kernels_module
 
     module = types.ModuleType("cupy")
     module.ndarray = ndarray
@@ -281,7 +281,7 @@ def install(monkeypatch) -> types.ModuleType:
 def uninstall() -> None:
     """Forget what the loader cached while the fake was installed (call after monkeypatch undoes it)."""
     import imgdiff_gpu._device as device_module
-    import imgdiff_gpu._kernels as kernels_module
+    import imgdiff_gpu.gpu.kernels as kernels_module
 
     device_module._gpu_unavailable_reason.cache_clear()
     kernels_module._module.cache_clear()

@@ -125,10 +125,10 @@ def edited_pair(size: tuple[int, int] | None, *, channels: int) -> tuple[np.ndar
 
 def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int, int] | None) -> None:
     """strength.cu's levels identical to the levels of the CPU pass's strength."""
-    from imgdiff_gpu._analysis_gpu import _levels
-    from imgdiff_gpu._ssim_cpu import ssim_map_2d
-    from imgdiff_gpu._strength_cpu import strength_map
+    from imgdiff_gpu.cpu.ssim import ssim_map_2d
+    from imgdiff_gpu.cpu.strength import strength_map
     from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, explained_by_antialiasing, thresholds_for
+    from imgdiff_gpu.gpu.strength import strength_levels_gpu
     from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import luma_ssim_params
 
@@ -153,7 +153,7 @@ def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int,
     assert expected.max() == 2 and (expected == 1).any(), "the test pair must reach both levels"
     import cupy
 
-    levels = _levels(
+    levels = strength_levels_gpu(
         cupy,
         left,
         right,
@@ -192,8 +192,8 @@ def check_noise_rules(left: np.ndarray, right: np.ndarray) -> None:
     """
     import cupy
 
-    from imgdiff_gpu._analysis_gpu import noise_rules_gpu
     from imgdiff_gpu.detection import coarse_chroma_shift, luma_threshold_scale, thresholds_for
+    from imgdiff_gpu.gpu.noise_rules import noise_rules_gpu
     from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import luma_ssim_params
 
@@ -215,9 +215,8 @@ def check_low_levels(left: np.ndarray, right: np.ndarray) -> None:
     The per-pixel luma factor and coarse term are the CPU's (OpenCV) here, so only
     the kernel is under test; ``check_noise_rules`` holds the device's own.
     """
-    from imgdiff_gpu._analysis_gpu import _levels
-    from imgdiff_gpu._ssim_cpu import ssim_map_2d
-    from imgdiff_gpu._strength_cpu import strength_map
+    from imgdiff_gpu.cpu.ssim import ssim_map_2d
+    from imgdiff_gpu.cpu.strength import strength_map
     from imgdiff_gpu.detection import (
         HYSTERESIS_HIGH,
         HYSTERESIS_LOW,
@@ -225,6 +224,7 @@ def check_low_levels(left: np.ndarray, right: np.ndarray) -> None:
         luma_threshold_scale,
         thresholds_for,
     )
+    from imgdiff_gpu.gpu.strength import strength_levels_gpu
     from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import luma_ssim_params
 
@@ -251,7 +251,9 @@ def check_low_levels(left: np.ndarray, right: np.ndarray) -> None:
     assert (expected == 1).any(), "the test pair must reach level 1"
     import cupy
 
-    levels = _levels(cupy, left, right, ssim_map, params.weights, None, thresholds, 0.3, (luma_scale, coarse)).get()
+    levels = strength_levels_gpu(
+        cupy, left, right, ssim_map, params.weights, None, thresholds, 0.3, (luma_scale, coarse)
+    ).get()
     mismatched = np.argwhere(levels != expected)
     assert mismatched.size == 0, f"{len(mismatched)} pixels differ, first at {mismatched[:5].tolist()}"
 

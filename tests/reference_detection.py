@@ -1,6 +1,6 @@
 """The detection evidence written plainly with OpenCV, one full-size map at a time.
 
-This is the definition the fused kernel (imgdiff_gpu/_strength_cpu.py, and the
+This is the definition the fused kernel (imgdiff_gpu/cpu/strength.py, and the
 GPU twin to come) must reproduce; it is slow and kept only for tests.
 """
 

@@ -214,7 +214,7 @@ def test_fused_strength_matches_the_plain_definition(name):
     from pictures import luma_analysis
     from reference_detection import reference_strength
 
-    from imgdiff_gpu._strength_cpu import strength_map
+    from imgdiff_gpu.cpu.strength import strength_map
     from imgdiff_gpu.detection import (
         coarse_chroma_shift,
         explained_by_antialiasing,
@@ -247,7 +247,7 @@ def test_fused_strength_matches_the_plain_definition(name):
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_planes_are_the_same_on_every_path(dtype):
     """The RGB fast path, the general kernel and the video screen's luma give identical planes."""
-    from imgdiff_gpu._planes_cpu import _opaque_rgb_planes_kernel, _planes_kernel
+    from imgdiff_gpu.cpu.planes import _opaque_rgb_planes_kernel, _planes_kernel
 
     rng = np.random.default_rng(4)
     scale = float(np.iinfo(dtype).max)

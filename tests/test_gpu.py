@@ -73,8 +73,8 @@ def test_cupy_in_cupy_out():
 
 
 def test_batch_equals_loop():
-    from imgdiff_gpu._ssim_gpu import ssim_batch
     from imgdiff_gpu._ssim_params import ssim_params
+    from imgdiff_gpu.gpu.ssim import ssim_batch
 
     rng = np.random.default_rng(6)
     a = rng.integers(0, 256, (3, 20, 40), dtype=np.uint8)
@@ -148,8 +148,8 @@ def test_compare_finds_the_cpu_regions(options):
     ids=str,
 )
 def test_planes_kernel_gives_the_cpu_planes_bit_for_bit(dtype, channels, colour, alpha):
-    from imgdiff_gpu._planes_cpu import plane_stack
-    from imgdiff_gpu._planes_gpu import plane_stack_gpu
+    from imgdiff_gpu.cpu.planes import plane_stack
+    from imgdiff_gpu.gpu.planes import plane_stack_gpu
 
     rng = np.random.default_rng(channels)
     limit = np.iinfo(dtype).max
@@ -168,7 +168,7 @@ def test_planes_kernel_gives_the_cpu_planes_bit_for_bit(dtype, channels, colour,
 def test_regions_on_the_device_are_the_cpu_regions(merge_distance):
     import cupy
 
-    from imgdiff_gpu._regions_gpu import find_regions_gpu
+    from imgdiff_gpu.gpu.regions import find_regions_gpu
     from imgdiff_gpu.regions import find_regions
 
     rng = np.random.default_rng(merge_distance)
@@ -194,8 +194,8 @@ def test_regions_on_the_device_are_the_cpu_regions(merge_distance):
 def test_hysteresis_on_the_device_is_the_cpu_hysteresis():
     import cupy
 
-    from imgdiff_gpu._regions_gpu import hysteresis_gpu
     from imgdiff_gpu.detection import hysteresis
+    from imgdiff_gpu.gpu.regions import hysteresis_gpu
 
     rng = np.random.default_rng(2)
     weak = rng.random((80, 110)) < 0.45
@@ -208,8 +208,8 @@ def test_hysteresis_on_the_device_is_the_cpu_hysteresis():
 def test_antialiasing_explanation_on_the_device_is_the_cpu_one():
     import cupy
 
-    from imgdiff_gpu._analysis_gpu import explained_by_antialiasing_gpu
     from imgdiff_gpu.detection import explained_by_antialiasing
+    from imgdiff_gpu.gpu.analysis import explained_by_antialiasing_gpu
     from imgdiff_gpu.pairing import prepare_pair
 
     pair = prepare_pair(*edited_pair((40, 72), channels=4))
@@ -274,8 +274,8 @@ def test_compare_batch_gives_what_compare_gives_pair_by_pair(channels, options):
 def test_histogram_kernel_counts_what_the_cpu_counts():
     import cupy
 
-    from imgdiff_gpu._histogram_cpu import ssim_histogram_cpu
-    from imgdiff_gpu._histogram_gpu import ssim_histogram_gpu
+    from imgdiff_gpu.cpu.histogram import ssim_histogram_cpu
+    from imgdiff_gpu.gpu.histogram import ssim_histogram_gpu
 
     rng = np.random.default_rng(9)
     maps = rng.uniform(-1.0, 1.0, (2, 37, 70))

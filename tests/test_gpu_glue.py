@@ -18,7 +18,7 @@ pytestmark = pytest.mark.gpu
 
 
 def test_every_launch_uses_the_tile_as_its_block(fake_gpu):
-    from imgdiff_gpu._kernels import TILE_HEIGHT, TILE_WIDTH
+    from imgdiff_gpu.gpu.kernels import TILE_HEIGHT, TILE_WIDTH
 
     left, right = edited_pair((20, 40), channels=3)
     compare(left, right, device="gpu")
@@ -44,7 +44,7 @@ def test_a_report_only_run_brings_back_o_of_regions_bytes(fake_gpu):
 
 
 def test_bands_give_exactly_the_resident_result(fake_gpu, monkeypatch):
-    import imgdiff_gpu._analysis_gpu as analysis_gpu
+    import imgdiff_gpu.gpu.analysis as analysis_gpu
     from imgdiff_gpu.detection import thresholds_for
 
     monkeypatch.setattr(analysis_gpu, "_SMALLEST_BAND", 16)
@@ -62,7 +62,7 @@ def test_bands_give_exactly_the_resident_result(fake_gpu, monkeypatch):
 
 
 def test_out_of_memory_shrinks_bands_then_falls_back_to_the_cpu(fake_gpu, monkeypatch):
-    import imgdiff_gpu._analysis_gpu as analysis_gpu
+    import imgdiff_gpu.gpu.analysis as analysis_gpu
 
     monkeypatch.setattr(analysis_gpu, "_SMALLEST_BAND", 16)
     left, right = edited_pair((80, 60), channels=3)
@@ -99,7 +99,7 @@ def test_cli_on_the_gpu_path(fake_gpu, tmp_path):
 
 
 def test_staged_uploads_double_buffer_on_their_own_streams(fake_gpu):
-    from imgdiff_gpu._staging_gpu import staged_uploads
+    from imgdiff_gpu.gpu.staging import staged_uploads
 
     rng = np.random.default_rng(0)
     items = [(rng.integers(0, 256, (6, 9), dtype=np.uint8),) for _ in range(5)]
@@ -135,7 +135,7 @@ def test_compare_pairs_uploads_each_pair_once_and_finds_what_compare_finds(fake_
 
 def test_low_runs_on_the_gpu_whole_in_bands_and_in_batches_as_on_the_cpu(fake_gpu, monkeypatch):
     """'low' follows the pair's own noise on the device too: the CPU's regions, mask and score every way."""
-    import imgdiff_gpu._analysis_gpu as analysis_gpu
+    import imgdiff_gpu.gpu.analysis as analysis_gpu
     from imgdiff_gpu.detection import thresholds_for
     from imgdiff_gpu.pipeline import compare_batch
 
@@ -167,8 +167,8 @@ def test_low_runs_on_the_gpu_whole_in_bands_and_in_batches_as_on_the_cpu(fake_gp
 def test_hysteresis_on_the_device_keeps_what_the_cpus_keeps_for_any_core(fake_gpu):
     import cupy
 
-    from imgdiff_gpu._regions_gpu import hysteresis_gpu
     from imgdiff_gpu.detection import hysteresis
+    from imgdiff_gpu.gpu.regions import hysteresis_gpu
 
     rng = np.random.default_rng(5)
     weak = rng.random((3, 40, 50)) < 0.45

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from gpu_parity import check_compare, check_low_levels, check_ssim, check_strength_levels, codec_noise_pair, edited_pair
 
-import imgdiff_gpu._kernels as kernels_module
+import imgdiff_gpu.gpu.kernels as kernels_module
 
 pytestmark = pytest.mark.gpu
 

@@ -38,7 +38,7 @@ SPECIALISATIONS = [
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 @pytest.mark.parametrize(("source", "defines"), SPECIALISATIONS, ids=lambda v: v if isinstance(v, str) else None)
 def test_kernel_compiles_without_warnings(source, defines, arch, tmp_path):
-    from imgdiff_gpu._kernels import compile_options
+    from imgdiff_gpu.gpu.kernels import compile_options
 
     options = [o for o in compile_options(**defines) if o.startswith(("-D", "-I"))]
     source_path = str(ROOT / "kernels" / source)
@@ -89,7 +89,7 @@ def _nvrtc_compile(library: str, source: str, options: list[str]) -> tuple[int, 
 )
 @pytest.mark.parametrize(("source", "defines"), SPECIALISATIONS, ids=lambda v: v if isinstance(v, str) else None)
 def test_kernel_compiles_with_nvrtc_as_the_loader_asks(source, defines):
-    from imgdiff_gpu._kernels import compile_options, read_source
+    from imgdiff_gpu.gpu.kernels import compile_options, read_source
 
     options = [*compile_options(**defines), "--gpu-architecture=compute_90"]
     result, log = _nvrtc_compile(_nvrtc_library(), read_source(source), options)
@@ -98,10 +98,10 @@ def test_kernel_compiles_with_nvrtc_as_the_loader_asks(source, defines):
 
 def test_the_standalone_header_holds_the_python_constants():
     """kernels/standalone.cuh is generated from _kernels.shared_defines; regenerate it after changing one."""
-    from imgdiff_gpu._kernels import STANDALONE_HEADER, standalone_header
+    from imgdiff_gpu.gpu.kernels import STANDALONE_HEADER, standalone_header
 
     assert (ROOT / "kernels" / STANDALONE_HEADER).read_text() == standalone_header(), (
-        "kernels/standalone.cuh is stale: run python -m imgdiff_gpu._kernels"
+        "kernels/standalone.cuh is stale: run python -m imgdiff_gpu.gpu.kernels"
     )
 
 
@@ -121,16 +121,19 @@ def test_each_kernel_compiles_on_its_own(tmp_path, source):
 
 def test_each_kernel_names_the_cpu_code_it_mirrors():
     for source in sorted((ROOT / "kernels").iterdir()):
-        match = re.search(r"[Mm]irrors (imgdiff_gpu/\w+\.py) \((\w+)", source.read_text())
+        match = re.search(r"[Mm]irrors (imgdiff_gpu/[\w/]+\.py) \((\w+)", source.read_text())
         assert match, f"{source.name} does not say which CPU function it mirrors"
         module, function = match.groups()
         assert f"def {function}(" in (ROOT / module).read_text(), f"{source.name}: {module} has no {function}"
+        if source.suffix == ".cu":  # a stage's three twins share one base name
+            assert module == f"imgdiff_gpu/cpu/{source.stem}.py", f"{source.name} mirrors {module}"
+            assert (ROOT / "imgdiff_gpu" / "gpu" / f"{source.stem}.py").is_file(), f"no gpu/{source.stem}.py"
 
 
 def test_shared_constants_come_from_their_python_definitions():
-    from imgdiff_gpu._kernels import TILE_HEIGHT, TILE_WIDTH, compile_options
-    from imgdiff_gpu._strength_cpu import NEAR
+    from imgdiff_gpu.cpu.strength import NEAR
     from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, SSIM_HISTOGRAM_BINS
+    from imgdiff_gpu.gpu.kernels import TILE_HEIGHT, TILE_WIDTH, compile_options
 
     options = set(compile_options(IMGDIFF_RADIUS=5))
     for name, value in [
@@ -148,7 +151,7 @@ def test_shared_constants_come_from_their_python_definitions():
 
 
 def test_loader_finds_sources_in_a_checkout():
-    from imgdiff_gpu._kernels import kernel_source_dir, read_source
+    from imgdiff_gpu.gpu.kernels import kernel_source_dir, read_source
 
     assert kernel_source_dir() == ROOT / "kernels"
     assert read_source("ssim.cu").startswith(f'#line 1 "{ROOT / "kernels" / "ssim.cu"}"')

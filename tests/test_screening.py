@@ -7,8 +7,8 @@ import pytest
 from pictures import PHOTOS, jpeg_roundtrip
 from scipy import ndimage
 
-from imgdiff_gpu._screen_cpu import frame_steps
-from imgdiff_gpu._ssim_cpu import ssim_map_2d, ssim_map_and_bounds
+from imgdiff_gpu.cpu.screen import frame_steps
+from imgdiff_gpu.cpu.ssim import ssim_map_2d, ssim_map_and_bounds
 from imgdiff_gpu.detection import thresholds_for
 from imgdiff_gpu.pairing import prepare_pair
 from imgdiff_gpu.pipeline import compare, luma_ssim_params

@@ -68,7 +68,7 @@ def test_structural_similarity_is_still_exported():
 def test_kernels_load_without_scipy_linalg():
     code = """
 import sys
-import imgdiff_gpu._ssim_cpu, imgdiff_gpu._strength_cpu, imgdiff_gpu._planes_cpu, imgdiff_gpu._histogram_cpu
+import imgdiff_gpu.cpu.ssim, imgdiff_gpu.cpu.strength, imgdiff_gpu.cpu.planes, imgdiff_gpu.cpu.histogram
 assert "numba.np.arraymath" in sys.modules
 assert "scipy.linalg" not in sys.modules, "Numba's BLAS probe imported SciPy's linear algebra"
 import scipy.linalg  # hidden only while Numba probed: a later import works
@@ -90,17 +90,16 @@ def test_warmup_loads_the_kernels_a_png_comparison_calls(tmp_path):
 import sys
 import numpy as np
 from PIL import Image
-from imgdiff_gpu import _warmup
+from imgdiff_gpu.cpu import warmup
 rng = np.random.default_rng(0)
 left = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
 right = left.copy(); right[10:20, 10:20] = 255
 for name, pixels in (("left.png", left), ("right.png", right)):
     Image.fromarray(pixels).save({str(tmp_path)!r} + "/" + name)
-with _warmup.cpu_warmup("cpu"):
+with warmup.cpu_warmup("cpu"):
     pass
-from imgdiff_gpu import _histogram_cpu, _planes_cpu, _ssim_cpu, _strength_cpu
-kernels = (_planes_cpu._opaque_rgb_planes_kernel, _ssim_cpu._ssim_kernel, _histogram_cpu._histogram_kernel,
-           _strength_cpu._strength_kernel)
+from imgdiff_gpu.cpu import histogram, planes, ssim, strength
+kernels = (planes._opaque_rgb_planes_kernel, ssim._ssim_kernel, histogram._histogram_kernel, strength._strength_kernel)
 warmed = [list(k.signatures) for k in kernels]
 assert all(len(s) == 1 for s in warmed), warmed
 from imgdiff_gpu.job import CompareOptions, compare_files

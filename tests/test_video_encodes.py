@@ -77,7 +77,7 @@ def test_the_same_patch_was_missed_without_the_coarse_scale(source, tmp_path):
     """The patch's fine-scale chroma shift is below 'low''s 36/255: only the coarse term sees it."""
     from dataclasses import replace
 
-    from imgdiff_gpu._ssim_cpu import ssim_map_2d
+    from imgdiff_gpu.cpu.ssim import ssim_map_2d
     from imgdiff_gpu.detection import difference_mask, thresholds_for
     from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import compare, luma_ssim_params

@@ -1,4 +1,4 @@
-"""The SSIM map's histogram on the GPU: ``kernels/histogram.cu``, the twin of ``_histogram_cpu.py``.
+"""The SSIM map's histogram on the GPU: ``kernels/histogram.cu``, the twin of ``cpu/histogram.py``.
 
 Counts straight into 256 bins per map, with no full-size temporary; a batch of
 maps is one launch, and only the counts come back.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import get_kernel, launch
+from .kernels import get_kernel, launch
 
 
 def _get_histogram_kernel():
@@ -19,7 +19,7 @@ def ssim_histogram_gpu(ssim_maps, valid):
     """Counts (uint64 CuPy, N x bins) of N x H x W (or H x W) CuPy maps at ``valid`` pixels (H x W, or None)."""
     import cupy
 
-    from .detection import SSIM_HISTOGRAM_BINS
+    from ..detection import SSIM_HISTOGRAM_BINS
 
     maps = cupy.ascontiguousarray(ssim_maps if ssim_maps.ndim == 3 else ssim_maps[None], dtype=cupy.float64)
     count, height, width = maps.shape

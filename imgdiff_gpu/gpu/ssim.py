@@ -1,4 +1,4 @@
-"""SSIM on the GPU: the fused kernel of ``kernels/ssim.cu``, mirroring _ssim_cpu.py.
+"""SSIM on the GPU: the fused kernel of ``kernels/ssim.cu``, mirroring cpu/ssim.py.
 
 NumPy in → NumPy out; CuPy in → CuPy out. Colour channels and batches are laid
 out as planes (one grid z-slice each), so one launch covers them all.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._device import is_cupy_array
-from ._kernels import get_kernel, launch
-from ._ssim_params import SSIMParams, kernel_input_dtype
+from .._device import is_cupy_array
+from .._ssim_params import SSIMParams, kernel_input_dtype
+from .kernels import get_kernel, launch
 
 # C element type and tile sample type of each kernel input dtype of the policy
 # (_ssim_params.KERNEL_INPUT); the sample type holds every input value exactly.

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # imgdiff_gpu/
 _SEARCH = (_PACKAGE / "kernels", _PACKAGE.parent / "kernels")
 
 # Output pixels per block: 32 columns (a warp per row, coalesced loads) by 8 rows.
@@ -42,8 +42,8 @@ def read_source(name: str) -> str:
 
 def shared_defines() -> dict[str, object]:
     """The constants every kernel is compiled with, from their one Python definition."""
-    from ._strength_cpu import NEAR
-    from .detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, SSIM_HISTOGRAM_BINS
+    from ..cpu.strength import NEAR
+    from ..detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, SSIM_HISTOGRAM_BINS
 
     return {
         "IMGDIFF_TILE_W": TILE_WIDTH,
@@ -63,11 +63,11 @@ def standalone_header() -> str:
 
     The loader passes every constant as ``-D``, so the header's ``#ifndef``s
     never apply at run time; they let ``nvcc -arch=sm_90 -c kernels/ssim.cu``
-    check a kernel with no options at all. ``python -m imgdiff_gpu._kernels``
+    check a kernel with no options at all. ``python -m imgdiff_gpu.gpu.kernels``
     writes it, and a test fails when it no longer matches these values.
     """
     lines = [
-        "// Mirrors imgdiff_gpu/_kernels.py (shared_defines), which writes it: python -m imgdiff_gpu._kernels",
+        "// Mirrors imgdiff_gpu/gpu/kernels.py (shared_defines), which writes it: python -m imgdiff_gpu.gpu.kernels",
         "// The loader passes each of these as -D; they apply only when a kernel is compiled on its own",
         "// (nvcc -arch=sm_90 -c kernels/ssim.cu), as a check that it compiles.",
         "#pragma once",
@@ -111,10 +111,10 @@ def launch(kernel, height: int, width: int, planes: int, args: tuple, stream=Non
 
 def inverse_threshold(threshold: float) -> np.float64:
     """1 / threshold as the kernels take it; the floor is the CPU pass's (``_strength_cpu``)."""
-    from ._strength_cpu import inverse_threshold as cpu_inverse
+    from ..cpu.strength import inverse_threshold as cpu_inverse
 
     return np.float64(cpu_inverse(threshold))
 
 
 if __name__ == "__main__":  # regenerate kernels/standalone.cuh after changing a shared constant
-    (Path(__file__).resolve().parent.parent / "kernels" / STANDALONE_HEADER).write_text(standalone_header())
+    (_PACKAGE.parent / "kernels" / STANDALONE_HEADER).write_text(standalone_header())

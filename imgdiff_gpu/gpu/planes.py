@@ -1,14 +1,14 @@
-"""Integer pixels to float32 planes on the GPU: ``kernels/planes.cu``, the twin of ``_planes_cpu.py``.
+"""Integer pixels to float32 planes on the GPU: ``kernels/planes.cu``, the twin of ``cpu/planes.py``.
 
 Pixels go up as stored (interleaved uint8/uint16, 1-4 channels); the planes,
-bit for bit those of :func:`imgdiff_gpu._planes_cpu.plane_stack`, stay on the device.
+bit for bit those of :func:`imgdiff_gpu.cpu.planes.plane_stack`, stay on the device.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import get_kernel, launch
+from .kernels import get_kernel, launch
 
 _PIXEL_TYPES = {np.dtype(np.uint8): "unsigned char", np.dtype(np.uint16): "unsigned short"}
 

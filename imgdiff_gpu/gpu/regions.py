@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .regions import Region
+from ..regions import Region
 
 
 def _within_slices(square: np.ndarray, ndim: int) -> np.ndarray:

@@ -1,12 +1,12 @@
-"""The analysis of a pixel pair on the GPU, the twin of ``_analysis_cpu.py`` (``analysis.analyse_gpu``).
+"""The analysis of a pixel pair on the GPU, the twin of ``cpu/analysis.py`` (``analysis.analyse_gpu``).
 
 When the pair fits the memory budget it stays on the device from upload to
 regions: the pixels go up once, as stored; the planes (``kernels/planes.cu``),
 the luma SSIM map (``kernels/ssim.cu``), its 256-bin histogram (Otsu's
 threshold on the host from those 256 counts), the strength levels
 (``kernels/strength.cu``; for the noise-following rules of ``low``, their
-per-pixel inputs from ``_noise_rules_gpu.py``), hysteresis, the regions and
-their statistics (``_regions_gpu.py``) are computed there, and what comes back is the score,
+per-pixel inputs from ``gpu/noise_rules.py``), hysteresis, the regions and
+their statistics (``gpu/regions.py``) are computed there, and what comes back is the score,
 the threshold and 9 numbers per region -- plus the map and the mask only when
 pictures are wanted (``keep_maps``).
 
@@ -27,12 +27,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from ._analysis_cpu import Analysis, luma_ssim_params, score_of
-from ._histogram_gpu import ssim_histogram_gpu
-from ._kernels import get_kernel, inverse_threshold, launch
-from ._ssim_gpu import ssim_planes
-from ._strength_cpu import NEAR
-from .detection import (
+from ..cpu.analysis import Analysis, luma_ssim_params, score_of
+from ..cpu.strength import NEAR
+from ..detection import (
     SSIM_HISTOGRAM_BINS,
     Thresholds,
     coarse_chroma_shift,
@@ -42,8 +39,12 @@ from .detection import (
     mask_from_levels,
     otsu_ssim_threshold,
 )
-from .pairing import pair_layout, prepare_pair
-from .regions import find_regions
+from ..pairing import pair_layout, prepare_pair
+from ..regions import find_regions
+from .histogram import ssim_histogram_gpu
+from .noise_rules import noise_rules_gpu
+from .ssim import ssim_planes
+from .strength import strength_levels_gpu
 
 GPU_BUDGET_BYTES = 4 * 2**30
 _SMALLEST_BAND = 64
@@ -72,64 +73,6 @@ def _bands(height: int, band_rows: int, halo: int):
 def _ssim_band(cupy, left_luma, right_luma, params):
     _, maps = ssim_planes(cupy.asarray(left_luma)[None], cupy.asarray(right_luma)[None], params, want_map=True)
     return maps[0]
-
-
-def _get_strength_kernel(radius: int):
-    return get_kernel("strength.cu", "imgdiff_strength", IMGDIFF_RADIUS=radius)
-
-
-def _levels(cupy, left, right, ssim_map, weights, suppress, thresholds, threshold, noise_rules=(None, None)):
-    """Strength levels (uint8 CuPy, [N x] H x W) of two [N x] H x W x P plane stacks, NumPy or CuPy.
-
-    ``threshold``: the SSIM threshold, one per pair of a batch. ``noise_rules``: the
-    per-pixel luma threshold factor and coarse chroma evidence ([N x] H x W float32,
-    NumPy or CuPy, or None each) of a sensitivity that follows the pair's noise.
-    """
-    luma_scale, coarse = noise_rules
-    unused = cupy.zeros(1, dtype=cupy.float32)
-    height, width, planes = left.shape[-3:]
-    count = left.shape[0] if left.ndim == 4 else 1
-    levels = cupy.empty(left.shape[:-1], dtype=cupy.uint8)
-    inverse_ssim = cupy.asarray([inverse_threshold(1.0 - t) for t in np.atleast_1d(threshold)], dtype=cupy.float64)
-    kernel = _get_strength_kernel(len(weights) // 2)
-    launch(
-        kernel,
-        height,
-        width,
-        count,
-        (
-            cupy.asarray(left),
-            cupy.asarray(right),
-            cupy.asarray(ssim_map),
-            cupy.asarray(weights, dtype=cupy.float64),
-            cupy.asarray(suppress) if suppress is not None else cupy.zeros(1, dtype=cupy.uint8),
-            np.int32(1 if suppress is not None else 0),
-            levels,
-            np.int32(height),
-            np.int32(width),
-            np.int32(planes),
-            inverse_threshold(thresholds.luma_shift),
-            inverse_threshold(thresholds.chroma_shift),
-            inverse_threshold(thresholds.texture),
-            inverse_ssim,
-            unused if luma_scale is None else cupy.asarray(luma_scale, dtype=cupy.float32),
-            np.int32(luma_scale is not None),
-            unused if coarse is None else cupy.asarray(coarse, dtype=cupy.float32),
-            np.int32(coarse is not None),
-        ),
-    )
-    return levels
-
-
-def noise_rules_gpu(left_planes, right_planes, weights, thresholds: Thresholds):
-    """(luma_scale, coarse) of two CuPy plane stacks, as ``detection.difference_mask`` computes them."""
-    from ._noise_rules_gpu import coarse_chroma_shift_gpu, luma_threshold_scale_gpu
-
-    luma_scale = luma_threshold_scale_gpu(left_planes, right_planes, weights, thresholds)
-    coarse = None
-    if thresholds.coarse_chroma is not None and left_planes.shape[-1] >= 3:
-        coarse = coarse_chroma_shift_gpu(left_planes, right_planes) / np.float32(thresholds.coarse_chroma)
-    return luma_scale, coarse
 
 
 def _noise_rules_host(left_planes, right_planes, weights, thresholds: Thresholds):
@@ -167,7 +110,7 @@ def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_row
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band_suppress = suppress[lo:hi].view(np.uint8) if suppress is not None else None
         band_rules = tuple(None if rule is None else rule[lo:hi] for rule in (luma_scale, coarse))
-        band_levels = _levels(
+        band_levels = strength_levels_gpu(
             cupy, left[lo:hi], right[lo:hi], ssim_map[lo:hi], weights, band_suppress, thresholds, threshold, band_rules
         ).get()
         levels[top:bottom] = band_levels[top - lo : bottom - lo]
@@ -205,8 +148,8 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
     """The whole analysis on the device; (score, regions, threshold, kept mask, map) with the last two on it."""
     import cupy
 
-    from ._planes_gpu import plane_stack_gpu
-    from ._regions_gpu import find_regions_gpu, hysteresis_gpu
+    from .planes import plane_stack_gpu
+    from .regions import find_regions_gpu, hysteresis_gpu
 
     left_planes = plane_stack_gpu(left, colour=layout.colour, alpha=layout.alpha, scale=layout.left_scale)
     right_planes = plane_stack_gpu(right, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale)
@@ -226,7 +169,7 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
         if threshold is None:
             threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
         suppress = explained_by_antialiasing_gpu(left_planes, right_planes) if antialiasing else None
-        levels = _levels(
+        levels = strength_levels_gpu(
             cupy,
             left_planes,
             right_planes,
@@ -411,8 +354,8 @@ def _host(array) -> np.ndarray:
 def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area, merge_distance, keep_maps):
     import cupy
 
-    from ._planes_gpu import plane_stack_gpu
-    from ._regions_gpu import find_regions_gpu, hysteresis_gpu
+    from .planes import plane_stack_gpu
+    from .regions import find_regions_gpu, hysteresis_gpu
 
     count = len(lefts)
     layout = pair_layout(lefts[0], rights[0])
@@ -437,7 +380,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
             for c in counts
         ]
         suppress = explained_by_antialiasing_gpu(left_planes, right_planes) if antialiasing else None
-        levels = _levels(
+        levels = strength_levels_gpu(
             cupy,
             left_planes,
             right_planes,

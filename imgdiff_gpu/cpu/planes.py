@@ -10,7 +10,7 @@ The BT.601 luma weights (0.299, 0.587, 0.114) and OpenCV's chroma scales
 are integers, exact in float64 whatever order or fused multiply-adds the
 compiler picks, and one multiplication by a fixed reciprocal turns each into
 its plane value. So a plane value is a function of the pixel alone: the video
-screening kernel (``_screen_cpu.py``) derives luma from RGB inside its SSIM
+screening kernel (``cpu/screen.py``) derives luma from RGB inside its SSIM
 pass with :func:`numerators` and gets, bit for bit, the luma of the image
 path. (OpenCV's float ``cvtColor`` rounds at every step, and whether it fuses
 them depends on the CPU it dispatches to.)

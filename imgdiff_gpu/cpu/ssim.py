@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._ssim_params import SSIMParams, cropped_mean, kernel_input_dtype
 from ._jit import njit, prange
-from ._ssim_params import SSIMParams, cropped_mean, kernel_input_dtype
 
 # Output rows per strip, at most. A strip filters each of its input rows
 # horizontally once, into a ring of the last `taps` rows of the four moments, so

@@ -1,9 +1,9 @@
 """Video screening on the CPU: the luma planes of two RGB frames and the per-pixel steps.
 
 One pass over the uint8 RGB frames gives both frames' luma planes, computed
-from the same integers as ``_planes_cpu.py`` (so bit for bit the image path's
-luma), and steps 2-4 below; the SSIM kernel of ``_ssim_cpu.py``
-(:func:`~imgdiff_gpu._ssim_cpu.ssim_map_and_bounds`) then gives the map and
+from the same integers as ``cpu/planes.py`` (so bit for bit the image path's
+luma), and steps 2-4 below; the SSIM kernel of ``cpu/ssim.py``
+(:func:`~imgdiff_gpu.cpu.ssim.ssim_map_and_bounds`) then gives the map and
 0-1. Together they are what :mod:`imgdiff_gpu.screening` needs to prove a pair
 has no difference:
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import njit, prange
-from ._planes_cpu import numerators
+from .planes import numerators
 
 
 @njit(parallel=True, nogil=True, error_model="numpy", cache=True)

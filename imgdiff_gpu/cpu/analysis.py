@@ -1,4 +1,4 @@
-"""The analysis of a pixel pair on the CPU, the reference twin of ``_analysis_gpu.py``.
+"""The analysis of a pixel pair on the CPU, the reference twin of ``gpu/analysis.py``.
 
 Also home of what both twins share: the result type :class:`Analysis`, the
 SSIM parameters of a luma plane and the score.
@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._device import Device
-from ._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams, ssim_params
-from .detection import Thresholds, difference_mask
-from .regions import Region, find_regions
+from .._device import Device
+from .._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams, ssim_params
+from ..detection import Thresholds, difference_mask
+from ..regions import Region, find_regions
 
 # Wang et al. (2004): Gaussian window, sigma 1.5, population covariance.
 WINDOW_SIGMA = 1.5
@@ -85,8 +85,8 @@ def analyse_cpu(
     keep_maps: bool,
 ) -> Analysis:
     """The analysis on the CPU; see :func:`imgdiff_gpu.analysis.analyse`."""
-    from ._ssim_cpu import ssim_map_2d
-    from .pairing import prepare_pair
+    from ..pairing import prepare_pair
+    from .ssim import ssim_map_2d
 
     pair = prepare_pair(left, right)
     params = luma_ssim_params(pair.left.luma)

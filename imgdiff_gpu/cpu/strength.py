@@ -2,7 +2,7 @@
 
 From the two plane stacks and the SSIM map to the per-pixel strength that
 :func:`imgdiff_gpu.detection.difference_mask` thresholds, without a single
-full-size temporary: strips of rows with a halo, like ``_ssim_cpu.py``. Per
+full-size temporary: strips of rows with a halo, like ``cpu/ssim.py``. Per
 pixel it computes, with ``w *`` the SSIM window (borders reflected):
 
 * luma shift ``|w * dY|`` and opacity shift ``|w * dA|``, over the luma threshold;
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import njit, prange
-from ._ssim_cpu import _filter_across, _filter_along, _reflect
+from .ssim import _filter_across, _filter_along, _reflect
 
 STRIP_ROWS = 16
 NEAR = 3  # pixels: how far evidence may stand from a changed pixel

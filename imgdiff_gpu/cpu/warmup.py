@@ -32,7 +32,7 @@ def _compare_tiny_pair() -> None:
     try:
         import numpy as np
 
-        from .pipeline import compare
+        from ..pipeline import compare
 
         pixels = np.zeros((_SIDE, _SIDE, 3), dtype=np.uint8)
         pixels.setflags(write=False)  # as np.asarray gives a Pillow image's pixels

@@ -23,7 +23,7 @@ import math
 import cv2
 import numpy as np
 
-from .detection import COARSE_FACTOR, Thresholds, window_noise_factors
+from ..detection import COARSE_FACTOR, Thresholds, window_noise_factors
 
 COARSE_SIGMA = 1.5
 
@@ -162,3 +162,12 @@ def _linear(array, axis: int, first: np.ndarray, second: np.ndarray, fraction: n
     low = cupy.take(array, cupy.asarray(first), axis=axis)
     high = cupy.take(array, cupy.asarray(second), axis=axis)
     return low * keep + high * take
+
+
+def noise_rules_gpu(left_planes, right_planes, weights, thresholds: Thresholds):
+    """(luma_scale, coarse) of two CuPy plane stacks, as ``detection.difference_mask`` computes them."""
+    luma_scale = luma_threshold_scale_gpu(left_planes, right_planes, weights, thresholds)
+    coarse = None
+    if thresholds.coarse_chroma is not None and left_planes.shape[-1] >= 3:
+        coarse = coarse_chroma_shift_gpu(left_planes, right_planes) / np.float32(thresholds.coarse_chroma)
+    return luma_scale, coarse
