@@ -215,7 +215,7 @@ def test_pairs_are_grouped_by_input_bytes_with_several_tasks_per_worker(tmp_path
 def _video(path: Path, changed: set[int]) -> Path:
     """The pan of test_video.py in H.264 with B-frames and a keyframe every 5 frames: ranges start mid-GOP."""
     import av
-    from test_video import pan_frames
+    from clips import pan_frames
 
     frames = pan_frames(changed)
     with av.open(str(path), mode="w") as container:
