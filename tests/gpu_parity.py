@@ -129,8 +129,8 @@ def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int,
     from imgdiff_gpu.cpu.strength import strength_map
     from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, explained_by_antialiasing, thresholds_for
     from imgdiff_gpu.gpu.strength import strength_levels_gpu
-    from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
 
     pair = prepare_pair(*edited_pair(size, channels=channels))
     left, right = pair.left.planes, pair.right.planes
@@ -194,8 +194,8 @@ def check_noise_rules(left: np.ndarray, right: np.ndarray) -> None:
 
     from imgdiff_gpu.detection import coarse_chroma_shift, luma_threshold_scale, thresholds_for
     from imgdiff_gpu.gpu.noise_rules import noise_rules_gpu
-    from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
 
     pair = prepare_pair(left, right)
     planes = pair.left.planes, pair.right.planes
@@ -225,8 +225,8 @@ def check_low_levels(left: np.ndarray, right: np.ndarray) -> None:
         thresholds_for,
     )
     from imgdiff_gpu.gpu.strength import strength_levels_gpu
-    from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
 
     pair = prepare_pair(left, right)
     left, right = pair.left.planes, pair.right.planes

@@ -199,7 +199,7 @@ def test_antialiasing_explanation_on_the_device_is_the_cpu_one():
 
     from imgdiff_gpu.detection import explained_by_antialiasing
     from imgdiff_gpu.gpu.analysis import explained_by_antialiasing_gpu
-    from imgdiff_gpu.pairing import prepare_pair
+    from imgdiff_gpu.planes import prepare_pair
 
     pair = prepare_pair(*edited_pair((40, 72), channels=4))
     expected = explained_by_antialiasing(pair.left.planes, pair.right.planes)

@@ -39,7 +39,7 @@ from ..detection import (
     mask_from_levels,
     otsu_ssim_threshold,
 )
-from ..pairing import pair_layout, prepare_pair
+from ..planes import pair_layout, prepare_pair
 from ..regions import find_regions
 from .histogram import ssim_histogram_gpu
 from .noise_rules import noise_rules_gpu
