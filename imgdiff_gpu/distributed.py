@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -44,6 +45,8 @@ TASK_BYTES = 4 << 20
 TASKS_PER_WORKER = 4
 CONNECT_SECONDS = 30
 """How long to wait for a remote scheduler to answer, and for its first worker to join."""
+CANCEL_WAIT_SECONDS = 60
+"""How long an interrupted command waits for its started tasks to stop (they cannot be stopped)."""
 
 Pair = tuple[str, Path, Path]
 
@@ -306,8 +309,37 @@ def _run(client, pairs, out_dir, options, force, overwrite, inputs, progress, ta
                     progress(outcome.path)
     finally:
         if pending:  # interrupted: what has not run will not; what was committed, a rerun reuses
-            client.cancel(list(pending))
+            cancel_and_wait(client, list(pending))
     return outcomes
+
+
+def _still_running(keys: list[str], dask_worker=None) -> list[str]:
+    # A cancelled task that had started keeps running on its worker thread ("cancelled" there);
+    # one still queued ("ready") may start before the cancellation reaches its worker.
+    tasks = dask_worker.state.tasks
+    return [key for key in keys if key in tasks and tasks[key].state not in ("memory", "error", "released")]
+
+
+def cancel_and_wait(client, futures: list, *, timeout: float = CANCEL_WAIT_SECONDS) -> None:
+    """Cancel ``futures``, then wait until none of them is still running on a worker.
+
+    Dask cannot stop a task that has started, and one left running would go on
+    committing outputs after the command has exited -- into the folder a rerun
+    is already resuming, which then finds files it did not expect. So an
+    interrupted command returns only once its tasks have stopped (at most
+    ``timeout`` seconds; a task is sized to run about a second).
+    """
+    keys = [future.key for future in futures]
+    client.cancel(futures)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            running = client.run(_still_running, keys)
+        except Exception:  # the cluster is going away: nothing left to wait for
+            return
+        if not any(running.values()):
+            return
+        time.sleep(0.05)
 
 
 # -- video: frame ranges ----------------------------------------------------------------------
@@ -636,7 +668,7 @@ def compare_videos_on_cluster(
                         progress(frame.index)
         finally:
             if futures:
-                client.cancel(list(futures))
+                cancel_and_wait(client, list(futures))
         for key in sorted(by_range):
             frames, problems = by_range[key]
             summary.frames.extend(frames)
