@@ -140,9 +140,11 @@ def _decode_plain_png(data: bytes, chunks: frozenset[bytes]) -> np.ndarray | Non
     pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.dtype != np.uint8 or (pixels.shape[2:] or (1,)) != (channels,):
         return None
-    if channels == 1:
-        return pixels
-    return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if channels == 4 else cv2.COLOR_BGR2RGB)
+    if channels > 1:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if channels == 4 else cv2.COLOR_BGR2RGB)
+    # read-only, as Pillow's pixels are: the CPU kernels are specialised (and cached) for those
+    pixels.setflags(write=False)
+    return pixels
 
 
 def _decode_with_opencv(data: bytes, path: Path) -> np.ndarray:

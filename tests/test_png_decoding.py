@@ -106,6 +106,7 @@ def test_plain_png_is_decoded_by_opencv_to_pillows_pixels(tmp_path, monkeypatch,
     assert decoder == "opencv"
     reference = _pillow(data)
     assert pixels.dtype == reference.dtype and pixels.shape == reference.shape
+    assert not pixels.flags.writeable and not reference.flags.writeable  # one kernel specialisation for both
     assert np.array_equal(pixels, reference)
 
 

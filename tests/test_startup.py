@@ -139,8 +139,9 @@ class Watch:
             if "imgdiff_gpu" in frames[-1].filename:
                 own.append(f"{{name}} by {{frames[-1].filename}}:{{frames[-1].lineno}}")
 sys.meta_path.insert(0, Watch())
-from imgdiff_gpu import _warmup, cli
-_warmup.cpu_warmup = lambda device: contextlib.nullcontext()
+from imgdiff_gpu import cli
+from imgdiff_gpu.cpu import warmup
+warmup.cpu_warmup = lambda device: contextlib.nullcontext()
 def look():
     heavy = [m for m in {NOT_FOR_A_REPORT!r} if m in sys.modules]
     print(f"imported {{heavy}} {{own}}", file=sys.stderr, flush=True)
