@@ -1,0 +1,83 @@
+"""Writing the pictures as PNG, fast: rows filtered with NumPy, deflated by ISA-L.
+
+A comparison's pictures are written on every run, three of them full-size
+photographs, so their encoding is most of the cost of ``--out``. PNG leaves
+the encoder two choices, the per-row filter and the deflate compressor; the
+pixels decode the same whatever they are. Here every row gets the Sub filter
+(each byte minus the same channel of the pixel to its left), which is one NumPy
+subtraction and suits photographs and flat pictures alike, and the filtered
+rows are deflated by Intel's ISA-L (the ``isal`` package) at its level 1, which
+releases the GIL, so the pictures of a run are encoded on as many threads.
+
+Measured on a 4K photograph (the benchmark's left_marked.png), CPU time on this
+project's 2-core AMD EPYC: ISA-L level 1, 58 ms, 5.84 MB; zlib level 1 with the
+run-length strategy and the same filter (OpenCV's settings before), 280 ms,
+5.91 MB; zlib level 1 with no filter, 245 ms, 22.6 MB; stored (level 0), 66 ms,
+24.9 MB. On the heat map: ISA-L 6 ms, 0.27 MB; zlib, 70 ms, 0.22 MB. ISA-L's
+levels 2 and 3 take longer for a smaller file by less than 1 %.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_COLOUR_TYPE = {1: 0, 3: 2}  # channels -> PNG colour type: grey, RGB
+_SUB = 1  # the filter type byte that starts each row
+_MAX_CHUNK = 1 << 30  # image data is split into IDAT chunks no larger than this (the format allows 2**31 - 1)
+
+
+def _chunk(kind: bytes, body) -> bytes:
+    return struct.pack(">I", len(body)) + kind + bytes(body) + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
+
+
+def sub_filtered(picture: np.ndarray) -> np.ndarray:
+    """The rows of an 8-bit grey or BGR picture as PNG stores them: RGB, Sub-filtered, each after its filter byte.
+
+    Returns an H x (1 + W * channels) uint8 array; byte arithmetic wraps
+    modulo 256, as the format's filters do.
+    """
+    height, width = picture.shape[:2]
+    channels = 1 if picture.ndim == 2 else picture.shape[2]
+    pixels = picture.reshape(height, width, 1) if channels == 1 else picture[..., ::-1]  # BGR -> RGB
+    rows = np.empty((height, 1 + width * channels), dtype=np.uint8)
+    rows[:, 0] = _SUB
+    filtered = rows[:, 1:].reshape(height, width, channels)  # a view: splitting the last axis copies nothing
+    filtered[:, :1] = pixels[:, :1]
+    np.subtract(pixels[:, 1:], pixels[:, :-1], out=filtered[:, 1:])
+    return rows
+
+
+def encode_png(picture: np.ndarray) -> bytes:
+    """An 8-bit grey (H x W) or BGR (H x W x 3) picture as the bytes of a PNG file.
+
+    Parameters
+    ----------
+    picture : numpy.ndarray
+        uint8 pixels, in OpenCV's channel order (as :func:`imgdiff_gpu.rendering.render` gives them).
+
+    Returns
+    -------
+    bytes
+        A PNG file (colour type 0 or 2, 8 bits, not interlaced) holding exactly these pixels.
+
+    Raises
+    ------
+    ValueError
+        For any other dtype or layout.
+    """
+    from isal import isal_zlib  # only where pictures are written
+
+    channels = 1 if picture.ndim == 2 else picture.shape[2] if picture.ndim == 3 else 0
+    if picture.dtype != np.uint8 or channels not in _COLOUR_TYPE or 0 in picture.shape:
+        raise ValueError(f"a picture to write as PNG is uint8 H x W or H x W x 3, got {picture.dtype} {picture.shape}")
+    height, width = picture.shape[:2]
+    header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPE[channels], 0, 0, 0)
+    data = memoryview(isal_zlib.compress(sub_filtered(picture), 1))
+    parts = [_SIGNATURE, _chunk(b"IHDR", header)]
+    parts += [_chunk(b"IDAT", data[start : start + _MAX_CHUNK]) for start in range(0, len(data), _MAX_CHUNK)]
+    parts.append(_chunk(b"IEND", b""))
+    return b"".join(parts)
