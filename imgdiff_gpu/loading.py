@@ -1,15 +1,11 @@
 """Reading images safely: every way a file can be wrong becomes one clear error.
 
 Pillow does the reading because it is strict where OpenCV is lenient: it
-refuses truncated JPEG data (OpenCV returns a half-grey picture with no
+refuses truncated JPEG and PNG data (OpenCV returns a half-grey picture with no
 error), reads the header without decoding, so a decompression bomb is refused
 before any pixel memory is taken, and knows palettes, transparency and EXIF.
 The one thing Pillow cannot hold is 16-bit colour, so those PNG/TIFF files are
-decoded by OpenCV after Pillow has vetted the header. So is the common PNG --
-8-bit grey, RGB or RGBA with nothing beside the pixels that Pillow would act on
--- once every chunk's CRC is checked: OpenCV inflates it in two thirds of
-Pillow's time, to the same pixels, and refuses a damaged stream (which then goes
-to Pillow, for its verdict and its message).
+decoded by OpenCV after Pillow has vetted the header.
 
 Arrays come back in RGB(A) order, uint8 or uint16, with EXIF orientation applied.
 """
@@ -119,34 +115,6 @@ def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-# PNG colour type -> the channels of its 8-bit pixels; palettes (3) and grey + alpha (4) go to Pillow
-_PLAIN_PNG_CHANNELS = {0: 1, 2: 3, 6: 4}
-# chunks that change what Pillow gives: transparency, and the text and EXIF an orientation may hide in
-# (Pillow's getexif reads tEXt, zTXt and iTXt as well as eXIf); sBIT to be safe
-_NOT_PLAIN_PNG_CHUNKS = frozenset({b"tRNS", b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"sBIT"})
-
-
-def _decode_plain_png(data: bytes, chunks: frozenset[bytes]) -> np.ndarray | None:
-    """The pixels of an 8-bit grey, RGB or RGBA PNG with only plain chunks, or None for any other.
-
-    None too where OpenCV cannot decode the data: Pillow then says what is wrong, or
-    reads what it accepts and OpenCV does not (a zlib stream without its checksum).
-    """
-    channels = _PLAIN_PNG_CHANNELS.get(data[25]) if len(data) > 25 and data[24] == 8 else None
-    if channels is None or chunks & _NOT_PLAIN_PNG_CHUNKS:
-        return None
-    import cv2  # imported anyway by the comparison (loading on the warm-up thread meanwhile)
-
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None or pixels.dtype != np.uint8 or (pixels.shape[2:] or (1,)) != (channels,):
-        return None
-    if channels > 1:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if channels == 4 else cv2.COLOR_BGR2RGB)
-    # read-only, as Pillow's pixels are: the CPU kernels are specialised (and cached) for those
-    pixels.setflags(write=False)
-    return pixels
-
-
 def _decode_with_opencv(data: bytes, path: Path) -> np.ndarray:
     import cv2  # 16-bit colour only: OpenCV takes a while to import
 
@@ -206,14 +174,12 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _check_png(data: bytes, path: Path) -> frozenset[bytes]:
+def _check_png(data: bytes, path: Path) -> None:
     """Every chunk whole and its CRC right, compressed text and profiles bounded, the IEND there.
 
     Pillow checks none of the CRCs of the image data: one damaged byte there
-    decodes to a picture that is half black, with no error. Returns the kinds
-    of chunk the file holds.
+    decodes to a picture that is half black, with no error.
     """
-    kinds = set()
     position, end = 8, len(data)
     view = memoryview(data)  # no copy of the image data per chunk
     while position + 12 <= end:
@@ -228,9 +194,8 @@ def _check_png(data: bytes, path: Path) -> frozenset[bytes]:
             raise ImageLoadError(path, f"corrupt PNG: its {name} chunk at byte {position} fails its CRC check")
         if kind in (b"zTXt", b"iCCP", b"iTXt"):
             _check_inflated_size(bytes(body), kind, path)
-        kinds.add(kind)
         if kind == b"IEND":
-            return frozenset(kinds)
+            return
         position = after
     raise ImageLoadError(path, "truncated PNG: the file ends before its IEND chunk")
 
@@ -355,9 +320,8 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
 
 
 def _load(path: Path, data: bytes, size: int, claimed: str | None, max_pixels: int) -> LoadedImage:
-    chunks = None
     if claimed == "PNG":  # before Pillow, which inflates text chunks as it opens
-        chunks = _check_png(data, path)
+        _check_png(data, path)
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -383,7 +347,7 @@ def _load(path: Path, data: bytes, size: int, claimed: str | None, max_pixels: i
             raise ImageLoadError(path, f"image has no pixels ({width}x{height})")
         fmt = image.format
         if fmt == "PNG" and claimed != "PNG":
-            chunks = _check_png(data, path)
+            _check_png(data, path)
         elif fmt in ("JPEG", "MPO") and _jpeg_scans(data) > MAX_JPEG_SCANS:
             raise ImageLoadError(
                 path, f"JPEG with more than {MAX_JPEG_SCANS} scans (a scan bomb?); refused before decoding"
@@ -403,12 +367,8 @@ def _load(path: Path, data: bytes, size: int, claimed: str | None, max_pixels: i
             raise ImageLoadError(
                 path, f"{fmt} with {frames} {what}; imgdiff compares still images, not just a first frame: {remedy}"
             )
-        # a plain PNG holds no orientation, and asking Pillow for one would decode it all again
-        plain = _decode_plain_png(data, chunks) if fmt == "PNG" and chunks is not None else None
         try:
-            if plain is not None:
-                pixels = plain
-            elif _sixteen_bit_colour(image, data):
+            if _sixteen_bit_colour(image, data):
                 pixels = _decode_with_opencv(data, path)
             else:
                 image.load()  # before the EXIF lookup, which would load it and hide the error
@@ -418,7 +378,7 @@ def _load(path: Path, data: bytes, size: int, claimed: str | None, max_pixels: i
         except (OSError, SyntaxError, ValueError, EOFError) as exc:  # Pillow decodes lazily: truncation is here
             raise ImageLoadError(path, f"corrupt or truncated image data ({exc})") from None
         try:
-            orientation = 1 if plain is not None else int(image.getexif().get(_EXIF_ORIENTATION, 1))
+            orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1))
         except Exception:  # a broken EXIF block: the pixels are already validated
             orientation = 1
         mode = image.mode
