@@ -138,3 +138,16 @@ def test_other_formats(tmp_path, photo, suffix):
     assert loaded.shape == rgb.shape and loaded.dtype == np.uint8
     if suffix != ".gif":  # GIF is a 256-colour palette
         assert np.array_equal(loaded, rgb)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+def test_pixels_in_a_wanted_mode_are_taken_without_a_conversion(tmp_path, photo, mode):
+    """L, RGB and RGBA are taken from Pillow as they are: the pixels convert() gave, read-only as those were."""
+    image = Image.fromarray(photo).convert(mode)
+    path = tmp_path / f"{mode}.png"
+    image.save(path)
+    pixels = load_image(path).pixels
+    with Image.open(path) as reopened:
+        expected = np.asarray(reopened.convert(mode))
+    assert pixels.dtype == np.uint8 and np.array_equal(pixels, expected)
+    assert not pixels.flags.writeable  # as the CPU kernels are specialised and cached for
