@@ -41,7 +41,7 @@ _CSP = (
 )
 
 _ASSETS = resources.files(__package__) / "report_assets"
-_VERSIONED = ("numpy", "opencv-python-headless", "numba", "pillow", "av")
+_VERSIONED = ("numpy", "opencv-python-headless", "pillow", "av")
 
 
 def _asset(name: str) -> str:
