@@ -181,8 +181,6 @@ def kernel_results(maps: dict) -> dict:
         for channels in (1, 2, 3, 4):
             pixels = _random(rng, dtype, (*shape, channels) if channels > 1 else shape)
             for colour, alpha in ((False, False), (True, False), (False, True), (True, True)):
-                if colour and channels < 3:
-                    continue
                 stack = plane_stack(pixels, colour=colour, alpha=alpha, scale=scale)
                 results[f"planes/{dtype}/{channels}ch/colour={colour}/alpha={alpha}"] = _digest(stack)
 

@@ -107,8 +107,8 @@ PyObject *core_planes(PyObject *self, PyObject *args)
     if (expect_shape(&a[1], "out", shape, 3) < 0) {
         goto done;
     }
-    if (job.channels < 1 || job.channels > 4 || (job.colour && job.channels < 3)) {
-        PyErr_Format(PyExc_ValueError, "planes: %d channels cannot give colour planes", job.channels);
+    if (job.channels < 1 || job.channels > 4) { /* grey gives colour planes too: Cr = Cb = 0.5 */
+        PyErr_Format(PyExc_ValueError, "planes: needs 1 to 4 channels, got %d", job.channels);
         goto done;
     }
     job.pixels = a[0].view.buf;
