@@ -9,7 +9,9 @@ the port from Numba must keep and what the C adds.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +168,19 @@ def test_read_only_outputs_are_refused():
     out.setflags(write=False)
     with pytest.raises((BufferError, ValueError), match=r"writable|read-only"):
         _core.ssim(x, x, None, np.ones(3) / 3, 1.0, 1.0, 1.0, 8, out, None)
+
+
+def test_each_c_file_names_its_python_wrapper_and_cuda_twin():
+    """As each kernels/*.cu names the CPU function it mirrors, each C file names its wrapper and its kernel."""
+    core = Path(_core.__file__).parent / "_core"
+    if not core.is_dir():  # an installed wheel carries the compiled core only
+        pytest.skip("the C sources are not beside the installed package")
+    root = core.parents[2]
+    for source in sorted(core.glob("*.c")):
+        if source.stem == "module":
+            continue
+        opening = source.read_text().split("*/", 1)[0]
+        wrapper = f"imgdiff_gpu/cpu/{source.stem}.py"
+        assert wrapper in opening and (root / wrapper).is_file(), f"{source.name} does not name {wrapper}"
+        kernel = re.search(r"kernels/(\w+)\.cu", opening)
+        assert kernel and (root / "kernels" / f"{kernel[1]}.cu").is_file(), f"{source.name} names no kernels/*.cu"
