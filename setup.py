@@ -6,7 +6,7 @@ import tempfile
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-CORE = "imgdiff_gpu/cpu/_core"
+SOURCES_DIR = "imgdiff_gpu/cpu/c"
 SOURCES = ["module.c", "ssim.c", "strength.c", "planes.c", "histogram.c", "screen.c"]
 
 # -ffp-contract=off: the kernels write fma() where they mean one, and nothing else is fused,
@@ -43,8 +43,8 @@ setup(
     ext_modules=[
         Extension(
             "imgdiff_gpu.cpu._core",
-            sources=[f"{CORE}/{name}" for name in SOURCES],
-            depends=[f"{CORE}/core.h"],
+            sources=[f"{SOURCES_DIR}/{name}" for name in SOURCES],
+            depends=[f"{SOURCES_DIR}/core.h"],
         )
     ],
     cmdclass={"build_ext": BuildCore},

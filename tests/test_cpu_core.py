@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -172,7 +174,7 @@ def test_read_only_outputs_are_refused():
 
 def test_each_c_file_names_its_python_wrapper_and_cuda_twin():
     """As each kernels/*.cu names the CPU function it mirrors, each C file names its wrapper and its kernel."""
-    core = Path(_core.__file__).parent / "_core"
+    core = Path(_core.__file__).parent / "c"
     if not core.is_dir():  # an installed wheel carries the compiled core only
         pytest.skip("the C sources are not beside the installed package")
     root = core.parents[2]
@@ -184,3 +186,14 @@ def test_each_c_file_names_its_python_wrapper_and_cuda_twin():
         assert wrapper in opening and (root / wrapper).is_file(), f"{source.name} does not name {wrapper}"
         kernel = re.search(r"kernels/(\w+)\.cu", opening)
         assert kernel and (root / "kernels" / f"{kernel[1]}.cu").is_file(), f"{source.name} names no kernels/*.cu"
+
+
+def test_a_checkout_without_the_built_core_says_how_to_build_it():
+    code = (
+        "import sys; sys.modules['imgdiff_gpu.cpu._core'] = None\n"  # as if never built
+        "import imgdiff_gpu.cpu.ssim\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "the compiled CPU kernels, cannot be loaded" in done.stderr
+    assert "pip install -e ." in done.stderr

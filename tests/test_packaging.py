@@ -33,7 +33,7 @@ def test_every_c_source_is_built():
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "SOURCES" for t in node.targets)
     )
     built = {element.value for element in sources.elts}
-    on_disk = {path.name for path in (ROOT / "imgdiff_gpu" / "cpu" / "_core").glob("*.c")}
+    on_disk = {path.name for path in (ROOT / "imgdiff_gpu" / "cpu" / "c").glob("*.c")}
     assert built == on_disk
 
 

@@ -1,4 +1,4 @@
-"""The SSIM map's histogram on the CPU in one parallel pass, compiled ahead of time (``_core/histogram.c``).
+"""The SSIM map's histogram on the CPU in one parallel pass, compiled ahead of time (``c/histogram.c``).
 
 :func:`imgdiff_gpu.detection.ssim_histogram` defines it (256 equal bins over
 [-1, 1], bin = floor((s + 1) * 128), strays clamped); with NumPy that takes
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from .compiled import core
 
 STRIP_ROWS = 64  # as histogram.c's: the counts have a row per strip
 
@@ -19,7 +19,7 @@ def ssim_histogram_cpu(ssim_map: np.ndarray, valid: np.ndarray | None, bins: int
     """Counts (int64) of the 2-D map's values at ``valid`` pixels (every pixel if None) in ``bins`` bins."""
     height = ssim_map.shape[0]
     counts = np.zeros((-(-height // STRIP_ROWS), bins), dtype=np.int64)
-    _core.histogram(
+    core.histogram(
         np.ascontiguousarray(ssim_map),
         None if valid is None else np.ascontiguousarray(valid, dtype=np.bool_),
         bins,

@@ -11,7 +11,7 @@ are integers, exact in float64 whatever order or fused multiply-adds the
 compiler picks, and one multiplication by a fixed reciprocal turns each into
 its plane value. So a plane value is a function of the pixel alone: the video
 screening kernel (``cpu/screen.py``) derives luma from RGB with the same
-integer sums (``_core/screen.c``, beside ``_core/planes.c``) and gets, bit for
+integer sums (``c/screen.c``, beside ``c/planes.c``) and gets, bit for
 bit, the luma of the image path. (OpenCV's float ``cvtColor`` rounds at every step, and whether it fuses
 them depends on the CPU it dispatches to.)
 
@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from .compiled import core
 
 
 def _planes_kernel(pixels: np.ndarray, scale: float, colour: bool, alpha: bool, out: np.ndarray) -> None:
     """Planes of H x W x C uint8 or uint16 pixels into ``out``, any layout (premultiplied alpha)."""
-    _core.planes(pixels, scale, colour, alpha, out, True)
+    core.planes(pixels, scale, colour, alpha, out, True)
 
 
 def _opaque_rgb_planes_kernel(pixels: np.ndarray, scale: float, out: np.ndarray) -> None:
@@ -37,7 +37,7 @@ def _opaque_rgb_planes_kernel(pixels: np.ndarray, scale: float, out: np.ndarray)
     The same expressions (``a`` = 1 drops out exactly), so the same values; a
     row at a time without per-pixel branches, so it vectorizes.
     """
-    _core.planes(pixels, scale, True, False, out)
+    core.planes(pixels, scale, True, False, out)
 
 
 def plane_stack(pixels: np.ndarray, *, colour: bool, alpha: bool, scale: float) -> np.ndarray:

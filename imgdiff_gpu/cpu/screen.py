@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from .compiled import core
 
 
 def frame_steps(
@@ -33,8 +33,8 @@ def frame_steps(
     luma_left = np.empty((height, width), dtype=np.float32)
     luma_right = np.empty((height, width), dtype=np.float32)
     steps = np.empty((height, 3), dtype=np.int64)
-    # all in integers (int64: the squared chroma step needs it) in the C (_core/screen.c)
-    _core.frame_steps(
+    # all in integers (int64: the squared chroma step needs it) in the C (c/screen.c)
+    core.frame_steps(
         np.ascontiguousarray(left),
         np.ascontiguousarray(right),
         None if reach is None else np.ascontiguousarray(reach, dtype=np.bool_),

@@ -1,4 +1,4 @@
-"""SSIM on the CPU: one fused float64 pass per image, compiled ahead of time (``_core/ssim.c``).
+"""SSIM on the CPU: one fused float64 pass per image, compiled ahead of time (``c/ssim.c``).
 
 Computes what ``kernels/ssim.cu`` computes, organised for a CPU's caches:
 strips of output rows run in parallel on every core; each strip walks its
@@ -16,7 +16,7 @@ sigma 1.5; 7 taps: the uniform default); other windows take the same code with
 a run-time count. The C is built with the package (nothing is compiled at run
 time) and gives, bit for bit, what the Numba kernel it replaced gave: fused
 multiply-adds exactly where that kernel's ``fastmath={"contract"}`` fused them
-(see ``_core/core.h``).
+(see ``c/core.h``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._ssim_params import SSIMParams, cropped_mean, kernel_input_dtype
-from . import _core
+from .compiled import core
 
 # Output rows per strip, at most. A strip filters each of its input rows
 # horizontally once, into a ring of the last `taps` rows of the four moments, so
@@ -38,7 +38,7 @@ MIN_STRIP_ROWS = 16
 
 def strip_rows_for(height: int) -> int:
     """Rows per strip for an image this tall: about four strips per thread, 16 to 64 rows."""
-    per_strip = -(-height // (4 * _core.get_num_threads()))
+    per_strip = -(-height // (4 * core.get_num_threads()))
     return max(MIN_STRIP_ROWS, min(MAX_STRIP_ROWS, per_strip))
 
 
@@ -70,7 +70,7 @@ def _run(x, y, params: SSIMParams, *, counted, strip_stats: bool) -> tuple[np.nd
     strip_rows = strip_rows_for(height)
     out = np.empty(x.shape, dtype=np.float64)
     stats = np.empty((-(-height // strip_rows) if strip_stats else 0, 2), dtype=np.float64)
-    _core.ssim(
+    core.ssim(
         np.ascontiguousarray(x),
         np.ascontiguousarray(y),
         None if counted is None else np.ascontiguousarray(counted, dtype=np.bool_),

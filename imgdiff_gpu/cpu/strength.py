@@ -1,4 +1,4 @@
-"""Difference strength on the CPU: one fused pass, compiled ahead of time (``_core/strength.c``).
+"""Difference strength on the CPU: one fused pass, compiled ahead of time (``c/strength.c``).
 
 From the two plane stacks and the SSIM map to the per-pixel strength that
 :func:`imgdiff_gpu.detection.difference_mask` thresholds, without a single
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from .compiled import core
 
 # Rows per strip (16) and NEAR are compiled into the C; the GPU kernel and the
 # analysis take NEAR from here.
@@ -54,7 +54,7 @@ def strength_map(
     already divided by its threshold, taken into the maximum.
     """
     out = np.empty(left.shape[:2], dtype=np.float32)
-    _core.strength(
+    core.strength(
         np.ascontiguousarray(left, dtype=np.float32),
         np.ascontiguousarray(right, dtype=np.float32),
         np.ascontiguousarray(ssim_map, dtype=np.float64),  # a float32 map widens exactly

@@ -8,6 +8,9 @@ keep theirs).
 
 from __future__ import annotations
 
-from ._core import get_num_threads, set_num_threads
+from .compiled import core
+
+get_num_threads = core.get_num_threads
+set_num_threads = core.set_num_threads
 
 __all__ = ["get_num_threads", "set_num_threads"]
