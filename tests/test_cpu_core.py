@@ -1,4 +1,4 @@
-"""The compiled CPU core (``imgdiff_gpu/cpu/_core``): the Numba kernels' values, threads, argument checks.
+"""The compiled CPU core (``imgdiff_gpu/cpu/c/``): the Numba kernels' values, threads, argument checks.
 
 What the kernels compute is tested against its definitions elsewhere (SSIM
 against scikit-image in test_ssim_parity.py, the strength, planes and
