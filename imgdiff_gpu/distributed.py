@@ -105,9 +105,9 @@ def _local_cluster(workers: int | str):
             raise ClusterError(f"--workers cuda: cannot start a worker per GPU ({detail})") from None
     if not isinstance(workers, int) or workers < 1:
         raise ClusterError(f"--workers takes a number of worker processes (1 or more) or 'cuda', got {workers!r}")
-    # each worker is one process with one task at a time; its Numba kernels share the cores
+    # each worker is one process with one task at a time; its kernels' OpenMP threads share the cores
     threads = str(max(1, (os.cpu_count() or 1) // workers))
-    env = {"NUMBA_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+    env = {"OMP_NUM_THREADS": threads}
     return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env, **quiet)
 
 

@@ -36,7 +36,7 @@ _CSP = (
     "base-uri 'none'; form-action 'none'; object-src 'none'"
 )
 
-_VERSIONED = ("numpy", "opencv-python-headless", "numba", "pillow", "av")
+_VERSIONED = ("numpy", "opencv-python-headless", "pillow", "av")
 
 
 # The page's modules (importlib.metadata and .resources above all) are imported when a page is

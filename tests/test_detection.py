@@ -210,7 +210,7 @@ def test_planes_follow_bt601():
 
 @pytest.mark.parametrize("name", ["coffee", "camera", "rgba"])
 def test_fused_strength_matches_the_plain_definition(name):
-    """The Numba kernel against tests/reference_detection.py, on a photograph with edits."""
+    """The compiled kernel against tests/reference_detection.py, on a photograph with edits."""
     from pictures import luma_analysis
     from reference_detection import reference_strength
 
