@@ -97,12 +97,30 @@ def _sixteen_bit_colour(image: Image.Image, data: bytes) -> bool:
     return False
 
 
+def _array_in_mode(image: Image.Image, mode: str) -> np.ndarray:
+    """The pixels of ``image.convert(mode)`` as a uint8 array.
+
+    An image already in ``mode`` is copied out a strip at a time: ``np.asarray``
+    of the whole image would hold three more copies of its pixels at once
+    (``convert``'s, and ``tobytes``' chunks and their join), 5.4 GiB for one
+    20000 x 20000 RGB picture; this holds one.
+    """
+    if image.mode != mode:
+        return np.asarray(image.convert(mode))
+    width, height = image.size
+    out = np.empty((height, width, len(mode)) if len(mode) > 1 else (height, width), dtype=np.uint8)
+    rows = max(1, 2**24 // (4 * width))
+    for top in range(0, height, rows):
+        out[top : top + rows] = np.asarray(image.crop((0, top, width, min(top + rows, height))))
+    return out
+
+
 def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
     mode = image.mode
     if mode in ("L", "RGB", "RGBA"):  # what convert() would make it already: no copy first
         return np.asarray(image)
     if mode in _GREY_MODES:
-        return np.asarray(image.convert("L"))
+        return _array_in_mode(image, "L")
     if mode in _SIXTEEN_BIT_GREY_MODES:
         grey = np.asarray(image)
         if grey.dtype.kind == "i" and (grey.min() < 0 or grey.max() > 65535):
@@ -111,8 +129,8 @@ def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
     if mode == "F":
         raise ImageLoadError(path, "32-bit float images are not supported; convert to 8- or 16-bit first")
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
-        return np.asarray(image.convert("RGBA"))
-    return np.asarray(image.convert("RGB"))
+        return _array_in_mode(image, "RGBA")
+    return _array_in_mode(image, "RGB")
 
 
 def _decode_with_opencv(data: bytes, path: Path) -> np.ndarray:
