@@ -64,6 +64,9 @@ radius 6 on that grid and a linear interpolation back: 7 coarse rows, rounded up
 
 SMALLEST_BANDED_SIDE = 16
 
+GATHER_FRACTION = 8
+"""The regions' statistics recompute rows in bands this many times smaller than the analysis's."""
+
 
 def bytes_per_pixel(planes: int, thresholds: Thresholds, *, antialiasing: bool) -> int:
     """Working bytes a pixel of one band holds at once (measured, rounded up)."""
@@ -368,15 +371,18 @@ def analyse_in_bands(
     if valid is not None:
         mask &= valid
 
+    # the regions' own labels (4 bytes a pixel) are alive while their statistics are
+    # gathered: smaller bands for those
+    gather_rows = max(band_rows // GATHER_FRACTION, BAND_ROWS_STEP)
     if ssim_map is not None:
         map_source = ssim_map
     else:
-        map_source = RowsOnDemand(pair.ssim_rows, height, band_rows)
+        map_source = RowsOnDemand(pair.ssim_rows, height, gather_rows)
     regions, kept_mask = find_regions(
         mask,
         map_source,
-        RowsOnDemand(lambda top, bottom: pair.side_planes("left", top, bottom), height, band_rows),
-        RowsOnDemand(lambda top, bottom: pair.side_planes("right", top, bottom), height, band_rows),
+        RowsOnDemand(lambda top, bottom: pair.side_planes("left", top, bottom), height, gather_rows),
+        RowsOnDemand(lambda top, bottom: pair.side_planes("right", top, bottom), height, gather_rows),
         min_area=min_area,
         merge_distance=merge_distance,
     )
