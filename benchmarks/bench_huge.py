@@ -14,7 +14,10 @@ budget lifted), and the two reports must agree on the score, the threshold
 and every region; at ``--side`` (default 20000) it runs in bands only: whole,
 it would need about 45 bytes a pixel beyond the decoded inputs (18 GB).
 
-    python benchmarks/bench_huge.py [--side 20000] [--reference-side 6000] [--out PATH]
+    python benchmarks/bench_huge.py [--side 20000] [--reference-side 6000] [--pictures] [--out PATH]
+
+``--pictures`` also writes the pictures (``--out``) at the reference side, both
+ways, and checks they are byte for byte the same.
 
 A 20000 x 20000 pair takes about 10 minutes on a busy 2-core machine, most
 of it decoding; run it rarely.
@@ -69,10 +72,15 @@ def build_pair(side: int, cache: Path) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def run_compare(left: Path, right: Path, report: Path, *, whole: bool) -> dict:
-    """One ``imgdiff compare`` in a fresh process: peak RSS, wall time, exit status, RSS trace."""
+def run_compare(left: Path, right: Path, report: Path, *, whole: bool, pictures: Path | None = None) -> dict:
+    """One ``imgdiff compare`` in a fresh process: peak RSS, wall time, exit status, RSS trace.
+
+    With ``pictures``, the pictures are written into that folder too (``--out``).
+    """
     command = [sys.executable, "-c", (WHOLE if whole else "") + CLI]
     command += ["compare", str(left), str(right), "--json", str(report), "--device", "cpu", "--overwrite", "-q"]
+    if pictures is not None:
+        command += ["--out", str(pictures)]
     trace: list[tuple[float, float]] = []
     start = time.monotonic()
     child = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE)
@@ -126,6 +134,9 @@ def main() -> None:
     parser.add_argument("--reference-side", type=int, default=6000)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/imgdiff-huge"))
     parser.add_argument("--out", type=Path, help="Write the results here as JSON.")
+    parser.add_argument(
+        "--pictures", action="store_true", help="Also write the pictures (--out) at the reference side, both ways."
+    )
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
@@ -144,6 +155,22 @@ def main() -> None:
     results["runs"][f"{side}-banded"], results["runs"][f"{side}-whole"] = banded, whole
     if not same:
         raise SystemExit("the banded and the whole-image reports differ")
+    if args.pictures:
+        folders = {way: args.cache / f"pictures-{way}-{side}" for way in ("banded", "whole")}
+        runs = {
+            way: run_compare(left, right, args.cache / f"{way}-{side}-pictures.json", whole=way == "whole", pictures=f)
+            for way, f in folders.items()
+        }
+        names = sorted(path.name for path in folders["whole"].glob("*.png"))
+        identical = bool(names) and all(
+            (folders["banded"] / name).read_bytes() == (folders["whole"] / name).read_bytes() for name in names
+        )
+        for way, run in runs.items():
+            print(summary(f"{side}x{side} {way}, pictures", run))
+            results["runs"][f"{side}-{way}-pictures"] = run
+        print(f"{'':<28} pictures {', '.join(names)} byte for byte the same: {identical}")
+        if not identical:
+            raise SystemExit("the banded and the whole-image pictures differ")
 
     left, right = build_pair(args.side, args.cache)
     huge = run_compare(left, right, args.cache / f"banded-{args.side}.json", whole=False)

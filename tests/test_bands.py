@@ -19,14 +19,15 @@ from imgdiff_gpu.detection import thresholds_for
 
 def _edited(photo: np.ndarray) -> np.ndarray:
     """The photograph with edits of every kind, one a tall box that crosses many bands."""
-    edited = photo.astype(np.int32)
+    maximum = np.iinfo(photo.dtype).max
+    level = maximum // 255  # one 8-bit grey level on this image's scale
+    edited = photo.astype(np.int64)
     height, width = photo.shape[:2]
-    edited[height // 8 : height // 8 + 3, width // 10 : width // 2] += 15  # a faint 3-px line
-    edited[height // 4 : 3 * height // 4, width // 2 : width // 2 + 30] += 40  # tall: crosses the bands
+    edited[height // 8 : height // 8 + 3, width // 10 : width // 2] += 15 * level  # a faint 3-px line
+    edited[height // 4 : 3 * height // 4, width // 2 : width // 2 + 30] += 40 * level  # tall: crosses the bands
     edited[height - 40 : height - 10, 10:50] = edited[height - 40 : height - 10, 10:50][::-1]  # moved texture
     if photo.ndim == 3:
-        edited[20:50, width - 60 : width - 20, 0] += 35  # a colour patch
-    maximum = np.iinfo(photo.dtype).max
+        edited[20:50, width - 60 : width - 20, 0] += 35 * level  # a colour patch
     return np.clip(edited, 0, maximum).astype(photo.dtype)
 
 
@@ -37,7 +38,8 @@ def _pair(name: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
         alpha[:, : photo.shape[1] // 3] = 128
         photo = np.dstack([photo, alpha])
     if kind == "16-bit":
-        photo = photo.astype(np.uint16) * 257 + np.arange(photo.shape[1], dtype=np.uint16)[:, None] % 200
+        # 8 bits moved up, and low bits that 8 bits cannot hold (at most 255 * 256 + 199)
+        photo = photo.astype(np.uint16) * 256 + (np.arange(photo.shape[1], dtype=np.uint16) % 200)[:, None]
     right = _edited(photo)
     if kind == "jpeg":
         right = jpeg_roundtrip(right, 80)
