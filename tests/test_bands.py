@@ -181,3 +181,17 @@ def test_the_streamed_pairwise_sum_is_numpys():
     for start in range(0, values.size, 12_345):
         naive += np.add.reduce(values[start : start + 12_345])
     assert naive != total.value()  # the order matters here, so the test can fail
+
+
+def test_ignored_pixels_seed_no_region_outside():
+    """A faint change that reaches full strength only under the ignore mask is no region, in bands too."""
+    left = np.full((240, 200), 120, dtype=np.uint8)
+    right = left.copy()
+    right[40:200, 60:100] += 40  # strong, but ignored
+    right[40:200, 100:160] += 4  # faint (strength ~0.7): only hysteresis from the strong part would keep it
+    ignore = np.zeros(left.shape, dtype=bool)
+    ignore[:, :112] = True  # the strong part and its spill (the window reaches 5 px)
+    thresholds = thresholds_for("normal")
+    whole = _analyse(left, right, thresholds, ignore=ignore, min_area=1)
+    assert whole.regions == []
+    _assert_same_but_notes(_analyse(left, right, thresholds, budget=1, ignore=ignore, min_area=1), whole)

@@ -20,7 +20,9 @@ What is global stays global, accumulated band by band in the unbanded order:
 
 Nothing full-size in floating point is kept, except the SSIM map when the caller
 keeps the maps (pictures need it whole). Peak memory is then the inputs, the
-budget, and about 4 bytes a pixel of masks and labels during the regions.
+budget, and about 7 bytes a pixel of masks and labels while the regions are
+found (``benchmarks/bench_huge.py``: 5.35 GiB for a 20000 x 20000 RGB pair,
+2.24 GiB of it the decoded inputs).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .._ssim_params import SSIMParams
+from .._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams
 from ..detection import (
     COARSE_FACTOR,
     HYSTERESIS_HIGH,
@@ -46,7 +48,7 @@ from ..detection import (
 )
 from ..planes import PairLayout, pair_layout
 from ..regions import find_regions
-from .analysis import Analysis, luma_ssim_params
+from .analysis import WINDOW_SIGMA, Analysis, luma_ssim_params
 from .strength import NEAR
 
 CPU_BUDGET_BYTES = 1 << 30
@@ -63,6 +65,8 @@ COARSE_HALO = 8 * COARSE_FACTOR
 radius 6 on that grid and a linear interpolation back: 7 coarse rows, rounded up)."""
 
 SMALLEST_BANDED_SIDE = 16
+FULL_WINDOW_RADIUS = int(GAUSSIAN_TRUNCATE * WINDOW_SIGMA + 0.5)
+"""The SSIM window's radius (5) on every image wide enough to be banded."""
 
 GATHER_FRACTION = 8
 """The regions' statistics recompute rows in bands this many times smaller than the analysis's."""
@@ -95,7 +99,7 @@ def rows_per_band(
     if thresholds.coarse_chroma is not None and planes >= 3 and height % COARSE_FACTOR:
         # the coarse grid of a height that is no multiple of its block is not the same in bands
         return height
-    halo = band_halo(thresholds, antialiasing=antialiasing, radius=5)
+    halo = band_halo(thresholds, antialiasing=antialiasing, radius=FULL_WINDOW_RADIUS)
     rows = budget // row - 2 * halo
     return max(rows - rows % BAND_ROWS_STEP, BAND_ROWS_STEP)
 
@@ -139,9 +143,10 @@ class PairwiseSum:
         self._advance()
 
     def add(self, values: np.ndarray) -> None:
-        rest = self._buffer[self._position :]
-        self._buffer = np.concatenate([rest, values.astype(np.float64, copy=False).ravel()]) if rest.size else values
-        self._buffer = np.asarray(self._buffer, dtype=np.float64).ravel()
+        """The next values of the array, in order."""
+        values = np.asarray(values, dtype=np.float64).ravel()
+        rest = self._buffer[self._position :]  # fewer than a block: the rest waits for these
+        self._buffer = np.concatenate([rest, values]) if rest.size else values
         self._position = 0
         self._advance()
 
@@ -317,50 +322,16 @@ def analyse_in_bands(
     params = luma_ssim_params(np.broadcast_to(np.float32(0), (height, width)))
     pair = BandedPair(left, right, layout, params)
     valid = None if ignore is None else ~ignore
-    halo = band_halo(thresholds, antialiasing=antialiasing, radius=params.radius)
     score = CroppedMean((height, width), params.crop, ignore)
     ssim_map = np.empty((height, width), dtype=np.float64) if keep_maps else None
-    threshold_known = thresholds.exact or thresholds.ssim is not None
 
-    if not threshold_known:  # Otsu's threshold needs the whole map's histogram before any strength
-        counts = 0
-        for top, bottom, lo, hi in bands(height, band_rows, params.radius):
-            band = pair.ssim(*pair.planes(lo, hi))[top - lo : bottom - lo]
-            counts = counts + ssim_histogram(band, None if valid is None else valid[top:bottom])
-            score.add(top, band)
-            if ssim_map is not None:
-                ssim_map[top:bottom] = band
-        threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
-    else:
+    if thresholds.exact or thresholds.ssim is not None:
         threshold = 1.0 if thresholds.exact else thresholds.ssim
-
-    # exact: the mask itself; otherwise the strength levels (0: < low, 1: >= low, 2: >= high)
-    marks = np.zeros((height, width), dtype=bool if thresholds.exact else np.uint8)
-    noise_factors = window_noise_factors((height, width), params.weights)
-    for top, bottom, lo, hi in bands(height, band_rows, halo):
-        left_planes, right_planes = pair.planes(lo, hi)
-        kept = slice(top - lo, bottom - lo)
-        if threshold_known:  # the one pass over the bands: the score's too
-            band_map = pair.ssim(left_planes, right_planes)
-            score.add(top, band_map[kept])
-            if ssim_map is not None:
-                ssim_map[top:bottom] = band_map[kept]
-        else:  # the strength reads the map at the rows it computes, halo rows too (thrown away)
-            band_map = ssim_map[lo:hi] if ssim_map is not None else pair.ssim(left_planes, right_planes)
-        band_marks = _band_marks(
-            left_planes,
-            right_planes,
-            band_map,
-            params,
-            thresholds,
-            threshold,
-            antialiasing=antialiasing,
-            noise_factor=np.outer(noise_factors[0][lo:hi], noise_factors[1]),
-        )[kept]
-        if valid is not None and not thresholds.exact:
-            band_marks[~valid[top:bottom]] = 0  # the strength of an ignored pixel is 0
-        marks[top:bottom] = band_marks
-
+        to_score = score  # one pass over the bands: the score's too
+    else:  # Otsu's threshold needs the whole map's histogram before any strength
+        threshold = _otsu_pass(pair, band_rows, valid, thresholds, score, ssim_map)
+        to_score = None
+    marks = _marks_pass(pair, band_rows, valid, thresholds, threshold, antialiasing, to_score, ssim_map)
     if thresholds.exact:
         mask = marks
     else:
@@ -374,13 +345,9 @@ def analyse_in_bands(
     # the regions' own labels (4 bytes a pixel) are alive while their statistics are
     # gathered: smaller bands for those
     gather_rows = max(band_rows // GATHER_FRACTION, BAND_ROWS_STEP)
-    if ssim_map is not None:
-        map_source = ssim_map
-    else:
-        map_source = RowsOnDemand(pair.ssim_rows, height, gather_rows)
     regions, kept_mask = find_regions(
         mask,
-        map_source,
+        ssim_map if ssim_map is not None else RowsOnDemand(pair.ssim_rows, height, gather_rows),
         RowsOnDemand(lambda top, bottom: pair.side_planes("left", top, bottom), height, gather_rows),
         RowsOnDemand(lambda top, bottom: pair.side_planes("right", top, bottom), height, gather_rows),
         min_area=min_area,
@@ -395,6 +362,54 @@ def analyse_in_bands(
         ssim_map=ssim_map,
         notes=[*layout.notes, f"processed on the CPU in bands of {band_rows} rows"],
     )
+
+
+def _otsu_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, score: CroppedMean, ssim_map) -> float:
+    """The SSIM map band by band: Otsu's threshold of its histogram; the score and the kept map on the way."""
+    counts = 0
+    for top, bottom, lo, hi in bands(pair.height, band_rows, pair.params.radius):
+        band = pair.ssim(*pair.planes(lo, hi))[top - lo : bottom - lo]
+        counts = counts + ssim_histogram(band, None if valid is None else valid[top:bottom])
+        score.add(top, band)
+        if ssim_map is not None:
+            ssim_map[top:bottom] = band
+    return otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
+
+
+def _marks_pass(pair: BandedPair, band_rows, valid, thresholds, threshold, antialiasing, score, ssim_map):
+    """Strength levels (uint8, H x W: 0, 1 at >= low, 2 at >= high) band by band, or for ``exact`` the mask.
+
+    With ``score``, the SSIM map is computed here for the first time: into the
+    score, and into ``ssim_map`` when it is kept. Otherwise a kept map is read.
+    """
+    params = pair.params
+    marks = np.zeros((pair.height, pair.width), dtype=bool if thresholds.exact else np.uint8)
+    rows_factor, columns_factor = window_noise_factors((pair.height, pair.width), params.weights)
+    halo = band_halo(thresholds, antialiasing=antialiasing, radius=params.radius)
+    for top, bottom, lo, hi in bands(pair.height, band_rows, halo):
+        left_planes, right_planes = pair.planes(lo, hi)
+        kept = slice(top - lo, bottom - lo)
+        if score is not None:
+            band_map = pair.ssim(left_planes, right_planes)
+            score.add(top, band_map[kept])
+            if ssim_map is not None:
+                ssim_map[top:bottom] = band_map[kept]
+        else:  # the strength reads the map at every row it computes, halo rows too (thrown away)
+            band_map = ssim_map[lo:hi] if ssim_map is not None else pair.ssim(left_planes, right_planes)
+        band_marks = _band_marks(
+            left_planes,
+            right_planes,
+            band_map,
+            params,
+            thresholds,
+            threshold,
+            antialiasing=antialiasing,
+            noise_factor=np.outer(rows_factor[lo:hi], columns_factor) if thresholds.masking > 0 else None,
+        )[kept]
+        if valid is not None and not thresholds.exact:
+            band_marks[~valid[top:bottom]] = 0  # the strength of an ignored pixel is 0
+        marks[top:bottom] = band_marks
+    return marks
 
 
 def _band_marks(left_planes, right_planes, band_map, params, thresholds, threshold, *, antialiasing, noise_factor):
