@@ -195,3 +195,19 @@ def test_ignored_pixels_seed_no_region_outside():
     whole = _analyse(left, right, thresholds, ignore=ignore, min_area=1)
     assert whole.regions == []
     _assert_same_but_notes(_analyse(left, right, thresholds, budget=1, ignore=ignore, min_area=1), whole)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_huge_files_load_a_strip_at_a_time(tmp_path, channels):
+    """loading.py copies a decoded image out in strips of 16 MiB: a taller image takes several, seamlessly."""
+    from PIL import Image
+
+    from imgdiff_gpu.loading import load_image
+
+    rng = np.random.default_rng(channels)
+    shape = (2600, 2100) if channels == 1 else (2600, 2100, channels)  # 4 * 2100 bytes a row: 2 strips
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    path = tmp_path / "tall.png"
+    Image.fromarray(pixels).save(path)
+    loaded = load_image(path)
+    assert loaded.pixels.dtype == np.uint8 and np.array_equal(loaded.pixels, pixels)
