@@ -112,6 +112,7 @@ def _array_in_mode(image: Image.Image, mode: str) -> np.ndarray:
     rows = max(1, 2**24 // (4 * width))
     for top in range(0, height, rows):
         out[top : top + rows] = np.asarray(image.crop((0, top, width, min(top + rows, height))))
+    out.flags.writeable = False  # read-only, as np.asarray gives it: one compiled specialisation of the kernels
     return out
 
 
