@@ -97,31 +97,29 @@ def _sixteen_bit_colour(image: Image.Image, data: bytes) -> bool:
     return False
 
 
-def _array_in_mode(image: Image.Image, mode: str) -> np.ndarray:
-    """The pixels of ``image.convert(mode)`` as a uint8 array.
+def _pixels_in_strips(image: Image.Image) -> np.ndarray:
+    """``np.asarray(image)`` (uint8, read-only), copied out a strip at a time.
 
-    An image already in ``mode`` is copied out a strip at a time: ``np.asarray``
-    of the whole image would hold three more copies of its pixels at once
-    (``convert``'s, and ``tobytes``' chunks and their join), 5.4 GiB for one
-    20000 x 20000 RGB picture; this holds one.
+    ``np.asarray`` of the whole image holds two more copies of its pixels at
+    once (``tobytes``' chunks and their join): with Pillow's own 4 bytes a
+    pixel, 4 GB at the peak for one 20000 x 20000 RGB picture. This holds one.
     """
-    if image.mode != mode:
-        return np.asarray(image.convert(mode))
     width, height = image.size
-    out = np.empty((height, width, len(mode)) if len(mode) > 1 else (height, width), dtype=np.uint8)
+    bands = len(image.getbands())
+    out = np.empty((height, width, bands) if bands > 1 else (height, width), dtype=np.uint8)
     rows = max(1, 2**24 // (4 * width))
     for top in range(0, height, rows):
         out[top : top + rows] = np.asarray(image.crop((0, top, width, min(top + rows, height))))
-    out.flags.writeable = False  # read-only, as np.asarray gives it: one compiled specialisation of the kernels
+    out.flags.writeable = False  # as np.asarray gives it: the CPU kernels load one specialisation
     return out
 
 
 def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
     mode = image.mode
     if mode in ("L", "RGB", "RGBA"):  # what convert() would make it already: no copy first
-        return np.asarray(image)
+        return _pixels_in_strips(image)
     if mode in _GREY_MODES:
-        return _array_in_mode(image, "L")
+        return np.asarray(image.convert("L"))
     if mode in _SIXTEEN_BIT_GREY_MODES:
         grey = np.asarray(image)
         if grey.dtype.kind == "i" and (grey.min() < 0 or grey.max() > 65535):
@@ -130,8 +128,8 @@ def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
     if mode == "F":
         raise ImageLoadError(path, "32-bit float images are not supported; convert to 8- or 16-bit first")
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
-        return _array_in_mode(image, "RGBA")
-    return _array_in_mode(image, "RGB")
+        return np.asarray(image.convert("RGBA"))
+    return np.asarray(image.convert("RGB"))
 
 
 def _decode_with_opencv(data: bytes, path: Path) -> np.ndarray:
