@@ -21,7 +21,7 @@ What is global stays global, accumulated band by band in the unbanded order:
 Nothing full-size in floating point is kept, except the SSIM map when the caller
 keeps the maps (pictures need it whole). Peak memory is then the inputs, the
 budget, and about 7 bytes a pixel of masks and labels while the regions are
-found (``benchmarks/bench_huge.py``: 5.32 GiB for a 20000 x 20000 RGB pair,
+found (``benchmarks/bench_huge.py``: 5.21 GiB for a 20000 x 20000 RGB pair,
 2.24 GiB of it the decoded inputs).
 """
 
