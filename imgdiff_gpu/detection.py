@@ -256,19 +256,26 @@ def explained_by_antialiasing(left: np.ndarray, right: np.ndarray) -> np.ndarray
 
 
 def luma_threshold_scale(
-    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, thresholds: Thresholds
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    noise_factor: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The factor (>= 1) on the luma-shift threshold at each pixel, or None where the preset has none.
 
     Shared-contrast masking, ``1 + masking * contrast / luma_shift``, times the
-    window's noise factor (1 away from the borders).
+    window's noise factor (1 away from the borders). ``noise_factor``: that factor
+    for these pixels when they are a band of a taller image (default: for a whole
+    image of their shape).
     """
     if thresholds.masking <= 0:
         return None
     contrast = shared_contrast(left_luma, right_luma, weights)
     scale = contrast * np.float32(thresholds.masking / thresholds.luma_shift)
     scale += np.float32(1.0)
-    scale *= window_noise_factor(left_luma.shape, weights)
+    scale *= window_noise_factor(left_luma.shape, weights) if noise_factor is None else noise_factor
     return scale
 
 

@@ -97,10 +97,27 @@ def _sixteen_bit_colour(image: Image.Image, data: bytes) -> bool:
     return False
 
 
+def _pixels_in_strips(image: Image.Image) -> np.ndarray:
+    """``np.asarray(image)`` (uint8, read-only), copied out a strip at a time.
+
+    ``np.asarray`` of the whole image holds two more copies of its pixels at
+    once (``tobytes``' chunks and their join): with Pillow's own 4 bytes a
+    pixel, 4 GB at the peak for one 20000 x 20000 RGB picture. This holds one.
+    """
+    width, height = image.size
+    bands = len(image.getbands())
+    out = np.empty((height, width, bands) if bands > 1 else (height, width), dtype=np.uint8)
+    rows = max(1, 2**24 // (4 * width))
+    for top in range(0, height, rows):
+        out[top : top + rows] = np.asarray(image.crop((0, top, width, min(top + rows, height))))
+    out.flags.writeable = False  # as np.asarray gives it: the CPU kernels load one specialisation
+    return out
+
+
 def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
     mode = image.mode
     if mode in ("L", "RGB", "RGBA"):  # what convert() would make it already: no copy first
-        return np.asarray(image)
+        return _pixels_in_strips(image)
     if mode in _GREY_MODES:
         return np.asarray(image.convert("L"))
     if mode in _SIXTEEN_BIT_GREY_MODES:

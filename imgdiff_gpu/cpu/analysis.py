@@ -84,10 +84,30 @@ def analyse_cpu(
     merge_distance: int,
     keep_maps: bool,
 ) -> Analysis:
-    """The analysis on the CPU; see :func:`imgdiff_gpu.analysis.analyse`."""
-    from ..planes import prepare_pair
+    """The analysis on the CPU; see :func:`imgdiff_gpu.analysis.analyse`.
+
+    A pair whose working planes would not fit ``bands.CPU_BUDGET_BYTES`` goes
+    through in bands of rows, with the same result (``cpu/bands.py``).
+    """
+    from ..planes import pair_layout, prepare_pair
+    from .bands import analyse_in_bands, rows_per_band
     from .ssim import ssim_map_2d
 
+    layout = pair_layout(left, right)
+    planes = 1 + 2 * layout.colour + layout.alpha
+    band_rows = rows_per_band(left.shape, planes, thresholds, antialiasing=antialiasing)
+    if band_rows < left.shape[0]:
+        return analyse_in_bands(
+            left,
+            right,
+            thresholds,
+            ignore=ignore,
+            antialiasing=antialiasing,
+            min_area=min_area,
+            merge_distance=merge_distance,
+            keep_maps=keep_maps,
+            band_rows=band_rows,
+        )
     pair = prepare_pair(left, right)
     params = luma_ssim_params(pair.left.luma)
     ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)

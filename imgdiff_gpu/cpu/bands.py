@@ -1,0 +1,446 @@
+"""Huge pairs on the CPU: the analysis in bands of rows, in bounded memory, with the same result.
+
+The whole-image analysis (``cpu/analysis.py``) holds about 40 bytes a pixel of
+working planes at once: two float32 plane stacks, the float64 SSIM map, the
+float32 strength and their temporaries. A pair whose working set is over
+:data:`CPU_BUDGET_BYTES` goes through here instead, in bands of rows, each read
+with a halo of the rows its kept rows see (the SSIM window's radius, the
+strength's reach, the coarse scale of ``low``), so that every kept row is
+computed from the same pixels, by the same kernels, as in a whole-image run.
+What is global stays global, accumulated band by band in the unbanded order:
+
+* Otsu's SSIM threshold: the 256-bin histogram, summed over the bands (integer
+  counts, exact); so the strength needs a second pass over the bands, after it.
+* The score: NumPy's float64 summation of the cropped map, reproduced row for
+  row (:class:`CroppedMean`), so the mean is bit for bit that of ``score_of``.
+* Hysteresis and the regions: the bands leave one byte a pixel (the strength
+  levels), and the regions are found once, on the whole mask. What the regions'
+  statistics read of the SSIM map and the planes, at their pixels only, is
+  recomputed band by band (:class:`RowsOnDemand`).
+
+Nothing full-size in floating point is kept, except the SSIM map when the caller
+keeps the maps (pictures need it whole). Peak memory is then the inputs, the
+budget, and about 7 bytes a pixel of masks and labels while the regions are
+found (``benchmarks/bench_huge.py``: 5.21 GiB for a 20000 x 20000 RGB pair,
+2.24 GiB of it the decoded inputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from .._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams
+from ..detection import (
+    COARSE_FACTOR,
+    HYSTERESIS_HIGH,
+    HYSTERESIS_LOW,
+    Thresholds,
+    changed_pixels,
+    coarse_chroma_shift,
+    explained_by_antialiasing,
+    hysteresis,
+    luma_threshold_scale,
+    otsu_ssim_threshold,
+    ssim_histogram,
+    window_noise_factors,
+)
+from ..planes import PairLayout, pair_layout
+from ..regions import find_regions
+from .analysis import WINDOW_SIGMA, Analysis, luma_ssim_params
+from .strength import NEAR
+
+CPU_BUDGET_BYTES = 1 << 30
+"""Working memory of the CPU analysis beyond the decoded pixels: a pair whose whole-image
+working set fits is analysed whole, a larger one in bands of rows that fit. Lower it
+(``imgdiff_gpu.cpu.bands.CPU_BUDGET_BYTES = ...``) for smaller bands; it is no option of
+the command line, since bands change the memory and the time, never the result."""
+
+BAND_ROWS_STEP = COARSE_FACTOR
+"""Bands start on multiples of the coarse scale's block, so its grid is the whole image's."""
+
+COARSE_HALO = 8 * COARSE_FACTOR
+"""Rows the coarse chroma term of a row reads (a 4 x 4 block average, a Gaussian of
+radius 6 on that grid and a linear interpolation back: 7 coarse rows, rounded up)."""
+
+SMALLEST_BANDED_SIDE = 16
+FULL_WINDOW_RADIUS = int(GAUSSIAN_TRUNCATE * WINDOW_SIGMA + 0.5)
+"""The SSIM window's radius (5) on every image wide enough to be banded."""
+
+GATHER_FRACTION = 8
+"""The regions' statistics recompute rows in bands this many times smaller than the analysis's."""
+
+
+def bytes_per_pixel(planes: int, thresholds: Thresholds, *, antialiasing: bool) -> int:
+    """Working bytes a pixel of one band holds at once (measured, rounded up)."""
+    total = 2 * 4 * planes + 8 + 4 + 4  # two plane stacks, the SSIM map, the strength, its levels and masks
+    if antialiasing:
+        total += 12  # the explained mask and its float32 erosions
+    if thresholds.masking > 0:
+        total += 28  # the contrast's filtered planes and the luma factor
+    if thresholds.coarse_chroma is not None:
+        total += 4 * planes + 4  # the plane difference and the coarse term
+    return total
+
+
+def rows_per_band(
+    shape: tuple[int, ...], planes: int, thresholds: Thresholds, *, antialiasing: bool, budget: int | None = None
+) -> int:
+    """Rows per band for a pair of this shape under ``budget`` bytes; the height when it fits whole.
+
+    ``budget`` defaults to :data:`CPU_BUDGET_BYTES`, read at the call, so it can be lowered at run time.
+    """
+    height, width = shape[:2]
+    budget = CPU_BUDGET_BYTES if budget is None else budget
+    row = width * bytes_per_pixel(planes, thresholds, antialiasing=antialiasing)
+    if height * row <= budget or min(height, width) < SMALLEST_BANDED_SIDE:
+        return height
+    if thresholds.coarse_chroma is not None and planes >= 3 and height % COARSE_FACTOR:
+        # the coarse grid of a height that is no multiple of its block is not the same in bands
+        return height
+    halo = band_halo(thresholds, antialiasing=antialiasing, radius=FULL_WINDOW_RADIUS)
+    rows = budget // row - 2 * halo
+    return max(rows - rows % BAND_ROWS_STEP, BAND_ROWS_STEP)
+
+
+def band_halo(thresholds: Thresholds, *, antialiasing: bool, radius: int) -> int:
+    """Rows above and below a band that its kept rows read (``radius``: the SSIM window's)."""
+    # the strength reads the window's radius of planes and NEAR rows of "changed";
+    # the antialiasing test of those rows reads one row further
+    halo = max(radius, NEAR + 1 if antialiasing else NEAR)
+    if thresholds.coarse_chroma is not None:
+        halo = max(halo, COARSE_HALO)
+    return halo
+
+
+def bands(height: int, band_rows: int, halo: int) -> Iterator[tuple[int, int, int, int]]:
+    """(top, bottom, lo, hi): rows [top, bottom) computed from rows [lo, hi)."""
+    for top in range(0, height, band_rows):
+        bottom = min(top + band_rows, height)
+        yield top, bottom, max(top - halo, 0), min(bottom + halo, height)
+
+
+# -- the score, in NumPy's order ---------------------------------------------------------------
+
+PAIRWISE_BLOCK = 128  # NumPy's PW_BLOCKSIZE: below it a sum is one unrolled loop
+
+
+class PairwiseSum:
+    """NumPy's pairwise float64 sum of a 1-D array that arrives in pieces, bit for bit.
+
+    ``np.add.reduce`` of a contiguous array of n values halves n (rounded to a
+    multiple of 8) until a block has at most 128 values. Every subtree whose
+    values have all arrived is one ``np.add.reduce`` of them; only the subtrees
+    that straddle two pieces are split here, so this costs O(log n) per piece.
+    """
+
+    def __init__(self, total: int):
+        self._buffer = np.empty(0, dtype=np.float64)
+        self._position = 0
+        self._task = self._sum(total)
+        self._value: float | None = None
+        self._advance()
+
+    def add(self, values: np.ndarray) -> None:
+        """The next values of the array, in order."""
+        values = np.asarray(values, dtype=np.float64).ravel()
+        rest = self._buffer[self._position :]  # fewer than a block: the rest waits for these
+        self._buffer = np.concatenate([rest, values]) if rest.size else values
+        self._position = 0
+        self._advance()
+
+    def value(self) -> float:
+        if self._value is None:
+            raise RuntimeError("fewer values arrived than the sum was announced with")
+        return self._value
+
+    def _advance(self) -> None:
+        if self._value is None:
+            try:
+                next(self._task)
+            except StopIteration as done:
+                self._value = done.value
+
+    def _sum(self, n: int):
+        while self._buffer.size - self._position < n:
+            if n > PAIRWISE_BLOCK:
+                half = n // 2
+                half -= half % 8
+                first = yield from self._sum(half)
+                second = yield from self._sum(n - half)
+                return first + second
+            yield  # wait for the next piece
+        block = self._buffer[self._position : self._position + n]
+        self._position += n
+        return np.add.reduce(block)
+
+
+class CroppedMean:
+    """:func:`imgdiff_gpu.cpu.analysis.score_of`, fed the SSIM map's rows band by band, in order.
+
+    ``score_of`` takes ``mean(dtype=float64)`` of the cropped map, or of its
+    values outside ``ignore``. The latter is one contiguous array: one pairwise
+    sum (:class:`PairwiseSum`). The former is a 2-D strided view, which NumPy's
+    reduction copies into its buffer (``np.getbufsize()`` values) a whole number
+    of rows at a time, sums each buffer pairwise and adds the buffers in order;
+    a row longer than the buffer is summed alone. This does the same.
+    """
+
+    def __init__(self, shape: tuple[int, int], crop: int, ignore: np.ndarray | None):
+        height, width = shape
+        self._rows = slice(crop, height - crop)
+        self._columns = slice(crop, width - crop)
+        self._ignore = ignore
+        inner_width = max(width - 2 * crop, 0)
+        if ignore is not None:
+            self._count = sum(
+                int(np.count_nonzero(~ignore[top : min(top + 4096, height - crop), self._columns]))
+                for top in range(crop, height - crop, 4096)
+            )
+            self._pairwise = PairwiseSum(self._count)
+        elif crop == 0:  # a contiguous map: NumPy sums it as one array
+            self._count = height * width
+            self._pairwise = PairwiseSum(self._count)
+        else:
+            self._count = max(height - 2 * crop, 0) * inner_width
+            self._pairwise = None
+            self._rows_per_buffer = max(1, np.getbufsize() // max(inner_width, 1))
+            self._pending: list[np.ndarray] = []
+            self._total = np.float64(0.0)
+
+    def add(self, top: int, band: np.ndarray) -> None:
+        """Rows ``top`` to ``top + len(band)`` of the map, the next rows after the last ones added."""
+        first = max(self._rows.start, top)
+        last = min(self._rows.stop, top + band.shape[0])
+        if last <= first:
+            return
+        rows = band[first - top : last - top, self._columns]
+        if self._ignore is not None:
+            self._pairwise.add(rows[~self._ignore[first:last, self._columns]])
+        elif self._pairwise is not None:
+            self._pairwise.add(rows)
+        else:
+            self._pending.extend(rows)
+            while len(self._pending) >= self._rows_per_buffer:
+                self._flush(self._rows_per_buffer)
+
+    def _flush(self, count: int) -> None:
+        buffer = np.concatenate(self._pending[:count]) if count > 1 else self._pending[0]
+        self._total += np.add.reduce(buffer)
+        del self._pending[:count]
+
+    def value(self) -> float:
+        if self._count == 0:
+            return 1.0 if self._ignore is not None else float("nan")
+        if self._pairwise is not None:
+            total = self._pairwise.value()
+        else:
+            if self._pending:
+                self._flush(len(self._pending))
+            total = self._total
+        return float(np.float64(total) / self._count)
+
+
+# -- the passes over the bands -----------------------------------------------------------------
+
+
+class BandedPair:
+    """Two images as bands of plane stacks: what a band of rows needs, computed on demand."""
+
+    def __init__(self, left: np.ndarray, right: np.ndarray, layout: PairLayout, params: SSIMParams):
+        self.left, self.right, self.layout, self.params = left, right, layout, params
+        self.height, self.width = left.shape[:2]
+
+    def planes(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Both plane stacks of rows [lo, hi)."""
+        return self.side_planes("left", lo, hi), self.side_planes("right", lo, hi)
+
+    def side_planes(self, side: str, lo: int, hi: int) -> np.ndarray:
+        """One side's plane stack (H x W x P float32) of rows [lo, hi), as ``planes.prepare_pair`` makes it."""
+        from .planes import plane_stack
+
+        pixels, scale = (self.left, self.layout.left_scale) if side == "left" else (self.right, self.layout.right_scale)
+        return plane_stack(pixels[lo:hi], colour=self.layout.colour, alpha=self.layout.alpha, scale=scale)
+
+    def ssim(self, left_planes: np.ndarray, right_planes: np.ndarray) -> np.ndarray:
+        from .ssim import ssim_map_2d
+
+        return ssim_map_2d(left_planes[..., 0], right_planes[..., 0], self.params)
+
+    def ssim_rows(self, top: int, bottom: int) -> np.ndarray:
+        """The SSIM map's rows [top, bottom), from planes with the window's halo."""
+        lo, hi = max(top - self.params.radius, 0), min(bottom + self.params.radius, self.height)
+        return self.ssim(*self.planes(lo, hi))[top - lo : bottom - lo]
+
+
+class RowsOnDemand:
+    """Stands in for a full-size array where :func:`~imgdiff_gpu.regions.find_regions` reads it.
+
+    ``find_regions`` reads the SSIM map and the plane stacks only at the pixels
+    of the mask, as ``array[ys, xs]``; this computes the rows that hold such
+    pixels, a band at a time, and gathers from them.
+    """
+
+    def __init__(self, rows: Callable[[int, int], np.ndarray], height: int, band_rows: int):
+        self._rows, self._height, self._band_rows = rows, height, band_rows
+
+    def __getitem__(self, index: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        ys, xs = index
+        order = np.argsort(ys, kind="stable")
+        sorted_ys = ys[order]
+        out = None
+        for top in range(0, self._height, self._band_rows):
+            bottom = min(top + self._band_rows, self._height)
+            start, stop = np.searchsorted(sorted_ys, [top, bottom])
+            if start == stop:
+                continue
+            picked = order[start:stop]
+            values = self._rows(top, bottom)[ys[picked] - top, xs[picked]]
+            if out is None:
+                out = np.empty((len(ys), *values.shape[1:]), dtype=values.dtype)
+            out[picked] = values
+        return out
+
+
+def analyse_in_bands(
+    left: np.ndarray,
+    right: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    ignore: np.ndarray | None,
+    antialiasing: bool,
+    min_area: int,
+    merge_distance: int,
+    keep_maps: bool,
+    band_rows: int,
+) -> Analysis:
+    """:func:`imgdiff_gpu.cpu.analysis.analyse_cpu` in bands of ``band_rows`` rows: the same result."""
+    layout = pair_layout(left, right)
+    height, width = left.shape[:2]
+    params = luma_ssim_params(np.broadcast_to(np.float32(0), (height, width)))
+    pair = BandedPair(left, right, layout, params)
+    valid = None if ignore is None else ~ignore
+    score = CroppedMean((height, width), params.crop, ignore)
+    ssim_map = np.empty((height, width), dtype=np.float64) if keep_maps else None
+
+    if thresholds.exact or thresholds.ssim is not None:
+        threshold = 1.0 if thresholds.exact else thresholds.ssim
+        to_score = score  # one pass over the bands: the score's too
+    else:  # Otsu's threshold needs the whole map's histogram before any strength
+        threshold = _otsu_pass(pair, band_rows, valid, thresholds, score, ssim_map)
+        to_score = None
+    marks = _marks_pass(pair, band_rows, valid, thresholds, threshold, antialiasing, to_score, ssim_map)
+    if thresholds.exact:
+        mask = marks
+    else:
+        weak, strong = marks >= 1, marks == 2
+        del marks
+        mask = hysteresis(weak, strong, thresholds.min_core)
+        del weak, strong
+    if valid is not None:
+        mask &= valid
+
+    # the regions' own labels (4 bytes a pixel) are alive while their statistics are
+    # gathered: smaller bands for those
+    gather_rows = max(band_rows // GATHER_FRACTION, BAND_ROWS_STEP)
+    regions, kept_mask = find_regions(
+        mask,
+        ssim_map if ssim_map is not None else RowsOnDemand(pair.ssim_rows, height, gather_rows),
+        RowsOnDemand(lambda top, bottom: pair.side_planes("left", top, bottom), height, gather_rows),
+        RowsOnDemand(lambda top, bottom: pair.side_planes("right", top, bottom), height, gather_rows),
+        min_area=min_area,
+        merge_distance=merge_distance,
+    )
+    return Analysis(
+        score=score.value(),
+        regions=regions,
+        ssim_threshold=float(threshold),
+        device="cpu",
+        mask=kept_mask if keep_maps else None,
+        ssim_map=ssim_map,
+        notes=[*layout.notes, f"processed on the CPU in bands of {band_rows} rows"],
+    )
+
+
+def _otsu_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, score: CroppedMean, ssim_map) -> float:
+    """The SSIM map band by band: Otsu's threshold of its histogram; the score and the kept map on the way."""
+    counts = 0
+    for top, bottom, lo, hi in bands(pair.height, band_rows, pair.params.radius):
+        band = pair.ssim(*pair.planes(lo, hi))[top - lo : bottom - lo]
+        counts = counts + ssim_histogram(band, None if valid is None else valid[top:bottom])
+        score.add(top, band)
+        if ssim_map is not None:
+            ssim_map[top:bottom] = band
+    return otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
+
+
+def _marks_pass(pair: BandedPair, band_rows, valid, thresholds, threshold, antialiasing, score, ssim_map):
+    """Strength levels (uint8, H x W: 0, 1 at >= low, 2 at >= high) band by band, or for ``exact`` the mask.
+
+    With ``score``, the SSIM map is computed here for the first time: into the
+    score, and into ``ssim_map`` when it is kept. Otherwise a kept map is read.
+    """
+    params = pair.params
+    marks = np.zeros((pair.height, pair.width), dtype=bool if thresholds.exact else np.uint8)
+    rows_factor, columns_factor = window_noise_factors((pair.height, pair.width), params.weights)
+    halo = band_halo(thresholds, antialiasing=antialiasing, radius=params.radius)
+    for top, bottom, lo, hi in bands(pair.height, band_rows, halo):
+        left_planes, right_planes = pair.planes(lo, hi)
+        kept = slice(top - lo, bottom - lo)
+        if score is not None:
+            band_map = pair.ssim(left_planes, right_planes)
+            score.add(top, band_map[kept])
+            if ssim_map is not None:
+                ssim_map[top:bottom] = band_map[kept]
+        else:  # the strength reads the map at every row it computes, halo rows too (thrown away)
+            band_map = ssim_map[lo:hi] if ssim_map is not None else pair.ssim(left_planes, right_planes)
+        band_marks = _band_marks(
+            left_planes,
+            right_planes,
+            band_map,
+            params,
+            thresholds,
+            threshold,
+            antialiasing=antialiasing,
+            noise_factor=np.outer(rows_factor[lo:hi], columns_factor) if thresholds.masking > 0 else None,
+        )[kept]
+        if valid is not None and not thresholds.exact:
+            band_marks[~valid[top:bottom]] = 0  # the strength of an ignored pixel is 0
+        marks[top:bottom] = band_marks
+    return marks
+
+
+def _band_marks(left_planes, right_planes, band_map, params, thresholds, threshold, *, antialiasing, noise_factor):
+    """A band's strength levels (uint8: 0, 1 at >= low, 2 at >= high), or for ``exact`` its mask."""
+    from .strength import strength_map
+
+    explained = explained_by_antialiasing(left_planes, right_planes) if antialiasing else None
+    if thresholds.exact:
+        changed = changed_pixels(left_planes, right_planes)
+        if explained is not None:
+            changed &= ~explained
+        return changed
+    # the noise rules of 'low', on the band itself: the band's halo covers their reach
+    luma_scale = luma_threshold_scale(
+        left_planes[..., 0], right_planes[..., 0], params.weights, thresholds, noise_factor=noise_factor
+    )
+    coarse = None
+    if thresholds.coarse_chroma is not None and left_planes.shape[2] >= 3:
+        coarse = coarse_chroma_shift(left_planes, right_planes) / thresholds.coarse_chroma
+    strength = strength_map(
+        left_planes,
+        right_planes,
+        band_map,
+        params.weights,
+        luma=thresholds.luma_shift,
+        chroma=thresholds.chroma_shift,
+        texture=thresholds.texture,
+        ssim_threshold=threshold,
+        suppress=explained,
+        luma_scale=luma_scale,
+        coarse=coarse,
+    )
+    levels = (strength >= HYSTERESIS_LOW).view(np.uint8)
+    levels += strength >= HYSTERESIS_HIGH
+    return levels

@@ -1,0 +1,213 @@
+"""The CPU analysis in bands of rows (``cpu/bands.py``) gives what the whole-image analysis gives.
+
+Small images are forced into small bands by lowering the budget; every field of
+the result must be identical, bit for bit: score, threshold, regions and their
+statistics, the kept mask and the SSIM map.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pictures import PHOTOS, jpeg_roundtrip
+
+from imgdiff_gpu.cpu import bands
+from imgdiff_gpu.cpu.analysis import analyse_cpu, score_of
+from imgdiff_gpu.cpu.bands import CroppedMean, PairwiseSum, rows_per_band
+from imgdiff_gpu.detection import thresholds_for
+
+
+def _edited(photo: np.ndarray) -> np.ndarray:
+    """The photograph with edits of every kind, one a tall box that crosses many bands."""
+    maximum = np.iinfo(photo.dtype).max
+    level = maximum // 255  # one 8-bit grey level on this image's scale
+    edited = photo.astype(np.int64)
+    height, width = photo.shape[:2]
+    edited[height // 8 : height // 8 + 3, width // 10 : width // 2] += 15 * level  # a faint 3-px line
+    edited[height // 4 : 3 * height // 4, width // 2 : width // 2 + 30] += 40 * level  # tall: crosses the bands
+    edited[height - 40 : height - 10, 10:50] = edited[height - 40 : height - 10, 10:50][::-1]  # moved texture
+    if photo.ndim == 3:
+        edited[20:50, width - 60 : width - 20, 0] += 35 * level  # a colour patch
+    return np.clip(edited, 0, maximum).astype(photo.dtype)
+
+
+def _pair(name: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    photo = PHOTOS[name]()
+    if kind == "rgba":
+        alpha = np.full(photo.shape[:2], 255, np.uint8)
+        alpha[:, : photo.shape[1] // 3] = 128
+        photo = np.dstack([photo, alpha])
+    if kind == "16-bit":
+        # 8 bits moved up, and low bits that 8 bits cannot hold (at most 255 * 256 + 199)
+        photo = photo.astype(np.uint16) * 256 + (np.arange(photo.shape[1], dtype=np.uint16) % 200)[:, None]
+    right = _edited(photo)
+    if kind == "jpeg":
+        right = jpeg_roundtrip(right, 80)
+    return photo, right
+
+
+def _analyse(left, right, thresholds, *, budget=None, **options):
+    options = dict(ignore=None, antialiasing=False, min_area=40, merge_distance=8, keep_maps=True) | options
+    saved = bands.CPU_BUDGET_BYTES
+    try:
+        if budget is not None:
+            bands.CPU_BUDGET_BYTES = budget
+        return analyse_cpu(left, right, thresholds, **options)
+    finally:
+        bands.CPU_BUDGET_BYTES = saved
+
+
+def _assert_same(banded, whole):
+    assert banded.score == whole.score
+    assert banded.ssim_threshold == whole.ssim_threshold
+    assert banded.regions == whole.regions
+    for name in ("mask", "ssim_map"):
+        ours, theirs = getattr(banded, name), getattr(whole, name)
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), name
+
+
+def _budget_for(rows: int, shape, planes: int, thresholds, antialiasing=False) -> int:
+    """A budget that gives bands of about ``rows`` rows to this pair."""
+    per_row = shape[1] * bands.bytes_per_pixel(planes, thresholds, antialiasing=antialiasing)
+    halo = bands.band_halo(thresholds, antialiasing=antialiasing, radius=5)
+    return (rows + 2 * halo) * per_row
+
+
+CASES = [
+    ("astronaut", "rgb", "normal", {}),
+    ("chelsea", "jpeg", "high", {}),
+    ("coffee", "rgba", "normal", {}),
+    ("camera", "grey", "normal", {}),
+    ("rocket", "16-bit", "normal", {}),
+    ("astronaut", "jpeg", "low", {}),
+    ("coffee", "rgb", "exact", {}),
+    ("chelsea", "rgb", "normal", {"antialiasing": True}),
+    ("coffee", "jpeg", "exact", {"antialiasing": True}),
+    ("astronaut", "rgb", "normal", {"threshold": 0.4}),
+    ("rocket", "rgb", "normal", {"ignore": "box"}),
+    ("camera", "jpeg", "high", {"ignore": "box", "keep_maps": False}),
+    ("astronaut", "jpeg", "low", {"keep_maps": False}),
+]
+
+
+@pytest.mark.parametrize("rows", [4, 36, 128])
+@pytest.mark.parametrize(("name", "kind", "sensitivity", "extra"), CASES)
+def test_bands_give_the_whole_image_result(name, kind, sensitivity, extra, rows):
+    left, right = _pair(name, kind)
+    if kind == "grey":
+        left, right = left[..., 0] if left.ndim == 3 else left, right[..., 0] if right.ndim == 3 else right
+    extra = dict(extra)
+    thresholds = thresholds_for(sensitivity, ssim_threshold=extra.pop("threshold", None))
+    if extra.get("ignore") == "box":
+        ignore = np.zeros(left.shape[:2], dtype=bool)
+        ignore[100:180, 60:300] = True
+        extra["ignore"] = ignore
+    planes = 1 + 2 * (left.ndim == 3) + (kind == "rgba")
+    budget = _budget_for(rows, left.shape, planes, thresholds, extra.get("antialiasing", False))
+    band_rows = rows_per_band(
+        left.shape, planes, thresholds, antialiasing=extra.get("antialiasing", False), budget=budget
+    )
+    assert band_rows < left.shape[0]  # the test really runs in bands
+    whole = _analyse(left, right, thresholds, **extra)
+    banded = _analyse(left, right, thresholds, budget=budget, **extra)
+    assert any("in bands of" in note for note in banded.notes)
+    assert not any("in bands of" in note for note in whole.notes)
+    assert whole.regions  # the edits are found, so the regions' statistics are compared
+    banded.notes = [n for n in banded.notes if "in bands of" not in n]
+    _assert_same(banded, whole)
+
+
+def test_a_band_smaller_than_its_halo():
+    left, right = _pair("astronaut", "rgb")
+    thresholds = thresholds_for("normal")
+    band_rows = rows_per_band(left.shape, 3, thresholds, antialiasing=False, budget=1)
+    assert band_rows < bands.band_halo(thresholds, antialiasing=False, radius=5)
+    _assert_same_but_notes(_analyse(left, right, thresholds, budget=1), _analyse(left, right, thresholds))
+
+
+def _assert_same_but_notes(banded, whole):
+    banded.notes = [n for n in banded.notes if "in bands of" not in n]
+    _assert_same(banded, whole)
+
+
+def test_a_region_across_band_boundaries_is_one_region():
+    rng = np.random.default_rng(7)
+    left = rng.integers(0, 256, (300, 200, 3), dtype=np.uint8)
+    left = np.repeat(np.repeat(left[::10, ::10], 10, 0), 10, 1)  # flat 10 x 10 tiles
+    right = left.copy()
+    right[30:270, 80:95] = 255 - right[30:270, 80:95]  # one region over many 4-row bands
+    thresholds = thresholds_for("normal")
+    banded = _analyse(left, right, thresholds, budget=1)
+    (region,) = banded.regions
+    assert region.y <= 30 and region.y + region.height >= 270  # evidence spreads a few px beyond the edit
+    _assert_same_but_notes(banded, _analyse(left, right, thresholds))
+
+
+def test_small_pairs_are_not_banded():
+    thresholds = thresholds_for("normal")
+    assert rows_per_band((1080, 1920), 3, thresholds, antialiasing=False) == 1080
+    assert rows_per_band((20000, 20000), 3, thresholds, antialiasing=False) < 2000
+    # low's coarse grid is the whole image's only on multiples of its block
+    low = thresholds_for("low")
+    assert rows_per_band((20001, 20000), 3, low, antialiasing=False) == 20001
+    assert rows_per_band((20000, 20000), 3, low, antialiasing=False) % 4 == 0
+
+
+@pytest.mark.parametrize("width", [13, 100, 441, 8192 + 10, 8193 + 10, 9000])
+@pytest.mark.parametrize("with_ignore", [False, True])
+def test_the_streamed_mean_is_numpys(width, with_ignore):
+    rng = np.random.default_rng(width)
+    height = max(60, 300_000 // width)
+    ssim_map = rng.random((height, width)) * 2 - 1
+    ssim_map[::3] *= 1e-5  # values of very different sizes, so the order of the sum shows
+    ignore = rng.random((height, width)) < 0.3 if with_ignore else None
+    mean = CroppedMean((height, width), 5, ignore)
+    for top in range(0, height, 7):
+        mean.add(top, ssim_map[top : top + 7])
+    assert mean.value() == score_of(ssim_map, 5, ignore)
+
+
+def test_the_streamed_pairwise_sum_is_numpys():
+    rng = np.random.default_rng(1)
+    values = rng.random(1_000_003) * 2 - 1
+    values[::5] *= 1e-6
+    total = PairwiseSum(values.size)
+    for start in range(0, values.size, 12_345):
+        total.add(values[start : start + 12_345])
+    assert total.value() == np.add.reduce(values)
+    naive = 0.0
+    for start in range(0, values.size, 12_345):
+        naive += np.add.reduce(values[start : start + 12_345])
+    assert naive != total.value()  # the order matters here, so the test can fail
+
+
+def test_ignored_pixels_seed_no_region_outside():
+    """A faint change that reaches full strength only under the ignore mask is no region, in bands too."""
+    left = np.full((240, 200), 120, dtype=np.uint8)
+    right = left.copy()
+    right[40:200, 60:100] += 40  # strong, but ignored
+    right[40:200, 100:160] += 4  # faint (strength ~0.7): only hysteresis from the strong part would keep it
+    ignore = np.zeros(left.shape, dtype=bool)
+    ignore[:, :112] = True  # the strong part and its spill (the window reaches 5 px)
+    thresholds = thresholds_for("normal")
+    whole = _analyse(left, right, thresholds, ignore=ignore, min_area=1)
+    assert whole.regions == []
+    _assert_same_but_notes(_analyse(left, right, thresholds, budget=1, ignore=ignore, min_area=1), whole)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_huge_files_load_a_strip_at_a_time(tmp_path, channels):
+    """loading.py copies a decoded image out in strips of 16 MiB: a taller image takes several, seamlessly."""
+    from PIL import Image
+
+    from imgdiff_gpu.loading import load_image
+
+    rng = np.random.default_rng(channels)
+    shape = (2600, 2100) if channels == 1 else (2600, 2100, channels)  # 4 * 2100 bytes a row: 2 strips
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    path = tmp_path / "tall.png"
+    Image.fromarray(pixels).save(path)
+    loaded = load_image(path)
+    assert loaded.pixels.dtype == np.uint8 and np.array_equal(loaded.pixels, pixels)
