@@ -256,19 +256,31 @@ def explained_by_antialiasing(left: np.ndarray, right: np.ndarray) -> np.ndarray
 
 
 def luma_threshold_scale(
-    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, thresholds: Thresholds
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    rows: tuple[int, int] | None = None,
 ) -> np.ndarray | None:
     """The factor (>= 1) on the luma-shift threshold at each pixel, or None where the preset has none.
 
     Shared-contrast masking, ``1 + masking * contrast / luma_shift``, times the
-    window's noise factor (1 away from the borders).
+    window's noise factor (1 away from the borders). With ``rows`` (first, last + 1)
+    only those rows, computed from them and the window's reach around them: the same
+    values as those rows of the whole.
     """
     if thresholds.masking <= 0:
         return None
-    contrast = shared_contrast(left_luma, right_luma, weights)
+    height = left_luma.shape[0]
+    first, last = rows if rows is not None else (0, height)
+    radius = len(weights) // 2
+    top, bottom = max(first - radius, 0), min(last + radius, height)  # the rows the window reads
+    contrast = shared_contrast(left_luma[top:bottom], right_luma[top:bottom], weights)[first - top : last - top]
     scale = contrast * np.float32(thresholds.masking / thresholds.luma_shift)
     scale += np.float32(1.0)
-    scale *= window_noise_factor(left_luma.shape, weights)
+    row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
+    scale *= np.outer(row_factors[first:last], column_factors)
     return scale
 
 

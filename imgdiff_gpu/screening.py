@@ -155,15 +155,38 @@ def masked_luma_shift(left_luma: np.ndarray, right_luma: np.ndarray, weights: np
 
     The same window and per-pixel scale as the strength kernel's; filtered by
     OpenCV in float32 rather than the kernel's loop, a difference of float
-    rounding (~1e-6) that the margin covers.
+    rounding (~1e-6) that the margin covers. The scale is at least 1, so a row
+    whose shift stays below the unraised threshold cannot reach it: the scale is
+    computed only for the runs of rows where the shift does (a few bands in a
+    frame of codec noise), and elsewhere the shift itself is the bound.
     """
     from .detection import luma_threshold_scale
 
     w = np.asarray(weights, np.float32)
     shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
     np.abs(shift, out=shift)
-    shift /= luma_threshold_scale(left_luma, right_luma, weights, t)
-    return float(shift.max())
+    peaks = shift.max(axis=1)
+    over = peaks >= t.luma_shift * (1.0 - MARGIN)
+    largest = float(peaks[~over].max()) if not over.all() else 0.0
+    for first, last in _runs(over, join=len(weights)):
+        scale = luma_threshold_scale(left_luma, right_luma, weights, t, rows=(first, last))
+        largest = max(largest, float((shift[first:last] / scale).max()))
+    return largest
+
+
+def _runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:
+    """(first, last + 1) of the runs of True in ``flags``, runs less than ``join`` apart joined.
+
+    Joined, since each run's scale reads the window's reach of rows around it.
+    """
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.view(np.int8), [0]))))
+    runs: list[tuple[int, int]] = []
+    for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if runs and first - runs[-1][1] < join:
+            runs[-1] = (runs[-1][0], last)
+        else:
+            runs.append((first, last))
+    return runs
 
 
 def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
