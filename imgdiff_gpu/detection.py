@@ -50,11 +50,14 @@ class Thresholds:
     """Chroma shift averaged at the coarse scale (window sigma ~6 px) that counts; None: no coarse term."""
     min_core: int = 1
     """Pixels at full strength a difference needs (codec noise peaks in specks of a few pixels)."""
+    luma_bias: bool = False
+    """Whether the pair's own luma offset, where too small to make a weak pixel alone, is removed
+    before the luma shift is measured (:func:`luma_bias`)."""
 
     @property
     def adapts_to_noise(self) -> bool:
-        """True when the thresholds follow the pair's own noise (contrast masking, coarse chroma, a core)."""
-        return self.masking > 0 or self.coarse_chroma is not None or self.min_core > 1
+        """True when the thresholds follow the pair's own noise (contrast masking, coarse chroma, a core, a bias)."""
+        return self.masking > 0 or self.coarse_chroma is not None or self.min_core > 1 or self.luma_bias
 
 
 _PRESETS = {
@@ -63,7 +66,8 @@ _PRESETS = {
     # for two lossy encodes of one source (the video default): codec noise grows with the
     # contrast both frames share and peaks in specks, so the luma threshold rises with that
     # contrast, a difference needs a core of 12 pixels at full strength, and a faint colour
-    # change is seen at the coarse scale; chosen on benchmarks/video_set.py's seed 2026
+    # change is seen at the coarse scale; chosen on benchmarks/video_set.py's seed 2026. The pair's
+    # own luma offset (levels drifting through generations of encoding) is no local difference
     "low": Thresholds(
         luma_shift=7.0 / 255,
         chroma_shift=36.0 / 255,
@@ -72,6 +76,7 @@ _PRESETS = {
         masking=0.8,
         coarse_chroma=10.0 / 255,
         min_core=12,
+        luma_bias=True,
     ),
     "exact": Thresholds(luma_shift=0.0, chroma_shift=0.0, texture=0.0, ssim_ceiling=1.0, exact=True),
 }
@@ -213,9 +218,10 @@ def difference_mask(
         coarse = None
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
+        bias = luma_bias(left[..., 0], right[..., 0], thresholds)
         strength = strength_map(
             left,
-            right,
+            unbiased(right, bias),
             ssim_map,
             weights,
             luma=thresholds.luma_shift,
@@ -339,6 +345,42 @@ def window_noise_factors(shape: tuple[int, int], weights: np.ndarray) -> tuple[n
     """:func:`window_noise_factor` as its two float32 factors, one per row and one per column."""
     key = tuple(float(v) for v in weights)
     return _fold_factors(shape[0], key), _fold_factors(shape[1], key)
+
+
+def luma_bias(left_luma: np.ndarray, right_luma: np.ndarray, thresholds: Thresholds) -> float:
+    """The pair's own luma offset that the luma shift leaves out: 0 unless ``thresholds.luma_bias``.
+
+    The median of ``Y1 - Y2`` over the 4 x 4 block means of the whole frame (the
+    coarse grid of :func:`coarse_chroma_shift`), clipped to the luma threshold times
+    ``HYSTERESIS_LOW``. Two encodes of one source can differ by a uniform offset
+    (limited-range levels rounded through each generation's colour conversion: 2.3/255
+    after three generations of x264), which adds to every pixel's luma shift and lifts
+    codec noise, or hides a line of the other sign. The median is the pair's, not an
+    edit's (an edit covers far less than half the frame); the clip keeps it to an
+    offset too small to make even a weak pixel alone, so a visible change of the whole
+    frame's brightness still counts by as much as it exceeds that.
+    """
+    if not thresholds.luma_bias:
+        return 0.0
+    import cv2
+
+    height, width = left_luma.shape
+    small = cv2.resize(
+        cv2.subtract(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma)),
+        (max(width // COARSE_FACTOR, 1), max(height // COARSE_FACTOR, 1)),
+        interpolation=cv2.INTER_AREA,
+    )
+    largest = HYSTERESIS_LOW * thresholds.luma_shift
+    return float(np.clip(np.median(small), -largest, largest))
+
+
+def unbiased(right: np.ndarray, bias: float) -> np.ndarray:
+    """The right plane stack with ``bias`` added to its luma (a copy), so ``Y1 - Y2`` loses the bias."""
+    if bias == 0.0:
+        return right
+    shifted = right.copy()
+    shifted[..., 0] += np.float32(bias)
+    return shifted
 
 
 COARSE_FACTOR = 4

@@ -169,7 +169,7 @@ def test_the_masked_luma_shift_is_an_upper_bound_exact_where_it_reaches_the_thre
     """Computed over the bands whose unraised shift reaches the threshold, the bound decides as the whole map."""
     import cv2
 
-    from imgdiff_gpu.detection import luma_threshold_scale
+    from imgdiff_gpu.detection import luma_bias, luma_threshold_scale
     from imgdiff_gpu.screening import MARGIN, masked_luma_shift
 
     left = _colour_photo("coffee")[:240, :320]
@@ -179,7 +179,8 @@ def test_the_masked_luma_shift_is_an_upper_bound_exact_where_it_reaches_the_thre
     weights = luma_ssim_params(pair.left.luma).weights
     low = thresholds_for("low")
     w = weights.astype(np.float32)
-    shift = np.abs(cv2.sepFilter2D(pair.left.luma - pair.right.luma, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT))
+    shift = cv2.sepFilter2D(pair.left.luma - pair.right.luma, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+    shift = np.abs(shift - np.float32(luma_bias(pair.left.luma, pair.right.luma, low)))
     exact = float((shift / luma_threshold_scale(pair.left.luma, pair.right.luma, weights, low)).max())
     bound = masked_luma_shift(pair.left.luma, pair.right.luma, weights, low)
     assert bound >= exact - 1e-7
@@ -187,3 +188,22 @@ def test_the_masked_luma_shift_is_an_upper_bound_exact_where_it_reaches_the_thre
     assert (bound < cleared) == (exact < cleared)
     if exact >= cleared:
         assert bound == pytest.approx(exact, rel=1e-6)
+
+
+@pytest.mark.parametrize("line", [0, 18])
+def test_the_screen_follows_the_pairs_own_luma_offset(line):
+    """A frame 3 levels darker (levels drifted through encodes): cleared with the image path's score
+    when nothing else differs, never when a line the offset would hide is there."""
+    from pictures import jpeg_roundtrip
+
+    left = _colour_photo("astronaut")[100:388, 50:434]
+    right = jpeg_roundtrip(left, 90).astype(int) - 3
+    right[40:42, 200:320] += line
+    right = np.clip(right, 0, 255).astype(np.uint8)
+    result = compare(left, right, device="cpu", sensitivity="low")
+    score = FrameScreen(left.shape[:2], thresholds_for("low"))(left, right)
+    assert result.different == bool(line)
+    if line:
+        assert score is None
+    elif score is not None:
+        assert score == result.score

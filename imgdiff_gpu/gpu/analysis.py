@@ -35,14 +35,16 @@ from ..detection import (
     coarse_chroma_shift,
     difference_mask,
     explained_by_antialiasing,
+    luma_bias,
     luma_threshold_scale,
     mask_from_levels,
     otsu_ssim_threshold,
+    unbiased,
 )
 from ..pairing import pair_layout, prepare_pair
 from ..regions import find_regions
 from .histogram import ssim_histogram_gpu
-from .noise_rules import noise_rules_gpu
+from .noise_rules import noise_rules_gpu, unbiased_gpu
 from .ssim import ssim_planes
 from .strength import strength_levels_gpu
 
@@ -107,6 +109,7 @@ def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_row
     levels = np.empty(left.shape[:2], dtype=np.uint8)
     # the noise rules need the whole image (the coarse scale reaches ~30 px): on the host, once
     luma_scale, coarse = _noise_rules_host(left, right, weights, thresholds)
+    right = unbiased(right, luma_bias(left_luma, right_luma, thresholds))
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band_suppress = suppress[lo:hi].view(np.uint8) if suppress is not None else None
         band_rules = tuple(None if rule is None else rule[lo:hi] for rule in (luma_scale, coarse))
@@ -172,7 +175,7 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
         levels = strength_levels_gpu(
             cupy,
             left_planes,
-            right_planes,
+            unbiased_gpu(left_planes, right_planes, thresholds),
             ssim_map,
             params.weights,
             suppress.view(cupy.uint8) if suppress is not None else None,
@@ -383,7 +386,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
         levels = strength_levels_gpu(
             cupy,
             left_planes,
-            right_planes,
+            unbiased_gpu(left_planes, right_planes, thresholds),
             ssim_maps,
             params.weights,
             suppress.view(cupy.uint8) if suppress is not None else None,

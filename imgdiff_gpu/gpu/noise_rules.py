@@ -11,7 +11,11 @@
   (half-pixel centres, edges clamped), each written out from the tables OpenCV
   builds, so the two agree within float32 rounding.
 
-Both take ``[N x] H x W x P`` float32 plane stacks (a batch's pairs never mix) and
+* :func:`unbiased_gpu` is :func:`imgdiff_gpu.detection.unbiased` with
+  :func:`imgdiff_gpu.detection.luma_bias`: the right planes with the pair's own luma
+  offset added, the median of the same ``INTER_AREA`` reduction.
+
+They take ``[N x] H x W x P`` float32 plane stacks (a batch's pairs never mix) and
 return ``[N x] H x W`` float32 arrays, which ``kernels/strength.cu`` reads per pixel.
 """
 
@@ -23,7 +27,7 @@ import math
 import cv2
 import numpy as np
 
-from ..detection import COARSE_FACTOR, Thresholds, window_noise_factors
+from ..detection import COARSE_FACTOR, HYSTERESIS_LOW, Thresholds, window_noise_factors
 
 COARSE_SIGMA = 1.5
 
@@ -162,6 +166,27 @@ def _linear(array, axis: int, first: np.ndarray, second: np.ndarray, fraction: n
     low = cupy.take(array, cupy.asarray(first), axis=axis)
     high = cupy.take(array, cupy.asarray(second), axis=axis)
     return low * keep + high * take
+
+
+def unbiased_gpu(left_planes, right_planes, thresholds: Thresholds):
+    """``detection.unbiased(right, detection.luma_bias(...))`` of CuPy plane stacks, each pair its own bias.
+
+    The median of the luma difference's ``INTER_AREA`` 4 x 4 block means (as the
+    coarse term reduces), clipped to ``HYSTERESIS_LOW`` times the luma threshold.
+    """
+    import cupy
+
+    if not thresholds.luma_bias:
+        return right_planes
+    height, width = left_planes.shape[-3:-1]
+    delta = left_planes[..., 0] - right_planes[..., 0]  # [N x] H x W, float32
+    small = _gather_sum(delta, -2, *_area_table(height, max(height // COARSE_FACTOR, 1)))
+    small = _gather_sum(small, -1, *_area_table(width, max(width // COARSE_FACTOR, 1))).astype(cupy.float32)
+    largest = np.float32(HYSTERESIS_LOW * thresholds.luma_shift)
+    bias = cupy.clip(cupy.median(small.reshape((*small.shape[:-2], -1)), axis=-1), -largest, largest)
+    shifted = right_planes.copy()
+    shifted[..., 0] += bias.astype(cupy.float32)[..., None, None]
+    return shifted
 
 
 def noise_rules_gpu(left_planes, right_planes, weights, thresholds: Thresholds):
