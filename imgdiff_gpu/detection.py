@@ -53,11 +53,15 @@ class Thresholds:
     luma_bias: bool = False
     """Whether the pair's own luma offset, where too small to make a weak pixel alone, is removed
     before the luma shift is measured (:func:`luma_bias`)."""
+    line: bool = False
+    """Whether the luma shift is also averaged along horizontal and vertical lines (:func:`line_shift`)."""
 
     @property
     def adapts_to_noise(self) -> bool:
-        """True when the thresholds follow the pair's own noise (contrast masking, coarse chroma, a core, a bias)."""
-        return self.masking > 0 or self.coarse_chroma is not None or self.min_core > 1 or self.luma_bias
+        """True when the thresholds follow the pair's own noise (masking, coarse terms, a core, a bias)."""
+        return (
+            self.masking > 0 or self.coarse_chroma is not None or self.min_core > 1 or self.luma_bias or self.line
+        )
 
 
 _PRESETS = {
@@ -67,7 +71,8 @@ _PRESETS = {
     # contrast both frames share and peaks in specks, so the luma threshold rises with that
     # contrast, a difference needs a core of 12 pixels at full strength, and a faint colour
     # change is seen at the coarse scale; chosen on benchmarks/video_set.py's seed 2026. The pair's
-    # own luma offset (levels drifting through generations of encoding) is no local difference
+    # own luma offset (levels drifting through generations of encoding) is no local difference, and
+    # a thin line is also seen averaged along itself, against the noise the pair keeps that way
     "low": Thresholds(
         luma_shift=7.0 / 255,
         chroma_shift=36.0 / 255,
@@ -77,6 +82,7 @@ _PRESETS = {
         coarse_chroma=10.0 / 255,
         min_core=12,
         luma_bias=True,
+        line=True,
     ),
     "exact": Thresholds(luma_shift=0.0, chroma_shift=0.0, texture=0.0, ssim_ceiling=1.0, exact=True),
 }
@@ -214,14 +220,20 @@ def difference_mask(
         ssim_threshold = 1.0
     else:
         ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
-        luma_scale = luma_threshold_scale(left[..., 0], right[..., 0], weights, thresholds)
+        masking = contrast_masking(left[..., 0], right[..., 0], weights, thresholds)
+        luma_scale = None
+        if masking is not None:
+            luma_scale = masking * np.outer(*window_noise_factors(left.shape[:2], weights))
         coarse = None
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
-        bias = luma_bias(left[..., 0], right[..., 0], thresholds)
+        right = unbiased(right, luma_bias(left[..., 0], right[..., 0], thresholds))
+        line = line_shift(left[..., 0], right[..., 0], weights, thresholds, masking=masking)
+        if line is not None:
+            coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
         strength = strength_map(
             left,
-            unbiased(right, bias),
+            right,
             ssim_map,
             weights,
             luma=thresholds.luma_shift,
@@ -271,10 +283,31 @@ def luma_threshold_scale(
 ) -> np.ndarray | None:
     """The factor (>= 1) on the luma-shift threshold at each pixel, or None where the preset has none.
 
-    Shared-contrast masking, ``1 + masking * contrast / luma_shift``, times the
-    window's noise factor (1 away from the borders). With ``rows`` (first, last + 1)
-    only those rows, computed from them and the window's reach around them: the same
-    values as those rows of the whole.
+    Shared-contrast masking (:func:`contrast_masking`) times the window's noise
+    factor (1 away from the borders). With ``rows`` (first, last + 1) only those
+    rows: the same values as those rows of the whole.
+    """
+    scale = contrast_masking(left_luma, right_luma, weights, thresholds, rows=rows)
+    if scale is None:
+        return None
+    first, last = rows if rows is not None else (0, left_luma.shape[0])
+    row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
+    scale *= np.outer(row_factors[first:last], column_factors)
+    return scale
+
+
+def contrast_masking(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    rows: tuple[int, int] | None = None,
+) -> np.ndarray | None:
+    """``1 + masking * contrast / luma_shift`` (float32, >= 1), or None where the preset has no masking.
+
+    ``contrast`` is :func:`shared_contrast`. With ``rows`` (first, last + 1) only those
+    rows, computed from them and the window's reach around them.
     """
     if thresholds.masking <= 0:
         return None
@@ -285,8 +318,6 @@ def luma_threshold_scale(
     contrast = shared_contrast(left_luma[top:bottom], right_luma[top:bottom], weights)[first - top : last - top]
     scale = contrast * np.float32(thresholds.masking / thresholds.luma_shift)
     scale += np.float32(1.0)
-    row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
-    scale *= np.outer(row_factors[first:last], column_factors)
     return scale
 
 
@@ -406,3 +437,86 @@ def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     small = cv2.GaussianBlur(np.ascontiguousarray(small), (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
     magnitude = cv2.magnitude(np.ascontiguousarray(small[..., 0]), np.ascontiguousarray(small[..., 1]))
     return cv2.resize(magnitude, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+LINE_SIGMA = COARSE_FACTOR * 1.5
+"""A line's evidence is averaged along it at the coarse scale (sigma 6 px) and across it
+over the SSIM window."""
+LINE_SAMPLE = 4
+"""The pair's noise ratio is taken from the medians over every 4th row and column."""
+
+
+@functools.lru_cache(maxsize=8)
+def _line_taps(weights: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float]:
+    """(extra, combined, white): the 1-D Gaussian that, after the SSIM window, makes sigma LINE_SIGMA
+    along a line; the two combined (for the border noise factors); and the noise ratio of white noise.
+
+    The window's sigma is read from its taps, so a window scaled down for a small image still combines
+    to LINE_SIGMA.
+    """
+    w = np.asarray(weights, np.float64)
+    offsets = np.arange(len(w)) - len(w) // 2
+    window_sigma = float(np.sqrt((w * offsets**2).sum()))
+    sigma = float(np.sqrt(max(LINE_SIGMA**2 - window_sigma**2, 1.0)))
+    radius = int(np.ceil(4 * sigma))
+    extra = np.exp(-((np.arange(-radius, radius + 1) / sigma) ** 2) / 2)
+    extra /= extra.sum()
+    combined = np.convolve(w, extra)
+    white = float(np.sqrt((combined**2).sum() / (w**2).sum()))
+    return extra.astype(np.float32), combined, white
+
+
+def line_factors(shape: tuple[int, int], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The window noise factors (:func:`window_noise_factor`) of the combined line window, per row and column."""
+    _, combined, _ = _line_taps(tuple(float(v) for v in weights))
+    key = tuple(float(v) for v in combined)
+    return _fold_factors(shape[0], key), _fold_factors(shape[1], key)
+
+
+def line_shift(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    masking: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """The luma shift averaged along horizontal and vertical lines, over its threshold (float32), or None.
+
+    A thin line keeps nearly all its luma shift when the window is stretched along it
+    (sigma 6 px along, the SSIM window's 1.5 across), while compact codec noise keeps a
+    fraction. Which fraction is the pair's own: ``ratio``, the median of this evidence
+    over the median of the SSIM window's own (both over every 4th row and column, and
+    each over its window's noise factor at the borders), is how much of its noise the
+    pair keeps when averaged along a line; the threshold is the luma threshold times
+    ``ratio`` (at least what white noise would keep, 0.5 for sigma 1.5), and times
+    ``masking`` (:func:`contrast_masking`; None: 1). The longer window is the SSIM
+    window followed by a 1-D Gaussian, so its average never exceeds the SSIM window's
+    largest ``|w * dY|``. Give the right luma with the pair's offset already removed
+    (:func:`unbiased`).
+    """
+    if not thresholds.line:
+        return None
+    import cv2
+
+    extra, _, white = _line_taps(tuple(float(v) for v in weights))
+    w = np.asarray(weights, np.float32)
+    one = np.ones(1, np.float32)
+    delta = cv2.subtract(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma))
+    shift = cv2.sepFilter2D(delta, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+    along_rows = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
+    along_columns = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
+    rows, columns = window_noise_factors(left_luma.shape, weights)
+    line_rows, line_columns = line_factors(left_luma.shape, weights)
+    along_rows /= np.outer(rows, line_columns)
+    along_columns /= np.outer(line_rows, columns)
+    line = np.maximum(along_rows, along_columns, out=along_rows)
+    np.abs(shift, out=shift)
+    shift /= np.outer(rows, columns)
+    sample = (slice(None, None, LINE_SAMPLE), slice(None, None, LINE_SAMPLE))
+    noise = float(np.median(shift[sample]))
+    ratio = float(np.clip(np.median(line[sample]) / noise, white, 1.0)) if noise > 0 else 1.0
+    line /= np.float32(thresholds.luma_shift * ratio)
+    if masking is not None:
+        line /= masking
+    return line

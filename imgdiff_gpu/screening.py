@@ -25,6 +25,11 @@ the map (``cpu/screen.py``):
 * structure ``min((1 - S) / (1 - t_ssim), (w * |dY - b|) / t_texture)``: Otsu's
   threshold never exceeds the preset's ceiling, so the first term is at most
   ``(1 - min S) / (1 - ceiling)``, and the second at most ``(max |dY| + |b|) / t_texture``;
+* line shift (``low``: the luma shift averaged along rows and columns, over the
+  luma threshold times the pair's own noise ratio, see
+  :func:`imgdiff_gpu.detection.line_shift`): its window is the SSIM window followed
+  by a 1-D Gaussian, so it is at most the luma shift's bound over white noise's
+  ratio; past that it is computed (:func:`masked_line_shift`);
 * ``exact`` sensitivity: no RGB value differs at all.
 
 The per-pixel steps come first and decide without the SSIM pass where they
@@ -135,6 +140,12 @@ class FrameScreen:
         # the pair's own offset b leaves the luma evidence: |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
         bias = luma_bias(luma_left, luma_right, t)
         luma_shift, luma_step = luma_shift + abs(bias), luma_step + abs(bias)
+        line = 0.0
+        if t.line and luma_shift >= t.luma_shift * line_noise_floor(p.weights) * (1.0 - MARGIN):
+            # the line's average is one of |w * dY - b|'s, over at least the white-noise share of the threshold
+            line = masked_line_shift(luma_left, luma_right, p.weights, t, bias)
+            if line >= 1.0 - MARGIN:
+                return None
         if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
             # the threshold is raised at each pixel: the shift map over its scale decides
             luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t, bias=bias)
@@ -184,6 +195,36 @@ def masked_luma_shift(
     for first, last in _runs(over, join=len(weights)):
         scale = luma_threshold_scale(left_luma, right_luma, weights, t, rows=(first, last))
         largest = max(largest, float((shift[first:last] / scale).max()))
+    return largest
+
+
+def line_noise_floor(weights: np.ndarray) -> float:
+    """The smallest share of the luma threshold the line evidence's threshold can be (white noise's)."""
+    from .detection import _line_taps
+
+    return _line_taps(tuple(float(v) for v in weights))[2]
+
+
+def masked_line_shift(
+    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds, bias: float
+) -> float:
+    """The largest line evidence (:func:`imgdiff_gpu.detection.line_shift`) of two luma planes, or a bound.
+
+    Computed first without the contrast masking (a factor >= 1), then with it on the
+    bands of rows where that bound reaches the threshold; exact there, up to float rounding.
+    """
+    from .detection import contrast_masking, line_shift
+
+    right = right_luma + np.float32(bias) if bias else right_luma  # as detection.unbiased
+    bound = line_shift(left_luma, right, weights, t)
+    peaks = bound.max(axis=1)
+    over = peaks >= 1.0 - MARGIN
+    largest = float(peaks[~over].max()) if not over.all() else 0.0
+    if t.masking <= 0:
+        return float(peaks.max())
+    for first, last in _runs(over, join=len(weights)):
+        masking = contrast_masking(left_luma, right_luma, weights, t, rows=(first, last))
+        largest = max(largest, float((bound[first:last] / masking).max()))
     return largest
 
 
