@@ -59,9 +59,7 @@ class Thresholds:
     @property
     def adapts_to_noise(self) -> bool:
         """True when the thresholds follow the pair's own noise (masking, coarse terms, a core, a bias)."""
-        return (
-            self.masking > 0 or self.coarse_chroma is not None or self.min_core > 1 or self.luma_bias or self.line
-        )
+        return self.masking > 0 or self.coarse_chroma is not None or self.min_core > 1 or self.luma_bias or self.line
 
 
 _PRESETS = {

@@ -33,13 +33,15 @@ from ..detection import (
     SSIM_HISTOGRAM_BINS,
     Thresholds,
     coarse_chroma_shift,
+    contrast_masking,
     difference_mask,
     explained_by_antialiasing,
+    line_shift,
     luma_bias,
-    luma_threshold_scale,
     mask_from_levels,
     otsu_ssim_threshold,
     unbiased,
+    window_noise_factors,
 )
 from ..pairing import pair_layout, prepare_pair
 from ..regions import find_regions
@@ -79,10 +81,17 @@ def _ssim_band(cupy, left_luma, right_luma, params):
 
 def _noise_rules_host(left_planes, right_planes, weights, thresholds: Thresholds):
     """(luma_scale, coarse) of two host plane stacks, with the CPU's own functions (for bands)."""
-    luma_scale = luma_threshold_scale(left_planes[..., 0], right_planes[..., 0], weights, thresholds)
+    masking = contrast_masking(left_planes[..., 0], right_planes[..., 0], weights, thresholds)
+    luma_scale = None
+    if masking is not None:
+        luma_scale = masking * np.outer(*window_noise_factors(left_planes.shape[:2], weights))
     coarse = None
     if thresholds.coarse_chroma is not None and left_planes.shape[2] >= 3:
         coarse = coarse_chroma_shift(left_planes, right_planes) / thresholds.coarse_chroma
+    right = unbiased(right_planes, luma_bias(left_planes[..., 0], right_planes[..., 0], thresholds))
+    line = line_shift(left_planes[..., 0], right[..., 0], weights, thresholds, masking=masking)
+    if line is not None:
+        coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
     return luma_scale, coarse
 
 
