@@ -162,3 +162,26 @@ def test_a_line_on_a_frame_whose_levels_drifted_is_found_as_against_its_own_fram
     assert compare(source[0], right, device="cpu", sensitivity="low").regions
     monkeypatch.setitem(detection._PRESETS, "low", replace(low, luma_bias=False))
     assert not compare(source[0], right, device="cpu", sensitivity="low").regions
+
+
+def test_a_faint_line_over_texture_is_found_along_itself(source, monkeypatch):
+    """A 2 x 150 px line +14 levels over the astronaut's texture, both sides JPEG (q90 and q75):
+    the SSIM window alone keeps it below the noise of the pair; averaged along it, it stands out."""
+    from dataclasses import replace
+
+    from pictures import jpeg_roundtrip
+
+    from imgdiff_gpu import detection
+    from imgdiff_gpu.pipeline import compare
+
+    lined = source[0].astype(int)
+    lined[100:102, 220:370] += 14
+    left = jpeg_roundtrip(source[0], 90)
+    right = jpeg_roundtrip(np.clip(lined, 0, 255).astype(np.uint8), 75)
+    result = compare(left, right, device="cpu", sensitivity="low")
+    assert result.regions
+    for region in result.regions:  # on the line, give or take the line window's reach
+        assert region.y <= 101 and 100 < region.y + region.height and 85 <= region.y
+        assert region.y + region.height <= 117 and 205 <= region.x < region.x + region.width <= 385
+    monkeypatch.setitem(detection._PRESETS, "low", replace(detection._PRESETS["low"], line=False))
+    assert not compare(left, right, device="cpu", sensitivity="low").regions
