@@ -497,11 +497,10 @@ def line_shift(
         return None
     import cv2
 
-    extra, _, white = _line_taps(tuple(float(v) for v in weights))
-    w = np.asarray(weights, np.float32)
+    extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
-    delta = cv2.subtract(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma))
-    shift = cv2.sepFilter2D(delta, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+    shift = _luma_shift(left_luma, right_luma, weights)
+    ratio = _line_noise_ratio(shift, weights)
     along_rows = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
     along_columns = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
     rows, columns = window_noise_factors(left_luma.shape, weights)
@@ -509,12 +508,48 @@ def line_shift(
     along_rows /= np.outer(rows, line_columns)
     along_columns /= np.outer(line_rows, columns)
     line = np.maximum(along_rows, along_columns, out=along_rows)
-    np.abs(shift, out=shift)
-    shift /= np.outer(rows, columns)
-    sample = (slice(None, None, LINE_SAMPLE), slice(None, None, LINE_SAMPLE))
-    noise = float(np.median(shift[sample]))
-    ratio = float(np.clip(np.median(line[sample]) / noise, white, 1.0)) if noise > 0 else 1.0
     line /= np.float32(thresholds.luma_shift * ratio)
     if masking is not None:
         line /= masking
     return line
+
+
+def line_noise_ratio(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> float:
+    """The share of its noise the pair keeps averaged along a line (:func:`line_shift`'s ``ratio``).
+
+    The right luma with the pair's offset already removed.
+    """
+    return _line_noise_ratio(_luma_shift(left_luma, right_luma, weights), weights)
+
+
+def _luma_shift(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``w * (Y1 - Y2)``, signed, float32."""
+    import cv2
+
+    w = np.asarray(weights, np.float32)
+    delta = cv2.subtract(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma))
+    return cv2.sepFilter2D(delta, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+
+
+def _line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
+    """The medians' ratio over every LINE_SAMPLE-th row and column, the line averages computed there only.
+
+    A row's average along rows reads that row alone, and a column's along columns that
+    column alone, so filtering the sampled rows (columns) gives the whole map's values there.
+    """
+    import cv2
+
+    extra, _, white = _line_taps(tuple(float(v) for v in weights))
+    one = np.ones(1, np.float32)
+    step = LINE_SAMPLE
+    rows, columns = window_noise_factors(shift.shape, weights)
+    line_rows, line_columns = line_factors(shift.shape, weights)
+    some_rows = np.ascontiguousarray(shift[::step])
+    some_columns = np.ascontiguousarray(shift[:, ::step])
+    along_rows = np.abs(cv2.sepFilter2D(some_rows, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
+    along_columns = np.abs(cv2.sepFilter2D(some_columns, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
+    along_rows = along_rows[:, ::step] / np.outer(rows[::step], line_columns[::step])
+    along_columns = along_columns[::step] / np.outer(line_rows[::step], columns[::step])
+    line = np.maximum(along_rows, along_columns)
+    noise = float(np.median(np.abs(shift[::step, ::step]) / np.outer(rows[::step], columns[::step])))
+    return float(np.clip(np.median(line) / noise, white, 1.0)) if noise > 0 else 1.0

@@ -28,8 +28,9 @@ the map (``cpu/screen.py``):
 * line shift (``low``: the luma shift averaged along rows and columns, over the
   luma threshold times the pair's own noise ratio, see
   :func:`imgdiff_gpu.detection.line_shift`): its window is the SSIM window followed
-  by a 1-D Gaussian, so it is at most the luma shift's bound over white noise's
-  ratio; past that it is computed (:func:`masked_line_shift`);
+  by a 1-D Gaussian, so it is at most the luma shift's bound over that ratio (which
+  the medians of every 4th row and column give cheaply); past that it is computed
+  (:func:`masked_line_shift`);
 * ``exact`` sensitivity: no RGB value differs at all.
 
 The per-pixel steps come first and decide without the SSIM pass where they
@@ -48,7 +49,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .detection import Thresholds, luma_bias
+from .detection import Thresholds, line_noise_ratio, luma_bias
 from .pipeline import luma_ssim_params, score_of
 
 MARGIN = 1e-3
@@ -140,12 +141,12 @@ class FrameScreen:
         # the pair's own offset b leaves the luma evidence: |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
         bias = luma_bias(luma_left, luma_right, t)
         luma_shift, luma_step = luma_shift + abs(bias), luma_step + abs(bias)
-        line = 0.0
-        if t.line and luma_shift >= t.luma_shift * line_noise_floor(p.weights) * (1.0 - MARGIN):
-            # the line's average is one of |w * dY - b|'s, over at least the white-noise share of the threshold
-            line = masked_line_shift(luma_left, luma_right, p.weights, t, bias)
-            if line >= 1.0 - MARGIN:
-                return None
+        if t.line:
+            # the line's average is one of |w * dY - b|'s, over the pair's share of the threshold
+            ratio = line_noise_ratio(luma_left, luma_right + np.float32(bias) if bias else luma_right, p.weights)
+            if luma_shift >= t.luma_shift * ratio * (1.0 - MARGIN):
+                if masked_line_shift(luma_left, luma_right, p.weights, t, bias) >= 1.0 - MARGIN:
+                    return None
         if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
             # the threshold is raised at each pixel: the shift map over its scale decides
             luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t, bias=bias)
@@ -196,13 +197,6 @@ def masked_luma_shift(
         scale = luma_threshold_scale(left_luma, right_luma, weights, t, rows=(first, last))
         largest = max(largest, float((shift[first:last] / scale).max()))
     return largest
-
-
-def line_noise_floor(weights: np.ndarray) -> float:
-    """The smallest share of the luma threshold the line evidence's threshold can be (white noise's)."""
-    from .detection import _line_taps
-
-    return _line_taps(tuple(float(v) for v in weights))[2]
 
 
 def masked_line_shift(

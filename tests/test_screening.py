@@ -207,3 +207,25 @@ def test_the_screen_follows_the_pairs_own_luma_offset(line):
         assert score is None
     elif score is not None:
         assert score == result.score
+
+
+def test_the_screen_never_clears_a_line_only_its_own_evidence_finds():
+    """The faint line of tests/test_video_encodes.py, found by the line evidence alone: not cleared."""
+    from dataclasses import replace
+
+    from pictures import jpeg_roundtrip
+
+    from imgdiff_gpu.detection import line_shift
+
+    left = _colour_photo("astronaut")
+    lined = left.astype(int)
+    lined[100:102, 220:370] += 14
+    left, right = jpeg_roundtrip(left, 90), jpeg_roundtrip(np.clip(lined, 0, 255).astype(np.uint8), 75)
+    low = thresholds_for("low")
+    assert compare(left, right, device="cpu", sensitivity="low").different
+    assert FrameScreen(left.shape[:2], low)(left, right) is None
+    pair = prepare_pair(left, right)
+    weights = luma_ssim_params(pair.left.luma).weights
+    assert line_shift(pair.left.luma, pair.right.luma, weights, low).max() >= 1.0
+    # without the line evidence the same pair has no region, and the screen may clear it
+    assert line_shift(pair.left.luma, pair.right.luma, weights, replace(low, line=False)) is None
