@@ -495,31 +495,39 @@ def line_shift(
     """
     if not thresholds.line:
         return None
-    import cv2
-
-    extra, _, _ = _line_taps(tuple(float(v) for v in weights))
-    one = np.ones(1, np.float32)
     shift = _luma_shift(left_luma, right_luma, weights)
-    ratio = _line_noise_ratio(shift, weights)
-    along_rows = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
-    along_columns = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
-    rows, columns = window_noise_factors(left_luma.shape, weights)
-    line_rows, line_columns = line_factors(left_luma.shape, weights)
-    along_rows /= np.outer(rows, line_columns)
-    along_columns /= np.outer(line_rows, columns)
-    line = np.maximum(along_rows, along_columns, out=along_rows)
-    line /= np.float32(thresholds.luma_shift * ratio)
+    line = line_over_threshold(shift, weights, thresholds, _line_noise_ratio(shift, weights))
     if masking is not None:
         line /= masking
     return line
 
 
-def line_noise_ratio(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> float:
-    """The share of its noise the pair keeps averaged along a line (:func:`line_shift`'s ``ratio``).
+def line_over_threshold(shift: np.ndarray, weights: np.ndarray, thresholds: Thresholds, ratio: float) -> np.ndarray:
+    """:func:`line_shift` before the masking, from ``w * (Y1 - Y2)`` (unbiased) and the pair's ratio."""
+    import cv2
 
-    The right luma with the pair's offset already removed.
-    """
-    return _line_noise_ratio(_luma_shift(left_luma, right_luma, weights), weights)
+    extra, _, _ = _line_taps(tuple(float(v) for v in weights))
+    one = np.ones(1, np.float32)
+    along_rows = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
+    along_columns = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
+    rows, columns = window_noise_factors(shift.shape, weights)
+    line_rows, line_columns = line_factors(shift.shape, weights)
+    along_rows /= np.outer(rows, line_columns)
+    along_columns /= np.outer(line_rows, columns)
+    line = np.maximum(along_rows, along_columns, out=along_rows)
+    line /= np.float32(thresholds.luma_shift * ratio)
+    return line
+
+
+def line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
+    """The share of its noise the pair keeps averaged along a line (:func:`line_shift`'s ``ratio``),
+    from ``w * (Y1 - Y2)`` with the pair's offset removed (:func:`luma_shift_map`)."""
+    return _line_noise_ratio(shift, weights)
+
+
+def luma_shift_map(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``w * (Y1 - Y2)``, signed, float32, borders reflected (OpenCV)."""
+    return _luma_shift(left_luma, right_luma, weights)
 
 
 def _luma_shift(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -49,7 +49,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .detection import Thresholds, line_noise_ratio, luma_bias
+from .detection import Thresholds, line_noise_ratio, luma_bias, luma_shift_map
 from .pipeline import luma_ssim_params, score_of
 
 MARGIN = 1e-3
@@ -143,9 +143,10 @@ class FrameScreen:
         luma_shift, luma_step = luma_shift + abs(bias), luma_step + abs(bias)
         if t.line:
             # the line's average is one of |w * dY - b|'s, over the pair's share of the threshold
-            ratio = line_noise_ratio(luma_left, luma_right + np.float32(bias) if bias else luma_right, p.weights)
+            shift = luma_shift_map(luma_left, luma_right + np.float32(bias) if bias else luma_right, p.weights)
+            ratio = line_noise_ratio(shift, p.weights)
             if luma_shift >= t.luma_shift * ratio * (1.0 - MARGIN):
-                if masked_line_shift(luma_left, luma_right, p.weights, t, bias) >= 1.0 - MARGIN:
+                if masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio) >= 1.0 - MARGIN:
                     return None
         if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
             # the threshold is raised at each pixel: the shift map over its scale decides
@@ -200,22 +201,22 @@ def masked_luma_shift(
 
 
 def masked_line_shift(
-    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds, bias: float
+    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds, shift: np.ndarray, ratio: float
 ) -> float:
     """The largest line evidence (:func:`imgdiff_gpu.detection.line_shift`) of two luma planes, or a bound.
 
-    Computed first without the contrast masking (a factor >= 1), then with it on the
-    bands of rows where that bound reaches the threshold; exact there, up to float rounding.
+    From the pair's unbiased ``w * dY`` and noise ratio; computed first without the
+    contrast masking (a factor >= 1), then with it on the bands of rows where that
+    bound reaches the threshold: exact there, up to float rounding.
     """
-    from .detection import contrast_masking, line_shift
+    from .detection import contrast_masking, line_over_threshold
 
-    right = right_luma + np.float32(bias) if bias else right_luma  # as detection.unbiased
-    bound = line_shift(left_luma, right, weights, t)
+    bound = line_over_threshold(shift, weights, t, ratio)
     peaks = bound.max(axis=1)
-    over = peaks >= 1.0 - MARGIN
-    largest = float(peaks[~over].max()) if not over.all() else 0.0
     if t.masking <= 0:
         return float(peaks.max())
+    over = peaks >= 1.0 - MARGIN
+    largest = float(peaks[~over].max()) if not over.all() else 0.0
     for first, last in _runs(over, join=len(weights)):
         masking = contrast_masking(left_luma, right_luma, weights, t, rows=(first, last))
         largest = max(largest, float((bound[first:last] / masking).max()))
