@@ -2,11 +2,13 @@
 # Everything of issue 9 that needs a GPU, in one call on a lent GPU machine (see the device tool):
 #   run(command="bash benchmarks/gpu_run.sh", carry=[".whl"])
 # or, where one call may not last long enough (each call gets a fresh $OUT), stage by stage:
-#   bash benchmarks/gpu_run.sh tests | ssim | pipeline | video   (default: all, then readme)
+#   bash benchmarks/gpu_run.sh tests | ssim | pipeline | video | cluster   (default: all, then readme)
 # and then, on any machine, the table from the JSON files that came back:
 #   python benchmarks/bench_gpu_pipeline.py --readme --ssim S.json --video V.json --pipeline P.json
-# The machine's image has CuPy, Numba, OpenCV, scikit-image, Pillow, click and tqdm; PyAV and
-# cuCIM travel as wheels in .whl/ (cp312 manylinux x86_64: av, cucim-cu13 and its needs).
+# The machine's image has CuPy, OpenCV, scikit-image, Pillow, click and tqdm; PyAV, cuCIM and
+# dask-cuda travel as wheels in .whl/ (cp312 manylinux x86_64: av, cucim-cu13, isal, dask-cuda,
+# nvidia-ml-py and their needs). The CPU core (a C extension) is built in place first, with
+# the machine's own compiler and Python headers.
 # Results land in $OUT (or ./gpu-results when run elsewhere), with README.md carrying the filled
 # GPU table (between the gpu-table markers): copy it over the checkout's README to keep it.
 #
@@ -17,9 +19,11 @@
 #   - compare() end to end at 4K from host uint8 arrays, GPU and CPU interleaved; full comparisons of 64
 #     1080p pairs; peak GPU memory for a 4K and a 20000 x 20000 pair, the latter checked against the CPU
 #     (bench_gpu_pipeline.py);
-#   - 1080p H.264 video on the GPU against decoding alone with the same decoder (bench_video.py).
+#   - 1080p H.264 video on the GPU against decoding alone with the same decoder (bench_video.py);
+#   - imgdiff batch --workers cuda (one Dask worker per GPU, dask-cuda) against the same batch in one
+#     process: pairs.csv byte for byte (issue 11).
 set -uo pipefail
-stages="${*:-tests ssim pipeline video readme}"
+stages="${*:-tests ssim pipeline video cluster readme}"
 wants() { [[ " $stages " == *" $1 "* ]]; }
 out="${OUT:-gpu-results}"
 mkdir -p "$out"
@@ -28,6 +32,9 @@ if compgen -G ".whl/*.whl" > /dev/null; then
     && export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+if [[ "$stages" != "readme" ]] && ! python3 -c "import imgdiff_gpu.cpu.compiled" 2>/dev/null; then
+  python3 setup.py -q build_ext --inplace 2>&1 | tail -5 | tee "$out/build-core.log"
+fi
 if [[ "$stages" != "readme" ]]; then
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
   python3 -c "import cupy; assert cupy.cuda.runtime.getDeviceCount() > 0" || { echo "CuPy sees no GPU" >&2; exit 2; }
@@ -38,6 +45,20 @@ wants pipeline && python3 benchmarks/bench_gpu_pipeline.py --rounds 5 --pairs 64
   --out "$out/pipeline-gpu.json" 2>&1 | tee "$out/bench-pipeline.log"
 wants video && python3 benchmarks/bench_video.py --device gpu --frames 300 --out "$out/video-gpu.json" 2>&1 \
   | tee "$out/bench-video-gpu.log"
+if wants cluster; then
+  pairs=$(mktemp -d)
+  mkdir -p "$pairs/left" "$pairs/right"
+  for i in 1 2 3 4 5 6 7 8; do
+    cp examples/left.png "$pairs/left/p$i.png"
+    cp "examples/$([ $((i % 2)) -eq 0 ] && echo left || echo right).png" "$pairs/right/p$i.png"
+  done
+  { python3 -m imgdiff_gpu batch "$pairs/left" "$pairs/right" --out "$pairs/serial" -q --device gpu
+    echo "one process: exit $? (1 expected: half the pairs differ)"
+    python3 -m imgdiff_gpu batch "$pairs/left" "$pairs/right" --out "$pairs/cuda" -q --device gpu --workers cuda
+    echo "--workers cuda: exit $? (1 expected)"
+    cmp "$pairs/serial/pairs.csv" "$pairs/cuda/pairs.csv" && echo "pairs.csv identical: --workers cuda gives the serial answers"
+  } 2>&1 | tee "$out/cluster-cuda.log"
+fi
 if wants readme; then
   cp README.md "$out/README.md"
   python3 benchmarks/bench_gpu_pipeline.py --readme --ssim "$out/ssim-gpu.json" --video "$out/video-gpu.json" \

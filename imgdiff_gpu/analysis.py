@@ -1,7 +1,7 @@
 """The analysis stage of :func:`~imgdiff_gpu.compare`: pixels in, score and regions out.
 
 Two twins with one signature and one result type, :class:`Analysis`:
-``analyse_cpu`` (``cpu/analysis.py``: Numba and OpenCV on the host) and
+``analyse_cpu`` (``cpu/analysis.py``: the compiled C core and OpenCV on the host) and
 ``analyse_gpu`` (``gpu/analysis.py``: the CUDA kernels and ``cupyx``, the pair
 resident on the device). :func:`analyse` picks one for the device resolved at
 the public boundary and owns the only fallback: a GPU that runs out of memory

@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -522,7 +521,12 @@ def _c_libraries_muted():
     except (AttributeError, ValueError, OSError):  # no usable stderr: nothing to protect
         yield None
         return
-    sink = tempfile.TemporaryFile() if os.environ.get("IMGDIFF_TRACEBACK") else open(os.devnull, "wb")
+    if os.environ.get("IMGDIFF_TRACEBACK"):
+        import tempfile  # only here: 15 ms that every other run would pay
+
+        sink = tempfile.TemporaryFile()
+    else:
+        sink = open(os.devnull, "wb")
     previous = sys.stderr
     os.dup2(sink.fileno(), 2)
     sys.stderr = open(real, "w", encoding=previous.encoding, errors="backslashreplace", buffering=1, closefd=False)

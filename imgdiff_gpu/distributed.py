@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -44,6 +45,8 @@ TASK_BYTES = 4 << 20
 TASKS_PER_WORKER = 4
 CONNECT_SECONDS = 30
 """How long to wait for a remote scheduler to answer, and for its first worker to join."""
+CANCEL_WAIT_SECONDS = 60
+"""How long an interrupted command waits for its started tasks to stop (they cannot be stopped)."""
 
 Pair = tuple[str, Path, Path]
 
@@ -102,9 +105,9 @@ def _local_cluster(workers: int | str):
             raise ClusterError(f"--workers cuda: cannot start a worker per GPU ({detail})") from None
     if not isinstance(workers, int) or workers < 1:
         raise ClusterError(f"--workers takes a number of worker processes (1 or more) or 'cuda', got {workers!r}")
-    # each worker is one process with one task at a time; its Numba kernels share the cores
+    # each worker is one process with one task at a time; its kernels' OpenMP threads share the cores
     threads = str(max(1, (os.cpu_count() or 1) // workers))
-    env = {"NUMBA_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+    env = {"OMP_NUM_THREADS": threads}
     return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env, **quiet)
 
 
@@ -306,8 +309,37 @@ def _run(client, pairs, out_dir, options, force, overwrite, inputs, progress, ta
                     progress(outcome.path)
     finally:
         if pending:  # interrupted: what has not run will not; what was committed, a rerun reuses
-            client.cancel(list(pending))
+            cancel_and_wait(client, list(pending))
     return outcomes
+
+
+def _still_running(keys: list[str], dask_worker=None) -> list[str]:
+    # A cancelled task that had started keeps running on its worker thread ("cancelled" there);
+    # one still queued ("ready") may start before the cancellation reaches its worker.
+    tasks = dask_worker.state.tasks
+    return [key for key in keys if key in tasks and tasks[key].state not in ("memory", "error", "released")]
+
+
+def cancel_and_wait(client, futures: list, *, timeout: float = CANCEL_WAIT_SECONDS) -> None:
+    """Cancel ``futures``, then wait until none of them is still running on a worker.
+
+    Dask cannot stop a task that has started, and one left running would go on
+    committing outputs after the command has exited -- into the folder a rerun
+    is already resuming, which then finds files it did not expect. So an
+    interrupted command returns only once its tasks have stopped (at most
+    ``timeout`` seconds; a task is sized to run about a second).
+    """
+    keys = [future.key for future in futures]
+    client.cancel(futures)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            running = client.run(_still_running, keys)
+        except Exception:  # the cluster is going away: nothing left to wait for
+            return
+        if not any(running.values()):
+            return
+        time.sleep(0.05)
 
 
 # -- video: frame ranges ----------------------------------------------------------------------
@@ -324,6 +356,8 @@ class StreamIndex:
     """Every frame's presentation timestamp, in order: frame n has ``pts[n]``."""
     keyframes: list[int]
     """The presentation timestamps of the frames a decoder can start from."""
+    rate: float | None = None
+    """Frames per second, as the container states it (None where it does not)."""
 
 
 def index_stream(path: Path) -> StreamIndex:
@@ -354,9 +388,10 @@ def index_stream(path: Path) -> StreamIndex:
                     keyframes.append(packet.pts)
         except av.error.FFmpegError:
             pass  # a damaged tail: the ranges stop where the packets do, as the serial decode would
+        rate = container.streams.video[0].average_rate
     pts.sort()
     keyframes.sort()
-    return StreamIndex(pts, keyframes)
+    return StreamIndex(pts, keyframes, float(rate) if rate else None)
 
 
 def _decode_range(path: Path, pts: list[int], keyframes: list[int], first: int, problems: list[str]):
@@ -421,16 +456,27 @@ class FrameRange:
     right_skip: int
 
 
-def compare_frame_range(left: Path, right: Path, task: FrameRange, options: CompareOptions, render_frames=()):
+def compare_frame_range(
+    left: Path,
+    right: Path,
+    task: FrameRange,
+    options: CompareOptions,
+    render_frames=(),
+    segment: Path | None = None,
+    fps: float | None = None,
+):
     """What one worker does with a range of frame pairs: their FrameResults (and problems), as the serial run.
 
     With ``render_frames`` (indices), the marked pictures of those frames
-    instead, as PNG bytes by path relative to the output folder.
+    instead, as PNG bytes by path relative to the output folder. With
+    ``segment``, also the range's part of the side-by-side video, written there
+    (every frame compared in full, as a serial run with a diff video does).
     """
     from ._device import resolve_device
     from .job import compare_with, encode_pictures, ignore_mask_for
     from .rendering import render
     from .screening import FrameScreen
+    from .video_exports import SideBySideWriter
     from .video_frames import analyse_ahead, prefetch
     from .video_report import FrameResult
 
@@ -456,7 +502,7 @@ def compare_frame_range(left: Path, right: Path, task: FrameRange, options: Comp
         return pictures, problems
     frames: list = []
     ignores: dict = {}
-    screening = resolve_device(options.device) == "cpu" and options.align is None
+    screening = resolve_device(options.device) == "cpu" and options.align is None and segment is None
     first = next(pairs, None)
     screen = None
     if first is not None:
@@ -477,16 +523,26 @@ def compare_frame_range(left: Path, right: Path, task: FrameRange, options: Comp
 
     # the screen starts afresh in each range: which pairs it screens never changes a result
     analysed = analyse_ahead(_chain(first, pairs), screen, compare_pair if on_cpu else None)
-    for index, timestamp, a, b, score, result in analysed:
-        if score is not None:
-            frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
-            continue
-        if result is None:
-            result = compare_pair(a, b)
-        fraction = float(result.mask.mean()) if result.mask is not None else 1.0
-        frames.append(
-            FrameResult(index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch)
-        )
+    writer = None  # started at the range's first frame: a range that decodes nothing writes no part
+    try:
+        for index, timestamp, a, b, score, result in analysed:
+            if score is not None:
+                frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
+                continue
+            if result is None:
+                result = compare_pair(a, b)
+            fraction = float(result.mask.mean()) if result.mask is not None else 1.0
+            frames.append(
+                FrameResult(index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch)
+            )
+            if segment is not None:
+                writer = writer or SideBySideWriter(segment, segment, fps, segment=True)
+                writer.add(render(result, color=options.color, thickness=options.thickness))
+        if writer is not None:
+            writer.close(finish=True)
+    finally:
+        if writer is not None:
+            writer.close(finish=False)
     return frames, problems
 
 
@@ -533,6 +589,7 @@ def compare_videos_on_cluster(
     workers: int | str | None = None,
     scheduler: str | None = None,
     progress: Callable[[int], None] | None = None,
+    diff_video: tuple[Path, Path] | None = None,
 ):
     """The :class:`imgdiff_gpu.video.VideoSummary` of a serial run, its frames compared in ranges on a cluster.
 
@@ -541,6 +598,11 @@ def compare_videos_on_cluster(
     keyframe before its range. The exported pictures come back as PNG bytes
     and go to ``stage(relative path, data)``: the caller commits them with
     the rest, as a serial run does.
+
+    ``diff_video``: (the side-by-side video, its staging file). Each task
+    encodes its range's part beside the staging file (storage every worker
+    must see); the parts are joined, in frame order and without re-encoding,
+    into the staging file, which the caller commits.
     """
     import bisect
 
@@ -570,16 +632,29 @@ def compare_videos_on_cluster(
         )
 
     left, right = left.absolute(), right.absolute()  # for workers in other folders, or on other nodes
-    with cluster_client(workers, scheduler) as client:
+    segments: dict[tuple[int, int], Path] = {}
+    with cluster_client(workers, scheduler) as client, _removed_at_exit(segments):
         _check_inputs_seen(client, [left, right])
+        if diff_video is not None:
+            check_shared(client, diff_video[1].parent, [])
         count = len(client.scheduler_info(n_workers=-1)["workers"])
         left_index = indexes["left"]
         key_numbers = [bisect.bisect_left(left_index.pts, k) for k in left_index.keyframes]
         starts = [n - left_skip - start for n in key_numbers if n - left_skip - start > 0]
         ranges = [(start + a, start + b) for a, b in frame_ranges(max(0, last - start), count, starts)]
+        if diff_video is not None:
+            segments.update((r, _segment_path(diff_video[1], r[0])) for r in ranges)
+        rate = indexes["left"].rate
         futures = {
             client.submit(
-                compare_frame_range, left, right, task(a, b), options, key=f"imgdiff-frames-{a}-{secrets.token_hex(4)}"
+                compare_frame_range,
+                left,
+                right,
+                task(a, b),
+                options,
+                segment=segments.get((a, b)),
+                fps=rate,
+                key=f"imgdiff-frames-{a}-{secrets.token_hex(4)}",
             ): (a, b)
             for a, b in ranges
         }
@@ -593,11 +668,14 @@ def compare_videos_on_cluster(
                         progress(frame.index)
         finally:
             if futures:
-                client.cancel(list(futures))
+                cancel_and_wait(client, list(futures))
         for key in sorted(by_range):
             frames, problems = by_range[key]
             summary.frames.extend(frames)
             summary.problems.extend(p for p in problems if p not in summary.problems)
+        if segments and summary.frames:
+            join_segments([segments[key] for key in sorted(segments) if segments[key].exists()], diff_video[1])
+            summary.outputs.append(str(diff_video[0]))
         different = [f for f in summary.frames if f.different]
         ranked = sorted(different, key=lambda f: (f.changed_fraction, -f.index), reverse=True)
         exported = different if export_all else ranked[: max(worst_count, 0)]
@@ -632,6 +710,60 @@ def compare_videos_on_cluster(
             + "): the selection is empty or lies past the end of a video"
         )
     return summary
+
+
+def _segment_path(staging: Path, first: int) -> Path:
+    """Where the task starting at pair ``first`` writes its part of the diff video.
+
+    A staging name of this process: parts a killed run leaves are swept by the next.
+    """
+    return staging.with_name(f"{staging.name}.part{first:09d}{staging.suffix}")
+
+
+@contextlib.contextmanager
+def _removed_at_exit(files: dict) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for path in files.values():
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def join_segments(segments: list[Path], target: Path) -> None:
+    """The H.264 parts, in order, as one video in ``target``: packets copied, timestamps shifted, nothing re-encoded.
+
+    The parts come from one encoder setting without B-frames, so each starts
+    with a keyframe and decodes in display order: shifting a part by the
+    frames before it is all joining takes.
+    """
+    import av
+
+    from .video_exports import DIFF_VIDEO_FORMATS
+
+    with av.open(str(target), mode="w", format=DIFF_VIDEO_FORMATS[target.suffix.lower()]) as joined:
+        stream = None
+        shift = 0  # in the parts' time base: where the next part starts
+        for path in segments:
+            with av.open(str(path)) as part:
+                source = part.streams.video[0]
+                if stream is None:
+                    stream = joined.add_stream_from_template(source)
+                elif (source.codec_context.width, source.codec_context.height) != (stream.width, stream.height):
+                    raise ClusterError(
+                        f"{target}: the video's frame size changes between frame ranges; "
+                        "write the diff video without --workers/--scheduler"
+                    )
+                end = shift
+                for packet in part.demux(source):
+                    if packet.size == 0:
+                        continue
+                    packet.pts += shift
+                    packet.dts = packet.pts  # no B-frames: decode order is display order
+                    end = max(end, packet.pts + (packet.duration or 0))
+                    packet.stream = stream
+                    joined.mux(packet)
+                shift = end
 
 
 def _result(future, frames: tuple[int, int], left: Path):

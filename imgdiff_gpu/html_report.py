@@ -13,16 +13,12 @@ block; the script puts every string on the page as text, never as markup.
 
 from __future__ import annotations
 
-import base64
 import datetime
-import hashlib
-import html
 import json
 import math
 import platform
 import re
 import sys
-from importlib import metadata, resources
 from pathlib import Path
 
 from . import __version__
@@ -40,15 +36,23 @@ _CSP = (
     "base-uri 'none'; form-action 'none'; object-src 'none'"
 )
 
-_ASSETS = resources.files(__package__) / "report_assets"
-_VERSIONED = ("numpy", "opencv-python-headless", "numba", "pillow", "av")
+_VERSIONED = ("numpy", "opencv-python-headless", "pillow", "av")
+
+
+# The page's modules (importlib.metadata and .resources above all) are imported when a page is
+# written: every command imports this module for REPORT_HTML, and ``--json -`` writes no page.
 
 
 def _asset(name: str) -> str:
-    return (_ASSETS / name).read_text(encoding="utf-8")
+    from importlib import resources
+
+    return (resources.files(__package__) / "report_assets" / name).read_text(encoding="utf-8")
 
 
 def _sha256(text: str) -> str:
+    import base64
+    import hashlib
+
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
@@ -71,6 +75,8 @@ def _data_block(data: dict) -> str:
 
 def versions() -> str:
     """The versions that produced a report: the tool, Python and the libraries that compute."""
+    from importlib import metadata
+
     parts = [f"imgdiff-gpu {__version__}", f"Python {platform.python_version()}"]
     for name in _VERSIONED:
         try:
@@ -84,6 +90,8 @@ def versions() -> str:
 
 def render_page(kind: str, title: str, data: dict) -> str:
     """The page for ``kind`` ('compare', 'batch' or 'video') with ``data`` embedded."""
+    import html
+
     style, script = _asset("report.css"), _asset("report.js")
     payload = dict(
         data,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageLoadError, ImgdiffError
+from .errors import ImageLoadError
 from .html_report import REPORT_HTML
 from .options import CompareOptions
 from .outputs import Inputs, Outputs, checkpoint
@@ -66,39 +65,17 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
     )
 
 
-def png_settings() -> list[int]:
-    """OpenCV's PNG settings for the pictures: chosen for speed, as they are written on every run.
-
-    zlib level 1 with the run-length strategy and the Sub filter on every row
-    (OpenCV 4.11's defaults, spelled out so that another version writes the
-    same). A 4K photograph takes 0.22 s of CPU this way (5.9 MB), 0.39 s at
-    level 1 with zlib's default strategy (6.4 MB) and 2.1 s at level 6
-    (5.1 MB); level 0 takes as long as the chosen settings and writes 25 MB.
-    """
-    import cv2
-
-    settings = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
-    if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV < 4.11 has no per-row filter choice
-        settings += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
-    return settings
-
-
 def encode_pictures(pictures: dict[str, np.ndarray], folder: Path) -> dict[Path, bytes]:
-    """Rendered pictures (see :func:`imgdiff_gpu.rendering.render`) as PNG bytes, by path in ``folder``."""
-    import cv2
+    """Rendered pictures (see :func:`imgdiff_gpu.rendering.render`) as PNG bytes, by path in ``folder``.
 
-    settings = png_settings()
+    One thread per picture: the deflate, most of the work, releases the GIL (see :mod:`imgdiff_gpu.png`).
+    """
+    from concurrent.futures import ThreadPoolExecutor  # only with pictures: 20 ms to import
 
-    def encode(picture: np.ndarray) -> bytes | None:
-        ok, encoded = cv2.imencode(".png", picture, settings)
-        return encoded.tobytes() if ok else None
+    from .png import encode_png
 
-    # PNG encoding dominates writing a 1080p comparison and OpenCV releases the GIL: one thread per picture
     with ThreadPoolExecutor(max_workers=min(len(pictures), os.cpu_count() or 1) or 1) as pool:
-        encoded = dict(zip(pictures, pool.map(encode, pictures.values()), strict=True))
-    for name, data in encoded.items():
-        if data is None:
-            raise ImgdiffError(f"could not encode {folder / name}")
+        encoded = dict(zip(pictures, pool.map(encode_png, pictures.values()), strict=True))
     return {folder / name: data for name, data in encoded.items()}
 
 
@@ -151,7 +128,7 @@ def compare_files(
     known = inputs if inputs is not None else Inputs()
     known.add([left, right, options.ignore_mask])
     with Outputs(inputs=known, overwrite=overwrite) as outputs:
-        with cpu_warmup(options.device):  # Numba and OpenCV load while the images decode
+        with cpu_warmup(options.device):  # the comparison's modules load while the images decode
             left_image = load_image(left, max_pixels=options.max_pixels)
             right_image = load_image(right, max_pixels=options.max_pixels)
         ignore = ignore_mask_for(left_image.pixels.shape[:2], options)

@@ -99,6 +99,8 @@ def _sixteen_bit_colour(image: Image.Image, data: bytes) -> bool:
 
 def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
     mode = image.mode
+    if mode in ("L", "RGB", "RGBA"):  # what convert() would make it already: no copy first
+        return np.asarray(image)
     if mode in _GREY_MODES:
         return np.asarray(image.convert("L"))
     if mode in _SIXTEEN_BIT_GREY_MODES:

@@ -70,10 +70,10 @@ def display_bgr(image: LoadedImage) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(pixels[..., :3]), cv2.COLOR_RGB2BGR)
 
 
-def _draw_boxes(picture: np.ndarray, comparison: Comparison, color, thickness: int) -> np.ndarray:
+def _draw_boxes(out: np.ndarray, comparison: Comparison, color, thickness: int) -> np.ndarray:
+    """``out`` with a box around each region, drawn in place."""
     import cv2
 
-    out = picture.copy()
     for r in comparison.regions:
         # pad by the thickness so a box never covers the pixels it points at
         pad = thickness
@@ -106,19 +106,22 @@ def render(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> 
     """The output pictures by file name (``left_marked.png`` ...)."""
     if thickness < 1:
         raise ValueError(f"box thickness must be at least 1, got {thickness}")
+    if comparison.mask is None and comparison.mismatch is None:
+        raise ValueError("this comparison kept no maps to draw; compare it with keep_maps=True")
+    # display_bgr makes new arrays, so the boxes are drawn on them in place: no copy of either but the fill
     left = display_bgr(comparison.left)
     right = display_bgr(comparison.right)
+    filled = None
+    if comparison.mask is not None:
+        filled = right.copy()  # before the boxes go on
+        filled[comparison.mask] = color
     pictures = {
         "left_marked.png": _draw_boxes(left, comparison, color, thickness),
         "right_marked.png": _draw_boxes(right, comparison, color, thickness),
     }
-    if comparison.mask is None:  # sizes differ: nothing pixel-wise to show
-        if comparison.mismatch is None:
-            raise ValueError("this comparison kept no maps to draw; compare it with keep_maps=True")
+    if filled is None:  # sizes differ: nothing pixel-wise to show
         return pictures
-    filled = right.copy()
-    filled[comparison.mask] = color
     pictures["right_filled.png"] = filled
-    pictures["mask.png"] = comparison.mask.astype(np.uint8) * 255
+    pictures["mask.png"] = comparison.mask.view(np.uint8) * np.uint8(255)  # bool is one byte, 0 or 1
     pictures["diff.png"] = heat_map(comparison.ssim_map)
     return pictures

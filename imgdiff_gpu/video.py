@@ -78,8 +78,6 @@ def compare_videos(
         if workers is not None or scheduler is not None:
             from .distributed import compare_videos_on_cluster
 
-            if diff_video is not None:
-                raise OutputError("diff_video=... is encoded in frame order by one process; run it without workers=...")
             summary = compare_videos_on_cluster(
                 left,
                 right,
@@ -93,6 +91,7 @@ def compare_videos(
                 workers=workers,
                 scheduler=scheduler,
                 progress=progress,
+                diff_video=(diff_video, outputs.staging_path(diff_video)) if diff_video else None,
             )
         else:
             summary = _compare_streams(

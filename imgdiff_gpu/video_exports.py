@@ -45,14 +45,16 @@ DIFF_VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matr
 class SideBySideWriter:
     """The --diff-video: left with boxes | right with filled regions, H.264, into a staging file."""
 
-    def __init__(self, path: Path, staging: Path, fps: float | None):
+    def __init__(self, path: Path, staging: Path, fps: float | None, *, segment: bool = False):
+        """``segment``: a part of a longer video, joined to others later without re-encoding
+        (``distributed.join_segments``): no B-frames, so its decode order is its display order."""
         import av
 
         self.path = path
         self.container = av.open(str(staging), mode="w", format=DIFF_VIDEO_FORMATS[path.suffix.lower()])
         self.stream = self.container.add_stream("libx264", rate=round(fps or 25))
         self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": "20"}
+        self.stream.options = {"crf": "20", "bf": "0"} if segment else {"crf": "20"}
         self.started = False
         self.closed = False
 

@@ -110,10 +110,10 @@ def selected(
             yield index, timestamp, a, b
 
 
-def _one_numba_thread() -> None:
-    import numba
+def _one_kernel_thread() -> None:
+    from .cpu.threads import set_num_threads
 
-    numba.set_num_threads(1)  # per thread: each screening worker runs its kernels on its own core
+    set_num_threads(1)  # per thread: each screening worker runs its kernels on its own core
 
 
 def analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Callable | None) -> Iterator:
@@ -132,7 +132,7 @@ def analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Cal
         for pair in pairs:
             yield (*pair, None, None)
         return
-    import numba
+    from .cpu.threads import get_num_threads
 
     def analyse(left, right, screening: bool):
         score = screen.measure(left, right) if screening else None
@@ -144,9 +144,9 @@ def analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Cal
             screen.record(score)  # in frame order, so which pairs are screened never depends on timing
         return (*pair, score, result)
 
-    workers = numba.get_num_threads()  # the cores Numba would use: NUMBA_NUM_THREADS, else all
+    workers = get_num_threads()  # the cores the kernels would use: OMP_NUM_THREADS, else all
     pending: collections.deque = collections.deque()
-    with ThreadPoolExecutor(max_workers=workers, initializer=_one_numba_thread) as pool:
+    with ThreadPoolExecutor(max_workers=workers, initializer=_one_kernel_thread) as pool:
         for pair in pairs:
             screening = screen is not None and screen.wants()
             pending.append((pair, screening, pool.submit(analyse, pair[2], pair[3], screening)))

@@ -1,5 +1,5 @@
 // Shared by the tile kernels (ssim.cu, strength.cu): tile geometry and the border rule.
-// Mirrors imgdiff_gpu/cpu/ssim.py (_reflect). The constants come from Python
+// Mirrors imgdiff_gpu/cpu/ssim.py (ssim_map_2d: reflect, in cpu/c/core.h). The constants come from Python
 // (imgdiff_gpu/gpu/kernels.py, shared_defines) as -D flags, so both languages agree.
 #pragma once
 

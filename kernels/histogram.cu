@@ -1,4 +1,4 @@
-// The SSIM map's histogram: mirrors imgdiff_gpu/cpu/histogram.py (_histogram_kernel).
+// The SSIM map's histogram: mirrors imgdiff_gpu/cpu/histogram.py (ssim_histogram_cpu; the C in cpu/c/histogram.c).
 //
 // IMGDIFF_BINS equal bins over [-1, 1], bin = floor((s + 1) * IMGDIFF_BINS / 2),
 // strays from rounding clamped into the end bins, only at valid pixels. Each

@@ -1,4 +1,4 @@
-// Difference strength as levels: mirrors imgdiff_gpu/cpu/strength.py (_strength_kernel).
+// Difference strength as levels: mirrors imgdiff_gpu/cpu/strength.py (strength_map; the C in cpu/c/strength.c).
 //
 // Per pixel, from two interleaved float32 plane stacks (Y; Y,A; Y,Cr,Cb; Y,Cr,Cb,A)
 // and the SSIM map (a batch of pairs as grid z-slices, each with its SSIM threshold): window-averaged luma/opacity shift over the luma threshold,

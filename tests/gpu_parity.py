@@ -129,8 +129,8 @@ def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int,
     from imgdiff_gpu.cpu.strength import strength_map
     from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, explained_by_antialiasing, thresholds_for
     from imgdiff_gpu.gpu.strength import strength_levels_gpu
-    from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
 
     pair = prepare_pair(*edited_pair(size, channels=channels))
     left, right = pair.left.planes, pair.right.planes
@@ -203,8 +203,8 @@ def check_noise_rules(left: np.ndarray, right: np.ndarray) -> None:
         unbiased,
     )
     from imgdiff_gpu.gpu.noise_rules import coarse_chroma_shift_gpu, line_shift_gpu, noise_rules_gpu, unbiased_gpu
-    from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
 
     pair = prepare_pair(left, right)
     planes = pair.left.planes, pair.right.planes
@@ -248,8 +248,8 @@ def check_low_levels(left: np.ndarray, right: np.ndarray) -> None:
         thresholds_for,
     )
     from imgdiff_gpu.gpu.strength import strength_levels_gpu
-    from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
 
     pair = prepare_pair(left, right)
     left, right = pair.left.planes, pair.right.planes
@@ -316,3 +316,40 @@ def check_compare(options: dict, *, size: tuple[int, int] | None) -> None:
     assert_same_regions(gpu.regions, cpu.regions)
     assert np.array_equal(gpu.mask, cpu.mask)
     assert abs(gpu.score - cpu.score) <= 1e-12 and gpu.ssim_threshold == cpu.ssim_threshold
+
+
+def check_planes(dtype, channels: int, colour: bool, alpha: bool) -> None:
+    """planes.cu gives the CPU planes bit for bit, extremes included."""
+    from imgdiff_gpu.cpu.planes import plane_stack
+    from imgdiff_gpu.gpu.planes import plane_stack_gpu
+
+    rng = np.random.default_rng(channels)
+    limit = np.iinfo(dtype).max
+    shape = (517, 389) if on_real_gpu() else (21, 45)
+    pixels = rng.integers(0, limit + 1, (*shape, channels), dtype=dtype)
+    pixels[0, :4] = limit  # extremes, including fully opaque and fully transparent
+    pixels[1, :4] = 0
+    pixels = pixels[..., 0] if channels == 1 else pixels
+    expected = plane_stack(pixels, colour=colour, alpha=alpha, scale=float(limit))
+    planes = plane_stack_gpu(pixels, colour=colour, alpha=alpha, scale=float(limit)).get()
+    assert planes.dtype == np.float32 and planes.shape == expected.shape
+    assert np.array_equal(planes.view(np.uint32), expected.view(np.uint32))
+
+
+def check_histogram() -> None:
+    """histogram.cu counts what the CPU counts: bin edges, both ends, rounding strays, a mask."""
+    import cupy
+
+    from imgdiff_gpu.cpu.histogram import ssim_histogram_cpu
+    from imgdiff_gpu.gpu.histogram import ssim_histogram_gpu
+
+    rng = np.random.default_rng(9)
+    maps = rng.uniform(-1.0, 1.0, (2, 37, 70))
+    edges = np.arange(-128, 129) / 128.0  # values exactly on bin edges, and both ends
+    maps[0, 0, :65] = edges[::4]
+    maps[1, 1, :4] = [-1.0 - 1e-12, 1.0 + 1e-12, -1.0, 1.0]  # rounding strays are clamped
+    valid = rng.random((37, 70)) < 0.8
+    for mask in (None, valid):
+        counts = ssim_histogram_gpu(cupy.asarray(maps), None if mask is None else cupy.asarray(mask)).get()
+        for plane in range(2):
+            assert np.array_equal(counts[plane], ssim_histogram_cpu(maps[plane], mask, 256))

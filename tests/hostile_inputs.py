@@ -185,3 +185,16 @@ def size_changing_video(path: Path) -> Path:
     first.unlink()
     second.unlink()
     return path
+
+
+def png_claiming(path, width, height):
+    """A tiny PNG whose header claims width x height pixels."""
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+    return path

@@ -32,8 +32,8 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
 def luma_analysis(left: np.ndarray, right: np.ndarray):
     """What compare() computes before detection: planes, the window, SSIM params and the CPU map."""
     from imgdiff_gpu.cpu.ssim import ssim_map_2d
-    from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
 
     pair = prepare_pair(left, right)
     params = luma_ssim_params(pair.left.luma)

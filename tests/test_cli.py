@@ -131,9 +131,9 @@ def test_bad_input_is_one_line_exit_2_and_no_outputs(tmp_path, case):
 
 
 def test_huge_header_is_refused_and_limit_configurable(tmp_path):
-    from test_loading import _png_claiming
+    from hostile_inputs import png_claiming
 
-    bomb = _png_claiming(tmp_path / "bomb.png", 100_000, 100_000)
+    bomb = png_claiming(tmp_path / "bomb.png", 100_000, 100_000)
     _one_error_line(run("compare", bomb, bomb), "over the limit")
     _one_error_line(
         run("compare", EXAMPLES / "left.png", EXAMPLES / "left.png", "--max-pixels", 1000), "over the limit"

@@ -8,8 +8,8 @@ from pictures import jpeg_roundtrip
 from skimage import data
 from skimage.metrics import structural_similarity as skimage_ssim
 
-from imgdiff_gpu.pairing import prepare_pair
 from imgdiff_gpu.pipeline import compare
+from imgdiff_gpu.planes import prepare_pair
 from imgdiff_gpu.regions import find_regions
 
 
@@ -161,7 +161,7 @@ def test_alpha_is_premultiplied_so_hidden_colour_does_not_count():
     assert compare(rgba, faded, device="cpu").different
 
 
-def test_pairing_planes_are_in_data_range_units():
+def test_pair_planes_are_in_data_range_units():
     pair = prepare_pair(np.full((4, 4, 3), 255, np.uint8), np.zeros((4, 4, 3), np.uint8))
     assert pair.left.names == ("Y", "Cr", "Cb")
     assert pair.left.luma.max() == pytest.approx(1.0) and pair.right.luma.max() == 0.0
@@ -210,7 +210,7 @@ def test_planes_follow_bt601():
 
 @pytest.mark.parametrize("name", ["coffee", "camera", "rgba"])
 def test_fused_strength_matches_the_plain_definition(name):
-    """The Numba kernel against tests/reference_detection.py, on a photograph with edits."""
+    """The compiled kernel against tests/reference_detection.py, on a photograph with edits."""
     from pictures import luma_analysis
     from reference_detection import reference_strength
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import dask
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from distributed import Client, LocalCluster
@@ -215,7 +216,7 @@ def test_pairs_are_grouped_by_input_bytes_with_several_tasks_per_worker(tmp_path
 def _video(path: Path, changed: set[int]) -> Path:
     """The pan of test_video.py in H.264 with B-frames and a keyframe every 5 frames: ranges start mid-GOP."""
     import av
-    from test_video import pan_frames
+    from clips import pan_frames
 
     frames = pan_frames(changed)
     with av.open(str(path), mode="w") as container:
@@ -250,11 +251,34 @@ def test_video_in_frame_ranges_gives_the_serial_answers(tmp_path, cluster, monke
         assert (tmp_path / "spread" / picture).read_bytes() == (tmp_path / "serial" / picture).read_bytes()
 
 
-def test_video_diff_video_is_refused_on_a_cluster(tmp_path):
-    a = _video(tmp_path / "a.mp4", set())
-    result = run("video", a, a, "--out", tmp_path / "o", "--diff-video", tmp_path / "d.mp4", "--workers", "1")
-    assert result.exit_code == 2 and "run it without --workers" in result.stderr
-    assert not (tmp_path / "o").exists()
+def _decoded(path: Path) -> list:
+    import av
+
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24").astype(np.int16) for frame in container.decode(video=0)]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_diff_video_in_frame_ranges_is_the_serial_diff_video(tmp_path, cluster, monkeypatch, suffix):
+    monkeypatch.setattr("imgdiff_gpu.distributed.FRAMES_PER_TASK", 4)  # 18 frames: parts from 5 ranges, joined
+    a, b = _video(tmp_path / "a.mp4", set()), _video(tmp_path / "b.mp4", {5, 12})
+    side = {"serial": tmp_path / f"serial{suffix}", "spread": tmp_path / f"spread{suffix}"}
+    serial = run("video", a, b, "--out", tmp_path / "serial", "-q", "--diff-video", side["serial"])
+    address = cluster[0].scheduler_address
+    options = ("-q", "--diff-video", side["spread"], "--scheduler", address)
+    spread = run("video", a, b, "--out", tmp_path / "spread", *options)
+    assert spread.exit_code == serial.exit_code == 1
+    assert (tmp_path / "spread" / "frames.csv").read_bytes() == (tmp_path / "serial" / "frames.csv").read_bytes()
+    assert str(side["spread"]) in json.loads((tmp_path / "spread" / "report.json").read_text())["outputs"]
+    # two H.264 encodes of the same pictures: every frame there, in its place (closer to the serial
+    # video's frame of its index than to any other), and alike to the eye
+    joined, reference = _decoded(side["spread"]), _decoded(side["serial"])
+    assert len(joined) == len(reference) == 18
+    distance = np.array([[np.abs(f - g).mean() for g in reference] for f in joined])
+    assert list(distance.argmin(axis=1)) == list(range(18))
+    assert distance.diagonal().max() < 4.0
+    files = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
+    assert files == sorted(["a.mp4", "b.mp4", *(p.name for p in side.values())])  # no part, no staging file
 
 
 def test_frame_ranges_start_at_keyframes_and_cover_every_pair_once(monkeypatch):

@@ -16,8 +16,10 @@ from gpu_parity import (
     assert_same_regions,
     check_compare,
     check_compare_low,
+    check_histogram,
     check_low_levels,
     check_noise_rules,
+    check_planes,
     check_ssim,
     check_strength_levels,
     codec_noise_pair,
@@ -148,20 +150,7 @@ def test_compare_finds_the_cpu_regions(options):
     ids=str,
 )
 def test_planes_kernel_gives_the_cpu_planes_bit_for_bit(dtype, channels, colour, alpha):
-    from imgdiff_gpu.cpu.planes import plane_stack
-    from imgdiff_gpu.gpu.planes import plane_stack_gpu
-
-    rng = np.random.default_rng(channels)
-    limit = np.iinfo(dtype).max
-    shape = (517, 389) if on_real_gpu() else (21, 45)
-    pixels = rng.integers(0, limit + 1, (*shape, channels), dtype=dtype)
-    pixels[0, :4] = limit  # extremes, including fully opaque and fully transparent
-    pixels[1, :4] = 0
-    pixels = pixels[..., 0] if channels == 1 else pixels
-    expected = plane_stack(pixels, colour=colour, alpha=alpha, scale=float(limit))
-    planes = plane_stack_gpu(pixels, colour=colour, alpha=alpha, scale=float(limit)).get()
-    assert planes.dtype == np.float32 and planes.shape == expected.shape
-    assert np.array_equal(planes.view(np.uint32), expected.view(np.uint32))
+    check_planes(dtype, channels, colour, alpha)
 
 
 @pytest.mark.parametrize("merge_distance", [0, 3, 8])
@@ -210,7 +199,7 @@ def test_antialiasing_explanation_on_the_device_is_the_cpu_one():
 
     from imgdiff_gpu.detection import explained_by_antialiasing
     from imgdiff_gpu.gpu.analysis import explained_by_antialiasing_gpu
-    from imgdiff_gpu.pairing import prepare_pair
+    from imgdiff_gpu.planes import prepare_pair
 
     pair = prepare_pair(*edited_pair((40, 72), channels=4))
     expected = explained_by_antialiasing(pair.left.planes, pair.right.planes)
@@ -272,18 +261,4 @@ def test_compare_batch_gives_what_compare_gives_pair_by_pair(channels, options):
 
 
 def test_histogram_kernel_counts_what_the_cpu_counts():
-    import cupy
-
-    from imgdiff_gpu.cpu.histogram import ssim_histogram_cpu
-    from imgdiff_gpu.gpu.histogram import ssim_histogram_gpu
-
-    rng = np.random.default_rng(9)
-    maps = rng.uniform(-1.0, 1.0, (2, 37, 70))
-    edges = np.arange(-128, 129) / 128.0  # values exactly on bin edges, and both ends
-    maps[0, 0, :65] = edges[::4]
-    maps[1, 1, :4] = [-1.0 - 1e-12, 1.0 + 1e-12, -1.0, 1.0]  # rounding strays are clamped
-    valid = rng.random((37, 70)) < 0.8
-    for mask in (None, valid):
-        counts = ssim_histogram_gpu(cupy.asarray(maps), None if mask is None else cupy.asarray(mask)).get()
-        for plane in range(2):
-            assert np.array_equal(counts[plane], ssim_histogram_cpu(maps[plane], mask, 256))
+    check_histogram()

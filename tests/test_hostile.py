@@ -169,7 +169,8 @@ def test_resize_to_a_tiny_left_and_huge_merge_distance(tmp_path):
     tiny = H.save(tmp_path / "tiny.png", H.photo(8, 8))
     big = H.save(tmp_path / "big.png", H.changed(H.photo()))
     result = run("compare", tiny, big, "--resize", "--json", "-", "--merge-distance", "100000000")
-    assert result.exit_code in (0, 1) and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert len(json.loads(result.stdout)["regions"]) == 1  # every region merged into one
 
 
 def test_align_on_a_one_pixel_image_is_one_line(tmp_path):

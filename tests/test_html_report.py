@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from clips import VIDEO_CHANGED, write_marked_video
 from PIL import Image
-from skimage import data
 
 from imgdiff_gpu.cli import cli
 from imgdiff_gpu.html_report import compare_html, render_page, score_plot
@@ -66,30 +65,11 @@ def batched(tmp_path_factory) -> Path:
     return out
 
 
-def _write_video(path: Path, changed: set[int], frames: int = 12) -> Path:
-    photo = data.astronaut()
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("ffv1", rate=25)
-        stream.height, stream.width, stream.pix_fmt = 96, 128, "yuv444p"
-        for i in range(frames):
-            frame = photo[100 + 2 * i : 196 + 2 * i, 150 + 3 * i : 278 + 3 * i].copy()
-            if i in changed:
-                frame[30:42, 40:60] = (250, 30, 30)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
-VIDEO_CHANGED = {3, 4, 9}
-
-
 @pytest.fixture(scope="module")
 def videoed(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("video")
-    a = _write_video(root / "a.mkv", set())
-    b = _write_video(root / "b.mkv", VIDEO_CHANGED)
+    a = write_marked_video(root / "a.mkv", set())
+    b = write_marked_video(root / "b.mkv", VIDEO_CHANGED)
     out = root / "out"
     assert run("video", a, b, "--out", out, "-q", "--device", "cpu").exit_code == 1
     return out

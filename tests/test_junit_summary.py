@@ -149,11 +149,11 @@ def test_batch_summary_table(folders, tmp_path):
 
 
 def test_video_junit_runs_and_summary_table(tmp_path):
-    from test_html_report import VIDEO_CHANGED, _write_video
+    from clips import VIDEO_CHANGED, write_marked_video
 
     assert VIDEO_CHANGED == {3, 4, 9}
-    a = _write_video(tmp_path / "a.mkv", set())
-    b = _write_video(tmp_path / "b.mkv", VIDEO_CHANGED)
+    a = write_marked_video(tmp_path / "a.mkv", set())
+    b = write_marked_video(tmp_path / "b.mkv", VIDEO_CHANGED)
     out, junit = tmp_path / "out", tmp_path / "v.xml"
     result = run("video", a, b, "--out", out, "--junit", junit, "--device", "cpu")
     assert result.exit_code == 1

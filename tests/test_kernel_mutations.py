@@ -14,7 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gpu_parity import check_compare, check_low_levels, check_ssim, check_strength_levels, codec_noise_pair, edited_pair
+from gpu_parity import (
+    check_compare,
+    check_histogram,
+    check_low_levels,
+    check_planes,
+    check_ssim,
+    check_strength_levels,
+    codec_noise_pair,
+    edited_pair,
+)
 
 import imgdiff_gpu.gpu.kernels as kernels_module
 
@@ -39,17 +48,13 @@ def _low_checks():
 
 
 def _planes_checks():
-    from test_gpu import test_planes_kernel_gives_the_cpu_planes_bit_for_bit as check
-
-    check(np.uint8, 4, True, True)
-    check(np.uint16, 3, True, False)
-    check(np.uint8, 2, True, True)
+    check_planes(np.uint8, 4, True, True)
+    check_planes(np.uint16, 3, True, False)
+    check_planes(np.uint8, 2, True, True)
 
 
 def _histogram_checks():
-    from test_gpu import test_histogram_kernel_counts_what_the_cpu_counts as check
-
-    check()
+    check_histogram()
 
 
 def _pipeline_checks():

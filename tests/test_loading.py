@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import cv2
+import hostile_inputs as H
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
 from imgdiff_gpu.errors import ImageLoadError
 from imgdiff_gpu.loading import apply_orientation, load_image
-
-
-def _png_claiming(path, width, height):
-    """A tiny PNG whose header claims width x height pixels."""
-
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    )
-    return path
 
 
 @pytest.fixture
@@ -47,7 +32,7 @@ def test_reads_a_photograph_exactly(photo_png, photo):
         (lambda p: (p.mkdir(), p)[1], "is a directory"),
         (lambda p: (p.write_bytes(b""), p)[1], "empty file"),
         (lambda p: (p.write_text("this is not a picture\n"), p)[1], "not an image file"),
-        (lambda p: _png_claiming(p, 100_000, 100_000), "over the limit"),
+        (lambda p: H.png_claiming(p, 100_000, 100_000), "over the limit"),
     ],
     ids=["missing", "directory", "empty", "text-named-png", "huge-header"],
 )
@@ -59,7 +44,7 @@ def test_bad_files_raise_one_clear_error(tmp_path, make, message):
 
 
 def test_huge_header_is_refused_before_decoding(tmp_path):
-    path = _png_claiming(tmp_path / "bomb.png", 100_000, 100_000)
+    path = H.png_claiming(tmp_path / "bomb.png", 100_000, 100_000)
     with pytest.raises(ImageLoadError, match="10,000,000,000 pixels"):
         load_image(path)
 
@@ -153,3 +138,16 @@ def test_other_formats(tmp_path, photo, suffix):
     assert loaded.shape == rgb.shape and loaded.dtype == np.uint8
     if suffix != ".gif":  # GIF is a 256-colour palette
         assert np.array_equal(loaded, rgb)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+def test_pixels_in_a_wanted_mode_are_taken_without_a_conversion(tmp_path, photo, mode):
+    """L, RGB and RGBA are taken from Pillow as they are: the pixels convert() gave, read-only as those were."""
+    image = Image.fromarray(photo).convert(mode)
+    path = tmp_path / f"{mode}.png"
+    image.save(path)
+    pixels = load_image(path).pixels
+    with Image.open(path) as reopened:
+        expected = np.asarray(reopened.convert(mode))
+    assert pixels.dtype == np.uint8 and np.array_equal(pixels, expected)
+    assert not pixels.flags.writeable  # as the CPU kernels are specialised and cached for

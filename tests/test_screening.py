@@ -10,8 +10,8 @@ from scipy import ndimage
 from imgdiff_gpu.cpu.screen import frame_steps
 from imgdiff_gpu.cpu.ssim import ssim_map_2d, ssim_map_and_bounds
 from imgdiff_gpu.detection import thresholds_for
-from imgdiff_gpu.pairing import prepare_pair
 from imgdiff_gpu.pipeline import compare, luma_ssim_params
+from imgdiff_gpu.planes import prepare_pair
 from imgdiff_gpu.screening import FrameScreen
 
 

@@ -1,4 +1,4 @@
-"""Start-up: each command imports only what it uses, and the warm-up loads what the comparison runs.
+"""Start-up: each command imports only what it uses, no JIT, and the warm-up loads what the comparison runs.
 
 Each check runs in a fresh interpreter, since this one has imported everything
 already, and looks at ``sys.modules`` (what was imported), never at the clock.
@@ -65,26 +65,44 @@ def test_structural_similarity_is_still_exported():
         imgdiff_gpu.nonsense  # noqa: B018
 
 
-def test_kernels_load_without_scipy_linalg():
+def run_fresh(code: str, timeout: int = 300) -> str:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_cpu_core_is_compiled_ahead_of_time_and_needs_nothing_to_load():
+    """The kernels are a C extension: importing it loads neither NumPy nor a JIT."""
     code = """
-import sys
-import imgdiff_gpu.cpu.ssim, imgdiff_gpu.cpu.strength, imgdiff_gpu.cpu.planes, imgdiff_gpu.cpu.histogram
-assert "numba.np.arraymath" in sys.modules
-assert "scipy.linalg" not in sys.modules, "Numba's BLAS probe imported SciPy's linear algebra"
-import scipy.linalg  # hidden only while Numba probed: a later import works
+import sys, importlib.machinery
+import imgdiff_gpu.cpu._core as core
+assert isinstance(core.__loader__, importlib.machinery.ExtensionFileLoader), core.__loader__
+assert "numpy" not in sys.modules, "the core reads arrays through the buffer protocol"
 print("ok")
 """
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    assert run_fresh(code) == "ok"
 
 
-def test_warmup_loads_the_kernels_a_png_comparison_calls(tmp_path):
-    """The warm-up on tiny arrays must load exactly the specialisations a real file pair needs.
+def test_a_comparison_runs_no_jit(tmp_path):
+    """``imgdiff compare`` on the example pair, every kernel called, and neither Numba nor LLVM loaded."""
+    out = tmp_path / "out"
+    code = (
+        "from imgdiff_gpu.cli import cli; "
+        f"cli(['compare', {str(ROOT / 'examples/left.png')!r}, {str(ROOT / 'examples/right.png')!r}, "
+        f"'--device', 'cpu', '--out', {str(out)!r}])"
+    )
+    heavy = imported_after(code)
+    assert "cv2" in heavy  # it did compare
+    assert "numba" not in heavy and "llvmlite" not in heavy, heavy
+    assert (out / "report.json").exists()
 
-    If it loaded others (a writable array where Pillow gives a read-only one,
-    say), every run would pay for both.
+
+def test_warmup_loads_everything_a_png_comparison_imports(tmp_path):
+    """After the warm-up on tiny arrays, a real file pair imports nothing more to compare.
+
+    What the warm-up is for: every import the comparison itself needs (not the
+    report's) happens on the second thread while the images decode, none after.
     """
     code = f"""
 import sys
@@ -96,21 +114,49 @@ left = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
 right = left.copy(); right[10:20, 10:20] = 255
 for name, pixels in (("left.png", left), ("right.png", right)):
     Image.fromarray(pixels).save({str(tmp_path)!r} + "/" + name)
+from imgdiff_gpu.job import CompareOptions, compare_files
 with warmup.cpu_warmup("cpu"):
     pass
-from imgdiff_gpu.cpu import histogram, planes, ssim, strength
-kernels = (planes._opaque_rgb_planes_kernel, ssim._ssim_kernel, histogram._histogram_kernel, strength._strength_kernel)
-warmed = [list(k.signatures) for k in kernels]
-assert all(len(s) == 1 for s in warmed), warmed
-from imgdiff_gpu.job import CompareOptions, compare_files
+warmed = set(sys.modules)
+assert "imgdiff_gpu.cpu._core" in warmed and "cv2" in warmed
 report = compare_files(left={str(tmp_path)!r} + "/left.png", right={str(tmp_path)!r} + "/right.png",
                        options=CompareOptions(device="cpu"))
 assert report["different"], report
-after = [list(k.signatures) for k in kernels]
-assert after == warmed, (warmed, after)
+computing = ("imgdiff_gpu.cpu", "imgdiff_gpu.pipeline", "imgdiff_gpu.analysis", "imgdiff_gpu.detection",
+             "imgdiff_gpu.regions", "imgdiff_gpu.planes", "cv2", "numpy", "scipy", "skimage")
+late = sorted(m for m in set(sys.modules) - warmed if m.startswith(computing))
+assert not late, late
 print("ok")
 """
+    assert run_fresh(code, timeout=600) == "ok"
+
+
+# What a comparison that writes neither a page nor a picture does not use. Each was imported by every
+# run once: importlib.metadata and email for the page's version line (30-60 ms), html for its escaping,
+# a thread pool for the picture encoders, tempfile for IMGDIFF_TRACEBACK's capture file, SciPy and
+# scikit-image for nothing on this path.
+NOT_FOR_A_REPORT = (
+    *("skimage", "scipy", "av", "tqdm", "cupy", "dask", "numba"),
+    *("concurrent.futures", "importlib.metadata", "email", "tempfile", "html"),
+)
+
+
+def test_a_report_only_comparison_imports_only_what_it_uses():
+    """``imgdiff compare L R --json -``, run as the command runs (warm-up thread and all), then sys.modules."""
+    left, right = ROOT / "examples" / "left.png", ROOT / "examples" / "right.png"
+    code = f"""
+import sys
+from imgdiff_gpu import cli
+def look():
+    heavy = [m for m in {NOT_FOR_A_REPORT!r} if m in sys.modules]
+    print(f"imported {{heavy}}", file=sys.stderr, flush=True)
+cli.os._exit = lambda status: (look(), sys.exit(status))
+sys.argv = ["imgdiff", "compare", {str(left)!r}, {str(right)!r}, "--json", "-", "--device", "cpu"]
+cli.main()
+"""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr  # the example pair differs
+    assert json.loads(done.stdout)["different"]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("imported")]
+    assert lines == ["imported []"], done.stderr

@@ -10,43 +10,15 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from skimage import data
+from clips import FRAMES, pan_frames, write_video
 
 from imgdiff_gpu.cli import cli
 
 CHANGED = {5, 12}
-FRAMES = 18
 
 
 def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def pan_frames(changed: set[int] = frozenset()) -> list[np.ndarray]:
-    """A slow pan across scikit-image's astronaut, 144 x 176, with a patch in ``changed`` frames."""
-    photo = data.astronaut()
-    frames = []
-    for i in range(FRAMES):
-        frame = photo[100 + 2 * i : 244 + 2 * i, 150 + 3 * i : 326 + 3 * i].copy()
-        if i in changed:
-            frame[40:52, 60:80] = (250, 30, 30)
-        frames.append(frame)
-    return frames
-
-
-def write_video(path: Path, frames: list[np.ndarray], codec: str) -> Path:
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=25)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p" if codec == "libx264" else "yuv444p"
-        if codec == "libx264":
-            stream.options = {"crf": "18"}
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
 
 
 @pytest.fixture(params=[("ffv1", ".mkv"), ("libx264", ".mp4")], ids=["lossless", "h264"])

@@ -79,8 +79,8 @@ def test_the_same_patch_was_missed_without_the_coarse_scale(source, tmp_path):
 
     from imgdiff_gpu.cpu.ssim import ssim_map_2d
     from imgdiff_gpu.detection import difference_mask, thresholds_for
-    from imgdiff_gpu.pairing import prepare_pair
     from imgdiff_gpu.pipeline import compare, luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
 
     edited = _edited(source, [CHROMA_EDIT])
     assert compare(source[6], edited[6], device="cpu", sensitivity="low").different
@@ -124,7 +124,7 @@ def _darker_with_a_line(frame: np.ndarray, offset: int, line: int) -> np.ndarray
 
 def test_the_pairs_own_luma_offset_is_measured_and_clipped(source):
     from imgdiff_gpu.detection import HYSTERESIS_LOW, luma_bias, thresholds_for
-    from imgdiff_gpu.pairing import prepare_pair
+    from imgdiff_gpu.planes import prepare_pair
 
     low = thresholds_for("low")
     pair = prepare_pair(source[0], _darker_with_a_line(source[0], 3, 0))

@@ -85,7 +85,7 @@ def analyse_cpu(
     keep_maps: bool,
 ) -> Analysis:
     """The analysis on the CPU; see :func:`imgdiff_gpu.analysis.analyse`."""
-    from ..pairing import prepare_pair
+    from ..planes import prepare_pair
     from .ssim import ssim_map_2d
 
     pair = prepare_pair(left, right)

@@ -21,43 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import njit, prange
-from .planes import numerators
-
-
-@njit(parallel=True, nogil=True, error_model="numpy", cache=True)
-def _luma_and_steps_kernel(left, right, reach, to_luma, luma_left, luma_right, steps):
-    """Both frames' luma planes, and per row the largest luma, squared chroma and RGB steps within reach.
-
-    All in integers (int64: the squared chroma step needs it), since integer
-    maxima vectorize where float ones do not.
-    """
-    height, width, _ = left.shape
-    every_pixel = reach.shape[0] != height
-    for i in prange(height):
-        x = left[i].ravel()
-        y = right[i].ravel()
-        luma_x = luma_left[i]
-        luma_y = luma_right[i]
-        within = reach[i] if not every_pixel else np.ones(width, dtype=np.bool_)
-        d_luma = np.int64(0)
-        d_chroma = np.int64(0)
-        d_rgb = np.int64(0)
-        for j in range(width):
-            r_x, g_x, b_x = np.int32(x[3 * j]), np.int32(x[3 * j + 1]), np.int32(x[3 * j + 2])
-            r_y, g_y, b_y = np.int32(y[3 * j]), np.int32(y[3 * j + 1]), np.int32(y[3 * j + 2])
-            n_x, _, _ = numerators(r_x, g_x, b_x)
-            n_y, _, _ = numerators(r_y, g_y, b_y)
-            luma_x[j] = np.float64(n_x) * to_luma
-            luma_y[j] = np.float64(n_y) * to_luma
-            counts = np.int64(within[j])
-            d_n, d_cr, d_cb = numerators(r_x - r_y, g_x - g_y, b_x - b_y)
-            d_luma = max(d_luma, abs(d_n) * counts)
-            d_chroma = max(d_chroma, (d_cr * d_cr + d_cb * d_cb) * counts)
-            d_rgb = max(d_rgb, max(abs(r_x - r_y), max(abs(g_x - g_y), abs(b_x - b_y))) * counts)
-        steps[i, 0] = d_luma
-        steps[i, 1] = d_chroma
-        steps[i, 2] = d_rgb
+from .compiled import core
 
 
 def frame_steps(
@@ -69,11 +33,12 @@ def frame_steps(
     luma_left = np.empty((height, width), dtype=np.float32)
     luma_right = np.empty((height, width), dtype=np.float32)
     steps = np.empty((height, 3), dtype=np.int64)
-    _luma_and_steps_kernel(
+    # all in integers (int64: the squared chroma step needs it) in the C (c/screen.c)
+    core.frame_steps(
         np.ascontiguousarray(left),
         np.ascontiguousarray(right),
-        np.zeros((0, 0), dtype=np.bool_) if reach is None else np.ascontiguousarray(reach),
-        1.0 / (1000.0 * scale),  # as _planes_cpu computes it for opaque pixels
+        None if reach is None else np.ascontiguousarray(reach, dtype=np.bool_),
+        1.0 / (1000.0 * scale),  # as cpu/planes.py computes it for opaque pixels
         luma_left,
         luma_right,
         steps,

@@ -1,13 +1,14 @@
 """Loading the CPU pipeline on a second thread while the images decode.
 
-A process that compares one pair spends most of its life before the first
-kernel runs: importing OpenCV and Numba, and Numba loading each compiled
-kernel from its on-disk cache. None of that needs the pixels, and decoding
-(Pillow's zlib and JPEG code) releases the GIL, so on a machine with two or
-more cores the two overlap. The warm-up compares two tiny read-only 8-bit RGB
-images, which is what Pillow hands over for the common input, so the kernels
-it loads are the very specialisations the real comparison calls; other inputs
-(16-bit, transparency) load theirs when they come, as before.
+A process that compares one pair spends much of its life before the first
+kernel runs, importing what the comparison uses: OpenCV, the detection and
+region code, the compiled CPU core (``_core``, which itself loads in well under
+a millisecond: there is no JIT to load). None of that needs the pixels, and
+decoding (Pillow's zlib and JPEG code) releases the GIL, so on a machine with
+two or more cores the two overlap. The warm-up compares two tiny read-only
+8-bit RGB images, the common input, so every module the real comparison
+imports is imported here (``benchmarks/bench_cpu_core.py`` measures what that
+saves).
 
 Nothing computed here is kept: the results are the same with or without it.
 """
@@ -25,7 +26,7 @@ _SIDE = 32  # pixels: more than an SSIM window, small enough to cost nothing
 
 
 def _compare_tiny_pair() -> None:
-    # Importing Numba creates some 150 000 long-lived objects, and the cyclic
+    # The imports create long-lived objects by the ten thousand, and the cyclic
     # collector would walk them over and over as they accumulate: collect
     # nothing meanwhile, then file them as permanent, never to be walked again.
     gc.disable()
@@ -56,7 +57,7 @@ def cpu_warmup(device: str) -> Iterator[None]:
     """Load the CPU pipeline in the background (once per process) while the block runs.
 
     Leaving the block waits for the warm-up, so the block's error paths never
-    leave a thread inside Numba at exit. Nothing starts where the GPU may run
+    leave a thread inside an import or a kernel at exit. Nothing starts where the GPU may run
     the comparison (``gpu``, or ``auto`` with CuPy installed).
     """
     if device == "gpu" or (device == "auto" and importlib.util.find_spec("cupy") is not None):

@@ -43,7 +43,7 @@ from ..detection import (
     unbiased,
     window_noise_factors,
 )
-from ..pairing import pair_layout, prepare_pair
+from ..planes import pair_layout, prepare_pair
 from ..regions import find_regions
 from .histogram import ssim_histogram_gpu
 from .noise_rules import noise_rules_gpu, unbiased_gpu

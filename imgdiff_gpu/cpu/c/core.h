@@ -1,0 +1,156 @@
+/* What the C twins of the CPU kernels share: array arguments, Numba's min/max, reflection, the filters.
+ *
+ * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c) defines one
+ * Python-callable function; module.c gathers them into imgdiff_gpu.cpu._core.
+ *
+ * Floating point: the build turns contraction off (-ffp-contract=off), and the kernels
+ * write fma() exactly where the Numba kernels, compiled with fastmath={"contract"},
+ * were contracted by LLVM (a product with one use, added), so every value is what the
+ * Numba kernels gave on a CPU with FMA -- on every CPU. The hot functions are cloned
+ * for x86-64-v3 (AVX2 + FMA) and chosen when the module loads; the baseline clone
+ * computes the same values with libm's fma().
+ */
+#ifndef IMGDIFF_CORE_H
+#define IMGDIFF_CORE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__)) && defined(__linux__)
+#define IMGDIFF_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define IMGDIFF_CLONES
+#endif
+#define IMGDIFF_INLINE static inline __attribute__((always_inline))
+
+/* Numba's max(acc, v) and min(acc, v) for floats: v replaces acc only when strictly larger
+ * (smaller), so a NaN never replaces a number and the first NaN stays. */
+#define NUMBA_MAX(acc, v) ((v) > (acc) ? (v) : (acc))
+#define NUMBA_MIN(acc, v) ((v) < (acc) ? (v) : (acc))
+
+typedef enum {
+    ELEM_BOOL,
+    ELEM_U8,
+    ELEM_I8,
+    ELEM_U16,
+    ELEM_I16,
+    ELEM_U32,
+    ELEM_I32,
+    ELEM_U64,
+    ELEM_I64,
+    ELEM_F32,
+    ELEM_F64,
+    ELEM_OTHER
+} elem_t;
+
+/* A C-contiguous array argument (any object with the buffer protocol); `present` is 0 for None. */
+typedef struct {
+    Py_buffer view;
+    elem_t type;
+    int present;
+} array_t;
+
+/* Fills `a` from `obj` (None allowed when `optional`): C-contiguous, `ndim` dimensions,
+ * writable when `writable`. Returns 0, or -1 with a Python exception set. */
+int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writable, int optional);
+void release_arrays(array_t *arrays, int count);
+/* -1 with TypeError unless `a` holds one of the `count` types listed. */
+int expect_type(const array_t *a, const char *name, const elem_t *types, int count);
+int expect_shape(const array_t *a, const char *name, const Py_ssize_t *shape, int ndim);
+const char *elem_name(elem_t type);
+
+/* scipy.ndimage's 'reflect' (d c b a | a b c d | d c b a), repeated as far as needed. */
+IMGDIFF_INLINE Py_ssize_t reflect(Py_ssize_t i, Py_ssize_t n)
+{
+    if (i >= 0 && i < n) {
+        return i;
+    }
+    Py_ssize_t period = 2 * n;
+    i %= period;
+    if (i < 0) {
+        i += period;
+    }
+    return i < n ? i : period - 1 - i;
+}
+
+/* target[j] = sum_k w[k] * source[j + k] for j < count, in float64, k in order: the
+ * horizontal pass. Called with a literal `taps` so the tap loop unrolls and the j loop
+ * vectorizes, four or eight pixels per instruction. */
+IMGDIFF_INLINE void filter_along_d(int taps, const double *w, const double *source, double *target, Py_ssize_t count)
+{
+    for (Py_ssize_t j = 0; j < count; j++) {
+        double acc = 0.0;
+        for (int k = 0; k < taps; k++) {
+            acc = fma(w[k], source[j + k], acc);
+        }
+        target[j] = acc;
+    }
+}
+
+/* The same over float32 rows into float32 (accumulated in float64). */
+IMGDIFF_INLINE void filter_along_f(int taps, const double *w, const float *source, float *target, Py_ssize_t count)
+{
+    for (Py_ssize_t j = 0; j < count; j++) {
+        double acc = 0.0;
+        for (int k = 0; k < taps; k++) {
+            acc = fma(w[k], (double)source[j + k], acc);
+        }
+        target[j] = (float)acc;
+    }
+}
+
+/* target[j] = sum_k w[k] * rows[(first + k) * stride + j]: the vertical pass. */
+IMGDIFF_INLINE void filter_across_d(int taps, const double *w, const double *rows, Py_ssize_t stride, Py_ssize_t first,
+                                    double *target, Py_ssize_t count)
+{
+    const double *top = rows + first * stride;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        double acc = 0.0;
+        for (int k = 0; k < taps; k++) {
+            acc = fma(w[k], top[k * stride + j], acc);
+        }
+        target[j] = acc;
+    }
+}
+
+IMGDIFF_INLINE void filter_across_f(int taps, const double *w, const float *rows, Py_ssize_t stride, Py_ssize_t first,
+                                    double *target, Py_ssize_t count)
+{
+    const float *top = rows + first * stride;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        double acc = 0.0;
+        for (int k = 0; k < taps; k++) {
+            acc = fma(w[k], (double)top[k * stride + j], acc);
+        }
+        target[j] = acc;
+    }
+}
+
+/* The filters for any window, unrolled for the two people use (11 taps: Gaussian sigma 1.5;
+ * 7: the uniform default). */
+#define DISPATCH_TAPS(taps, call) \
+    do { \
+        if ((taps) == 11) { \
+            call(11); \
+        } else if ((taps) == 7) { \
+            call(7); \
+        } else { \
+            call(taps); \
+        } \
+    } while (0)
+
+PyObject *core_ssim(PyObject *self, PyObject *args);
+PyObject *core_strength(PyObject *self, PyObject *args);
+PyObject *core_planes(PyObject *self, PyObject *args);
+PyObject *core_histogram(PyObject *self, PyObject *args);
+PyObject *core_frame_steps(PyObject *self, PyObject *args);
+
+#endif

@@ -1,0 +1,166 @@
+/* imgdiff_gpu.cpu._core: the CPU kernels, compiled ahead of time (no JIT at run time).
+ *
+ * One function per kernel file, each the twin of a Python wrapper that validates and
+ * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen}.py) and of
+ * a CUDA kernel (kernels/NAME.cu); plus the thread count, per calling thread as OpenMP keeps it.
+ *
+ * Arrays arrive through the buffer protocol, so the module needs no NumPy headers to
+ * build and no NumPy C API at import: it loads in well under a millisecond and works
+ * with whatever NumPy is installed.
+ */
+#include "core.h"
+
+static const char *const NAMES[] = {"bool",   "uint8",  "int8",   "uint16",  "int16",   "uint32",
+                                    "int32",  "uint64", "int64",  "float32", "float64", "another type"};
+
+const char *elem_name(elem_t type) { return NAMES[type]; }
+
+static elem_t elem_of(const char *format, Py_ssize_t itemsize)
+{
+    if (format == NULL) {
+        return ELEM_U8;
+    }
+    if (*format == '@' || *format == '=' || *format == '<' || *format == '|') {
+        format++;
+    }
+    if (format[0] == '\0' || format[1] != '\0') {
+        return ELEM_OTHER;
+    }
+    switch (format[0]) {
+    case '?':
+        return ELEM_BOOL;
+    case 'B':
+    case 'H':
+    case 'I':
+    case 'L':
+    case 'Q':
+        return itemsize == 1 ? ELEM_U8 : itemsize == 2 ? ELEM_U16 : itemsize == 4 ? ELEM_U32 : itemsize == 8 ? ELEM_U64 : ELEM_OTHER;
+    case 'b':
+    case 'h':
+    case 'i':
+    case 'l':
+    case 'q':
+        return itemsize == 1 ? ELEM_I8 : itemsize == 2 ? ELEM_I16 : itemsize == 4 ? ELEM_I32 : itemsize == 8 ? ELEM_I64 : ELEM_OTHER;
+    case 'f':
+        return itemsize == 4 ? ELEM_F32 : ELEM_OTHER;
+    case 'd':
+        return itemsize == 8 ? ELEM_F64 : ELEM_OTHER;
+    default:
+        return ELEM_OTHER;
+    }
+}
+
+int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writable, int optional)
+{
+    a->present = 0;
+    if (obj == Py_None && optional) {
+        return 0;
+    }
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &a->view, flags) < 0) {
+        return -1;
+    }
+    a->present = 1;
+    a->type = elem_of(a->view.format, a->view.itemsize);
+    if (a->view.ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s must have %d dimensions, got %d", name, ndim, a->view.ndim);
+        return -1;
+    }
+    return 0;
+}
+
+void release_arrays(array_t *arrays, int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (arrays[i].present) {
+            PyBuffer_Release(&arrays[i].view);
+            arrays[i].present = 0;
+        }
+    }
+}
+
+int expect_type(const array_t *a, const char *name, const elem_t *types, int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (a->type == types[i]) {
+            return 0;
+        }
+    }
+    PyErr_Format(PyExc_TypeError, "%s: no kernel for %s elements", name, elem_name(a->type));
+    return -1;
+}
+
+int expect_shape(const array_t *a, const char *name, const Py_ssize_t *shape, int ndim)
+{
+    for (int d = 0; d < ndim; d++) {
+        if (a->view.shape[d] != shape[d]) {
+            PyErr_Format(PyExc_ValueError, "%s: axis %d has %zd elements, expected %zd", name, d, a->view.shape[d],
+                         shape[d]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *core_get_num_threads(PyObject *self, PyObject *unused)
+{
+#ifdef _OPENMP
+    return PyLong_FromLong(omp_get_max_threads());
+#else
+    return PyLong_FromLong(1);
+#endif
+}
+
+static PyObject *core_set_num_threads(PyObject *self, PyObject *arg)
+{
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (n < 1) {
+        PyErr_Format(PyExc_ValueError, "the thread count must be at least 1, got %ld", n);
+        return NULL;
+    }
+#ifdef _OPENMP
+    omp_set_num_threads((int)n);
+#endif
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef METHODS[] = {
+    {"ssim", core_ssim, METH_VARARGS,
+     "ssim(x, y, counted, weights, C1, C2, cov_norm, strip_rows, out, stats): the SSIM map into out."},
+    {"strength", core_strength, METH_VARARGS,
+     "strength(left, right, ssim_map, weights, inv_luma, inv_chroma, inv_texture, inv_ssim, suppress, "
+     "luma_scale, coarse, out): the difference strength into out."},
+    {"planes", core_planes, METH_VARARGS, "planes(pixels, scale, colour, alpha, out, general=False): float32 planes into out."},
+    {"histogram", core_histogram, METH_VARARGS,
+     "histogram(ssim_map, valid, bins, counts): per strip of rows, counts of the map's values."},
+    {"frame_steps", core_frame_steps, METH_VARARGS,
+     "frame_steps(left, right, reach, to_luma, luma_left, luma_right, steps): luma planes and per-row steps."},
+    {"get_num_threads", core_get_num_threads, METH_NOARGS,
+     "The threads a kernel called from this thread runs on (OMP_NUM_THREADS, else every core)."},
+    {"set_num_threads", core_set_num_threads, METH_O, "Set the threads kernels called from this thread run on."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef MODULE = {
+    PyModuleDef_HEAD_INIT, "_core", "The CPU kernels of imgdiff-gpu, compiled ahead of time.", -1, METHODS,
+};
+
+PyMODINIT_FUNC PyInit__core(void)
+{
+    PyObject *module = PyModule_Create(&MODULE);
+    if (module == NULL) {
+        return NULL;
+    }
+#ifdef _OPENMP
+    if (PyModule_AddIntConstant(module, "openmp", 1) < 0) {
+#else
+    if (PyModule_AddIntConstant(module, "openmp", 0) < 0) {
+#endif
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

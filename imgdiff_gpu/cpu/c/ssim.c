@@ -1,0 +1,229 @@
+/* The SSIM map of two 2-D images in one fused float64 pass.
+ *
+ * C twin of the kernel behind imgdiff_gpu/cpu/ssim.py (ssim_map_2d, ssim_map_and_bounds),
+ * which chooses the strips and validates; mirrors kernels/ssim.cu. Strips of output rows
+ * run in parallel; each walks its input rows once (borders reflected like scipy.ndimage's
+ * 'reflect'), filters the four moments (x, y, x^2 + y^2, xy) horizontally into a ring of
+ * the last `taps` rows, each stored twice (slots s and s + taps) so the window of every
+ * output row is a run of consecutive slots, then filters the window vertically and applies
+ * the formula, a block of BLOCK_COLUMNS columns at a time so the ring stays in L2.
+ */
+#include "core.h"
+
+#define BLOCK_COLUMNS 256
+
+typedef struct {
+    const void *x, *y;
+    elem_t type;
+    const uint8_t *counted; /* NULL: every pixel counts */
+    const double *w;
+    int taps;
+    double C1, C2, cov_norm;
+    Py_ssize_t height, width, strip_rows;
+    double *out;
+    double *stats; /* NULL, or two per strip: largest |ux - uy|, smallest SSIM */
+} ssim_job;
+
+/* Inputs x, y, x^2 + y^2, xy of row `source` over columns [first_column - radius,
+ * first_column + count + radius), borders reflected; index c - (first_column - radius)
+ * holds column c. */
+#define LOAD_ROW(T) \
+    do { \
+        const T *xr = (const T *)job->x + source * width; \
+        const T *yr = (const T *)job->y + source * width; \
+        for (Py_ssize_t c = lo; c < hi; c++) { \
+            double a = (double)xr[c], b = (double)yr[c]; \
+            px[c - offset] = a; \
+            py[c - offset] = b; \
+            psq[c - offset] = fma(a, a, b * b); \
+            pxy[c - offset] = a * b; \
+        } \
+    } while (0)
+
+IMGDIFF_INLINE void load(const ssim_job *job, Py_ssize_t source, Py_ssize_t first_column, Py_ssize_t count,
+                         int radius, double *inputs, Py_ssize_t stride)
+{
+    Py_ssize_t width = job->width, offset = first_column - radius;
+    Py_ssize_t lo = offset > 0 ? offset : 0;
+    Py_ssize_t hi = first_column + count + radius < width ? first_column + count + radius : width;
+    double *px = inputs, *py = inputs + stride, *psq = inputs + 2 * stride, *pxy = inputs + 3 * stride;
+    switch (job->type) {
+    case ELEM_U8:
+        LOAD_ROW(uint8_t);
+        break;
+    case ELEM_I8:
+        LOAD_ROW(int8_t);
+        break;
+    case ELEM_U16:
+        LOAD_ROW(uint16_t);
+        break;
+    case ELEM_I16:
+        LOAD_ROW(int16_t);
+        break;
+    case ELEM_F32:
+        LOAD_ROW(float);
+        break;
+    default:
+        LOAD_ROW(double);
+        break;
+    }
+    for (Py_ssize_t c = offset; c < 0; c++) { /* left of the image: column -1 - k is column k */
+        for (int m = 0; m < 4; m++) {
+            inputs[m * stride + c - offset] = inputs[m * stride - c - 1 - offset];
+        }
+    }
+    for (Py_ssize_t c = width; c < first_column + count + radius; c++) { /* right: width + k is width - 1 - k */
+        for (int m = 0; m < 4; m++) {
+            inputs[m * stride + c - offset] = inputs[m * stride + 2 * width - c - 1 - offset];
+        }
+    }
+}
+
+IMGDIFF_INLINE void formula(const double *means, double C1, double C2, double cov_norm, double *out_row,
+                            Py_ssize_t count)
+{
+    const double *ux = means, *uy = means + BLOCK_COLUMNS, *usq = means + 2 * BLOCK_COLUMNS,
+                 *uxy = means + 3 * BLOCK_COLUMNS;
+    double twice_cov_norm = 2.0 * cov_norm;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        double ux_uy = ux[j] * uy[j];
+        double ux2_uy2 = fma(ux[j], ux[j], uy[j] * uy[j]);
+        double twice_vxy_c2 = fma(twice_cov_norm, uxy[j] - ux_uy, C2);
+        double vx_vy_c2 = fma(cov_norm, usq[j] - ux2_uy2, C2);
+        out_row[j] = ((2.0 * ux_uy + C1) * twice_vxy_c2) / ((ux2_uy2 + C1) * vx_vy_c2);
+    }
+}
+
+/* One strip; `work` holds the inputs, the ring and the means. */
+IMGDIFF_CLONES static void ssim_strip(const ssim_job *job, Py_ssize_t strip, double *work)
+{
+    const int taps = job->taps, radius = taps / 2;
+    const double *w = job->w;
+    const Py_ssize_t height = job->height, width = job->width;
+    const Py_ssize_t top = strip * job->strip_rows;
+    const Py_ssize_t bottom = top + job->strip_rows < height ? top + job->strip_rows : height;
+    const Py_ssize_t stride = BLOCK_COLUMNS + 2 * radius;
+    double *inputs = work;                           /* 4 x stride */
+    double *ring = inputs + 4 * stride;              /* 4 x 2 taps x BLOCK_COLUMNS */
+    double *means = ring + 4 * 2 * taps * BLOCK_COLUMNS; /* 4 x BLOCK_COLUMNS */
+    const Py_ssize_t ring_moment = 2 * taps * BLOCK_COLUMNS;
+    double luma_shift = 0.0, min_ssim = 1.0;
+    for (Py_ssize_t first_column = 0; first_column < width; first_column += BLOCK_COLUMNS) {
+        Py_ssize_t count = width - first_column < BLOCK_COLUMNS ? width - first_column : BLOCK_COLUMNS;
+        for (Py_ssize_t r = top - radius; r < bottom + radius; r++) {
+            load(job, reflect(r, height), first_column, count, radius, inputs, stride);
+            Py_ssize_t slot = (r - top + radius) % taps;
+            for (int m = 0; m < 4; m++) {
+                double *target = ring + m * ring_moment + slot * BLOCK_COLUMNS;
+#define ALONG(t) filter_along_d((t), w, inputs + m * stride, target, count)
+                DISPATCH_TAPS(taps, ALONG);
+#undef ALONG
+                memcpy(target + taps * BLOCK_COLUMNS, target, count * sizeof(double));
+            }
+            Py_ssize_t row = r - radius; /* the output row whose window ends with input row r */
+            if (row < top) {
+                continue;
+            }
+            Py_ssize_t first = (row - top) % taps;
+            for (int m = 0; m < 4; m++) {
+#define ACROSS(t) \
+    filter_across_d((t), w, ring + m * ring_moment, BLOCK_COLUMNS, first, means + m * BLOCK_COLUMNS, count)
+                DISPATCH_TAPS(taps, ACROSS);
+#undef ACROSS
+            }
+            double *out_row = job->out + row * width + first_column;
+            formula(means, job->C1, job->C2, job->cov_norm, out_row, count);
+            if (job->stats != NULL) {
+                const uint8_t *counted = job->counted ? job->counted + row * width + first_column : NULL;
+                for (Py_ssize_t j = 0; j < count; j++) {
+                    if (counted == NULL || counted[j]) {
+                        double shift = fabs(means[j] - means[BLOCK_COLUMNS + j]);
+                        luma_shift = NUMBA_MAX(luma_shift, shift);
+                        min_ssim = NUMBA_MIN(min_ssim, out_row[j]);
+                    }
+                }
+            }
+        }
+    }
+    if (job->stats != NULL) {
+        job->stats[2 * strip] = luma_shift;
+        job->stats[2 * strip + 1] = min_ssim;
+    }
+}
+
+static const elem_t SSIM_INPUTS[] = {ELEM_U8, ELEM_I8, ELEM_U16, ELEM_I16, ELEM_F32, ELEM_F64};
+
+PyObject *core_ssim(PyObject *self, PyObject *args)
+{
+    PyObject *ox, *oy, *ocounted, *ow, *oout, *ostats;
+    ssim_job job;
+    if (!PyArg_ParseTuple(args, "OOOOdddnOO", &ox, &oy, &ocounted, &ow, &job.C1, &job.C2, &job.cov_norm,
+                          &job.strip_rows, &oout, &ostats)) {
+        return NULL;
+    }
+    array_t a[6] = {0};
+    PyObject *result = NULL;
+    if (get_array(ox, &a[0], "x", 2, 0, 0) < 0 || get_array(oy, &a[1], "y", 2, 0, 0) < 0 ||
+        get_array(ocounted, &a[2], "counted", 2, 0, 1) < 0 || get_array(ow, &a[3], "weights", 1, 0, 0) < 0 ||
+        get_array(oout, &a[4], "out", 2, 1, 0) < 0 || get_array(ostats, &a[5], "stats", 2, 1, 1) < 0) {
+        goto done;
+    }
+    static const elem_t F64[] = {ELEM_F64}, BOOL[] = {ELEM_BOOL, ELEM_U8};
+    job.height = a[0].view.shape[0];
+    job.width = a[0].view.shape[1];
+    job.taps = (int)a[3].view.shape[0];
+    Py_ssize_t strips = job.strip_rows > 0 ? (job.height + job.strip_rows - 1) / job.strip_rows : 0;
+    Py_ssize_t stats_shape[2] = {strips, 2};
+    if (expect_type(&a[0], "x", SSIM_INPUTS, 6) < 0 || expect_shape(&a[1], "y", a[0].view.shape, 2) < 0 ||
+        expect_shape(&a[4], "out", a[0].view.shape, 2) < 0 || expect_type(&a[3], "weights", F64, 1) < 0 ||
+        expect_type(&a[4], "out", F64, 1) < 0 ||
+        (a[2].present && (expect_type(&a[2], "counted", BOOL, 2) < 0 ||
+                          expect_shape(&a[2], "counted", a[0].view.shape, 2) < 0)) ||
+        (a[5].present && (expect_type(&a[5], "stats", F64, 1) < 0 || expect_shape(&a[5], "stats", stats_shape, 2) < 0))) {
+        goto done;
+    }
+    if (a[1].type != a[0].type) {
+        PyErr_Format(PyExc_TypeError, "x and y must have one type, got %s and %s", elem_name(a[0].type),
+                     elem_name(a[1].type));
+        goto done;
+    }
+    if (job.strip_rows < 1 || job.taps % 2 != 1 || job.taps / 2 >= job.height || job.taps / 2 >= job.width) {
+        PyErr_SetString(PyExc_ValueError, "ssim: needs strip_rows >= 1 and an odd window narrower than the image");
+        goto done;
+    }
+    job.x = a[0].view.buf;
+    job.y = a[1].view.buf;
+    job.type = a[0].type;
+    job.counted = a[2].present ? a[2].view.buf : NULL;
+    job.w = a[3].view.buf;
+    job.out = a[4].view.buf;
+    job.stats = a[5].present ? a[5].view.buf : NULL;
+    size_t work_doubles = 4 * (BLOCK_COLUMNS + 2 * (size_t)(job.taps / 2)) + 4 * 2 * (size_t)job.taps * BLOCK_COLUMNS +
+                          4 * BLOCK_COLUMNS;
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel
+    {
+        double *work = malloc(work_doubles * sizeof(double));
+        if (work == NULL) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (Py_ssize_t strip = 0; strip < strips; strip++) {
+            if (work != NULL) {
+                ssim_strip(&job, strip, work);
+            }
+        }
+        free(work);
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 6);
+    return result;
+}

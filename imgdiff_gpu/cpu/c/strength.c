@@ -1,0 +1,226 @@
+/* Difference strength in one fused pass: plane stacks and SSIM map to the per-pixel strength.
+ *
+ * C twin of the kernel behind imgdiff_gpu/cpu/strength.py (strength_map), which holds the
+ * definition and prepares the arrays; mirrors kernels/strength.cu. Strips of STRIP_ROWS
+ * rows with a halo run in parallel. Per pixel, with w * the SSIM window (borders reflected):
+ * luma shift |w * dY| and opacity shift |w * dA| over the luma threshold (a threshold of its
+ * own per pixel with luma_scale), chroma shift |(w * dCr, w * dCb)| over the chroma
+ * threshold, coarse evidence as given, structure min((1 - S) / (1 - t_ssim), (w * |dY|) /
+ * t_texture); the strength is the largest, and 0 unless a pixel that differs at all (and
+ * is not suppressed) lies within NEAR px (Chebyshev).
+ */
+#include "core.h"
+
+#define STRIP_ROWS 16
+#define NEAR 3 /* pixels: how far evidence may stand from a changed pixel */
+
+typedef struct {
+    const float *left, *right;
+    const double *ssim_map;
+    const double *w;
+    int taps, planes, quantities;
+    double inv_luma, inv_chroma, inv_texture, inv_ssim;
+    const uint8_t *suppress;
+    const float *luma_scale, *coarse;
+    Py_ssize_t height, width;
+    float *out;
+} strength_job;
+
+/* One row of the filtered quantities' inputs (dY, |dY|, dCr, dCb, dA: one row each of
+ * `stride` floats) and of "differs at all", borders reflected; index halo + c holds column c. */
+static inline void load_differences(const strength_job *job, Py_ssize_t source, int halo, float *row,
+                                    Py_ssize_t stride, uint8_t *changed)
+{
+    const Py_ssize_t width = job->width;
+    const int planes = job->planes;
+    const float *l = job->left + source * width * planes, *r = job->right + source * width * planes;
+    for (Py_ssize_t c = 0; c < width; c++) {
+        float d_y = l[c * planes] - r[c * planes];
+        row[halo + c] = d_y;
+        row[stride + halo + c] = fabsf(d_y);
+        changed[halo + c] = d_y != 0;
+    }
+    for (int p = 1; p < planes; p++) {
+        float *target = row + (p + 1) * stride + halo;
+        for (Py_ssize_t c = 0; c < width; c++) {
+            float d = l[c * planes + p] - r[c * planes + p];
+            target[c] = d;
+            changed[halo + c] |= d != 0;
+        }
+    }
+    if (job->suppress != NULL) {
+        const uint8_t *suppressed = job->suppress + source * width;
+        for (Py_ssize_t c = 0; c < width; c++) {
+            changed[halo + c] &= !suppressed[c];
+        }
+    }
+    /* scipy's 'reflect': column -1 - k is column k, width + k is width - 1 - k, written in
+     * this order so that images narrower than the halo reflect again */
+    for (int k = 0; k < halo; k++) {
+        for (int q = 0; q < job->quantities; q++) {
+            float *line = row + q * stride;
+            line[halo - 1 - k] = line[halo + k];
+            line[halo + width + k] = line[halo + width - 1 - k];
+        }
+        changed[halo - 1 - k] = changed[halo + k];
+        changed[halo + width + k] = changed[halo + width - 1 - k];
+    }
+}
+
+/* One strip; `work` holds its buffers (see strength_work_bytes). */
+IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t strip, char *work)
+{
+    const int taps = job->taps, radius = taps / 2, halo = radius > NEAR ? radius : NEAR;
+    const int quantities = job->quantities, planes = job->planes;
+    const int colour = planes >= 3, alpha = planes == 2 || planes == 4;
+    const double *w = job->w;
+    const Py_ssize_t height = job->height, width = job->width, stride = width + 2 * halo;
+    const Py_ssize_t top = strip * STRIP_ROWS, bottom = top + STRIP_ROWS < height ? top + STRIP_ROWS : height;
+    const Py_ssize_t rows = bottom - top + 2 * halo;
+    double *means = (double *)work;                            /* quantities x width */
+    float *filtered = (float *)(means + quantities * width);   /* quantities x rows x width */
+    float *row = filtered + quantities * rows * width;         /* quantities x stride */
+    uint8_t *near_row = (uint8_t *)(row + quantities * stride); /* rows x width */
+    uint8_t *changed = near_row + rows * width;                 /* stride */
+    uint8_t *near = changed + stride;                           /* width */
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        load_differences(job, reflect(top - halo + i, height), halo, row, stride, changed);
+        const int offset = halo - radius; /* the filter reads from the halo the window needs */
+        for (int q = 0; q < quantities; q++) {
+#define ALONG(t) filter_along_f((t), w, row + q * stride + offset, filtered + (q * rows + i) * width, width)
+            DISPATCH_TAPS(taps, ALONG);
+#undef ALONG
+        }
+        uint8_t *near_i = near_row + i * width;
+        for (Py_ssize_t j = 0; j < width; j++) {
+            uint8_t hit = 0;
+            for (int k = halo - NEAR; k <= halo + NEAR; k++) {
+                hit |= changed[j + k];
+            }
+            near_i[j] = hit;
+        }
+    }
+    for (Py_ssize_t i = 0; i < bottom - top; i++) {
+        const Py_ssize_t first = i + halo - radius;
+        for (int q = 0; q < quantities; q++) {
+#define ACROSS(t) filter_across_f((t), w, filtered + q * rows * width, width, first, means + q * width, width)
+            DISPATCH_TAPS(taps, ACROSS);
+#undef ACROSS
+        }
+        for (Py_ssize_t j = 0; j < width; j++) {
+            uint8_t hit = 0;
+            for (int k = halo - NEAR; k <= halo + NEAR; k++) {
+                hit |= near_row[(i + k) * width + j];
+            }
+            near[j] = hit;
+        }
+        const Py_ssize_t y = top + i;
+        float *out_row = job->out + y * width;
+        const double *ssim_row = job->ssim_map + y * width;
+        double *luma = means, *texture = means + width, *d_cr = means + 2 * width, *d_cb = means + 3 * width;
+        double *d_alpha = means + (quantities - 1) * width;
+        if (job->luma_scale != NULL) { /* a luma threshold of its own at each pixel */
+            const float *scale_row = job->luma_scale + y * width;
+            for (Py_ssize_t j = 0; j < width; j++) {
+                luma[j] = luma[j] / (double)scale_row[j];
+            }
+        }
+        const float *coarse_row = job->coarse != NULL ? job->coarse + y * width : NULL;
+        for (Py_ssize_t j = 0; j < width; j++) {
+            double strength = fabs(luma[j]) * job->inv_luma;
+            if (coarse_row != NULL) {
+                double coarse = (double)coarse_row[j];
+                strength = NUMBA_MAX(strength, coarse);
+            }
+            if (colour) {
+                double chroma = sqrt(fma(d_cr[j], d_cr[j], d_cb[j] * d_cb[j])) * job->inv_chroma;
+                strength = NUMBA_MAX(strength, chroma);
+            }
+            if (alpha) {
+                double opacity = fabs(d_alpha[j]) * job->inv_luma;
+                strength = NUMBA_MAX(strength, opacity);
+            }
+            double from_ssim = (1.0 - ssim_row[j]) * job->inv_ssim, from_texture = texture[j] * job->inv_texture;
+            double structural = NUMBA_MIN(from_ssim, from_texture);
+            out_row[j] = near[j] ? (float)NUMBA_MAX(strength, structural) : 0.0f;
+        }
+    }
+}
+
+PyObject *core_strength(PyObject *self, PyObject *args)
+{
+    PyObject *oleft, *oright, *omap, *ow, *osuppress, *oscale, *ocoarse, *oout;
+    strength_job job;
+    if (!PyArg_ParseTuple(args, "OOOOddddOOOO", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
+                          &job.inv_texture, &job.inv_ssim, &osuppress, &oscale, &ocoarse, &oout)) {
+        return NULL;
+    }
+    array_t a[8] = {0};
+    PyObject *result = NULL;
+    static const elem_t F32[] = {ELEM_F32}, F64[] = {ELEM_F64}, BOOL[] = {ELEM_BOOL, ELEM_U8};
+    if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
+        get_array(omap, &a[2], "ssim_map", 2, 0, 0) < 0 || get_array(ow, &a[3], "weights", 1, 0, 0) < 0 ||
+        get_array(osuppress, &a[4], "suppress", 2, 0, 1) < 0 || get_array(oscale, &a[5], "luma_scale", 2, 0, 1) < 0 ||
+        get_array(ocoarse, &a[6], "coarse", 2, 0, 1) < 0 || get_array(oout, &a[7], "out", 2, 1, 0) < 0) {
+        goto done;
+    }
+    const Py_ssize_t *shape = a[0].view.shape;
+    if (expect_type(&a[0], "left", F32, 1) < 0 || expect_type(&a[1], "right", F32, 1) < 0 ||
+        expect_shape(&a[1], "right", shape, 3) < 0 || expect_type(&a[2], "ssim_map", F64, 1) < 0 ||
+        expect_shape(&a[2], "ssim_map", shape, 2) < 0 || expect_type(&a[3], "weights", F64, 1) < 0 ||
+        expect_type(&a[7], "out", F32, 1) < 0 || expect_shape(&a[7], "out", shape, 2) < 0 ||
+        (a[4].present && (expect_type(&a[4], "suppress", BOOL, 2) < 0 || expect_shape(&a[4], "suppress", shape, 2) < 0)) ||
+        (a[5].present && (expect_type(&a[5], "luma_scale", F32, 1) < 0 || expect_shape(&a[5], "luma_scale", shape, 2) < 0)) ||
+        (a[6].present && (expect_type(&a[6], "coarse", F32, 1) < 0 || expect_shape(&a[6], "coarse", shape, 2) < 0))) {
+        goto done;
+    }
+    job.height = shape[0];
+    job.width = shape[1];
+    job.planes = (int)shape[2];
+    job.taps = (int)a[3].view.shape[0];
+    if (job.planes < 1 || job.planes > 4 || job.taps % 2 != 1) {
+        PyErr_SetString(PyExc_ValueError, "strength: needs 1 to 4 planes and an odd window");
+        goto done;
+    }
+    const int colour = job.planes >= 3, alpha = job.planes == 2 || job.planes == 4;
+    job.quantities = 2 + (colour ? 2 : 0) + (alpha ? 1 : 0); /* dY, |dY|, then dCr, dCb, then dA */
+    job.left = a[0].view.buf;
+    job.right = a[1].view.buf;
+    job.ssim_map = a[2].view.buf;
+    job.w = a[3].view.buf;
+    job.suppress = a[4].present ? a[4].view.buf : NULL;
+    job.luma_scale = a[5].present ? a[5].view.buf : NULL;
+    job.coarse = a[6].present ? a[6].view.buf : NULL;
+    job.out = a[7].view.buf;
+    const int radius = job.taps / 2, halo = radius > NEAR ? radius : NEAR;
+    const size_t q = job.quantities, width = job.width, rows = STRIP_ROWS + 2 * halo, stride = width + 2 * halo;
+    const size_t work_bytes = q * width * sizeof(double) + q * rows * width * sizeof(float) +
+                              q * stride * sizeof(float) + rows * width + stride + width;
+    const Py_ssize_t strips = (job.height + STRIP_ROWS - 1) / STRIP_ROWS;
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel
+    {
+        char *work = malloc(work_bytes);
+        if (work == NULL) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (Py_ssize_t strip = 0; strip < strips; strip++) {
+            if (work != NULL) {
+                strength_strip(&job, strip, work);
+            }
+        }
+        free(work);
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 8);
+    return result;
+}

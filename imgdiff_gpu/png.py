@@ -1,0 +1,89 @@
+"""Writing the pictures as PNG, fast: rows filtered with NumPy, deflated by ISA-L.
+
+A comparison's pictures are written on every run, three of them full-size
+photographs, so their encoding is most of the cost of ``--out``. PNG leaves
+the encoder two choices, the per-row filter and the deflate compressor; the
+pixels decode the same whatever they are. Here every row gets the Sub filter
+(each byte minus the same channel of the pixel to its left), which costs one
+subtraction over whole rows and suits photographs and flat pictures alike, and the filtered
+rows are deflated by Intel's ISA-L (the ``isal`` package) at its level 1, which
+releases the GIL, so the pictures of a run are encoded on as many threads.
+
+Measured by ``benchmarks/bench_codecs.py`` on a 4K photograph, CPU time on this
+project's 2-core AMD EPYC: ISA-L level 1, 59 ms for 5.85 MB; zlib level 1 with
+the run-length strategy and the same filter (OpenCV's settings before), 220 ms
+for 5.91 MB; Pillow (zlib level 1), 544 ms for 6.39 MB; stored, no filter,
+46 ms for 24.9 MB. Flat pictures come out a little larger than zlib's run-length
+coding made them (the 4K example's heat map 0.27 MB instead of 0.22 MB, its mask
+40 kB instead of 15 kB). ISA-L's other levels, timed once by hand: 0 as fast for
+a photograph 21 % larger, 2 no faster for one 0.02 % smaller.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_COLOUR_TYPE = {1: 0, 3: 2}  # channels -> PNG colour type: grey, RGB
+_SUB = 1  # the filter type byte that starts each row
+_MAX_CHUNK = 1 << 30  # image data is split into IDAT chunks no larger than this (the format allows 2**31 - 1)
+
+
+def _chunk(kind: bytes, body) -> bytes:
+    return struct.pack(">I", len(body)) + kind + bytes(body) + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
+
+
+def sub_filtered(picture: np.ndarray) -> np.ndarray:
+    """The rows of an 8-bit grey or BGR picture as PNG stores them: RGB, Sub-filtered, each after its filter byte.
+
+    Returns an H x (1 + W * channels) uint8 array; byte arithmetic wraps
+    modulo 256, as the format's filters do.
+    """
+    import cv2
+
+    height, width = picture.shape[:2]
+    channels = 1 if picture.ndim == 2 else picture.shape[2]
+    picture = np.ascontiguousarray(picture)
+    if channels == 3:  # OpenCV's swap, then one subtraction on whole rows: ten times a strided one
+        picture = cv2.cvtColor(picture, cv2.COLOR_BGR2RGB)
+    pixels = picture.reshape(height, width * channels)
+    rows = np.empty((height, 1 + width * channels), dtype=np.uint8)
+    rows[:, 0] = _SUB
+    rows[:, 1 : 1 + channels] = pixels[:, :channels]
+    np.subtract(pixels[:, channels:], pixels[:, :-channels], out=rows[:, 1 + channels :])
+    return rows
+
+
+def encode_png(picture: np.ndarray) -> bytes:
+    """An 8-bit grey (H x W) or BGR (H x W x 3) picture as the bytes of a PNG file.
+
+    Parameters
+    ----------
+    picture : numpy.ndarray
+        uint8 pixels, in OpenCV's channel order (as :func:`imgdiff_gpu.rendering.render` gives them).
+
+    Returns
+    -------
+    bytes
+        A PNG file (colour type 0 or 2, 8 bits, not interlaced) holding exactly these pixels.
+
+    Raises
+    ------
+    ValueError
+        For any other dtype or layout.
+    """
+    from isal import isal_zlib  # only where pictures are written
+
+    channels = 1 if picture.ndim == 2 else picture.shape[2] if picture.ndim == 3 else 0
+    if picture.dtype != np.uint8 or channels not in _COLOUR_TYPE or 0 in picture.shape:
+        raise ValueError(f"a picture to write as PNG is uint8 H x W or H x W x 3, got {picture.dtype} {picture.shape}")
+    height, width = picture.shape[:2]
+    header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPE[channels], 0, 0, 0)
+    data = memoryview(isal_zlib.compress(sub_filtered(picture), 1))
+    parts = [_SIGNATURE, _chunk(b"IHDR", header)]
+    parts += [_chunk(b"IDAT", data[start : start + _MAX_CHUNK]) for start in range(0, len(data), _MAX_CHUNK)]
+    parts.append(_chunk(b"IEND", b""))
+    return b"".join(parts)

@@ -1,0 +1,93 @@
+"""The PNG writer: every picture decodes, by three independent readers, to exactly the pixels given."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgdiff_gpu import png
+from imgdiff_gpu.job import encode_pictures
+from imgdiff_gpu.loading import load_image
+from imgdiff_gpu.png import encode_png, sub_filtered
+
+
+def _picture(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def _chunk_kinds(data: bytes) -> list[bytes]:
+    kinds, position = [], 8
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
+        crc = int.from_bytes(data[position + 8 + length : position + 12 + length], "big")
+        assert zlib.crc32(body, zlib.crc32(kind)) == crc, kind
+        kinds.append(kind)
+        position += 12 + length
+    return kinds
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (37, 53), (1, 1, 3), (5, 1, 3), (37, 53, 3), (64, 64, 3)])
+def test_pictures_decode_to_the_same_pixels(tmp_path, shape):
+    picture = _picture(shape)
+    data = encode_png(picture)
+    assert _chunk_kinds(data) == [b"IHDR", b"IDAT", b"IEND"]
+    by_opencv = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)  # BGR, as given
+    assert by_opencv.shape == picture.shape and np.array_equal(by_opencv, picture)
+    by_pillow = np.asarray(Image.open(io.BytesIO(data)))  # RGB
+    expected_rgb = picture if picture.ndim == 2 else picture[..., ::-1]
+    assert np.array_equal(by_pillow, expected_rgb)
+    path = tmp_path / "picture.png"
+    path.write_bytes(data)
+    assert np.array_equal(load_image(path).pixels, expected_rgb)  # CRCs, IEND and all checked
+
+
+def test_rows_are_sub_filtered_with_wrapping_bytes():
+    picture = np.array([[[0, 10, 250], [255, 5, 250], [1, 5, 0]]], dtype=np.uint8)  # one BGR row
+    rows = sub_filtered(picture)
+    # RGB 250,10,0 | 250,5,255 | 0,5,1 -> first pixel as is, then each channel minus its left neighbour mod 256
+    assert rows.tolist() == [[1, 250, 10, 0, 0, 251, 255, 6, 0, 2]]
+
+
+def test_a_sub_filtered_row_is_written_into_one_buffer():
+    picture = _picture((3, 4, 3))
+    rows = sub_filtered(picture)
+    assert rows.flags.c_contiguous and rows.shape == (3, 13)
+
+
+def test_large_image_data_is_split_into_several_chunks(monkeypatch):
+    monkeypatch.setattr(png, "_MAX_CHUNK", 1000)
+    picture = _picture((80, 90, 3))
+    data = encode_png(picture)
+    kinds = _chunk_kinds(data)
+    assert kinds.count(b"IDAT") > 3 and kinds[0] == b"IHDR" and kinds[-1] == b"IEND"
+    assert np.array_equal(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), picture)
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        np.zeros((4, 4), np.uint16),
+        np.zeros((4, 4, 4), np.uint8),
+        np.zeros((4, 4, 1, 1), np.uint8),
+        np.zeros((0, 4, 3), np.uint8),
+        np.zeros(4, np.uint8),
+    ],
+    ids=["16-bit", "BGRA", "4-d", "empty", "1-d"],
+)
+def test_other_arrays_are_refused(picture):
+    with pytest.raises(ValueError, match="uint8 H x W or H x W x 3"):
+        encode_png(picture)
+
+
+def test_encode_pictures_names_and_encodes_every_picture(tmp_path):
+    pictures = {"left_marked.png": _picture((20, 30, 3)), "mask.png": _picture((20, 30), seed=1)}
+    files = encode_pictures(pictures, tmp_path)
+    assert list(files) == [tmp_path / "left_marked.png", tmp_path / "mask.png"]
+    for (name, picture), data in zip(pictures.items(), files.values(), strict=True):
+        assert np.array_equal(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), picture), name
