@@ -50,11 +50,16 @@ class Thresholds:
     """Chroma shift averaged at the coarse scale (window sigma ~6 px) that counts; None: no coarse term."""
     min_core: int = 1
     """Pixels at full strength a difference needs (codec noise peaks in specks of a few pixels)."""
+    luma_bias: bool = False
+    """Whether the pair's own luma offset, where too small to make a weak pixel alone, is removed
+    before the luma shift is measured (:func:`luma_bias`)."""
+    line: bool = False
+    """Whether the luma shift is also averaged along horizontal and vertical lines (:func:`line_shift`)."""
 
     @property
     def adapts_to_noise(self) -> bool:
-        """True when the thresholds follow the pair's own noise (contrast masking, coarse chroma, a core)."""
-        return self.masking > 0 or self.coarse_chroma is not None or self.min_core > 1
+        """True when the thresholds follow the pair's own noise (masking, coarse terms, a core, a bias)."""
+        return self.masking > 0 or self.coarse_chroma is not None or self.min_core > 1 or self.luma_bias or self.line
 
 
 _PRESETS = {
@@ -63,7 +68,9 @@ _PRESETS = {
     # for two lossy encodes of one source (the video default): codec noise grows with the
     # contrast both frames share and peaks in specks, so the luma threshold rises with that
     # contrast, a difference needs a core of 12 pixels at full strength, and a faint colour
-    # change is seen at the coarse scale; chosen on benchmarks/video_set.py's seed 2026
+    # change is seen at the coarse scale; chosen on benchmarks/video_set.py's seed 2026. The pair's
+    # own luma offset (levels drifting through generations of encoding) is no local difference, and
+    # a thin line is also seen averaged along itself, against the noise the pair keeps that way
     "low": Thresholds(
         luma_shift=7.0 / 255,
         chroma_shift=36.0 / 255,
@@ -72,6 +79,8 @@ _PRESETS = {
         masking=0.8,
         coarse_chroma=10.0 / 255,
         min_core=12,
+        luma_bias=True,
+        line=True,
     ),
     "exact": Thresholds(luma_shift=0.0, chroma_shift=0.0, texture=0.0, ssim_ceiling=1.0, exact=True),
 }
@@ -209,10 +218,17 @@ def difference_mask(
         ssim_threshold = 1.0
     else:
         ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
-        luma_scale = luma_threshold_scale(left[..., 0], right[..., 0], weights, thresholds)
+        masking = contrast_masking(left[..., 0], right[..., 0], weights, thresholds)
+        luma_scale = None
+        if masking is not None:
+            luma_scale = masking * np.outer(*window_noise_factors(left.shape[:2], weights))
         coarse = None
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
+        right = unbiased(right, luma_bias(left[..., 0], right[..., 0], thresholds))
+        line = line_shift(left[..., 0], right[..., 0], weights, thresholds, masking=masking)
+        if line is not None:
+            coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
         strength = strength_map(
             left,
             right,
@@ -261,21 +277,52 @@ def luma_threshold_scale(
     weights: np.ndarray,
     thresholds: Thresholds,
     *,
+    rows: tuple[int, int] | None = None,
     noise_factor: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The factor (>= 1) on the luma-shift threshold at each pixel, or None where the preset has none.
 
-    Shared-contrast masking, ``1 + masking * contrast / luma_shift``, times the
-    window's noise factor (1 away from the borders). ``noise_factor``: that factor
-    for these pixels when they are a band of a taller image (default: for a whole
-    image of their shape).
+    Shared-contrast masking (:func:`contrast_masking`) times the window's noise
+    factor (1 away from the borders). With ``rows`` (first, last + 1) only those
+    rows: the same values as those rows of the whole. ``noise_factor``: the
+    window's noise factor for these pixels when they are a band of a taller image
+    (default: for a whole image of their shape).
+    """
+    scale = contrast_masking(left_luma, right_luma, weights, thresholds, rows=rows)
+    if scale is None:
+        return None
+    first, last = rows if rows is not None else (0, left_luma.shape[0])
+    if noise_factor is None:
+        row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
+        noise_factor = np.outer(row_factors[first:last], column_factors)
+    else:
+        noise_factor = noise_factor[first:last]
+    scale *= noise_factor
+    return scale
+
+
+def contrast_masking(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    rows: tuple[int, int] | None = None,
+) -> np.ndarray | None:
+    """``1 + masking * contrast / luma_shift`` (float32, >= 1), or None where the preset has no masking.
+
+    ``contrast`` is :func:`shared_contrast`. With ``rows`` (first, last + 1) only those
+    rows, computed from them and the window's reach around them.
     """
     if thresholds.masking <= 0:
         return None
-    contrast = shared_contrast(left_luma, right_luma, weights)
+    height = left_luma.shape[0]
+    first, last = rows if rows is not None else (0, height)
+    radius = len(weights) // 2
+    top, bottom = max(first - radius, 0), min(last + radius, height)  # the rows the window reads
+    contrast = shared_contrast(left_luma[top:bottom], right_luma[top:bottom], weights)[first - top : last - top]
     scale = contrast * np.float32(thresholds.masking / thresholds.luma_shift)
     scale += np.float32(1.0)
-    scale *= window_noise_factor(left_luma.shape, weights) if noise_factor is None else noise_factor
     return scale
 
 
@@ -336,6 +383,42 @@ def window_noise_factors(shape: tuple[int, int], weights: np.ndarray) -> tuple[n
     return _fold_factors(shape[0], key), _fold_factors(shape[1], key)
 
 
+def luma_bias(left_luma: np.ndarray, right_luma: np.ndarray, thresholds: Thresholds) -> float:
+    """The pair's own luma offset that the luma shift leaves out: 0 unless ``thresholds.luma_bias``.
+
+    The median of ``Y1 - Y2`` over the 4 x 4 block means of the whole frame (the
+    coarse grid of :func:`coarse_chroma_shift`), clipped to the luma threshold times
+    ``HYSTERESIS_LOW``. Two encodes of one source can differ by a uniform offset
+    (limited-range levels rounded through each generation's colour conversion: 2.3/255
+    after three generations of x264), which adds to every pixel's luma shift and lifts
+    codec noise, or hides a line of the other sign. The median is the pair's, not an
+    edit's (an edit covers far less than half the frame); the clip keeps it to an
+    offset too small to make even a weak pixel alone, so a visible change of the whole
+    frame's brightness still counts by as much as it exceeds that.
+    """
+    if not thresholds.luma_bias:
+        return 0.0
+    import cv2
+
+    height, width = left_luma.shape
+    small = cv2.resize(
+        cv2.subtract(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma)),
+        (max(width // COARSE_FACTOR, 1), max(height // COARSE_FACTOR, 1)),
+        interpolation=cv2.INTER_AREA,
+    )
+    largest = HYSTERESIS_LOW * thresholds.luma_shift
+    return float(np.clip(np.median(small), -largest, largest))
+
+
+def unbiased(right: np.ndarray, bias: float) -> np.ndarray:
+    """The right plane stack with ``bias`` added to its luma (a copy), so ``Y1 - Y2`` loses the bias."""
+    if bias == 0.0:
+        return right
+    shifted = right.copy()
+    shifted[..., 0] += np.float32(bias)
+    return shifted
+
+
 COARSE_FACTOR = 4
 """The coarse scale: differences averaged over 4 x 4 blocks, then the SSIM window's
 sigma (1.5) at that resolution, about sigma 6 px at full resolution."""
@@ -359,3 +442,129 @@ def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     small = cv2.GaussianBlur(np.ascontiguousarray(small), (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
     magnitude = cv2.magnitude(np.ascontiguousarray(small[..., 0]), np.ascontiguousarray(small[..., 1]))
     return cv2.resize(magnitude, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+LINE_SIGMA = COARSE_FACTOR * 1.5
+"""A line's evidence is averaged along it at the coarse scale (sigma 6 px) and across it
+over the SSIM window."""
+LINE_SAMPLE = 4
+"""The pair's noise ratio is taken from the medians over every 4th row and column."""
+
+
+@functools.lru_cache(maxsize=8)
+def _line_taps(weights: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float]:
+    """(extra, combined, white): the 1-D Gaussian that, after the SSIM window, makes sigma LINE_SIGMA
+    along a line; the two combined (for the border noise factors); and the noise ratio of white noise.
+
+    The window's sigma is read from its taps, so a window scaled down for a small image still combines
+    to LINE_SIGMA.
+    """
+    w = np.asarray(weights, np.float64)
+    offsets = np.arange(len(w)) - len(w) // 2
+    window_sigma = float(np.sqrt((w * offsets**2).sum()))
+    sigma = float(np.sqrt(max(LINE_SIGMA**2 - window_sigma**2, 1.0)))
+    radius = int(np.ceil(4 * sigma))
+    extra = np.exp(-((np.arange(-radius, radius + 1) / sigma) ** 2) / 2)
+    extra /= extra.sum()
+    combined = np.convolve(w, extra)
+    white = float(np.sqrt((combined**2).sum() / (w**2).sum()))
+    return extra.astype(np.float32), combined, white
+
+
+def line_factors(shape: tuple[int, int], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The window noise factors (:func:`window_noise_factor`) of the combined line window, per row and column."""
+    _, combined, _ = _line_taps(tuple(float(v) for v in weights))
+    key = tuple(float(v) for v in combined)
+    return _fold_factors(shape[0], key), _fold_factors(shape[1], key)
+
+
+def line_shift(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    masking: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """The luma shift averaged along horizontal and vertical lines, over its threshold (float32), or None.
+
+    A thin line keeps nearly all its luma shift when the window is stretched along it
+    (sigma 6 px along, the SSIM window's 1.5 across), while compact codec noise keeps a
+    fraction. Which fraction is the pair's own: ``ratio``, the median of this evidence
+    over the median of the SSIM window's own (both over every 4th row and column, and
+    each over its window's noise factor at the borders), is how much of its noise the
+    pair keeps when averaged along a line; the threshold is the luma threshold times
+    ``ratio`` (at least what white noise would keep, 0.5 for sigma 1.5), and times
+    ``masking`` (:func:`contrast_masking`; None: 1). The longer window is the SSIM
+    window followed by a 1-D Gaussian, so its average never exceeds the SSIM window's
+    largest ``|w * dY|``. Give the right luma with the pair's offset already removed
+    (:func:`unbiased`).
+    """
+    if not thresholds.line:
+        return None
+    shift = _luma_shift(left_luma, right_luma, weights)
+    line = line_over_threshold(shift, weights, thresholds, _line_noise_ratio(shift, weights))
+    if masking is not None:
+        line /= masking
+    return line
+
+
+def line_over_threshold(shift: np.ndarray, weights: np.ndarray, thresholds: Thresholds, ratio: float) -> np.ndarray:
+    """:func:`line_shift` before the masking, from ``w * (Y1 - Y2)`` (unbiased) and the pair's ratio."""
+    import cv2
+
+    extra, _, _ = _line_taps(tuple(float(v) for v in weights))
+    one = np.ones(1, np.float32)
+    along_rows = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
+    along_columns = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
+    rows, columns = window_noise_factors(shift.shape, weights)
+    line_rows, line_columns = line_factors(shift.shape, weights)
+    along_rows /= np.outer(rows, line_columns)
+    along_columns /= np.outer(line_rows, columns)
+    line = np.maximum(along_rows, along_columns, out=along_rows)
+    line /= np.float32(thresholds.luma_shift * ratio)
+    return line
+
+
+def line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
+    """The share of its noise the pair keeps averaged along a line (:func:`line_shift`'s ``ratio``),
+    from ``w * (Y1 - Y2)`` with the pair's offset removed (:func:`luma_shift_map`)."""
+    return _line_noise_ratio(shift, weights)
+
+
+def luma_shift_map(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``w * (Y1 - Y2)``, signed, float32, borders reflected (OpenCV)."""
+    return _luma_shift(left_luma, right_luma, weights)
+
+
+def _luma_shift(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``w * (Y1 - Y2)``, signed, float32."""
+    import cv2
+
+    w = np.asarray(weights, np.float32)
+    delta = cv2.subtract(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma))
+    return cv2.sepFilter2D(delta, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+
+
+def _line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
+    """The medians' ratio over every LINE_SAMPLE-th row and column, the line averages computed there only.
+
+    A row's average along rows reads that row alone, and a column's along columns that
+    column alone, so filtering the sampled rows (columns) gives the whole map's values there.
+    """
+    import cv2
+
+    extra, _, white = _line_taps(tuple(float(v) for v in weights))
+    one = np.ones(1, np.float32)
+    step = LINE_SAMPLE
+    rows, columns = window_noise_factors(shift.shape, weights)
+    line_rows, line_columns = line_factors(shift.shape, weights)
+    some_rows = np.ascontiguousarray(shift[::step])
+    some_columns = np.ascontiguousarray(shift[:, ::step])
+    along_rows = np.abs(cv2.sepFilter2D(some_rows, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
+    along_columns = np.abs(cv2.sepFilter2D(some_columns, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
+    along_rows = along_rows[:, ::step] / np.outer(rows[::step], line_columns[::step])
+    along_columns = along_columns[::step] / np.outer(line_rows[::step], columns[::step])
+    line = np.maximum(along_rows, along_columns)
+    noise = float(np.median(np.abs(shift[::step, ::step]) / np.outer(rows[::step], columns[::step])))
+    return float(np.clip(np.median(line) / noise, white, 1.0)) if noise > 0 else 1.0

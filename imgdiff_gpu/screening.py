@@ -8,7 +8,9 @@ pixel at full strength, see :mod:`imgdiff_gpu.detection`). Each term of the
 strength has an upper bound that one pass over the frames yields alongside
 the map (``cpu/screen.py``):
 
-* luma shift ``|w * dY| / t_luma``: exactly ``max |ux - uy|`` of the SSIM pass;
+* luma shift ``|w * dY - b| / t_luma``, with ``b`` the pair's own luma offset
+  (:func:`imgdiff_gpu.detection.luma_bias`, 0 but for ``low``): at most
+  ``max |ux - uy|`` of the SSIM pass plus ``|b|``;
 * chroma shift ``|(w * dCr, w * dCb)| / t_chroma``: the window is a weighted
   average, so this is at most the largest per-pixel ``|(dCr, dCb)|``;
 * coarse chroma shift over ``t_coarse``: its largest value, computed on the
@@ -20,9 +22,15 @@ the map (``cpu/screen.py``):
   over its factor is computed (:func:`masked_luma_shift`) and its largest
   value decides; "one strong pixel" remains a bound where a region needs a
   core of several;
-* structure ``min((1 - S) / (1 - t_ssim), (w * |dY|) / t_texture)``: Otsu's
+* structure ``min((1 - S) / (1 - t_ssim), (w * |dY - b|) / t_texture)``: Otsu's
   threshold never exceeds the preset's ceiling, so the first term is at most
-  ``(1 - min S) / (1 - ceiling)``, and the second at most ``max |dY| / t_texture``;
+  ``(1 - min S) / (1 - ceiling)``, and the second at most ``(max |dY| + |b|) / t_texture``;
+* line shift (``low``: the luma shift averaged along rows and columns, over the
+  luma threshold times the pair's own noise ratio, see
+  :func:`imgdiff_gpu.detection.line_shift`): its window is the SSIM window followed
+  by a 1-D Gaussian, so it is at most the luma shift's bound over that ratio (which
+  the medians of every 4th row and column give cheaply); past that it is computed
+  (:func:`masked_line_shift`);
 * ``exact`` sensitivity: no RGB value differs at all.
 
 The per-pixel steps come first and decide without the SSIM pass where they
@@ -41,7 +49,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .detection import Thresholds
+from .detection import Thresholds, line_noise_ratio, luma_bias, luma_shift_map
 from .pipeline import luma_ssim_params, score_of
 
 MARGIN = 1e-3
@@ -130,9 +138,19 @@ class FrameScreen:
                 return None
         p = self.params
         ssim_map, luma_shift, min_ssim = ssim_map_and_bounds(luma_left, luma_right, p, counted=self.counted)
+        # the pair's own offset b leaves the luma evidence: |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
+        bias = luma_bias(luma_left, luma_right, t)
+        luma_shift, luma_step = luma_shift + abs(bias), luma_step + abs(bias)
+        if t.line:
+            # the line's average is one of |w * dY - b|'s, over the pair's share of the threshold
+            shift = luma_shift_map(luma_left, luma_right + np.float32(bias) if bias else luma_right, p.weights)
+            ratio = line_noise_ratio(shift, p.weights)
+            if luma_shift >= t.luma_shift * ratio * (1.0 - MARGIN):
+                if masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio) >= 1.0 - MARGIN:
+                    return None
         if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
             # the threshold is raised at each pixel: the shift map over its scale decides
-            luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t)
+            luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t, bias=bias)
         if not self.no_difference(luma_shift, min_ssim, luma_step, chroma_step, channel_step):
             return None
         return score_of(ssim_map, p.crop, self.ignore)
@@ -150,20 +168,74 @@ class FrameScreen:
         return strongest < 1.0 - MARGIN
 
 
-def masked_luma_shift(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds) -> float:
-    """The largest ``|w * dY| / scale`` (the luma shift at the unraised threshold's scale) of two luma planes.
+def masked_luma_shift(
+    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds, *, bias: float | None = None
+) -> float:
+    """The largest ``|w * dY - b| / scale`` (the luma shift at the unraised threshold's scale) of two luma planes.
+
+    ``b`` is the pair's own luma offset (:func:`imgdiff_gpu.detection.luma_bias`),
+    computed unless given.
 
     The same window and per-pixel scale as the strength kernel's; filtered by
     OpenCV in float32 rather than the kernel's loop, a difference of float
-    rounding (~1e-6) that the margin covers.
+    rounding (~1e-6) that the margin covers. The scale is at least 1, so a row
+    whose shift stays below the unraised threshold cannot reach it: the scale is
+    computed only for the runs of rows where the shift does (a few bands in a
+    frame of codec noise), and elsewhere the shift itself is the bound.
     """
-    from .detection import luma_threshold_scale
+    from .detection import luma_bias, luma_threshold_scale
 
     w = np.asarray(weights, np.float32)
     shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+    if bias is None:
+        bias = luma_bias(left_luma, right_luma, t)
+    shift -= np.float32(bias)  # the window's weights sum to 1
     np.abs(shift, out=shift)
-    shift /= luma_threshold_scale(left_luma, right_luma, weights, t)
-    return float(shift.max())
+    peaks = shift.max(axis=1)
+    over = peaks >= t.luma_shift * (1.0 - MARGIN)
+    largest = float(peaks[~over].max()) if not over.all() else 0.0
+    for first, last in _runs(over, join=len(weights)):
+        scale = luma_threshold_scale(left_luma, right_luma, weights, t, rows=(first, last))
+        largest = max(largest, float((shift[first:last] / scale).max()))
+    return largest
+
+
+def masked_line_shift(
+    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds, shift: np.ndarray, ratio: float
+) -> float:
+    """The largest line evidence (:func:`imgdiff_gpu.detection.line_shift`) of two luma planes, or a bound.
+
+    From the pair's unbiased ``w * dY`` and noise ratio; computed first without the
+    contrast masking (a factor >= 1), then with it on the bands of rows where that
+    bound reaches the threshold: exact there, up to float rounding.
+    """
+    from .detection import contrast_masking, line_over_threshold
+
+    bound = line_over_threshold(shift, weights, t, ratio)
+    peaks = bound.max(axis=1)
+    if t.masking <= 0:
+        return float(peaks.max())
+    over = peaks >= 1.0 - MARGIN
+    largest = float(peaks[~over].max()) if not over.all() else 0.0
+    for first, last in _runs(over, join=len(weights)):
+        masking = contrast_masking(left_luma, right_luma, weights, t, rows=(first, last))
+        largest = max(largest, float((bound[first:last] / masking).max()))
+    return largest
+
+
+def _runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:
+    """(first, last + 1) of the runs of True in ``flags``, runs less than ``join`` apart joined.
+
+    Joined, since each run's scale reads the window's reach of rows around it.
+    """
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.view(np.int8), [0]))))
+    runs: list[tuple[int, int]] = []
+    for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if runs and first - runs[-1][1] < join:
+            runs[-1] = (runs[-1][0], last)
+        else:
+            runs.append((first, last))
+    return runs
 
 
 def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:

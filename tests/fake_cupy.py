@@ -87,6 +87,7 @@ _NULL_STREAM = _Stream()
 _PASSTHROUGH = (
     "arange",
     "bincount",
+    "clip",
     "count_nonzero",
     "float32",
     "float64",
@@ -96,6 +97,7 @@ _PASSTHROUGH = (
     "int64",
     "logical_not",
     "maximum",
+    "median",
     "minimum",
     "nonzero",
     "ones",

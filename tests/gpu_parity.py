@@ -183,17 +183,26 @@ def codec_noise_pair(size: tuple[int, int] | None, *, edited: bool) -> tuple[np.
 
 
 def check_noise_rules(left: np.ndarray, right: np.ndarray) -> None:
-    """The device's luma threshold factor and coarse chroma shift against detection.py's (OpenCV).
+    """The device's luma threshold factor, coarse chroma shift and line evidence against detection.py's (OpenCV).
 
-    The coarse term within 1e-6 of its threshold (float32 rounding of OpenCV's resize
-    and blur, done in another order); the luma factor within 2 % (see
+    The coarse chroma term within 1e-6 of its threshold (float32 rounding of OpenCV's resize
+    and blur, done in another order); the line evidence within 1e-5 given the same masking,
+    and within 2 % with the device's own; the luma factor within 2 % (see
     ``check_low_levels``: OpenCV's float32 filter and ours round E[Y^2] - E[Y]^2
     differently, and the cancellation magnifies that where the local contrast is ~0).
     """
     import cupy
 
-    from imgdiff_gpu.detection import coarse_chroma_shift, luma_threshold_scale, thresholds_for
-    from imgdiff_gpu.gpu.noise_rules import noise_rules_gpu
+    from imgdiff_gpu.detection import (
+        coarse_chroma_shift,
+        contrast_masking,
+        line_shift,
+        luma_bias,
+        luma_threshold_scale,
+        thresholds_for,
+        unbiased,
+    )
+    from imgdiff_gpu.gpu.noise_rules import coarse_chroma_shift_gpu, line_shift_gpu, noise_rules_gpu, unbiased_gpu
     from imgdiff_gpu.pipeline import luma_ssim_params
     from imgdiff_gpu.planes import prepare_pair
 
@@ -204,9 +213,23 @@ def check_noise_rules(left: np.ndarray, right: np.ndarray) -> None:
     luma_scale, coarse = noise_rules_gpu(cupy.asarray(planes[0]), cupy.asarray(planes[1]), weights, thresholds)
     expected_scale = luma_threshold_scale(planes[0][..., 0], planes[1][..., 0], weights, thresholds)
     expected_coarse = coarse_chroma_shift(*planes) / thresholds.coarse_chroma
+    # the line evidence is folded into the coarse term, as difference_mask does
+    masking = contrast_masking(planes[0][..., 0], planes[1][..., 0], weights, thresholds)
+    right = unbiased(planes[1], luma_bias(planes[0][..., 0], planes[1][..., 0], thresholds))
+    line = line_shift(planes[0][..., 0], right[..., 0], weights, thresholds, masking=masking)
     assert luma_scale.dtype == coarse.dtype == np.float32
     assert np.abs(luma_scale.get() / expected_scale - 1).max() <= 0.02
-    assert np.abs(coarse.get() - expected_coarse).max() <= 1e-6
+    device_planes = cupy.asarray(planes[0]), cupy.asarray(planes[1])
+    coarse_chroma = coarse_chroma_shift_gpu(*device_planes) / np.float32(thresholds.coarse_chroma)
+    assert np.abs(coarse_chroma.get() - expected_coarse).max() <= 1e-6
+    # the line evidence given the CPU's masking: float32 rounding of the filters (and so of the medians)
+    device_line = line_shift_gpu(
+        device_planes[0], unbiased_gpu(*device_planes, thresholds), weights, thresholds, cupy.asarray(masking)
+    )
+    assert np.abs(device_line.get() - line).max() <= 1e-5
+    # together, with the device's own masking: within its 2 %
+    expected = np.maximum(expected_coarse, line)
+    assert np.abs(coarse.get() - expected).max() <= 0.02 * max(float(expected.max()), 1.0)
 
 
 def check_low_levels(left: np.ndarray, right: np.ndarray) -> None:

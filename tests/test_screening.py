@@ -149,3 +149,83 @@ def test_the_screen_stands_aside_while_every_pair_differs_and_returns_when_one_p
     assert state["screened"][0] <= 63 + 64 + 1  # tried again after the pause of 64
     first_pass = results.index(0.99)
     assert all(score == 0.99 for score in results[first_pass:])  # and screens every pair after
+
+
+@pytest.mark.parametrize("rows", [(0, 7), (100, 140), (290, 300), (0, 300)])
+def test_the_luma_threshold_scale_of_some_rows_is_those_rows_of_the_whole(rows):
+    from imgdiff_gpu.detection import luma_threshold_scale
+
+    left = _colour_photo("astronaut")[:300, :200]
+    pair = prepare_pair(left, jpeg_roundtrip(left, 75))
+    weights = luma_ssim_params(pair.left.luma).weights
+    low = thresholds_for("low")
+    whole = luma_threshold_scale(pair.left.luma, pair.right.luma, weights, low)
+    some = luma_threshold_scale(pair.left.luma, pair.right.luma, weights, low, rows=rows)
+    np.testing.assert_array_equal(some, whole[rows[0] : rows[1]])
+
+
+@pytest.mark.parametrize("brighter", [0, 4, 12, 40])
+def test_the_masked_luma_shift_is_an_upper_bound_exact_where_it_reaches_the_threshold(brighter):
+    """Computed over the bands whose unraised shift reaches the threshold, the bound decides as the whole map."""
+    import cv2
+
+    from imgdiff_gpu.detection import luma_bias, luma_threshold_scale
+    from imgdiff_gpu.screening import MARGIN, masked_luma_shift
+
+    left = _colour_photo("coffee")[:240, :320]
+    right = jpeg_roundtrip(left, 75)
+    right[60:64, 40:200] = np.clip(right[60:64, 40:200].astype(int) + brighter, 0, 255)  # a band of rows
+    pair = prepare_pair(left, right)
+    weights = luma_ssim_params(pair.left.luma).weights
+    low = thresholds_for("low")
+    w = weights.astype(np.float32)
+    shift = cv2.sepFilter2D(pair.left.luma - pair.right.luma, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+    shift = np.abs(shift - np.float32(luma_bias(pair.left.luma, pair.right.luma, low)))
+    exact = float((shift / luma_threshold_scale(pair.left.luma, pair.right.luma, weights, low)).max())
+    bound = masked_luma_shift(pair.left.luma, pair.right.luma, weights, low)
+    assert bound >= exact - 1e-7
+    cleared = low.luma_shift * (1.0 - MARGIN)
+    assert (bound < cleared) == (exact < cleared)
+    if exact >= cleared:
+        assert bound == pytest.approx(exact, rel=1e-6)
+
+
+@pytest.mark.parametrize("line", [0, 18])
+def test_the_screen_follows_the_pairs_own_luma_offset(line):
+    """A frame 3 levels darker (levels drifted through encodes): cleared with the image path's score
+    when nothing else differs, never when a line the offset would hide is there."""
+    from pictures import jpeg_roundtrip
+
+    left = _colour_photo("astronaut")[100:388, 50:434]
+    right = jpeg_roundtrip(left, 90).astype(int) - 3
+    right[40:42, 200:320] += line
+    right = np.clip(right, 0, 255).astype(np.uint8)
+    result = compare(left, right, device="cpu", sensitivity="low")
+    score = FrameScreen(left.shape[:2], thresholds_for("low"))(left, right)
+    assert result.different == bool(line)
+    if line:
+        assert score is None
+    elif score is not None:
+        assert score == result.score
+
+
+def test_the_screen_never_clears_a_line_only_its_own_evidence_finds():
+    """The faint line of tests/test_video_encodes.py, found by the line evidence alone: not cleared."""
+    from dataclasses import replace
+
+    from pictures import jpeg_roundtrip
+
+    from imgdiff_gpu.detection import line_shift
+
+    left = _colour_photo("astronaut")
+    lined = left.astype(int)
+    lined[100:102, 220:370] += 14
+    left, right = jpeg_roundtrip(left, 90), jpeg_roundtrip(np.clip(lined, 0, 255).astype(np.uint8), 75)
+    low = thresholds_for("low")
+    assert compare(left, right, device="cpu", sensitivity="low").different
+    assert FrameScreen(left.shape[:2], low)(left, right) is None
+    pair = prepare_pair(left, right)
+    weights = luma_ssim_params(pair.left.luma).weights
+    assert line_shift(pair.left.luma, pair.right.luma, weights, low).max() >= 1.0
+    # without the line evidence the same pair has no region, and the screen may clear it
+    assert line_shift(pair.left.luma, pair.right.luma, weights, replace(low, line=False)) is None

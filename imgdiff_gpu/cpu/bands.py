@@ -99,6 +99,11 @@ def rows_per_band(
     if thresholds.coarse_chroma is not None and planes >= 3 and height % COARSE_FACTOR:
         # the coarse grid of a height that is no multiple of its block is not the same in bands
         return height
+    if thresholds.luma_bias or thresholds.line:
+        # statistics of the whole pair that bands do not gather yet: its luma offset (a median over
+        # the frame's blocks) and how much of its noise it keeps along a line (a median over every
+        # 4th row and column, of an average that reaches ~24 rows): such a pair is analysed whole
+        return height
     halo = band_halo(thresholds, antialiasing=antialiasing, radius=FULL_WINDOW_RADIUS)
     rows = budget // row - 2 * halo
     return max(rows - rows % BAND_ROWS_STEP, BAND_ROWS_STEP)

@@ -33,16 +33,20 @@ from ..detection import (
     SSIM_HISTOGRAM_BINS,
     Thresholds,
     coarse_chroma_shift,
+    contrast_masking,
     difference_mask,
     explained_by_antialiasing,
-    luma_threshold_scale,
+    line_shift,
+    luma_bias,
     mask_from_levels,
     otsu_ssim_threshold,
+    unbiased,
+    window_noise_factors,
 )
 from ..planes import pair_layout, prepare_pair
 from ..regions import find_regions
 from .histogram import ssim_histogram_gpu
-from .noise_rules import noise_rules_gpu
+from .noise_rules import noise_rules_gpu, unbiased_gpu
 from .ssim import ssim_planes
 from .strength import strength_levels_gpu
 
@@ -77,10 +81,17 @@ def _ssim_band(cupy, left_luma, right_luma, params):
 
 def _noise_rules_host(left_planes, right_planes, weights, thresholds: Thresholds):
     """(luma_scale, coarse) of two host plane stacks, with the CPU's own functions (for bands)."""
-    luma_scale = luma_threshold_scale(left_planes[..., 0], right_planes[..., 0], weights, thresholds)
+    masking = contrast_masking(left_planes[..., 0], right_planes[..., 0], weights, thresholds)
+    luma_scale = None
+    if masking is not None:
+        luma_scale = masking * np.outer(*window_noise_factors(left_planes.shape[:2], weights))
     coarse = None
     if thresholds.coarse_chroma is not None and left_planes.shape[2] >= 3:
         coarse = coarse_chroma_shift(left_planes, right_planes) / thresholds.coarse_chroma
+    right = unbiased(right_planes, luma_bias(left_planes[..., 0], right_planes[..., 0], thresholds))
+    line = line_shift(left_planes[..., 0], right[..., 0], weights, thresholds, masking=masking)
+    if line is not None:
+        coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
     return luma_scale, coarse
 
 
@@ -107,6 +118,7 @@ def _analyse_in_bands(left, right, params, thresholds, valid, suppress, band_row
     levels = np.empty(left.shape[:2], dtype=np.uint8)
     # the noise rules need the whole image (the coarse scale reaches ~30 px): on the host, once
     luma_scale, coarse = _noise_rules_host(left, right, weights, thresholds)
+    right = unbiased(right, luma_bias(left_luma, right_luma, thresholds))
     for top, bottom, lo, hi in _bands(height, band_rows, halo):
         band_suppress = suppress[lo:hi].view(np.uint8) if suppress is not None else None
         band_rules = tuple(None if rule is None else rule[lo:hi] for rule in (luma_scale, coarse))
@@ -172,7 +184,7 @@ def _analyse_resident(left, right, layout, params, thresholds, *, ignore, antial
         levels = strength_levels_gpu(
             cupy,
             left_planes,
-            right_planes,
+            unbiased_gpu(left_planes, right_planes, thresholds),
             ssim_map,
             params.weights,
             suppress.view(cupy.uint8) if suppress is not None else None,
@@ -383,7 +395,7 @@ def _analyse_batch(lefts, rights, thresholds, *, ignore, antialiasing, min_area,
         levels = strength_levels_gpu(
             cupy,
             left_planes,
-            right_planes,
+            unbiased_gpu(left_planes, right_planes, thresholds),
             ssim_maps,
             params.weights,
             suppress.view(cupy.uint8) if suppress is not None else None,

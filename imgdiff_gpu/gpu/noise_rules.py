@@ -11,7 +11,14 @@
   (half-pixel centres, edges clamped), each written out from the tables OpenCV
   builds, so the two agree within float32 rounding.
 
-Both take ``[N x] H x W x P`` float32 plane stacks (a batch's pairs never mix) and
+* :func:`line_shift_gpu` is :func:`imgdiff_gpu.detection.line_shift`: the same
+  windows (``correlate1d`` in the order ``sepFilter2D`` filters), medians and factors;
+  :func:`noise_rules_gpu` folds it into the coarse term, as ``difference_mask`` does.
+* :func:`unbiased_gpu` is :func:`imgdiff_gpu.detection.unbiased` with
+  :func:`imgdiff_gpu.detection.luma_bias`: the right planes with the pair's own luma
+  offset added, the median of the same ``INTER_AREA`` reduction.
+
+They take ``[N x] H x W x P`` float32 plane stacks (a batch's pairs never mix) and
 return ``[N x] H x W`` float32 arrays, which ``kernels/strength.cu`` reads per pixel.
 """
 
@@ -23,24 +30,78 @@ import math
 import cv2
 import numpy as np
 
-from ..detection import COARSE_FACTOR, Thresholds, window_noise_factors
+from ..detection import (
+    COARSE_FACTOR,
+    HYSTERESIS_LOW,
+    LINE_SAMPLE,
+    Thresholds,
+    _line_taps,
+    line_factors,
+    window_noise_factors,
+)
 
 COARSE_SIGMA = 1.5
 
 
 def luma_threshold_scale_gpu(left_planes, right_planes, weights: np.ndarray, thresholds: Thresholds):
     """The factor (>= 1) on the luma-shift threshold at each pixel, or None where the preset has none."""
+    scale = _contrast_masking_gpu(left_planes, right_planes, weights, thresholds)
+    if scale is None:
+        return None
+    scale *= _outer(*window_noise_factors(left_planes.shape[-3:-1], weights))
+    return scale
+
+
+def _outer(rows: np.ndarray, columns: np.ndarray):
+    """The outer product of two float32 vectors in float32, as numpy.outer on the CPU."""
     import cupy
 
+    return cupy.asarray(rows)[:, None] * cupy.asarray(columns)[None, :]
+
+
+def _contrast_masking_gpu(left_planes, right_planes, weights: np.ndarray, thresholds: Thresholds):
+    """``detection.contrast_masking``: ``1 + masking * contrast / luma_shift``, or None."""
     if thresholds.masking <= 0:
         return None
     contrast = _shared_contrast_gpu(left_planes[..., 0], right_planes[..., 0], weights)
     scale = contrast * np.float32(thresholds.masking / thresholds.luma_shift)
     scale += np.float32(1.0)
-    rows, columns = window_noise_factors(left_planes.shape[-3:-1], weights)
-    # the outer product in float32, as numpy.outer of the two float32 vectors on the CPU
-    scale *= cupy.asarray(rows)[:, None] * cupy.asarray(columns)[None, :]
     return scale
+
+
+def line_shift_gpu(left_planes, right_planes, weights: np.ndarray, thresholds: Thresholds, masking=None):
+    """``detection.line_shift`` of CuPy plane stacks (the right one unbiased), each pair its own ratio."""
+    import cupy
+    from cupyx.scipy import ndimage
+
+    if not thresholds.line:
+        return None
+    extra, _, white = _line_taps(tuple(float(v) for v in weights))
+    w = weights.astype(np.float32)
+    delta = cupy.ascontiguousarray(left_planes[..., 0] - right_planes[..., 0])
+    along = ndimage.correlate1d(delta, w, axis=-1, mode="reflect", output=np.float32)  # as sepFilter2D
+    shift = ndimage.correlate1d(along, w, axis=-2, mode="reflect", output=np.float32)
+    along_rows = abs(ndimage.correlate1d(shift, extra, axis=-1, mode="reflect", output=np.float32))
+    along_columns = abs(ndimage.correlate1d(shift, extra, axis=-2, mode="reflect", output=np.float32))
+    shape = left_planes.shape[-3:-1]
+    rows, columns = window_noise_factors(shape, weights)
+    line_rows, line_columns = line_factors(shape, weights)
+    along_rows /= _outer(rows, line_columns)
+    along_columns /= _outer(line_rows, columns)
+    line = cupy.maximum(along_rows, along_columns)
+    shift = abs(shift) / _outer(rows, columns)
+    sample = (Ellipsis, slice(None, None, LINE_SAMPLE), slice(None, None, LINE_SAMPLE))
+
+    def median(a):  # per pair
+        a = a[sample]
+        return cupy.median(a.reshape((*a.shape[:-2], -1)), axis=-1)
+
+    noise, kept = median(shift), median(line)
+    ratio = cupy.where(noise > 0, cupy.clip(kept / cupy.where(noise > 0, noise, 1), white, 1.0), 1.0)
+    line /= (np.float32(thresholds.luma_shift) * ratio.astype(cupy.float32))[..., None, None]
+    if masking is not None:
+        line /= masking
+    return line
 
 
 def _shared_contrast_gpu(left_luma, right_luma, weights: np.ndarray):
@@ -164,10 +225,43 @@ def _linear(array, axis: int, first: np.ndarray, second: np.ndarray, fraction: n
     return low * keep + high * take
 
 
+def unbiased_gpu(left_planes, right_planes, thresholds: Thresholds):
+    """``detection.unbiased(right, detection.luma_bias(...))`` of CuPy plane stacks, each pair its own bias.
+
+    The median of the luma difference's ``INTER_AREA`` 4 x 4 block means (as the
+    coarse term reduces), clipped to ``HYSTERESIS_LOW`` times the luma threshold.
+    """
+    import cupy
+
+    if not thresholds.luma_bias:
+        return right_planes
+    height, width = left_planes.shape[-3:-1]
+    delta = left_planes[..., 0] - right_planes[..., 0]  # [N x] H x W, float32
+    small = _gather_sum(delta, -2, *_area_table(height, max(height // COARSE_FACTOR, 1)))
+    small = _gather_sum(small, -1, *_area_table(width, max(width // COARSE_FACTOR, 1))).astype(cupy.float32)
+    largest = np.float32(HYSTERESIS_LOW * thresholds.luma_shift)
+    bias = cupy.clip(cupy.median(small.reshape((*small.shape[:-2], -1)), axis=-1), -largest, largest)
+    shifted = right_planes.copy()
+    shifted[..., 0] += bias.astype(cupy.float32)[..., None, None]
+    return shifted
+
+
 def noise_rules_gpu(left_planes, right_planes, weights, thresholds: Thresholds):
-    """(luma_scale, coarse) of two CuPy plane stacks, as ``detection.difference_mask`` computes them."""
-    luma_scale = luma_threshold_scale_gpu(left_planes, right_planes, weights, thresholds)
+    """(luma_scale, coarse) of two CuPy plane stacks, as ``detection.difference_mask`` computes them.
+
+    ``coarse`` is the larger of the coarse chroma shift and the line evidence, as there.
+    """
+    import cupy
+
+    masking = _contrast_masking_gpu(left_planes, right_planes, weights, thresholds)
+    luma_scale = None
+    if masking is not None:
+        luma_scale = masking * _outer(*window_noise_factors(left_planes.shape[-3:-1], weights))
     coarse = None
     if thresholds.coarse_chroma is not None and left_planes.shape[-1] >= 3:
         coarse = coarse_chroma_shift_gpu(left_planes, right_planes) / np.float32(thresholds.coarse_chroma)
+    right = unbiased_gpu(left_planes, right_planes, thresholds)
+    line = line_shift_gpu(left_planes, right, weights, thresholds, masking)
+    if line is not None:
+        coarse = line if coarse is None else cupy.maximum(coarse, line)
     return luma_scale, coarse
