@@ -197,3 +197,18 @@ def test_a_checkout_without_the_built_core_says_how_to_build_it():
     assert done.returncode == 1
     assert "the compiled CPU kernels, cannot be loaded" in done.stderr
     assert "pip install -e ." in done.stderr
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_sleep_between_loops_unless_the_user_says_otherwise(given, expected):
+    """The core sets OMP_WAIT_POLICY before OpenMP starts (see cpu/compiled.py), keeping a user's own."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    code = "import os, imgdiff_gpu.cpu.compiled; print(os.environ['OMP_WAIT_POLICY'])"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
