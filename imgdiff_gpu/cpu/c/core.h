@@ -62,6 +62,13 @@ typedef struct {
  * writable when `writable`. Returns 0, or -1 with a Python exception set. */
 int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writable, int optional);
 void release_arrays(array_t *arrays, int count);
+
+/* One strip of rows of a kernel's job, computed with the scratch memory of the thread that runs it. */
+typedef void (*strip_fn)(const void *job, Py_ssize_t strip, void *work);
+
+/* Every strip of ``job`` on OpenMP's threads (dynamic: strips cost unequally), the GIL released,
+ * each thread with ``work_bytes`` of scratch of its own: 0, or -1 with MemoryError raised. */
+int run_strips(const void *job, Py_ssize_t strips, size_t work_bytes, strip_fn fn);
 /* -1 with TypeError unless `a` holds one of the `count` types listed. */
 int expect_type(const array_t *a, const char *name, const elem_t *types, int count);
 int expect_shape(const array_t *a, const char *name, const Py_ssize_t *shape, int ndim);

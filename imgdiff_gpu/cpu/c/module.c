@@ -102,6 +102,33 @@ int expect_shape(const array_t *a, const char *name, const Py_ssize_t *shape, in
     return 0;
 }
 
+int run_strips(const void *job, Py_ssize_t strips, size_t work_bytes, strip_fn fn)
+{
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel
+    {
+        void *work = malloc(work_bytes);
+        if (work == NULL) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (Py_ssize_t strip = 0; strip < strips; strip++) {
+            if (work != NULL) {
+                fn(job, strip, work);
+            }
+        }
+        free(work);
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *core_get_num_threads(PyObject *self, PyObject *unused)
 {
 #ifdef _OPENMP

@@ -153,6 +153,12 @@ IMGDIFF_CLONES static void ssim_strip(const ssim_job *job, Py_ssize_t strip, dou
 
 static const elem_t SSIM_INPUTS[] = {ELEM_U8, ELEM_I8, ELEM_U16, ELEM_I16, ELEM_F32, ELEM_F64};
 
+/* ssim_strip as run_strips calls it. */
+static void ssim_strip_of(const void *job, Py_ssize_t strip, void *work)
+{
+    ssim_strip(job, strip, work);
+}
+
 PyObject *core_ssim(PyObject *self, PyObject *args)
 {
     PyObject *ox, *oy, *ocounted, *ow, *oout, *ostats;
@@ -200,26 +206,7 @@ PyObject *core_ssim(PyObject *self, PyObject *args)
     job.stats = a[5].present ? a[5].view.buf : NULL;
     size_t work_doubles = 4 * (BLOCK_COLUMNS + 2 * (size_t)(job.taps / 2)) + 4 * 2 * (size_t)job.taps * BLOCK_COLUMNS +
                           4 * BLOCK_COLUMNS;
-    int failed = 0;
-    Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel
-    {
-        double *work = malloc(work_doubles * sizeof(double));
-        if (work == NULL) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (Py_ssize_t strip = 0; strip < strips; strip++) {
-            if (work != NULL) {
-                ssim_strip(&job, strip, work);
-            }
-        }
-        free(work);
-    }
-    Py_END_ALLOW_THREADS
-    if (failed) {
-        PyErr_NoMemory();
+    if (run_strips(&job, strips, work_doubles * sizeof(double), ssim_strip_of) < 0) {
         goto done;
     }
     result = Py_NewRef(Py_None);

@@ -147,6 +147,12 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
     }
 }
 
+/* strength_strip as run_strips calls it. */
+static void strength_strip_of(const void *job, Py_ssize_t strip, void *work)
+{
+    strength_strip(job, strip, work);
+}
+
 PyObject *core_strength(PyObject *self, PyObject *args)
 {
     PyObject *oleft, *oright, *omap, *ow, *osuppress, *oscale, *ocoarse, *oout;
@@ -197,26 +203,7 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     const size_t work_bytes = q * width * sizeof(double) + q * rows * width * sizeof(float) +
                               q * stride * sizeof(float) + rows * width + stride + width;
     const Py_ssize_t strips = (job.height + STRIP_ROWS - 1) / STRIP_ROWS;
-    int failed = 0;
-    Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel
-    {
-        char *work = malloc(work_bytes);
-        if (work == NULL) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (Py_ssize_t strip = 0; strip < strips; strip++) {
-            if (work != NULL) {
-                strength_strip(&job, strip, work);
-            }
-        }
-        free(work);
-    }
-    Py_END_ALLOW_THREADS
-    if (failed) {
-        PyErr_NoMemory();
+    if (run_strips(&job, strips, work_bytes, strength_strip_of) < 0) {
         goto done;
     }
     result = Py_NewRef(Py_None);
