@@ -28,13 +28,19 @@ def pan_frames(changed: set[int] = frozenset()) -> list[np.ndarray]:
     return frames
 
 
-def write_video(path: Path, frames: list[np.ndarray], codec: str) -> Path:
+def write_video(path: Path, frames: list[np.ndarray], codec: str, *, gop: int | None = None) -> Path:
+    """``frames`` (RGB) as a video: H.264 4:2:0 at CRF 18, or ``codec`` (FFV1, ...) at 4:4:4.
+
+    ``gop``: a keyframe every ``gop`` frames (None: the encoder's choice).
+    """
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=25)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p" if codec == "libx264" else "yuv444p"
         if codec == "libx264":
             stream.options = {"crf": "18"}
+        if gop is not None:
+            stream.gop_size = gop
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
@@ -46,15 +52,10 @@ def write_video(path: Path, frames: list[np.ndarray], codec: str) -> Path:
 def write_marked_video(path: Path, changed: set[int], frames: int = 12) -> Path:
     """12 lossless frames (FFV1, 4:4:4) of a pan across the astronaut, 96 x 128, a red patch in ``changed``."""
     photo = data.astronaut()
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("ffv1", rate=25)
-        stream.height, stream.width, stream.pix_fmt = 96, 128, "yuv444p"
-        for i in range(frames):
-            frame = photo[100 + 2 * i : 196 + 2 * i, 150 + 3 * i : 278 + 3 * i].copy()
-            if i in changed:
-                frame[30:42, 40:60] = (250, 30, 30)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    pictures = []
+    for i in range(frames):
+        frame = photo[100 + 2 * i : 196 + 2 * i, 150 + 3 * i : 278 + 3 * i].copy()
+        if i in changed:
+            frame[30:42, 40:60] = (250, 30, 30)
+        pictures.append(frame)
+    return write_video(path, pictures, "ffv1")

@@ -215,21 +215,9 @@ def test_pairs_are_grouped_by_input_bytes_with_several_tasks_per_worker(tmp_path
 
 def _video(path: Path, changed: set[int]) -> Path:
     """The pan of test_video.py in H.264 with B-frames and a keyframe every 5 frames: ranges start mid-GOP."""
-    import av
-    from clips import pan_frames
+    from clips import pan_frames, write_video
 
-    frames = pan_frames(changed)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        stream.gop_size = 5
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return write_video(path, pan_frames(changed), "libx264", gop=5)
 
 
 @pytest.mark.parametrize("selection", [[], ["--offset", "2", "--all-differing"], ["--offset", "-3", "--start", "4"]])
