@@ -164,10 +164,10 @@ def test_small_pairs_are_not_banded():
         assert band_rows < 2000 and band_rows % 4 == 0
 
 
-def _low_banded_and_whole(left, right, rows):
+def _low_banded_and_whole(left, right, rows, low=None):
     """Low's analysis of the pair whole and in bands of about ``rows`` rows: the same; the whole's result
     and the rows of a band."""
-    low = thresholds_for("low")
+    low = thresholds_for("low") if low is None else low
     planes = 3 if left.ndim == 3 else 1
     budget = _budget_for(rows, left.shape, planes, low)
     band_rows = rows_per_band(left.shape, planes, low, antialiasing=False, budget=budget)
@@ -201,6 +201,15 @@ def test_low_in_bands_removes_the_pairs_own_offset(rows):
     assert without_offset.regions != whole.regions  # the offset matters here
 
 
+def _lines_pair() -> tuple[np.ndarray, np.ndarray]:
+    left = PHOTOS["camera"]()
+    height, width = left.shape
+    right = left.astype(np.int16)
+    right[height // 10 : height // 10 + 2, width // 8 : width // 2] += 14
+    right[height // 5 : 4 * height // 5, 3 * width // 4 : 3 * width // 4 + 2] += 14
+    return left, jpeg_roundtrip(np.clip(right, 0, 255).astype(np.uint8), 80)
+
+
 @pytest.mark.parametrize("rows", [4, 36, 128])
 def test_low_in_bands_sees_thin_lines_against_the_pairs_noise(rows):
     """The pair's line noise ratio is a median over every 4th row and column, gathered band by band.
@@ -209,12 +218,7 @@ def test_low_in_bands_sees_thin_lines_against_the_pairs_noise(rows):
     a JPEG: found by their average along themselves (not by the SSIM window's alone), against a
     threshold set by the noise the whole pair keeps along lines.
     """
-    left = PHOTOS["camera"]()
-    height, width = left.shape
-    right = left.astype(np.int16)
-    right[height // 10 : height // 10 + 2, width // 8 : width // 2] += 14
-    right[height // 5 : 4 * height // 5, 3 * width // 4 : 3 * width // 4 + 2] += 14
-    right = jpeg_roundtrip(np.clip(right, 0, 255).astype(np.uint8), 80)
+    left, right = _lines_pair()
     whole, band_rows = _low_banded_and_whole(left, right, rows)
     assert len(whole.regions) == 2
     # the column's line crosses a band's border
@@ -223,28 +227,71 @@ def test_low_in_bands_sees_thin_lines_against_the_pairs_noise(rows):
     assert len(without_lines.regions) < 2  # the lines are seen along themselves
 
 
-def test_the_pairs_statistics_gathered_in_bands_are_the_wholes():
+@pytest.mark.parametrize("coarse_chroma", [True, False])
+def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chroma):
+    """What the strength is given (the unbiased planes, the luma scale, the coarse and line evidence)
+    is, at every kept row of a band, what the whole image gives it there, bit for bit.
+
+    The final mask would hide a small error (a halo a few rows short changes the line evidence by
+    far less than a threshold); this does not. Without the coarse chroma term's halo (32 rows) the
+    line's average along a column still has the rows it reads (24 beyond the SSIM window's 5).
+    """
+    from imgdiff_gpu.cpu import strength
+
+    low = thresholds_for("low")
+    if not coarse_chroma:
+        low = replace(low, coarse_chroma=None)
+        assert bands.band_halo(low, antialiasing=False, radius=5) == bands.LINE_REACH + 5
+    left = PHOTOS["astronaut"]()
+    right = jpeg_roundtrip(_edited(left), 80)
+    right[..., :] = np.clip(right.astype(np.int16) - 2, 0, 255).astype(np.uint8)  # an offset to remove
+    calls = []
+    real = strength.strength_map
+
+    def recording(left_planes, right_planes, ssim_map, weights, **options):
+        calls.append((right_planes.copy(), options["luma_scale"].copy(), options["coarse"].copy()))
+        return real(left_planes, right_planes, ssim_map, weights, **options)
+
+    monkeypatch.setattr(strength, "strength_map", recording)
+    budget = _budget_for(36, left.shape, 3, low)
+    _analyse(left, right, low)
+    (whole,) = calls
+    calls.clear()
+    _analyse(left, right, low, budget=budget)
+    band_rows = rows_per_band(left.shape, 3, low, antialiasing=False, budget=budget)
+    halo = bands.band_halo(low, antialiasing=False, radius=5)
+    spans = list(bands.bands(left.shape[0], band_rows, halo))
+    assert len(calls) == len(spans) > 1
+    for (top, bottom, lo, _), band in zip(spans, calls, strict=True):
+        for name, ours, theirs in zip(("right planes", "luma scale", "coarse"), band, whole, strict=True):
+            assert np.array_equal(ours[top - lo : bottom - lo], theirs[top:bottom]), (name, top)
+
+
+@pytest.mark.parametrize("band_rows", [4, 36])
+def test_the_pairs_statistics_gathered_in_bands_are_the_wholes(band_rows):
     """The block means and the line noise samples of bands of rows, with their halos, are the whole's."""
     from pictures import luma_analysis
 
-    from imgdiff_gpu.detection import line_noise_samples, luma_block_means, luma_shift_map
+    from imgdiff_gpu.detection import line_noise_samples, luma_bias, luma_block_means, luma_shift_map
+    from imgdiff_gpu.planes import pair_layout
 
     left = PHOTOS["chelsea"]()  # 451 columns: no multiple of the block
-    pair, weights, _, _ = luma_analysis(left, jpeg_roundtrip(_edited(left), 80))
+    right = jpeg_roundtrip(_edited(left), 80)
+    pair, weights, params, _ = luma_analysis(left, right)
     left_luma, right_luma = pair.left.luma, pair.right.luma
-    shape = left_luma.shape
-    line, noise = line_noise_samples(luma_shift_map(left_luma, right_luma, weights), weights)
+    bias = luma_bias(left_luma, right_luma, thresholds_for("low"))
+    assert bias != 0.0
     blocks = luma_block_means(left_luma, right_luma)
-    halo = bands.LINE_REACH + len(weights) // 2
-    gathered = {"line": [], "noise": [], "blocks": []}
-    for top, bottom, lo, hi in bands.bands(shape[0], 36, halo):
-        shift = luma_shift_map(left_luma[lo:hi], right_luma[lo:hi], weights)
-        band_line, band_noise = line_noise_samples(shift, weights, shape=shape, top=lo, rows=(top - lo, bottom - lo))
-        gathered["line"].append(band_line)
-        gathered["noise"].append(band_noise)
-        gathered["blocks"].append(luma_block_means(left_luma[top:bottom], right_luma[top:bottom]))
-    for name, whole in (("line", line), ("noise", noise), ("blocks", blocks)):
-        assert np.array_equal(np.sort(np.concatenate(gathered[name]), axis=None), np.sort(whole, axis=None)), name
+    gathered = [
+        luma_block_means(left_luma[top:bottom], right_luma[top:bottom])
+        for top, bottom, _, _ in bands.bands(left.shape[0], band_rows, 0)
+    ]
+    assert np.array_equal(np.sort(np.concatenate(gathered), axis=None), np.sort(blocks, axis=None))
+    line, noise = line_noise_samples(luma_shift_map(left_luma, right_luma + np.float32(bias), weights), weights)
+    banded = bands.BandedPair(left, right, pair_layout(left, right), params)
+    band_line, band_noise = bands.line_samples_in_bands(banded, band_rows, bias)
+    assert np.array_equal(np.sort(band_line), np.sort(line))
+    assert np.array_equal(np.sort(band_noise), np.sort(noise))
 
 
 @pytest.mark.parametrize("width", [13, 100, 441, 8192 + 10, 8193 + 10, 9000])

@@ -5,14 +5,21 @@ working planes at once: two float32 plane stacks, the float64 SSIM map, the
 float32 strength and their temporaries. A pair whose working set is over
 :data:`CPU_BUDGET_BYTES` goes through here instead, in bands of rows, each read
 with a halo of the rows its kept rows see (the SSIM window's radius, the
-strength's reach, the coarse scale of ``low``), so that every kept row is
-computed from the same pixels, by the same kernels, as in a whole-image run.
+strength's reach, the coarse scale and the line average of ``low``), so that
+every kept row is computed from the same pixels, by the same kernels, as in a
+whole-image run.
 What is global stays global, accumulated band by band in the unbanded order:
 
 * Otsu's SSIM threshold: the 256-bin histogram, summed over the bands (integer
   counts, exact); so the strength needs a second pass over the bands, after it.
 * The score: NumPy's float64 summation of the cropped map, reproduced row for
   row (:class:`CroppedMean`), so the mean is bit for bit that of ``score_of``.
+* ``low``'s luma offset: the median of the 4 x 4 block means of ``Y1 - Y2``, gathered
+  in the first pass (bands start on multiples of 4: their blocks are the frame's).
+* ``low``'s line noise ratio: medians over every 4th row and column of the line
+  evidence and of the luma shift, with that offset removed; their samples are
+  gathered in a pass of their own, between the offset and the strength, with a halo
+  of the rows the average along a column reads (:data:`LINE_REACH`).
 * Hysteresis and the regions: the bands leave one byte a pixel (the strength
   levels), and the regions are found once, on the whole mask. What the regions'
   statistics read of the SSIM map and the planes, at their pixels only, is
@@ -412,7 +419,13 @@ def _first_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, scor
 
 
 def _line_ratio_pass(pair: BandedPair, band_rows: int, bias: float) -> float:
-    """The pair's line noise ratio: the samples of every band (its rows at multiples of LINE_SAMPLE)."""
+    """The pair's line noise ratio, from the samples of all its bands."""
+    return line_noise_ratio_of(*line_samples_in_bands(pair, band_rows, bias), pair.params.weights)
+
+
+def line_samples_in_bands(pair: BandedPair, band_rows: int, bias: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~imgdiff_gpu.detection.line_noise_samples` of the pair with ``bias`` removed, band by band
+    (each band's rows at multiples of LINE_SAMPLE): the whole's samples, in another order."""
     weights = pair.params.weights
     lines, noises = [], []
     for top, bottom, lo, hi in bands(pair.height, band_rows, LINE_REACH + pair.params.radius):
@@ -427,7 +440,7 @@ def _line_ratio_pass(pair: BandedPair, band_rows: int, bias: float) -> float:
         )
         lines.append(line)
         noises.append(noise)
-    return line_noise_ratio_of(np.concatenate(lines), np.concatenate(noises), weights)
+    return np.concatenate(lines), np.concatenate(noises)
 
 
 def _marks_pass(
