@@ -398,16 +398,29 @@ def luma_bias(left_luma: np.ndarray, right_luma: np.ndarray, thresholds: Thresho
     """
     if not thresholds.luma_bias:
         return 0.0
+    return luma_bias_of(luma_block_means(left_luma, right_luma), thresholds)
+
+
+def luma_block_means(left_luma: np.ndarray, right_luma: np.ndarray) -> np.ndarray:
+    """``Y1 - Y2`` averaged over the 4 x 4 blocks of the coarse grid (float32, OpenCV's INTER_AREA).
+
+    A band of rows that starts on a multiple of 4, of a multiple of 4 rows, gives the same
+    blocks as those rows of the whole (at any width: the columns are resized alike).
+    """
     import cv2
 
     height, width = left_luma.shape
-    small = cv2.resize(
+    return cv2.resize(
         cv2.subtract(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma)),
         (max(width // COARSE_FACTOR, 1), max(height // COARSE_FACTOR, 1)),
         interpolation=cv2.INTER_AREA,
     )
+
+
+def luma_bias_of(block_means: np.ndarray, thresholds: Thresholds) -> float:
+    """:func:`luma_bias` from all the frame's block means (:func:`luma_block_means`, in any order)."""
     largest = HYSTERESIS_LOW * thresholds.luma_shift
-    return float(np.clip(np.median(small), -largest, largest))
+    return float(np.clip(np.median(block_means), -largest, largest))
 
 
 def unbiased(right: np.ndarray, bias: float) -> np.ndarray:
@@ -509,18 +522,32 @@ def line_shift(
     return line
 
 
-def line_over_threshold(shift: np.ndarray, weights: np.ndarray, thresholds: Thresholds, ratio: float) -> np.ndarray:
-    """:func:`line_shift` before the masking, from ``w * (Y1 - Y2)`` (unbiased) and the pair's ratio."""
+def line_over_threshold(
+    shift: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    ratio: float,
+    *,
+    shape: tuple[int, int] | None = None,
+    top: int = 0,
+) -> np.ndarray:
+    """:func:`line_shift` before the masking, from ``w * (Y1 - Y2)`` (unbiased) and the pair's ratio.
+
+    With ``shape``, ``shift`` is rows ``top`` onwards of a map of that shape (a band of a
+    taller image): the border noise factors are the whole map's, at those rows.
+    """
     import cv2
 
     extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
     along_rows = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
     along_columns = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
-    rows, columns = window_noise_factors(shift.shape, weights)
-    line_rows, line_columns = line_factors(shift.shape, weights)
-    along_rows /= np.outer(rows, line_columns)
-    along_columns /= np.outer(line_rows, columns)
+    shape = shift.shape if shape is None else shape
+    rows, columns = window_noise_factors(shape, weights)
+    line_rows, line_columns = line_factors(shape, weights)
+    these = slice(top, top + shift.shape[0])
+    along_rows /= np.outer(rows[these], line_columns)
+    along_columns /= np.outer(line_rows[these], columns)
     line = np.maximum(along_rows, along_columns, out=along_rows)
     line /= np.float32(thresholds.luma_shift * ratio)
     return line
@@ -547,24 +574,51 @@ def _luma_shift(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarr
 
 
 def _line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
-    """The medians' ratio over every LINE_SAMPLE-th row and column, the line averages computed there only.
+    """The medians' ratio over every LINE_SAMPLE-th row and column (:func:`line_noise_samples`)."""
+    return line_noise_ratio_of(*line_noise_samples(shift, weights), weights)
 
-    A row's average along rows reads that row alone, and a column's along columns that
-    column alone, so filtering the sampled rows (columns) gives the whole map's values there.
+
+def line_noise_ratio_of(line: np.ndarray, noise: np.ndarray, weights: np.ndarray) -> float:
+    """The noise ratio from all the pair's samples (:func:`line_noise_samples`, in any order)."""
+    _, _, white = _line_taps(tuple(float(v) for v in weights))
+    noise = float(np.median(noise))
+    return float(np.clip(np.median(line) / noise, white, 1.0)) if noise > 0 else 1.0
+
+
+def line_noise_samples(
+    shift: np.ndarray,
+    weights: np.ndarray,
+    *,
+    shape: tuple[int, int] | None = None,
+    top: int = 0,
+    rows: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The line evidence and ``|shift|`` (float32, 1-D), each over its window's noise factor, at every
+    LINE_SAMPLE-th row and column: the values whose medians make the pair's noise ratio.
+
+    The line averages are computed there only: a row's average along rows reads that row
+    alone, and a column's along columns that column alone, so filtering the sampled rows
+    (columns) gives the whole map's values there. With ``shape``, ``shift`` is rows ``top``
+    onwards of a map of that shape (a band with its halo), and ``rows`` (first, last + 1, of
+    ``shift``) the rows sampled from: those at multiples of LINE_SAMPLE in the whole map.
     """
     import cv2
 
-    extra, _, white = _line_taps(tuple(float(v) for v in weights))
+    extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
     step = LINE_SAMPLE
-    rows, columns = window_noise_factors(shift.shape, weights)
-    line_rows, line_columns = line_factors(shift.shape, weights)
-    some_rows = np.ascontiguousarray(shift[::step])
+    shape = shift.shape if shape is None else shape
+    first, last = rows if rows is not None else (0, shift.shape[0])
+    first += -(top + first) % step  # the first row at a multiple of the step in the whole map
+    sampled = slice(top + first, top + last, step)
+    row_factors, column_factors = window_noise_factors(shape, weights)
+    line_rows, line_columns = line_factors(shape, weights)
+    some_rows = np.ascontiguousarray(shift[first:last:step])
     some_columns = np.ascontiguousarray(shift[:, ::step])
     along_rows = np.abs(cv2.sepFilter2D(some_rows, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
     along_columns = np.abs(cv2.sepFilter2D(some_columns, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
-    along_rows = along_rows[:, ::step] / np.outer(rows[::step], line_columns[::step])
-    along_columns = along_columns[::step] / np.outer(line_rows[::step], columns[::step])
+    along_rows = along_rows[:, ::step] / np.outer(row_factors[sampled], line_columns[::step])
+    along_columns = along_columns[first:last:step] / np.outer(line_rows[sampled], column_factors[::step])
     line = np.maximum(along_rows, along_columns)
-    noise = float(np.median(np.abs(shift[::step, ::step]) / np.outer(rows[::step], columns[::step])))
-    return float(np.clip(np.median(line) / noise, white, 1.0)) if noise > 0 else 1.0
+    noise = np.abs(shift[first:last:step, ::step]) / np.outer(row_factors[sampled], column_factors[::step])
+    return line.ravel(), noise.ravel()

@@ -5,14 +5,21 @@ working planes at once: two float32 plane stacks, the float64 SSIM map, the
 float32 strength and their temporaries. A pair whose working set is over
 :data:`CPU_BUDGET_BYTES` goes through here instead, in bands of rows, each read
 with a halo of the rows its kept rows see (the SSIM window's radius, the
-strength's reach, the coarse scale of ``low``), so that every kept row is
-computed from the same pixels, by the same kernels, as in a whole-image run.
+strength's reach, the coarse scale and the line average of ``low``), so that
+every kept row is computed from the same pixels, by the same kernels, as in a
+whole-image run.
 What is global stays global, accumulated band by band in the unbanded order:
 
 * Otsu's SSIM threshold: the 256-bin histogram, summed over the bands (integer
   counts, exact); so the strength needs a second pass over the bands, after it.
 * The score: NumPy's float64 summation of the cropped map, reproduced row for
   row (:class:`CroppedMean`), so the mean is bit for bit that of ``score_of``.
+* ``low``'s luma offset: the median of the 4 x 4 block means of ``Y1 - Y2``, gathered
+  in the first pass (bands start on multiples of 4: their blocks are the frame's).
+* ``low``'s line noise ratio: medians over every 4th row and column of the line
+  evidence and of the luma shift, with that offset removed; their samples are
+  gathered in a pass of their own, between the offset and the strength, with a halo
+  of the rows the average along a column reads (:data:`LINE_REACH`).
 * Hysteresis and the regions: the bands leave one byte a pixel (the strength
   levels), and the regions are found once, on the whole mask. What the regions'
   statistics read of the SSIM map and the planes, at their pixels only, is
@@ -36,12 +43,19 @@ from ..detection import (
     COARSE_FACTOR,
     HYSTERESIS_HIGH,
     HYSTERESIS_LOW,
+    LINE_SIGMA,
     Thresholds,
     changed_pixels,
     coarse_chroma_shift,
+    contrast_masking,
     explained_by_antialiasing,
     hysteresis,
-    luma_threshold_scale,
+    line_noise_ratio_of,
+    line_noise_samples,
+    line_over_threshold,
+    luma_bias_of,
+    luma_block_means,
+    luma_shift_map,
     otsu_ssim_threshold,
     ssim_histogram,
     window_noise_factors,
@@ -64,6 +78,10 @@ COARSE_HALO = 8 * COARSE_FACTOR
 """Rows the coarse chroma term of a row reads (a 4 x 4 block average, a Gaussian of
 radius 6 on that grid and a linear interpolation back: 7 coarse rows, rounded up)."""
 
+LINE_REACH = int(np.ceil(4 * LINE_SIGMA))
+"""Rows the average along a column reaches beyond the SSIM window (the 1-D Gaussian that
+follows it has sigma at most LINE_SIGMA, truncated at 4 sigma): 24."""
+
 SMALLEST_BANDED_SIDE = 16
 FULL_WINDOW_RADIUS = int(GAUSSIAN_TRUNCATE * WINDOW_SIGMA + 0.5)
 """The SSIM window's radius (5) on every image wide enough to be banded."""
@@ -81,6 +99,8 @@ def bytes_per_pixel(planes: int, thresholds: Thresholds, *, antialiasing: bool) 
         total += 28  # the contrast's filtered planes and the luma factor
     if thresholds.coarse_chroma is not None:
         total += 4 * planes + 4  # the plane difference and the coarse term
+    if thresholds.line:
+        total += 8  # the line evidence, alive through the strength (measured: +4 at the peak)
     return total
 
 
@@ -96,13 +116,10 @@ def rows_per_band(
     row = width * bytes_per_pixel(planes, thresholds, antialiasing=antialiasing)
     if height * row <= budget or min(height, width) < SMALLEST_BANDED_SIDE:
         return height
-    if thresholds.coarse_chroma is not None and planes >= 3 and height % COARSE_FACTOR:
-        # the coarse grid of a height that is no multiple of its block is not the same in bands
-        return height
-    if thresholds.luma_bias or thresholds.line:
-        # statistics of the whole pair that bands do not gather yet: its luma offset (a median over
-        # the frame's blocks) and how much of its noise it keeps along a line (a median over every
-        # 4th row and column, of an average that reaches ~24 rows): such a pair is analysed whole
+    coarse_grid = thresholds.luma_bias or (thresholds.coarse_chroma is not None and planes >= 3)
+    if coarse_grid and height % COARSE_FACTOR:
+        # the coarse grid of a height that is no multiple of its block (the luma offset's blocks,
+        # the coarse chroma term's) is not the same in bands
         return height
     halo = band_halo(thresholds, antialiasing=antialiasing, radius=FULL_WINDOW_RADIUS)
     rows = budget // row - 2 * halo
@@ -116,6 +133,8 @@ def band_halo(thresholds: Thresholds, *, antialiasing: bool, radius: int) -> int
     halo = max(radius, NEAR + 1 if antialiasing else NEAR)
     if thresholds.coarse_chroma is not None:
         halo = max(halo, COARSE_HALO)
+    if thresholds.line:  # the average along a column, of the luma shift over the window
+        halo = max(halo, LINE_REACH + radius)
     return halo
 
 
@@ -329,13 +348,17 @@ def analyse_in_bands(
     score = CroppedMean((height, width), params.crop, ignore)
     ssim_map = np.empty((height, width), dtype=np.float64) if keep_maps else None
 
-    if thresholds.exact or thresholds.ssim is not None:
+    # Otsu's threshold needs the whole map's histogram before any strength, and the line
+    # evidence the pair's noise ratio, which needs the pair's offset removed
+    otsu = not (thresholds.exact or thresholds.ssim is not None)
+    threshold, bias = _first_pass(pair, band_rows, valid, thresholds, score, ssim_map, otsu=otsu)
+    if not otsu:
         threshold = 1.0 if thresholds.exact else thresholds.ssim
-        to_score = score  # one pass over the bands: the score's too
-    else:  # Otsu's threshold needs the whole map's histogram before any strength
-        threshold = _otsu_pass(pair, band_rows, valid, thresholds, score, ssim_map)
-        to_score = None
-    marks = _marks_pass(pair, band_rows, valid, thresholds, threshold, antialiasing, to_score, ssim_map)
+    ratio = _line_ratio_pass(pair, band_rows, bias) if thresholds.line else None
+    to_score = None if otsu else score  # without Otsu, the score's pass is the strength's
+    marks = _marks_pass(
+        pair, band_rows, valid, thresholds, threshold, antialiasing, to_score, ssim_map, bias=bias, ratio=ratio
+    )
     if thresholds.exact:
         mask = marks
     else:
@@ -368,23 +391,67 @@ def analyse_in_bands(
     )
 
 
-def _otsu_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, score: CroppedMean, ssim_map) -> float:
-    """The SSIM map band by band: Otsu's threshold of its histogram; the score and the kept map on the way."""
-    counts = 0
-    for top, bottom, lo, hi in bands(pair.height, band_rows, pair.params.radius):
-        band = pair.ssim(*pair.planes(lo, hi))[top - lo : bottom - lo]
-        counts = counts + ssim_histogram(band, None if valid is None else valid[top:bottom])
-        score.add(top, band)
-        if ssim_map is not None:
-            ssim_map[top:bottom] = band
-    return otsu_ssim_threshold(counts, thresholds.ssim_ceiling)
+def _first_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, score: CroppedMean, ssim_map, *, otsu):
+    """What the strength needs of the whole pair before it: (Otsu's SSIM threshold or None, the luma offset).
+
+    With ``otsu``, the SSIM map band by band: the threshold from its histogram, and the
+    score and the kept map on the way. With ``thresholds.luma_bias``, the 4 x 4 block
+    means of ``Y1 - Y2`` of every band (a band starts on a multiple of 4, so its blocks
+    are the whole frame's), and the offset from all of them.
+    """
+    if not otsu and not thresholds.luma_bias:
+        return None, 0.0
+    counts, blocks = 0, []
+    for top, bottom, lo, hi in bands(pair.height, band_rows, pair.params.radius if otsu else 0):
+        left_planes, right_planes = pair.planes(lo, hi)
+        kept = slice(top - lo, bottom - lo)
+        if otsu:
+            band = pair.ssim(left_planes, right_planes)[kept]
+            counts = counts + ssim_histogram(band, None if valid is None else valid[top:bottom])
+            score.add(top, band)
+            if ssim_map is not None:
+                ssim_map[top:bottom] = band
+        if thresholds.luma_bias:
+            blocks.append(luma_block_means(left_planes[kept, :, 0], right_planes[kept, :, 0]))
+    threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling) if otsu else None
+    bias = luma_bias_of(np.concatenate(blocks), thresholds) if blocks else 0.0
+    return threshold, bias
 
 
-def _marks_pass(pair: BandedPair, band_rows, valid, thresholds, threshold, antialiasing, score, ssim_map):
+def _line_ratio_pass(pair: BandedPair, band_rows: int, bias: float) -> float:
+    """The pair's line noise ratio, from the samples of all its bands."""
+    return line_noise_ratio_of(*line_samples_in_bands(pair, band_rows, bias), pair.params.weights)
+
+
+def line_samples_in_bands(pair: BandedPair, band_rows: int, bias: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~imgdiff_gpu.detection.line_noise_samples` of the pair with ``bias`` removed, band by band
+    (each band's rows at multiples of LINE_SAMPLE): the whole's samples, in another order."""
+    weights = pair.params.weights
+    lines, noises = [], []
+    for top, bottom, lo, hi in bands(pair.height, band_rows, LINE_REACH + pair.params.radius):
+        left_luma = pair.side_planes("left", lo, hi)[..., 0]
+        right_luma = pair.side_planes("right", lo, hi)[..., 0]
+        if bias != 0.0:  # as detection.unbiased
+            right_luma += np.float32(bias)
+        shift = luma_shift_map(left_luma, right_luma, weights)
+        del left_luma, right_luma
+        line, noise = line_noise_samples(
+            shift, weights, shape=(pair.height, pair.width), top=lo, rows=(top - lo, bottom - lo)
+        )
+        lines.append(line)
+        noises.append(noise)
+    return np.concatenate(lines), np.concatenate(noises)
+
+
+def _marks_pass(
+    pair: BandedPair, band_rows, valid, thresholds, threshold, antialiasing, score, ssim_map, *, bias, ratio
+):
     """Strength levels (uint8, H x W: 0, 1 at >= low, 2 at >= high) band by band, or for ``exact`` the mask.
 
     With ``score``, the SSIM map is computed here for the first time: into the
     score, and into ``ssim_map`` when it is kept. Otherwise a kept map is read.
+    ``bias`` and ``ratio``: the pair's luma offset and line noise ratio (:func:`_first_pass`,
+    :func:`_line_ratio_pass`).
     """
     params = pair.params
     marks = np.zeros((pair.height, pair.width), dtype=bool if thresholds.exact else np.uint8)
@@ -409,6 +476,8 @@ def _marks_pass(pair: BandedPair, band_rows, valid, thresholds, threshold, antia
             threshold,
             antialiasing=antialiasing,
             noise_factor=np.outer(rows_factor[lo:hi], columns_factor) if thresholds.masking > 0 else None,
+            bias=bias,
+            line=None if ratio is None else (ratio, lo, (pair.height, pair.width)),
         )[kept]
         if valid is not None and not thresholds.exact:
             band_marks[~valid[top:bottom]] = 0  # the strength of an ignored pixel is 0
@@ -416,8 +485,15 @@ def _marks_pass(pair: BandedPair, band_rows, valid, thresholds, threshold, antia
     return marks
 
 
-def _band_marks(left_planes, right_planes, band_map, params, thresholds, threshold, *, antialiasing, noise_factor):
-    """A band's strength levels (uint8: 0, 1 at >= low, 2 at >= high), or for ``exact`` its mask."""
+def _band_marks(
+    left_planes, right_planes, band_map, params, thresholds, threshold, *, antialiasing, noise_factor, bias, line
+):
+    """A band's strength levels (uint8: 0, 1 at >= low, 2 at >= high), or for ``exact`` its mask.
+
+    ``bias``: the pair's luma offset, added to ``right_planes``' luma in place once what reads
+    the planes as they are has read them. ``line``: (the pair's noise ratio, the band's first
+    row, the whole image's shape), or None where the preset has no line evidence.
+    """
     from .strength import strength_map
 
     explained = explained_by_antialiasing(left_planes, right_planes) if antialiasing else None
@@ -426,13 +502,25 @@ def _band_marks(left_planes, right_planes, band_map, params, thresholds, thresho
         if explained is not None:
             changed &= ~explained
         return changed
-    # the noise rules of 'low', on the band itself: the band's halo covers their reach
-    luma_scale = luma_threshold_scale(
-        left_planes[..., 0], right_planes[..., 0], params.weights, thresholds, noise_factor=noise_factor
-    )
+    # the noise rules of 'low', on the band itself: the band's halo covers their reach; in
+    # detection.difference_mask's order, the pair's offset removed after the masking and the
+    # coarse chroma term, before the luma and line evidence
+    masking = contrast_masking(left_planes[..., 0], right_planes[..., 0], params.weights, thresholds)
+    luma_scale = None if masking is None else masking * noise_factor
     coarse = None
     if thresholds.coarse_chroma is not None and left_planes.shape[2] >= 3:
         coarse = coarse_chroma_shift(left_planes, right_planes) / thresholds.coarse_chroma
+    if bias != 0.0:  # as detection.unbiased, on the band's own planes
+        right_planes[..., 0] += np.float32(bias)
+    if line is not None:
+        ratio, top, shape = line
+        shift = luma_shift_map(left_planes[..., 0], right_planes[..., 0], params.weights)
+        evidence = line_over_threshold(shift, params.weights, thresholds, ratio, shape=shape, top=top)
+        del shift
+        if masking is not None:
+            evidence /= masking
+        coarse = evidence if coarse is None else np.maximum(coarse, evidence, out=coarse)
+        del evidence
     strength = strength_map(
         left_planes,
         right_planes,
