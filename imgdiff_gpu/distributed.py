@@ -472,13 +472,10 @@ def compare_frame_range(
     ``segment``, also the range's part of the side-by-side video, written there
     (every frame compared in full, as a serial run with a diff video does).
     """
-    from ._device import resolve_device
     from .job import compare_with, encode_pictures, ignore_mask_for
     from .rendering import render
-    from .screening import FrameScreen
     from .video_exports import SideBySideWriter
-    from .video_frames import analyse_ahead, prefetch
-    from .video_report import FrameResult
+    from .video_frames import compared_frames, prefetch
 
     problems: list[str] = []
     # each stream decoded on its own thread while frames are compared, as in one process
@@ -501,40 +498,13 @@ def compare_frame_range(
                     pictures[path.as_posix()] = data
         return pictures, problems
     frames: list = []
-    ignores: dict = {}
-    screening = resolve_device(options.device) == "cpu" and options.align is None and segment is None
-    first = next(pairs, None)
-    screen = None
-    if first is not None:
-        shape = first[2].shape[:2]
-        if options.ignore_boxes or options.ignore_mask:
-            ignores[shape] = ignore_mask_for(shape, options)
-        if screening and first[2].shape == first[3].shape:
-            screen = FrameScreen(shape, options.thresholds(), ignores.get(shape))
-    on_cpu = resolve_device(options.device) == "cpu"
-
-    def ignore_for(shape: tuple[int, int]):
-        if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
-            ignores[shape] = ignore_mask_for(shape, options)
-        return ignores.get(shape)
-
-    def compare_pair(a, b):
-        return compare_with(options, a, b, ignore=ignore_for(a.shape[:2]))
-
-    # the screen starts afresh in each range: which pairs it screens never changes a result
-    analysed = analyse_ahead(_chain(first, pairs), screen, compare_pair if on_cpu else None)
     writer = None  # started at the range's first frame: a range that decodes nothing writes no part
     try:
-        for index, timestamp, a, b, score, result in analysed:
-            if score is not None:
-                frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
-                continue
+        # the screen starts afresh in each range: which pairs it screens never changes a result
+        for frame, result in compared_frames(pairs, options, screening=segment is None):
+            frames.append(frame)
             if result is None:
-                result = compare_pair(a, b)
-            fraction = float(result.mask.mean()) if result.mask is not None else 1.0
-            frames.append(
-                FrameResult(index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch)
-            )
+                continue
             if segment is not None:
                 writer = writer or SideBySideWriter(segment, segment, fps, segment=True)
                 writer.add(render(result, color=options.color, thickness=options.thickness))
@@ -544,12 +514,6 @@ def compare_frame_range(
         if writer is not None:
             writer.close(finish=False)
     return frames, problems
-
-
-def _chain(first, rest):
-    if first is not None:
-        yield first
-        yield from rest
 
 
 def frame_ranges(pairs: int, workers: int, keyframes: list[int] = ()) -> list[tuple[int, int]]:

@@ -14,21 +14,15 @@ path computes a frame's result, never the result itself.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-from ._device import resolve_device
 from .errors import ImageLoadError, OutputError
 from .html_report import REPORT_HTML
-from .job import compare_with, ignore_mask_for
 from .options import CompareOptions
 from .outputs import Outputs, checkpoint
-from .screening import FrameScreen
 from .video_exports import DIFF_VIDEO_FORMATS, SideBySideWriter, WorstFrames, export_frame, previous_frame_outputs
-from .video_frames import analyse_ahead, decode_frames, prefetch, selected
+from .video_frames import compared_frames, decode_frames, prefetch, selected
 from .video_report import FrameResult, VideoSummary, stage_video_report
 
 __all__ = ["FrameResult", "VideoSummary", "compare_videos", "decode_frames"]
@@ -124,63 +118,30 @@ def _compare_streams(
     right_frames = prefetch(decode_frames(right, "right", summary))
     writer = None  # started at the first frame, with the left stream's frame rate
     worst = WorstFrames(worst_count)  # rendered at the end, only those that stay among the worst
-    ignores: dict = {}  # by frame size: a stream may change size
-    screen = None  # built at the first frame, when its size and the ignored pixels are known
-    # screening proves "no regions" on the frames as given, so not when the full path would align them first
-    screening = resolve_device(options.device) == "cpu" and options.align is None and diff_video is None
     try:
         for _ in range(max(offset, 0)):
             next(right_frames, None)
         for _ in range(max(-offset, 0)):
             next(left_frames, None)
         pairs = selected(zip(left_frames, right_frames, strict=False), start, end)
-        first = next(pairs, None)
-        if first is not None:
-            shape = first[2].shape[:2]
-            if options.ignore_boxes or options.ignore_mask:
-                ignores[shape] = ignore_mask_for(shape, options)
-            if screening and first[2].shape == first[3].shape:
-                screen = FrameScreen(shape, options.thresholds(), ignores.get(shape))
-        on_cpu = resolve_device(options.device) == "cpu"
-
-        def ignore_for(shape: tuple[int, int]) -> np.ndarray | None:
-            if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
-                ignores[shape] = ignore_mask_for(shape, options)
-            return ignores.get(shape)
-
-        def compare_pair(a, b):
-            return compare_with(options, a, b, ignore=ignore_for(a.shape[:2]))
-
-        analysed = analyse_ahead(
-            itertools.chain([first] if first else [], pairs), screen, compare_pair if on_cpu else None
-        )
-        for index, timestamp, a, b, score, result in analysed:
+        for frame, result in compared_frames(pairs, options, screening=diff_video is None):
             checkpoint("frame")
-            if score is not None:
-                summary.frames.append(FrameResult(index, timestamp, score, 0.0, [], False))
-                if progress:
-                    progress(index)
-                continue
-            if result is None:
-                result = compare_pair(a, b)
-            fraction = float(result.mask.mean()) if result.mask is not None else 1.0
-            frame = FrameResult(
-                index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch
-            )
             summary.frames.append(frame)
-            if diff_video is not None and writer is None:
-                writer = SideBySideWriter(diff_video, outputs.staging_path(diff_video), summary.frame_rates.get("left"))
-            pictures = None
-            if writer is not None or (frame.different and export_all):
-                pictures = render(result, color=options.color, thickness=options.thickness)
-            if writer is not None:
-                writer.add(pictures)
-            if frame.different and export_all:
-                summary.outputs += export_frame(out_dir, index, pictures, outputs)
-            elif frame.different:
-                worst.offer(frame, result)
+            if result is not None:  # None: the screen proved the pair unchanged
+                if diff_video is not None and writer is None:
+                    rate = summary.frame_rates.get("left")
+                    writer = SideBySideWriter(diff_video, outputs.staging_path(diff_video), rate)
+                pictures = None
+                if writer is not None or (frame.different and export_all):
+                    pictures = render(result, color=options.color, thickness=options.thickness)
+                if writer is not None:
+                    writer.add(pictures)
+                if frame.different and export_all:
+                    summary.outputs += export_frame(out_dir, frame.index, pictures, outputs)
+                elif frame.different:
+                    worst.offer(frame, result)
             if progress:
-                progress(index)
+                progress(frame.index)
         if end is None:  # count the rest by decoding, so a length mismatch is real
             for _ in left_frames:
                 pass

@@ -8,6 +8,7 @@ counted by decoding, never from the container's claim.
 from __future__ import annotations
 
 import collections
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -154,3 +155,48 @@ def analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Cal
                 yield finished(*pending.popleft())
         while pending:
             yield finished(*pending.popleft())
+
+
+def compared_frames(pairs: Iterator, options, *, screening: bool = True) -> Iterator[tuple]:
+    """(FrameResult, comparison) of each frame pair ``(index, time, left, right)``, in frame order.
+
+    The comparison is None for a pair the screen proved unchanged. The screen (CPU only, and
+    not when frames are aligned before comparing, nor without ``screening``) is built at the
+    first pair, when the frame size is known; the ignored pixels once per frame size, since
+    a stream may change size.
+    """
+    from ._device import resolve_device
+    from .job import compare_with, ignore_mask_for
+    from .video_report import FrameResult
+
+    ignores: dict = {}
+
+    def ignore_for(shape: tuple[int, int]) -> np.ndarray | None:
+        if (options.ignore_boxes or options.ignore_mask) and shape not in ignores:
+            ignores[shape] = ignore_mask_for(shape, options)
+        return ignores.get(shape)
+
+    def compare_pair(a, b):
+        return compare_with(options, a, b, ignore=ignore_for(a.shape[:2]))
+
+    on_cpu = resolve_device(options.device) == "cpu"
+    first = next(pairs, None)
+    screen = None
+    if first is not None:
+        shape = first[2].shape[:2]
+        ignore = ignore_for(shape)
+        # screening proves "no regions" on the frames as given, so not when the full path aligns them first
+        if screening and on_cpu and options.align is None and first[2].shape == first[3].shape:
+            screen = FrameScreen(shape, options.thresholds(), ignore)
+    ahead = itertools.chain([first] if first is not None else [], pairs)
+    for index, timestamp, a, b, score, result in analyse_ahead(ahead, screen, compare_pair if on_cpu else None):
+        if score is not None:
+            yield FrameResult(index, timestamp, score, 0.0, [], False), None
+            continue
+        if result is None:
+            result = compare_pair(a, b)
+        fraction = float(result.mask.mean()) if result.mask is not None else 1.0
+        yield (
+            FrameResult(index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch),
+            result,
+        )

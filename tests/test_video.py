@@ -121,18 +121,18 @@ def _decoded(path: Path) -> list[np.ndarray]:
 @pytest.mark.parametrize("sensitivity", ["low", "normal"])
 def test_every_frame_gets_what_the_image_path_gives_it(videos, tmp_path, sensitivity, monkeypatch):
     """Screened or not, a frame's score and regions are compare()'s on the decoded frames."""
-    from imgdiff_gpu import video
+    from imgdiff_gpu import video, video_frames
     from imgdiff_gpu.options import CompareOptions
     from imgdiff_gpu.pipeline import compare
 
     screened = []
 
-    class CountingScreen(video.FrameScreen):
+    class CountingScreen(video_frames.FrameScreen):
         def record(self, score):
             screened.append(score is not None)
             super().record(score)
 
-    monkeypatch.setattr(video, "FrameScreen", CountingScreen)
+    monkeypatch.setattr(video_frames, "FrameScreen", CountingScreen)
     a, b = videos
     options = CompareOptions(device="cpu", sensitivity=sensitivity)
     summary = video.compare_videos(a, b, tmp_path / "o", options, worst_count=0)
