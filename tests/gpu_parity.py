@@ -123,48 +123,47 @@ def edited_pair(size: tuple[int, int] | None, *, channels: int) -> tuple[np.ndar
     return np.ascontiguousarray(left), np.ascontiguousarray(right)
 
 
-def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int, int] | None) -> None:
-    """strength.cu's levels identical to the levels of the CPU pass's strength."""
-    from imgdiff_gpu.cpu.ssim import ssim_map_2d
+def _cpu_levels(left, right, ssim_map, weights, thresholds, ssim_threshold: float, **rules) -> np.ndarray:
+    """The CPU pass's strength as the levels strength.cu writes: 0, 1 (weak) or 2 (strong)."""
     from imgdiff_gpu.cpu.strength import strength_map
-    from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW, explained_by_antialiasing, thresholds_for
-    from imgdiff_gpu.gpu.strength import strength_levels_gpu
-    from imgdiff_gpu.pipeline import luma_ssim_params
-    from imgdiff_gpu.planes import prepare_pair
+    from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW
 
-    pair = prepare_pair(*edited_pair(size, channels=channels))
-    left, right = pair.left.planes, pair.right.planes
-    params = luma_ssim_params(pair.left.luma)
-    ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
-    thresholds = thresholds_for("normal")
-    suppress = explained_by_antialiasing(left, right) if antialiasing else None
     strength = strength_map(
         left,
         right,
         ssim_map,
-        params.weights,
+        weights,
         luma=thresholds.luma_shift,
         chroma=thresholds.chroma_shift,
         texture=thresholds.texture,
-        ssim_threshold=0.6,
-        suppress=suppress,
+        ssim_threshold=ssim_threshold,
+        **rules,
     )
-    expected = (strength >= HYSTERESIS_LOW).astype(np.uint8) + (strength >= HYSTERESIS_HIGH)
-    assert expected.max() == 2 and (expected == 1).any(), "the test pair must reach both levels"
-    import cupy
+    return (strength >= HYSTERESIS_LOW).astype(np.uint8) + (strength >= HYSTERESIS_HIGH)
 
-    levels = strength_levels_gpu(
-        cupy,
-        left,
-        right,
-        ssim_map,
-        params.weights,
-        suppress.view(np.uint8) if suppress is not None else None,
-        thresholds,
-        0.6,
-    ).get()
+
+def _assert_same_levels(levels: np.ndarray, expected: np.ndarray) -> None:
     mismatched = np.argwhere(levels != expected)
     assert mismatched.size == 0, f"{len(mismatched)} pixels differ, first at {mismatched[:5].tolist()}"
+
+
+def check_strength_levels(*, channels: int, antialiasing: bool, size: tuple[int, int] | None) -> None:
+    """strength.cu's levels identical to the levels of the CPU pass's strength."""
+    import cupy
+    from pictures import luma_analysis
+
+    from imgdiff_gpu.detection import explained_by_antialiasing, thresholds_for
+    from imgdiff_gpu.gpu.strength import strength_levels_gpu
+
+    pair, weights, _, ssim_map = luma_analysis(*edited_pair(size, channels=channels))
+    left, right = pair.left.planes, pair.right.planes
+    thresholds = thresholds_for("normal")
+    suppress = explained_by_antialiasing(left, right) if antialiasing else None
+    expected = _cpu_levels(left, right, ssim_map, weights, thresholds, 0.6, suppress=suppress)
+    assert expected.max() == 2 and (expected == 1).any(), "the test pair must reach both levels"
+    device_suppress = suppress.view(np.uint8) if suppress is not None else None
+    levels = strength_levels_gpu(cupy, left, right, ssim_map, weights, device_suppress, thresholds, 0.6).get()
+    _assert_same_levels(levels, expected)
 
 
 def codec_noise_pair(size: tuple[int, int] | None, *, edited: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -238,47 +237,21 @@ def check_low_levels(left: np.ndarray, right: np.ndarray) -> None:
     The per-pixel luma factor and coarse term are the CPU's (OpenCV) here, so only
     the kernel is under test; ``check_noise_rules`` holds the device's own.
     """
-    from imgdiff_gpu.cpu.ssim import ssim_map_2d
-    from imgdiff_gpu.cpu.strength import strength_map
-    from imgdiff_gpu.detection import (
-        HYSTERESIS_HIGH,
-        HYSTERESIS_LOW,
-        coarse_chroma_shift,
-        luma_threshold_scale,
-        thresholds_for,
-    )
-    from imgdiff_gpu.gpu.strength import strength_levels_gpu
-    from imgdiff_gpu.pipeline import luma_ssim_params
-    from imgdiff_gpu.planes import prepare_pair
-
-    pair = prepare_pair(left, right)
-    left, right = pair.left.planes, pair.right.planes
-    params = luma_ssim_params(pair.left.luma)
-    ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
-    thresholds = thresholds_for("low")
-    luma_scale = luma_threshold_scale(left[..., 0], right[..., 0], params.weights, thresholds)
-    coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma if left.shape[2] >= 3 else None
-    strength = strength_map(
-        left,
-        right,
-        ssim_map,
-        params.weights,
-        luma=thresholds.luma_shift,
-        chroma=thresholds.chroma_shift,
-        texture=thresholds.texture,
-        ssim_threshold=0.3,
-        luma_scale=luma_scale,
-        coarse=coarse,
-    )
-    expected = (strength >= HYSTERESIS_LOW).astype(np.uint8) + (strength >= HYSTERESIS_HIGH)
-    assert (expected == 1).any(), "the test pair must reach level 1"
     import cupy
+    from pictures import luma_analysis
 
-    levels = strength_levels_gpu(
-        cupy, left, right, ssim_map, params.weights, None, thresholds, 0.3, (luma_scale, coarse)
-    ).get()
-    mismatched = np.argwhere(levels != expected)
-    assert mismatched.size == 0, f"{len(mismatched)} pixels differ, first at {mismatched[:5].tolist()}"
+    from imgdiff_gpu.detection import coarse_chroma_shift, luma_threshold_scale, thresholds_for
+    from imgdiff_gpu.gpu.strength import strength_levels_gpu
+
+    pair, weights, _, ssim_map = luma_analysis(left, right)
+    left, right = pair.left.planes, pair.right.planes
+    thresholds = thresholds_for("low")
+    luma_scale = luma_threshold_scale(left[..., 0], right[..., 0], weights, thresholds)
+    coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma if left.shape[2] >= 3 else None
+    expected = _cpu_levels(left, right, ssim_map, weights, thresholds, 0.3, luma_scale=luma_scale, coarse=coarse)
+    assert (expected == 1).any(), "the test pair must reach level 1"
+    levels = strength_levels_gpu(cupy, left, right, ssim_map, weights, None, thresholds, 0.3, (luma_scale, coarse))
+    _assert_same_levels(levels.get(), expected)
 
 
 def check_compare_low(left: np.ndarray, right: np.ndarray, *, regions: bool) -> None:
