@@ -176,6 +176,43 @@ def mask_from_levels(levels: np.ndarray, min_core: int = 1) -> np.ndarray:
     return hysteresis(levels >= 1, levels == 2, min_core)
 
 
+def evidence_strength(
+    left: np.ndarray,
+    right: np.ndarray,
+    ssim_map: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    ssim_threshold: float,
+    *,
+    suppress: np.ndarray | None = None,
+    luma_scale: np.ndarray | None = None,
+    coarse: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each pixel's difference strength (``cpu/strength.py``) under the preset's luma, chroma and texture thresholds."""
+    from .cpu.strength import strength_map
+
+    return strength_map(
+        left,
+        right,
+        ssim_map,
+        weights,
+        luma=thresholds.luma_shift,
+        chroma=thresholds.chroma_shift,
+        texture=thresholds.texture,
+        ssim_threshold=ssim_threshold,
+        suppress=suppress,
+        luma_scale=luma_scale,
+        coarse=coarse,
+    )
+
+
+def strength_levels(strength: np.ndarray) -> np.ndarray:
+    """Strength as levels (uint8: 0 below the weak cut-off, 1 weak, 2 strong), as the GPU writes them."""
+    levels = (strength >= HYSTERESIS_LOW).view(np.uint8)
+    levels += strength >= HYSTERESIS_HIGH
+    return levels
+
+
 def structural_threshold(ssim_map: np.ndarray, valid: np.ndarray | None, thresholds: Thresholds) -> float:
     """The SSIM threshold of the structural evidence: explicit, or Otsu's, capped."""
     if thresholds.ssim is not None:
@@ -207,8 +244,6 @@ def difference_mask(
     ``weights`` is the 1-D window the evidence is averaged over (the SSIM's).
     With ``antialiasing``, changes a sub-pixel edge shift explains do not count.
     """
-    from .cpu.strength import strength_map
-
     valid = None if ignore is None else ~ignore
     explained = explained_by_antialiasing(left, right) if antialiasing else None
     if thresholds.exact:
@@ -229,15 +264,13 @@ def difference_mask(
         line = line_shift(left[..., 0], right[..., 0], weights, thresholds, masking=masking)
         if line is not None:
             coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
-        strength = strength_map(
+        strength = evidence_strength(
             left,
             right,
             ssim_map,
             weights,
-            luma=thresholds.luma_shift,
-            chroma=thresholds.chroma_shift,
-            texture=thresholds.texture,
-            ssim_threshold=ssim_threshold,
+            thresholds,
+            ssim_threshold,
             suppress=explained,
             luma_scale=luma_scale,
             coarse=coarse,

@@ -125,21 +125,9 @@ def edited_pair(size: tuple[int, int] | None, *, channels: int) -> tuple[np.ndar
 
 def _cpu_levels(left, right, ssim_map, weights, thresholds, ssim_threshold: float, **rules) -> np.ndarray:
     """The CPU pass's strength as the levels strength.cu writes: 0, 1 (weak) or 2 (strong)."""
-    from imgdiff_gpu.cpu.strength import strength_map
-    from imgdiff_gpu.detection import HYSTERESIS_HIGH, HYSTERESIS_LOW
+    from imgdiff_gpu.detection import evidence_strength, strength_levels
 
-    strength = strength_map(
-        left,
-        right,
-        ssim_map,
-        weights,
-        luma=thresholds.luma_shift,
-        chroma=thresholds.chroma_shift,
-        texture=thresholds.texture,
-        ssim_threshold=ssim_threshold,
-        **rules,
-    )
-    return (strength >= HYSTERESIS_LOW).astype(np.uint8) + (strength >= HYSTERESIS_HIGH)
+    return strength_levels(evidence_strength(left, right, ssim_map, weights, thresholds, ssim_threshold, **rules))
 
 
 def _assert_same_levels(levels: np.ndarray, expected: np.ndarray) -> None:

@@ -41,13 +41,12 @@ import numpy as np
 from .._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams
 from ..detection import (
     COARSE_FACTOR,
-    HYSTERESIS_HIGH,
-    HYSTERESIS_LOW,
     LINE_SIGMA,
     Thresholds,
     changed_pixels,
     coarse_chroma_shift,
     contrast_masking,
+    evidence_strength,
     explained_by_antialiasing,
     hysteresis,
     line_noise_ratio_of,
@@ -58,6 +57,7 @@ from ..detection import (
     luma_shift_map,
     otsu_ssim_threshold,
     ssim_histogram,
+    strength_levels,
     window_noise_factors,
 )
 from ..planes import PairLayout, pair_layout
@@ -494,7 +494,6 @@ def _band_marks(
     the planes as they are has read them. ``line``: (the pair's noise ratio, the band's first
     row, the whole image's shape), or None where the preset has no line evidence.
     """
-    from .strength import strength_map
 
     explained = explained_by_antialiasing(left_planes, right_planes) if antialiasing else None
     if thresholds.exact:
@@ -521,19 +520,15 @@ def _band_marks(
             evidence /= masking
         coarse = evidence if coarse is None else np.maximum(coarse, evidence, out=coarse)
         del evidence
-    strength = strength_map(
+    strength = evidence_strength(
         left_planes,
         right_planes,
         band_map,
         params.weights,
-        luma=thresholds.luma_shift,
-        chroma=thresholds.chroma_shift,
-        texture=thresholds.texture,
-        ssim_threshold=threshold,
+        thresholds,
+        threshold,
         suppress=explained,
         luma_scale=luma_scale,
         coarse=coarse,
     )
-    levels = (strength >= HYSTERESIS_LOW).view(np.uint8)
-    levels += strength >= HYSTERESIS_HIGH
-    return levels
+    return strength_levels(strength)
