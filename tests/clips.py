@@ -28,10 +28,11 @@ def pan_frames(changed: set[int] = frozenset()) -> list[np.ndarray]:
     return frames
 
 
-def write_video(path: Path, frames: list[np.ndarray], codec: str, *, gop: int | None = None) -> Path:
+def write_video(path: Path, frames: list[np.ndarray], codec: str, *, gop: int | None = None, rotation: int = 0) -> Path:
     """``frames`` (RGB) as a video: H.264 4:2:0 at CRF 18, or ``codec`` (FFV1, ...) at 4:4:4.
 
-    ``gop``: a keyframe every ``gop`` frames (None: the encoder's choice).
+    ``gop``: a keyframe every ``gop`` frames (None: the encoder's choice); ``rotation``:
+    the display rotation the container states, in degrees.
     """
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=25)
@@ -41,6 +42,8 @@ def write_video(path: Path, frames: list[np.ndarray], codec: str, *, gop: int | 
             stream.options = {"crf": "18"}
         if gop is not None:
             stream.gop_size = gop
+        if rotation:
+            stream.set_display_rotation(rotation)
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

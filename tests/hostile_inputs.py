@@ -10,7 +10,6 @@ import struct
 import zlib
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 from PIL import Image
@@ -157,18 +156,9 @@ def cut_sixteen_bit_tiff(path: Path) -> Path:
 
 def video(path: Path, frames: list[np.ndarray], *, rotation: int = 0, codec: str = "ffv1") -> Path:
     """A lossless video of ``frames`` (every frame the same size unless they differ), optional display rotation."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=25)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv444p" if codec == "ffv1" else "yuv420p"
-        if rotation:
-            stream.set_display_rotation(rotation)
-        for pixels in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    from clips import write_video
+
+    return write_video(path, frames, codec, rotation=rotation)
 
 
 def clip(count: int = 6, *, changed_at: frozenset = frozenset(), height: int = 48, width: int = 64) -> list:
