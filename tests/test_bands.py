@@ -17,6 +17,7 @@ from imgdiff_gpu.cpu import bands
 from imgdiff_gpu.cpu.analysis import analyse_cpu, score_of
 from imgdiff_gpu.cpu.bands import CroppedMean, PairwiseSum, rows_per_band
 from imgdiff_gpu.detection import thresholds_for
+from imgdiff_gpu.rendering import heat_levels
 
 
 def _edited(photo: np.ndarray) -> np.ndarray:
@@ -63,11 +64,15 @@ def _assert_same(banded, whole):
     assert banded.score == whole.score
     assert banded.ssim_threshold == whole.ssim_threshold
     assert banded.regions == whole.regions
-    for name in ("mask", "ssim_map"):
-        ours, theirs = getattr(banded, name), getattr(whole, name)
-        assert (ours is None) == (theirs is None)
-        if ours is not None:
-            assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), name
+    assert (banded.mask is None) == (whole.mask is None)
+    if whole.mask is not None:
+        assert banded.mask.dtype == whole.mask.dtype and np.array_equal(banded.mask, whole.mask)
+    # in bands, the SSIM map is kept as what the pictures show of it: the heat map's levels
+    assert banded.ssim_map is None and whole.heat_levels is None
+    assert (banded.heat_levels is None) == (whole.ssim_map is None)
+    if whole.ssim_map is not None:
+        assert banded.heat_levels.dtype == np.uint8
+        assert np.array_equal(banded.heat_levels, heat_levels(whole.ssim_map))
 
 
 def _budget_for(rows: int, shape, planes: int, thresholds, antialiasing=False) -> int:
