@@ -97,7 +97,7 @@ def encoded_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) ->
     from concurrent.futures import ThreadPoolExecutor  # only with pictures: 20 ms to import
 
     with ThreadPoolExecutor(max_workers=min(len(pictures), os.cpu_count() or 1) or 1) as pool:
-        yield from zip((folder / name for name in pictures), pool.map(encode, pictures.values()))
+        yield from zip([folder / name for name in pictures], pool.map(encode, pictures.values()), strict=True)
 
 
 def encode_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) -> dict[Path, bytes]:
@@ -171,7 +171,7 @@ def compare_files(
                 names.append(path.name)
                 del data
             del drawn
-            names = sorted(names) + [REPORT_HTML]
+            names = [*sorted(names), REPORT_HTML]
         report = build_report(result, outputs=names, settings=options.settings())
         if record:
             report.update(record)

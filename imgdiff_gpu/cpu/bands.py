@@ -397,9 +397,10 @@ def _first_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, scor
     """What the strength needs of the whole pair before it: (Otsu's SSIM threshold or None, the luma offset).
 
     With ``otsu``, the SSIM map band by band: the threshold from its histogram, and the
-    score and the kept heat levels (``heat``, None: none kept) on the way. With ``thresholds.luma_bias``, the 4 x 4 block
-    means of ``Y1 - Y2`` of every band (a band starts on a multiple of 4, so its blocks
-    are the whole frame's), and the offset from all of them.
+    score and the kept heat levels (``heat``, None: none kept) on the way. With
+    ``thresholds.luma_bias``, the 4 x 4 block means of ``Y1 - Y2`` of every band (a band
+    starts on a multiple of 4, so its blocks are the whole frame's), and the offset from
+    all of them.
     """
     if not otsu and not thresholds.luma_bias:
         return None, 0.0
