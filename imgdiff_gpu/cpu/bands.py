@@ -15,7 +15,9 @@ What is global stays global, accumulated band by band in the unbanded order:
 * The score: NumPy's float64 summation of the cropped map, reproduced row for
   row (:class:`CroppedMean`), so the mean is bit for bit that of ``score_of``.
 * ``low``'s luma offset: the median of the 4 x 4 block means of ``Y1 - Y2``, gathered
-  in the first pass (bands start on multiples of 4: their blocks are the frame's).
+  in the first pass, each block from the band it starts in, with the whole frame's
+  weights (at a height that is no multiple of 4, OpenCV's blocks overlap by fractions
+  of rows).
 * ``low``'s line noise ratio: medians over every 4th row and column of the line
   evidence and of the luma shift, with that offset removed; their samples are
   gathered in a pass of their own, between the offset and the strength, with a halo
@@ -54,7 +56,7 @@ from ..detection import (
     line_noise_samples,
     line_over_threshold,
     luma_bias_of,
-    luma_block_means,
+    luma_block_means_of_rows,
     luma_shift_map,
     otsu_ssim_threshold,
     ssim_histogram,
@@ -79,6 +81,10 @@ BAND_ROWS_STEP = COARSE_FACTOR
 COARSE_HALO = 8 * COARSE_FACTOR
 """Rows the coarse chroma term of a row reads (a 4 x 4 block average, a Gaussian of
 radius 6 on that grid and a linear interpolation back: 7 coarse rows, rounded up)."""
+
+BLOCK_REACH = COARSE_FACTOR + 1
+"""Rows below its first that a block of the luma offset's coarse grid reads (at a height that is no
+multiple of 4 a block spans up to 4.75 rows, from a fraction of the row above its first whole one)."""
 
 LINE_REACH = int(np.ceil(4 * LINE_SIGMA))
 """Rows the average along a column reaches beyond the SSIM window (the 1-D Gaussian that
@@ -118,10 +124,10 @@ def rows_per_band(
     row = width * bytes_per_pixel(planes, thresholds, antialiasing=antialiasing)
     if height * row <= budget or min(height, width) < SMALLEST_BANDED_SIDE:
         return height
-    coarse_grid = thresholds.luma_bias or (thresholds.coarse_chroma is not None and planes >= 3)
-    if coarse_grid and height % COARSE_FACTOR:
-        # the coarse grid of a height that is no multiple of its block (the luma offset's blocks,
-        # the coarse chroma term's) is not the same in bands
+    if thresholds.coarse_chroma is not None and planes >= 3 and height % COARSE_FACTOR:
+        # the coarse chroma term of a height that is no multiple of its block is scaled back up
+        # with row weights taken from the whole height, by OpenCV's linear resize, which runs
+        # through IPP: a band cannot reproduce its rows bit for bit (the luma offset's blocks can)
         return height
     halo = band_halo(thresholds, antialiasing=antialiasing, radius=FULL_WINDOW_RADIUS)
     rows = budget // row - 2 * halo
@@ -398,14 +404,15 @@ def _first_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, scor
 
     With ``otsu``, the SSIM map band by band: the threshold from its histogram, and the
     score and the kept heat levels (``heat``, None: none kept) on the way. With
-    ``thresholds.luma_bias``, the 4 x 4 block means of ``Y1 - Y2`` of every band (a band
-    starts on a multiple of 4, so its blocks are the whole frame's), and the offset from
-    all of them.
+    ``thresholds.luma_bias``, the 4 x 4 block means of ``Y1 - Y2`` of the blocks that start
+    in every band, as the whole frame's (:func:`~imgdiff_gpu.detection.luma_block_means_of_rows`,
+    at any height), and the offset from all of them.
     """
     if not otsu and not thresholds.luma_bias:
         return None, 0.0
     counts, blocks = 0, []
-    for top, bottom, lo, hi in bands(pair.height, band_rows, pair.params.radius if otsu else 0):
+    halo = max(pair.params.radius if otsu else 0, BLOCK_REACH if thresholds.luma_bias else 0)
+    for top, bottom, lo, hi in bands(pair.height, band_rows, halo):
         left_planes, right_planes = pair.planes(lo, hi)
         kept = slice(top - lo, bottom - lo)
         if otsu:
@@ -415,7 +422,8 @@ def _first_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, scor
             if heat is not None:
                 heat[top:bottom] = heat_levels(band)
         if thresholds.luma_bias:
-            blocks.append(luma_block_means(left_planes[kept, :, 0], right_planes[kept, :, 0]))
+            rows = dict(top=lo, height=pair.height, first_rows=(top, bottom))
+            blocks.append(luma_block_means_of_rows(left_planes[..., 0], right_planes[..., 0], **rows))
     threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling) if otsu else None
     bias = luma_bias_of(np.concatenate(blocks), thresholds) if blocks else 0.0
     return threshold, bias
