@@ -2,6 +2,9 @@
 
 Everything returned here is an 8-bit BGR (or grey) array ready for OpenCV to
 encode; 16-bit inputs are shown at 8 bits and transparent ones over white.
+:func:`pictures` gives each picture as a :class:`Picture` that draws any band of
+its rows alone, the same bytes as those rows of the whole: a huge pair's
+pictures are drawn, encoded and let go one band and one picture at a time.
 """
 
 from __future__ import annotations
@@ -77,7 +80,9 @@ def _display_rows(pixels: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(pixels[..., :3]), cv2.COLOR_RGB2BGR)
 
 
-def _draw_boxes(out: np.ndarray, comparison: Comparison, color, thickness: int, *, top: int = 0, height=None):
+def _draw_boxes(
+    out: np.ndarray, comparison: Comparison, color, thickness: int, *, top: int = 0, height: int | None = None
+) -> np.ndarray:
     """``out``, rows ``top`` onwards of a picture ``height`` rows high (all of it by default),
     with a box around each region, drawn in place."""
     import cv2
@@ -181,6 +186,7 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
 
     shape = mask.shape
     drawn["right_filled.png"] = Picture((*shape, 3), filled)
+    # bool is one byte, 0 or 1
     drawn["mask.png"] = Picture(shape, lambda top, bottom: mask[top:bottom].view(np.uint8) * np.uint8(255))
     drawn["diff.png"] = Picture((*shape, 3), heat)
     return drawn
