@@ -17,7 +17,9 @@ it would need about 45 bytes a pixel beyond the decoded inputs (18 GB).
     python benchmarks/bench_huge.py [--side 20000] [--reference-side 6000] [--pictures] [--out PATH]
 
 ``--pictures`` also writes the pictures (``--out``) at the reference side, both
-ways, and checks they are byte for byte the same.
+ways, and checks they are byte for byte the same; at ``--side`` the one run
+then writes the pictures too (its report and its five PNGs), and their sizes
+are recorded.
 
 A 20000 x 20000 pair takes about 10 minutes on a busy 2-core machine, most
 of it decoding; run it rarely.
@@ -173,9 +175,13 @@ def main() -> None:
             raise SystemExit("the banded and the whole-image pictures differ")
 
     left, right = build_pair(args.side, args.cache)
-    huge = run_compare(left, right, args.cache / f"banded-{args.side}.json", whole=False)
-    print(summary(f"{args.side}x{args.side} in bands", huge))
-    results["runs"][f"{args.side}-banded"] = huge
+    folder = args.cache / f"pictures-banded-{args.side}" if args.pictures else None
+    huge = run_compare(left, right, args.cache / f"banded-{args.side}.json", whole=False, pictures=folder)
+    label = f"{args.side}-banded" + ("-pictures" if args.pictures else "")
+    if folder is not None:
+        huge["pictures_bytes"] = {path.name: path.stat().st_size for path in sorted(folder.glob("*.png"))}
+    print(summary(f"{args.side}x{args.side} in bands" + (", pictures" if args.pictures else ""), huge))
+    results["runs"][label] = huge
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
         print(f"written to {args.out}")

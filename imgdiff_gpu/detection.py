@@ -450,6 +450,69 @@ def luma_block_means(left_luma: np.ndarray, right_luma: np.ndarray) -> np.ndarra
     )
 
 
+def luma_block_means_of_rows(
+    left_luma: np.ndarray, right_luma: np.ndarray, *, top: int, height: int, first_rows: tuple[int, int]
+) -> np.ndarray:
+    """:func:`luma_block_means` of a frame ``height`` rows high (any height), for the blocks whose
+    first row lies in ``first_rows`` (first, last + 1): the whole frame's values, from some of its rows.
+
+    ``left_luma`` and ``right_luma`` are the frame's rows ``top`` onwards, and hold every row those
+    blocks read (a block reads at most the 5 rows below its first). Where ``height`` is no multiple of 4,
+    OpenCV's INTER_AREA gives each block a fraction of the rows at its ends, with weights taken
+    from the whole height: the columns are resized by OpenCV itself (rows stay apart), and the
+    rows added here as OpenCV adds them (``computeResizeAreaTab``, then ``sum += beta * row``
+    in float32, in row order); ``tests/test_bands.py`` holds this to ``cv2.resize`` bit for bit.
+    """
+    import cv2
+
+    width = left_luma.shape[1]
+    weights = _area_weights(height, max(height // COARSE_FACTOR, 1))
+    first, last = first_rows
+    wanted = weights[(weights["first"] >= first) & (weights["first"] < last)]
+    if not len(wanted):
+        return np.empty((0, max(width // COARSE_FACTOR, 1)), np.float32)
+    rows = slice(int(wanted["source"].min()) - top, int(wanted["source"].max()) + 1 - top)
+    delta = cv2.subtract(np.ascontiguousarray(left_luma[rows]), np.ascontiguousarray(right_luma[rows]))
+    columns = cv2.resize(delta, (max(width // COARSE_FACTOR, 1), delta.shape[0]), interpolation=cv2.INTER_AREA)
+    blocks = np.zeros((int(wanted["block"].max()) + 1 - int(wanted["block"].min()), columns.shape[1]), np.float32)
+    offset, source_offset = int(wanted["block"].min()), rows.start + top
+    started = np.zeros(len(blocks), dtype=bool)
+    for source, block, weight in zip(wanted["source"], wanted["block"], wanted["weight"], strict=True):
+        term = weight * columns[source - source_offset]
+        if started[block - offset]:
+            blocks[block - offset] += term
+        else:
+            blocks[block - offset], started[block - offset] = term, True
+    return blocks
+
+
+@functools.lru_cache(maxsize=4)
+def _area_weights(size: int, small: int) -> np.ndarray:
+    """OpenCV's ``computeResizeAreaTab`` from ``size`` rows to ``small``, as a table in its order:
+    (source row, block, float32 weight, the block's first source row)."""
+    scale = 1.0 / (small / size)  # OpenCV's scale_y, from its inv_scale_y
+    entries = []
+    for block in range(small):
+        start = block * scale
+        end = start + scale
+        cell = min(scale, size - start)
+        first, last = int(np.ceil(start)), int(np.floor(end))
+        last = min(last, size - 1)
+        first = min(first, last)
+        these = []
+        if first - start > 1e-3:
+            these.append((first - 1, (first - start) / cell))
+        these += [(row, 1.0 / cell) for row in range(first, last)]
+        if end - last > 1e-3:
+            these.append((last, min(min(end - last, 1.0), cell) / cell))
+        entries += [(row, block, weight, these[0][0]) for row, weight in these]
+    table = np.array(
+        entries, dtype=[("source", np.int64), ("block", np.int64), ("weight", np.float32), ("first", np.int64)]
+    )
+    table.flags.writeable = False
+    return table
+
+
 def luma_bias_of(block_means: np.ndarray, thresholds: Thresholds) -> float:
     """:func:`luma_bias` from all the frame's block means (:func:`luma_block_means`, in any order)."""
     largest = HYSTERESIS_LOW * thresholds.luma_shift

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +18,9 @@ from .errors import ImageLoadError
 from .html_report import REPORT_HTML
 from .options import CompareOptions
 from .outputs import Inputs, Outputs, checkpoint
+
+if TYPE_CHECKING:
+    from .rendering import Picture
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
 REPORT_NAME = "report.json"
@@ -65,18 +70,39 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
     )
 
 
-def encode_pictures(pictures: dict[str, np.ndarray], folder: Path) -> dict[Path, bytes]:
-    """Rendered pictures (see :func:`imgdiff_gpu.rendering.render`) as PNG bytes, by path in ``folder``.
+PICTURES_AT_ONCE_BYTES = 1 << 30
+"""Pictures whose rows fit this together are encoded at once, one thread each; larger ones
+(a huge pair's) one after another, each from bands of rows (:func:`imgdiff_gpu.png.encode_png_rows`)."""
 
-    One thread per picture: the deflate, most of the work, releases the GIL (see :mod:`imgdiff_gpu.png`).
+
+def encoded_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) -> Iterator[tuple[Path, bytes]]:
+    """Pictures (:func:`imgdiff_gpu.rendering.render`'s arrays, or :func:`~imgdiff_gpu.rendering.pictures`
+    to draw) as PNG bytes, by path in ``folder``, in their order, each as soon as it is encoded.
+
+    Small ones on one thread each: the deflate, most of the work, releases the GIL (see
+    :mod:`imgdiff_gpu.png`). Huge ones one at a time, so that only one is ever held, as its
+    filtered rows, and each result can be written before the next is drawn.
     """
+    from .png import encode_png_rows
+
+    def encode(picture) -> bytes:
+        if isinstance(picture, np.ndarray):
+            return encode_png_rows(picture.shape, lambda top, bottom: picture[top:bottom])
+        return encode_png_rows(picture.shape, picture.rows)
+
+    if sum(picture.nbytes for picture in pictures.values()) > PICTURES_AT_ONCE_BYTES:
+        for name, picture in pictures.items():
+            yield folder / name, encode(picture)
+        return
     from concurrent.futures import ThreadPoolExecutor  # only with pictures: 20 ms to import
 
-    from .png import encode_png
-
     with ThreadPoolExecutor(max_workers=min(len(pictures), os.cpu_count() or 1) or 1) as pool:
-        encoded = dict(zip(pictures, pool.map(encode_png, pictures.values()), strict=True))
-    return {folder / name: data for name, data in encoded.items()}
+        yield from zip([folder / name for name in pictures], pool.map(encode, pictures.values()), strict=True)
+
+
+def encode_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) -> dict[Path, bytes]:
+    """:func:`encoded_pictures`, all of them."""
+    return dict(encoded_pictures(pictures, folder))
 
 
 def output_paths(out_dir: Path | None, json_path: Path | None, junit_path: Path | None = None) -> list[Path]:
@@ -122,7 +148,7 @@ def compare_files(
     """
     from .cpu.warmup import cpu_warmup
     from .loading import load_image
-    from .rendering import render
+    from .rendering import pictures
     from .report import build_report, to_json
 
     known = inputs if inputs is not None else Inputs()
@@ -136,14 +162,21 @@ def compare_files(
 
         result = compare_with(options, left_image, right_image, ignore=ignore, keep_maps=out_dir is not None)
         checkpoint("compared")
-        files = {}
+        names = []
         if out_dir is not None:
-            files = encode_pictures(render(result, color=options.color, thickness=options.thickness), out_dir)
-        names = sorted(p.name for p in files) + ([REPORT_HTML] if out_dir is not None else [])
+            # each picture staged as soon as it is encoded: a huge pair's are never all held at once
+            drawn = pictures(result, color=options.color, thickness=options.thickness)
+            for path, data in encoded_pictures(drawn, out_dir):
+                outputs.add(path, data)
+                names.append(path.name)
+                del data
+            del drawn
+            names = [*sorted(names), REPORT_HTML]
         report = build_report(result, outputs=names, settings=options.settings())
         if record:
             report.update(record)
         text = to_json(report).encode()
+        files = {}
         if out_dir is not None:
             from .html_report import compare_html
 

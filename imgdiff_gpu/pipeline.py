@@ -35,7 +35,10 @@ class Comparison:
     score: float | None = None
     """Mean luma SSIM over the image (border of half a window and ignored pixels excluded)."""
     ssim_map: np.ndarray | None = None
-    """The luma SSIM map; None when the sizes differ or ``keep_maps=False`` was asked for."""
+    """The luma SSIM map; None when the sizes differ, ``keep_maps=False`` was asked for, or the pair
+    was too large to analyse whole on the CPU (then ``heat_levels`` holds what the pictures show of it)."""
+    heat_levels: np.ndarray | None = None
+    """The SSIM map as the heat map's 8-bit levels, kept instead of it by a pair analysed in bands."""
     mask: np.ndarray | None = None
     """Pixels of the reported regions; None when the sizes differ or ``keep_maps=False``."""
     regions: list[Region] = field(default_factory=list)
@@ -51,7 +54,7 @@ class Comparison:
         self.device = analysis.device
         self.notes.extend(analysis.notes)
         self.score, self.regions, self.ssim_threshold = analysis.score, analysis.regions, analysis.ssim_threshold
-        self.mask, self.ssim_map = analysis.mask, analysis.ssim_map
+        self.mask, self.ssim_map, self.heat_levels = analysis.mask, analysis.ssim_map, analysis.heat_levels
         return self
 
     @property

@@ -2,11 +2,17 @@
 
 Everything returned here is an 8-bit BGR (or grey) array ready for OpenCV to
 encode; 16-bit inputs are shown at 8 bits and transparent ones over white.
+:func:`pictures` gives each picture as a :class:`Picture` that draws any band of
+its rows alone, the same bytes as those rows of the whole: a huge pair's
+pictures are drawn, encoded and let go one band and one picture at a time.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -56,9 +62,13 @@ def parse_color(text: str) -> tuple[int, int, int]:
 
 def display_bgr(image: LoadedImage) -> np.ndarray:
     """An 8-bit BGR picture of an image: 16 bits scaled, alpha over white."""
+    return _display_rows(image.pixels)
+
+
+def _display_rows(pixels: np.ndarray) -> np.ndarray:
+    """:func:`display_bgr` of some rows of an image's pixels (a new array: the boxes go on it in place)."""
     import cv2
 
-    pixels = image.pixels
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)
     if pixels.ndim == 2:
@@ -70,20 +80,37 @@ def display_bgr(image: LoadedImage) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(pixels[..., :3]), cv2.COLOR_RGB2BGR)
 
 
-def _draw_boxes(out: np.ndarray, comparison: Comparison, color, thickness: int) -> np.ndarray:
-    """``out`` with a box around each region, drawn in place."""
+def _draw_boxes(
+    out: np.ndarray, comparison: Comparison, color, thickness: int, *, top: int = 0, height: int | None = None
+) -> np.ndarray:
+    """``out``, rows ``top`` onwards of a picture ``height`` rows high (all of it by default),
+    with a box around each region, drawn in place."""
     import cv2
 
+    height = out.shape[0] if height is None else height
     for r in comparison.regions:
         # pad by the thickness so a box never covers the pixels it points at
         pad = thickness
-        top_left = (max(r.x - pad, 0), max(r.y - pad, 0))
+        top_left = (max(r.x - pad, 0), max(r.y - pad, 0) - top)
         bottom_right = (
             min(r.x + r.width - 1 + pad, out.shape[1] - 1),
-            min(r.y + r.height - 1 + pad, out.shape[0] - 1),
+            min(r.y + r.height - 1 + pad, height - 1) - top,
         )
-        cv2.rectangle(out, top_left, bottom_right, color, thickness)
+        # OpenCV clips what falls outside the band, as it clips at the picture's edges (one
+        # integer raster, moved by whole rows): the band's rows come out as the whole's
+        if bottom_right[1] + thickness >= 0 and top_left[1] - thickness < out.shape[0]:
+            cv2.rectangle(out, top_left, bottom_right, color, thickness)
     return out
+
+
+def heat_levels(ssim_map: np.ndarray) -> np.ndarray:
+    """The heat map's 8-bit levels: round(clip(1 - S, 0, 1) * 255), uint8, row by row of the map."""
+    # in one buffer: a third less time at 4K, the same bytes
+    levels = np.subtract(1.0, ssim_map)  # the map's own float type, as 1.0 - ssim_map gives
+    np.clip(levels, 0.0, 1.0, out=levels)
+    levels *= 255
+    np.rint(levels, out=levels)  # what np.round does for 0 decimals: halves to even
+    return levels.astype(np.uint8)
 
 
 def heat_map(ssim_map: np.ndarray) -> np.ndarray:
@@ -92,36 +119,79 @@ def heat_map(ssim_map: np.ndarray) -> np.ndarray:
     Values below 0 are clipped to 0, never wrapped around as the seed's
     ``(diff * 255).astype(uint8)`` did.
     """
+    return _heat_colours(heat_levels(ssim_map))
+
+
+def _heat_colours(levels: np.ndarray) -> np.ndarray:
     import cv2
 
-    # round(clip(1 - S, 0, 1) * 255) in one buffer: a third less time at 4K, the same bytes
-    levels = np.subtract(1.0, ssim_map)  # the map's own float type, as 1.0 - ssim_map gives
-    np.clip(levels, 0.0, 1.0, out=levels)
-    levels *= 255
-    np.rint(levels, out=levels)  # what np.round does for 0 decimals: halves to even
-    return cv2.applyColorMap(levels.astype(np.uint8), cv2.COLORMAP_INFERNO)
+    return cv2.applyColorMap(levels, cv2.COLORMAP_INFERNO)
 
 
-def render(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> dict[str, np.ndarray]:
-    """The output pictures by file name (``left_marked.png`` ...)."""
+@dataclass(frozen=True)
+class Picture:
+    """One output picture, drawn a band of rows at a time (a huge one is never whole in memory)."""
+
+    shape: tuple[int, ...]
+    """H x W x 3 (BGR) or H x W (grey)."""
+    rows: Callable[[int, int], np.ndarray]
+    """Rows [top, bottom) of the picture: uint8, as :func:`render` gives them."""
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape)
+
+    def whole(self) -> np.ndarray:
+        return self.rows(0, self.shape[0])
+
+
+def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> dict[str, Picture]:
+    """The output pictures by file name (``left_marked.png`` ...), each to be drawn a band at a time.
+
+    Every band is drawn from the comparison's pixels, mask and SSIM map (or, for a pair
+    analysed in bands, its heat levels) by row-wise operations, so the rows of any
+    band are those of the whole picture (:func:`render`), byte for byte.
+    """
     if thickness < 1:
         raise ValueError(f"box thickness must be at least 1, got {thickness}")
     if comparison.mask is None and comparison.mismatch is None:
         raise ValueError("this comparison kept no maps to draw; compare it with keep_maps=True")
-    # display_bgr makes new arrays, so the boxes are drawn on them in place: no copy of either but the fill
-    left = display_bgr(comparison.left)
-    right = display_bgr(comparison.right)
-    filled = None
-    if comparison.mask is not None:
-        filled = right.copy()  # before the boxes go on
-        filled[comparison.mask] = color
-    pictures = {
-        "left_marked.png": _draw_boxes(left, comparison, color, thickness),
-        "right_marked.png": _draw_boxes(right, comparison, color, thickness),
+
+    def marked(pixels: np.ndarray) -> Picture:
+        height, width = pixels.shape[:2]
+
+        def rows(top: int, bottom: int) -> np.ndarray:
+            band = _display_rows(pixels[top:bottom])
+            return _draw_boxes(band, comparison, color, thickness, top=top, height=height)
+
+        return Picture((height, width, 3), rows)
+
+    drawn = {
+        "left_marked.png": marked(comparison.left.pixels),
+        "right_marked.png": marked(comparison.right.pixels),
     }
-    if filled is None:  # sizes differ: nothing pixel-wise to show
-        return pictures
-    pictures["right_filled.png"] = filled
-    pictures["mask.png"] = comparison.mask.view(np.uint8) * np.uint8(255)  # bool is one byte, 0 or 1
-    pictures["diff.png"] = heat_map(comparison.ssim_map)
-    return pictures
+    if comparison.mask is None:  # sizes differ: nothing pixel-wise to show
+        return drawn
+    mask, right = comparison.mask, comparison.right.pixels
+
+    def filled(top: int, bottom: int) -> np.ndarray:
+        band = _display_rows(right[top:bottom])
+        band[mask[top:bottom]] = color
+        return band
+
+    def heat(top: int, bottom: int) -> np.ndarray:
+        if comparison.heat_levels is not None:
+            return _heat_colours(comparison.heat_levels[top:bottom])
+        return heat_map(comparison.ssim_map[top:bottom])
+
+    shape = mask.shape
+    drawn["right_filled.png"] = Picture((*shape, 3), filled)
+    # bool is one byte, 0 or 1
+    drawn["mask.png"] = Picture(shape, lambda top, bottom: mask[top:bottom].view(np.uint8) * np.uint8(255))
+    drawn["diff.png"] = Picture((*shape, 3), heat)
+    return drawn
+
+
+def render(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> dict[str, np.ndarray]:
+    """The output pictures by file name (``left_marked.png`` ...), whole (:func:`pictures`)."""
+    return {name: picture.whole() for name, picture in pictures(comparison, color=color, thickness=thickness).items()}

@@ -16,7 +16,8 @@ from pictures import PHOTOS, jpeg_roundtrip
 from imgdiff_gpu.cpu import bands
 from imgdiff_gpu.cpu.analysis import analyse_cpu, score_of
 from imgdiff_gpu.cpu.bands import CroppedMean, PairwiseSum, rows_per_band
-from imgdiff_gpu.detection import thresholds_for
+from imgdiff_gpu.detection import luma_block_means, luma_block_means_of_rows, thresholds_for
+from imgdiff_gpu.rendering import heat_levels
 
 
 def _edited(photo: np.ndarray) -> np.ndarray:
@@ -63,11 +64,15 @@ def _assert_same(banded, whole):
     assert banded.score == whole.score
     assert banded.ssim_threshold == whole.ssim_threshold
     assert banded.regions == whole.regions
-    for name in ("mask", "ssim_map"):
-        ours, theirs = getattr(banded, name), getattr(whole, name)
-        assert (ours is None) == (theirs is None)
-        if ours is not None:
-            assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), name
+    assert (banded.mask is None) == (whole.mask is None)
+    if whole.mask is not None:
+        assert banded.mask.dtype == whole.mask.dtype and np.array_equal(banded.mask, whole.mask)
+    # in bands, the SSIM map is kept as what the pictures show of it: the heat map's levels
+    assert banded.ssim_map is None and whole.heat_levels is None
+    assert (banded.heat_levels is None) == (whole.ssim_map is None)
+    if whole.ssim_map is not None:
+        assert banded.heat_levels.dtype == np.uint8
+        assert np.array_equal(banded.heat_levels, heat_levels(whole.ssim_map))
 
 
 def _budget_for(rows: int, shape, planes: int, thresholds, antialiasing=False) -> int:
@@ -123,6 +128,47 @@ def test_bands_give_the_whole_image_result(name, kind, sensitivity, extra, rows)
     _assert_same(banded, whole)
 
 
+@pytest.mark.parametrize("height", [301, 302, 303, 304])
+@pytest.mark.parametrize("sensitivity", ["normal", "high", "low", "exact"])
+@pytest.mark.parametrize("kind", ["grey", "jpeg"])
+def test_heights_that_are_no_multiple_of_4_go_through_bands(height, sensitivity, kind):
+    left, right = _pair("astronaut", kind if kind == "jpeg" else "rgb")
+    left, right = left[:height], right[:height]
+    if kind == "grey":
+        left, right = left[..., 1], right[..., 1]
+    thresholds = thresholds_for(sensitivity)
+    planes = 1 if kind == "grey" else 3
+    budget = _budget_for(36, left.shape, planes, thresholds)
+    whole = _analyse(left, right, thresholds)
+    banded = _analyse(left, right, thresholds, budget=budget)
+    assert whole.regions
+    # but the coarse chroma term of low, which a band cannot scale back up as the whole does
+    stays_whole = sensitivity == "low" and kind != "grey" and height % 4
+    assert any("in bands of" in note for note in banded.notes) != stays_whole
+    if stays_whole:
+        assert banded.score == whole.score and banded.regions == whole.regions
+        return
+    banded.notes = [n for n in banded.notes if "in bands of" not in n]
+    _assert_same(banded, whole)
+
+
+@pytest.mark.parametrize("height", [16, 17, 18, 19, 101, 1001])
+def test_the_luma_offsets_blocks_are_the_wholes_from_any_rows(height):
+    rng = np.random.default_rng(height)
+    left, right = (rng.random((height, 37 + height % 5), dtype=np.float32) for _ in range(2))
+    expected = luma_block_means(left, right)
+    for rows in (4, 8, 20):
+        parts = []
+        for top in range(0, height, rows):
+            bottom = min(top + rows, height)
+            lo, hi = max(top - 3, 0), min(bottom + bands.BLOCK_REACH, height)
+            first_rows = (top, bottom)
+            parts.append(
+                luma_block_means_of_rows(left[lo:hi], right[lo:hi], top=lo, height=height, first_rows=first_rows)
+            )
+        assert np.array_equal(np.concatenate(parts), expected), rows
+
+
 def test_a_band_smaller_than_its_halo():
     left, right = _pair("astronaut", "rgb")
     thresholds = thresholds_for("normal")
@@ -153,11 +199,11 @@ def test_small_pairs_are_not_banded():
     thresholds = thresholds_for("normal")
     assert rows_per_band((1080, 1920), 3, thresholds, antialiasing=False) == 1080
     assert rows_per_band((20000, 20000), 3, thresholds, antialiasing=False) < 2000
-    # low's coarse grid (its chroma term's, its luma offset's blocks, grey too) is the whole
-    # image's only on multiples of its block
+    # low's coarse chroma term is the whole image's only on multiples of its block; its luma
+    # offset's blocks are, at any height, so grey pairs of any height band
     low = thresholds_for("low")
     assert rows_per_band((20001, 20000), 3, low, antialiasing=False) == 20001
-    assert rows_per_band((20001, 20000), 1, low, antialiasing=False) == 20001
+    assert rows_per_band((20001, 20000), 1, low, antialiasing=False) < 2000
     # otherwise low bands too: its pair-wide offset and line noise ratio are gathered band by band
     for planes in (1, 3):
         band_rows = rows_per_band((20000, 20000), planes, low, antialiasing=False)

@@ -33,7 +33,10 @@ class Analysis:
     mask: np.ndarray | None = None
     """Pixels of the reported regions (bool, H x W); only when asked for (``keep_maps``)."""
     ssim_map: np.ndarray | None = None
-    """The luma SSIM map (float64, H x W); only when asked for (``keep_maps``)."""
+    """The luma SSIM map (float64, H x W); only when asked for (``keep_maps``), and not in bands."""
+    heat_levels: np.ndarray | None = None
+    """What a pair analysed in bands (``cpu/bands.py``) keeps of the SSIM map for ``keep_maps``:
+    the heat map's 8-bit levels (uint8, H x W, :func:`imgdiff_gpu.rendering.heat_levels`)."""
     notes: list[str] = field(default_factory=list)
 
 

@@ -15,7 +15,9 @@ What is global stays global, accumulated band by band in the unbanded order:
 * The score: NumPy's float64 summation of the cropped map, reproduced row for
   row (:class:`CroppedMean`), so the mean is bit for bit that of ``score_of``.
 * ``low``'s luma offset: the median of the 4 x 4 block means of ``Y1 - Y2``, gathered
-  in the first pass (bands start on multiples of 4: their blocks are the frame's).
+  in the first pass, each block from the band it starts in, with the whole frame's
+  weights (at a height that is no multiple of 4, OpenCV's blocks overlap by fractions
+  of rows).
 * ``low``'s line noise ratio: medians over every 4th row and column of the line
   evidence and of the luma shift, with that offset removed; their samples are
   gathered in a pass of their own, between the offset and the strength, with a halo
@@ -25,11 +27,12 @@ What is global stays global, accumulated band by band in the unbanded order:
   statistics read of the SSIM map and the planes, at their pixels only, is
   recomputed band by band (:class:`RowsOnDemand`).
 
-Nothing full-size in floating point is kept, except the SSIM map when the caller
-keeps the maps (pictures need it whole). Peak memory is then the inputs, the
-budget, and about 7 bytes a pixel of masks and labels while the regions are
-found (``benchmarks/bench_huge.py``: 5.21 GiB for a 20000 x 20000 RGB pair,
-2.24 GiB of it the decoded inputs).
+Nothing full-size in floating point is kept: where the caller keeps the maps
+(for pictures), the SSIM map is kept as the heat map's 8-bit levels, computed
+band by band (``Analysis.heat_levels``), and the mask as bool. Peak memory is
+then the inputs, the budget, and about 7 bytes a pixel of masks and labels
+while the regions are found (``benchmarks/bench_huge.py``: 5.21 GiB for a
+20000 x 20000 RGB pair, 2.24 GiB of it the decoded inputs).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from ..detection import (
     line_noise_samples,
     line_over_threshold,
     luma_bias_of,
-    luma_block_means,
+    luma_block_means_of_rows,
     luma_shift_map,
     otsu_ssim_threshold,
     ssim_histogram,
@@ -62,6 +65,7 @@ from ..detection import (
 )
 from ..planes import PairLayout, pair_layout
 from ..regions import find_regions
+from ..rendering import heat_levels
 from .analysis import WINDOW_SIGMA, Analysis, luma_ssim_params
 from .strength import NEAR
 
@@ -77,6 +81,10 @@ BAND_ROWS_STEP = COARSE_FACTOR
 COARSE_HALO = 8 * COARSE_FACTOR
 """Rows the coarse chroma term of a row reads (a 4 x 4 block average, a Gaussian of
 radius 6 on that grid and a linear interpolation back: 7 coarse rows, rounded up)."""
+
+BLOCK_REACH = COARSE_FACTOR + 1
+"""Rows below its first that a block of the luma offset's coarse grid reads (at a height that is no
+multiple of 4 a block spans up to 4.75 rows, from a fraction of the row above its first whole one)."""
 
 LINE_REACH = int(np.ceil(4 * LINE_SIGMA))
 """Rows the average along a column reaches beyond the SSIM window (the 1-D Gaussian that
@@ -116,10 +124,10 @@ def rows_per_band(
     row = width * bytes_per_pixel(planes, thresholds, antialiasing=antialiasing)
     if height * row <= budget or min(height, width) < SMALLEST_BANDED_SIDE:
         return height
-    coarse_grid = thresholds.luma_bias or (thresholds.coarse_chroma is not None and planes >= 3)
-    if coarse_grid and height % COARSE_FACTOR:
-        # the coarse grid of a height that is no multiple of its block (the luma offset's blocks,
-        # the coarse chroma term's) is not the same in bands
+    if thresholds.coarse_chroma is not None and planes >= 3 and height % COARSE_FACTOR:
+        # the coarse chroma term of a height that is no multiple of its block is scaled back up
+        # with row weights taken from the whole height, by OpenCV's linear resize, which runs
+        # through IPP: a band cannot reproduce its rows bit for bit (the luma offset's blocks can)
         return height
     halo = band_halo(thresholds, antialiasing=antialiasing, radius=FULL_WINDOW_RADIUS)
     rows = budget // row - 2 * halo
@@ -346,18 +354,18 @@ def analyse_in_bands(
     pair = BandedPair(left, right, layout, params)
     valid = None if ignore is None else ~ignore
     score = CroppedMean((height, width), params.crop, ignore)
-    ssim_map = np.empty((height, width), dtype=np.float64) if keep_maps else None
+    heat = np.empty((height, width), dtype=np.uint8) if keep_maps else None
 
     # Otsu's threshold needs the whole map's histogram before any strength, and the line
     # evidence the pair's noise ratio, which needs the pair's offset removed
     otsu = not (thresholds.exact or thresholds.ssim is not None)
-    threshold, bias = _first_pass(pair, band_rows, valid, thresholds, score, ssim_map, otsu=otsu)
+    threshold, bias = _first_pass(pair, band_rows, valid, thresholds, score, heat, otsu=otsu)
     if not otsu:
         threshold = 1.0 if thresholds.exact else thresholds.ssim
     ratio = _line_ratio_pass(pair, band_rows, bias) if thresholds.line else None
     to_score = None if otsu else score  # without Otsu, the score's pass is the strength's
     marks = _marks_pass(
-        pair, band_rows, valid, thresholds, threshold, antialiasing, to_score, ssim_map, bias=bias, ratio=ratio
+        pair, band_rows, valid, thresholds, threshold, antialiasing, to_score, heat, bias=bias, ratio=ratio
     )
     if thresholds.exact:
         mask = marks
@@ -374,7 +382,7 @@ def analyse_in_bands(
     gather_rows = max(band_rows // GATHER_FRACTION, BAND_ROWS_STEP)
     regions, kept_mask = find_regions(
         mask,
-        ssim_map if ssim_map is not None else RowsOnDemand(pair.ssim_rows, height, gather_rows),
+        RowsOnDemand(pair.ssim_rows, height, gather_rows),
         RowsOnDemand(lambda top, bottom: pair.side_planes("left", top, bottom), height, gather_rows),
         RowsOnDemand(lambda top, bottom: pair.side_planes("right", top, bottom), height, gather_rows),
         min_area=min_area,
@@ -386,33 +394,36 @@ def analyse_in_bands(
         ssim_threshold=float(threshold),
         device="cpu",
         mask=kept_mask if keep_maps else None,
-        ssim_map=ssim_map,
+        heat_levels=heat,
         notes=[*layout.notes, f"processed on the CPU in bands of {band_rows} rows"],
     )
 
 
-def _first_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, score: CroppedMean, ssim_map, *, otsu):
+def _first_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, score: CroppedMean, heat, *, otsu):
     """What the strength needs of the whole pair before it: (Otsu's SSIM threshold or None, the luma offset).
 
     With ``otsu``, the SSIM map band by band: the threshold from its histogram, and the
-    score and the kept map on the way. With ``thresholds.luma_bias``, the 4 x 4 block
-    means of ``Y1 - Y2`` of every band (a band starts on a multiple of 4, so its blocks
-    are the whole frame's), and the offset from all of them.
+    score and the kept heat levels (``heat``, None: none kept) on the way. With
+    ``thresholds.luma_bias``, the 4 x 4 block means of ``Y1 - Y2`` of the blocks that start
+    in every band, as the whole frame's (:func:`~imgdiff_gpu.detection.luma_block_means_of_rows`,
+    at any height), and the offset from all of them.
     """
     if not otsu and not thresholds.luma_bias:
         return None, 0.0
     counts, blocks = 0, []
-    for top, bottom, lo, hi in bands(pair.height, band_rows, pair.params.radius if otsu else 0):
+    halo = max(pair.params.radius if otsu else 0, BLOCK_REACH if thresholds.luma_bias else 0)
+    for top, bottom, lo, hi in bands(pair.height, band_rows, halo):
         left_planes, right_planes = pair.planes(lo, hi)
         kept = slice(top - lo, bottom - lo)
         if otsu:
             band = pair.ssim(left_planes, right_planes)[kept]
             counts = counts + ssim_histogram(band, None if valid is None else valid[top:bottom])
             score.add(top, band)
-            if ssim_map is not None:
-                ssim_map[top:bottom] = band
+            if heat is not None:
+                heat[top:bottom] = heat_levels(band)
         if thresholds.luma_bias:
-            blocks.append(luma_block_means(left_planes[kept, :, 0], right_planes[kept, :, 0]))
+            rows = dict(top=lo, height=pair.height, first_rows=(top, bottom))
+            blocks.append(luma_block_means_of_rows(left_planes[..., 0], right_planes[..., 0], **rows))
     threshold = otsu_ssim_threshold(counts, thresholds.ssim_ceiling) if otsu else None
     bias = luma_bias_of(np.concatenate(blocks), thresholds) if blocks else 0.0
     return threshold, bias
@@ -443,13 +454,11 @@ def line_samples_in_bands(pair: BandedPair, band_rows: int, bias: float) -> tupl
     return np.concatenate(lines), np.concatenate(noises)
 
 
-def _marks_pass(
-    pair: BandedPair, band_rows, valid, thresholds, threshold, antialiasing, score, ssim_map, *, bias, ratio
-):
+def _marks_pass(pair: BandedPair, band_rows, valid, thresholds, threshold, antialiasing, score, heat, *, bias, ratio):
     """Strength levels (uint8, H x W: 0, 1 at >= low, 2 at >= high) band by band, or for ``exact`` the mask.
 
     With ``score``, the SSIM map is computed here for the first time: into the
-    score, and into ``ssim_map`` when it is kept. Otherwise a kept map is read.
+    score, and into ``heat`` as the heat map's levels when they are kept.
     ``bias`` and ``ratio``: the pair's luma offset and line noise ratio (:func:`_first_pass`,
     :func:`_line_ratio_pass`).
     """
@@ -460,13 +469,12 @@ def _marks_pass(
     for top, bottom, lo, hi in bands(pair.height, band_rows, halo):
         left_planes, right_planes = pair.planes(lo, hi)
         kept = slice(top - lo, bottom - lo)
+        # the strength reads the map at every row it computes, halo rows too (thrown away)
+        band_map = pair.ssim(left_planes, right_planes)
         if score is not None:
-            band_map = pair.ssim(left_planes, right_planes)
             score.add(top, band_map[kept])
-            if ssim_map is not None:
-                ssim_map[top:bottom] = band_map[kept]
-        else:  # the strength reads the map at every row it computes, halo rows too (thrown away)
-            band_map = ssim_map[lo:hi] if ssim_map is not None else pair.ssim(left_planes, right_planes)
+            if heat is not None:
+                heat[top:bottom] = heat_levels(band_map[kept])
         band_marks = _band_marks(
             left_planes,
             right_planes,
