@@ -61,6 +61,8 @@ typedef struct {
 /* Fills `a` from `obj` (None allowed when `optional`): C-contiguous, `ndim` dimensions,
  * writable when `writable`. Returns 0, or -1 with a Python exception set. */
 int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writable, int optional);
+/* The same for a read-only array of any strides (whole elements; view.strides gives them). */
+int get_strided_array(PyObject *obj, array_t *a, const char *name, int ndim);
 void release_arrays(array_t *arrays, int count);
 
 /* One strip of rows of a kernel's job, computed with the scratch memory of the thread that runs it. */
