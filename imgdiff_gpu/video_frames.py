@@ -77,10 +77,12 @@ def reuse_freed_memory() -> None:
     Each pair allocates and frees ~60 MB of arrays (plane stacks, maps) of a few
     MB each. By default glibc gives every worker thread an arena of its own and
     returns freed pages to the system, so the next pair's arrays fault them in
-    again, zeroed: 600,000 page faults and ~2 s of system time on a 120-frame
-    720p clip, against 85,000 and 0.4 s with one arena that keeps them (measured
-    on 2 cores). Values are unchanged; the process keeps its peak heap (up to
-    1 GB freed) for reuse. A no-op where the C library is not glibc.
+    again, zeroed: ~610,000 page faults and ~1.9 s of system time on a
+    120-frame 720p clip, ~330,000 and ~1.2 s with this (measured on 2 cores;
+    threads that took an arena before it keep theirs, which is why the same
+    settings given at start-up, ``GLIBC_TUNABLES=glibc.malloc.arena_max=1:...``,
+    save more: 85,000 and 0.4 s). Values are unchanged; the process keeps its
+    peak heap (up to 1 GB freed) for reuse. A no-op where the C library is not glibc.
     """
     import ctypes
     import ctypes.util
