@@ -15,6 +15,7 @@
  * less, but there must be enough of them to keep every thread busy (as ssim.py's). */
 #define MIN_STRIP_ROWS 16
 #define MAX_STRIP_ROWS 64
+#define STRIP_BYTES (4 << 20) /* so a very wide image keeps the 16 rows, and its scratch, of before */
 #define NEAR 3 /* pixels: how far evidence may stand from a changed pixel */
 
 typedef struct {
@@ -30,7 +31,8 @@ typedef struct {
 } strength_job;
 
 /* One row of the filtered quantities' inputs (dY, |dY|, dCr, dCb, dA: one row each of
- * `stride` float64, each a float32 difference widened exactly) and of "differs at all", borders reflected; index halo + c holds column c. */
+ * `stride` float64, each a float32 difference widened exactly) and of "differs at all",
+ * borders reflected; index halo + c holds column c. */
 IMGDIFF_INLINE void load_differences_of(const strength_job *job, Py_ssize_t source, int halo, double *row,
                                         Py_ssize_t stride, uint8_t *changed, int planes)
 {
@@ -269,11 +271,18 @@ PyObject *core_strength(PyObject *self, PyObject *args)
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    job.strip_rows = (job.height + 4 * threads - 1) / (4 * threads); /* about four strips per thread */
+    const size_t q = job.quantities, width = job.width, stride = width + 2 * halo;
+    /* about four strips per thread, and each thread's filtered rows within STRIP_BYTES */
+    Py_ssize_t fitting = MAX_STRIP_ROWS;
+    if (width > 0) {
+        fitting = (Py_ssize_t)(STRIP_BYTES / (q * width * sizeof(float))) - 2 * halo;
+    }
+    job.strip_rows = (job.height + 4 * threads - 1) / (4 * threads);
+    job.strip_rows = job.strip_rows < fitting ? job.strip_rows : fitting;
     job.strip_rows = job.strip_rows < MIN_STRIP_ROWS ? MIN_STRIP_ROWS
                      : job.strip_rows > MAX_STRIP_ROWS ? MAX_STRIP_ROWS
                                                        : job.strip_rows;
-    const size_t q = job.quantities, width = job.width, rows = job.strip_rows + 2 * halo, stride = width + 2 * halo;
+    const size_t rows = job.strip_rows + 2 * halo;
     const size_t work_bytes = q * width * sizeof(double) + q * rows * width * sizeof(float) +
                               q * stride * sizeof(double) + rows * width + stride + width;
     const Py_ssize_t strips = (job.height + job.strip_rows - 1) / job.strip_rows;
