@@ -159,6 +159,8 @@ def hysteresis(weak: np.ndarray, strong: np.ndarray, min_core: int = 1) -> np.nd
     """
     import cv2
 
+    if not strong.any():  # most frame pairs of two encodes: nothing to label
+        return np.zeros(weak.shape, dtype=bool)
     count, labels = cv2.connectedComponents(weak.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     if count <= 1:
         return np.zeros(weak.shape, dtype=bool)

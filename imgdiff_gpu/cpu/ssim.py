@@ -71,8 +71,8 @@ def _run(x, y, params: SSIMParams, *, counted, strip_stats: bool) -> tuple[np.nd
     out = np.empty(x.shape, dtype=np.float64)
     stats = np.empty((-(-height // strip_rows) if strip_stats else 0, 2), dtype=np.float64)
     core.ssim(
-        np.ascontiguousarray(x),
-        np.ascontiguousarray(y),
+        x,  # any strides: a plane of a stack is read in place, not copied
+        y,
         None if counted is None else np.ascontiguousarray(counted, dtype=np.bool_),
         np.ascontiguousarray(params.weights, dtype=np.float64),
         float(params.C1),

@@ -20,8 +20,8 @@ import numpy as np
 
 from .compiled import core
 
-# Rows per strip (16) and NEAR are compiled into the C; the GPU kernel and the
-# analysis take NEAR from here.
+# Rows per strip (16 to 64, by the thread count) and NEAR are compiled into the C;
+# the GPU kernel and the analysis take NEAR from here.
 NEAR = 3  # pixels: how far evidence may stand from a changed pixel
 
 

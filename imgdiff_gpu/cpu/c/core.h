@@ -61,6 +61,8 @@ typedef struct {
 /* Fills `a` from `obj` (None allowed when `optional`): C-contiguous, `ndim` dimensions,
  * writable when `writable`. Returns 0, or -1 with a Python exception set. */
 int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writable, int optional);
+/* The same for a read-only array of any strides (whole elements; view.strides gives them). */
+int get_strided_array(PyObject *obj, array_t *a, const char *name, int ndim);
 void release_arrays(array_t *arrays, int count);
 
 /* One strip of rows of a kernel's job, computed with the scratch memory of the thread that runs it. */
@@ -102,13 +104,13 @@ IMGDIFF_INLINE void filter_along_d(int taps, const double *w, const double *sour
     }
 }
 
-/* The same over float32 rows into float32 (accumulated in float64). */
-IMGDIFF_INLINE void filter_along_f(int taps, const double *w, const float *source, float *target, Py_ssize_t count)
+/* The same into float32 (each float32 input widened exactly beforehand, once rather than per tap). */
+IMGDIFF_INLINE void filter_along_f(int taps, const double *w, const double *source, float *target, Py_ssize_t count)
 {
     for (Py_ssize_t j = 0; j < count; j++) {
         double acc = 0.0;
         for (int k = 0; k < taps; k++) {
-            acc = fma(w[k], (double)source[j + k], acc);
+            acc = fma(w[k], source[j + k], acc);
         }
         target[j] = (float)acc;
     }

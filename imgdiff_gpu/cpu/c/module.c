@@ -69,6 +69,27 @@ int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writabl
     return 0;
 }
 
+int get_strided_array(PyObject *obj, array_t *a, const char *name, int ndim)
+{
+    a->present = 0;
+    if (PyObject_GetBuffer(obj, &a->view, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
+        return -1;
+    }
+    a->present = 1;
+    a->type = elem_of(a->view.format, a->view.itemsize);
+    if (a->view.ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s must have %d dimensions, got %d", name, ndim, a->view.ndim);
+        return -1;
+    }
+    for (int d = 0; d < ndim; d++) {
+        if (a->view.strides[d] % a->view.itemsize != 0) {
+            PyErr_Format(PyExc_ValueError, "%s: strides must be whole elements", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void release_arrays(array_t *arrays, int count)
 {
     for (int i = 0; i < count; i++) {

@@ -14,6 +14,7 @@
 
 typedef struct {
     const void *x, *y;
+    Py_ssize_t x_row, x_column, y_row, y_column; /* strides, in elements (a plane of a stack: 1 pixel is P) */
     elem_t type;
     const uint8_t *counted; /* NULL: every pixel counts */
     const double *w;
@@ -26,13 +27,23 @@ typedef struct {
 
 /* Inputs x, y, x^2 + y^2, xy of row `source` over columns [first_column - radius,
  * first_column + count + radius), borders reflected; index c - (first_column - radius)
- * holds column c. */
+ * holds column c. Contiguous rows and a stack's luma in loops of their own, which vectorize. */
 #define LOAD_ROW(T) \
     do { \
-        const T *xr = (const T *)job->x + source * width; \
-        const T *yr = (const T *)job->y + source * width; \
+        const T *xr = (const T *)job->x + source * job->x_row; \
+        const T *yr = (const T *)job->y + source * job->y_row; \
+        if (job->x_column == 1 && job->y_column == 1) { \
+            LOAD_COLUMNS(T, xr[c], yr[c]); \
+        } else if (job->x_column == 3 && job->y_column == 3) { /* luma of a Y, Cr, Cb stack */ \
+            LOAD_COLUMNS(T, xr[3 * c], yr[3 * c]); \
+        } else { \
+            LOAD_COLUMNS(T, xr[c * job->x_column], yr[c * job->y_column]); \
+        } \
+    } while (0)
+#define LOAD_COLUMNS(T, x_at_c, y_at_c) \
+    do { \
         for (Py_ssize_t c = lo; c < hi; c++) { \
-            double a = (double)xr[c], b = (double)yr[c]; \
+            double a = (double)(x_at_c), b = (double)(y_at_c); \
             px[c - offset] = a; \
             py[c - offset] = b; \
             psq[c - offset] = fma(a, a, b * b); \
@@ -169,7 +180,7 @@ PyObject *core_ssim(PyObject *self, PyObject *args)
     }
     array_t a[6] = {0};
     PyObject *result = NULL;
-    if (get_array(ox, &a[0], "x", 2, 0, 0) < 0 || get_array(oy, &a[1], "y", 2, 0, 0) < 0 ||
+    if (get_strided_array(ox, &a[0], "x", 2) < 0 || get_strided_array(oy, &a[1], "y", 2) < 0 ||
         get_array(ocounted, &a[2], "counted", 2, 0, 1) < 0 || get_array(ow, &a[3], "weights", 1, 0, 0) < 0 ||
         get_array(oout, &a[4], "out", 2, 1, 0) < 0 || get_array(ostats, &a[5], "stats", 2, 1, 1) < 0) {
         goto done;
@@ -199,6 +210,10 @@ PyObject *core_ssim(PyObject *self, PyObject *args)
     }
     job.x = a[0].view.buf;
     job.y = a[1].view.buf;
+    job.x_row = a[0].view.strides[0] / a[0].view.itemsize;
+    job.x_column = a[0].view.strides[1] / a[0].view.itemsize;
+    job.y_row = a[1].view.strides[0] / a[1].view.itemsize;
+    job.y_column = a[1].view.strides[1] / a[1].view.itemsize;
     job.type = a[0].type;
     job.counted = a[2].present ? a[2].view.buf : NULL;
     job.w = a[3].view.buf;

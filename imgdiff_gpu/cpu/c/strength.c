@@ -1,7 +1,7 @@
 /* Difference strength in one fused pass: plane stacks and SSIM map to the per-pixel strength.
  *
  * C twin of the kernel behind imgdiff_gpu/cpu/strength.py (strength_map), which holds the
- * definition and prepares the arrays; mirrors kernels/strength.cu. Strips of STRIP_ROWS
+ * definition and prepares the arrays; mirrors kernels/strength.cu. Strips of 16 to 64
  * rows with a halo run in parallel. Per pixel, with w * the SSIM window (borders reflected):
  * luma shift |w * dY| and opacity shift |w * dA| over the luma threshold (a threshold of its
  * own per pixel with luma_scale), chroma shift |(w * dCr, w * dCb)| over the chroma
@@ -11,7 +11,11 @@
  */
 #include "core.h"
 
-#define STRIP_ROWS 16
+/* Rows per strip: a strip filters its 2 * halo rows of halo as well, so tall strips waste
+ * less, but there must be enough of them to keep every thread busy (as ssim.py's). */
+#define MIN_STRIP_ROWS 16
+#define MAX_STRIP_ROWS 64
+#define STRIP_BYTES (4 << 20) /* so a very wide image keeps the 16 rows, and its scratch, of before */
 #define NEAR 3 /* pixels: how far evidence may stand from a changed pixel */
 
 typedef struct {
@@ -22,17 +26,17 @@ typedef struct {
     double inv_luma, inv_chroma, inv_texture, inv_ssim;
     const uint8_t *suppress;
     const float *luma_scale, *coarse;
-    Py_ssize_t height, width;
+    Py_ssize_t height, width, strip_rows;
     float *out;
 } strength_job;
 
 /* One row of the filtered quantities' inputs (dY, |dY|, dCr, dCb, dA: one row each of
- * `stride` floats) and of "differs at all", borders reflected; index halo + c holds column c. */
-static inline void load_differences(const strength_job *job, Py_ssize_t source, int halo, float *row,
-                                    Py_ssize_t stride, uint8_t *changed)
+ * `stride` float64, each a float32 difference widened exactly) and of "differs at all",
+ * borders reflected; index halo + c holds column c. */
+IMGDIFF_INLINE void load_differences_of(const strength_job *job, Py_ssize_t source, int halo, double *row,
+                                        Py_ssize_t stride, uint8_t *changed, int planes)
 {
     const Py_ssize_t width = job->width;
-    const int planes = job->planes;
     const float *l = job->left + source * width * planes, *r = job->right + source * width * planes;
     for (Py_ssize_t c = 0; c < width; c++) {
         float d_y = l[c * planes] - r[c * planes];
@@ -41,7 +45,7 @@ static inline void load_differences(const strength_job *job, Py_ssize_t source, 
         changed[halo + c] = d_y != 0;
     }
     for (int p = 1; p < planes; p++) {
-        float *target = row + (p + 1) * stride + halo;
+        double *target = row + (p + 1) * stride + halo;
         for (Py_ssize_t c = 0; c < width; c++) {
             float d = l[c * planes + p] - r[c * planes + p];
             target[c] = d;
@@ -58,7 +62,7 @@ static inline void load_differences(const strength_job *job, Py_ssize_t source, 
      * this order so that images narrower than the halo reflect again */
     for (int k = 0; k < halo; k++) {
         for (int q = 0; q < job->quantities; q++) {
-            float *line = row + q * stride;
+            double *line = row + q * stride;
             line[halo - 1 - k] = line[halo + k];
             line[halo + width + k] = line[halo + width - 1 - k];
         }
@@ -67,20 +71,97 @@ static inline void load_differences(const strength_job *job, Py_ssize_t source, 
     }
 }
 
+/* load_differences_of for a literal plane count, so the planes' interleaving is known and
+ * the loops vectorize. */
+IMGDIFF_INLINE void load_differences(const strength_job *job, Py_ssize_t source, int halo, double *row,
+                                     Py_ssize_t stride, uint8_t *changed)
+{
+    switch (job->planes) {
+    case 1:
+        load_differences_of(job, source, halo, row, stride, changed, 1);
+        break;
+    case 2:
+        load_differences_of(job, source, halo, row, stride, changed, 2);
+        break;
+    case 3:
+        load_differences_of(job, source, halo, row, stride, changed, 3);
+        break;
+    default:
+        load_differences_of(job, source, halo, row, stride, changed, 4);
+        break;
+    }
+}
+
+/* One output row's strength from its filtered means (see the top of this file), for literal
+ * flags: which terms the pair has. */
+IMGDIFF_INLINE void combine_row(const strength_job *job, const double *means, const double *ssim_row,
+                                const float *coarse_row, const uint8_t *near, float *out_row, int has_coarse,
+                                int colour, int alpha)
+{
+    const Py_ssize_t width = job->width;
+    const double *luma = means, *texture = means + width, *d_cr = means + 2 * width, *d_cb = means + 3 * width;
+    const double *d_alpha = means + (job->quantities - 1) * width;
+    const double inv_luma = job->inv_luma, inv_chroma = job->inv_chroma, inv_ssim = job->inv_ssim,
+                 inv_texture = job->inv_texture;
+    for (Py_ssize_t j = 0; j < width; j++) {
+        double strength = fabs(luma[j]) * inv_luma;
+        if (has_coarse) {
+            double coarse = (double)coarse_row[j];
+            strength = NUMBA_MAX(strength, coarse);
+        }
+        if (colour) {
+            double chroma = sqrt(fma(d_cr[j], d_cr[j], d_cb[j] * d_cb[j])) * inv_chroma;
+            strength = NUMBA_MAX(strength, chroma);
+        }
+        if (alpha) {
+            double opacity = fabs(d_alpha[j]) * inv_luma;
+            strength = NUMBA_MAX(strength, opacity);
+        }
+        double from_ssim = (1.0 - ssim_row[j]) * inv_ssim, from_texture = texture[j] * inv_texture;
+        double structural = NUMBA_MIN(from_ssim, from_texture);
+        float value = (float)NUMBA_MAX(strength, structural);
+        /* value where a changed pixel is near, else +0: as a mask of its bits, so no branch */
+        uint32_t bits;
+        memcpy(&bits, &value, sizeof bits);
+        bits &= 0u - (uint32_t)(near[j] != 0);
+        memcpy(out_row + j, &bits, sizeof bits);
+    }
+}
+
+#define COMBINE(has_coarse, colour, alpha) \
+    combine_row(job, means, ssim_row, coarse_row, near, out_row, has_coarse, colour, alpha)
+#define COMBINE_FOR_PLANES(has_coarse) \
+    do { \
+        switch (planes) { \
+        case 1: \
+            COMBINE(has_coarse, 0, 0); \
+            break; \
+        case 2: \
+            COMBINE(has_coarse, 0, 1); \
+            break; \
+        case 3: \
+            COMBINE(has_coarse, 1, 0); \
+            break; \
+        default: \
+            COMBINE(has_coarse, 1, 1); \
+            break; \
+        } \
+    } while (0)
+
 /* One strip; `work` holds its buffers (see strength_work_bytes). */
 IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t strip, char *work)
 {
     const int taps = job->taps, radius = taps / 2, halo = radius > NEAR ? radius : NEAR;
     const int quantities = job->quantities, planes = job->planes;
-    const int colour = planes >= 3, alpha = planes == 2 || planes == 4;
     const double *w = job->w;
     const Py_ssize_t height = job->height, width = job->width, stride = width + 2 * halo;
-    const Py_ssize_t top = strip * STRIP_ROWS, bottom = top + STRIP_ROWS < height ? top + STRIP_ROWS : height;
+    const Py_ssize_t top = strip * job->strip_rows;
+    const Py_ssize_t bottom = top + job->strip_rows < height ? top + job->strip_rows : height;
     const Py_ssize_t rows = bottom - top + 2 * halo;
-    double *means = (double *)work;                            /* quantities x width */
-    float *filtered = (float *)(means + quantities * width);   /* quantities x rows x width */
-    float *row = filtered + quantities * rows * width;         /* quantities x stride */
-    uint8_t *near_row = (uint8_t *)(row + quantities * stride); /* rows x width */
+    double *means = (double *)work;                              /* quantities x width */
+    double *row = means + quantities * width;                    /* quantities x stride */
+    float *filtered = (float *)(row + quantities * stride);      /* quantities x rows x width */
+    uint8_t *near_row = (uint8_t *)(filtered + quantities * rows * width); /* rows x width */
     uint8_t *changed = near_row + rows * width;                 /* stride */
     uint8_t *near = changed + stride;                           /* width */
     for (Py_ssize_t i = 0; i < rows; i++) {
@@ -107,18 +188,17 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
             DISPATCH_TAPS(taps, ACROSS);
 #undef ACROSS
         }
-        for (Py_ssize_t j = 0; j < width; j++) {
-            uint8_t hit = 0;
-            for (int k = halo - NEAR; k <= halo + NEAR; k++) {
-                hit |= near_row[(i + k) * width + j];
+        memcpy(near, near_row + (i + halo - NEAR) * width, width);
+        for (int k = halo - NEAR + 1; k <= halo + NEAR; k++) {
+            const uint8_t *above = near_row + (i + k) * width;
+            for (Py_ssize_t j = 0; j < width; j++) {
+                near[j] |= above[j];
             }
-            near[j] = hit;
         }
         const Py_ssize_t y = top + i;
         float *out_row = job->out + y * width;
         const double *ssim_row = job->ssim_map + y * width;
-        double *luma = means, *texture = means + width, *d_cr = means + 2 * width, *d_cb = means + 3 * width;
-        double *d_alpha = means + (quantities - 1) * width;
+        double *luma = means;
         if (job->luma_scale != NULL) { /* a luma threshold of its own at each pixel */
             const float *scale_row = job->luma_scale + y * width;
             for (Py_ssize_t j = 0; j < width; j++) {
@@ -126,23 +206,11 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
             }
         }
         const float *coarse_row = job->coarse != NULL ? job->coarse + y * width : NULL;
-        for (Py_ssize_t j = 0; j < width; j++) {
-            double strength = fabs(luma[j]) * job->inv_luma;
-            if (coarse_row != NULL) {
-                double coarse = (double)coarse_row[j];
-                strength = NUMBA_MAX(strength, coarse);
-            }
-            if (colour) {
-                double chroma = sqrt(fma(d_cr[j], d_cr[j], d_cb[j] * d_cb[j])) * job->inv_chroma;
-                strength = NUMBA_MAX(strength, chroma);
-            }
-            if (alpha) {
-                double opacity = fabs(d_alpha[j]) * job->inv_luma;
-                strength = NUMBA_MAX(strength, opacity);
-            }
-            double from_ssim = (1.0 - ssim_row[j]) * job->inv_ssim, from_texture = texture[j] * job->inv_texture;
-            double structural = NUMBA_MIN(from_ssim, from_texture);
-            out_row[j] = near[j] ? (float)NUMBA_MAX(strength, structural) : 0.0f;
+        /* the terms a pair has are known per call: one loop each, without branches, vectorizes */
+        if (coarse_row != NULL) {
+            COMBINE_FOR_PLANES(1);
+        } else {
+            COMBINE_FOR_PLANES(0);
         }
     }
 }
@@ -199,10 +267,25 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     job.coarse = a[6].present ? a[6].view.buf : NULL;
     job.out = a[7].view.buf;
     const int radius = job.taps / 2, halo = radius > NEAR ? radius : NEAR;
-    const size_t q = job.quantities, width = job.width, rows = STRIP_ROWS + 2 * halo, stride = width + 2 * halo;
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    const size_t q = job.quantities, width = job.width, stride = width + 2 * halo;
+    /* about four strips per thread, and each thread's filtered rows within STRIP_BYTES */
+    Py_ssize_t fitting = MAX_STRIP_ROWS;
+    if (width > 0) {
+        fitting = (Py_ssize_t)(STRIP_BYTES / (q * width * sizeof(float))) - 2 * halo;
+    }
+    job.strip_rows = (job.height + 4 * threads - 1) / (4 * threads);
+    job.strip_rows = job.strip_rows < fitting ? job.strip_rows : fitting;
+    job.strip_rows = job.strip_rows < MIN_STRIP_ROWS ? MIN_STRIP_ROWS
+                     : job.strip_rows > MAX_STRIP_ROWS ? MAX_STRIP_ROWS
+                                                       : job.strip_rows;
+    const size_t rows = job.strip_rows + 2 * halo;
     const size_t work_bytes = q * width * sizeof(double) + q * rows * width * sizeof(float) +
-                              q * stride * sizeof(float) + rows * width + stride + width;
-    const Py_ssize_t strips = (job.height + STRIP_ROWS - 1) / STRIP_ROWS;
+                              q * stride * sizeof(double) + rows * width + stride + width;
+    const Py_ssize_t strips = (job.height + job.strip_rows - 1) / job.strip_rows;
     if (run_strips(&job, strips, work_bytes, strength_strip_of) < 0) {
         goto done;
     }

@@ -1,0 +1,148 @@
+"""``imgdiff video`` of two installations against each other and FFmpeg, on differently encoded clips.
+
+For each clip of ``benchmarks/video_set.py`` (A and B encoded differently), in
+interleaved rounds so that a shared machine's load falls on all alike:
+
+* ``imgdiff video``'s own function at its defaults (``low``, no pictures
+  exported), in each installation: a fresh process that warms up on three
+  frames, then times the whole clip (decoding included), as
+  ``benchmarks/eval_video.py`` does;
+* ``ffmpeg -lavfi ssim -f null -`` on the same two files.
+
+Prints medians and the ratios (after / FFmpeg, before / FFmpeg, after / before
+in pairs per second), and checks that the two installations wrote the same
+frames.csv, byte for byte.
+
+    python -m benchmarks.bench_video_versions --before /work/venv/bin/python:/path/to/old/checkout \\
+        [--after PYTHON:CHECKOUT] [--seed 2026] [--size 720p] [--clips 2] [--rounds 3] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import filecmp
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.bench_ssim import cpu_name
+from benchmarks.video_set import clip_set
+
+ROOT = Path(__file__).resolve().parents[1]
+# Runs in the installation under test: one clip, warm, at the video command's defaults.
+TIMED = """
+import sys, time
+from pathlib import Path
+from imgdiff_gpu.job import CompareOptions
+from imgdiff_gpu.video import compare_videos
+left, right, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+options = CompareOptions(device="cpu", sensitivity="low")
+compare_videos(left, right, out / "warm", options, end=3, worst_count=0)
+start = time.perf_counter()
+compare_videos(left, right, out / "run", options, worst_count=0)
+print(time.perf_counter() - start)
+"""
+
+
+def installation(text: str) -> tuple[str, Path]:
+    python, _, checkout = text.partition(":")
+    return python, Path(checkout or ".").resolve()
+
+
+def imgdiff_seconds(python: str, checkout: Path, left: Path, right: Path, out: Path) -> float:
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    done = subprocess.run(
+        [python, "-c", TIMED, str(left), str(right), str(out)],
+        cwd=checkout,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(done.stdout.split()[-1])
+
+
+def ffmpeg_seconds(left: Path, right: Path) -> float:
+    command = ["ffmpeg", "-v", "error", "-i", str(left), "-i", str(right), "-lavfi", "ssim", "-f", "null", "-"]
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", required=True, metavar="PYTHON:CHECKOUT")
+    parser.add_argument("--after", default=f"{sys.executable}:{ROOT}", metavar="PYTHON:CHECKOUT")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--size", choices=("720p", "1080p"), default="720p")
+    parser.add_argument("--clips", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    if shutil.which("ffmpeg") is None:
+        raise SystemExit("needs ffmpeg on PATH")
+    versions = {"before": installation(args.before), "after": installation(args.after)}
+    clips = clip_set(args.seed, args.clips, size=args.size, frames=args.frames)
+    print(f"CPU: {cpu_name()}; {len(clips)} clips of {args.frames} frames at {args.size}, seed {args.seed}")
+    rows = []
+    work = Path(tempfile.mkdtemp(prefix="imgdiff-bench-video-versions-"))
+    try:
+        for n, clip in enumerate(clips):
+            times: dict[str, list[float]] = {"before": [], "after": [], "ffmpeg": []}
+            for round_ in range(args.rounds):
+                for name, (python, checkout) in versions.items():
+                    out = work / f"{n}-{name}-{round_}"
+                    times[name].append(imgdiff_seconds(python, checkout, clip.left, clip.right, out))
+                times["ffmpeg"].append(ffmpeg_seconds(clip.left, clip.right))
+            same = filecmp.cmp(work / f"{n}-before-0/run/frames.csv", work / f"{n}-after-0/run/frames.csv", False)
+            medians = {name: statistics.median(values) for name, values in times.items()}
+            row = {
+                "clip": clip.name,
+                "frames": args.frames,
+                "seconds": times,
+                "pairs_per_second": {name: args.frames / value for name, value in medians.items()},
+                "before_vs_ffmpeg": medians["ffmpeg"] / medians["before"],
+                "after_vs_ffmpeg": medians["ffmpeg"] / medians["after"],
+                "after_vs_before": medians["before"] / medians["after"],
+                "frames_csv_identical": same,
+            }
+            rows.append(row)
+            rate = row["pairs_per_second"]
+            print(
+                f"{clip.name:<62} before {rate['before']:5.1f}, after {rate['after']:5.1f}, "
+                f"FFmpeg {rate['ffmpeg']:6.1f} pairs/s: {row['before_vs_ffmpeg']:.3f}x -> "
+                f"{row['after_vs_ffmpeg']:.3f}x FFmpeg ({row['after_vs_before']:.2f}x); "
+                f"frames.csv {'identical' if same else 'DIFFERENT'}"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report = {
+        "date": dt.date.today().isoformat(),
+        "cpu": cpu_name(),
+        "seed": args.seed,
+        "size": args.size,
+        "rounds": args.rounds,
+        "before": args.before,
+        "after": args.after,
+        "median_after_vs_ffmpeg": statistics.median(r["after_vs_ffmpeg"] for r in rows),
+        "median_before_vs_ffmpeg": statistics.median(r["before_vs_ffmpeg"] for r in rows),
+        "clips": rows,
+    }
+    print(
+        f"median over clips: {report['median_before_vs_ffmpeg']:.3f}x -> {report['median_after_vs_ffmpeg']:.3f}x FFmpeg"
+    )
+    out = args.out or ROOT / "benchmarks" / "results" / f"video-versions-s{args.seed}-{args.size}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
