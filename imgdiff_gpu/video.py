@@ -22,7 +22,7 @@ from .html_report import REPORT_HTML
 from .options import CompareOptions
 from .outputs import Outputs, checkpoint
 from .video_exports import DIFF_VIDEO_FORMATS, SideBySideWriter, WorstFrames, export_frame, previous_frame_outputs
-from .video_frames import compared_frames, decode_frames, prefetch, reuse_freed_memory, selected
+from .video_frames import compared_frames, decode_frames, prefetch, selected
 from .video_report import FrameResult, VideoSummary, stage_video_report
 
 __all__ = ["FrameResult", "VideoSummary", "compare_videos", "decode_frames"]
@@ -114,7 +114,6 @@ def _compare_streams(
     from .rendering import render
 
     summary = VideoSummary()
-    reuse_freed_memory()  # before the decoding and comparing threads start
     left_frames = prefetch(decode_frames(left, "left", summary))
     right_frames = prefetch(decode_frames(right, "right", summary))
     writer = None  # started at the first frame, with the left stream's frame rate

@@ -83,13 +83,14 @@ def reuse_freed_memory() -> None:
     settings given at start-up, ``GLIBC_TUNABLES=glibc.malloc.arena_max=1:...``,
     save more: 85,000 and 0.4 s). Values are unchanged; the process keeps its
     peak heap (up to 1 GB freed) for reuse. A no-op where the C library is not glibc.
+
+    It changes the whole process's allocator, so the ``imgdiff video`` command calls
+    it (before its threads start), not :func:`~imgdiff_gpu.video.compare_videos`.
     """
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own symbols: glibc's, where it is glibc
     except (OSError, AttributeError):
         return
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
