@@ -31,10 +31,10 @@ class ColorType(click.ParamType):
     name = "COLOR"
 
     def convert(self, value, param, ctx):
-        from .rendering import parse_color
-
         if isinstance(value, tuple):  # the default, already B, G, R
             return value
+        from .rendering import parse_color  # NumPy with it: not for the default
+
         try:
             return parse_color(value)
         except ValueError as exc:
@@ -300,14 +300,22 @@ def compare(left, right, out_dir, json_path, overwrite, junit_path, quiet, **kwa
       imgdiff compare before.png after.png --out diffs --color '#00ff00'
       imgdiff compare a.jpg b.jpg --json - --device cpu   # report only
     """
-    from .job import compare_files
+    from .job import compare_files, output_paths
+    from .loading import reading_ahead
+    from .outputs import check_destinations
+
+    options = _options_from(kwargs)
+    inputs = [left, right, options.ignore_mask]
+    # An output in the way costs a few stats here, not the decoding of two images first. The
+    # job checks again as it writes: this is the early word, not the guarantee.
+    check_destinations(output_paths(out_dir, json_path, junit_path), inputs=inputs, overwrite=overwrite)
+    with reading_ahead(inputs, max_pixels=options.max_pixels):  # the images decode while the comparison loads
+        report = compare_files(
+            left, right, options, out_dir=out_dir, json_path=json_path, junit_path=junit_path, overwrite=overwrite
+        )
     from .report import to_json
     from .summary import compare_line
 
-    options = _options_from(kwargs)
-    report = compare_files(
-        left, right, options, out_dir=out_dir, json_path=json_path, junit_path=junit_path, overwrite=overwrite
-    )
     if json_path is not None and str(json_path) == "-":
         click.echo(to_json(report), nl=False)
     if not quiet:
