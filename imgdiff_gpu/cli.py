@@ -551,10 +551,12 @@ def _c_libraries_muted():
 def main() -> None:
     """The ``imgdiff`` process: run the command (see :func:`_run`), then end without tearing Python down.
 
-    A comparison leaves Numba's and LLVM's object graphs behind, and the
-    interpreter's teardown spends a third of a second of CPU collecting them
-    after every output is written and closed; so once the standard streams
-    are flushed the process ends with ``os._exit`` and the command's status.
+    Every output is written and closed by then; what the interpreter's
+    teardown would still do is free, one by one, the objects of NumPy, OpenCV
+    and every module a comparison imported, and collect their cycles: about
+    50 ms of CPU after a 1080p comparison on this project's 2-core machine.
+    So once the standard streams are flushed the process ends with
+    ``os._exit`` and the command's status.
     """
     try:
         _run()
