@@ -234,8 +234,11 @@ _PLAIN = {
 }
 
 
+@pytest.mark.parametrize("rgb_flag", [True, False], ids=["opencv-4.11-rgb", "older-opencv-bgr-swapped"])
 @pytest.mark.parametrize("kind", sorted(_PLAIN))
-def test_plain_pngs_are_decoded_by_opencv_to_pillows_pixels(tmp_path, kind, opencv_decodes):
+def test_plain_pngs_are_decoded_by_opencv_to_pillows_pixels(tmp_path, kind, rgb_flag, opencv_decodes, monkeypatch):
+    if not rgb_flag:  # OpenCV before 4.11 has no IMREAD_COLOR_RGB: BGR, swapped in place
+        monkeypatch.delattr(cv2, "IMREAD_COLOR_RGB", raising=False)
     path = tmp_path / f"{kind}.png"
     path.write_bytes(_PLAIN[kind]())
     loaded = load_image(path)
