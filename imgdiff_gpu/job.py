@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import ImageLoadError
 from .html_report import REPORT_HTML
 from .options import CompareOptions
 from .outputs import Inputs, Outputs, checkpoint
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
 REPORT_NAME = "report.json"
@@ -23,6 +25,8 @@ REPORT_NAME = "report.json"
 
 def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarray | None:
     """The pixels to leave out, from --ignore boxes and --ignore-mask (LEFT's coordinates)."""
+    import numpy as np
+
     from .loading import load_image
 
     if not options.ignore_boxes and options.ignore_mask is None:

@@ -36,8 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .errors import ImageLoadError
 from .options import DEFAULT_MAX_PIXELS
 
@@ -69,7 +67,8 @@ _PLAIN_PNG_MODES = {0: "L", 2: "RGB", 6: "RGBA"}
 # Pillow's bomb guard and the warning filters are process-wide: one reader at a time changes them
 _PILLOW_SETTINGS = threading.Lock()
 
-if TYPE_CHECKING:  # Pillow is imported when a file is opened: 15-25 ms that an import of this module does not pay
+if TYPE_CHECKING:  # imported where used: reading_ahead() reads both files while NumPy (60 ms) and Pillow load
+    import numpy as np
     from PIL import Image
 _SIXTEEN_BIT_GREY_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 
@@ -102,6 +101,8 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     The same transposes as :func:`PIL.ImageOps.exif_transpose`, on arrays, so
     that Pillow- and OpenCV-decoded files share one rule.
     """
+    import numpy as np
+
     if orientation in (5, 6, 7, 8):
         pixels = np.swapaxes(pixels, 0, 1)
         # after the transpose, 5 needs nothing, 6 a horizontal flip, 8 a
@@ -132,6 +133,8 @@ def _pixels_in_strips(image: Image.Image) -> np.ndarray:
     once (``tobytes``' chunks and their join): with Pillow's own 4 bytes a
     pixel, 4 GB at the peak for one 20000 x 20000 RGB picture. This holds one.
     """
+    import numpy as np
+
     width, height = image.size
     bands = len(image.getbands())
     out = np.empty((height, width, bands) if bands > 1 else (height, width), dtype=np.uint8)
@@ -143,6 +146,8 @@ def _pixels_in_strips(image: Image.Image) -> np.ndarray:
 
 
 def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
+    import numpy as np
+
     mode = image.mode
     if mode in ("L", "RGB", "RGBA"):  # what convert() would make it already: no copy first
         return _pixels_in_strips(image)
@@ -162,6 +167,7 @@ def _decode_with_pillow(image: Image.Image, path: Path) -> np.ndarray:
 
 def _decode_with_opencv(data: bytes, path: Path) -> np.ndarray:
     import cv2  # 16-bit colour and plain PNGs: OpenCV takes a while to import
+    import numpy as np
 
     pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None:
@@ -180,6 +186,7 @@ def _decode_plain_png(data: bytes, mode: str, shape: tuple[int, int]) -> np.ndar
     OpenCV's worker threads.
     """
     import cv2
+    import numpy as np
 
     channels = len(mode)
     rgb_flag = getattr(cv2, "IMREAD_COLOR_RGB", None)

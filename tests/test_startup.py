@@ -179,3 +179,22 @@ def test_an_output_in_the_way_is_refused_before_the_inputs_are_read(tmp_path, mo
     assert result.exit_code == 2
     assert "report.json: already exists" in result.output
     assert read == [] and existing.read_text() == "{}"
+
+
+def test_compare_reads_its_inputs_while_numpy_and_opencv_load():
+    """LEFT is read (and its chunks checked) on a thread of its own before OpenCV or Pillow is imported,
+    while NumPy loads on the main thread; it decodes as soon as OpenCV is in."""
+    left, right = ROOT / "examples" / "left.png", ROOT / "examples" / "right.png"
+    code = f"""
+import os, sys
+target = {str(left)!r}
+def hook(event, args):
+    if event == "open" and isinstance(args[0], str) and os.path.abspath(args[0]) == target:
+        print(sorted(m for m in ("cv2", "PIL") if m in sys.modules), flush=True)
+        os._exit(0)
+sys.addaudithook(hook)
+sys.argv = ["imgdiff", "compare", target, {str(right)!r}, "--json", "-", "--device", "cpu"]
+from imgdiff_gpu.cli import main
+main()
+"""
+    assert run_fresh(code) == "[]"
