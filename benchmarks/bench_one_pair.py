@@ -2,7 +2,9 @@
 
 Every number is the wall time of a whole command (start-up, decoding, the
 comparison, writing), the median of interleaved runs after one warm-up round,
-so that the load of a shared machine falls on every tool alike. Ratios are
+so that the load of a shared machine falls on every tool alike; each round
+starts one command later than the one before, so that none always runs after
+the same one. Ratios are
 against odiff measured in this same run. Inputs are the bundled example pair
 (``examples/left.png``, ``right.png``: a photograph with four edits) scaled to
 each size with bicubic interpolation and written as PNG.
@@ -225,9 +227,14 @@ def main() -> None:
         cpu_times: dict[str, dict[str, list[float]]] = {size: {row: [] for row in plan[size]} for size in sizes}
         first_read: dict[str, list[float]] = {}
         first_read_cpu: dict[str, list[float]] = {}
-        for round_ in range(args.repeat + 1):  # round 0 warms up (Numba's cache, the page cache)
+        for round_ in range(args.repeat + 1):  # round 0 warms up (the page cache)
             for size in sizes:
-                for row, run in plan[size].items():
+                # each round starts one row later: at 4K the same imgdiff run took 1.6x the CPU right
+                # after pixelmatch's (a large Node heap, just freed) as after another imgdiff, so that no
+                # row always comes there
+                rows = list(plan[size].items())
+                shift = round_ % len(rows)
+                for row, run in rows[shift:] + rows[:shift]:
                     seconds, cpu = run_once(run, out)
                     if round_:
                         times[size][row].append(seconds)
