@@ -3,8 +3,8 @@
 Every number is the wall time of a whole command (start-up, decoding, the
 comparison, writing), the median of interleaved runs after one warm-up round,
 so that the load of a shared machine falls on every tool alike; each round
-starts one command later than the one before, so that none always runs after
-the same one. Ratios are
+runs the commands in its own (seeded, shuffled) order, so that none always runs
+after the same one. Ratios are
 against odiff measured in this same run. Inputs are the bundled example pair
 (``examples/left.png``, ``right.png``: a photograph with four edits) scaled to
 each size with bicubic interpolation and written as PNG.
@@ -25,7 +25,8 @@ compiled to bytecode first, as ``pip install`` does, so that no run compiles
 the package's sources (30-50 ms a run where PYTHONDONTWRITEBYTECODE is set).
 
 The floor row is Python importing what every imgdiff run must (NumPy, OpenCV,
-click) and nothing else: no imgdiff run can be faster than that.
+click) and nothing else, then ending as imgdiff ends (``os._exit``, no
+teardown): no imgdiff run can be faster than that.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import resource
 import shutil
 import statistics
@@ -49,7 +51,8 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"64": (64, 64), "1080p": (1080, 1920), "4k": (2160, 3840)}
 IMGDIFF = [sys.executable, "-c", "from imgdiff_gpu.cli import main; main()"]
-FLOOR = [sys.executable, "-c", "import numpy, cv2, click"]
+# ended as imgdiff ends (cli.main), without the interpreter's teardown
+FLOOR = [sys.executable, "-c", "import os, numpy, cv2, click; os._exit(0)"]
 # Stops the process when it first opens LEFT: the time to that point is the
 # start-up before the first pixel is read (imports, option parsing, checks).
 UNTIL_FIRST_READ = (
@@ -229,12 +232,12 @@ def main() -> None:
         first_read_cpu: dict[str, list[float]] = {}
         for round_ in range(args.repeat + 1):  # round 0 warms up (the page cache)
             for size in sizes:
-                # each round starts one row later: at 4K the same imgdiff run took 1.6x the CPU right
-                # after pixelmatch's (a large Node heap, just freed) as after another imgdiff, so that no
-                # row always comes there
+                # each round in its own order, so that no row always comes after the same one: at 4K
+                # the same imgdiff run took 1.6x the CPU right after pixelmatch's (a large Node heap,
+                # just freed) as after another imgdiff, and a run one later still paid
                 rows = list(plan[size].items())
-                shift = round_ % len(rows)
-                for row, run in rows[shift:] + rows[:shift]:
+                random.Random(round_).shuffle(rows)
+                for row, run in rows:
                     seconds, cpu = run_once(run, out)
                     if round_:
                         times[size][row].append(seconds)
