@@ -6,7 +6,9 @@ system, this process, all threads) of one call, the median of interleaved
 rounds after a warm-up round, so that the load of a shared machine falls on
 every codec alike; ratios are against the first row of each table, measured in
 the same run. Decoders must give the same pixels and encoders files that decode
-to the same pixels, or the script stops.
+to the same pixels, or the script stops. Last, both files of a pair are read as
+``imgdiff compare`` reads them, one after the other and on two threads
+(``loading.reading_ahead``): wall time, since that is what the threads save.
 
     python benchmarks/bench_codecs.py [--sizes 64,1080p,4k] [--repeat 7] [--out PATH]
 """
@@ -19,6 +21,7 @@ import io
 import json
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.bench_one_pair import SIZES, cpu_name
+from imgdiff_gpu.loading import _decode_plain_png, _pixels_in_strips, load_image, reading_ahead
 from imgdiff_gpu.png import encode_png
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,21 +45,47 @@ OPENCV_BEFORE = [
 ]
 
 
-def decoders(data: bytes) -> dict:
+def decoders(data: bytes, shape: tuple[int, int]) -> dict:
     def pillow_converted():
         return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
     def pillow():
         return np.asarray(Image.open(io.BytesIO(data)))
 
-    def opencv():
-        return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
+    def pillow_strips():
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return _pixels_in_strips(image)
 
-    return {
+    plans = {
         "Pillow, convert('RGB') (before)": pillow_converted,
-        "Pillow, no converting copy (loading.py)": pillow,
-        "OpenCV imdecode + BGR to RGB": opencv,
+        "Pillow, copied out in strips (loading.py's other files; its PNGs before)": pillow_strips,
+        "Pillow, no converting copy (loading.py's other files)": pillow,
+        "OpenCV imdecode, RGB in place (loading.py's plain PNGs)": lambda: _decode_plain_png(data, "RGB", shape),
     }
+    try:  # not a dependency: measured where it is installed, as the alternative
+        from imagecodecs import spng_decode
+    except ImportError:
+        print("skipping imagecodecs' libspng decoder: not installed (pip install imagecodecs)")
+    else:
+        plans["imagecodecs libspng (not used: an 80 MB wheel)"] = lambda: spng_decode(data)
+    return plans
+
+
+def pair_loaders(folder: Path, data: bytes) -> dict:
+    """Two files of ``data`` read as ``imgdiff compare`` reads its pair (wall time: what threads are for)."""
+    paths = [folder / "left.png", folder / "right.png"]
+    for path in paths:
+        path.write_bytes(data)
+
+    def one_by_one():
+        return [load_image(path).pixels for path in paths]
+
+    def read_ahead():
+        with reading_ahead(paths):
+            return [load_image(path).pixels for path in paths]
+
+    return {"load_image, one after the other": one_by_one, "load_image under reading_ahead (two threads)": read_ahead}
 
 
 def encoders(bgr: np.ndarray) -> dict:
@@ -95,14 +125,14 @@ def main() -> None:
     cv2.setNumThreads(1)  # one image, one thread: as the pictures are encoded, one thread each
 
     photo = cv2.imread(str(ROOT / "examples" / "left.png"))
-    results: dict = {"decode": {}, "encode": {}, "encoded_bytes": {}}
+    results: dict = {"decode": {}, "encode": {}, "encoded_bytes": {}, "pair_wall": {}}
     print(f"CPU: {cpu_name()}; CPU time of one call, median of {args.repeat} interleaved rounds")
     for size in sizes:
         height, width = SIZES[size]
         bgr = cv2.resize(photo, (width, height), interpolation=cv2.INTER_CUBIC)
         rgb = np.ascontiguousarray(bgr[..., ::-1])
         data = cv2.imencode(".png", bgr)[1].tobytes()
-        plans = {"decode": decoders(data), "encode": encoders(bgr)}
+        plans = {"decode": decoders(data, (height, width)), "encode": encoders(bgr)}
         times = {kind: {name: [] for name in plan} for kind, plan in plans.items()}
         sizes_out = {}
         for round_ in range(args.repeat + 1):
@@ -130,6 +160,25 @@ def main() -> None:
                 print(f"| {name} | {seconds * 1000:.1f} | {seconds / reference:.2f}x |{extra}")
         results["encoded_bytes"][size] = sizes_out
 
+        with tempfile.TemporaryDirectory(prefix="bench-codecs-") as folder:
+            loaders = pair_loaders(Path(folder), data)
+            walls: dict[str, list[float]] = {name: [] for name in loaders}
+            for round_ in range(args.repeat + 1):
+                for name, call in loaders.items():
+                    start = time.perf_counter()
+                    pixels = call()
+                    if round_:
+                        walls[name].append(time.perf_counter() - start)
+                    if not all(np.array_equal(p, rgb) for p in pixels):
+                        raise SystemExit(f"{name} read other pixels at {size}")
+        medians = {name: statistics.median(v) for name, v in walls.items()}
+        results["pair_wall"][size] = medians
+        reference = next(iter(medians.values()))
+        print(f"\nboth files of a pair, {size}, wall time (the machine's load shows here)\n")
+        print("| reading | wall ms | ratio |\n|---|---|---|")
+        for name, seconds in medians.items():
+            print(f"| {name} | {seconds * 1000:.1f} | {seconds / reference:.2f}x |")
+
     result = {
         "date": dt.date.today().isoformat(),
         "cpu": cpu_name(),
@@ -138,6 +187,7 @@ def main() -> None:
         "pillow": Image.__version__,
         "repeat": args.repeat,
         "median_cpu_s": {"decode": results["decode"], "encode": results["encode"]},
+        "pair_median_wall_s": results["pair_wall"],
         "encoded_bytes": results["encoded_bytes"],
     }
     path = args.out or ROOT / "benchmarks" / "results" / f"codecs-{result['date']}-cpu.json"

@@ -2,7 +2,9 @@
 
 Every number is the wall time of a whole command (start-up, decoding, the
 comparison, writing), the median of interleaved runs after one warm-up round,
-so that the load of a shared machine falls on every tool alike. Ratios are
+so that the load of a shared machine falls on every tool alike; each round
+runs the commands in its own (seeded, shuffled) order, so that none always runs
+after the same one. Ratios are
 against odiff measured in this same run. Inputs are the bundled example pair
 (``examples/left.png``, ``right.png``: a photograph with four edits) scaled to
 each size with bicubic interpolation and written as PNG.
@@ -18,16 +20,24 @@ the checkout, else ``~/.cache/imgdiff-bench/npm``); install them with
 A tool that is not installed is skipped with a message. imgdiff runs from this
 checkout, on the CPU (``--device cpu``), with the Python running this script;
 ``--baseline DIR`` also times the imgdiff of another checkout (say, the commit
-before a change) in the same interleaved rounds.
+before a change) in the same interleaved rounds. Each checkout's package is
+compiled to bytecode first, as ``pip install`` does, so that no run compiles
+the package's sources (30-50 ms a run where PYTHONDONTWRITEBYTECODE is set).
+
+The floor row is Python importing what every imgdiff run must (NumPy, OpenCV,
+click) and nothing else, then ending as imgdiff ends (``os._exit``, no
+teardown): no imgdiff run can be faster than that.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import os
 import platform
+import random
 import resource
 import shutil
 import statistics
@@ -41,6 +51,8 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"64": (64, 64), "1080p": (1080, 1920), "4k": (2160, 3840)}
 IMGDIFF = [sys.executable, "-c", "from imgdiff_gpu.cli import main; main()"]
+# ended as imgdiff ends (cli.main), without the interpreter's teardown
+FLOOR = [sys.executable, "-c", "import os, numpy, cv2, click; os._exit(0)"]
 # Stops the process when it first opens LEFT: the time to that point is the
 # start-up before the first pixel is read (imports, option parsing, checks).
 UNTIL_FIRST_READ = (
@@ -128,6 +140,7 @@ def commands(
         rows["odiff, report only"] = [*tools["odiff"], str(left), str(right)]
     if tools["pixelmatch"]:
         rows["pixelmatch, writes its diff image"] = [*tools["pixelmatch"], str(left), str(right), str(out / "diff.png")]
+    rows["floor: Python importing NumPy, OpenCV, click"] = FLOOR
     rows = {row: Run(command, dict(os.environ)) for row, command in rows.items()}
     compare = [*IMGDIFF, "compare", str(left), str(right), "--device", "cpu"]
     for checkout, label in ((ROOT, "imgdiff"), (baseline, "baseline")):
@@ -150,6 +163,8 @@ def check_imports_from(checkout: Path) -> None:
     found = Path(subprocess.run(run.command, env=run.env, cwd=run.cwd, capture_output=True, text=True).stdout.strip())
     if checkout.resolve() not in found.resolve().parents:
         raise SystemExit(f"imgdiff_gpu imports from {found}, not from {checkout}")
+    if not compileall.compile_dir(found.parent, quiet=1):
+        raise SystemExit(f"cannot compile {found.parent} to bytecode")
 
 
 def run_once(run: Run, out: Path) -> tuple[float, float]:
@@ -215,9 +230,14 @@ def main() -> None:
         cpu_times: dict[str, dict[str, list[float]]] = {size: {row: [] for row in plan[size]} for size in sizes}
         first_read: dict[str, list[float]] = {}
         first_read_cpu: dict[str, list[float]] = {}
-        for round_ in range(args.repeat + 1):  # round 0 warms up (Numba's cache, the page cache)
+        for round_ in range(args.repeat + 1):  # round 0 warms up (the page cache)
             for size in sizes:
-                for row, run in plan[size].items():
+                # each round in its own order, so that no row always comes after the same one: at 4K
+                # the same imgdiff run took 1.6x the CPU right after pixelmatch's (a large Node heap,
+                # just freed) as after another imgdiff, and a run one later still paid
+                rows = list(plan[size].items())
+                random.Random(round_).shuffle(rows)
+                for row, run in rows:
                     seconds, cpu = run_once(run, out)
                     if round_:
                         times[size][row].append(seconds)
@@ -274,6 +294,7 @@ def report(
         ("imgdiff compare --json - (report only)", "odiff, report only"),
         ("imgdiff compare --out DIR (pictures)", "baseline compare --out DIR (pictures)"),
         ("imgdiff compare --json - (report only)", "baseline compare --json - (report only)"),
+        ("imgdiff compare --json - (report only)", "floor: Python importing NumPy, OpenCV, click"),
     ]
     for ours, theirs in pairs:
         if theirs in medians[sizes[0]]:

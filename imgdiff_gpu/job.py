@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .errors import ImageLoadError
 from .html_report import REPORT_HTML
 from .options import CompareOptions
 from .outputs import Inputs, Outputs, checkpoint
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .rendering import Picture
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
@@ -28,6 +28,8 @@ REPORT_NAME = "report.json"
 
 def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarray | None:
     """The pixels to leave out, from --ignore boxes and --ignore-mask (LEFT's coordinates)."""
+    import numpy as np
+
     from .loading import load_image
 
     if not options.ignore_boxes and options.ignore_mask is None:
@@ -83,6 +85,8 @@ def encoded_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) ->
     :mod:`imgdiff_gpu.png`). Huge ones one at a time, so that only one is ever held, as its
     filtered rows, and each result can be written before the next is drawn.
     """
+    import numpy as np
+
     from .png import encode_png_rows
 
     def encode(picture) -> bytes:

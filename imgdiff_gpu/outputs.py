@@ -25,7 +25,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import signal
 import stat
 from collections.abc import Iterable
@@ -254,6 +253,8 @@ class Outputs:
         if folder not in self._swept:
             sweep_debris(folder)
             self._swept.add(folder)
+        import secrets  # hashlib, random: only for a run that stages a file
+
         temp = folder / f"{STAGING_PREFIX}{os.getpid()}.{secrets.token_hex(4)}.{target.name}"
         try:
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # 0666 less the umask

@@ -17,7 +17,7 @@ from .cpu.analysis import WINDOW_SIGMA as WINDOW_SIGMA
 from .cpu.analysis import luma_ssim_params as luma_ssim_params
 from .cpu.analysis import score_of as score_of
 from .detection import Thresholds, thresholds_for
-from .loading import LoadedImage, load_image
+from .loading import LoadedImage, load_image, reading_ahead
 from .options import DEFAULTS
 from .regions import Region
 
@@ -146,8 +146,10 @@ def compare(
     """
     where = resolve_device(device)
     thresholds = thresholds_of(sensitivity, threshold)
-    left_image = _as_loaded(left, max_pixels)
-    right_image = _as_loaded(right, max_pixels)
+    files = [image for image in (left, right) if isinstance(image, (str, os.PathLike))]
+    with reading_ahead(files, max_pixels=max_pixels):  # two files decode at once
+        left_image = _as_loaded(left, max_pixels)
+        right_image = _as_loaded(right, max_pixels)
     left_pixels, right_pixels, no_data, alignment, notes = reconcile(
         left_image.pixels, right_image.pixels, size_mode=size_mode, align=align
     )

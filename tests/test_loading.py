@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import struct
+import threading
+import warnings
+import zlib
+
 import cv2
 import hostile_inputs as H
 import numpy as np
@@ -151,3 +157,219 @@ def test_pixels_in_a_wanted_mode_are_taken_without_a_conversion(tmp_path, photo,
         expected = np.asarray(reopened.convert(mode))
     assert pixels.dtype == np.uint8 and np.array_equal(pixels, expected)
     assert not pixels.flags.writeable  # as the CPU kernels are specialised and cached for
+
+
+# == plain PNGs: OpenCV decodes them, without Pillow, to Pillow's pixels ===========================
+
+
+def _adam7_png(pixels: np.ndarray) -> bytes:
+    """An interlaced (Adam7) 8-bit PNG, every row unfiltered: Pillow cannot write one."""
+    height, width = pixels.shape[:2]
+    rows = bytearray()
+    for x0, y0, dx, dy in (
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    ):
+        for row in pixels[y0::dy, x0::dx]:
+            if row.size:
+                rows += b"\0" + row.tobytes()
+    colour = {1: 0, 3: 2, 4: 6}[1 if pixels.ndim == 2 else pixels.shape[2]]
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 1)
+    return H.png_from_chunks([(b"IHDR", header), (b"IDAT", zlib.compress(bytes(rows))), (b"IEND", b"")])
+
+
+def _with_chunks(raw: bytes, before: list | None = None, after: list | None = None) -> bytes:
+    """The PNG ``raw`` with chunks put in after its IHDR and before its IEND."""
+    chunks = H.png_chunks(raw)
+    return H.png_from_chunks(chunks[:1] + (before or []) + chunks[1:-1] + (after or []) + chunks[-1:])
+
+
+def _pillow_png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def opencv_decodes(monkeypatch):
+    """The shapes loading.py asked OpenCV to decode as plain PNGs, in order."""
+    from imgdiff_gpu import loading
+
+    asked = []
+    decode = loading._decode_plain_png
+
+    def spy(data, mode, shape):
+        asked.append(mode)
+        return decode(data, mode, shape)
+
+    monkeypatch.setattr(loading, "_decode_plain_png", spy)
+    return asked
+
+
+_NOISE = np.random.default_rng(7).integers(0, 256, (37, 53, 4), dtype=np.uint8)
+_INERT = [
+    (b"gAMA", struct.pack(">I", 45455)),
+    (b"cHRM", struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000)),
+    (b"sRGB", b"\0"),
+    (b"pHYs", struct.pack(">IIB", 2835, 2835, 1)),
+    (b"tIME", struct.pack(">HBBBBB", 2026, 11, 26, 3, 0, 0)),
+    (b"tEXt", b"Software\0imgdiff tests"),
+]
+_PLAIN = {
+    "grey": lambda: _pillow_png(_NOISE[..., 0]),
+    "rgb": lambda: _pillow_png(_NOISE[..., :3]),
+    "rgba": lambda: _pillow_png(_NOISE),
+    "rgb-opencv-paeth": lambda: cv2.imencode(
+        ".png", _NOISE[..., 2::-1], [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_PAETH]
+    )[1].tobytes(),
+    "interlaced-grey": lambda: _adam7_png(_NOISE[..., 0]),
+    "interlaced-rgba": lambda: _adam7_png(_NOISE),
+    "gamma-profile-text": lambda: _with_chunks(_pillow_png(_NOISE[..., :3]), before=_INERT),
+    "one-pixel": lambda: _pillow_png(_NOISE[:1, :1, :3]),
+}
+
+
+@pytest.mark.parametrize("rgb_flag", [True, False], ids=["opencv-4.11-rgb", "older-opencv-bgr-swapped"])
+@pytest.mark.parametrize("kind", sorted(_PLAIN))
+def test_plain_pngs_are_decoded_by_opencv_to_pillows_pixels(tmp_path, kind, rgb_flag, opencv_decodes, monkeypatch):
+    if not rgb_flag:  # OpenCV before 4.11 has no IMREAD_COLOR_RGB: BGR, swapped in place
+        monkeypatch.delattr(cv2, "IMREAD_COLOR_RGB", raising=False)
+    path = tmp_path / f"{kind}.png"
+    path.write_bytes(_PLAIN[kind]())
+    loaded = load_image(path)
+    with Image.open(path) as image:
+        expected_mode, expected = image.mode, np.asarray(image)
+    assert opencv_decodes == [expected_mode]
+    assert loaded.mode == expected_mode and loaded.format == "PNG" and loaded.orientation == 1
+    assert loaded.pixels.dtype == np.uint8 and np.array_equal(loaded.pixels, expected)
+    assert not loaded.pixels.flags.writeable  # as the Pillow path gives them
+
+
+def _exif_png(orientation: int) -> bytes:
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(_NOISE[:20, :30, :3]).save(buffer, format="PNG", exif=exif)
+    return buffer.getvalue()
+
+
+def _raw_profile_exif_png(orientation: int) -> bytes:
+    """EXIF as ImageMagick keeps it in PNG: hex in a tEXt chunk, which Pillow reads an orientation from."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    raw = exif.tobytes()
+    text = b"Raw profile type exif\0\nexif\n" + str(len(raw)).encode() + b"\n" + raw.hex().encode() + b"\n"
+    return _with_chunks(_pillow_png(_NOISE[:20, :30, :3]), before=[(b"tEXt", text)])
+
+
+_XMP = b'XML:com.adobe.xmp\0\0\0\0\0<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+_NOT_PLAIN = {
+    # (file, orientation Pillow reads, alpha added): each is Pillow's to read, as before
+    "exif-orientation": (lambda: _exif_png(6), 6),
+    "text-exif-orientation": (lambda: _raw_profile_exif_png(3), 3),
+    "xmp-orientation": (lambda: _with_chunks(_pillow_png(_NOISE[:20, :30, :3]), before=[(b"iTXt", _XMP)]), 6),
+    "text-after-the-data": (lambda: _with_chunks(_pillow_png(_NOISE[..., :3]), after=[(b"tEXt", b"a\0b")]), 1),
+    "transparency-key": (lambda: _with_chunks(_pillow_png(_NOISE[..., :3]), before=[(b"tRNS", b"\0\1\0\2\0\3")]), 1),
+    "short-gamma": (lambda: _with_chunks(_pillow_png(_NOISE[..., :3]), before=[(b"gAMA", b"\1")]), None),
+    "palette": (
+        lambda: (lambda b: (Image.fromarray(_NOISE[..., :3]).quantize(8).save(b, "PNG"), b.getvalue())[1])(
+            io.BytesIO()
+        ),
+        1,
+    ),
+    "grey-alpha": (lambda: _pillow_png(_NOISE[..., :2].copy()), 1),
+    "sixteen-bit-grey": (lambda: cv2.imencode(".png", _NOISE[..., 0].astype(np.uint16) * 257)[1].tobytes(), 1),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_NOT_PLAIN))
+def test_other_pngs_are_read_by_pillow_as_before(tmp_path, kind, opencv_decodes):
+    """What OpenCV would read otherwise than Pillow (an alpha for a transparency key, no orientation from
+    XMP), or what Pillow reads as it decodes (chunks after the data), or refuses, never goes to OpenCV."""
+    make, orientation = _NOT_PLAIN[kind]
+    path = tmp_path / f"{kind}.png"
+    path.write_bytes(make())
+    if orientation is None:
+        with pytest.raises(ImageLoadError, match="Truncated gAMA chunk"):
+            load_image(path)
+    else:
+        loaded = load_image(path)
+        assert loaded.orientation == orientation
+        with Image.open(path) as image:
+            assert loaded.mode == image.mode
+    assert opencv_decodes == []
+
+
+def test_data_opencv_refuses_is_reported_by_pillow_as_ever(tmp_path, opencv_decodes):
+    """Image data whose CRC is right but whose stream is broken: OpenCV refuses it, Pillow says why."""
+    path = H.damaged_png(tmp_path / "bad.png", fix_crc=True)
+    with pytest.raises(ImageLoadError, match="corrupt or truncated image data"):
+        load_image(path)
+    assert opencv_decodes == ["RGB"]
+
+
+# == reading ahead ================================================================================
+
+
+def test_reading_ahead_decodes_each_file_once_on_its_own_thread(tmp_path, monkeypatch):
+    from imgdiff_gpu import loading
+
+    left, right = H.pair(tmp_path)
+    threads = []
+    read = loading._read_and_decode
+
+    def spy(path, max_pixels):
+        threads.append((path.name, threading.current_thread().name))
+        return read(path, max_pixels)
+
+    monkeypatch.setattr(loading, "_read_and_decode", spy)
+    with loading.reading_ahead([left, right]):
+        pair = load_image(left), load_image(right)
+    assert sorted(threads) == [
+        ("left.png", "imgdiff-read-ahead-left.png"),
+        ("right.png", "imgdiff-read-ahead-right.png"),
+    ]
+    assert np.array_equal(pair[0].pixels, H.photo()) and np.array_equal(pair[1].pixels, H.changed(H.photo()))
+    assert loading._AHEAD == {}
+
+
+def test_reading_ahead_keeps_the_callers_order_of_errors(tmp_path):
+    """A corrupt LEFT and a missing RIGHT: LEFT's trouble is the one reported, as without reading ahead."""
+    from imgdiff_gpu import loading
+
+    left = H.damaged_png(tmp_path / "left.png")
+    right = tmp_path / "missing.png"
+    with loading.reading_ahead([left, right]):
+        with pytest.raises(ImageLoadError, match=r"left\.png: corrupt PNG"):
+            load_image(left)
+        with pytest.raises(ImageLoadError, match=r"missing\.png: no such file"):
+            load_image(right)
+
+
+def test_reading_ahead_forgets_what_was_not_taken(tmp_path, monkeypatch):
+    from imgdiff_gpu import loading
+
+    left, right = H.pair(tmp_path)
+    with loading.reading_ahead([left, right], max_pixels=10**6):
+        load_image(left, max_pixels=10**6)
+    assert loading._AHEAD == {}
+    H.save(right, H.photo())  # changed since: read again, not taken from the thread
+    assert np.array_equal(load_image(right).pixels, H.photo())
+
+
+def test_pillow_settings_survive_two_files_read_at_once(tmp_path):
+    """Pillow's bomb guard and the warning filters are process-wide: two threads must not leave them changed."""
+    from imgdiff_gpu import loading
+
+    paths = [H.save(tmp_path / f"{n}.jpg", H.photo()) for n in range(4)]
+    limit, filters = Image.MAX_IMAGE_PIXELS, list(warnings.filters)
+    for _ in range(5):
+        with loading.reading_ahead(paths):
+            for path in paths:
+                load_image(path)
+    assert Image.MAX_IMAGE_PIXELS == limit and warnings.filters == filters

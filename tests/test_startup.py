@@ -134,9 +134,10 @@ print("ok")
 # What a comparison that writes neither a page nor a picture does not use. Each was imported by every
 # run once: importlib.metadata and email for the page's version line (30-60 ms), html for its escaping,
 # a thread pool for the picture encoders, tempfile for IMGDIFF_TRACEBACK's capture file, SciPy and
-# scikit-image for nothing on this path.
+# scikit-image for nothing on this path, Pillow and the plugins it loads on its first open (50 ms)
+# for a plain PNG, which OpenCV decodes.
 NOT_FOR_A_REPORT = (
-    *("skimage", "scipy", "av", "tqdm", "cupy", "dask", "numba"),
+    *("skimage", "scipy", "av", "tqdm", "cupy", "dask", "numba", "PIL"),
     *("concurrent.futures", "importlib.metadata", "email", "tempfile", "html"),
 )
 
@@ -160,3 +161,40 @@ cli.main()
     assert json.loads(done.stdout)["different"]
     lines = [line for line in done.stderr.splitlines() if line.startswith("imported")]
     assert lines == ["imported []"], done.stderr
+
+
+def test_an_output_in_the_way_is_refused_before_the_inputs_are_read(tmp_path, monkeypatch):
+    """An existing --json file costs a stat, not the decoding of both images first."""
+    from click.testing import CliRunner
+
+    from imgdiff_gpu import loading
+    from imgdiff_gpu.cli import cli
+
+    read = []
+    monkeypatch.setattr(loading, "_read_and_decode", lambda path, max_pixels: read.append(path))
+    existing = tmp_path / "report.json"
+    existing.write_text("{}")
+    left, right = ROOT / "examples" / "left.png", ROOT / "examples" / "right.png"
+    result = CliRunner().invoke(cli, ["compare", str(left), str(right), "--json", str(existing), "--device", "cpu"])
+    assert result.exit_code == 2
+    assert "report.json: already exists" in result.output
+    assert read == [] and existing.read_text() == "{}"
+
+
+def test_compare_reads_its_inputs_while_numpy_and_opencv_load():
+    """LEFT is read (and its chunks checked) on a thread of its own before OpenCV or Pillow is imported,
+    while NumPy loads on the main thread; it decodes as soon as OpenCV is in."""
+    left, right = ROOT / "examples" / "left.png", ROOT / "examples" / "right.png"
+    code = f"""
+import os, sys
+target = {str(left)!r}
+def hook(event, args):
+    if event == "open" and isinstance(args[0], str) and os.path.abspath(args[0]) == target:
+        print(sorted(m for m in ("cv2", "PIL") if m in sys.modules), flush=True)
+        os._exit(0)
+sys.addaudithook(hook)
+sys.argv = ["imgdiff", "compare", target, {str(right)!r}, "--json", "-", "--device", "cpu"]
+from imgdiff_gpu.cli import main
+main()
+"""
+    assert run_fresh(code) == "[]"
