@@ -50,14 +50,11 @@ static elem_t elem_of(const char *format, Py_ssize_t itemsize)
     }
 }
 
-int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writable, int optional)
+/* The buffer of `obj` with `flags` into `a`, which must have `ndim` dimensions; `a` is released
+ * by release_arrays however this ends. */
+static int get_buffer(PyObject *obj, array_t *a, const char *name, int ndim, int flags)
 {
-    a->present = 0;
-    if (obj == Py_None && optional) {
-        return 0;
-    }
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(obj, &a->view, flags) < 0) {
+    if (PyObject_GetBuffer(obj, &a->view, flags | PyBUF_FORMAT) < 0) {
         return -1;
     }
     a->present = 1;
@@ -69,16 +66,19 @@ int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writabl
     return 0;
 }
 
+int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writable, int optional)
+{
+    a->present = 0;
+    if (obj == Py_None && optional) {
+        return 0;
+    }
+    return get_buffer(obj, a, name, ndim, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0));
+}
+
 int get_strided_array(PyObject *obj, array_t *a, const char *name, int ndim)
 {
     a->present = 0;
-    if (PyObject_GetBuffer(obj, &a->view, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
-        return -1;
-    }
-    a->present = 1;
-    a->type = elem_of(a->view.format, a->view.itemsize);
-    if (a->view.ndim != ndim) {
-        PyErr_Format(PyExc_ValueError, "%s must have %d dimensions, got %d", name, ndim, a->view.ndim);
+    if (get_buffer(obj, a, name, ndim, PyBUF_STRIDES) < 0) {
         return -1;
     }
     for (int d = 0; d < ndim; d++) {
