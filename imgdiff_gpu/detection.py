@@ -86,6 +86,26 @@ _PRESETS = {
 }
 
 
+@dataclass
+class LumaEvidence:
+    """What the low rules compute of a pair's luma before its masking, where it is already known
+    (the video screen's, of a pair it could not clear: :class:`imgdiff_gpu.cpu.analysis.ScreenedPair`).
+
+    The same functions of the same planes as :func:`difference_mask` would compute, so the
+    same values; :func:`difference_mask` takes them instead of computing them again.
+    """
+
+    bias: float
+    """The pair's luma offset (:func:`luma_bias`)."""
+    shift: np.ndarray | None = None
+    """``w * (Y1 - Y2)`` with the offset removed (:func:`luma_shift_map`); None: not computed."""
+    ratio: float | None = None
+    """The line noise ratio of ``shift`` (:func:`line_noise_ratio`)."""
+    line: np.ndarray | None = None
+    """:func:`line_over_threshold` of ``shift`` and ``ratio`` (not masked; handed over, so it is
+    divided in place); None: not computed."""
+
+
 def thresholds_for(sensitivity: str = "normal", *, ssim_threshold: float | None = None) -> Thresholds:
     """The preset for a sensitivity, optionally with an explicit SSIM threshold."""
     if sensitivity not in _PRESETS:
@@ -240,11 +260,13 @@ def difference_mask(
     *,
     ignore: np.ndarray | None = None,
     antialiasing: bool = False,
+    known: LumaEvidence | None = None,
 ) -> tuple[np.ndarray, float]:
     """The boolean mask of differing pixels of two plane stacks, and the SSIM threshold used.
 
     ``weights`` is the 1-D window the evidence is averaged over (the SSIM's).
     With ``antialiasing``, changes a sub-pixel edge shift explains do not count.
+    ``known``: the luma terms already computed of these planes, taken as they are.
     """
     valid = None if ignore is None else ~ignore
     explained = explained_by_antialiasing(left, right) if antialiasing else None
@@ -264,11 +286,18 @@ def difference_mask(
         coarse = None
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
-        bias = luma_bias(left_luma, right_luma, thresholds)
+        bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
         right = unbiased(right, bias)
-        if bias != 0.0:
-            right_luma = right_luma + np.float32(bias)  # the same float32 sums as unbiased's luma plane
-        line = line_shift(left_luma, right_luma, weights, thresholds, masking=masking)
+        if known is not None and thresholds.line and known.shift is not None:
+            line = known.line
+            if line is None:
+                line = line_over_threshold(known.shift, weights, thresholds, known.ratio)
+            if masking is not None:
+                line /= masking  # as line_shift does
+        else:
+            if bias != 0.0:
+                right_luma = right_luma + np.float32(bias)  # the same float32 sums as unbiased's luma plane
+            line = line_shift(left_luma, right_luma, weights, thresholds, masking=masking)
         if line is not None:
             coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
         strength = evidence_strength(
