@@ -57,8 +57,14 @@ MARGIN = 1e-3
 # After this many pairs in a row that it could not clear, the screen stands aside
 # for 8 pairs, then tries one; each further miss doubles the pause (to at most 64
 # pairs) until it clears a pair again. Where every frame differs it would only add
-# its cost to the full comparison's; the results are the same either way.
-MISSES_BEFORE_PAUSE = 4
+# its cost to the full comparison's; the results are the same either way. A pair
+# it cannot clear hands the full comparison its SSIM map and line evidence
+# (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-15 ms of a 720p pair's
+# ~85 (single-threaded), and a pair it clears saves ~45: 8 misses, not 4, since
+# an edit spans several frames (3-7 in benchmarks/video_set.py's clips), and after
+# 4 the pause kept the screen from the unchanged frames after it (CPU time of
+# `imgdiff video` on two of those 720p clips: -23 % and -27 %).
+MISSES_BEFORE_PAUSE = 8
 FIRST_PAUSE, LONGEST_PAUSE = 8, 64
 
 
