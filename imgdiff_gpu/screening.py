@@ -62,8 +62,9 @@ MARGIN = 1e-3
 # (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-15 ms of a 720p pair's
 # ~85 (single-threaded), and a pair it clears saves ~45: 8 misses, not 4, since
 # an edit spans several frames (3-7 in benchmarks/video_set.py's clips), and after
-# 4 the pause kept the screen from the unchanged frames after it (CPU time of
-# `imgdiff video` on two of those 720p clips: -23 % and -27 %).
+# 4 the pause kept the screen from the unchanged frames after it (screening every
+# pair, which 8 amounts to on those clips, took 23 % and 27 % less CPU time in
+# `imgdiff video` on two of them at 720p than pausing after 4).
 MISSES_BEFORE_PAUSE = 8
 FIRST_PAUSE, LONGEST_PAUSE = 8, 64
 

@@ -87,3 +87,23 @@ def test_what_the_screen_computed_is_taken_only_for_its_own_pair_and_thresholds(
         compare(left, right, device="cpu", sensitivity="low")
     compare(left, right, device="cpu", sensitivity="low")  # outside the block
     assert used == [False, False, True, False]
+
+
+def test_a_screened_pair_with_ignored_pixels_is_the_same(monkeypatch):
+    """The screen's map is of every pixel (its ignored ones change only its bounds), so it serves
+    the full comparison, which leaves the ignored pixels out itself."""
+    _, left, right = list(_pairs())[1]
+    ignore = np.zeros(left.shape[:2], dtype=bool)
+    ignore[190:240, 90:130] = True  # part of the darker patch
+    low = thresholds_for("low")
+    score, maps = FrameScreen(left.shape[:2], low, ignore).measure_keeping(left, right)
+    assert score is None and maps is not None
+    expected = compare(left, right, device="cpu", sensitivity="low", ignore=ignore)
+    assert expected.different
+
+    def no_ssim(*args, **kwargs):
+        raise AssertionError("the SSIM map was computed again")
+
+    monkeypatch.setattr("imgdiff_gpu.cpu.ssim.ssim_map_2d", no_ssim)
+    with screened(maps):
+        _same(compare(left, right, device="cpu", sensitivity="low", ignore=ignore), expected)
