@@ -86,6 +86,26 @@ _PRESETS = {
 }
 
 
+@dataclass
+class LumaEvidence:
+    """What the low rules compute of a pair's luma before its masking, where it is already known
+    (the video screen's, of a pair it could not clear: :class:`imgdiff_gpu.cpu.analysis.ScreenedPair`).
+
+    The same functions of the same planes as :func:`difference_mask` would compute, so the
+    same values; :func:`difference_mask` takes them instead of computing them again.
+    """
+
+    bias: float
+    """The pair's luma offset (:func:`luma_bias`)."""
+    shift: np.ndarray | None = None
+    """``w * (Y1 - Y2)`` with the offset removed (:func:`luma_shift_map`); None: not computed."""
+    ratio: float | None = None
+    """The line noise ratio of ``shift`` (:func:`line_noise_ratio`)."""
+    line: np.ndarray | None = None
+    """:func:`line_over_threshold` of ``shift`` and ``ratio`` (not masked; handed over, so it is
+    divided in place); None: not computed."""
+
+
 def thresholds_for(sensitivity: str = "normal", *, ssim_threshold: float | None = None) -> Thresholds:
     """The preset for a sensitivity, optionally with an explicit SSIM threshold."""
     if sensitivity not in _PRESETS:
@@ -240,11 +260,13 @@ def difference_mask(
     *,
     ignore: np.ndarray | None = None,
     antialiasing: bool = False,
+    known: LumaEvidence | None = None,
 ) -> tuple[np.ndarray, float]:
     """The boolean mask of differing pixels of two plane stacks, and the SSIM threshold used.
 
     ``weights`` is the 1-D window the evidence is averaged over (the SSIM's).
     With ``antialiasing``, changes a sub-pixel edge shift explains do not count.
+    ``known``: the luma terms already computed of these planes, taken as they are.
     """
     valid = None if ignore is None else ~ignore
     explained = explained_by_antialiasing(left, right) if antialiasing else None
@@ -255,15 +277,27 @@ def difference_mask(
         ssim_threshold = 1.0
     else:
         ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
-        masking = contrast_masking(left[..., 0], right[..., 0], weights, thresholds)
+        # each luma plane made contiguous once, for every OpenCV filter below (a plane of the stack is strided)
+        left_luma, right_luma = contiguous_luma(left), contiguous_luma(right)
+        masking = contrast_masking(left_luma, right_luma, weights, thresholds)
         luma_scale = None
         if masking is not None:
-            luma_scale = masking * np.outer(*window_noise_factors(left.shape[:2], weights))
+            luma_scale = masking * factor_grid(left.shape[:2], weights, "window")
         coarse = None
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
-        right = unbiased(right, luma_bias(left[..., 0], right[..., 0], thresholds))
-        line = line_shift(left[..., 0], right[..., 0], weights, thresholds, masking=masking)
+        bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
+        right = unbiased(right, bias)
+        if known is not None and thresholds.line and known.shift is not None:
+            line = known.line
+            if line is None:
+                line = line_over_threshold(known.shift, weights, thresholds, known.ratio)
+            if masking is not None:
+                line /= masking  # as line_shift does
+        else:
+            if bias != 0.0:
+                right_luma = right_luma + np.float32(bias)  # the same float32 sums as unbiased's luma plane
+            line = line_shift(left_luma, right_luma, weights, thresholds, masking=masking)
         if line is not None:
             coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
         strength = evidence_strength(
@@ -283,6 +317,11 @@ def difference_mask(
     if valid is not None:
         mask &= valid
     return mask, float(ssim_threshold)
+
+
+def contiguous_luma(planes: np.ndarray) -> np.ndarray:
+    """The luma plane of an H x W x P plane stack as a contiguous array (a copy unless P is 1), as OpenCV takes it."""
+    return np.ascontiguousarray(planes[..., 0])
 
 
 def explained_by_antialiasing(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -328,11 +367,9 @@ def luma_threshold_scale(
         return None
     first, last = rows if rows is not None else (0, left_luma.shape[0])
     if noise_factor is None:
-        row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
-        noise_factor = np.outer(row_factors[first:last], column_factors)
+        scale *= factor_grid(left_luma.shape, weights, "window", slice(first, last))
     else:
-        noise_factor = noise_factor[first:last]
-    scale *= noise_factor
+        scale *= noise_factor[first:last]
     return scale
 
 
@@ -416,6 +453,46 @@ def window_noise_factors(shape: tuple[int, int], weights: np.ndarray) -> tuple[n
     """:func:`window_noise_factor` as its two float32 factors, one per row and one per column."""
     key = tuple(float(v) for v in weights)
     return _fold_factors(shape[0], key), _fold_factors(shape[1], key)
+
+
+GRID_CACHE_PIXELS = 1 << 22
+"""Factor grids (:func:`factor_grid`) of images up to this many pixels (2560 x 1600) are kept for the
+next pair of that size: a video's frames all take the same ones."""
+
+
+def factor_grid(shape: tuple[int, int], weights: np.ndarray, kind: str, rows: slice = slice(None)) -> np.ndarray:
+    """A float32 H x W grid of border noise factors, the outer product of a per-row and a per-column factor.
+
+    ``kind``: ``"window"`` (:func:`window_noise_factor`), ``"line_rows"`` (the line average
+    along rows: the window's factor per row, the combined line window's per column) or
+    ``"line_columns"`` (the other way round); with ``rows``, those rows of it. The same
+    values as ``np.outer`` of those factors (each element one float32 product); read-only,
+    and the whole grid kept for the next call of the same shape where the image is at
+    most ``GRID_CACHE_PIXELS`` (a larger one's rows are computed each time).
+    """
+    key = (tuple(shape), tuple(float(v) for v in weights), kind)
+    if shape[0] * shape[1] <= GRID_CACHE_PIXELS:
+        return _cached_grid(*key)[rows]
+    return _grid(*key, rows)
+
+
+@functools.lru_cache(maxsize=6)
+def _cached_grid(shape: tuple[int, int], weights: tuple[float, ...], kind: str) -> np.ndarray:
+    grid = _grid(shape, weights, kind)
+    grid.flags.writeable = False
+    return grid
+
+
+def _grid(shape: tuple[int, int], weights: tuple[float, ...], kind: str, rows: slice = slice(None)) -> np.ndarray:
+    row_factors, column_factors = window_noise_factors(shape, weights)
+    if kind == "window":
+        return np.outer(row_factors[rows], column_factors)
+    line_rows, line_columns = line_factors(shape, weights)
+    if kind == "line_rows":
+        return np.outer(row_factors[rows], line_columns)
+    if kind == "line_columns":
+        return np.outer(line_rows[rows], column_factors)
+    raise ValueError(f"no factor grid {kind!r}")
 
 
 def luma_bias(left_luma: np.ndarray, right_luma: np.ndarray, thresholds: Thresholds) -> float:
@@ -641,11 +718,9 @@ def line_over_threshold(
     along_rows = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
     along_columns = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
     shape = shift.shape if shape is None else shape
-    rows, columns = window_noise_factors(shape, weights)
-    line_rows, line_columns = line_factors(shape, weights)
     these = slice(top, top + shift.shape[0])
-    along_rows /= np.outer(rows[these], line_columns)
-    along_columns /= np.outer(line_rows[these], columns)
+    along_rows /= factor_grid(shape, weights, "line_rows", these)
+    along_columns /= factor_grid(shape, weights, "line_columns", these)
     line = np.maximum(along_rows, along_columns, out=along_rows)
     line /= np.float32(thresholds.luma_shift * ratio)
     return line

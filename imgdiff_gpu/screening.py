@@ -49,15 +49,23 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .detection import Thresholds, line_noise_ratio, luma_bias, luma_shift_map
+from .cpu.analysis import ScreenedPair
+from .detection import LumaEvidence, Thresholds, line_noise_ratio, luma_bias, luma_shift_map
 from .pipeline import luma_ssim_params, score_of
 
 MARGIN = 1e-3
 # After this many pairs in a row that it could not clear, the screen stands aside
 # for 8 pairs, then tries one; each further miss doubles the pause (to at most 64
 # pairs) until it clears a pair again. Where every frame differs it would only add
-# its cost to the full comparison's; the results are the same either way.
-MISSES_BEFORE_PAUSE = 4
+# its cost to the full comparison's; the results are the same either way. A pair
+# it cannot clear hands the full comparison its SSIM map and line evidence
+# (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-15 ms of a 720p pair's
+# ~85 (single-threaded), and a pair it clears saves ~45: 8 misses, not 4, since
+# an edit spans several frames (3-7 in benchmarks/video_set.py's clips), and after
+# 4 the pause kept the screen from the unchanged frames after it (screening every
+# pair, which 8 amounts to on those clips, took 23 % and 27 % less CPU time in
+# `imgdiff video` on two of them at 720p than pausing after 4).
+MISSES_BEFORE_PAUSE = 8
 FIRST_PAUSE, LONGEST_PAUSE = 8, 64
 
 
@@ -115,11 +123,25 @@ class FrameScreen:
 
     def measure(self, left: np.ndarray, right: np.ndarray) -> float | None:
         """The screen itself, with no memory of earlier pairs: safe on several threads at once."""
-        if left.shape != right.shape or left.shape != (*self.shape, 3) or left.dtype != np.uint8:
+        if not self._fits(left, right):
             return None  # not what this screen was built for (a stream can change size midway)
         return self._screen(left, right)
 
+    def measure_keeping(self, left: np.ndarray, right: np.ndarray) -> tuple[float | None, ScreenedPair | None]:
+        """:meth:`measure`, and for a pair it cannot clear what it computed that the full comparison
+        needs too (None where it decided before the SSIM pass): hand it over with
+        :func:`imgdiff_gpu.cpu.analysis.screened`."""
+        if not self._fits(left, right):
+            return None, None
+        return self._screen_keeping(left, right)
+
+    def _fits(self, left: np.ndarray, right: np.ndarray) -> bool:
+        return left.shape == right.shape == (*self.shape, 3) and left.dtype == np.uint8
+
     def _screen(self, left: np.ndarray, right: np.ndarray) -> float | None:
+        return self._screen_keeping(left, right)[0]
+
+    def _screen_keeping(self, left: np.ndarray, right: np.ndarray) -> tuple[float | None, ScreenedPair | None]:
         from .cpu.screen import frame_steps
         from .cpu.ssim import ssim_map_and_bounds
 
@@ -127,33 +149,40 @@ class FrameScreen:
         if channel_step == 0:
             # every pixel a counted one's window reads is the same, so SSIM's numerator and
             # denominator are the same expressions there: every counted value is exactly 1
-            return 1.0
+            return 1.0, None
         t = self.thresholds
         if t.exact or chroma_step >= t.chroma_shift * (1.0 - MARGIN):
-            return None  # decided without the SSIM pass (the bounds below need none for these)
+            return None, None  # decided without the SSIM pass (the bounds below need none for these)
         coarse = 0.0
         if t.coarse_chroma is not None and chroma_step >= t.coarse_chroma * (1.0 - MARGIN):
             coarse = coarse_chroma_bound(left, right)
             if coarse >= t.coarse_chroma * (1.0 - MARGIN):
-                return None
+                return None, None
         p = self.params
         ssim_map, luma_shift, min_ssim = ssim_map_and_bounds(luma_left, luma_right, p, counted=self.counted)
         # the pair's own offset b leaves the luma evidence: |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
         bias = luma_bias(luma_left, luma_right, t)
+        luma = LumaEvidence(bias)
         luma_shift, luma_step = luma_shift + abs(bias), luma_step + abs(bias)
+
+        def not_cleared() -> tuple[None, ScreenedPair]:
+            return None, ScreenedPair(left, right, t, ssim_map, p, luma)
+
         if t.line:
             # the line's average is one of |w * dY - b|'s, over the pair's share of the threshold
             shift = luma_shift_map(luma_left, luma_right + np.float32(bias) if bias else luma_right, p.weights)
-            ratio = line_noise_ratio(shift, p.weights)
+            luma.shift = shift
+            luma.ratio = ratio = line_noise_ratio(shift, p.weights)
             if luma_shift >= t.luma_shift * ratio * (1.0 - MARGIN):
-                if masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio) >= 1.0 - MARGIN:
-                    return None
+                largest, luma.line = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, keep=True)
+                if largest >= 1.0 - MARGIN:
+                    return not_cleared()
         if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
             # the threshold is raised at each pixel: the shift map over its scale decides
             luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t, bias=bias)
         if not self.no_difference(luma_shift, min_ssim, luma_step, chroma_step, channel_step):
-            return None
-        return score_of(ssim_map, p.crop, self.ignore)
+            return not_cleared()
+        return score_of(ssim_map, p.crop, self.ignore), None
 
     def no_difference(
         self, luma_shift: float, min_ssim: float, luma_step: float, chroma_step: float, channel_step: float
@@ -201,26 +230,35 @@ def masked_luma_shift(
 
 
 def masked_line_shift(
-    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds, shift: np.ndarray, ratio: float
-) -> float:
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    t: Thresholds,
+    shift: np.ndarray,
+    ratio: float,
+    *,
+    keep: bool = False,
+):
     """The largest line evidence (:func:`imgdiff_gpu.detection.line_shift`) of two luma planes, or a bound.
 
     From the pair's unbiased ``w * dY`` and noise ratio; computed first without the
     contrast masking (a factor >= 1), then with it on the bands of rows where that
-    bound reaches the threshold: exact there, up to float rounding.
+    bound reaches the threshold: exact there, up to float rounding. With ``keep``,
+    (that value, the evidence before the masking: :func:`~imgdiff_gpu.detection.line_over_threshold`).
     """
     from .detection import contrast_masking, line_over_threshold
 
     bound = line_over_threshold(shift, weights, t, ratio)
     peaks = bound.max(axis=1)
     if t.masking <= 0:
-        return float(peaks.max())
-    over = peaks >= 1.0 - MARGIN
-    largest = float(peaks[~over].max()) if not over.all() else 0.0
-    for first, last in _runs(over, join=len(weights)):
-        masking = contrast_masking(left_luma, right_luma, weights, t, rows=(first, last))
-        largest = max(largest, float((bound[first:last] / masking).max()))
-    return largest
+        largest = float(peaks.max())
+    else:
+        over = peaks >= 1.0 - MARGIN
+        largest = float(peaks[~over].max()) if not over.all() else 0.0
+        for first, last in _runs(over, join=len(weights)):
+            masking = contrast_masking(left_luma, right_luma, weights, t, rows=(first, last))
+            largest = max(largest, float((bound[first:last] / masking).max()))
+    return (largest, bound) if keep else largest
 
 
 def _runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:

@@ -172,8 +172,13 @@ def analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Cal
     from .cpu.threads import get_num_threads
 
     def analyse(left, right, screening: bool):
-        score = screen.measure(left, right) if screening else None
-        return score, (compare_pair(left, right) if score is None else None)
+        from .cpu.analysis import screened
+
+        score, maps = screen.measure_keeping(left, right) if screening else (None, None)
+        if score is not None:
+            return score, None
+        with screened(maps):  # what the screen computed of this pair is not computed again
+            return None, compare_pair(left, right)
 
     def finished(pair, screening: bool, future):
         score, result = future.result()

@@ -6,13 +6,16 @@ SSIM parameters of a luma plane and the score.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._device import Device
 from .._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams, ssim_params
-from ..detection import Thresholds, difference_mask
+from ..detection import LumaEvidence, Thresholds, difference_mask
 from ..regions import Region, find_regions
 
 # Wang et al. (2004): Gaussian window, sigma 1.5, population covariance.
@@ -38,6 +41,52 @@ class Analysis:
     """What a pair analysed in bands (``cpu/bands.py``) keeps of the SSIM map for ``keep_maps``:
     the heat map's 8-bit levels (uint8, H x W, :func:`imgdiff_gpu.rendering.heat_levels`)."""
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScreenedPair:
+    """What the video screen (:mod:`imgdiff_gpu.screening`) computed of a frame pair it could not clear.
+
+    The SSIM map of the two frames' luma (float64, :func:`luma_ssim_params` of their shape,
+    every pixel: the screen's ignored pixels change only its bounds) and the luma terms of
+    the thresholds' rules, from the screen's luma planes, which are bit for bit the plane
+    stacks' (``cpu/screen.py``). :func:`analyse_cpu` takes them for this very pair
+    (``left`` and ``right``, the same array objects) under these thresholds instead of
+    computing them again, so a pair costs one SSIM pass whether screened or not.
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    thresholds: Thresholds
+    ssim_map: np.ndarray
+    params: SSIMParams
+    luma: LumaEvidence
+
+
+_screened: contextvars.ContextVar[ScreenedPair | None] = contextvars.ContextVar("screened", default=None)
+
+
+@contextlib.contextmanager
+def screened(pair: ScreenedPair | None) -> Iterator[None]:
+    """Within this block (on this thread), :func:`analyse_cpu` of ``pair``'s frames takes what it holds."""
+    token = _screened.set(pair)
+    try:
+        yield
+    finally:
+        _screened.reset(token)
+
+
+def _screened_for(left: np.ndarray, right: np.ndarray, thresholds: Thresholds, params: SSIMParams):
+    """The screened pair of exactly these arrays, thresholds and SSIM parameters, or None."""
+    pair = _screened.get()
+    if pair is None or pair.left is not left or pair.right is not right or pair.thresholds != thresholds:
+        return None
+    same = (
+        pair.ssim_map.shape == left.shape[:2]
+        and np.array_equal(pair.params.weights, params.weights)
+        and (pair.params.C1, pair.params.C2, pair.params.cov_norm) == (params.C1, params.C2, params.cov_norm)
+    )
+    return pair if same else None
 
 
 def luma_ssim_params(luma: np.ndarray) -> SSIMParams:
@@ -113,7 +162,11 @@ def analyse_cpu(
         )
     pair = prepare_pair(left, right)
     params = luma_ssim_params(pair.left.luma)
-    ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
+    known = _screened_for(left, right, thresholds, params)
+    if known is not None:
+        ssim_map = known.ssim_map
+    else:
+        ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
     mask, threshold = difference_mask(
         ssim_map,
         pair.left.planes,
@@ -122,6 +175,7 @@ def analyse_cpu(
         thresholds,
         ignore=ignore,
         antialiasing=antialiasing,
+        known=None if known is None else known.luma,
     )
     regions, kept = find_regions(
         mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
