@@ -448,9 +448,7 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
 
     from .summary import video_table
     from .video import compare_videos
-    from .video_frames import reuse_freed_memory
 
-    reuse_freed_memory()  # this process is the command's: its allocator may keep freed frames' pages
     junit_path = kwargs.pop("junit_path")
     workers, scheduler = kwargs.pop("workers"), kwargs.pop("scheduler")
     if workers is not None and scheduler is not None:

@@ -65,42 +65,6 @@ def upright(frame, path: Path, summary: VideoSummary) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
 
 
-# glibc's mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
-_KEPT_HEAP = 1 << 30  # bytes of freed heap glibc may keep instead of returning them
-_LARGEST_FROM_HEAP = 32 << 20  # glibc's ceiling: a 1080p plane stack (25 MB) still comes from the heap
-
-
-def reuse_freed_memory() -> None:
-    """Have glibc's malloc hand each frame pair the memory the previous pairs freed.
-
-    Each pair allocates and frees ~60 MB of arrays (plane stacks, maps) of a few
-    MB each. By default glibc gives every worker thread an arena of its own and
-    returns freed pages to the system, so the next pair's arrays fault them in
-    again, zeroed: ~610,000 page faults and ~1.9 s of system time on a
-    120-frame 720p clip, ~330,000 and ~1.2 s with this (measured on 2 cores;
-    threads that took an arena before it keep theirs, which is why the same
-    settings given at start-up, ``GLIBC_TUNABLES=glibc.malloc.arena_max=1:...``,
-    save more: 85,000 and 0.4 s). Values are unchanged; the process keeps its
-    peak heap (up to 1 GB freed) for reuse. A no-op where the C library is not glibc.
-
-    It changes the whole process's allocator, so the ``imgdiff video`` command calls
-    it (before its threads start), not :func:`~imgdiff_gpu.video.compare_videos`.
-    """
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the process's own symbols: glibc's, where it is glibc
-    except (OSError, AttributeError):
-        return
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    # a fixed mmap threshold (setting either turns off glibc's adaptive one, which would
-    # otherwise map and unmap every array above 128 KB)
-    mallopt(_M_MMAP_THRESHOLD, _LARGEST_FROM_HEAP)
-    mallopt(_M_TRIM_THRESHOLD, _KEPT_HEAP)
-    mallopt(_M_ARENA_MAX, 1)
-
-
 def prefetch(frames: Iterator, depth: int = _QUEUE_DEPTH) -> Iterator:
     """Run an iterator on a thread, ``depth`` items ahead; errors reach the consumer."""
     items: queue.Queue = queue.Queue(maxsize=depth)
