@@ -16,16 +16,23 @@ VIDEO_CHANGED = {3, 4, 9}
 """The changed frames of the report tests' clip (``write_marked_video``)."""
 
 
-def pan_frames(changed: set[int] = frozenset()) -> list[np.ndarray]:
-    """A slow pan across scikit-image's astronaut, 144 x 176, with a patch in ``changed`` frames."""
+def _pan(count: int, height: int, width: int, changed: set[int], patch: tuple[int, int]) -> list[np.ndarray]:
+    """``count`` frames of a slow pan across scikit-image's astronaut (2 px down, 3 px right a frame),
+    height x width, with a red 12 x 20 patch at ``patch`` (row, column) in the ``changed`` frames."""
     photo = data.astronaut()
+    top, left = patch
     frames = []
-    for i in range(FRAMES):
-        frame = photo[100 + 2 * i : 244 + 2 * i, 150 + 3 * i : 326 + 3 * i].copy()
+    for i in range(count):
+        frame = photo[100 + 2 * i : 100 + height + 2 * i, 150 + 3 * i : 150 + width + 3 * i].copy()
         if i in changed:
-            frame[40:52, 60:80] = (250, 30, 30)
+            frame[top : top + 12, left : left + 20] = (250, 30, 30)
         frames.append(frame)
     return frames
+
+
+def pan_frames(changed: set[int] = frozenset()) -> list[np.ndarray]:
+    """A slow pan across scikit-image's astronaut, 144 x 176, with a patch in ``changed`` frames."""
+    return _pan(FRAMES, 144, 176, changed, patch=(40, 60))
 
 
 def write_video(path: Path, frames: list[np.ndarray], codec: str, *, gop: int | None = None, rotation: int = 0) -> Path:
@@ -54,11 +61,4 @@ def write_video(path: Path, frames: list[np.ndarray], codec: str, *, gop: int | 
 
 def write_marked_video(path: Path, changed: set[int], frames: int = 12) -> Path:
     """12 lossless frames (FFV1, 4:4:4) of a pan across the astronaut, 96 x 128, a red patch in ``changed``."""
-    photo = data.astronaut()
-    pictures = []
-    for i in range(frames):
-        frame = photo[100 + 2 * i : 196 + 2 * i, 150 + 3 * i : 278 + 3 * i].copy()
-        if i in changed:
-            frame[30:42, 40:60] = (250, 30, 30)
-        pictures.append(frame)
-    return write_video(path, pictures, "ffv1")
+    return write_video(path, _pan(frames, 96, 128, changed, patch=(30, 40)), "ffv1")
