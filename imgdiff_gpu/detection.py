@@ -610,6 +610,20 @@ def unbiased(right: np.ndarray, bias: float) -> np.ndarray:
 COARSE_FACTOR = 4
 """The coarse scale: differences averaged over 4 x 4 blocks, then the SSIM window's
 sigma (1.5) at that resolution, about sigma 6 px at full resolution."""
+COARSE_SIGMA = 1.5
+"""The Gaussian on the coarse grid: the SSIM window's sigma, at 4 pixels a block."""
+COARSE_TAPS = 13
+"""OpenCV's kernel size for a float32 image and sigma 1.5 (``round(sigma * 8 + 1) | 1``)."""
+
+
+@functools.cache
+def coarse_gaussian_taps() -> np.ndarray:
+    """The 13 float32 taps of the coarse Gaussian (``cv2.getGaussianKernel(13, 1.5, cv2.CV_32F)``, bit for bit)."""
+    x = np.arange(COARSE_TAPS) - COARSE_TAPS // 2
+    taps = np.exp(-(x * x) / (2 * COARSE_SIGMA * COARSE_SIGMA))
+    taps = (taps / taps.sum()).astype(np.float32)
+    taps.flags.writeable = False
+    return taps
 
 
 def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -619,17 +633,50 @@ def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     edges: thin and of both signs) far below a flat colour change of a 30 x 30
     patch, which keeps nearly all its value. Computed on a 4x smaller grid and
     interpolated back, so it costs a fraction of the fine pass.
-    """
-    import cv2
 
-    height, width = left.shape[:2]
-    small_size = (max(width // COARSE_FACTOR, 1), max(height // COARSE_FACTOR, 1))
-    # all planes at once (contiguous, so OpenCV takes them as they are), then keep the chroma
-    delta = cv2.subtract(np.ascontiguousarray(left, np.float32), np.ascontiguousarray(right, np.float32))
-    small = cv2.resize(delta, small_size, interpolation=cv2.INTER_AREA)[..., 1:3]
-    small = cv2.GaussianBlur(np.ascontiguousarray(small), (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
-    magnitude = cv2.magnitude(np.ascontiguousarray(small[..., 0]), np.ascontiguousarray(small[..., 1]))
-    return cv2.resize(magnitude, (width, height), interpolation=cv2.INTER_LINEAR)
+    Notes
+    -----
+    On the chroma planes' difference ``d = left - right`` (float32):
+
+    1. block means: ``max(H // 4, 1)`` rows by ``max(W // 4, 1)`` columns of 4 x 4
+       blocks from the top left, the last row (column) of blocks also taking the
+       ``H % 4`` rows (``W % 4`` columns) left over, or all of them below 4;
+    2. a Gaussian of sigma 1.5 on that grid (13 taps, reflected at its edges);
+    3. the magnitude of the two chroma planes;
+    4. bilinear back to full size, half-pixel centres at exactly 4 pixels a block
+       (pixel ``y`` reads blocks ``floor((y + 0.5) / 4 - 0.5)`` and the next, clamped).
+
+    Each step's rounding is fixed in ``imgdiff_gpu/cpu/c/chroma.c``: the same value on
+    any CPU, and, at a size that is a multiple of 4, OpenCV's ``INTER_AREA``,
+    ``GaussianBlur``, ``magnitude`` (without IPP) and ``INTER_LINEAR``, bit for bit. A
+    pixel reads the block rows within 7 of its own, so a band of rows that starts on a
+    multiple of 4 with a halo of 8 block rows (``cpu/bands.py``) computes its rows as
+    the whole image does, at any height.
+    """
+    from .cpu.chroma import coarse_chroma_shift_cpu
+
+    return coarse_chroma_shift_cpu(left, right)
+
+
+def coarse_block_means(array: np.ndarray) -> np.ndarray:
+    """The means of an H x W [x C] array over the blocks of :func:`coarse_chroma_shift`'s grid (float32).
+
+    ``max(H // 4, 1)`` x ``max(W // 4, 1)`` blocks of 4 x 4 from the top left, the last row
+    (column) of blocks taking the rows (columns) left over; along the columns first, as
+    ``c/chroma.c`` sums them.
+    """
+    means = np.asarray(array, dtype=np.float32)
+    for axis in (1, 0):
+        size = means.shape[axis]
+        starts = np.arange(max(size // COARSE_FACTOR, 1)) * COARSE_FACTOR
+        stops = np.append(starts[1:], size)
+        shape = (-1,) + (1,) * (means.ndim - axis - 1)
+        total = np.take(means, starts, axis=axis)
+        for k in range(1, int((stops - starts).max())):  # in order, as chroma.c (np.add.reduceat is not)
+            present = (starts + k < stops).reshape(shape)
+            total += np.where(present, np.take(means, np.minimum(starts + k, stops - 1), axis=axis), np.float32(0))
+        means = total * (np.float32(1.0) / (stops - starts).astype(np.float32)).reshape(shape)
+    return means
 
 
 LINE_SIGMA = COARSE_FACTOR * 1.5
