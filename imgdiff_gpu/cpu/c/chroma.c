@@ -40,42 +40,69 @@ typedef struct {
     Py_ssize_t height, width, planes, small_height, small_width;
     const float *taps;
     float *means, *along, *magnitude, *wide, *out;
+    Py_ssize_t *first_column;
+    float *column_fraction;
 } job_t;
+
+/* d = left - right of plane 1 + c at pixel x of a row (P planes a pixel). */
+#define DELTA(x, c) (left[(x) * planes + 1 + (c)] - right[(x) * planes + 1 + (c)])
 
 /* Step 1 for block row i: means[i, :, 0..1]. */
 IMGDIFF_CLONES static void block_means_row(const job_t *job, Py_ssize_t i)
 {
     const Py_ssize_t w = job->small_width, planes = job->planes, width = job->width;
     const Py_ssize_t first = i * COARSE, last = i == job->small_height - 1 ? job->height : first + COARSE;
-    const float inv_rows = (float)(1.0 / (double)(last - first));
+    const Py_ssize_t last_start = (w - 1) * COARSE;  // the last block of a row takes the columns left over
+    const float inv_last = (float)(1.0 / (double)(width - last_start));
     float *means = job->means + i * w * 2;
     for (Py_ssize_t y = first; y < last; y++) {
         const float *left = job->left + y * width * planes, *right = job->right + y * width * planes;
-        for (Py_ssize_t j = 0; j < w; j++) {
-            const Py_ssize_t x0 = j * COARSE, x1 = j == w - 1 ? width : x0 + COARSE;
-            const float inv_columns = (float)(1.0 / (double)(x1 - x0));
+        const int add = y != first;
+        for (Py_ssize_t j = 0; j < w - 1; j++) {
+            const Py_ssize_t x = j * COARSE;
             for (int c = 0; c < 2; c++) {
-                float sum = left[x0 * planes + 1 + c] - right[x0 * planes + 1 + c];
-                for (Py_ssize_t x = x0 + 1; x < x1; x++) {
-                    sum += left[x * planes + 1 + c] - right[x * planes + 1 + c];
-                }
-                const float mean = sum * inv_columns;
-                means[j * 2 + c] = y == first ? mean : means[j * 2 + c] + mean;
+                const float mean = (((DELTA(x, c) + DELTA(x + 1, c)) + DELTA(x + 2, c)) + DELTA(x + 3, c)) * 0.25f;
+                means[j * 2 + c] = add ? means[j * 2 + c] + mean : mean;
             }
         }
+        for (int c = 0; c < 2; c++) {
+            float sum = DELTA(last_start, c);
+            for (Py_ssize_t x = last_start + 1; x < width; x++) {
+                sum += DELTA(x, c);
+            }
+            const float mean = sum * inv_last;
+            means[(w - 1) * 2 + c] = add ? means[(w - 1) * 2 + c] + mean : mean;
+        }
     }
+    const float inv_rows = (float)(1.0 / (double)(last - first));
     for (Py_ssize_t j = 0; j < 2 * w; j++) {
         means[j] *= inv_rows;
     }
 }
 
-/* Step 2 along block row i: along[i] from means[i]. */
+/* Step 2 along block row i: along[i] from means[i]. The two planes interleave, so value k = 2 j + c
+ * of a row reads k - 12, k - 10, ..., k + 12: away from the ends, one contiguous loop over k. */
 IMGDIFF_CLONES static void blur_along_row(const job_t *job, Py_ssize_t i)
 {
     const Py_ssize_t w = job->small_width;
     const float *k = job->taps, *means = job->means + i * w * 2;
     float *along = job->along + i * w * 2;
+    const Py_ssize_t inner_first = w > 2 * REACH ? REACH : w, inner_last = w > 2 * REACH ? w - REACH : w;
+    for (Py_ssize_t q = 2 * inner_first; q < 2 * inner_last; q++) {
+        const float *source = means + q - 2 * REACH;
+        float acc = source[0] * k[0];
+        for (int t = 1; t < TAPS; t++) {
+            acc = fmaf(source[2 * t], k[t], acc);
+        }
+        along[q] = acc;
+    }
     for (Py_ssize_t j = 0; j < w; j++) {
+        if (j == inner_first) {
+            j = inner_last;
+            if (j >= w) {
+                break;
+            }
+        }
         for (int c = 0; c < 2; c++) {
             float acc = means[reflect(j - REACH, w) * 2 + c] * k[0];
             for (int t = 1; t < TAPS; t++) {
@@ -86,25 +113,43 @@ IMGDIFF_CLONES static void blur_along_row(const job_t *job, Py_ssize_t i)
     }
 }
 
-/* Steps 2 (across) and 3 for block row i: magnitude[i] from along. */
+/* Steps 2 (across) and 3 for block row i: magnitude[i] from along (means[i] holds the blurred pair). */
 IMGDIFF_CLONES static void blur_across_row(const job_t *job, Py_ssize_t i)
 {
     const Py_ssize_t w = job->small_width, h = job->small_height;
-    const float *k = job->taps;
-    const float *centre = job->along + i * w * 2;
+    const float *k = job->taps, *centre = job->along + i * w * 2;
+    const float *below[REACH + 1], *above[REACH + 1];
+    for (int t = 1; t <= REACH; t++) {
+        below[t] = job->along + reflect(i + t, h) * w * 2;
+        above[t] = job->along + reflect(i - t, h) * w * 2;
+    }
+    float *value = job->means + i * w * 2;  // step 1's row, read only by step 2 along, done
+    for (Py_ssize_t q = 0; q < 2 * w; q++) {
+        float acc = centre[q] * k[REACH];
+        for (int t = 1; t <= REACH; t++) {
+            acc = fmaf(below[t][q] + above[t][q], k[REACH + t], acc);
+        }
+        value[q] = acc;
+    }
     float *magnitude = job->magnitude + i * w;
     for (Py_ssize_t j = 0; j < w; j++) {
-        float value[2];
-        for (int c = 0; c < 2; c++) {
-            float acc = centre[j * 2 + c] * k[REACH];
-            for (int t = 1; t <= REACH; t++) {
-                const float below = job->along[(reflect(i + t, h) * w + j) * 2 + c];
-                const float above = job->along[(reflect(i - t, h) * w + j) * 2 + c];
-                acc = fmaf(below + above, k[REACH + t], acc);
-            }
-            value[c] = acc;
+        magnitude[j] = sqrtf(fmaf(value[2 * j], value[2 * j], value[2 * j + 1] * value[2 * j + 1]));
+    }
+}
+
+/* Step 4's table along a row: the first block each pixel reads, and the weight of the next. */
+static void widen_table(Py_ssize_t blocks, Py_ssize_t width, Py_ssize_t *first, float *fraction)
+{
+    for (Py_ssize_t x = 0; x < width; x++) {
+        Py_ssize_t s = first_block(x);
+        float f = FRACTION[x % COARSE];
+        if (s < 0) {
+            s = 0, f = 0.0f;
         }
-        magnitude[j] = sqrtf(fmaf(value[0], value[0], value[1] * value[1]));
+        if (s >= blocks - 1) {
+            s = blocks - 1, f = 0.0f;
+        }
+        first[x] = s, fraction[x] = f;
     }
 }
 
@@ -115,16 +160,9 @@ IMGDIFF_CLONES static void widen_row(const job_t *job, Py_ssize_t i)
     const float *magnitude = job->magnitude + i * w;
     float *wide = job->wide + i * width;
     for (Py_ssize_t x = 0; x < width; x++) {
-        Py_ssize_t s = first_block(x);
-        float f = FRACTION[x % COARSE];
-        if (s < 0) {
-            s = 0, f = 0.0f;
-        }
-        if (s >= w - 1) {
-            s = w - 1, f = 0.0f;
-        }
-        const float a = magnitude[s], b = magnitude[s + (f != 0.0f)];
-        wide[x] = fmaf(f, b - a, a);
+        const Py_ssize_t s = job->first_column[x];
+        const float a = magnitude[s], b = magnitude[s + 1 < w ? s + 1 : s];
+        wide[x] = fmaf(job->column_fraction[x], b - a, a);
     }
 }
 
@@ -156,6 +194,7 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
     array_t a[4] = {0};
     PyObject *result = NULL;
     float *scratch = NULL;
+    Py_ssize_t *first_column = NULL;
     static const elem_t F32[] = {ELEM_F32};
     if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
         get_array(otaps, &a[2], "taps", 1, 0, 0) < 0 || get_array(oout, &a[3], "out", 2, 1, 0) < 0 ||
@@ -185,13 +224,16 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
     const Py_ssize_t h = job.height / COARSE > 1 ? job.height / COARSE : 1;
     const Py_ssize_t w = job.width / COARSE > 1 ? job.width / COARSE : 1;
     job.small_height = h, job.small_width = w;
-    scratch = malloc(sizeof(float) * (size_t)(h * w * 5 + h * job.width));
-    if (scratch == NULL) {
+    scratch = malloc(sizeof(float) * (size_t)(h * w * 5 + (h + 1) * job.width));
+    first_column = malloc(sizeof(Py_ssize_t) * (size_t)job.width);
+    if (scratch == NULL || first_column == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     job.means = scratch, job.along = scratch + h * w * 2, job.magnitude = scratch + h * w * 4;
-    job.wide = scratch + h * w * 5;
+    job.wide = scratch + h * w * 5, job.column_fraction = scratch + h * w * 5 + h * job.width;
+    job.first_column = first_column;
+    widen_table(w, job.width, job.first_column, job.column_fraction);
     Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel
     {
@@ -220,6 +262,7 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     free(scratch);
+    free(first_column);
     release_arrays(a, 4);
     return result;
 }
