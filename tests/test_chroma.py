@@ -14,7 +14,7 @@ import pytest
 from pictures import PHOTOS, jpeg_roundtrip
 
 from imgdiff_gpu.cpu.compiled import core
-from imgdiff_gpu.detection import coarse_block_means, coarse_chroma_shift, coarse_gaussian_taps
+from imgdiff_gpu.detection import _block_means_in_order, coarse_block_means, coarse_chroma_shift, coarse_gaussian_taps
 from imgdiff_gpu.planes import prepare_pair
 
 
@@ -46,9 +46,10 @@ def test_at_multiples_of_4_the_term_is_opencvs_but_for_its_rounding(shape):
     ours, theirs = coarse_chroma_shift(left, right), _opencv(left, right)
     assert np.abs(ours - theirs).max() <= 3e-7 * float(theirs.max())
     assert (ours == theirs).mean() > 0.6  # most values are the same bits
-    # the block means are INTER_AREA's, bit for bit
+    # the block means, in chroma.c's order, are INTER_AREA's, bit for bit
     delta = cv2.subtract(left, right)
     area = cv2.resize(delta, (shape[1] // 4, shape[0] // 4), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(_block_means_in_order(delta), area)
     assert np.array_equal(coarse_block_means(delta), area)
 
 
