@@ -26,7 +26,7 @@
  */
 #include "core.h"
 
-#define COARSE 4
+#define COARSE 4 /* detection.COARSE_FACTOR */
 #define TAPS 13
 #define REACH 6
 
@@ -52,7 +52,7 @@ IMGDIFF_CLONES static void block_means_row(const job_t *job, Py_ssize_t i)
 {
     const Py_ssize_t w = job->small_width, planes = job->planes, width = job->width;
     const Py_ssize_t first = i * COARSE, last = i == job->small_height - 1 ? job->height : first + COARSE;
-    const Py_ssize_t last_start = (w - 1) * COARSE;  // the last block of a row takes the columns left over
+    const Py_ssize_t last_start = (w - 1) * COARSE; /* the last block takes the columns left over */
     const float inv_last = (float)(1.0 / (double)(width - last_start));
     float *means = job->means + i * w * 2;
     for (Py_ssize_t y = first; y < last; y++) {
@@ -123,7 +123,7 @@ IMGDIFF_CLONES static void blur_across_row(const job_t *job, Py_ssize_t i)
         below[t] = job->along + reflect(i + t, h) * w * 2;
         above[t] = job->along + reflect(i - t, h) * w * 2;
     }
-    float *value = job->means + i * w * 2;  // step 1's row, read only by step 2 along, done
+    float *value = job->means + i * w * 2; /* step 1's row: only step 2 along read it, and it is done */
     for (Py_ssize_t q = 0; q < 2 * w; q++) {
         float acc = centre[q] * k[REACH];
         for (int t = 1; t <= REACH; t++) {
