@@ -189,6 +189,12 @@ def main() -> None:
         f"{'':<28} bands / whole: RSS {banded['peak_rss_gib'] / whole['peak_rss_gib']:.2f}x, "
         f"time {banded['seconds'] / whole['seconds']:.2f}x; same score, threshold and regions: {same}"
     )
+    if args.before is not None:
+        same_before = all(banded[key] == before[key] for key in ("score", "ssim_threshold", "regions"))
+        print(
+            f"{'':<28} bands / before: RSS {banded['peak_rss_gib'] / before['peak_rss_gib']:.2f}x, "
+            f"time {banded['seconds'] / before['seconds']:.2f}x; same score, threshold and regions: {same_before}"
+        )
     results["runs"][f"{side}-banded"], results["runs"][f"{side}-whole"] = banded, whole
     if not same:
         raise SystemExit("the banded and the whole-image reports differ")
