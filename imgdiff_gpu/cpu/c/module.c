@@ -1,8 +1,8 @@
 /* imgdiff_gpu.cpu._core: the CPU kernels, compiled ahead of time (no JIT at run time).
  *
  * One function per kernel file, each the twin of a Python wrapper that validates and
- * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen}.py) and of
- * a CUDA kernel (kernels/NAME.cu); plus the thread count, per calling thread as OpenMP keeps it.
+ * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,chroma}.py) and of
+ * a CUDA kernel (kernels/NAME.cu, or CuPy operations for chroma.c); plus the thread count, per calling thread as OpenMP keeps it.
  *
  * Arrays arrive through the buffer protocol, so the module needs no NumPy headers to
  * build and no NumPy C API at import: it loads in well under a millisecond and works
