@@ -21,6 +21,15 @@ ways, and checks they are byte for byte the same; at ``--side`` the one run
 then writes the pictures too (its report and its five PNGs), and their sizes
 are recorded.
 
+``--reference-height`` makes the reference pair that many rows high (a height
+that is no multiple of 4, say), ``--sensitivity`` is passed to ``imgdiff compare``,
+``--only-reference`` skips the ``--side`` run, and ``--before PATH`` also runs the
+reference pair, with the default budget, from another checkout (an older commit,
+its C core built) -- what a release before this one did with the pair:
+
+    python benchmarks/bench_huge.py --reference-side 8002 --reference-height 8003 --sensitivity low \
+        --only-reference --before /tmp/old-checkout --out PATH
+
 A 20000 x 20000 pair takes about 10 minutes on a busy 2-core machine, most
 of it decoding; run it rarely.
 """
@@ -54,17 +63,18 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}"
 
 
-def build_pair(side: int, cache: Path) -> tuple[Path, Path]:
-    """The example pair scaled to side x side (bicubic), written once as PNG into ``cache``."""
+def build_pair(side: int, cache: Path, height: int | None = None) -> tuple[Path, Path]:
+    """The example pair scaled to side x side (or side wide, ``height`` high; bicubic), written once as PNG."""
     import cv2
 
     cache.mkdir(parents=True, exist_ok=True)
+    height = side if height is None else height
     paths = []
     for name in ("left", "right"):
-        path = cache / f"{name}-{side}.png"
+        path = cache / (f"{name}-{side}.png" if height == side else f"{name}-{side}x{height}.png")
         if not path.exists():
             image = cv2.imread(str(ROOT / "examples" / f"{name}.png"))
-            scaled = cv2.resize(image, (side, side), interpolation=cv2.INTER_CUBIC)
+            scaled = cv2.resize(image, (side, height), interpolation=cv2.INTER_CUBIC)
             partial = path.with_suffix(".partial.png")
             if not cv2.imwrite(str(partial), scaled, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
                 raise SystemExit(f"could not write {partial}")
@@ -74,18 +84,29 @@ def build_pair(side: int, cache: Path) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def run_compare(left: Path, right: Path, report: Path, *, whole: bool, pictures: Path | None = None) -> dict:
+def run_compare(
+    left: Path,
+    right: Path,
+    report: Path,
+    *,
+    whole: bool,
+    pictures: Path | None = None,
+    options: tuple[str, ...] = (),
+    tree: Path = ROOT,
+) -> dict:
     """One ``imgdiff compare`` in a fresh process: peak RSS, wall time, exit status, RSS trace.
 
-    With ``pictures``, the pictures are written into that folder too (``--out``).
+    With ``pictures``, the pictures are written into that folder too (``--out``). ``options``:
+    more of the command's options; ``tree``: the checkout whose imgdiff runs.
     """
     command = [sys.executable, "-c", (WHOLE if whole else "") + CLI]
     command += ["compare", str(left), str(right), "--json", str(report), "--device", "cpu", "--overwrite", "-q"]
+    command += list(options)
     if pictures is not None:
         command += ["--out", str(pictures)]
     trace: list[tuple[float, float]] = []
     start = time.monotonic()
-    child = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE)
+    child = subprocess.Popen(command, cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)), stderr=subprocess.PIPE)
     done = threading.Event()
 
     def sample() -> None:
@@ -139,21 +160,41 @@ def main() -> None:
     parser.add_argument(
         "--pictures", action="store_true", help="Also write the pictures (--out) at the reference side, both ways."
     )
+    parser.add_argument("--reference-height", type=int, help="Rows of the reference pair (default: its side).")
+    parser.add_argument("--sensitivity", help="imgdiff compare's --sensitivity (default: its own).")
+    parser.add_argument("--only-reference", action="store_true", help="Skip the run at --side.")
+    parser.add_argument("--before", type=Path, help="Also run the reference pair from this checkout (default budget).")
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
     results = {"machine": machine(), "date": dt.date.today().isoformat(), "runs": {}}
-    left, right = build_pair(args.reference_side, args.cache)
-    side = args.reference_side
-    banded = run_compare(left, right, args.cache / f"banded-{side}.json", whole=False)
-    whole = run_compare(left, right, args.cache / f"whole-{side}.json", whole=True)
+    options = () if args.sensitivity is None else ("--sensitivity", args.sensitivity)
+    results["options"] = list(options)
+    left, right = build_pair(args.reference_side, args.cache, args.reference_height)
+    height = args.reference_side if args.reference_height is None else args.reference_height
+    side = f"{args.reference_side}" if height == args.reference_side else f"{args.reference_side}x{height}"
+    label = f"{args.reference_side}x{height}"
+    if args.before is not None:
+        report = args.cache / f"before-{side}.json"
+        before = run_compare(left, right, report, whole=False, options=options, tree=args.before)
+        print(summary(f"{label} before", before))
+        results["runs"][f"{side}-before"] = before
+        results["before_tree"] = str(args.before)
+    banded = run_compare(left, right, args.cache / f"banded-{side}.json", whole=False, options=options)
+    whole = run_compare(left, right, args.cache / f"whole-{side}.json", whole=True, options=options)
     same = all(banded[key] == whole[key] for key in ("score", "ssim_threshold", "regions"))
-    print(summary(f"{side}x{side} in bands", banded))
-    print(summary(f"{side}x{side} whole", whole))
+    print(summary(f"{label} in bands", banded))
+    print(summary(f"{label} whole", whole))
     print(
         f"{'':<28} bands / whole: RSS {banded['peak_rss_gib'] / whole['peak_rss_gib']:.2f}x, "
         f"time {banded['seconds'] / whole['seconds']:.2f}x; same score, threshold and regions: {same}"
     )
+    if args.before is not None:
+        same_before = all(banded[key] == before[key] for key in ("score", "ssim_threshold", "regions"))
+        print(
+            f"{'':<28} bands / before: RSS {banded['peak_rss_gib'] / before['peak_rss_gib']:.2f}x, "
+            f"time {banded['seconds'] / before['seconds']:.2f}x; same score, threshold and regions: {same_before}"
+        )
     results["runs"][f"{side}-banded"], results["runs"][f"{side}-whole"] = banded, whole
     if not same:
         raise SystemExit("the banded and the whole-image reports differ")
@@ -168,12 +209,17 @@ def main() -> None:
             (folders["banded"] / name).read_bytes() == (folders["whole"] / name).read_bytes() for name in names
         )
         for way, run in runs.items():
-            print(summary(f"{side}x{side} {way}, pictures", run))
+            print(summary(f"{label} {way}, pictures", run))
             results["runs"][f"{side}-{way}-pictures"] = run
         print(f"{'':<28} pictures {', '.join(names)} byte for byte the same: {identical}")
         if not identical:
             raise SystemExit("the banded and the whole-image pictures differ")
 
+    if args.only_reference:
+        if args.out:
+            args.out.write_text(json.dumps(results, indent=1) + "\n")
+            print(f"written to {args.out}")
+        return
     left, right = build_pair(args.side, args.cache)
     folder = args.cache / f"pictures-banded-{args.side}" if args.pictures else None
     huge = run_compare(left, right, args.cache / f"banded-{args.side}.json", whole=False, pictures=folder)

@@ -284,14 +284,9 @@ def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
     to full size never exceeds its grid's largest value. So the largest value
     on the small grid is the full path's largest, up to float rounding.
     """
-    from .detection import COARSE_FACTOR
+    from .detection import coarse_block_means
 
-    height, width = left.shape[:2]
-    size = (max(width // COARSE_FACTOR, 1), max(height // COARSE_FACTOR, 1))
-    delta = cv2.subtract(
-        cv2.resize(left.astype(np.float32), size, interpolation=cv2.INTER_AREA),
-        cv2.resize(right.astype(np.float32), size, interpolation=cv2.INTER_AREA),
-    ) * np.float32(1.0 / 255)
+    delta = cv2.subtract(coarse_block_means(left), coarse_block_means(right)) * np.float32(1.0 / 255)
     r, g, b = delta[..., 0], delta[..., 1], delta[..., 2]
     y = 0.299 * r + 0.587 * g + 0.114 * b
     chroma = np.dstack([0.713 * (r - y), 0.564 * (b - y)]).astype(np.float32)

@@ -90,6 +90,7 @@ CASES = [
     ("rocket", "16-bit", "normal", {}),
     ("astronaut", "jpeg", "low", {}),
     ("chelsea", "jpeg", "low", {}),  # a width that is no multiple of the coarse block
+    ("rocket", "jpeg", "low", {}),  # 427 rows: a height that is none either
     ("coffee", "rgb", "exact", {}),
     ("chelsea", "rgb", "normal", {"antialiasing": True}),
     ("coffee", "jpeg", "exact", {"antialiasing": True}),
@@ -132,8 +133,10 @@ def test_bands_give_the_whole_image_result(name, kind, sensitivity, extra, rows)
 @pytest.mark.parametrize("sensitivity", ["normal", "high", "low", "exact"])
 @pytest.mark.parametrize("kind", ["grey", "jpeg"])
 def test_heights_that_are_no_multiple_of_4_go_through_bands(height, sensitivity, kind):
+    # widths 510, 511, 512, 509: each height with another remainder of the coarse block's columns
+    width = 509 + (height + 1) % 4
     left, right = _pair("astronaut", kind if kind == "jpeg" else "rgb")
-    left, right = left[:height], right[:height]
+    left, right = left[:height, :width], right[:height, :width]
     if kind == "grey":
         left, right = left[..., 1], right[..., 1]
     thresholds = thresholds_for(sensitivity)
@@ -142,14 +145,52 @@ def test_heights_that_are_no_multiple_of_4_go_through_bands(height, sensitivity,
     whole = _analyse(left, right, thresholds)
     banded = _analyse(left, right, thresholds, budget=budget)
     assert whole.regions
-    # but the coarse chroma term of low, which a band cannot scale back up as the whole does
-    stays_whole = sensitivity == "low" and kind != "grey" and height % 4
-    assert any("in bands of" in note for note in banded.notes) != stays_whole
-    if stays_whole:
-        assert banded.score == whole.score and banded.regions == whole.regions
-        return
+    assert any("in bands of" in note for note in banded.notes)
     banded.notes = [n for n in banded.notes if "in bands of" not in n]
     _assert_same(banded, whole)
+
+
+def _chroma_pair(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Plane stacks of a JPEG pair with a colour patch, cut to ``height`` x ``width`` (tiled past 512)."""
+    from imgdiff_gpu.planes import prepare_pair
+
+    left, right = _pair("astronaut", "jpeg")
+    tiles = (-(-height // left.shape[0]), -(-width // left.shape[1]), 1)
+    left, right = (np.tile(image, tiles)[:height, :width] for image in (left, right))
+    pair = prepare_pair(left, right)
+    return pair.left.planes, pair.right.planes
+
+
+@pytest.mark.parametrize("height", [1, 3, 4, 5, 33, 298, 299, 300, 301, 1027])
+@pytest.mark.parametrize("width", [2, 301, 512])
+@pytest.mark.parametrize("band_rows", [4, 12, 36])
+def test_the_coarse_chroma_term_of_a_band_is_the_wholes(height, width, band_rows):
+    """coarse_chroma_shift of a band of rows with its halo (COARSE_HALO) is, at the kept rows, the whole's,
+    bit for bit, at any height and width (partial blocks included); and the same on every call."""
+    from imgdiff_gpu.detection import coarse_chroma_shift
+
+    left, right = _chroma_pair(height, width)
+    whole = coarse_chroma_shift(left, right)
+    assert np.array_equal(whole, coarse_chroma_shift(left.copy(), right.copy()))  # bit-stable
+    for top, bottom, lo, hi in bands.bands(height, band_rows, bands.COARSE_HALO):
+        band = coarse_chroma_shift(left[lo:hi], right[lo:hi])
+        assert np.array_equal(band[top - lo : bottom - lo], whole[top:bottom]), (top, bottom)
+
+
+@pytest.mark.parametrize("halo", [bands.COARSE_HALO - 4, bands.COARSE_HALO - 8, bands.COARSE_HALO - 16])
+def test_a_coarse_halo_too_short_changes_the_rows(halo):
+    """The test above can fail: 8 block rows are needed, the 8th where a short last band ends on a
+    block that the whole image's last block row extends (here 1027 rows: its last block takes 7)."""
+    from imgdiff_gpu.detection import coarse_chroma_shift
+
+    height, band_rows = 1027, 332  # the third band ends at row 996, 28 rows above row 1024
+    left, right = _chroma_pair(height, 301)
+    whole = coarse_chroma_shift(left, right)
+    differ = []
+    for top, bottom, lo, hi in bands.bands(height, band_rows, halo):
+        band = coarse_chroma_shift(left[lo:hi], right[lo:hi])
+        differ.append(not np.array_equal(band[top - lo : bottom - lo], whole[top:bottom]))
+    assert any(differ)
 
 
 @pytest.mark.parametrize("height", [16, 17, 18, 19, 101, 1001])
@@ -199,11 +240,10 @@ def test_small_pairs_are_not_banded():
     thresholds = thresholds_for("normal")
     assert rows_per_band((1080, 1920), 3, thresholds, antialiasing=False) == 1080
     assert rows_per_band((20000, 20000), 3, thresholds, antialiasing=False) < 2000
-    # low's coarse chroma term is the whole image's only on multiples of its block; its luma
-    # offset's blocks are, at any height, so grey pairs of any height band
+    # low's coarse chroma term and luma offset are the whole image's from bands at any height
     low = thresholds_for("low")
-    assert rows_per_band((20001, 20000), 3, low, antialiasing=False) == 20001
-    assert rows_per_band((20001, 20000), 1, low, antialiasing=False) < 2000
+    for planes in (1, 3):
+        assert rows_per_band((20001, 20003), planes, low, antialiasing=False) < 2000
     # otherwise low bands too: its pair-wide offset and line noise ratio are gathered band by band
     for planes in (1, 3):
         band_rows = rows_per_band((20000, 20000), planes, low, antialiasing=False)
@@ -274,15 +314,16 @@ def test_low_in_bands_sees_thin_lines_against_the_pairs_noise(rows):
 
 
 @pytest.mark.parametrize("coarse_chroma", [True, False])
-def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chroma):
+@pytest.mark.parametrize("shape", [(512, 512), (509, 510)])
+def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chroma, shape):
     """What the strength is given (the unbiased planes, the luma scale, the line evidence) is, at
     every kept row of a band, what the whole image gives it there, bit for bit.
 
     The final mask would hide a small error (a halo a few rows short changes the line evidence by
     far less than a threshold); this does not. Without the coarse chroma term's halo (32 rows) the
     line's average along a column still has the rows it reads (24 beyond the SSIM window's 5).
-    (The coarse chroma term is left out: OpenCV's Gaussian blur of its small grid can differ by an
-    ulp from one call to the next, whole or banded, with where NumPy placed the grid in memory.)
+    The coarse term (the larger of the coarse chroma term and the line evidence) is compared too,
+    at a size that is a multiple of the coarse block and at one that is not.
     """
     from imgdiff_gpu import detection
     from imgdiff_gpu.cpu import strength
@@ -291,7 +332,7 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
     if not coarse_chroma:
         low = replace(low, coarse_chroma=None)
         assert bands.band_halo(low, antialiasing=False, radius=5) == bands.LINE_REACH + 5
-    left = PHOTOS["astronaut"]()
+    left = PHOTOS["astronaut"]()[: shape[0], : shape[1]]
     right = jpeg_roundtrip(_edited(left), 80)
     right[..., :] = np.clip(right.astype(np.int16) - 2, 0, 255).astype(np.uint8)  # an offset to remove
     calls = []
@@ -301,7 +342,8 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
     real_line = detection.line_over_threshold
 
     def recording(left_planes, right_planes, ssim_map, weights, **options):
-        calls.append((right_planes.copy(), options["luma_scale"].copy(), lines.pop().copy()))
+        line = lines.pop().copy()
+        calls.append((right_planes.copy(), options["luma_scale"].copy(), line, options["coarse"].copy()))
         return real(left_planes, right_planes, ssim_map, weights, **options)
 
     def recording_line(*args, **options):
@@ -321,7 +363,7 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
     spans = list(bands.bands(left.shape[0], band_rows, halo))
     assert len(calls) == len(spans) > 1
     for (top, bottom, lo, _), band in zip(spans, calls, strict=True):
-        for name, ours, theirs in zip(("right planes", "luma scale", "line"), band, whole, strict=True):
+        for name, ours, theirs in zip(("right planes", "luma scale", "line", "coarse"), band, whole, strict=True):
             assert np.array_equal(ours[top - lo : bottom - lo], theirs[top:bottom]), (name, top)
 
 

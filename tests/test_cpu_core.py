@@ -186,7 +186,8 @@ def test_read_only_outputs_are_refused():
 
 
 def test_each_c_file_names_its_python_wrapper_and_cuda_twin():
-    """As each kernels/*.cu names the CPU function it mirrors, each C file names its wrapper and its kernel."""
+    """As each kernels/*.cu names the CPU function it mirrors, each C file names its wrapper and its kernel
+    (or, for a stage the device runs in CuPy's own operations, its module in imgdiff_gpu/gpu/)."""
     core = Path(_core.__file__).parent / "c"
     if not core.is_dir():  # an installed wheel carries the compiled core only
         pytest.skip("the C sources are not beside the installed package")
@@ -197,8 +198,8 @@ def test_each_c_file_names_its_python_wrapper_and_cuda_twin():
         opening = source.read_text().split("*/", 1)[0]
         wrapper = f"imgdiff_gpu/cpu/{source.stem}.py"
         assert wrapper in opening and (root / wrapper).is_file(), f"{source.name} does not name {wrapper}"
-        kernel = re.search(r"kernels/(\w+)\.cu", opening)
-        assert kernel and (root / "kernels" / f"{kernel[1]}.cu").is_file(), f"{source.name} names no kernels/*.cu"
+        kernel = re.search(r"kernels/\w+\.cu|imgdiff_gpu/gpu/\w+\.py", opening)
+        assert kernel and (root / kernel[0]).is_file(), f"{source.name} names no kernels/*.cu"
 
 
 def test_a_checkout_without_the_built_core_says_how_to_build_it():

@@ -86,13 +86,15 @@ def _write_pair(tmp_path):
     edited = photo.copy()
     edited[40:44, 30:200] = 255 - edited[40:44, 30:200]
     edited[90:190, 300:330] //= 2  # tall: crosses bands
+    edited[150:180, 420:460, 0] = np.clip(edited[150:180, 420:460, 0].astype(int) + 40, 0, 255)  # a colour patch
     left, right = tmp_path / "left.png", tmp_path / "right.png"
     cv2.imwrite(str(left), photo[..., ::-1])
     cv2.imwrite(str(right), edited[..., ::-1])
     return left, right
 
 
-@pytest.mark.parametrize("sensitivity", ["normal", "high", "exact"])
+# low too: its coarse colour term bands at any height (203 rows here)
+@pytest.mark.parametrize("sensitivity", ["normal", "high", "exact", "low"])
 def test_the_command_writes_the_same_pictures_in_bands(tmp_path, monkeypatch, sensitivity):
     left, right = _write_pair(tmp_path)
     options = CompareOptions(sensitivity=sensitivity, device="cpu")

@@ -80,7 +80,10 @@ BAND_ROWS_STEP = COARSE_FACTOR
 
 COARSE_HALO = 8 * COARSE_FACTOR
 """Rows the coarse chroma term of a row reads (a 4 x 4 block average, a Gaussian of
-radius 6 on that grid and a linear interpolation back: 7 coarse rows, rounded up)."""
+radius 6 on that grid and a linear interpolation back: 7 block rows, and one more, whose
+block may take the rows left over below it in the whole image, at any height;
+``c/chroma.c``). A band's halo with this term is a multiple of 4, so its blocks are the
+whole image's."""
 
 BLOCK_REACH = COARSE_FACTOR + 1
 """Rows below its first that a block of the luma offset's coarse grid reads (at a height that is no
@@ -106,7 +109,7 @@ def bytes_per_pixel(planes: int, thresholds: Thresholds, *, antialiasing: bool) 
     if thresholds.masking > 0:
         total += 28  # the contrast's filtered planes and the luma factor
     if thresholds.coarse_chroma is not None:
-        total += 4 * planes + 4  # the plane difference and the coarse term
+        total += 4 + 1  # the coarse term, and its block rows widened to full width (a quarter of the rows)
     if thresholds.line:
         total += 8  # the line evidence, alive through the strength (measured: +4 at the peak)
     return total
@@ -124,11 +127,6 @@ def rows_per_band(
     row = width * bytes_per_pixel(planes, thresholds, antialiasing=antialiasing)
     if height * row <= budget or min(height, width) < SMALLEST_BANDED_SIDE:
         return height
-    if thresholds.coarse_chroma is not None and planes >= 3 and height % COARSE_FACTOR:
-        # the coarse chroma term of a height that is no multiple of its block is scaled back up
-        # with row weights taken from the whole height, by OpenCV's linear resize, which runs
-        # through IPP: a band cannot reproduce its rows bit for bit (the luma offset's blocks can)
-        return height
     halo = band_halo(thresholds, antialiasing=antialiasing, radius=FULL_WINDOW_RADIUS)
     rows = budget // row - 2 * halo
     return max(rows - rows % BAND_ROWS_STEP, BAND_ROWS_STEP)
@@ -139,10 +137,11 @@ def band_halo(thresholds: Thresholds, *, antialiasing: bool, radius: int) -> int
     # the strength reads the window's radius of planes and NEAR rows of "changed";
     # the antialiasing test of those rows reads one row further
     halo = max(radius, NEAR + 1 if antialiasing else NEAR)
-    if thresholds.coarse_chroma is not None:
-        halo = max(halo, COARSE_HALO)
     if thresholds.line:  # the average along a column, of the luma shift over the window
         halo = max(halo, LINE_REACH + radius)
+    if thresholds.coarse_chroma is not None:  # its blocks start on multiples of 4 of the whole image
+        halo = max(halo, COARSE_HALO)
+        halo += -halo % COARSE_FACTOR
     return halo
 
 

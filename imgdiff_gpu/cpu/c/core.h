@@ -1,6 +1,6 @@
 /* What the C twins of the CPU kernels share: array arguments, Numba's min/max, reflection, the filters.
  *
- * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c) defines one
+ * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c, chroma.c) defines one
  * Python-callable function; module.c gathers them into imgdiff_gpu.cpu._core.
  *
  * Floating point: the build turns contraction off (-ffp-contract=off), and the kernels
@@ -161,5 +161,6 @@ PyObject *core_strength(PyObject *self, PyObject *args);
 PyObject *core_planes(PyObject *self, PyObject *args);
 PyObject *core_histogram(PyObject *self, PyObject *args);
 PyObject *core_frame_steps(PyObject *self, PyObject *args);
+PyObject *core_coarse_chroma(PyObject *self, PyObject *args);
 
 #endif

@@ -1,8 +1,8 @@
 /* imgdiff_gpu.cpu._core: the CPU kernels, compiled ahead of time (no JIT at run time).
  *
  * One function per kernel file, each the twin of a Python wrapper that validates and
- * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen}.py) and of
- * a CUDA kernel (kernels/NAME.cu); plus the thread count, per calling thread as OpenMP keeps it.
+ * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,chroma}.py) and of
+ * a CUDA kernel (kernels/NAME.cu, or CuPy operations for chroma.c); plus the thread count, per calling thread as OpenMP keeps it.
  *
  * Arrays arrive through the buffer protocol, so the module needs no NumPy headers to
  * build and no NumPy C API at import: it loads in well under a millisecond and works
@@ -186,6 +186,8 @@ static PyMethodDef METHODS[] = {
      "histogram(ssim_map, valid, bins, counts): per strip of rows, counts of the map's values."},
     {"frame_steps", core_frame_steps, METH_VARARGS,
      "frame_steps(left, right, reach, to_luma, luma_left, luma_right, steps): luma planes and per-row steps."},
+    {"coarse_chroma", core_coarse_chroma, METH_VARARGS,
+     "coarse_chroma(left, right, taps, out): the coarse chroma shift of two plane stacks into out."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,
      "The threads a kernel called from this thread runs on (OMP_NUM_THREADS, else every core)."},
     {"set_num_threads", core_set_num_threads, METH_O, "Set the threads kernels called from this thread run on."},
