@@ -36,6 +36,18 @@ def _imported_before_pytester(tmp_path_factory):
     _png_bytes(_pixels_of(Image.open(EXAMPLES / "left.png")))
 
 
+# Every warning an error, but pytest's own note that a module of this distribution was
+# already imported when the inner session marked it for assertion rewriting. Where the
+# checkout holds an ``imgdiff_gpu.egg-info`` (``setup.py build_ext --inplace`` or an
+# editable install leaves one), its SOURCES.txt lists ``benchmarks/``, so the inner session
+# marks ``benchmarks`` for rewriting; a test file that ran earlier in this process had
+# imported it. The note says where the outer suite imported what, nothing of the plugin.
+STRICT_INI = (
+    "[pytest]\naddopts = --strict-markers\nfilterwarnings =\n    error\n"
+    "    ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning\n"
+)
+
+
 def _plugin_args() -> list[str]:
     """Load the plugin by its module where its entry point is not installed (a checkout run in place)."""
     installed = any(ep.value == "imgdiff_gpu.pytest_plugin" for ep in entry_points(group="pytest11"))
@@ -46,14 +58,7 @@ def _plugin_args() -> list[str]:
 @pytest.fixture
 def suite(pytester):
     """A pytester folder with the project's strictness and a test module using the fixture."""
-    # Every warning an error, but pytest's own note that a module of this distribution
-    # (its metadata lists benchmarks/) was already imported when the inner session marked
-    # it for assertion rewriting: it failed two full runs in worktrees (not reproduced
-    # alone), and it says where the outer suite imported what, nothing of the plugin.
-    pytester.makeini(
-        "[pytest]\naddopts = --strict-markers\nfilterwarnings =\n    error\n"
-        "    ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning\n"
-    )
+    pytester.makeini(STRICT_INI)
 
     def run(*args):
         return pytester.runpytest(*_plugin_args(), "-p", "no:cacheprovider", *args)
@@ -201,7 +206,7 @@ def test_sensitivity_exact_flags_jpeg(imgdiff_snapshot):
 
 
 def test_snapshot_folder_from_ini_and_bad_names(pytester):
-    pytester.makeini("[pytest]\nimgdiff_snapshot_dir = baselines\nfilterwarnings =\n    error\n")
+    pytester.makeini(STRICT_INI + "imgdiff_snapshot_dir = baselines\n")
     pytester.makepyfile(
         test_inner_names=f"""
 import pytest
