@@ -1,7 +1,7 @@
 /* imgdiff_gpu.cpu._core: the CPU kernels, compiled ahead of time (no JIT at run time).
  *
  * One function per kernel file, each the twin of a Python wrapper that validates and
- * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen}.py) and of
+ * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,rules}.py) and of
  * a CUDA kernel (kernels/NAME.cu); plus the thread count, per calling thread as OpenMP keeps it.
  *
  * Arrays arrive through the buffer protocol, so the module needs no NumPy headers to
@@ -186,6 +186,12 @@ static PyMethodDef METHODS[] = {
      "histogram(ssim_map, valid, bins, counts): per strip of rows, counts of the map's values."},
     {"frame_steps", core_frame_steps, METH_VARARGS,
      "frame_steps(left, right, reach, to_luma, luma_left, luma_right, steps): luma planes and per-row steps."},
+    {"contrast_scale", core_contrast_scale, METH_VARARGS,
+     "contrast_scale(mean_x, square_x, mean_y, square_y, k, row_factors, column_factors, masking, scale): "
+     "shared-contrast masking into masking, and times the border noise factors into scale (optional)."},
+    {"line_evidence", core_line_evidence, METH_VARARGS,
+     "line_evidence(along_rows, along_columns, window_rows, line_columns, line_rows, window_columns, threshold, "
+     "masking, out): the line evidence over its threshold (and the masking, optional) into out."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,
      "The threads a kernel called from this thread runs on (OMP_NUM_THREADS, else every core)."},
     {"set_num_threads", core_set_num_threads, METH_O, "Set the threads kernels called from this thread run on."},
