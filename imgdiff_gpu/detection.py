@@ -209,8 +209,10 @@ def evidence_strength(
     suppress: np.ndarray | None = None,
     luma_scale: np.ndarray | None = None,
     coarse: np.ndarray | None = None,
+    luma_offset: float = 0.0,
 ) -> np.ndarray:
-    """Each pixel's difference strength (``cpu/strength.py``) under the preset's luma, chroma and texture thresholds."""
+    """Each pixel's difference strength (``cpu/strength.py``) under the preset's luma, chroma and texture thresholds,
+    ``luma_offset`` added to the right luma first (:func:`unbiased`)."""
     from .cpu.strength import strength_map
 
     return strength_map(
@@ -225,6 +227,7 @@ def evidence_strength(
         suppress=suppress,
         luma_scale=luma_scale,
         coarse=coarse,
+        luma_offset=luma_offset,
     )
 
 
@@ -286,7 +289,6 @@ def difference_mask(
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
         bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
-        right = unbiased(right, bias)
         if known is not None and thresholds.line and known.shift is not None:
             line = known.line
             if line is None:
@@ -309,6 +311,7 @@ def difference_mask(
             suppress=explained,
             luma_scale=luma_scale,
             coarse=coarse,
+            luma_offset=bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
         )
         if valid is not None:
             strength[~valid] = 0

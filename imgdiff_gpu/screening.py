@@ -179,7 +179,7 @@ class FrameScreen:
                     return not_cleared()
         if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
             # the threshold is raised at each pixel: the shift map over its scale decides
-            luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t, bias=bias)
+            luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t, bias=bias, shift=luma.shift)
         if not self.no_difference(luma_shift, min_ssim, luma_step, chroma_step, channel_step):
             return not_cleared()
         return score_of(ssim_map, p.crop, self.ignore), None
@@ -198,12 +198,20 @@ class FrameScreen:
 
 
 def masked_luma_shift(
-    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds, *, bias: float | None = None
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    t: Thresholds,
+    *,
+    bias: float | None = None,
+    shift: np.ndarray | None = None,
 ) -> float:
     """The largest ``|w * dY - b| / scale`` (the luma shift at the unraised threshold's scale) of two luma planes.
 
     ``b`` is the pair's own luma offset (:func:`imgdiff_gpu.detection.luma_bias`),
-    computed unless given.
+    computed unless given. ``shift``: ``w * (Y1 - (Y2 + b))`` where already computed
+    (:func:`imgdiff_gpu.detection.luma_shift_map`), the same up to float rounding, taken
+    instead of filtering again.
 
     The same window and per-pixel scale as the strength kernel's; filtered by
     OpenCV in float32 rather than the kernel's loop, a difference of float
@@ -212,14 +220,18 @@ def masked_luma_shift(
     computed only for the runs of rows where the shift does (a few bands in a
     frame of codec noise), and elsewhere the shift itself is the bound.
     """
+    from .cpu.rules import scratch
     from .detection import luma_bias, luma_threshold_scale
 
-    w = np.asarray(weights, np.float32)
-    shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
-    if bias is None:
-        bias = luma_bias(left_luma, right_luma, t)
-    shift -= np.float32(bias)  # the window's weights sum to 1
-    np.abs(shift, out=shift)
+    if shift is not None:
+        shift = np.abs(shift, out=scratch("screen_shift", shift.shape))
+    else:
+        w = np.asarray(weights, np.float32)
+        shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+        if bias is None:
+            bias = luma_bias(left_luma, right_luma, t)
+        shift -= np.float32(bias)  # the window's weights sum to 1
+        np.abs(shift, out=shift)
     peaks = shift.max(axis=1)
     over = peaks >= t.luma_shift * (1.0 - MARGIN)
     largest = float(peaks[~over].max()) if not over.all() else 0.0
@@ -282,16 +294,23 @@ def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
     Chroma is linear in RGB, so the 4 x 4 block means of its difference are
     those of the RGB difference, transformed; and bilinear interpolation back
     to full size never exceeds its grid's largest value. So the largest value
-    on the small grid is the full path's largest, up to float rounding.
+    on the small grid is the full path's largest, up to float rounding. Where the frame's
+    sides are multiples of the block, the block means are exact integer sums (``cpu/screen.py``),
+    without a float copy of either frame.
     """
+    from .cpu.screen import block_difference_means
     from .detection import COARSE_FACTOR
 
     height, width = left.shape[:2]
-    size = (max(width // COARSE_FACTOR, 1), max(height // COARSE_FACTOR, 1))
-    delta = cv2.subtract(
-        cv2.resize(left.astype(np.float32), size, interpolation=cv2.INTER_AREA),
-        cv2.resize(right.astype(np.float32), size, interpolation=cv2.INTER_AREA),
-    ) * np.float32(1.0 / 255)
+    means = block_difference_means(left, right, COARSE_FACTOR)
+    if means is not None:
+        delta = (means * (1.0 / 255)).astype(np.float32)
+    else:
+        size = (max(width // COARSE_FACTOR, 1), max(height // COARSE_FACTOR, 1))
+        delta = cv2.subtract(
+            cv2.resize(left.astype(np.float32), size, interpolation=cv2.INTER_AREA),
+            cv2.resize(right.astype(np.float32), size, interpolation=cv2.INTER_AREA),
+        ) * np.float32(1.0 / 255)
     r, g, b = delta[..., 0], delta[..., 1], delta[..., 2]
     y = 0.299 * r + 0.587 * g + 0.114 * b
     chroma = np.dstack([0.713 * (r - y), 0.564 * (b - y)]).astype(np.float32)

@@ -161,6 +161,7 @@ PyObject *core_strength(PyObject *self, PyObject *args);
 PyObject *core_planes(PyObject *self, PyObject *args);
 PyObject *core_histogram(PyObject *self, PyObject *args);
 PyObject *core_frame_steps(PyObject *self, PyObject *args);
+PyObject *core_block_differences(PyObject *self, PyObject *args);
 PyObject *core_contrast_scale(PyObject *self, PyObject *args);
 PyObject *core_line_evidence(PyObject *self, PyObject *args);
 

@@ -180,12 +180,14 @@ static PyMethodDef METHODS[] = {
      "ssim(x, y, counted, weights, C1, C2, cov_norm, strip_rows, out, stats): the SSIM map into out."},
     {"strength", core_strength, METH_VARARGS,
      "strength(left, right, ssim_map, weights, inv_luma, inv_chroma, inv_texture, inv_ssim, suppress, "
-     "luma_scale, coarse, out): the difference strength into out."},
+     "luma_scale, coarse, out, luma_offset): the difference strength into out."},
     {"planes", core_planes, METH_VARARGS, "planes(pixels, scale, colour, alpha, out, general=False): float32 planes into out."},
     {"histogram", core_histogram, METH_VARARGS,
      "histogram(ssim_map, valid, bins, counts): per strip of rows, counts of the map's values."},
     {"frame_steps", core_frame_steps, METH_VARARGS,
      "frame_steps(left, right, reach, to_luma, luma_left, luma_right, steps): luma planes and per-row steps."},
+    {"block_differences", core_block_differences, METH_VARARGS,
+     "block_differences(left, right, factor, sums): per block of two RGB frames, the sums of their differences."},
     {"contrast_scale", core_contrast_scale, METH_VARARGS,
      "contrast_scale(mean_x, square_x, mean_y, square_y, k, row_factors, column_factors, masking, scale): "
      "shared-contrast masking into masking, and times the border noise factors into scale (optional)."},

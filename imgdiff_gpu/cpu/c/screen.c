@@ -3,7 +3,8 @@
  * C twin of the kernel behind imgdiff_gpu/cpu/screen.py (frame_steps); the GPU path has no
  * screen (kernels/ssim.cu gives the map there). Luma from the same integer numerators as
  * planes.c, so bit for bit the image path's luma; the steps in int64 (the squared chroma
- * step needs it), counted only within reach of a counted pixel.
+ * step needs it), counted only within reach of a counted pixel. Also the sums of the RGB
+ * differences over blocks (block_differences), for the screen's coarse chroma bound.
  */
 #include "core.h"
 
@@ -95,5 +96,68 @@ PyObject *core_frame_steps(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     release_arrays(a, 6);
+    return result;
+}
+
+/* One row of blocks: for each block of `factor` x `factor` pixels, the sums of the left frame's
+ * R, G and B levels minus the right one's (int32: at most 255 * factor**2). */
+IMGDIFF_CLONES static void block_row(const uint8_t *left, const uint8_t *right, Py_ssize_t width, int factor,
+                                     Py_ssize_t blocks, int32_t *sums)
+{
+    memset(sums, 0, (size_t)blocks * 3 * sizeof(int32_t));
+    for (int k = 0; k < factor; k++) {
+        const uint8_t *l = left + k * width * 3, *r = right + k * width * 3;
+        for (Py_ssize_t b = 0; b < blocks; b++) {
+            for (int c = 0; c < 3; c++) {
+                int32_t sum = 0;
+                for (int j = 0; j < factor; j++) {
+                    sum += (int32_t)l[(b * factor + j) * 3 + c] - (int32_t)r[(b * factor + j) * 3 + c];
+                }
+                sums[3 * b + c] += sum;
+            }
+        }
+    }
+}
+
+/* block_differences(left, right, factor, sums): per block of factor x factor pixels of two
+ * H x W x 3 uint8 frames (H and W multiples of factor), the sums of the RGB differences (int32,
+ * H / factor x W / factor x 3): exact, where OpenCV's area resize of float frames rounds. */
+PyObject *core_block_differences(PyObject *self, PyObject *args)
+{
+    PyObject *oleft, *oright, *osums;
+    int factor;
+    if (!PyArg_ParseTuple(args, "OOiO", &oleft, &oright, &factor, &osums)) {
+        return NULL;
+    }
+    array_t a[3] = {0};
+    PyObject *result = NULL;
+    static const elem_t U8[] = {ELEM_U8}, I32[] = {ELEM_I32};
+    if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
+        get_array(osums, &a[2], "sums", 3, 1, 0) < 0 || expect_type(&a[0], "left", U8, 1) < 0 ||
+        expect_type(&a[1], "right", U8, 1) < 0 || expect_type(&a[2], "sums", I32, 1) < 0 ||
+        expect_shape(&a[1], "right", a[0].view.shape, 3) < 0) {
+        goto done;
+    }
+    const Py_ssize_t height = a[0].view.shape[0], width = a[0].view.shape[1];
+    if (factor < 1 || factor > 64 || a[0].view.shape[2] != 3 || height % factor || width % factor) {
+        PyErr_SetString(PyExc_ValueError, "block_differences: needs RGB frames whose sides are multiples of factor");
+        goto done;
+    }
+    const Py_ssize_t sums_shape[3] = {height / factor, width / factor, 3};
+    if (expect_shape(&a[2], "sums", sums_shape, 3) < 0) {
+        goto done;
+    }
+    const uint8_t *left = a[0].view.buf, *right = a[1].view.buf;
+    int32_t *sums = a[2].view.buf;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel for schedule(static)
+    for (Py_ssize_t i = 0; i < sums_shape[0]; i++) {
+        const Py_ssize_t at = i * factor * width * 3;
+        block_row(left + at, right + at, width, factor, sums_shape[1], sums + i * sums_shape[1] * 3);
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 3);
     return result;
 }
