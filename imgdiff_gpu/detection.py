@@ -469,8 +469,8 @@ def _fold_factors(length: int, weights: tuple[float, ...]) -> np.ndarray:
     for i in [*range(min(radius, length)), *range(max(length - radius, radius), length)]:
         folded = np.zeros(length)
         for k in range(-radius, radius + 1):
-            j = i + k
-            j = -j - 1 if j < 0 else (2 * length - j - 1 if j >= length else j)  # scipy's 'reflect'
+            j = (i + k) % (2 * length)  # scipy's 'reflect', again where the window is wider than the image
+            j = j if j < length else 2 * length - 1 - j
             folded[j] += w[k + radius]
         factors[i] = np.sqrt((folded**2).sum() / (w**2).sum())
     return factors

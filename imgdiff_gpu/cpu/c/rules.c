@@ -13,7 +13,8 @@
  * Every value is the float32 expression of its NumPy original, operation for operation
  * (-ffp-contract=off keeps each product and sum rounded on its own): bit for bit the same
  * planes, without a full-size temporary per step. The GPU twins are in
- * imgdiff_gpu/gpu/noise_rules.py.
+ * imgdiff_gpu/gpu/noise_rules.py (CuPy), whose planes kernels/strength.cu reads per pixel
+ * as strength.c reads these.
  */
 #include "core.h"
 
