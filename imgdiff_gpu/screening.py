@@ -142,10 +142,16 @@ class FrameScreen:
         return self._screen_keeping(left, right)[0]
 
     def _screen_keeping(self, left: np.ndarray, right: np.ndarray) -> tuple[float | None, ScreenedPair | None]:
+        from .cpu.rules import scratch
         from .cpu.screen import frame_steps
         from .cpu.ssim import ssim_map_and_bounds
 
-        luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(left, right, reach=self.reach)
+        # the luma planes live only within this call (what it hands over is computed from them),
+        # so into this thread's scratch: a fresh pair of planes costs its page faults each frame
+        planes = (scratch("screen_luma_left", self.shape), scratch("screen_luma_right", self.shape))
+        luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(
+            left, right, reach=self.reach, out=planes
+        )
         if channel_step == 0:
             # every pixel a counted one's window reads is the same, so SSIM's numerator and
             # denominator are the same expressions there: every counted value is exactly 1

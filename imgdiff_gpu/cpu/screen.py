@@ -25,13 +25,21 @@ from .compiled import core
 
 
 def frame_steps(
-    left: np.ndarray, right: np.ndarray, *, reach: np.ndarray | None
+    left: np.ndarray,
+    right: np.ndarray,
+    *,
+    reach: np.ndarray | None,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, float, float]:
-    """Both H x W x 3 uint8 RGB frames' float32 luma planes and the steps 2-4 above."""
+    """Both H x W x 3 uint8 RGB frames' float32 luma planes and the steps 2-4 above.
+
+    ``out``: two C-contiguous H x W float32 arrays for the luma planes (new ones if None).
+    """
     height, width = left.shape[:2]
     scale = 255.0
-    luma_left = np.empty((height, width), dtype=np.float32)
-    luma_right = np.empty((height, width), dtype=np.float32)
+    if out is None:
+        out = (np.empty((height, width), dtype=np.float32), np.empty((height, width), dtype=np.float32))
+    luma_left, luma_right = out
     steps = np.empty((height, 3), dtype=np.int64)
     # all in integers (int64: the squared chroma step needs it) in the C (c/screen.c)
     core.frame_steps(
