@@ -703,6 +703,11 @@ def _line_taps(weights: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, floa
     return extra.astype(np.float32), combined, white
 
 
+def line_taps(weights: np.ndarray) -> np.ndarray:
+    """The 1-D Gaussian (float32) that :func:`line_over_threshold` filters the luma shift with along a line."""
+    return _line_taps(tuple(float(v) for v in weights))[0]
+
+
 def line_factors(shape: tuple[int, int], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The window noise factors (:func:`window_noise_factor`) of the combined line window, per row and column."""
     _, combined, _ = _line_taps(tuple(float(v) for v in weights))

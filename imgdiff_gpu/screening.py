@@ -180,7 +180,9 @@ class FrameScreen:
             luma.shift = shift
             luma.ratio = ratio = line_noise_ratio(shift, p.weights)
             if luma_shift >= t.luma_shift * ratio * (1.0 - MARGIN):
-                largest, luma.line = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, keep=True)
+                # only some rows and columns of the line evidence are computed, so the full
+                # comparison computes it itself (from the shift and ratio handed over)
+                largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio)
                 if largest >= 1.0 - MARGIN:
                     return not_cleared()
         if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
@@ -254,29 +256,68 @@ def masked_line_shift(
     t: Thresholds,
     shift: np.ndarray,
     ratio: float,
-    *,
-    keep: bool = False,
-):
-    """The largest line evidence (:func:`imgdiff_gpu.detection.line_shift`) of two luma planes, or a bound.
+) -> float:
+    """The largest line evidence (:func:`imgdiff_gpu.detection.line_shift`) of two luma planes, or a
+    bound on it below ``1 - MARGIN``.
 
-    From the pair's unbiased ``w * dY`` and noise ratio; computed first without the
-    contrast masking (a factor >= 1), then with it on the bands of rows where that
-    bound reaches the threshold: exact there, up to float rounding. With ``keep``,
-    (that value, the evidence before the masking: :func:`~imgdiff_gpu.detection.line_over_threshold`).
+    From the pair's unbiased ``w * dY`` and noise ratio. An average along a row reads that
+    row of the shift alone, an average along a column that column alone, and each is a
+    weighted average (weights > 0 summing to 1) over border factors >= 1: so neither
+    exceeds its row's (column's) largest ``|shift|``, over ``t_luma * ratio``. Only the
+    rows and columns whose largest ``|shift|`` reaches that are filtered (a few % of a frame
+    of codec noise, whose ratio, near 1 between two encodes, keeps the threshold above
+    nearly all of them), with OpenCV as :func:`~imgdiff_gpu.detection.line_over_threshold`
+    filters the whole; elsewhere the row's or column's largest is the bound. Then, as the
+    whole would be, divided by the contrast masking (a factor >= 1) on the bands of rows
+    where the evidence reaches the threshold: exact there, up to float rounding.
     """
-    from .detection import contrast_masking, line_over_threshold
+    from .cpu.rules import scratch
+    from .detection import contrast_masking, line_factors, line_taps, window_noise_factors
 
-    bound = line_over_threshold(shift, weights, t, ratio)
-    peaks = bound.max(axis=1)
+    height = shift.shape[0]
+    threshold = t.luma_shift * ratio
+    magnitude = np.abs(shift, out=scratch("screen_line_magnitude", shift.shape))
+    row_peaks, column_peaks = magnitude.max(axis=1) / threshold, magnitude.max(axis=0) / threshold
+    rows = np.flatnonzero(row_peaks >= 1.0 - MARGIN)
+    columns = np.flatnonzero(column_peaks >= 1.0 - MARGIN)
+    largest = float(
+        max(
+            row_peaks.max(initial=0.0, where=row_peaks < 1.0 - MARGIN),
+            column_peaks.max(initial=0.0, where=column_peaks < 1.0 - MARGIN),
+        )
+    )
+    if not len(rows) and not len(columns):
+        return largest
+    extra, one = line_taps(weights), np.ones(1, np.float32)
+    row_factors, column_factors = window_noise_factors(shift.shape, weights)
+    line_rows, line_columns = line_factors(shift.shape, weights)
+    # along the chosen rows (len(rows) x W) and along the chosen columns (H x len(columns)), over the threshold
+    along_rows = np.abs(
+        cv2.sepFilter2D(np.ascontiguousarray(shift[rows]), cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT)
+    )
+    along_rows /= np.outer(row_factors[rows], line_columns) * np.float32(threshold)
+    along_columns = np.abs(
+        cv2.sepFilter2D(np.ascontiguousarray(shift[:, columns]), cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT)
+    )
+    along_columns /= np.outer(line_rows, column_factors[columns]) * np.float32(threshold)
+    peaks = along_columns.max(axis=1) if len(columns) else np.zeros(height, np.float32)
+    if len(rows):
+        peaks[rows] = np.maximum(peaks[rows], along_rows.max(axis=1))
     if t.masking <= 0:
-        largest = float(peaks.max())
-    else:
-        over = peaks >= 1.0 - MARGIN
-        largest = float(peaks[~over].max()) if not over.all() else 0.0
-        for first, last in _runs(over, join=len(weights)):
-            masking = contrast_masking(left_luma, right_luma, weights, t, rows=(first, last))
-            largest = max(largest, float((bound[first:last] / masking).max()))
-    return (largest, bound) if keep else largest
+        return max(largest, float(peaks.max()))
+    over = peaks >= 1.0 - MARGIN
+    largest = max(largest, float(peaks.max(initial=0.0, where=~over)))
+    position = np.full(height, -1)
+    position[rows] = np.arange(len(rows))
+    for first, last in _runs(over, join=len(weights)):
+        masking = contrast_masking(left_luma, right_luma, weights, t, rows=(first, last))
+        if len(columns):
+            largest = max(largest, float((along_columns[first:last] / masking[:, columns]).max()))
+        these = position[first:last]
+        chosen = these >= 0
+        if chosen.any():
+            largest = max(largest, float((along_rows[these[chosen]] / masking[chosen]).max()))
+    return largest
 
 
 def _runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:
