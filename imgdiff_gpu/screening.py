@@ -30,7 +30,7 @@ the map (``cpu/screen.py``):
   :func:`imgdiff_gpu.detection.line_shift`): its window is the SSIM window followed
   by a 1-D Gaussian, so it is at most the luma shift's bound over that ratio (which
   the medians of every 4th row and column give cheaply); past that it is computed
-  (:func:`masked_line_shift`);
+  along the rows and columns whose largest shift reaches it (:func:`masked_line_shift`);
 * ``exact`` sensitivity: no RGB value differs at all.
 
 The per-pixel steps come first and decide without the SSIM pass where they
@@ -58,9 +58,9 @@ MARGIN = 1e-3
 # for 8 pairs, then tries one; each further miss doubles the pause (to at most 64
 # pairs) until it clears a pair again. Where every frame differs it would only add
 # its cost to the full comparison's; the results are the same either way. A pair
-# it cannot clear hands the full comparison its SSIM map and line evidence
-# (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-15 ms of a 720p pair's
-# ~85 (single-threaded), and a pair it clears saves ~45: 8 misses, not 4, since
+# it cannot clear hands the full comparison its SSIM map, the pair's luma offset, shift
+# and line noise ratio (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-15 ms
+# of a 720p pair's ~85 (single-threaded), and a pair it clears saves ~45: 8 misses, not 4, since
 # an edit spans several frames (3-7 in benchmarks/video_set.py's clips), and after
 # 4 the pause kept the screen from the unchanged frames after it (screening every
 # pair, which 8 amounts to on those clips, took 23 % and 27 % less CPU time in
