@@ -147,7 +147,7 @@ class FrameScreen:
         from .cpu.ssim import ssim_map_and_bounds
 
         # the luma planes live only within this call (what it hands over is computed from them),
-        # so into this thread's scratch: a fresh pair of planes costs its page faults each frame
+        # so into this thread's scratch (:func:`imgdiff_gpu.cpu.rules.keeping_scratch`)
         planes = (scratch("screen_luma_left", self.shape), scratch("screen_luma_right", self.shape))
         luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(
             left, right, reach=self.reach, out=planes
@@ -232,7 +232,7 @@ def masked_luma_shift(
     from .detection import luma_bias, luma_threshold_scale
 
     if shift is not None:
-        shift = np.abs(shift, out=scratch("screen_shift", shift.shape))
+        shift = np.abs(shift, out=scratch("screen_magnitude", shift.shape))
     else:
         w = np.asarray(weights, np.float32)
         shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
@@ -276,7 +276,7 @@ def masked_line_shift(
 
     height = shift.shape[0]
     threshold = t.luma_shift * ratio
-    magnitude = np.abs(shift, out=scratch("screen_line_magnitude", shift.shape))
+    magnitude = np.abs(shift, out=scratch("screen_magnitude", shift.shape))
     row_peaks, column_peaks = magnitude.max(axis=1) / threshold, magnitude.max(axis=0) / threshold
     rows = np.flatnonzero(row_peaks >= 1.0 - MARGIN)
     columns = np.flatnonzero(column_peaks >= 1.0 - MARGIN)
