@@ -209,8 +209,10 @@ def evidence_strength(
     suppress: np.ndarray | None = None,
     luma_scale: np.ndarray | None = None,
     coarse: np.ndarray | None = None,
+    luma_offset: float = 0.0,
 ) -> np.ndarray:
-    """Each pixel's difference strength (``cpu/strength.py``) under the preset's luma, chroma and texture thresholds."""
+    """Each pixel's difference strength (``cpu/strength.py``) under the preset's luma, chroma and texture thresholds,
+    ``luma_offset`` added to the right luma first (:func:`unbiased`)."""
     from .cpu.strength import strength_map
 
     return strength_map(
@@ -225,6 +227,7 @@ def evidence_strength(
         suppress=suppress,
         luma_scale=luma_scale,
         coarse=coarse,
+        luma_offset=luma_offset,
     )
 
 
@@ -279,15 +282,13 @@ def difference_mask(
         ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
         # each luma plane made contiguous once, for every OpenCV filter below (a plane of the stack is strided)
         left_luma, right_luma = contiguous_luma(left), contiguous_luma(right)
-        masking = contrast_masking(left_luma, right_luma, weights, thresholds)
-        luma_scale = None
-        if masking is not None:
-            luma_scale = masking * factor_grid(left.shape[:2], weights, "window")
+        masking, luma_scale = _masking_and_scale(
+            left_luma, right_luma, weights, thresholds, factors=window_noise_factors(left.shape[:2], weights)
+        )
         coarse = None
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
         bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
-        right = unbiased(right, bias)
         if known is not None and thresholds.line and known.shift is not None:
             line = known.line
             if line is None:
@@ -310,6 +311,7 @@ def difference_mask(
             suppress=explained,
             luma_scale=luma_scale,
             coarse=coarse,
+            luma_offset=bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
         )
         if valid is not None:
             strength[~valid] = 0
@@ -362,14 +364,15 @@ def luma_threshold_scale(
     window's noise factor for these pixels when they are a band of a taller image
     (default: for a whole image of their shape).
     """
+    first, last = rows if rows is not None else (0, left_luma.shape[0])
+    if noise_factor is None:
+        row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
+        factors = (row_factors[first:last], column_factors)
+        return _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=rows, factors=factors)[1]
     scale = contrast_masking(left_luma, right_luma, weights, thresholds, rows=rows)
     if scale is None:
         return None
-    first, last = rows if rows is not None else (0, left_luma.shape[0])
-    if noise_factor is None:
-        scale *= factor_grid(left_luma.shape, weights, "window", slice(first, last))
-    else:
-        scale *= noise_factor[first:last]
+    scale *= noise_factor[first:last]
     return scale
 
 
@@ -386,16 +389,35 @@ def contrast_masking(
     ``contrast`` is :func:`shared_contrast`. With ``rows`` (first, last + 1) only those
     rows, computed from them and the window's reach around them.
     """
+    return _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=rows)[0]
+
+
+def _masking_and_scale(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    rows: tuple[int, int] | None = None,
+    factors: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(:func:`contrast_masking`, that times the border noise factors ``factors`` (per row of
+    ``rows``, per column), the :func:`luma_threshold_scale`), or (None, None) without masking.
+
+    One compiled pass (``cpu/rules.py``) from :func:`shared_contrast`'s four filtered
+    moments: the same float32 operations as ``contrast * k + 1`` and ``masking * factors``.
+    """
+    from .cpu.rules import contrast_scale
+
     if thresholds.masking <= 0:
-        return None
+        return None, None
     height = left_luma.shape[0]
     first, last = rows if rows is not None else (0, height)
     radius = len(weights) // 2
     top, bottom = max(first - radius, 0), min(last + radius, height)  # the rows the window reads
-    contrast = shared_contrast(left_luma[top:bottom], right_luma[top:bottom], weights)[first - top : last - top]
-    scale = contrast * np.float32(thresholds.masking / thresholds.luma_shift)
-    scale += np.float32(1.0)
-    return scale
+    moments = _local_moments(left_luma[top:bottom], right_luma[top:bottom], weights)
+    moments = tuple(m[first - top : last - top] for m in moments)
+    return contrast_scale(moments, np.float32(thresholds.masking / thresholds.luma_shift), factors=factors)
 
 
 def shared_contrast(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -407,17 +429,36 @@ def shared_contrast(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.n
     """
     import cv2
 
-    w = weights.astype(np.float32)
-
-    def local_variance(plane):
-        plane = np.ascontiguousarray(plane, np.float32)
-        mean = cv2.sepFilter2D(plane, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
-        square = cv2.sepFilter2D(cv2.multiply(plane, plane), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
-        return cv2.subtract(square, cv2.multiply(mean, mean))
-
-    variance = cv2.min(local_variance(left_luma), local_variance(right_luma))
+    mean_x, square_x, mean_y, square_y = _local_moments(left_luma, right_luma, weights)
+    variance = cv2.min(
+        cv2.subtract(square_x, cv2.multiply(mean_x, mean_x)), cv2.subtract(square_y, cv2.multiply(mean_y, mean_y))
+    )
     np.maximum(variance, 0.0, out=variance)  # rounding can take a flat patch's below 0
     return np.sqrt(variance, out=variance)
+
+
+def _local_moments(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(mean_x, square_x, mean_y, square_y): each luma plane and its square averaged over the window
+    (float32, OpenCV, borders reflected), in this thread's scratch planes (``cpu/rules.py``): valid
+    until the next call on the thread."""
+    import cv2
+
+    from .cpu.rules import scratch
+
+    w = weights.astype(np.float32)
+    moments = []
+    for side, plane in (("x", left_luma), ("y", right_luma)):
+        plane = np.ascontiguousarray(plane, np.float32)
+        shape = plane.shape
+        mean = cv2.sepFilter2D(
+            plane, cv2.CV_32F, w, w, dst=scratch(f"mean_{side}", shape), borderType=cv2.BORDER_REFLECT
+        )
+        squares = cv2.multiply(plane, plane, dst=scratch("squares", shape))
+        square = cv2.sepFilter2D(
+            squares, cv2.CV_32F, w, w, dst=scratch(f"square_{side}", shape), borderType=cv2.BORDER_REFLECT
+        )
+        moments += [mean, square]
+    return tuple(moments)
 
 
 @functools.lru_cache(maxsize=8)
@@ -428,8 +469,8 @@ def _fold_factors(length: int, weights: tuple[float, ...]) -> np.ndarray:
     for i in [*range(min(radius, length)), *range(max(length - radius, radius), length)]:
         folded = np.zeros(length)
         for k in range(-radius, radius + 1):
-            j = i + k
-            j = -j - 1 if j < 0 else (2 * length - j - 1 if j >= length else j)  # scipy's 'reflect'
+            j = (i + k) % (2 * length)  # scipy's 'reflect', again where the window is wider than the image
+            j = j if j < length else 2 * length - 1 - j
             folded[j] += w[k + radius]
         factors[i] = np.sqrt((folded**2).sum() / (w**2).sum())
     return factors
@@ -521,9 +562,12 @@ def luma_block_means(left_luma: np.ndarray, right_luma: np.ndarray) -> np.ndarra
     """
     import cv2
 
+    from .cpu.rules import scratch
+
     height, width = left_luma.shape
+    left_luma, right_luma = np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma)
     return cv2.resize(
-        cv2.subtract(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma)),
+        cv2.subtract(left_luma, right_luma, dst=scratch("delta", left_luma.shape)),
         (max(width // COARSE_FACTOR, 1), max(height // COARSE_FACTOR, 1)),
         interpolation=cv2.INTER_AREA,
     )
@@ -721,6 +765,11 @@ def _line_taps(weights: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, floa
     return extra.astype(np.float32), combined, white
 
 
+def line_taps(weights: np.ndarray) -> np.ndarray:
+    """The 1-D Gaussian (float32) that :func:`line_over_threshold` filters the luma shift with along a line."""
+    return _line_taps(tuple(float(v) for v in weights))[0]
+
+
 def line_factors(shape: tuple[int, int], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The window noise factors (:func:`window_noise_factor`) of the combined line window, per row and column."""
     _, combined, _ = _line_taps(tuple(float(v) for v in weights))
@@ -753,10 +802,7 @@ def line_shift(
     if not thresholds.line:
         return None
     shift = _luma_shift(left_luma, right_luma, weights)
-    line = line_over_threshold(shift, weights, thresholds, _line_noise_ratio(shift, weights))
-    if masking is not None:
-        line /= masking
-    return line
+    return line_over_threshold(shift, weights, thresholds, _line_noise_ratio(shift, weights), masking=masking)
 
 
 def line_over_threshold(
@@ -767,25 +813,36 @@ def line_over_threshold(
     *,
     shape: tuple[int, int] | None = None,
     top: int = 0,
+    masking: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`line_shift` before the masking, from ``w * (Y1 - Y2)`` (unbiased) and the pair's ratio.
 
     With ``shape``, ``shift`` is rows ``top`` onwards of a map of that shape (a band of a
-    taller image): the border noise factors are the whole map's, at those rows.
+    taller image): the border noise factors are the whole map's, at those rows. With
+    ``masking`` (:func:`contrast_masking`), divided by it too: :func:`line_shift`.
+
+    The two averages are OpenCV's; the rest, ``max(|rows| / factors, |columns| / factors)
+    / (t_luma * ratio)``, is one compiled pass of the same float32 operations (``cpu/rules.py``).
     """
     import cv2
 
+    from .cpu.rules import line_evidence, scratch
+
     extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
-    along_rows = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
-    along_columns = np.abs(cv2.sepFilter2D(shift, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
+    border = cv2.BORDER_REFLECT
+    along_rows = cv2.sepFilter2D(
+        shift, cv2.CV_32F, extra, one, dst=scratch("along_rows", shift.shape), borderType=border
+    )
+    along_columns = cv2.sepFilter2D(
+        shift, cv2.CV_32F, one, extra, dst=scratch("along_columns", shift.shape), borderType=border
+    )
     shape = shift.shape if shape is None else shape
     these = slice(top, top + shift.shape[0])
-    along_rows /= factor_grid(shape, weights, "line_rows", these)
-    along_columns /= factor_grid(shape, weights, "line_columns", these)
-    line = np.maximum(along_rows, along_columns, out=along_rows)
-    line /= np.float32(thresholds.luma_shift * ratio)
-    return line
+    row_factors, column_factors = window_noise_factors(shape, weights)
+    line_rows, line_columns = line_factors(shape, weights)
+    factors = (row_factors[these], line_columns, line_rows[these], column_factors)
+    return line_evidence(along_rows, along_columns, factors, thresholds.luma_shift * ratio, masking=masking)
 
 
 def line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
@@ -803,8 +860,11 @@ def _luma_shift(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarr
     """``w * (Y1 - Y2)``, signed, float32."""
     import cv2
 
+    from .cpu.rules import scratch
+
     w = np.asarray(weights, np.float32)
-    delta = cv2.subtract(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma))
+    left_luma, right_luma = np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma)
+    delta = cv2.subtract(left_luma, right_luma, dst=scratch("delta", left_luma.shape))
     return cv2.sepFilter2D(delta, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
 
 

@@ -30,7 +30,7 @@ the map (``cpu/screen.py``):
   :func:`imgdiff_gpu.detection.line_shift`): its window is the SSIM window followed
   by a 1-D Gaussian, so it is at most the luma shift's bound over that ratio (which
   the medians of every 4th row and column give cheaply); past that it is computed
-  (:func:`masked_line_shift`);
+  along the rows and columns whose largest shift reaches it (:func:`masked_line_shift`);
 * ``exact`` sensitivity: no RGB value differs at all.
 
 The per-pixel steps come first and decide without the SSIM pass where they
@@ -58,9 +58,9 @@ MARGIN = 1e-3
 # for 8 pairs, then tries one; each further miss doubles the pause (to at most 64
 # pairs) until it clears a pair again. Where every frame differs it would only add
 # its cost to the full comparison's; the results are the same either way. A pair
-# it cannot clear hands the full comparison its SSIM map and line evidence
-# (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-15 ms of a 720p pair's
-# ~85 (single-threaded), and a pair it clears saves ~45: 8 misses, not 4, since
+# it cannot clear hands the full comparison its SSIM map, the pair's luma offset, shift
+# and line noise ratio (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-15 ms
+# of a 720p pair's ~85 (single-threaded), and a pair it clears saves ~45: 8 misses, not 4, since
 # an edit spans several frames (3-7 in benchmarks/video_set.py's clips), and after
 # 4 the pause kept the screen from the unchanged frames after it (screening every
 # pair, which 8 amounts to on those clips, took 23 % and 27 % less CPU time in
@@ -142,10 +142,16 @@ class FrameScreen:
         return self._screen_keeping(left, right)[0]
 
     def _screen_keeping(self, left: np.ndarray, right: np.ndarray) -> tuple[float | None, ScreenedPair | None]:
+        from .cpu.rules import scratch
         from .cpu.screen import frame_steps
         from .cpu.ssim import ssim_map_and_bounds
 
-        luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(left, right, reach=self.reach)
+        # the luma planes live only within this call (what it hands over is computed from them),
+        # so into this thread's scratch (:func:`imgdiff_gpu.cpu.rules.keeping_scratch`)
+        planes = (scratch("screen_luma_left", self.shape), scratch("screen_luma_right", self.shape))
+        luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(
+            left, right, reach=self.reach, out=planes
+        )
         if channel_step == 0:
             # every pixel a counted one's window reads is the same, so SSIM's numerator and
             # denominator are the same expressions there: every counted value is exactly 1
@@ -174,12 +180,14 @@ class FrameScreen:
             luma.shift = shift
             luma.ratio = ratio = line_noise_ratio(shift, p.weights)
             if luma_shift >= t.luma_shift * ratio * (1.0 - MARGIN):
-                largest, luma.line = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, keep=True)
+                # only some rows and columns of the line evidence are computed, so the full
+                # comparison computes it itself (from the shift and ratio handed over)
+                largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio)
                 if largest >= 1.0 - MARGIN:
                     return not_cleared()
         if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
             # the threshold is raised at each pixel: the shift map over its scale decides
-            luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t, bias=bias)
+            luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t, bias=bias, shift=luma.shift)
         if not self.no_difference(luma_shift, min_ssim, luma_step, chroma_step, channel_step):
             return not_cleared()
         return score_of(ssim_map, p.crop, self.ignore), None
@@ -198,12 +206,20 @@ class FrameScreen:
 
 
 def masked_luma_shift(
-    left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray, t: Thresholds, *, bias: float | None = None
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    t: Thresholds,
+    *,
+    bias: float | None = None,
+    shift: np.ndarray | None = None,
 ) -> float:
     """The largest ``|w * dY - b| / scale`` (the luma shift at the unraised threshold's scale) of two luma planes.
 
     ``b`` is the pair's own luma offset (:func:`imgdiff_gpu.detection.luma_bias`),
-    computed unless given.
+    computed unless given. ``shift``: ``w * (Y1 - (Y2 + b))`` where already computed
+    (:func:`imgdiff_gpu.detection.luma_shift_map`), the same up to float rounding, taken
+    instead of filtering again.
 
     The same window and per-pixel scale as the strength kernel's; filtered by
     OpenCV in float32 rather than the kernel's loop, a difference of float
@@ -212,14 +228,18 @@ def masked_luma_shift(
     computed only for the runs of rows where the shift does (a few bands in a
     frame of codec noise), and elsewhere the shift itself is the bound.
     """
+    from .cpu.rules import scratch
     from .detection import luma_bias, luma_threshold_scale
 
-    w = np.asarray(weights, np.float32)
-    shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
-    if bias is None:
-        bias = luma_bias(left_luma, right_luma, t)
-    shift -= np.float32(bias)  # the window's weights sum to 1
-    np.abs(shift, out=shift)
+    if shift is not None:
+        shift = np.abs(shift, out=scratch("screen_magnitude", shift.shape))
+    else:
+        w = np.asarray(weights, np.float32)
+        shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
+        if bias is None:
+            bias = luma_bias(left_luma, right_luma, t)
+        shift -= np.float32(bias)  # the window's weights sum to 1
+        np.abs(shift, out=shift)
     peaks = shift.max(axis=1)
     over = peaks >= t.luma_shift * (1.0 - MARGIN)
     largest = float(peaks[~over].max()) if not over.all() else 0.0
@@ -236,29 +256,68 @@ def masked_line_shift(
     t: Thresholds,
     shift: np.ndarray,
     ratio: float,
-    *,
-    keep: bool = False,
-):
-    """The largest line evidence (:func:`imgdiff_gpu.detection.line_shift`) of two luma planes, or a bound.
+) -> float:
+    """The largest line evidence (:func:`imgdiff_gpu.detection.line_shift`) of two luma planes, or a
+    bound on it below ``1 - MARGIN``.
 
-    From the pair's unbiased ``w * dY`` and noise ratio; computed first without the
-    contrast masking (a factor >= 1), then with it on the bands of rows where that
-    bound reaches the threshold: exact there, up to float rounding. With ``keep``,
-    (that value, the evidence before the masking: :func:`~imgdiff_gpu.detection.line_over_threshold`).
+    From the pair's unbiased ``w * dY`` and noise ratio. An average along a row reads that
+    row of the shift alone, an average along a column that column alone, and each is a
+    weighted average (weights > 0 summing to 1) over border factors >= 1: so neither
+    exceeds its row's (column's) largest ``|shift|``, over ``t_luma * ratio``. Only the
+    rows and columns whose largest ``|shift|`` reaches that are filtered (a few % of a frame
+    of codec noise, whose ratio, near 1 between two encodes, keeps the threshold above
+    nearly all of them), with OpenCV as :func:`~imgdiff_gpu.detection.line_over_threshold`
+    filters the whole; elsewhere the row's or column's largest is the bound. Then, as the
+    whole would be, divided by the contrast masking (a factor >= 1) on the bands of rows
+    where the evidence reaches the threshold: exact there, up to float rounding.
     """
-    from .detection import contrast_masking, line_over_threshold
+    from .cpu.rules import scratch
+    from .detection import contrast_masking, line_factors, line_taps, window_noise_factors
 
-    bound = line_over_threshold(shift, weights, t, ratio)
-    peaks = bound.max(axis=1)
+    height = shift.shape[0]
+    threshold = t.luma_shift * ratio
+    magnitude = np.abs(shift, out=scratch("screen_magnitude", shift.shape))
+    row_peaks, column_peaks = magnitude.max(axis=1) / threshold, magnitude.max(axis=0) / threshold
+    rows = np.flatnonzero(row_peaks >= 1.0 - MARGIN)
+    columns = np.flatnonzero(column_peaks >= 1.0 - MARGIN)
+    largest = float(
+        max(
+            row_peaks.max(initial=0.0, where=row_peaks < 1.0 - MARGIN),
+            column_peaks.max(initial=0.0, where=column_peaks < 1.0 - MARGIN),
+        )
+    )
+    if not len(rows) and not len(columns):
+        return largest
+    extra, one = line_taps(weights), np.ones(1, np.float32)
+    row_factors, column_factors = window_noise_factors(shift.shape, weights)
+    line_rows, line_columns = line_factors(shift.shape, weights)
+    # along the chosen rows (len(rows) x W) and along the chosen columns (H x len(columns)), over the threshold
+    along_rows = np.abs(
+        cv2.sepFilter2D(np.ascontiguousarray(shift[rows]), cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT)
+    )
+    along_rows /= np.outer(row_factors[rows], line_columns) * np.float32(threshold)
+    along_columns = np.abs(
+        cv2.sepFilter2D(np.ascontiguousarray(shift[:, columns]), cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT)
+    )
+    along_columns /= np.outer(line_rows, column_factors[columns]) * np.float32(threshold)
+    peaks = along_columns.max(axis=1) if len(columns) else np.zeros(height, np.float32)
+    if len(rows):
+        peaks[rows] = np.maximum(peaks[rows], along_rows.max(axis=1))
     if t.masking <= 0:
-        largest = float(peaks.max())
-    else:
-        over = peaks >= 1.0 - MARGIN
-        largest = float(peaks[~over].max()) if not over.all() else 0.0
-        for first, last in _runs(over, join=len(weights)):
-            masking = contrast_masking(left_luma, right_luma, weights, t, rows=(first, last))
-            largest = max(largest, float((bound[first:last] / masking).max()))
-    return (largest, bound) if keep else largest
+        return max(largest, float(peaks.max()))
+    over = peaks >= 1.0 - MARGIN
+    largest = max(largest, float(peaks.max(initial=0.0, where=~over)))
+    position = np.full(height, -1)
+    position[rows] = np.arange(len(rows))
+    for first, last in _runs(over, join=len(weights)):
+        masking = contrast_masking(left_luma, right_luma, weights, t, rows=(first, last))
+        if len(columns):
+            largest = max(largest, float((along_columns[first:last] / masking[:, columns]).max()))
+        these = position[first:last]
+        chosen = these >= 0
+        if chosen.any():
+            largest = max(largest, float((along_rows[these[chosen]] / masking[chosen]).max()))
+    return largest
 
 
 def _runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:
@@ -282,11 +341,18 @@ def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
     Chroma is linear in RGB, so the 4 x 4 block means of its difference are
     those of the RGB difference, transformed; and bilinear interpolation back
     to full size never exceeds its grid's largest value. So the largest value
-    on the small grid is the full path's largest, up to float rounding.
+    on the small grid is the full path's largest, up to float rounding. Where the frame's
+    sides are multiples of the block, the block means are exact integer sums (``cpu/screen.py``),
+    without a float copy of either frame.
     """
-    from .detection import coarse_block_means
+    from .cpu.screen import block_difference_means
+    from .detection import COARSE_FACTOR, coarse_block_means
 
-    delta = cv2.subtract(coarse_block_means(left), coarse_block_means(right)) * np.float32(1.0 / 255)
+    means = block_difference_means(left, right, COARSE_FACTOR)
+    if means is not None:
+        delta = (means * (1.0 / 255)).astype(np.float32)
+    else:  # the real term's grid at any size: the last blocks take the rows and columns left over
+        delta = cv2.subtract(coarse_block_means(left), coarse_block_means(right)) * np.float32(1.0 / 255)
     r, g, b = delta[..., 0], delta[..., 1], delta[..., 2]
     y = 0.299 * r + 0.587 * g + 0.114 * b
     chroma = np.dstack([0.713 * (r - y), 0.564 * (b - y)]).astype(np.float32)

@@ -137,12 +137,15 @@ def analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Cal
 
     def analyse(left, right, screening: bool):
         from .cpu.analysis import screened
+        from .cpu.rules import keeping_scratch
 
-        score, maps = screen.measure_keeping(left, right) if screening else (None, None)
-        if score is not None:
-            return score, None
-        with screened(maps):  # what the screen computed of this pair is not computed again
-            return None, compare_pair(left, right)
+        # each worker keeps its scratch planes from one pair to the next (a fresh plane costs its page faults)
+        with keeping_scratch():
+            score, maps = screen.measure_keeping(left, right) if screening else (None, None)
+            if score is not None:
+                return score, None
+            with screened(maps):  # what the screen computed of this pair is not computed again
+                return None, compare_pair(left, right)
 
     def finished(pair, screening: bool, future):
         score, result = future.result()

@@ -342,8 +342,8 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
     real_line = detection.line_over_threshold
 
     def recording(left_planes, right_planes, ssim_map, weights, **options):
-        line = lines.pop().copy()
-        calls.append((right_planes.copy(), options["luma_scale"].copy(), line, options["coarse"].copy()))
+        unbiased = detection.unbiased(right_planes, options.get("luma_offset", 0.0))  # the planes the pass reads
+        calls.append((unbiased.copy(), options["luma_scale"].copy(), lines.pop().copy(), options["coarse"].copy()))
         return real(left_planes, right_planes, ssim_map, weights, **options)
 
     def recording_line(*args, **options):

@@ -229,3 +229,33 @@ def test_the_screen_never_clears_a_line_only_its_own_evidence_finds():
     assert line_shift(pair.left.luma, pair.right.luma, weights, low).max() >= 1.0
     # without the line evidence the same pair has no region, and the screen may clear it
     assert line_shift(pair.left.luma, pair.right.luma, weights, replace(low, line=False)) is None
+
+
+@pytest.mark.parametrize(("brighter", "masking"), [(0, True), (6, True), (14, True), (40, True), (14, False)])
+def test_the_masked_line_shift_filters_some_rows_and_columns_and_decides_as_the_whole(brighter, masking):
+    """Only the rows and columns whose largest shift reaches the threshold are filtered along; the value
+    decides as the whole map's evidence over its masking does, and equals it where it reaches the threshold."""
+    from dataclasses import replace
+
+    from imgdiff_gpu.detection import contrast_masking, line_noise_ratio, line_over_threshold, luma_shift_map
+    from imgdiff_gpu.screening import MARGIN, masked_line_shift
+
+    left = _colour_photo("coffee")[:240, :320]
+    right = jpeg_roundtrip(left, 75)
+    right[60:62, 40:200] = np.clip(right[60:62, 40:200].astype(int) + brighter, 0, 255)  # a thin line
+    right[100:180, 250:252] = np.clip(right[100:180, 250:252].astype(int) - brighter, 0, 255)  # and a column
+    pair = prepare_pair(left, right)
+    weights = luma_ssim_params(pair.left.luma).weights
+    low = thresholds_for("low") if masking else replace(thresholds_for("low"), masking=0.0)
+    shift = luma_shift_map(pair.left.luma, pair.right.luma, weights)
+    ratio = line_noise_ratio(shift, weights)
+    whole = line_over_threshold(shift, weights, low, ratio)
+    if masking:
+        whole = whole / contrast_masking(pair.left.luma, pair.right.luma, weights, low)
+    exact = float(whole.max())
+    bound = masked_line_shift(pair.left.luma, pair.right.luma, weights, low, shift, ratio)
+    assert bound >= exact - 1e-6
+    cleared = 1.0 - MARGIN
+    assert (bound < cleared) == (exact < cleared)
+    if exact >= cleared:
+        assert bound == pytest.approx(exact, rel=1e-5)

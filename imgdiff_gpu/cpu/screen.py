@@ -25,13 +25,21 @@ from .compiled import core
 
 
 def frame_steps(
-    left: np.ndarray, right: np.ndarray, *, reach: np.ndarray | None
+    left: np.ndarray,
+    right: np.ndarray,
+    *,
+    reach: np.ndarray | None,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, float, float]:
-    """Both H x W x 3 uint8 RGB frames' float32 luma planes and the steps 2-4 above."""
+    """Both H x W x 3 uint8 RGB frames' float32 luma planes and the steps 2-4 above.
+
+    ``out``: two C-contiguous H x W float32 arrays for the luma planes (new ones if None).
+    """
     height, width = left.shape[:2]
     scale = 255.0
-    luma_left = np.empty((height, width), dtype=np.float32)
-    luma_right = np.empty((height, width), dtype=np.float32)
+    if out is None:
+        out = (np.empty((height, width), dtype=np.float32), np.empty((height, width), dtype=np.float32))
+    luma_left, luma_right = out
     steps = np.empty((height, 3), dtype=np.int64)
     # all in integers (int64: the squared chroma step needs it) in the C (c/screen.c)
     core.frame_steps(
@@ -45,3 +53,15 @@ def frame_steps(
     )
     d_luma, d_chroma, d_rgb = steps.max(axis=0).astype(np.float64)
     return luma_left, luma_right, d_luma / (1000.0 * scale), np.sqrt(d_chroma) / (1e6 * scale), d_rgb
+
+
+def block_difference_means(left: np.ndarray, right: np.ndarray, factor: int) -> np.ndarray | None:
+    """The means of ``left - right`` (two H x W x 3 uint8 frames) over blocks of ``factor`` x ``factor``
+    pixels (float64, H / factor x W / factor x 3, in levels), or None unless both sides are multiples
+    of ``factor``: OpenCV's area resize of the frames' difference there, but exact (integer sums)."""
+    height, width = left.shape[:2]
+    if height % factor or width % factor or height < factor or width < factor:
+        return None
+    sums = np.empty((height // factor, width // factor, 3), dtype=np.int32)
+    core.block_differences(np.ascontiguousarray(left), np.ascontiguousarray(right), factor, sums)
+    return sums / float(factor * factor)

@@ -46,12 +46,15 @@ def strength_map(
     suppress: np.ndarray | None = None,
     luma_scale: np.ndarray | None = None,
     coarse: np.ndarray | None = None,
+    luma_offset: float = 0.0,
 ) -> np.ndarray:
     """Strength (float32, H x W) of two H x W x P float32 plane stacks.
 
     With ``luma_scale`` (H x W float32) the luma threshold at a pixel is
     ``luma * luma_scale``; ``coarse`` (H x W float32) is further evidence,
-    already divided by its threshold, taken into the maximum.
+    already divided by its threshold, taken into the maximum. ``luma_offset``
+    is added to the right luma first (in float32, as
+    :func:`imgdiff_gpu.detection.unbiased` adds it, without its copy).
     """
     out = np.empty(left.shape[:2], dtype=np.float32)
     core.strength(
@@ -67,5 +70,6 @@ def strength_map(
         None if luma_scale is None else np.ascontiguousarray(luma_scale, dtype=np.float32),
         None if coarse is None else np.ascontiguousarray(coarse, dtype=np.float32),
         out,
+        float(np.float32(luma_offset)),
     )
     return out

@@ -1,7 +1,7 @@
 /* What the C twins of the CPU kernels share: array arguments, Numba's min/max, reflection, the filters.
  *
- * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c, chroma.c) defines one
- * Python-callable function; module.c gathers them into imgdiff_gpu.cpu._core.
+ * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c, chroma.c, rules.c) defines
+ * Python-callable functions; module.c gathers them into imgdiff_gpu.cpu._core.
  *
  * Floating point: the build turns contraction off (-ffp-contract=off), and the kernels
  * write fma() exactly where the Numba kernels, compiled with fastmath={"contract"},
@@ -162,5 +162,8 @@ PyObject *core_planes(PyObject *self, PyObject *args);
 PyObject *core_histogram(PyObject *self, PyObject *args);
 PyObject *core_frame_steps(PyObject *self, PyObject *args);
 PyObject *core_coarse_chroma(PyObject *self, PyObject *args);
+PyObject *core_block_differences(PyObject *self, PyObject *args);
+PyObject *core_contrast_scale(PyObject *self, PyObject *args);
+PyObject *core_line_evidence(PyObject *self, PyObject *args);
 
 #endif

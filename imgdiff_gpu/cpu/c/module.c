@@ -1,7 +1,7 @@
 /* imgdiff_gpu.cpu._core: the CPU kernels, compiled ahead of time (no JIT at run time).
  *
  * One function per kernel file, each the twin of a Python wrapper that validates and
- * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,chroma}.py) and of
+ * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,chroma,rules}.py) and of
  * a CUDA kernel (kernels/NAME.cu, or CuPy operations for chroma.c); plus the thread count, per calling thread as OpenMP keeps it.
  *
  * Arrays arrive through the buffer protocol, so the module needs no NumPy headers to
@@ -180,7 +180,7 @@ static PyMethodDef METHODS[] = {
      "ssim(x, y, counted, weights, C1, C2, cov_norm, strip_rows, out, stats): the SSIM map into out."},
     {"strength", core_strength, METH_VARARGS,
      "strength(left, right, ssim_map, weights, inv_luma, inv_chroma, inv_texture, inv_ssim, suppress, "
-     "luma_scale, coarse, out): the difference strength into out."},
+     "luma_scale, coarse, out, luma_offset): the difference strength into out."},
     {"planes", core_planes, METH_VARARGS, "planes(pixels, scale, colour, alpha, out, general=False): float32 planes into out."},
     {"histogram", core_histogram, METH_VARARGS,
      "histogram(ssim_map, valid, bins, counts): per strip of rows, counts of the map's values."},
@@ -188,6 +188,14 @@ static PyMethodDef METHODS[] = {
      "frame_steps(left, right, reach, to_luma, luma_left, luma_right, steps): luma planes and per-row steps."},
     {"coarse_chroma", core_coarse_chroma, METH_VARARGS,
      "coarse_chroma(left, right, taps, out): the coarse chroma shift of two plane stacks into out."},
+    {"block_differences", core_block_differences, METH_VARARGS,
+     "block_differences(left, right, factor, sums): per block of two RGB frames, the sums of their differences."},
+    {"contrast_scale", core_contrast_scale, METH_VARARGS,
+     "contrast_scale(mean_x, square_x, mean_y, square_y, k, row_factors, column_factors, masking, scale): "
+     "shared-contrast masking into masking, and times the border noise factors into scale (optional)."},
+    {"line_evidence", core_line_evidence, METH_VARARGS,
+     "line_evidence(along_rows, along_columns, window_rows, line_columns, line_rows, window_columns, threshold, "
+     "masking, out): the line evidence over its threshold (and the masking, optional) into out."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,
      "The threads a kernel called from this thread runs on (OMP_NUM_THREADS, else every core)."},
     {"set_num_threads", core_set_num_threads, METH_O, "Set the threads kernels called from this thread run on."},

@@ -3,7 +3,8 @@
  * C twin of the kernel behind imgdiff_gpu/cpu/screen.py (frame_steps); the GPU path has no
  * screen (kernels/ssim.cu gives the map there). Luma from the same integer numerators as
  * planes.c, so bit for bit the image path's luma; the steps in int64 (the squared chroma
- * step needs it), counted only within reach of a counted pixel.
+ * step needs it), counted only within reach of a counted pixel. Also the sums of the RGB
+ * differences over blocks (block_differences), for the screen's coarse chroma bound.
  */
 #include "core.h"
 
@@ -95,5 +96,82 @@ PyObject *core_frame_steps(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     release_arrays(a, 6);
+    return result;
+}
+
+typedef struct {
+    const uint8_t *left, *right;
+    int32_t *sums;
+    Py_ssize_t width, blocks;
+    int factor;
+} block_job;
+
+/* One row of blocks: the factor rows' differences summed down each column first (one int32 per
+ * level, a loop that vectorizes), then across each block's columns. At most 255 * factor**2. */
+IMGDIFF_CLONES static void block_row(const void *job_, Py_ssize_t strip, void *work)
+{
+    const block_job *job = job_;
+    const Py_ssize_t levels = job->width * 3;
+    int32_t *down = work;
+    const uint8_t *left = job->left + strip * job->factor * levels, *right = job->right + strip * job->factor * levels;
+    for (Py_ssize_t j = 0; j < levels; j++) {
+        down[j] = (int32_t)left[j] - (int32_t)right[j];
+    }
+    for (int k = 1; k < job->factor; k++) {
+        const uint8_t *l = left + k * levels, *r = right + k * levels;
+        for (Py_ssize_t j = 0; j < levels; j++) {
+            down[j] += (int32_t)l[j] - (int32_t)r[j];
+        }
+    }
+    int32_t *sums = job->sums + strip * job->blocks * 3;
+    for (Py_ssize_t b = 0; b < job->blocks; b++) {
+        const int32_t *block = down + b * job->factor * 3;
+        int32_t red = 0, green = 0, blue = 0;
+        for (int j = 0; j < job->factor; j++) {
+            red += block[3 * j];
+            green += block[3 * j + 1];
+            blue += block[3 * j + 2];
+        }
+        sums[3 * b] = red;
+        sums[3 * b + 1] = green;
+        sums[3 * b + 2] = blue;
+    }
+}
+
+/* block_differences(left, right, factor, sums): per block of factor x factor pixels of two
+ * H x W x 3 uint8 frames (H and W multiples of factor), the sums of the RGB differences (int32,
+ * H / factor x W / factor x 3): exact, where OpenCV's area resize of float frames rounds. */
+PyObject *core_block_differences(PyObject *self, PyObject *args)
+{
+    PyObject *oleft, *oright, *osums;
+    int factor;
+    if (!PyArg_ParseTuple(args, "OOiO", &oleft, &oright, &factor, &osums)) {
+        return NULL;
+    }
+    array_t a[3] = {0};
+    PyObject *result = NULL;
+    static const elem_t U8[] = {ELEM_U8}, I32[] = {ELEM_I32};
+    if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
+        get_array(osums, &a[2], "sums", 3, 1, 0) < 0 || expect_type(&a[0], "left", U8, 1) < 0 ||
+        expect_type(&a[1], "right", U8, 1) < 0 || expect_type(&a[2], "sums", I32, 1) < 0 ||
+        expect_shape(&a[1], "right", a[0].view.shape, 3) < 0) {
+        goto done;
+    }
+    const Py_ssize_t height = a[0].view.shape[0], width = a[0].view.shape[1];
+    if (factor < 1 || factor > 64 || a[0].view.shape[2] != 3 || height % factor || width % factor) {
+        PyErr_SetString(PyExc_ValueError, "block_differences: needs RGB frames whose sides are multiples of factor");
+        goto done;
+    }
+    const Py_ssize_t sums_shape[3] = {height / factor, width / factor, 3};
+    if (expect_shape(&a[2], "sums", sums_shape, 3) < 0) {
+        goto done;
+    }
+    block_job job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, width, sums_shape[1], factor};
+    if (run_strips(&job, sums_shape[0], (size_t)width * 3 * sizeof(int32_t), block_row) < 0) {
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 3);
     return result;
 }

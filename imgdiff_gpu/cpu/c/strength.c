@@ -7,7 +7,9 @@
  * own per pixel with luma_scale), chroma shift |(w * dCr, w * dCb)| over the chroma
  * threshold, coarse evidence as given, structure min((1 - S) / (1 - t_ssim), (w * |dY|) /
  * t_texture); the strength is the largest, and 0 unless a pixel that differs at all (and
- * is not suppressed) lies within NEAR px (Chebyshev).
+ * is not suppressed) lies within NEAR px (Chebyshev). The right luma is read with the pair's
+ * own offset added (a float32 sum, as detection.unbiased writes it), so dY loses the offset
+ * without a copy of the plane stack.
  */
 #include "core.h"
 
@@ -24,6 +26,7 @@ typedef struct {
     const double *w;
     int taps, planes, quantities;
     double inv_luma, inv_chroma, inv_texture, inv_ssim;
+    float luma_offset;
     const uint8_t *suppress;
     const float *luma_scale, *coarse;
     Py_ssize_t height, width, strip_rows;
@@ -38,8 +41,9 @@ IMGDIFF_INLINE void load_differences_of(const strength_job *job, Py_ssize_t sour
 {
     const Py_ssize_t width = job->width;
     const float *l = job->left + source * width * planes, *r = job->right + source * width * planes;
+    const float offset = job->luma_offset;
     for (Py_ssize_t c = 0; c < width; c++) {
-        float d_y = l[c * planes] - r[c * planes];
+        float d_y = l[c * planes] - (r[c * planes] + offset);
         row[halo + c] = d_y;
         row[stride + halo + c] = fabsf(d_y);
         changed[halo + c] = d_y != 0;
@@ -225,8 +229,8 @@ PyObject *core_strength(PyObject *self, PyObject *args)
 {
     PyObject *oleft, *oright, *omap, *ow, *osuppress, *oscale, *ocoarse, *oout;
     strength_job job;
-    if (!PyArg_ParseTuple(args, "OOOOddddOOOO", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
-                          &job.inv_texture, &job.inv_ssim, &osuppress, &oscale, &ocoarse, &oout)) {
+    if (!PyArg_ParseTuple(args, "OOOOddddOOOOf", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
+                          &job.inv_texture, &job.inv_ssim, &osuppress, &oscale, &ocoarse, &oout, &job.luma_offset)) {
         return NULL;
     }
     array_t a[8] = {0};

@@ -1,0 +1,177 @@
+/* The elementwise ends of the `low` rules, each one pass over OpenCV's filtered planes.
+ *
+ * C twins of the NumPy/OpenCV chains in imgdiff_gpu/detection.py that follow the
+ * separable filters (imgdiff_gpu/cpu/rules.py wraps them):
+ *
+ * - contrast_scale: shared_contrast's "min of the two variances, >= 0, square root",
+ *   contrast_masking's "1 + k * contrast" and luma_threshold_scale's "times the window's
+ *   border noise factor", from the four local moments (mean and mean of squares of each
+ *   luma plane);
+ * - line_evidence: line_over_threshold's "|average| over its border noise factor, the
+ *   larger of the two directions, over the threshold", and line_shift's "over the masking".
+ *
+ * Every value is the float32 expression of its NumPy original, operation for operation
+ * (-ffp-contract=off keeps each product and sum rounded on its own): bit for bit the same
+ * planes, without a full-size temporary per step. The GPU twins are in
+ * imgdiff_gpu/gpu/noise_rules.py (CuPy), whose planes kernels/strength.cu reads per pixel
+ * as strength.c reads these.
+ */
+#include "core.h"
+
+#define STRIP_ROWS 32
+
+typedef struct {
+    const float *mean_x, *square_x, *mean_y, *square_y;
+    const float *row_factors, *column_factors; /* NULL: no scale wanted */
+    float k;
+    float *masking, *scale;
+    Py_ssize_t height, width;
+} contrast_job;
+
+IMGDIFF_CLONES static void contrast_strip(const void *job_, Py_ssize_t strip, void *work)
+{
+    const contrast_job *job = job_;
+    const Py_ssize_t end = (strip + 1) * STRIP_ROWS < job->height ? (strip + 1) * STRIP_ROWS : job->height;
+    for (Py_ssize_t i = strip * STRIP_ROWS; i < end; i++) {
+        const Py_ssize_t at = i * job->width;
+        const float *mx = job->mean_x + at, *sx = job->square_x + at, *my = job->mean_y + at, *sy = job->square_y + at;
+        float *masking = job->masking + at;
+        for (Py_ssize_t j = 0; j < job->width; j++) {
+            float vx = sx[j] - mx[j] * mx[j];
+            float vy = sy[j] - my[j] * my[j];
+            float v = vy < vx ? vy : vx;
+            v = v > 0.0f ? v : 0.0f; /* rounding can take a flat patch's below 0 */
+            float m = sqrtf(v) * job->k;
+            masking[j] = m + 1.0f;
+        }
+        if (job->scale != NULL) {
+            float *scale = job->scale + at;
+            const float row = job->row_factors[i];
+            for (Py_ssize_t j = 0; j < job->width; j++) {
+                scale[j] = masking[j] * (row * job->column_factors[j]);
+            }
+        }
+    }
+}
+
+/* contrast_scale(mean_x, square_x, mean_y, square_y, k, row_factors, column_factors, masking, scale):
+ * masking = 1 + k * sqrt(max(min(square_x - mean_x**2, square_y - mean_y**2), 0)), and where scale
+ * is given, scale = masking * (row_factors[i] * column_factors[j]). */
+PyObject *core_contrast_scale(PyObject *self, PyObject *args)
+{
+    PyObject *o[8];
+    float k;
+    if (!PyArg_ParseTuple(args, "OOOOfOOOO", &o[0], &o[1], &o[2], &o[3], &k, &o[4], &o[5], &o[6], &o[7])) {
+        return NULL;
+    }
+    static const char *const names[8] = {"mean_x", "square_x", "mean_y", "square_y", "row_factors", "column_factors",
+                                         "masking", "scale"};
+    static const elem_t F32[] = {ELEM_F32};
+    array_t a[8] = {0};
+    PyObject *result = NULL;
+    for (int n = 0; n < 8; n++) {
+        const int ndim = (n == 4 || n == 5) ? 1 : 2, writable = n >= 6, optional = n == 4 || n == 5 || n == 7;
+        if (get_array(o[n], &a[n], names[n], ndim, writable, optional) < 0 ||
+            (a[n].present && expect_type(&a[n], names[n], F32, 1) < 0)) {
+            goto done;
+        }
+    }
+    const Py_ssize_t *shape = a[0].view.shape;
+    for (int n = 1; n < 8; n++) {
+        if (n == 4 || n == 5 || !a[n].present) {
+            continue;
+        }
+        if (expect_shape(&a[n], names[n], shape, 2) < 0) {
+            goto done;
+        }
+    }
+    if (a[7].present && (!a[4].present || !a[5].present || expect_shape(&a[4], names[4], shape, 1) < 0 ||
+                         expect_shape(&a[5], names[5], shape + 1, 1) < 0)) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "contrast_scale: a scale needs the row and column factors");
+        }
+        goto done;
+    }
+    contrast_job job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf,
+                        a[7].present ? a[4].view.buf : NULL, a[7].present ? a[5].view.buf : NULL,
+                        k, a[6].view.buf, a[7].present ? a[7].view.buf : NULL, shape[0], shape[1]};
+    if (run_strips(&job, (shape[0] + STRIP_ROWS - 1) / STRIP_ROWS, sizeof(float), contrast_strip) < 0) {
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 8);
+    return result;
+}
+
+typedef struct {
+    const float *along_rows, *along_columns;
+    const float *window_rows, *line_columns, *line_rows, *window_columns;
+    const float *masking; /* NULL: none */
+    float threshold;
+    float *out;
+    Py_ssize_t height, width;
+} line_job;
+
+IMGDIFF_CLONES static void line_strip(const void *job_, Py_ssize_t strip, void *work)
+{
+    const line_job *job = job_;
+    const Py_ssize_t end = (strip + 1) * STRIP_ROWS < job->height ? (strip + 1) * STRIP_ROWS : job->height;
+    for (Py_ssize_t i = strip * STRIP_ROWS; i < end; i++) {
+        const Py_ssize_t at = i * job->width;
+        const float *ar = job->along_rows + at, *ac = job->along_columns + at;
+        const float window_row = job->window_rows[i], line_row = job->line_rows[i];
+        float *out = job->out + at;
+        for (Py_ssize_t j = 0; j < job->width; j++) {
+            float r = fabsf(ar[j]) / (window_row * job->line_columns[j]);
+            float c = fabsf(ac[j]) / (line_row * job->window_columns[j]);
+            out[j] = (c > r ? c : r) / job->threshold;
+        }
+        if (job->masking != NULL) {
+            const float *masking = job->masking + at;
+            for (Py_ssize_t j = 0; j < job->width; j++) {
+                out[j] /= masking[j];
+            }
+        }
+    }
+}
+
+/* line_evidence(along_rows, along_columns, window_rows, line_columns, line_rows, window_columns, threshold,
+ * masking, out): out = max(|along_rows| / (window_rows[i] * line_columns[j]),
+ * |along_columns| / (line_rows[i] * window_columns[j])) / threshold, then / masking where given. */
+PyObject *core_line_evidence(PyObject *self, PyObject *args)
+{
+    PyObject *o[8];
+    float threshold;
+    if (!PyArg_ParseTuple(args, "OOOOOOfOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &threshold, &o[6], &o[7])) {
+        return NULL;
+    }
+    static const char *const names[8] = {"along_rows", "along_columns", "window_rows", "line_columns",
+                                         "line_rows",  "window_columns", "masking",   "out"};
+    static const elem_t F32[] = {ELEM_F32};
+    array_t a[8] = {0};
+    PyObject *result = NULL;
+    for (int n = 0; n < 8; n++) {
+        const int ndim = (n >= 2 && n <= 5) ? 1 : 2;
+        if (get_array(o[n], &a[n], names[n], ndim, n == 7, n == 6) < 0 ||
+            (a[n].present && expect_type(&a[n], names[n], F32, 1) < 0)) {
+            goto done;
+        }
+    }
+    const Py_ssize_t *shape = a[0].view.shape;
+    if (expect_shape(&a[1], names[1], shape, 2) < 0 || expect_shape(&a[2], names[2], shape, 1) < 0 ||
+        expect_shape(&a[3], names[3], shape + 1, 1) < 0 || expect_shape(&a[4], names[4], shape, 1) < 0 ||
+        expect_shape(&a[5], names[5], shape + 1, 1) < 0 || expect_shape(&a[7], names[7], shape, 2) < 0 ||
+        (a[6].present && expect_shape(&a[6], names[6], shape, 2) < 0)) {
+        goto done;
+    }
+    line_job job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf,
+                    a[6].present ? a[6].view.buf : NULL, threshold, a[7].view.buf, shape[0], shape[1]};
+    if (run_strips(&job, (shape[0] + STRIP_ROWS - 1) / STRIP_ROWS, sizeof(float), line_strip) < 0) {
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 8);
+    return result;
+}

@@ -1,0 +1,107 @@
+"""The elementwise ends of the ``low`` rules, one compiled pass each (``c/rules.c``).
+
+:mod:`imgdiff_gpu.detection` filters the luma planes with OpenCV; what follows each
+filter (shared contrast's square root and masking, the line evidence's border factors,
+maximum and thresholds) was a chain of NumPy and OpenCV calls, each writing a full-size
+float32 temporary. These passes compute the same float32 expressions, operation for
+operation, in one pass without them; the filters write into scratch planes
+(:func:`scratch`) that, on a thread analysing one pair after another (a video's
+workers, :func:`keeping_scratch`), the next pair of the same size takes again, since a
+fresh plane costs its page faults (~1 ms a 720p plane) before the first value is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+
+from .compiled import core
+
+SCRATCH_PIXELS = 1 << 21
+"""Scratch planes of up to this many pixels (1920 x 1080) are kept for the next pair: at most
+~12 of them per thread analysing a video, ~100 MB at 1080p."""
+
+_kept = threading.local()
+
+
+@contextlib.contextmanager
+def keeping_scratch() -> Iterator[None]:
+    """Within this block, :func:`scratch` on this thread keeps its planes for the next call, until
+    the thread ends: for a thread that analyses one pair after another (a video's workers)."""
+    before = getattr(_kept, "enabled", False)
+    _kept.enabled = True
+    try:
+        yield
+    finally:
+        _kept.enabled = before
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+    """A C-contiguous array for this thread's temporary ``name`` (contents undefined). Within
+    :func:`keeping_scratch`, the start of the same memory each call where small enough, so a
+    video's frames (and smaller bands between them) reuse it; use it only until the next call
+    with that name on this thread. Elsewhere a new array, so nothing outlives the call."""
+    size = int(np.prod(shape))
+    if size > SCRATCH_PIXELS or not getattr(_kept, "enabled", False):
+        return np.empty(shape, dtype)
+    kept = getattr(_kept, "buffers", None)
+    if kept is None:
+        kept = _kept.buffers = {}
+    buffer = kept.get((name, np.dtype(dtype)))
+    if buffer is None or buffer.size < size:
+        buffer = kept[name, np.dtype(dtype)] = np.empty(size, dtype)
+    return buffer[:size].reshape(shape)
+
+
+def contrast_scale(
+    moments: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    k: float,
+    *,
+    factors: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(masking, scale) from the four local moments ``(mean_x, square_x, mean_y, square_y)`` (float32).
+
+    ``masking = 1 + k * sqrt(max(min(square_x - mean_x**2, square_y - mean_y**2), 0))``
+    (:func:`imgdiff_gpu.detection.contrast_masking`); with ``factors`` (per row, per
+    column), also ``scale = masking * (row * column)`` (:func:`~imgdiff_gpu.detection.luma_threshold_scale`).
+    """
+    shape = moments[0].shape
+    masking = np.empty(shape, np.float32)
+    scale = None if factors is None else np.empty(shape, np.float32)
+    rows, columns = (None, None) if factors is None else (_f32(factors[0]), _f32(factors[1]))
+    core.contrast_scale(*(_f32(m) for m in moments), float(np.float32(k)), rows, columns, masking, scale)
+    return masking, scale
+
+
+def line_evidence(
+    along_rows: np.ndarray,
+    along_columns: np.ndarray,
+    factors: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    threshold: float,
+    *,
+    masking: np.ndarray | None = None,
+) -> np.ndarray:
+    """``max(|along_rows| / (wr x lc), |along_columns| / (lr x wc)) / threshold``, then ``/ masking``
+    where given (float32): :func:`imgdiff_gpu.detection.line_over_threshold` and
+    :func:`~imgdiff_gpu.detection.line_shift` after their filters.
+
+    ``factors``: (window per row, line per column, line per row, window per column), the
+    border noise factors whose outer products :func:`~imgdiff_gpu.detection.factor_grid` gives.
+    """
+    out = np.empty(along_rows.shape, np.float32)
+    core.line_evidence(
+        _f32(along_rows),
+        _f32(along_columns),
+        *(_f32(f) for f in factors),
+        float(np.float32(threshold)),
+        None if masking is None else _f32(masking),
+        out,
+    )
+    return out
+
+
+def _f32(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype=np.float32)
