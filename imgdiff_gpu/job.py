@@ -75,6 +75,9 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
 PICTURES_AT_ONCE_BYTES = 1 << 30
 """Pictures whose rows fit this together are encoded at once, one thread each; larger ones
 (a huge pair's) one after another, each from bands of rows (:func:`imgdiff_gpu.png.encode_png_rows`)."""
+PICTURES_ON_ONE_THREAD_BYTES = 1 << 20
+"""Pictures smaller than this together are encoded on the calling thread: an icon's five take
+well under a millisecond, less than importing and starting a thread pool (5-10 ms)."""
 
 
 def encoded_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) -> Iterator[tuple[Path, bytes]]:
@@ -92,9 +95,12 @@ def encoded_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) ->
     def encode(picture) -> bytes:
         if isinstance(picture, np.ndarray):
             return encode_png_rows(picture.shape, lambda top, bottom: picture[top:bottom])
+        if picture.png_rows is not None:  # drawn in PNG's channel order: no swap before the filter
+            return encode_png_rows(picture.shape, picture.png_rows, rgb=True)
         return encode_png_rows(picture.shape, picture.rows)
 
-    if sum(picture.nbytes for picture in pictures.values()) > PICTURES_AT_ONCE_BYTES:
+    size = sum(picture.nbytes for picture in pictures.values())
+    if size > PICTURES_AT_ONCE_BYTES or size < PICTURES_ON_ONE_THREAD_BYTES:
         for name, picture in pictures.items():
             yield folder / name, encode(picture)
         return
