@@ -204,6 +204,30 @@ cli.main()
     assert {p.name for p in out.iterdir()} >= {"diff.png", "mask.png", "report.html", "report.json"}
 
 
+@pytest.mark.parametrize(("setting", "expected"), [(None, False), ("1", True)])
+def test_compare_asks_no_huge_pages_unless_the_user_does(setting, expected):
+    """``imgdiff compare`` loads NumPy with its huge-page advice off (see cli.compare), a user's setting standing."""
+    left, right = ROOT / "examples" / "left.png", ROOT / "examples" / "right.png"
+    code = f"""
+import sys
+from imgdiff_gpu import cli
+def look(status):
+    import numpy as np
+    print(f"huge pages {{np._core.multiarray._set_madvise_hugepage(False)}}", file=sys.stderr, flush=True)
+    sys.exit(status)
+cli.os._exit = look
+sys.argv = ["imgdiff", "compare", {str(left)!r}, {str(right)!r}, "--json", "-", "--device", "cpu"]
+cli.main()
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("NUMPY_MADVISE_HUGEPAGE", None)
+    if setting is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = setting
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert f"huge pages {expected}" in done.stderr.splitlines(), done.stderr
+
+
 def test_an_output_in_the_way_is_refused_before_the_inputs_are_read(tmp_path, monkeypatch):
     """An existing --json file costs a stat, not the decoding of both images first."""
     from click.testing import CliRunner
