@@ -161,5 +161,6 @@ PyObject *core_strength(PyObject *self, PyObject *args);
 PyObject *core_planes(PyObject *self, PyObject *args);
 PyObject *core_histogram(PyObject *self, PyObject *args);
 PyObject *core_frame_steps(PyObject *self, PyObject *args);
+PyObject *core_png_unfilter(PyObject *self, PyObject *args);
 
 #endif

@@ -186,6 +186,8 @@ static PyMethodDef METHODS[] = {
      "histogram(ssim_map, valid, bins, counts): per strip of rows, counts of the map's values."},
     {"frame_steps", core_frame_steps, METH_VARARGS,
      "frame_steps(left, right, reach, to_luma, luma_left, luma_right, steps): luma planes and per-row steps."},
+    {"png_unfilter", core_png_unfilter, METH_VARARGS,
+     "png_unfilter(buffer, height, width, channels): a PNG's inflated rows, unfiltered into pixels in place."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,
      "The threads a kernel called from this thread runs on (OMP_NUM_THREADS, else every core)."},
     {"set_num_threads", core_set_num_threads, METH_O, "Set the threads kernels called from this thread run on."},
