@@ -304,13 +304,6 @@ def compare(left, right, out_dir, json_path, overwrite, junit_path, quiet, **kwa
     from .loading import reading_ahead
     from .outputs import check_destinations
 
-    # Before NumPy loads (its first import is on the threads started below): no transparent huge
-    # pages asked for the arrays of this one pair, whose pages are all touched once, when first
-    # written. On this project's virtual machine a fresh huge page often costs the host's work as
-    # well as its zeroing: a 4K comparison's first analysis spent 0.08-0.9 s of system time
-    # faulting in its working arrays (median 0.48 s), 0.18-0.27 s (median 0.19 s) in 4 KB pages
-    # (benchmarks/bench_one_pair.py; README, "One pair"). A user's own setting stands.
-    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
     options = _options_from(kwargs)
     inputs = [left, right, options.ignore_mask]
     # An output in the way costs a few stats here, not the decoding of two images first. The

@@ -205,13 +205,17 @@ cli.main()
     assert {p.name for p in out.iterdir()} >= {"diff.png", "mask.png", "report.html", "report.json"}
 
 
-@pytest.mark.parametrize(("setting", "expected"), [(None, False), ("1", True)])
-def test_compare_asks_no_huge_pages_unless_the_user_does(setting, expected):
-    """``imgdiff compare`` loads NumPy with its huge-page advice off (see cli.compare), a user's setting standing."""
+@pytest.mark.parametrize(
+    ("setting", "large", "expected"), [(None, False, True), (None, True, False), ("1", True, True), ("0", False, False)]
+)
+def test_compare_asks_no_huge_pages_for_a_large_pair_unless_the_user_says(setting, large, expected):
+    """``imgdiff compare`` turns NumPy's huge-page advice off for a large pair (see job.huge_pages_for),
+    here the example pair with the size limit lowered; a user's NUMPY_MADVISE_HUGEPAGE stands."""
     left, right = ROOT / "examples" / "left.png", ROOT / "examples" / "right.png"
     code = f"""
 import sys
-from imgdiff_gpu import cli
+from imgdiff_gpu import cli, job
+job.LARGE_PAIR_PIXELS = {100 if large else 10**9}
 def look(status):
     import numpy as np
     print(f"huge pages {{np._core.multiarray._set_madvise_hugepage(False)}}", file=sys.stderr, flush=True)
