@@ -27,6 +27,13 @@ the package's sources (30-50 ms a run where PYTHONDONTWRITEBYTECODE is set).
 The floor row is Python importing what every imgdiff run must (NumPy, OpenCV,
 click) and nothing else, then ending as imgdiff ends (``os._exit``, no
 teardown): no imgdiff run can be faster than that.
+
+Each round also runs one ``imgdiff compare --out DIR`` per size with marks at
+each stage (``--no-stages`` skips it): start-up to the first read of LEFT,
+decoding both images beside the warm-up, the analysis (the process's first
+call), the pictures, the report and page, the commit, the exit; wall and CPU
+seconds and minor page faults of each, medians printed and kept in the JSON
+(``stages_of_a_cold_out_run``).
 """
 
 from __future__ import annotations
