@@ -189,7 +189,10 @@ def _inflate_plain_png(
     of 109 ms), and the rows become pixels in the buffer they were inflated into, already in
     RGB order: no copy, no channel swap, and no OpenCV needed to read a pair.
     """
-    import deflate
+    try:
+        import deflate
+    except ImportError:  # an environment installed before it was a dependency: OpenCV decodes, as then
+        return None
     import numpy as np
 
     from .cpu.png import unfilter_in_place

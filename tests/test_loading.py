@@ -362,6 +362,17 @@ def test_data_opencv_refuses_is_reported_by_pillow_as_ever(tmp_path, opencv_deco
     assert opencv_decodes == [("inflate declined", "RGB"), ("opencv", "RGB")]
 
 
+def test_without_libdeflate_opencv_decodes_plain_pngs(tmp_path, monkeypatch, opencv_decodes):
+    """An environment installed before ``deflate`` was a dependency still reads PNGs, through OpenCV."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "deflate", None)  # import deflate raises ImportError
+    path = tmp_path / "rgb.png"
+    path.write_bytes(_pillow_png(_NOISE[..., :3]))
+    assert np.array_equal(load_image(path).pixels, _NOISE[..., :3])
+    assert opencv_decodes == [("inflate declined", "RGB"), ("opencv", "RGB")]
+
+
 _ROWS_OF_A_10_BY_3_RGB = 10 * (1 + 3 * 3)
 
 
