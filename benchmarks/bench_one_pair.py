@@ -27,6 +27,13 @@ the package's sources (30-50 ms a run where PYTHONDONTWRITEBYTECODE is set).
 The floor row is Python importing what every imgdiff run must (NumPy, OpenCV,
 click) and nothing else, then ending as imgdiff ends (``os._exit``, no
 teardown): no imgdiff run can be faster than that.
+
+Each round also runs one ``imgdiff compare --out DIR`` per size with marks at
+each stage (``--no-stages`` skips it): start-up to the first read of LEFT,
+decoding both images beside the warm-up, the analysis (the process's first
+call), the pictures, the report and page, the commit, the exit; wall and CPU
+seconds and minor page faults of each, medians printed and kept in the JSON
+(``stages_of_a_cold_out_run``).
 """
 
 from __future__ import annotations
@@ -63,6 +70,49 @@ UNTIL_FIRST_READ = (
     "        sys.stderr.write(f'first-read {time.monotonic()} {time.process_time()}\\n'); os._exit(0)\n"
     "sys.addaudithook(hook)\n"
     "from imgdiff_gpu.cli import main; main()\n"
+)
+
+# Marks the stages of one `compare --out` run on stderr (monotonic clock, process CPU, minor page
+# faults): the first read of LEFT (start-up done), the analysis called and returned (between the two
+# reads: decoding both images beside the warm-up), the pictures drawn and encoded, the outputs committed.
+STAGED = (
+    "import os, resource, sys, time\n"
+    "def mark(name):\n"
+    "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    sys.stderr.write(f'stage {name} {time.monotonic()} {u.ru_utime + u.ru_stime} {u.ru_minflt}\\n')\n"
+    "target = os.path.abspath(sys.argv[2])\n"
+    "seen = []\n"
+    "def hook(event, args):\n"
+    "    if not seen and event == 'open' and isinstance(args[0], str) and os.path.abspath(args[0]) == target:\n"
+    "        seen.append(1); mark('first-read')\n"
+    "sys.addaudithook(hook)\n"
+    "import imgdiff_gpu.job as job, imgdiff_gpu.outputs as outputs\n"
+    "def timed(function, before, after):\n"
+    "    def wrapper(*args, **kwargs):\n"
+    "        mark(before)\n"
+    "        try:\n"
+    "            return function(*args, **kwargs)\n"
+    "        finally:\n"
+    "            mark(after)\n"
+    "    return wrapper\n"
+    "def timed_generator(function, before, after):\n"
+    "    def wrapper(*args, **kwargs):\n"
+    "        mark(before); yield from function(*args, **kwargs); mark(after)\n"
+    "    return wrapper\n"
+    "job.compare_with = timed(job.compare_with, 'analysis-start', 'analysis-end')\n"
+    "job.encoded_pictures = timed_generator(job.encoded_pictures, 'pictures-start', 'pictures-end')\n"
+    "outputs.Outputs.commit = timed(outputs.Outputs.commit, 'write-start', 'write-end')\n"
+    "from imgdiff_gpu.cli import main; main()\n"
+)
+# (stage, from mark, to mark); 'start' is the spawn, 'end' the parent seeing the process end
+STAGES = (
+    ("start-up to the first read (Python, imports, options)", "start", "first-read"),
+    ("decoding both images beside the warm-up", "first-read", "analysis-start"),
+    ("analysis (first call of the process)", "analysis-start", "analysis-end"),
+    ("pictures drawn and encoded", "pictures-start", "pictures-end"),
+    ("report and page", "pictures-end", "write-start"),
+    ("outputs written (commit)", "write-start", "write-end"),
+    ("exit", "write-end", "end"),
 )
 
 
@@ -196,12 +246,37 @@ def until_first_read(left: Path, right: Path, out: Path, checkout: Path) -> tupl
     raise RuntimeError(f"the first read of {left} was not seen: {done.stderr.strip()[-500:]}")
 
 
+def staged_run(left: Path, right: Path, out: Path, checkout: Path) -> dict[str, tuple[float, float, int]]:
+    """Wall seconds, CPU seconds and minor page faults of each of :data:`STAGES` in one ``--out`` run."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    command = [sys.executable, "-c", STAGED, "compare", str(left), str(right), "--device", "cpu"]
+    run = from_checkout([*command, "--out", str(out / "imgdiff")], checkout)
+    start = time.monotonic()
+    done = subprocess.run(run.command, env=run.env, cwd=run.cwd, capture_output=True, text=True)
+    marks = {"start": (start, 0.0, 0), "end": (time.monotonic(), None, None)}
+    for line in done.stderr.splitlines():
+        if line.startswith("stage "):
+            _, name, at, cpu, faults = line.split()
+            marks[name] = (float(at), float(cpu), int(faults))
+    if done.returncode not in (0, 1) or any(a not in marks or b not in marks for _, a, b in STAGES):
+        raise RuntimeError(f"a staged run did not pass every stage: {done.stderr.strip()[-500:]}")
+    stages = {}
+    for stage, first, last in STAGES:
+        (t0, c0, f0), (t1, c1, f1) = marks[first], marks[last]
+        stages[stage] = (t1 - t0, 0.0 if c1 is None else c1 - c0, 0 if f1 is None else f1 - f0)
+    return stages
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="64,1080p,4k", help="comma-separated, of " + ", ".join(SIZES))
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds (median reported); at least 5")
     parser.add_argument("--npm-tools", help="folder where odiff-bin and pixelmatch are npm-installed")
     parser.add_argument("--baseline", type=Path, help="another checkout whose imgdiff is timed alongside")
+    parser.add_argument(
+        "--no-stages", dest="stages", action="store_false", help="skip the per-stage breakdown of a cold --out run"
+    )
     parser.add_argument("--out", type=Path, help="JSON results (default benchmarks/results/one-pair-DATE-cpu.json)")
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -230,6 +305,7 @@ def main() -> None:
         cpu_times: dict[str, dict[str, list[float]]] = {size: {row: [] for row in plan[size]} for size in sizes}
         first_read: dict[str, list[float]] = {}
         first_read_cpu: dict[str, list[float]] = {}
+        staged: dict[str, list[dict]] = {size: [] for size in sizes}
         for round_ in range(args.repeat + 1):  # round 0 warms up (the page cache)
             for size in sizes:
                 # each round in its own order, so that no row always comes after the same one: at 4K
@@ -242,6 +318,10 @@ def main() -> None:
                     if round_:
                         times[size][row].append(seconds)
                         cpu_times[size][row].append(cpu)
+                if args.stages:
+                    stages = staged_run(*pairs[size], out, ROOT)
+                    if round_:
+                        staged[size].append(stages)
             for checkout, label in ((ROOT, "imgdiff"), (args.baseline, "baseline")):
                 if checkout is not None:
                     seconds, cpu = until_first_read(*pairs[sizes[0]], out, checkout)
@@ -254,6 +334,16 @@ def main() -> None:
     first_read_medians = {label: statistics.median(v) for label, v in first_read.items()}
     first_read_cpu_medians = {label: statistics.median(v) for label, v in first_read_cpu.items()}
     report(medians, cpu_medians, first_read_medians, first_read_cpu_medians, sizes, args.repeat)
+    stage_medians = {
+        size: {
+            stage: [statistics.median(run[stage][k] for run in staged[size]) for k in range(3)]
+            for stage, _, _ in STAGES
+        }
+        for size in sizes
+        if staged[size]
+    }
+    if stage_medians:
+        report_stages(stage_medians, args.repeat)
     result = {
         "date": dt.date.today().isoformat(),
         "cpu": cpu_name(),
@@ -267,12 +357,29 @@ def main() -> None:
         "startup_to_first_read_cpu_s": first_read_cpu_medians,
         "median_s": medians,
         "median_cpu_s": cpu_medians,
+        "stages_of_a_cold_out_run": {
+            size: {stage: dict(zip(("wall_s", "cpu_s", "minor_faults"), v, strict=True)) for stage, v in t.items()}
+            for size, t in stage_medians.items()
+        },
         "runs_s": times,
         "runs_cpu_s": cpu_times,
     }
     path = args.out or ROOT / "benchmarks" / "results" / f"one-pair-{result['date']}-cpu.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {path}")
+
+
+def report_stages(stage_medians: dict, repeat: int) -> None:
+    sizes = list(stage_medians)
+    print(f"\nstages of one cold `imgdiff compare --out DIR` run (median of {repeat}): wall s / CPU s / page faults\n")
+    print("| stage | " + " | ".join(sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for stage, _, _ in STAGES:
+        cells = []
+        for size in sizes:
+            wall, cpu, faults = stage_medians[size][stage]
+            cells.append(f"{wall:.3f} / {cpu:.3f} / {faults:.0f}" if stage != STAGES[-1][0] else f"{wall:.3f}")
+        print(f"| {stage} | " + " | ".join(cells) + " |")
 
 
 def report(

@@ -48,6 +48,37 @@ def ignore_mask_for(shape: tuple[int, int], options: CompareOptions) -> np.ndarr
     return ignore
 
 
+LARGE_PAIR_PIXELS = 4_000_000
+"""Pixels an image of a pair has, at least, for :func:`compare_files` to ask NumPy for no huge pages."""
+
+
+def huge_pages_for(pixels: int) -> None:
+    """Whether NumPy advises transparent huge pages for the arrays of a pair of images this large.
+
+    A comparison writes each of its working arrays once, soon after allocating it, so what its
+    pages cost is their first fault. On this project's (virtual) machine huge pages that were
+    used a moment ago come cheap, 400 MB touched in 0.05 s against 0.16 s in 4 KB pages, but
+    the first touch of fresh ones also costs the host's work: 0.6-0.8 s for the same 400 MB.
+    A 1080p pair's ~130 MB of working arrays find enough of the first kind (0.02 s of system
+    time in its first analysis, 0.045 s without huge pages); a 4K pair's ~500 MB do not (0.08
+    to 0.9 s, median 0.48 s, against 0.18-0.27 s without). So pairs from this size up go
+    without (``benchmarks/bench_one_pair.py``; README, "One pair"). The advice is NumPy's
+    process-wide setting, changed through the function NumPy provides for it; a user's
+    ``NUMPY_MADVISE_HUGEPAGE`` stands.
+    """
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return
+    import importlib
+
+    try:
+        multiarray = importlib.import_module("numpy._core.multiarray")  # NumPy 2; 1.x calls it numpy.core
+    except ImportError:
+        multiarray = importlib.import_module("numpy.core.multiarray")
+    set_advice = getattr(multiarray, "_set_madvise_hugepage", None)
+    if set_advice is not None:
+        set_advice(pixels < LARGE_PAIR_PIXELS)
+
+
 def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None, keep_maps: bool = True):
     """:func:`imgdiff_gpu.compare` with the command line's options (maps kept for pictures)."""
     from .pipeline import compare
@@ -75,6 +106,9 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
 PICTURES_AT_ONCE_BYTES = 1 << 30
 """Pictures whose rows fit this together are encoded at once, one thread each; larger ones
 (a huge pair's) one after another, each from bands of rows (:func:`imgdiff_gpu.png.encode_png_rows`)."""
+PICTURES_ON_ONE_THREAD_BYTES = 1 << 20
+"""Pictures smaller than this together are encoded on the calling thread: an icon's five take
+well under a millisecond, less than importing and starting a thread pool (5-10 ms)."""
 
 
 def encoded_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) -> Iterator[tuple[Path, bytes]]:
@@ -92,9 +126,12 @@ def encoded_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) ->
     def encode(picture) -> bytes:
         if isinstance(picture, np.ndarray):
             return encode_png_rows(picture.shape, lambda top, bottom: picture[top:bottom])
+        if picture.png_rows is not None:  # drawn in PNG's channel order: no swap before the filter
+            return encode_png_rows(picture.shape, picture.png_rows, rgb=True)
         return encode_png_rows(picture.shape, picture.rows)
 
-    if sum(picture.nbytes for picture in pictures.values()) > PICTURES_AT_ONCE_BYTES:
+    size = sum(picture.nbytes for picture in pictures.values())
+    if size > PICTURES_AT_ONCE_BYTES or size < PICTURES_ON_ONE_THREAD_BYTES:
         for name, picture in pictures.items():
             yield folder / name, encode(picture)
         return
@@ -161,6 +198,12 @@ def compare_files(
         with cpu_warmup(options.device):  # the comparison's modules load while the images decode
             left_image = load_image(left, max_pixels=options.max_pixels)
             right_image = load_image(right, max_pixels=options.max_pixels)
+        huge_pages_for(
+            max(
+                left_image.pixels.shape[0] * left_image.pixels.shape[1],
+                right_image.pixels.shape[0] * right_image.pixels.shape[1],
+            )
+        )
         ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
         outputs.check(output_paths(out_dir, json_path, junit_path))
 

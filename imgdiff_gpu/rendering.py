@@ -9,6 +9,7 @@ pictures are drawn, encoded and let go one band and one picture at a time.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -65,18 +66,21 @@ def display_bgr(image: LoadedImage) -> np.ndarray:
     return _display_rows(image.pixels)
 
 
-def _display_rows(pixels: np.ndarray) -> np.ndarray:
-    """:func:`display_bgr` of some rows of an image's pixels (a new array: the boxes go on it in place)."""
+def _display_rows(pixels: np.ndarray, *, rgb: bool = False) -> np.ndarray:
+    """:func:`display_bgr` of some rows of an image's pixels (a new array: the boxes go on it in place);
+    with ``rgb``, the same picture in RGB order, as PNG stores it."""
     import cv2
 
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)
     if pixels.ndim == 2:
-        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)  # grey: BGR and RGB are the same bytes
     if pixels.shape[2] == 4:
         alpha = pixels[..., 3:4].astype(np.float32) / 255.0
         over_white = pixels[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
         pixels = np.round(over_white).astype(np.uint8)
+    if rgb:
+        return np.array(pixels[..., :3], order="C")  # a copy of its own, in the order the pixels have
     return cv2.cvtColor(np.ascontiguousarray(pixels[..., :3]), cv2.COLOR_RGB2BGR)
 
 
@@ -84,7 +88,7 @@ def _draw_boxes(
     out: np.ndarray, comparison: Comparison, color, thickness: int, *, top: int = 0, height: int | None = None
 ) -> np.ndarray:
     """``out``, rows ``top`` onwards of a picture ``height`` rows high (all of it by default),
-    with a box around each region, drawn in place."""
+    with a box around each region, drawn in place in ``color`` (in ``out``'s channel order)."""
     import cv2
 
     height = out.shape[0] if height is None else height
@@ -122,10 +126,19 @@ def heat_map(ssim_map: np.ndarray) -> np.ndarray:
     return _heat_colours(heat_levels(ssim_map))
 
 
-def _heat_colours(levels: np.ndarray) -> np.ndarray:
+def _heat_colours(levels: np.ndarray, *, rgb: bool = False) -> np.ndarray:
     import cv2
 
-    return cv2.applyColorMap(levels, cv2.COLORMAP_INFERNO)
+    return cv2.applyColorMap(levels, _inferno_rgb() if rgb else cv2.COLORMAP_INFERNO)
+
+
+@functools.cache
+def _inferno_rgb() -> np.ndarray:
+    """OpenCV's inferno colour map as a 256 x 1 table in RGB order: applied, the heat map as PNG stores it."""
+    import cv2
+
+    bgr = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(256, 1), cv2.COLORMAP_INFERNO)
+    return np.ascontiguousarray(bgr[..., ::-1])
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,9 @@ class Picture:
     """H x W x 3 (BGR) or H x W (grey)."""
     rows: Callable[[int, int], np.ndarray]
     """Rows [top, bottom) of the picture: uint8, as :func:`render` gives them."""
+    png_rows: Callable[[int, int], np.ndarray] | None = None
+    """The same rows in the order PNG stores them (RGB), drawn so without swapping channels
+    twice (the pixels come RGB, OpenCV's pictures are BGR); None where that is ``rows``."""
 
     @property
     def nbytes(self) -> int:
@@ -157,14 +173,16 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
     if comparison.mask is None and comparison.mismatch is None:
         raise ValueError("this comparison kept no maps to draw; compare it with keep_maps=True")
 
+    rgb_color = tuple(color)[::-1]
+
     def marked(pixels: np.ndarray) -> Picture:
         height, width = pixels.shape[:2]
 
-        def rows(top: int, bottom: int) -> np.ndarray:
-            band = _display_rows(pixels[top:bottom])
-            return _draw_boxes(band, comparison, color, thickness, top=top, height=height)
+        def rows(top: int, bottom: int, rgb: bool = False) -> np.ndarray:
+            band = _display_rows(pixels[top:bottom], rgb=rgb)
+            return _draw_boxes(band, comparison, rgb_color if rgb else color, thickness, top=top, height=height)
 
-        return Picture((height, width, 3), rows)
+        return Picture((height, width, 3), rows, functools.partial(rows, rgb=True))
 
     drawn = {
         "left_marked.png": marked(comparison.left.pixels),
@@ -174,21 +192,21 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
         return drawn
     mask, right = comparison.mask, comparison.right.pixels
 
-    def filled(top: int, bottom: int) -> np.ndarray:
-        band = _display_rows(right[top:bottom])
-        band[mask[top:bottom]] = color
+    def filled(top: int, bottom: int, rgb: bool = False) -> np.ndarray:
+        band = _display_rows(right[top:bottom], rgb=rgb)
+        band[mask[top:bottom]] = rgb_color if rgb else color
         return band
 
-    def heat(top: int, bottom: int) -> np.ndarray:
+    def heat(top: int, bottom: int, rgb: bool = False) -> np.ndarray:
         if comparison.heat_levels is not None:
-            return _heat_colours(comparison.heat_levels[top:bottom])
-        return heat_map(comparison.ssim_map[top:bottom])
+            return _heat_colours(comparison.heat_levels[top:bottom], rgb=rgb)
+        return _heat_colours(heat_levels(comparison.ssim_map[top:bottom]), rgb=rgb)
 
     shape = mask.shape
-    drawn["right_filled.png"] = Picture((*shape, 3), filled)
+    drawn["right_filled.png"] = Picture((*shape, 3), filled, functools.partial(filled, rgb=True))
     # bool is one byte, 0 or 1
     drawn["mask.png"] = Picture(shape, lambda top, bottom: mask[top:bottom].view(np.uint8) * np.uint8(255))
-    drawn["diff.png"] = Picture((*shape, 3), heat)
+    drawn["diff.png"] = Picture((*shape, 3), heat, functools.partial(heat, rgb=True))
     return drawn
 
 

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import io
 import json
+import platform
 import re
 import shutil
 import time
@@ -393,3 +394,20 @@ def test_video_page_plot_and_worst_frames_in_chromium(browser, videoed):
     marker = browser.find_elements(By.CSS_SELECTOR, "svg.plot circle.worst")[2]
     browser.execute_script("arguments[0].dispatchEvent(new MouseEvent('click'))", marker)
     assert buttons[2].get_attribute("aria-pressed") == "true"
+
+
+def test_the_version_line_is_importlib_metadatas():
+    """The page's versions, read from the installed METADATA files, are what importlib.metadata says."""
+    from importlib import metadata
+
+    from imgdiff_gpu import __version__, html_report
+
+    expected = [f"imgdiff-gpu {__version__}", f"Python {platform.python_version()}"]
+    for name in html_report._VERSIONED:
+        try:
+            expected.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    assert html_report.versions() == ", ".join(expected)
+    assert "numpy" in html_report._installed_versions(("numpy", "not-a-package-at-all"))
+    assert "not-a-package-at-all" not in html_report._installed_versions(("not-a-package-at-all",))

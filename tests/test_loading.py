@@ -183,6 +183,37 @@ def _adam7_png(pixels: np.ndarray) -> bytes:
     return H.png_from_chunks([(b"IHDR", header), (b"IDAT", zlib.compress(bytes(rows))), (b"IEND", b"")])
 
 
+def _paeth(a: int, b: int, c: int) -> int:
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    return a if pa <= pb and pa <= pc else b if pb <= pc else c
+
+
+def _every_filter_png(pixels: np.ndarray, idats: int = 1) -> bytes:
+    """A PNG whose rows take the five filters in turn (the PNG specification's arithmetic, written
+    plainly), its image data split over ``idats`` chunks."""
+    height, width = pixels.shape[:2]
+    bpp = 1 if pixels.ndim == 2 else pixels.shape[2]
+    rows, previous = bytearray(), bytes(width * bpp)
+    for y in range(height):
+        row, kind = pixels[y].tobytes(), y % 5
+        filtered = bytearray()
+        for x in range(len(row)):
+            a = row[x - bpp] if x >= bpp else 0
+            b = previous[x]
+            c = previous[x - bpp] if x >= bpp else 0
+            predictor = (0, a, b, (a + b) // 2, _paeth(a, b, c))[kind]
+            filtered.append((row[x] - predictor) % 256)
+        rows += bytes([kind]) + filtered
+        previous = row
+    colour = {1: 0, 3: 2, 4: 6}[bpp]
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    stream = zlib.compress(bytes(rows))
+    cut = len(stream) // idats
+    parts = [stream[i * cut : (i + 1) * cut if i < idats - 1 else len(stream)] for i in range(idats)]
+    return H.png_from_chunks([(b"IHDR", header), *((b"IDAT", part) for part in parts), (b"IEND", b"")])
+
+
 def _with_chunks(raw: bytes, before: list | None = None, after: list | None = None) -> bytes:
     """The PNG ``raw`` with chunks put in after its IHDR and before its IEND."""
     chunks = H.png_chunks(raw)
@@ -197,17 +228,24 @@ def _pillow_png(pixels: np.ndarray) -> bytes:
 
 @pytest.fixture
 def opencv_decodes(monkeypatch):
-    """The shapes loading.py asked OpenCV to decode as plain PNGs, in order."""
+    """The plain PNGs loading.py decoded, in order: ("inflate", mode) for libdeflate and the core's
+    unfiltering (the pixels, or None where it declined), ("opencv", mode) for OpenCV."""
     from imgdiff_gpu import loading
 
     asked = []
-    decode = loading._decode_plain_png
+    decode, inflate = loading._decode_plain_png, loading._inflate_plain_png
 
-    def spy(data, mode, shape):
-        asked.append(mode)
+    def opencv(data, mode, shape):
+        asked.append(("opencv", mode))
         return decode(data, mode, shape)
 
-    monkeypatch.setattr(loading, "_decode_plain_png", spy)
+    def inflated(data, chunks, mode, shape):
+        pixels = inflate(data, chunks, mode, shape)
+        asked.append(("inflate", mode) if pixels is not None else ("inflate declined", mode))
+        return pixels
+
+    monkeypatch.setattr(loading, "_decode_plain_png", opencv)
+    monkeypatch.setattr(loading, "_inflate_plain_png", inflated)
     return asked
 
 
@@ -227,6 +265,9 @@ _PLAIN = {
     "rgb-opencv-paeth": lambda: cv2.imencode(
         ".png", _NOISE[..., 2::-1], [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_PAETH]
     )[1].tobytes(),
+    "rgba-every-filter": lambda: _every_filter_png(_NOISE),
+    "grey-every-filter": lambda: _every_filter_png(_NOISE[..., 0]),
+    "rgb-every-filter-two-idats": lambda: _every_filter_png(_NOISE[..., :3], idats=2),
     "interlaced-grey": lambda: _adam7_png(_NOISE[..., 0]),
     "interlaced-rgba": lambda: _adam7_png(_NOISE),
     "gamma-profile-text": lambda: _with_chunks(_pillow_png(_NOISE[..., :3]), before=_INERT),
@@ -234,17 +275,25 @@ _PLAIN = {
 }
 
 
-@pytest.mark.parametrize("rgb_flag", [True, False], ids=["opencv-4.11-rgb", "older-opencv-bgr-swapped"])
+@pytest.mark.parametrize(
+    "decoder", ["inflate", "opencv-4.11-rgb", "older-opencv-bgr-swapped"], ids=lambda decoder: decoder
+)
 @pytest.mark.parametrize("kind", sorted(_PLAIN))
-def test_plain_pngs_are_decoded_by_opencv_to_pillows_pixels(tmp_path, kind, rgb_flag, opencv_decodes, monkeypatch):
-    if not rgb_flag:  # OpenCV before 4.11 has no IMREAD_COLOR_RGB: BGR, swapped in place
+def test_plain_pngs_are_decoded_to_pillows_pixels(tmp_path, kind, decoder, opencv_decodes, monkeypatch):
+    """libdeflate and the core's unfiltering, or OpenCV (an interlaced file; a huge one, here every one)."""
+    from imgdiff_gpu import loading
+
+    if decoder != "inflate":
+        monkeypatch.setattr(loading, "_INFLATE_AT_ONCE_BYTES", 0)
+    if decoder == "older-opencv-bgr-swapped":  # OpenCV before 4.11 has no IMREAD_COLOR_RGB: BGR, swapped in place
         monkeypatch.delattr(cv2, "IMREAD_COLOR_RGB", raising=False)
     path = tmp_path / f"{kind}.png"
     path.write_bytes(_PLAIN[kind]())
     loaded = load_image(path)
     with Image.open(path) as image:
         expected_mode, expected = image.mode, np.asarray(image)
-    assert opencv_decodes == [expected_mode]
+    inflated = decoder == "inflate" and not kind.startswith("interlaced")
+    assert opencv_decodes == [("inflate" if inflated else "opencv", expected_mode)]
     assert loaded.mode == expected_mode and loaded.format == "PNG" and loaded.orientation == 1
     assert loaded.pixels.dtype == np.uint8 and np.array_equal(loaded.pixels, expected)
     assert not loaded.pixels.flags.writeable  # as the Pillow path gives them
@@ -306,11 +355,59 @@ def test_other_pngs_are_read_by_pillow_as_before(tmp_path, kind, opencv_decodes)
 
 
 def test_data_opencv_refuses_is_reported_by_pillow_as_ever(tmp_path, opencv_decodes):
-    """Image data whose CRC is right but whose stream is broken: OpenCV refuses it, Pillow says why."""
+    """Image data whose CRC is right but whose stream is broken: libdeflate and OpenCV refuse it, Pillow says why."""
     path = H.damaged_png(tmp_path / "bad.png", fix_crc=True)
     with pytest.raises(ImageLoadError, match="corrupt or truncated image data"):
         load_image(path)
-    assert opencv_decodes == ["RGB"]
+    assert opencv_decodes == [("inflate declined", "RGB"), ("opencv", "RGB")]
+
+
+def test_without_libdeflate_opencv_decodes_plain_pngs(tmp_path, monkeypatch, opencv_decodes):
+    """An environment installed before ``deflate`` was a dependency still reads PNGs, through OpenCV."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "deflate", None)  # import deflate raises ImportError
+    path = tmp_path / "rgb.png"
+    path.write_bytes(_pillow_png(_NOISE[..., :3]))
+    assert np.array_equal(load_image(path).pixels, _NOISE[..., :3])
+    assert opencv_decodes == [("inflate declined", "RGB"), ("opencv", "RGB")]
+
+
+_ROWS_OF_A_10_BY_3_RGB = 10 * (1 + 3 * 3)
+
+
+@pytest.mark.parametrize(
+    ("kind", "rows"),
+    [
+        ("short", lambda raw: raw[: _ROWS_OF_A_10_BY_3_RGB - 4]),
+        ("long", lambda raw: raw + b"\0" * 30),
+        ("filter type 5", lambda raw: b"\5" + raw[1:]),
+    ],
+)
+def test_image_data_not_as_the_header_says_is_left_to_opencv_and_pillow(tmp_path, kind, rows, opencv_decodes):
+    """Rows too few, too many, or of an unknown filter: the fast path declines, the others decide as before."""
+    pixels = _NOISE[:10, :3, :3]
+    raw = b"".join(b"\0" + row.tobytes() for row in pixels)
+    assert len(raw) == _ROWS_OF_A_10_BY_3_RGB
+    header = struct.pack(">IIBBBBB", 3, 10, 8, 2, 0, 0, 0)
+    png = H.png_from_chunks([(b"IHDR", header), (b"IDAT", zlib.compress(rows(raw))), (b"IEND", b"")])
+    path = tmp_path / f"{kind}.png"
+    path.write_bytes(png)
+    try:
+        outcome = load_image(path).pixels
+    except ImageLoadError as error:
+        outcome = error
+    assert opencv_decodes[:2] == [("inflate declined", "RGB"), ("opencv", "RGB")]
+    with Image.open(path) as image:  # what Pillow makes of it, or that it refuses it
+        try:
+            image.load()
+            expected = np.asarray(image)
+        except (OSError, SyntaxError, ValueError) as error:
+            expected = error
+    if isinstance(outcome, ImageLoadError):
+        assert not isinstance(expected, np.ndarray) or kind == "long", (outcome, expected)
+    else:
+        assert isinstance(expected, np.ndarray) and np.array_equal(outcome, expected)
 
 
 # == reading ahead ================================================================================

@@ -1,6 +1,6 @@
 /* What the C twins of the CPU kernels share: array arguments, Numba's min/max, reflection, the filters.
  *
- * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c, chroma.c, rules.c) defines
+ * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c, chroma.c, rules.c, png.c) defines
  * Python-callable functions; module.c gathers them into imgdiff_gpu.cpu._core.
  *
  * Floating point: the build turns contraction off (-ffp-contract=off), and the kernels
@@ -64,6 +64,12 @@ int get_array(PyObject *obj, array_t *a, const char *name, int ndim, int writabl
 /* The same for a read-only array of any strides (whole elements; view.strides gives them). */
 int get_strided_array(PyObject *obj, array_t *a, const char *name, int ndim);
 void release_arrays(array_t *arrays, int count);
+
+/* Maps the whole pages of [start, start + bytes) now, writable, in one call (Linux 5.14+'s
+ * MADV_POPULATE_WRITE), where a kernel is about to write all of them: a new array's pages
+ * cost a third less so than faulted in one at a time as they are first written (400 MB: 0.16
+ * instead of 0.24 s here). Nothing elsewhere, and nothing changes if the kernel refuses. */
+void prefault(void *start, size_t bytes);
 
 /* One strip of rows of a kernel's job, computed with the scratch memory of the thread that runs it. */
 typedef void (*strip_fn)(const void *job, Py_ssize_t strip, void *work);
@@ -165,5 +171,6 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args);
 PyObject *core_block_differences(PyObject *self, PyObject *args);
 PyObject *core_contrast_scale(PyObject *self, PyObject *args);
 PyObject *core_line_evidence(PyObject *self, PyObject *args);
+PyObject *core_png_unfilter(PyObject *self, PyObject *args);
 
 #endif

@@ -1,14 +1,23 @@
 /* imgdiff_gpu.cpu._core: the CPU kernels, compiled ahead of time (no JIT at run time).
  *
- * One function per kernel file, each the twin of a Python wrapper that validates and
- * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,chroma,rules}.py) and of
- * a CUDA kernel (kernels/NAME.cu, or CuPy operations for chroma.c); plus the thread count, per calling thread as OpenMP keeps it.
+ * The functions of each kernel file, each the twin of a Python wrapper that validates and
+ * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,chroma,rules,png}.py)
+ * and of a CUDA kernel (kernels/NAME.cu; CuPy operations for chroma.c; none for png.c, as inputs
+ * are decoded on the CPU); plus the thread count, per calling thread as OpenMP keeps it.
  *
  * Arrays arrive through the buffer protocol, so the module needs no NumPy headers to
  * build and no NumPy C API at import: it loads in well under a millisecond and works
  * with whatever NumPy is installed.
  */
 #include "core.h"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; an older kernel answers EINVAL */
+#endif
+#endif
 
 static const char *const NAMES[] = {"bool",   "uint8",  "int8",   "uint16",  "int16",   "uint32",
                                     "int32",  "uint64", "int64",  "float32", "float64", "another type"};
@@ -123,6 +132,27 @@ int expect_shape(const array_t *a, const char *name, const Py_ssize_t *shape, in
     return 0;
 }
 
+void prefault(void *start, size_t bytes)
+{
+#if defined(__linux__)
+    static long page = 0;
+    if (page == 0) {
+        page = sysconf(_SC_PAGESIZE);
+    }
+    if (page <= 0 || bytes < (size_t)page) {
+        return;
+    }
+    uintptr_t first = ((uintptr_t)start + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    uintptr_t last = ((uintptr_t)start + bytes) / (uintptr_t)page * (uintptr_t)page;
+    if (last > first) {
+        (void)madvise((void *)first, last - first, MADV_POPULATE_WRITE);
+    }
+#else
+    (void)start;
+    (void)bytes;
+#endif
+}
+
 int run_strips(const void *job, Py_ssize_t strips, size_t work_bytes, strip_fn fn)
 {
     int failed = 0;
@@ -196,6 +226,8 @@ static PyMethodDef METHODS[] = {
     {"line_evidence", core_line_evidence, METH_VARARGS,
      "line_evidence(along_rows, along_columns, window_rows, line_columns, line_rows, window_columns, threshold, "
      "masking, out): the line evidence over its threshold (and the masking, optional) into out."},
+    {"png_unfilter", core_png_unfilter, METH_VARARGS,
+     "png_unfilter(buffer, height, width, channels): a PNG's inflated rows, unfiltered into pixels in place."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,
      "The threads a kernel called from this thread runs on (OMP_NUM_THREADS, else every core)."},
     {"set_num_threads", core_set_num_threads, METH_O, "Set the threads kernels called from this thread run on."},

@@ -115,9 +115,22 @@ PyObject *core_planes(PyObject *self, PyObject *args)
     job.type = a[0].type;
     job.out = a[1].view.buf;
     Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for schedule(static)
-    for (Py_ssize_t i = 0; i < job.height; i++) {
-        planes_row(&job, i);
+#pragma omp parallel
+    {
+        /* each thread's rows, as schedule(static) would give them, mapped in one call first */
+        Py_ssize_t threads = 1, thread = 0;
+#ifdef _OPENMP
+        threads = omp_get_num_threads();
+        thread = omp_get_thread_num();
+#endif
+        Py_ssize_t share = (job.height + threads - 1) / threads;
+        Py_ssize_t first = thread * share < job.height ? thread * share : job.height;
+        Py_ssize_t last = first + share < job.height ? first + share : job.height;
+        size_t row_bytes = (size_t)job.width * job.planes * sizeof(float);
+        prefault(job.out + first * job.width * job.planes, (size_t)(last - first) * row_bytes);
+        for (Py_ssize_t i = first; i < last; i++) {
+            planes_row(&job, i);
+        }
     }
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);

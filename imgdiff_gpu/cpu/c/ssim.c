@@ -119,6 +119,7 @@ IMGDIFF_CLONES static void ssim_strip(const ssim_job *job, Py_ssize_t strip, dou
     double *means = ring + 4 * 2 * taps * BLOCK_COLUMNS; /* 4 x BLOCK_COLUMNS */
     const Py_ssize_t ring_moment = 2 * taps * BLOCK_COLUMNS;
     double luma_shift = 0.0, min_ssim = 1.0;
+    prefault(job->out + top * width, (size_t)(bottom - top) * width * sizeof(double));
     for (Py_ssize_t first_column = 0; first_column < width; first_column += BLOCK_COLUMNS) {
         Py_ssize_t count = width - first_column < BLOCK_COLUMNS ? width - first_column : BLOCK_COLUMNS;
         for (Py_ssize_t r = top - radius; r < bottom + radius; r++) {
