@@ -638,8 +638,10 @@ def _area_weights(size: int, small: int) -> np.ndarray:
 
 def luma_bias_of(block_means: np.ndarray, thresholds: Thresholds) -> float:
     """:func:`luma_bias` from all the frame's block means (:func:`luma_block_means`, in any order)."""
+    from .cpu.rules import median
+
     largest = HYSTERESIS_LOW * thresholds.luma_shift
-    return float(np.clip(np.median(block_means), -largest, largest))
+    return float(np.clip(median(block_means), -largest, largest))
 
 
 def unbiased(right: np.ndarray, bias: float) -> np.ndarray:
@@ -875,9 +877,11 @@ def _line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
 
 def line_noise_ratio_of(line: np.ndarray, noise: np.ndarray, weights: np.ndarray) -> float:
     """The noise ratio from all the pair's samples (:func:`line_noise_samples`, in any order)."""
+    from .cpu.rules import median
+
     _, _, white = _line_taps(tuple(float(v) for v in weights))
-    noise = float(np.median(noise))
-    return float(np.clip(np.median(line) / noise, white, 1.0)) if noise > 0 else 1.0
+    noise = float(median(noise))
+    return float(np.clip(median(line) / noise, white, 1.0)) if noise > 0 else 1.0
 
 
 def line_noise_samples(

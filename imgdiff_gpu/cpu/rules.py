@@ -103,5 +103,15 @@ def line_evidence(
     return out
 
 
+def median(values: np.ndarray) -> np.floating:
+    """``np.median(values)``, the same value and type, by one compiled selection (``c/rules.c``) for
+    float32 values: NumPy's partition takes ~0.6 ms over the ~58,000 samples of a 720p pair's noise
+    ratio, three times a pair (:func:`imgdiff_gpu.detection.luma_bias_of`,
+    :func:`~imgdiff_gpu.detection.line_noise_ratio_of`); this ~0.15 ms. Other types and no values: NumPy's."""
+    if values.dtype != np.float32 or values.size == 0:
+        return np.median(values)
+    return np.float32(core.median(np.ascontiguousarray(values).reshape(-1)))
+
+
 def _f32(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)

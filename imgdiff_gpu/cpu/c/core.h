@@ -165,5 +165,6 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args);
 PyObject *core_block_differences(PyObject *self, PyObject *args);
 PyObject *core_contrast_scale(PyObject *self, PyObject *args);
 PyObject *core_line_evidence(PyObject *self, PyObject *args);
+PyObject *core_median(PyObject *self, PyObject *arg);
 
 #endif

@@ -8,7 +8,9 @@
  *   border noise factor", from the four local moments (mean and mean of squares of each
  *   luma plane);
  * - line_evidence: line_over_threshold's "|average| over its border noise factor, the
- *   larger of the two directions, over the threshold", and line_shift's "over the masking".
+ *   larger of the two directions, over the threshold", and line_shift's "over the masking";
+ * - median: np.median of the float32 samples that the pair's luma offset and line noise
+ *   ratio are medians of (luma_bias_of, line_noise_ratio_of), by selection on a copy.
  *
  * Every value is the float32 expression of its NumPy original, operation for operation
  * (-ffp-contract=off keeps each product and sum rounded on its own): bit for bit the same
@@ -174,4 +176,90 @@ PyObject *core_line_evidence(PyObject *self, PyObject *args)
 done:
     release_arrays(a, 8);
     return result;
+}
+
+/* The k-th smallest of v[0..n) (no NaN), v reordered so that v[0..k) <= v[k] (Wirth's selection:
+ * Hoare partitions around a median of three, on the side holding k). */
+static float select_kth(float *v, Py_ssize_t n, Py_ssize_t k)
+{
+    Py_ssize_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        const float a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+        const float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        Py_ssize_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot) {
+                i++;
+            }
+            while (v[j] > pivot) {
+                j--;
+            }
+            if (i <= j) {
+                const float t = v[i];
+                v[i++] = v[j];
+                v[j--] = t;
+            }
+        }
+        if (k <= j) {
+            hi = j;
+        } else if (k >= i) {
+            lo = i;
+        } else {
+            break; /* v(j..i) all equal the pivot */
+        }
+    }
+    return v[k];
+}
+
+/* median(values): np.median of a 1-D float32 array with at least one value, as a float: the
+ * middle value, or the float32 mean of the two middle ones ((a + b) / 2, as np.mean of two
+ * float32 values rounds it); NaN where any value is NaN. The same value whichever order
+ * the selection leaves (equal values are equal). */
+PyObject *core_median(PyObject *self, PyObject *arg)
+{
+    array_t a = {0};
+    static const elem_t F32[] = {ELEM_F32};
+    if (get_array(arg, &a, "values", 1, 0, 0) < 0 || expect_type(&a, "values", F32, 1) < 0) {
+        release_arrays(&a, 1);
+        return NULL;
+    }
+    const Py_ssize_t n = a.view.shape[0];
+    if (n == 0) {
+        release_arrays(&a, 1);
+        PyErr_SetString(PyExc_ValueError, "values: the median of no values is undefined");
+        return NULL;
+    }
+    float *v = malloc((size_t)n * sizeof(float));
+    if (v == NULL) {
+        release_arrays(&a, 1);
+        return PyErr_NoMemory();
+    }
+    double median;
+    Py_BEGIN_ALLOW_THREADS
+    const float *values = a.view.buf;
+    int nan = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        v[i] = values[i];
+        nan |= isnan(values[i]);
+    }
+    if (nan) {
+        median = NAN;
+    } else {
+        const Py_ssize_t k = n / 2;
+        const float upper = select_kth(v, n, k);
+        if (n % 2) {
+            median = upper;
+        } else {
+            float lower = v[0];
+            for (Py_ssize_t i = 1; i < k; i++) {
+                lower = v[i] > lower ? v[i] : lower;
+            }
+            const float sum = lower + upper;
+            median = sum / 2.0f;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(v);
+    release_arrays(&a, 1);
+    return PyFloat_FromDouble(median);
 }
