@@ -282,23 +282,21 @@ def difference_mask(
         ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
         # each luma plane made contiguous once, for every OpenCV filter below (a plane of the stack is strided)
         left_luma, right_luma = contiguous_luma(left), contiguous_luma(right)
-        masking, luma_scale = _masking_and_scale(
-            left_luma, right_luma, weights, thresholds, factors=window_noise_factors(left.shape[:2], weights)
-        )
         coarse = None
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
         bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
-        if known is not None and thresholds.line and known.shift is not None:
-            line = known.line
-            if line is None:
-                line = line_over_threshold(known.shift, weights, thresholds, known.ratio)
-            if masking is not None:
-                line /= masking  # as line_shift does
-        else:
-            if bias != 0.0:
-                right_luma = right_luma + np.float32(bias)  # the same float32 sums as unbiased's luma plane
-            line = line_shift(left_luma, right_luma, weights, thresholds, masking=masking)
+        # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
+        shift, line = (known.shift, known.line) if known is not None else (None, None)
+        if shift is None and (thresholds.line or thresholds.masking > 0):
+            biased = right_luma + np.float32(bias) if bias != 0.0 else right_luma  # unbiased's float32 sums
+            shift = luma_shift_map(left_luma, biased, weights)
+        if thresholds.line and line is None:
+            ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)
+            line = line_over_threshold(shift, weights, thresholds, ratio)
+        masking, luma_scale = _masking_where_it_counts(left_luma, right_luma, weights, thresholds, shift, line)
+        if line is not None and masking is not None:
+            line /= masking  # as line_shift does
         if line is not None:
             coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
         strength = evidence_strength(
@@ -319,6 +317,69 @@ def difference_mask(
     if valid is not None:
         mask &= valid
     return mask, float(ssim_threshold)
+
+
+LEVEL_MARGIN = 1e-2
+"""How far below a level's cut-off a bound computed in float32 (OpenCV's filters) must stay to rule
+out a value the strength pass computes in float64 reaching it (their difference: ~1e-4 of the cut-off)."""
+
+
+def _masking_where_it_counts(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    shift: np.ndarray | None,
+    line: np.ndarray | None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(:func:`contrast_masking`, :func:`luma_threshold_scale`) on the rows where they can change a
+    pixel's level, 1 elsewhere; (None, None) without masking.
+
+    The masking only divides the luma shift and the line evidence, by a factor of at least 1
+    (the scale: times border factors of at least 1), and the strength only counts as its levels
+    (``HYSTERESIS_LOW``, ``HYSTERESIS_HIGH``). On a row where the unmasked luma shift
+    ``|shift| / t_luma`` and the unmasked ``line`` stay below the low cut-off, both terms stay
+    below it whatever they are divided by, so every level is the one the whole frame's
+    masking gives; the masking is computed on the runs of the other rows only (each run with
+    the window's reach of rows around it: the same values as those rows of the whole), a few
+    bands in a frame of codec noise. ``shift``: ``w * dY`` with the pair's offset removed
+    (:func:`luma_shift_map`); ``line``: :func:`line_over_threshold` of it, or None.
+    """
+    from .cpu.rules import scratch
+
+    if thresholds.masking <= 0:
+        return None, None
+    height = left_luma.shape[0]
+    row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
+    reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
+    peaks = np.maximum(shift.max(axis=1), -shift.min(axis=1)) / np.float32(thresholds.luma_shift)
+    hot = peaks >= reach
+    if line is not None:
+        hot |= line.max(axis=1) >= reach
+    if hot.all():
+        return _masking_and_scale(left_luma, right_luma, weights, thresholds, factors=(row_factors, column_factors))
+    masking = scratch("masking_where_it_counts", left_luma.shape)
+    luma_scale = scratch("scale_where_it_counts", left_luma.shape)
+    masking.fill(1.0)
+    luma_scale.fill(1.0)
+    for first, last in _row_runs(hot, join=len(weights)):
+        factors = (row_factors[first:last], column_factors)
+        these = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
+        masking[first:last], luma_scale[first:last] = these
+    return masking, luma_scale
+
+
+def _row_runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:
+    """(first, last + 1) of the runs of True in ``flags``, runs less than ``join`` apart joined (each
+    run's masking reads the window's reach of rows around it, so near ones share them)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.view(np.int8), [0]))))
+    runs: list[tuple[int, int]] = []
+    for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if runs and first - runs[-1][1] < join:
+            runs[-1] = (runs[-1][0], last)
+        else:
+            runs.append((first, last))
+    return runs
 
 
 def contiguous_luma(planes: np.ndarray) -> np.ndarray:
