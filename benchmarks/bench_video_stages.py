@@ -3,8 +3,9 @@
 ``imgdiff video`` analyses pairs on worker threads, so a profiler of the whole
 command mixes them; this replays one clip's pairs on one thread instead (the
 kernels and OpenCV single-threaded, the screen deciding as the command's does,
-pausing after misses, each thread's scratch planes kept from one pair to the next) and times each named stage in the thread's own CPU time,
-which another job's load on a shared machine changes far less than wall time.
+pausing after misses, the scratch planes kept from one pair to the next as the
+command's workers keep them) and times each named stage in the thread's own CPU
+time, which another job's load on a shared machine changes far less than wall time.
 Decoding is left out (it runs on its own threads in the command).
 
 For each installation (``PYTHON:CHECKOUT``) a fresh process; the rounds interleave

@@ -349,7 +349,6 @@ def _masking_where_it_counts(
 
     if thresholds.masking <= 0:
         return None, None
-    height = left_luma.shape[0]
     row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
     reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
     peaks = np.maximum(shift.max(axis=1), -shift.min(axis=1)) / np.float32(thresholds.luma_shift)
