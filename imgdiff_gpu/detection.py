@@ -179,7 +179,10 @@ def hysteresis(weak: np.ndarray, strong: np.ndarray, min_core: int = 1) -> np.nd
     """
     import cv2
 
-    if not strong.any():  # most frame pairs of two encodes: nothing to label
+    # a kept component holds min_core strong pixels, so fewer in all keep none: then there is
+    # nothing to label (a frame pair of two encodes with a few specks of noise at full strength)
+    needed = max(min_core, 1)
+    if (np.count_nonzero(strong) if needed > 1 else strong.any()) < needed:
         return np.zeros(weak.shape, dtype=bool)
     count, labels = cv2.connectedComponents(weak.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     if count <= 1:
