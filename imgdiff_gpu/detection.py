@@ -348,13 +348,13 @@ def _masking_where_it_counts(
     bands in a frame of codec noise. ``shift``: ``w * dY`` with the pair's offset removed
     (:func:`luma_shift_map`); ``line``: :func:`line_over_threshold` of it, or None.
     """
-    from .cpu.rules import scratch
+    from .cpu.rules import abs_peaks, scratch
 
     if thresholds.masking <= 0:
         return None, None
     row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
     reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
-    peaks = np.maximum(shift.max(axis=1), -shift.min(axis=1)) / np.float32(thresholds.luma_shift)
+    peaks = abs_peaks(shift)[0] / np.float32(thresholds.luma_shift)
     hot = peaks >= reach
     if line is not None:
         hot |= line.max(axis=1) >= reach

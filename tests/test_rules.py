@@ -238,3 +238,12 @@ def test_the_masking_on_the_rows_where_it_counts_leaves_every_level_as_the_whole
 
     expected = levels(whole_masking, whole_scale)
     assert (expected > 0).any() and np.array_equal(levels(masking, scale), expected)
+
+
+@pytest.mark.parametrize("shape", [(720, 1280), (37, 61), (5, 3), (1, 17)])
+def test_the_abs_peaks_are_numpys_row_and_column_maxima(shape):
+    plane = np.random.default_rng(shape[1]).normal(0, 1, shape).astype(np.float32)
+    rows, columns = rules.abs_peaks(plane)
+    assert np.array_equal(rows, np.abs(plane).max(axis=1)) and np.array_equal(columns, np.abs(plane).max(axis=0))
+    with pytest.raises(ValueError, match="column_peaks"):
+        rules.core.abs_peaks(plane, rows, np.empty(shape[1] + 1, np.float32))

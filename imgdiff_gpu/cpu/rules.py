@@ -113,5 +113,14 @@ def median(values: np.ndarray) -> np.floating:
     return np.float32(core.median(np.ascontiguousarray(values).reshape(-1)))
 
 
+def abs_peaks(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(np.abs(plane).max(axis=1), np.abs(plane).max(axis=0))`` of a float32 plane, the same values, in
+    one compiled pass without ``|plane|`` written out (the video screen's bounds, ``screening.py``)."""
+    plane = _f32(plane)
+    rows, columns = np.empty(plane.shape[0], np.float32), np.empty(plane.shape[1], np.float32)
+    core.abs_peaks(plane, rows, columns)
+    return rows, columns
+
+
 def _f32(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)

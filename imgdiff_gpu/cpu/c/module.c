@@ -197,6 +197,8 @@ static PyMethodDef METHODS[] = {
      "line_evidence(along_rows, along_columns, window_rows, line_columns, line_rows, window_columns, threshold, "
      "masking, out): the line evidence over its threshold (and the masking, optional) into out."},
     {"median", core_median, METH_O, "median(values): np.median of a 1-D float32 array, as a float."},
+    {"abs_peaks", core_abs_peaks, METH_VARARGS,
+     "abs_peaks(plane, row_peaks, column_peaks): the largest |value| of each row and column of a float32 plane."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,
      "The threads a kernel called from this thread runs on (OMP_NUM_THREADS, else every core)."},
     {"set_num_threads", core_set_num_threads, METH_O, "Set the threads kernels called from this thread run on."},

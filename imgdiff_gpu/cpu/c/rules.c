@@ -9,6 +9,8 @@
  *   luma plane);
  * - line_evidence: line_over_threshold's "|average| over its border noise factor, the
  *   larger of the two directions, over the threshold", and line_shift's "over the masking";
+ * - abs_peaks: the largest |value| of each row and each column of the luma shift, which bound
+ *   the video screen's line and masked luma evidence (screening.py) without |shift| written out;
  * - median: np.median of the float32 samples that the pair's luma offset and line noise
  *   ratio are medians of (luma_bias_of, line_noise_ratio_of), by selection on a copy.
  *
@@ -286,4 +288,66 @@ PyObject *core_median(PyObject *self, PyObject *arg)
     free(keys);
     release_arrays(&a, 1);
     return PyFloat_FromDouble(median);
+}
+
+IMGDIFF_CLONES static void abs_peaks_of(const float *restrict plane, Py_ssize_t height, Py_ssize_t width, float *restrict rows,
+                                        float *restrict columns)
+{
+    for (Py_ssize_t j = 0; j < width; j++) {
+        columns[j] = 0.0f;
+    }
+    for (Py_ssize_t i = 0; i < height; i++) {
+        const float *row = plane + i * width;
+        /* the row's peak in 16 lanes, so the loop vectorizes (a largest value is the same in any order) */
+        float lanes[16] = {0.0f};
+        Py_ssize_t j = 0;
+        for (; j + 16 <= width; j += 16) {
+            for (int l = 0; l < 16; l++) {
+                const float magnitude = fabsf(row[j + l]);
+                lanes[l] = magnitude > lanes[l] ? magnitude : lanes[l];
+                columns[j + l] = magnitude > columns[j + l] ? magnitude : columns[j + l];
+            }
+        }
+        for (; j < width; j++) {
+            const float magnitude = fabsf(row[j]);
+            lanes[0] = magnitude > lanes[0] ? magnitude : lanes[0];
+            columns[j] = magnitude > columns[j] ? magnitude : columns[j];
+        }
+        float peak = 0.0f;
+        for (int l = 0; l < 16; l++) {
+            peak = lanes[l] > peak ? lanes[l] : peak;
+        }
+        rows[i] = peak;
+    }
+}
+
+/* abs_peaks(plane, row_peaks, column_peaks): the largest |value| of each row of a float32 plane into
+ * row_peaks, of each column into column_peaks (np.abs(plane).max(axis=1) and .max(axis=0), exactly:
+ * a largest value is one of the values, whatever the order; no NaN expected, none propagated). */
+PyObject *core_abs_peaks(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])) {
+        return NULL;
+    }
+    static const char *const names[3] = {"plane", "row_peaks", "column_peaks"};
+    static const elem_t F32[] = {ELEM_F32};
+    array_t a[3] = {0};
+    PyObject *result = NULL;
+    for (int n = 0; n < 3; n++) {
+        if (get_array(o[n], &a[n], names[n], n == 0 ? 2 : 1, n > 0, 0) < 0 || expect_type(&a[n], names[n], F32, 1) < 0) {
+            goto done;
+        }
+    }
+    const Py_ssize_t *shape = a[0].view.shape;
+    if (expect_shape(&a[1], names[1], shape, 1) < 0 || expect_shape(&a[2], names[2], shape + 1, 1) < 0) {
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    abs_peaks_of(a[0].view.buf, shape[0], shape[1], a[1].view.buf, a[2].view.buf);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 3);
+    return result;
 }
