@@ -274,6 +274,8 @@ def difference_mask(
     With ``antialiasing``, changes a sub-pixel edge shift explains do not count.
     ``known``: the luma terms already computed of these planes, taken as they are.
     """
+    from .cpu.rules import scratch
+
     valid = None if ignore is None else ~ignore
     explained = explained_by_antialiasing(left, right) if antialiasing else None
     if thresholds.exact:
@@ -292,7 +294,9 @@ def difference_mask(
         # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
         shift, line = (known.shift, known.line) if known is not None else (None, None)
         if shift is None and (thresholds.line or thresholds.masking > 0):
-            biased = right_luma + np.float32(bias) if bias != 0.0 else right_luma  # unbiased's float32 sums
+            biased = right_luma  # with the offset added: unbiased's float32 sums, into scratch
+            if bias != 0.0:
+                biased = np.add(right_luma, np.float32(bias), out=scratch("biased_luma", right_luma.shape))
             shift = luma_shift_map(left_luma, biased, weights)
         if thresholds.line and line is None:
             ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)

@@ -178,7 +178,9 @@ class FrameScreen:
 
         if t.line:
             # the line's average is one of |w * dY - b|'s, over the pair's share of the threshold
-            shift = luma_shift_map(luma_left, luma_right + np.float32(bias) if bias else luma_right, p.weights)
+            # the right luma with the offset added (unbiased's float32 sums), into scratch as the planes are
+            biased = np.add(luma_right, np.float32(bias), out=scratch("screen_biased", self.shape)) if bias else None
+            shift = luma_shift_map(luma_left, luma_right if biased is None else biased, p.weights)
             luma.shift = shift
             luma.ratio = ratio = line_noise_ratio(shift, p.weights)
             if luma_shift >= t.luma_shift * ratio * (1.0 - MARGIN):
