@@ -3,8 +3,9 @@
 ``imgdiff video`` analyses pairs on worker threads, so a profiler of the whole
 command mixes them; this replays one clip's pairs on one thread instead (the
 kernels and OpenCV single-threaded, the screen deciding as the command's does,
-pausing after misses) and times each named stage in the thread's own CPU time,
-which another job's load on a shared machine changes far less than wall time.
+pausing after misses, the scratch planes kept from one pair to the next as the
+command's workers keep them) and times each named stage in the thread's own CPU
+time, which another job's load on a shared machine changes far less than wall time.
 Decoding is left out (it runs on its own threads in the command).
 
 For each installation (``PYTHON:CHECKOUT``) a fresh process; the rounds interleave
@@ -38,6 +39,7 @@ from pathlib import Path
 import cv2
 cv2.setNumThreads(1)
 from imgdiff_gpu.cpu.threads import set_num_threads
+from imgdiff_gpu.cpu.rules import keeping_scratch
 set_num_threads(1)
 import imgdiff_gpu.cpu.analysis as analysis, imgdiff_gpu.cpu.screen as cpu_screen, imgdiff_gpu.cpu.ssim as cpu_ssim
 import imgdiff_gpu.detection as detection, imgdiff_gpu.job as job, imgdiff_gpu.planes as planes
@@ -87,6 +89,10 @@ pairs = list(zip(frames(next(clip.glob("a.*"))), frames(next(clip.glob("b.*"))))
 options = CompareOptions(device="cpu", sensitivity="low")
 
 def replay():
+    with keeping_scratch():  # as the command's workers keep their scratch planes from one pair to the next
+        replay_pairs()
+
+def replay_pairs():
     screen = screening.FrameScreen(pairs[0][0].shape[:2], options.thresholds())
     for left, right in pairs:
         start = time.thread_time()

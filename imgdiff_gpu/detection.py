@@ -179,7 +179,10 @@ def hysteresis(weak: np.ndarray, strong: np.ndarray, min_core: int = 1) -> np.nd
     """
     import cv2
 
-    if not strong.any():  # most frame pairs of two encodes: nothing to label
+    # a kept component holds min_core strong pixels, so fewer in all keep none: then there is
+    # nothing to label (a frame pair of two encodes with a few specks of noise at full strength)
+    needed = max(min_core, 1)
+    if (np.count_nonzero(strong) if needed > 1 else strong.any()) < needed:
         return np.zeros(weak.shape, dtype=bool)
     count, labels = cv2.connectedComponents(weak.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     if count <= 1:
@@ -271,6 +274,8 @@ def difference_mask(
     With ``antialiasing``, changes a sub-pixel edge shift explains do not count.
     ``known``: the luma terms already computed of these planes, taken as they are.
     """
+    from .cpu.rules import scratch
+
     valid = None if ignore is None else ~ignore
     explained = explained_by_antialiasing(left, right) if antialiasing else None
     if thresholds.exact:
@@ -282,23 +287,23 @@ def difference_mask(
         ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
         # each luma plane made contiguous once, for every OpenCV filter below (a plane of the stack is strided)
         left_luma, right_luma = contiguous_luma(left), contiguous_luma(right)
-        masking, luma_scale = _masking_and_scale(
-            left_luma, right_luma, weights, thresholds, factors=window_noise_factors(left.shape[:2], weights)
-        )
         coarse = None
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
         bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
-        if known is not None and thresholds.line and known.shift is not None:
-            line = known.line
-            if line is None:
-                line = line_over_threshold(known.shift, weights, thresholds, known.ratio)
-            if masking is not None:
-                line /= masking  # as line_shift does
-        else:
+        # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
+        shift, line = (known.shift, known.line) if known is not None else (None, None)
+        if shift is None and (thresholds.line or thresholds.masking > 0):
+            biased = right_luma  # with the offset added: unbiased's float32 sums, into scratch
             if bias != 0.0:
-                right_luma = right_luma + np.float32(bias)  # the same float32 sums as unbiased's luma plane
-            line = line_shift(left_luma, right_luma, weights, thresholds, masking=masking)
+                biased = np.add(right_luma, np.float32(bias), out=scratch("biased_luma", right_luma.shape))
+            shift = luma_shift_map(left_luma, biased, weights)
+        if thresholds.line and line is None:
+            ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)
+            line = line_over_threshold(shift, weights, thresholds, ratio)
+        masking, luma_scale = _masking_where_it_counts(left_luma, right_luma, weights, thresholds, shift, line)
+        if line is not None and masking is not None:
+            line /= masking  # as line_shift does
         if line is not None:
             coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
         strength = evidence_strength(
@@ -319,6 +324,69 @@ def difference_mask(
     if valid is not None:
         mask &= valid
     return mask, float(ssim_threshold)
+
+
+LEVEL_MARGIN = 1e-2
+"""How far below a level's cut-off a bound computed in float32 (OpenCV's filters) must stay to rule
+out a value the strength pass computes in float64 reaching it (their difference: ~1e-4 of the cut-off)."""
+
+
+def _masking_where_it_counts(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    shift: np.ndarray | None,
+    line: np.ndarray | None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(:func:`contrast_masking`, :func:`luma_threshold_scale`) on the rows where they can change a
+    pixel's level, 1 elsewhere; (None, None) without masking.
+
+    The masking only divides the luma shift and the line evidence, by a factor of at least 1
+    (the scale: times border factors of at least 1), and the strength only counts as its levels
+    (``HYSTERESIS_LOW``, ``HYSTERESIS_HIGH``). On a row where the unmasked luma shift
+    ``|shift| / t_luma`` and the unmasked ``line`` stay below the low cut-off, both terms stay
+    below it whatever they are divided by, so every level is the one the whole frame's
+    masking gives; the masking is computed on the runs of the other rows only (each run with
+    the window's reach of rows around it: the same values as those rows of the whole): 19-63 %
+    of a 720p frame's rows between two encodes (``benchmarks/video_set.py``'s seed 2026).
+    ``shift``: ``w * dY`` with the pair's offset removed (:func:`luma_shift_map`); ``line``:
+    :func:`line_over_threshold` of it, or None.
+    """
+    from .cpu.rules import abs_peaks, scratch
+
+    if thresholds.masking <= 0:
+        return None, None
+    row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
+    reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
+    peaks = abs_peaks(shift)[0] / np.float32(thresholds.luma_shift)
+    hot = peaks >= reach
+    if line is not None:
+        hot |= line.max(axis=1) >= reach
+    if hot.all():
+        return _masking_and_scale(left_luma, right_luma, weights, thresholds, factors=(row_factors, column_factors))
+    masking = scratch("masking_where_it_counts", left_luma.shape)
+    luma_scale = scratch("scale_where_it_counts", left_luma.shape)
+    masking.fill(1.0)
+    luma_scale.fill(1.0)
+    for first, last in _row_runs(hot, join=len(weights)):
+        factors = (row_factors[first:last], column_factors)
+        these = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
+        masking[first:last], luma_scale[first:last] = these
+    return masking, luma_scale
+
+
+def _row_runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:
+    """(first, last + 1) of the runs of True in ``flags``, runs less than ``join`` apart joined (each
+    run's masking reads the window's reach of rows around it, so near ones share them)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.view(np.int8), [0]))))
+    runs: list[tuple[int, int]] = []
+    for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if runs and first - runs[-1][1] < join:
+            runs[-1] = (runs[-1][0], last)
+        else:
+            runs.append((first, last))
+    return runs
 
 
 def contiguous_luma(planes: np.ndarray) -> np.ndarray:
@@ -638,8 +706,10 @@ def _area_weights(size: int, small: int) -> np.ndarray:
 
 def luma_bias_of(block_means: np.ndarray, thresholds: Thresholds) -> float:
     """:func:`luma_bias` from all the frame's block means (:func:`luma_block_means`, in any order)."""
+    from .cpu.rules import median
+
     largest = HYSTERESIS_LOW * thresholds.luma_shift
-    return float(np.clip(np.median(block_means), -largest, largest))
+    return float(np.clip(median(block_means), -largest, largest))
 
 
 def unbiased(right: np.ndarray, bias: float) -> np.ndarray:
@@ -875,9 +945,11 @@ def _line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
 
 def line_noise_ratio_of(line: np.ndarray, noise: np.ndarray, weights: np.ndarray) -> float:
     """The noise ratio from all the pair's samples (:func:`line_noise_samples`, in any order)."""
+    from .cpu.rules import median
+
     _, _, white = _line_taps(tuple(float(v) for v in weights))
-    noise = float(np.median(noise))
-    return float(np.clip(np.median(line) / noise, white, 1.0)) if noise > 0 else 1.0
+    noise = float(median(noise))
+    return float(np.clip(median(line) / noise, white, 1.0)) if noise > 0 else 1.0
 
 
 def line_noise_samples(

@@ -142,7 +142,7 @@ class FrameScreen:
         return self._screen_keeping(left, right)[0]
 
     def _screen_keeping(self, left: np.ndarray, right: np.ndarray) -> tuple[float | None, ScreenedPair | None]:
-        from .cpu.rules import scratch
+        from .cpu.rules import abs_peaks, scratch
         from .cpu.screen import frame_steps
         from .cpu.ssim import ssim_map_and_bounds
 
@@ -171,23 +171,36 @@ class FrameScreen:
         luma = LumaEvidence(bias)
         luma_shift, luma_step = luma_shift + abs(bias), luma_step + abs(bias)
 
+        peaks = None  # the largest |shift| of each row and column, once computed
+
         def not_cleared() -> tuple[None, ScreenedPair]:
             return None, ScreenedPair(left, right, t, ssim_map, p, luma)
 
         if t.line:
             # the line's average is one of |w * dY - b|'s, over the pair's share of the threshold
-            shift = luma_shift_map(luma_left, luma_right + np.float32(bias) if bias else luma_right, p.weights)
+            # the right luma with the offset added (unbiased's float32 sums), into scratch as the planes are
+            biased = np.add(luma_right, np.float32(bias), out=scratch("screen_biased", self.shape)) if bias else None
+            shift = luma_shift_map(luma_left, luma_right if biased is None else biased, p.weights)
             luma.shift = shift
             luma.ratio = ratio = line_noise_ratio(shift, p.weights)
             if luma_shift >= t.luma_shift * ratio * (1.0 - MARGIN):
                 # only some rows and columns of the line evidence are computed, so the full
                 # comparison computes it itself (from the shift and ratio handed over)
-                largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio)
+                peaks = abs_peaks(shift)
+                largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, peaks)
                 if largest >= 1.0 - MARGIN:
                     return not_cleared()
         if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
             # the threshold is raised at each pixel: the shift map over its scale decides
-            luma_shift = masked_luma_shift(luma_left, luma_right, p.weights, t, bias=bias, shift=luma.shift)
+            luma_shift = masked_luma_shift(
+                luma_left,
+                luma_right,
+                p.weights,
+                t,
+                bias=bias,
+                shift=luma.shift,
+                row_peaks=None if peaks is None else peaks[0],
+            )
         if not self.no_difference(luma_shift, min_ssim, luma_step, chroma_step, channel_step):
             return not_cleared()
         return score_of(ssim_map, p.crop, self.ignore), None
@@ -213,13 +226,15 @@ def masked_luma_shift(
     *,
     bias: float | None = None,
     shift: np.ndarray | None = None,
+    row_peaks: np.ndarray | None = None,
 ) -> float:
     """The largest ``|w * dY - b| / scale`` (the luma shift at the unraised threshold's scale) of two luma planes.
 
     ``b`` is the pair's own luma offset (:func:`imgdiff_gpu.detection.luma_bias`),
     computed unless given. ``shift``: ``w * (Y1 - (Y2 + b))`` where already computed
     (:func:`imgdiff_gpu.detection.luma_shift_map`), the same up to float rounding, taken
-    instead of filtering again.
+    instead of filtering again; ``row_peaks``: its rows' largest ``|shift|`` where already
+    known (:func:`imgdiff_gpu.cpu.rules.abs_peaks`).
 
     The same window and per-pixel scale as the strength kernel's; filtered by
     OpenCV in float32 rather than the kernel's loop, a difference of float
@@ -228,24 +243,21 @@ def masked_luma_shift(
     computed only for the runs of rows where the shift does (a few bands in a
     frame of codec noise), and elsewhere the shift itself is the bound.
     """
-    from .cpu.rules import scratch
+    from .cpu.rules import abs_peaks
     from .detection import luma_bias, luma_threshold_scale
 
-    if shift is not None:
-        shift = np.abs(shift, out=scratch("screen_magnitude", shift.shape))
-    else:
+    if shift is None:
         w = np.asarray(weights, np.float32)
         shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
         if bias is None:
             bias = luma_bias(left_luma, right_luma, t)
         shift -= np.float32(bias)  # the window's weights sum to 1
-        np.abs(shift, out=shift)
-    peaks = shift.max(axis=1)
+    peaks = abs_peaks(shift)[0] if row_peaks is None else row_peaks
     over = peaks >= t.luma_shift * (1.0 - MARGIN)
     largest = float(peaks[~over].max()) if not over.all() else 0.0
     for first, last in _runs(over, join=len(weights)):
         scale = luma_threshold_scale(left_luma, right_luma, weights, t, rows=(first, last))
-        largest = max(largest, float((shift[first:last] / scale).max()))
+        largest = max(largest, float((np.abs(shift[first:last]) / scale).max()))
     return largest
 
 
@@ -256,6 +268,7 @@ def masked_line_shift(
     t: Thresholds,
     shift: np.ndarray,
     ratio: float,
+    peaks: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     """The largest line evidence (:func:`imgdiff_gpu.detection.line_shift`) of two luma planes, or a
     bound on it below ``1 - MARGIN``.
@@ -269,15 +282,17 @@ def masked_line_shift(
     nearly all of them), with OpenCV as :func:`~imgdiff_gpu.detection.line_over_threshold`
     filters the whole; elsewhere the row's or column's largest is the bound. Then, as the
     whole would be, divided by the contrast masking (a factor >= 1) on the bands of rows
-    where the evidence reaches the threshold: exact there, up to float rounding.
+    where the evidence reaches the threshold: exact there, up to float rounding. ``peaks``:
+    the largest ``|shift|`` of each row and column where already known
+    (:func:`imgdiff_gpu.cpu.rules.abs_peaks`).
     """
-    from .cpu.rules import scratch
+    from .cpu.rules import abs_peaks
     from .detection import contrast_masking, line_factors, line_taps, window_noise_factors
 
     height = shift.shape[0]
     threshold = t.luma_shift * ratio
-    magnitude = np.abs(shift, out=scratch("screen_magnitude", shift.shape))
-    row_peaks, column_peaks = magnitude.max(axis=1) / threshold, magnitude.max(axis=0) / threshold
+    row_peaks, column_peaks = abs_peaks(shift) if peaks is None else peaks
+    row_peaks, column_peaks = row_peaks / threshold, column_peaks / threshold
     rows = np.flatnonzero(row_peaks >= 1.0 - MARGIN)
     columns = np.flatnonzero(column_peaks >= 1.0 - MARGIN)
     largest = float(

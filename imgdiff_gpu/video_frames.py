@@ -203,7 +203,9 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True) -> Iter
             continue
         if result is None:
             result = compare_pair(a, b)
-        fraction = float(result.mask.mean()) if result.mask is not None else 1.0
+        # the mask's mean, exactly (an integer count over the size, as NumPy's float64 sum of 0s and 1s
+        # gives it), without a float64 copy of the mask
+        fraction = np.count_nonzero(result.mask) / result.mask.size if result.mask is not None else 1.0
         yield (
             FrameResult(index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch),
             result,

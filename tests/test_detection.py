@@ -304,3 +304,16 @@ def test_a_difference_needs_its_core_of_strong_pixels():
     assert hysteresis(weak, strong).sum() == 80
     kept = hysteresis(weak, strong, min_core=12)
     assert kept[10:14, 2:12].all() and kept.sum() == 40
+
+
+def test_fewer_strong_pixels_in_all_than_a_core_keep_nothing():
+    from imgdiff_gpu.detection import hysteresis
+
+    weak = np.zeros((20, 40), bool)
+    weak[2:8, 2:20] = True
+    strong = np.zeros_like(weak)
+    strong[4, 2:13] = True  # 11, all in one blob
+    assert not hysteresis(weak, strong, min_core=12).any()
+    strong[5, 2] = True  # the 12th
+    assert hysteresis(weak, strong, min_core=12).sum() == weak.sum()
+    assert not hysteresis(weak, np.zeros_like(weak), min_core=0).any()

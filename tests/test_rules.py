@@ -169,3 +169,81 @@ def test_an_image_narrower_than_the_line_window_is_compared_at_low():
     assert result.different and result.regions
     factors = detection.line_factors((40, 23), luma_ssim_params(left[..., 0]).weights)
     assert all(np.isfinite(f).all() and (f >= 1).all() for f in factors)
+
+
+def _samples(kind: str, size: int, rng) -> np.ndarray:
+    if kind == "normal":
+        values = rng.normal(0, 1, size)
+    elif kind == "ties":  # a few values, many times each (block means of a flat frame)
+        values = rng.integers(-3, 4, size) / 8
+    elif kind == "sorted":  # correlated like an image's samples in raster order
+        values = np.sort(rng.normal(0, 1, size))
+    elif kind == "constant":
+        values = np.full(size, 2.5)
+    else:  # "wide": every exponent, both signs, the infinities at the ends (never both middle values)
+        values = rng.normal(0, 1, size) * 10.0 ** rng.integers(-30, 30, size)
+        if size >= 4:
+            values[:2] = np.inf, -np.inf
+    return values.astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "sorted", "constant", "wide"])
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 10, 4097, 57600, 57601])
+def test_the_median_is_numpys_value_and_type(kind, size):
+    values = _samples(kind, size, np.random.default_rng(size))
+    expected, got = np.median(values), rules.median(values)
+    assert type(got) is type(expected) is np.float32
+    assert got == expected or (np.isnan(got) and np.isnan(expected))
+    assert np.array_equal(values, _samples(kind, size, np.random.default_rng(size)))  # read, never reordered
+
+
+def test_the_median_of_values_with_a_nan_is_nan_and_other_types_are_numpys():
+    values = np.random.default_rng(2).normal(0, 1, 1000).astype(np.float32)
+    values[500] = np.nan
+    assert np.isnan(rules.median(values))
+    doubles = np.random.default_rng(3).normal(0, 1, 1001)
+    assert rules.median(doubles) == np.median(doubles) and rules.median(doubles).dtype == np.float64
+    with pytest.raises(ValueError, match="median of no values"):
+        rules.core.median(np.zeros(0, np.float32))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_masking_on_the_rows_where_it_counts_leaves_every_level_as_the_whole_frames(seed):
+    # a noisy pair with a faint line and a strong patch in texture: some rows reach the weak cut-off, most do not
+    shape = (160, 200)
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.random(shape, dtype=np.float32), (0, 0), 1.0)
+    left = np.stack([base, base * 0.5, base * 0.25], axis=2).astype(np.float32)
+    right = left + rng.normal(0, 0.006, left.shape).astype(np.float32)
+    right[40:42, 20:180, 0] += np.float32(0.02)  # a faint line
+    right[100:110, 60:70, 0] += np.float32(0.05)  # a patch
+    right = np.ascontiguousarray(right)
+    weights = luma_ssim_params(left[..., 0]).weights
+    left_luma, right_luma = detection.contiguous_luma(left), detection.contiguous_luma(right)
+    shift = detection.luma_shift_map(left_luma, right_luma, weights)
+    line = detection.line_over_threshold(shift, weights, LOW, detection.line_noise_ratio(shift, weights))
+    masking, scale = detection._masking_where_it_counts(left_luma, right_luma, weights, LOW, shift, line)
+    factors = detection.window_noise_factors(shape, weights)
+    whole_masking, whole_scale = detection._masking_and_scale(left_luma, right_luma, weights, LOW, factors=factors)
+    computed = (masking != 1).any(axis=1)
+    assert 0 < computed.sum() < shape[0]  # some rows computed, some not: both branches taken
+    assert np.array_equal(masking[computed], whole_masking[computed])
+    assert np.array_equal(scale[computed], whole_scale[computed])
+    ssim_map = rng.uniform(0.9, 1.0, shape)
+
+    def levels(masking, scale):
+        settings = dict(luma=LOW.luma_shift, chroma=LOW.chroma_shift, texture=LOW.texture, ssim_threshold=0.3)
+        strength = strength_map(left, right, ssim_map, weights, luma_scale=scale, coarse=line / masking, **settings)
+        return detection.strength_levels(strength)
+
+    expected = levels(whole_masking, whole_scale)
+    assert (expected > 0).any() and np.array_equal(levels(masking, scale), expected)
+
+
+@pytest.mark.parametrize("shape", [(720, 1280), (37, 61), (5, 3), (1, 17)])
+def test_the_abs_peaks_are_numpys_row_and_column_maxima(shape):
+    plane = np.random.default_rng(shape[1]).normal(0, 1, shape).astype(np.float32)
+    rows, columns = rules.abs_peaks(plane)
+    assert np.array_equal(rows, np.abs(plane).max(axis=1)) and np.array_equal(columns, np.abs(plane).max(axis=0))
+    with pytest.raises(ValueError, match="column_peaks"):
+        rules.core.abs_peaks(plane, rows, np.empty(shape[1] + 1, np.float32))

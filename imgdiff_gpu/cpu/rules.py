@@ -103,5 +103,24 @@ def line_evidence(
     return out
 
 
+def median(values: np.ndarray) -> np.floating:
+    """``np.median(values)``, the same value and type, by one compiled selection (``c/rules.c``) for
+    float32 values: NumPy's partition takes ~0.6 ms over the ~58,000 samples of a 720p pair's noise
+    ratio, three times a pair (:func:`imgdiff_gpu.detection.luma_bias_of`,
+    :func:`~imgdiff_gpu.detection.line_noise_ratio_of`); this ~0.15 ms. Other types and no values: NumPy's."""
+    if values.dtype != np.float32 or values.size == 0:
+        return np.median(values)
+    return np.float32(core.median(np.ascontiguousarray(values).reshape(-1)))
+
+
+def abs_peaks(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(np.abs(plane).max(axis=1), np.abs(plane).max(axis=0))`` of a float32 plane, the same values, in
+    one compiled pass without ``|plane|`` written out (the video screen's bounds, ``screening.py``)."""
+    plane = _f32(plane)
+    rows, columns = np.empty(plane.shape[0], np.float32), np.empty(plane.shape[1], np.float32)
+    core.abs_peaks(plane, rows, columns)
+    return rows, columns
+
+
 def _f32(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)

@@ -8,7 +8,11 @@
  *   border noise factor", from the four local moments (mean and mean of squares of each
  *   luma plane);
  * - line_evidence: line_over_threshold's "|average| over its border noise factor, the
- *   larger of the two directions, over the threshold", and line_shift's "over the masking".
+ *   larger of the two directions, over the threshold", and line_shift's "over the masking";
+ * - abs_peaks: the largest |value| of each row and each column of the luma shift, which bound
+ *   the video screen's line and masked luma evidence (screening.py) without |shift| written out;
+ * - median: np.median of the float32 samples that the pair's luma offset and line noise
+ *   ratio are medians of (luma_bias_of, line_noise_ratio_of), by selection on a copy.
  *
  * Every value is the float32 expression of its NumPy original, operation for operation
  * (-ffp-contract=off keeps each product and sum rounded on its own): bit for bit the same
@@ -173,5 +177,177 @@ PyObject *core_line_evidence(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     release_arrays(a, 8);
+    return result;
+}
+
+/* A float's bits as an unsigned key in the floats' order (negatives flipped whole, the others'
+ * sign bit set), and back. */
+IMGDIFF_INLINE uint32_t order_key(float value)
+{
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    return bits ^ ((uint32_t)((int32_t)bits >> 31) | 0x80000000u);
+}
+
+IMGDIFF_INLINE float key_value(uint32_t key)
+{
+    const uint32_t bits = key ^ (((key >> 31) - 1u) | 0x80000000u);
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+#define DIGIT_BITS 11
+#define DIGIT_BINS (1 << DIGIT_BITS)
+
+/* The key of the k-th smallest of keys[0..n) (0-based), found a digit of 11 bits at a time from
+ * the top: a histogram of the candidates' digit picks the digit of rank k, and the candidates
+ * with that digit are kept (compacted at the front of `keys`, which this overwrites). No
+ * comparisons that depend on the data, so no mispredicted branches (a quickselect of an
+ * image's correlated samples spends most of its time on those). */
+static uint32_t select_key(uint32_t *keys, Py_ssize_t n, Py_ssize_t k)
+{
+    Py_ssize_t counts[DIGIT_BINS];
+    uint32_t prefix = 0;
+    for (int shift = 32 - DIGIT_BITS; n > 0; shift = shift > DIGIT_BITS ? shift - DIGIT_BITS : 0) {
+        memset(counts, 0, sizeof counts);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            counts[(keys[i] >> shift) & (DIGIT_BINS - 1)]++;
+        }
+        uint32_t digit = 0;
+        while (k >= counts[digit]) {
+            k -= counts[digit++];
+        }
+        prefix |= digit << shift;
+        Py_ssize_t kept = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            keys[kept] = keys[i];
+            kept += ((keys[i] >> shift) & (DIGIT_BINS - 1)) == digit;
+        }
+        n = kept;
+        if (shift == 0) {
+            break;
+        }
+    }
+    return prefix;
+}
+
+/* median(values): np.median of a 1-D float32 array with at least one value, as a float: the
+ * middle value, or the float32 mean of the two middle ones ((a + b) / 2, as np.mean of two
+ * float32 values rounds it); NaN where any value is NaN. */
+PyObject *core_median(PyObject *self, PyObject *arg)
+{
+    array_t a = {0};
+    static const elem_t F32[] = {ELEM_F32};
+    if (get_array(arg, &a, "values", 1, 0, 0) < 0 || expect_type(&a, "values", F32, 1) < 0) {
+        release_arrays(&a, 1);
+        return NULL;
+    }
+    const Py_ssize_t n = a.view.shape[0];
+    if (n == 0) {
+        release_arrays(&a, 1);
+        PyErr_SetString(PyExc_ValueError, "values: the median of no values is undefined");
+        return NULL;
+    }
+    uint32_t *keys = malloc((size_t)n * sizeof(uint32_t));
+    if (keys == NULL) {
+        release_arrays(&a, 1);
+        return PyErr_NoMemory();
+    }
+    double median;
+    Py_BEGIN_ALLOW_THREADS
+    const float *values = a.view.buf;
+    int nan = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        keys[i] = order_key(values[i]);
+        nan |= values[i] != values[i];
+    }
+    if (nan) {
+        median = NAN;
+    } else {
+        const Py_ssize_t k = n / 2;
+        const uint32_t upper = select_key(keys, n, k);
+        if (n % 2) {
+            median = key_value(upper);
+        } else {
+            /* the (k-1)-th: the largest value below the k-th where k of them are below it, else the k-th */
+            Py_ssize_t below = 0;
+            uint32_t largest_below = 0;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                const uint32_t key = order_key(values[i]);
+                const int less = key < upper;
+                below += less;
+                largest_below = less && key > largest_below ? key : largest_below;
+            }
+            const float lower = key_value(below >= k ? largest_below : upper);
+            const float sum = lower + key_value(upper);
+            median = sum / 2.0f;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(keys);
+    release_arrays(&a, 1);
+    return PyFloat_FromDouble(median);
+}
+
+IMGDIFF_CLONES static void abs_peaks_of(const float *restrict plane, Py_ssize_t height, Py_ssize_t width, float *restrict rows,
+                                        float *restrict columns)
+{
+    for (Py_ssize_t j = 0; j < width; j++) {
+        columns[j] = 0.0f;
+    }
+    for (Py_ssize_t i = 0; i < height; i++) {
+        const float *row = plane + i * width;
+        /* the row's peak in 16 lanes, so the loop vectorizes (a largest value is the same in any order) */
+        float lanes[16] = {0.0f};
+        Py_ssize_t j = 0;
+        for (; j + 16 <= width; j += 16) {
+            for (int l = 0; l < 16; l++) {
+                const float magnitude = fabsf(row[j + l]);
+                lanes[l] = magnitude > lanes[l] ? magnitude : lanes[l];
+                columns[j + l] = magnitude > columns[j + l] ? magnitude : columns[j + l];
+            }
+        }
+        for (; j < width; j++) {
+            const float magnitude = fabsf(row[j]);
+            lanes[0] = magnitude > lanes[0] ? magnitude : lanes[0];
+            columns[j] = magnitude > columns[j] ? magnitude : columns[j];
+        }
+        float peak = 0.0f;
+        for (int l = 0; l < 16; l++) {
+            peak = lanes[l] > peak ? lanes[l] : peak;
+        }
+        rows[i] = peak;
+    }
+}
+
+/* abs_peaks(plane, row_peaks, column_peaks): the largest |value| of each row of a float32 plane into
+ * row_peaks, of each column into column_peaks (np.abs(plane).max(axis=1) and .max(axis=0), exactly:
+ * a largest value is one of the values, whatever the order; no NaN expected, none propagated). */
+PyObject *core_abs_peaks(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])) {
+        return NULL;
+    }
+    static const char *const names[3] = {"plane", "row_peaks", "column_peaks"};
+    static const elem_t F32[] = {ELEM_F32};
+    array_t a[3] = {0};
+    PyObject *result = NULL;
+    for (int n = 0; n < 3; n++) {
+        if (get_array(o[n], &a[n], names[n], n == 0 ? 2 : 1, n > 0, 0) < 0 || expect_type(&a[n], names[n], F32, 1) < 0) {
+            goto done;
+        }
+    }
+    const Py_ssize_t *shape = a[0].view.shape;
+    if (expect_shape(&a[1], names[1], shape, 1) < 0 || expect_shape(&a[2], names[2], shape + 1, 1) < 0) {
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    abs_peaks_of(a[0].view.buf, shape[0], shape[1], a[1].view.buf, a[2].view.buf);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 3);
     return result;
 }
