@@ -186,7 +186,7 @@ def hysteresis(weak: np.ndarray, strong: np.ndarray, min_core: int = 1) -> np.nd
         return np.zeros(weak.shape, dtype=bool)
     # a component never leaves the rows and columns that hold weak pixels: only those are labelled
     rows, columns = np.flatnonzero(weak.any(axis=1)), np.flatnonzero(weak.any(axis=0))
-    box = bounding_box(rows, columns, weak.shape)
+    box = bounding_box(rows, columns)
     count, labels = connected_components(weak[box].view(np.uint8))
     if count <= 1:
         return np.zeros(weak.shape, dtype=bool)

@@ -63,13 +63,13 @@ def find_regions(
     if ys.size == 0:
         return [], np.zeros(mask.shape, dtype=bool)
     # Grow by half the gap so fragments touch, label the grown mask, then count only the
-    # original pixels; the grown mask is empty beyond the differing pixels' box grown so, so
-    # only that box is grown and labelled (the components, and their raster order, as the
-    # whole image's)
-    grow = merge_distance // 2 + merge_distance % 2 if merge_distance > 0 else 0
-    box = bounding_box(ys, xs, mask.shape, margin=grow)
+    # original pixels. Only the differing pixels' box is grown and labelled: two grown pixels
+    # that touch still touch clamped into the box (it holds both centres), so the fragments
+    # join as in the whole image
+    box = bounding_box(ys, xs)
     grouping = mask_u8[box]
-    if grow > 0:
+    if merge_distance > 0:
+        grow = merge_distance // 2 + merge_distance % 2
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * grow + 1, 2 * grow + 1))
         grouping = cv2.dilate(grouping, kernel)
     _, labels = connected_components(grouping)
@@ -111,13 +111,9 @@ def find_regions(
     return regions, kept_mask
 
 
-def bounding_box(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int], *, margin: int = 0) -> tuple[slice, slice]:
-    """The rows and columns of an image of ``shape`` that hold the pixels (``ys``, ``xs``, not
-    empty), ``margin`` more on each side where the image has them."""
-    height, width = shape
-    rows = slice(max(int(ys.min()) - margin, 0), min(int(ys.max()) + margin + 1, height))
-    columns = slice(max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, width))
-    return rows, columns
+def bounding_box(ys: np.ndarray, xs: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns that hold the pixels (``ys``, ``xs``; not empty)."""
+    return slice(int(ys.min()), int(ys.max()) + 1), slice(int(xs.min()), int(xs.max()) + 1)
 
 
 def connected_components(binary: np.ndarray) -> tuple[int, np.ndarray]:
