@@ -33,7 +33,8 @@ each stage (``--no-stages`` skips it): start-up to the first read of LEFT,
 decoding both images beside the warm-up, the analysis (the process's first
 call), the pictures, the report and page, the commit, the exit; wall and CPU
 seconds and minor page faults of each, medians printed and kept in the JSON
-(``stages_of_a_cold_out_run``).
+(``stages_of_a_cold_out_run``); with ``--baseline``, the baseline's too, in the
+same rounds (``baseline_stages_of_a_cold_out_run``), and the analysis's ratios.
 """
 
 from __future__ import annotations
@@ -306,6 +307,7 @@ def main() -> None:
         first_read: dict[str, list[float]] = {}
         first_read_cpu: dict[str, list[float]] = {}
         staged: dict[str, list[dict]] = {size: [] for size in sizes}
+        staged_baseline: dict[str, list[dict]] = {size: [] for size in sizes}
         for round_ in range(args.repeat + 1):  # round 0 warms up (the page cache)
             for size in sizes:
                 # each round in its own order, so that no row always comes after the same one: at 4K
@@ -319,9 +321,13 @@ def main() -> None:
                         times[size][row].append(seconds)
                         cpu_times[size][row].append(cpu)
                 if args.stages:
-                    stages = staged_run(*pairs[size], out, ROOT)
-                    if round_:
-                        staged[size].append(stages)
+                    # the baseline's cold run too, first in every other round
+                    checkouts = [(ROOT, staged), (args.baseline, staged_baseline)][:: 1 if round_ % 2 else -1]
+                    for checkout, into in checkouts:
+                        if checkout is not None:
+                            stages = staged_run(*pairs[size], out, checkout)
+                            if round_:
+                                into[size].append(stages)
             for checkout, label in ((ROOT, "imgdiff"), (args.baseline, "baseline")):
                 if checkout is not None:
                     seconds, cpu = until_first_read(*pairs[sizes[0]], out, checkout)
@@ -334,16 +340,27 @@ def main() -> None:
     first_read_medians = {label: statistics.median(v) for label, v in first_read.items()}
     first_read_cpu_medians = {label: statistics.median(v) for label, v in first_read_cpu.items()}
     report(medians, cpu_medians, first_read_medians, first_read_cpu_medians, sizes, args.repeat)
-    stage_medians = {
-        size: {
-            stage: [statistics.median(run[stage][k] for run in staged[size]) for k in range(3)]
-            for stage, _, _ in STAGES
+    stage_medians, baseline_stage_medians = (
+        {
+            size: {
+                stage: [statistics.median(run[stage][k] for run in runs[size]) for k in range(3)]
+                for stage, _, _ in STAGES
+            }
+            for size in sizes
+            if runs[size]
         }
-        for size in sizes
-        if staged[size]
-    }
+        for runs in (staged, staged_baseline)
+    )
     if stage_medians:
         report_stages(stage_medians, args.repeat)
+    if baseline_stage_medians:
+        report_stages(baseline_stage_medians, args.repeat, label="baseline")
+        for size in baseline_stage_medians:
+            ours, theirs = stage_medians[size][STAGES[2][0]], baseline_stage_medians[size][STAGES[2][0]]
+            print(
+                f"{size} analysis / baseline's: wall {ours[0] / theirs[0]:.2f}x, CPU {ours[1] / theirs[1]:.2f}x, "
+                f"page faults {ours[2] / theirs[2]:.2f}x"
+            )
     result = {
         "date": dt.date.today().isoformat(),
         "cpu": cpu_name(),
@@ -361,6 +378,10 @@ def main() -> None:
             size: {stage: dict(zip(("wall_s", "cpu_s", "minor_faults"), v, strict=True)) for stage, v in t.items()}
             for size, t in stage_medians.items()
         },
+        "baseline_stages_of_a_cold_out_run": {
+            size: {stage: dict(zip(("wall_s", "cpu_s", "minor_faults"), v, strict=True)) for stage, v in t.items()}
+            for size, t in baseline_stage_medians.items()
+        },
         "runs_s": times,
         "runs_cpu_s": cpu_times,
     }
@@ -369,9 +390,9 @@ def main() -> None:
     print(f"\nwrote {path}")
 
 
-def report_stages(stage_medians: dict, repeat: int) -> None:
+def report_stages(stage_medians: dict, repeat: int, label: str = "imgdiff") -> None:
     sizes = list(stage_medians)
-    print(f"\nstages of one cold `imgdiff compare --out DIR` run (median of {repeat}): wall s / CPU s / page faults\n")
+    print(f"\nstages of one cold `{label} compare --out DIR` run (median of {repeat}): wall s / CPU s / page faults\n")
     print("| stage | " + " | ".join(sizes) + " |")
     print("|---|" + "---|" * len(sizes))
     for stage, _, _ in STAGES:

@@ -177,23 +177,31 @@ def hysteresis(weak: np.ndarray, strong: np.ndarray, min_core: int = 1) -> np.nd
 
     With ``min_core`` 1 this is skimage's apply_hysteresis_threshold (with OpenCV).
     """
-    import cv2
+    from .regions import bounding_box, connected_components
 
     # a kept component holds min_core strong pixels, so fewer in all keep none: then there is
     # nothing to label (a frame pair of two encodes with a few specks of noise at full strength)
     needed = max(min_core, 1)
     if (np.count_nonzero(strong) if needed > 1 else strong.any()) < needed:
         return np.zeros(weak.shape, dtype=bool)
-    count, labels = cv2.connectedComponents(weak.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    # a component never leaves the rows and columns that hold weak pixels: only those are labelled
+    rows, columns = np.flatnonzero(weak.any(axis=1)), np.flatnonzero(weak.any(axis=0))
+    box = bounding_box(rows, columns)
+    count, labels = connected_components(weak[box].view(np.uint8))
     if count <= 1:
         return np.zeros(weak.shape, dtype=bool)
+    strong_labels = labels[strong[box]]
     if min_core <= 1:
         keep = np.zeros(count, dtype=bool)
-        keep[labels[strong]] = True
+        keep[strong_labels] = True
     else:
-        keep = np.bincount(labels[strong], minlength=count) >= min_core
+        keep = np.bincount(strong_labels, minlength=count) >= min_core
     keep[0] = False
-    return keep[labels]
+    if labels.shape == weak.shape:
+        return keep[labels]
+    mask = np.zeros(weak.shape, dtype=bool)
+    mask[box] = keep[labels]
+    return mask
 
 
 def mask_from_levels(levels: np.ndarray, min_core: int = 1) -> np.ndarray:
@@ -285,8 +293,11 @@ def difference_mask(
         ssim_threshold = 1.0
     else:
         ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
-        # each luma plane made contiguous once, for every OpenCV filter below (a plane of the stack is strided)
-        left_luma, right_luma = contiguous_luma(left), contiguous_luma(right)
+        # each luma plane made contiguous once, for every OpenCV filter below (a plane of the stack is
+        # strided), where a rule reads it: the offset, the line evidence and the masking (the low rules)
+        left_luma = right_luma = None
+        if thresholds.luma_bias or thresholds.line or thresholds.masking > 0:
+            left_luma, right_luma = contiguous_luma(left), contiguous_luma(right)
         coarse = None
         if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
             coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma

@@ -317,3 +317,70 @@ def test_fewer_strong_pixels_in_all_than_a_core_keep_nothing():
     strong[5, 2] = True  # the 12th
     assert hysteresis(weak, strong, min_core=12).sum() == weak.sum()
     assert not hysteresis(weak, np.zeros_like(weak), min_core=0).any()
+
+
+def _hysteresis_reference(weak, strong, min_core=1):
+    """Labels of the whole mask, 8-connected, four bytes a pixel (scipy): what hysteresis must give."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(weak, structure=np.ones((3, 3)))
+    cores = np.bincount(labels[strong], minlength=count + 1)
+    cores[0] = 0
+    return (cores >= max(min_core, 1))[labels]
+
+
+@pytest.mark.parametrize("min_core", [1, 3])
+@pytest.mark.parametrize("where", ["corner", "middle", "everywhere"])
+def test_hysteresis_labels_only_the_weak_pixels_box_and_keeps_the_whole_masks_components(where, min_core):
+    from imgdiff_gpu.detection import hysteresis
+
+    rng = np.random.default_rng(7)
+    strength = np.zeros((300, 400))
+    field = rng.random((120, 150)) * 1.3
+    at = {"corner": (180, 250), "middle": (90, 120), "everywhere": (0, 0)}[where]
+    if where == "everywhere":
+        strength = rng.random(strength.shape) * 1.3
+    else:
+        strength[at[0] : at[0] + 120, at[1] : at[1] + 150] = field
+    weak, strong = strength >= 0.5, strength >= 1.0
+    strong[0, 0] = True  # outside every weak component where the field is not there: counts for none
+    kept = hysteresis(weak, strong, min_core)
+    np.testing.assert_array_equal(kept, _hysteresis_reference(weak, strong, min_core))
+    assert kept.any()
+
+
+def test_components_too_many_for_two_byte_labels_are_labelled_with_four():
+    from imgdiff_gpu.regions import connected_components
+
+    specks = np.zeros((600, 600), np.uint8)
+    specks[::2, ::2] = 1  # 90,000 isolated pixels: more than two-byte labels hold
+    count, labels = connected_components(specks)
+    assert count == 90_001 and labels.dtype == np.int32
+    assert labels[598, 598] == 90_000
+    count, labels = connected_components(specks[:100])
+    assert count == 15_001 and labels.dtype == np.uint16
+
+
+@pytest.mark.parametrize("offset", [(0, 0), (150, 230), (300 - 40, 400 - 60)])
+def test_regions_of_a_mask_do_not_depend_on_the_empty_image_around_it(offset):
+    rng = np.random.default_rng(3)
+    small = rng.random((40, 60)) > 0.97  # specks a few pixels apart: merged into fragments
+    planes = rng.random((40, 60, 3)).astype(np.float32)
+    ssim_map = rng.random((40, 60)).astype(np.float32)
+    alone, alone_kept = find_regions(small, ssim_map, planes, planes * 0.5, min_area=2, merge_distance=2)
+    y, x = offset
+    mask = np.zeros((300, 400), bool)
+    big_planes = np.zeros((300, 400, 3), np.float32)
+    big_ssim = np.ones((300, 400), np.float32)
+    mask[y : y + 40, x : x + 60], big_planes[y : y + 40, x : x + 60], big_ssim[y : y + 40, x : x + 60] = (
+        small,
+        planes,
+        ssim_map,
+    )
+    placed, placed_kept = find_regions(mask, big_ssim, big_planes, big_planes * 0.5, min_area=2, merge_distance=2)
+    assert len(alone) > 1
+    assert [(r.x + x, r.y + y, r.width, r.height, r.area, r.min_ssim, r.mean_ssim) for r in alone] == [
+        (r.x, r.y, r.width, r.height, r.area, r.min_ssim, r.mean_ssim) for r in placed
+    ]
+    np.testing.assert_array_equal(placed_kept[y : y + 40, x : x + 60], alone_kept)
+    assert placed_kept.sum() == alone_kept.sum()
