@@ -380,16 +380,17 @@ def _masking_where_it_counts(
     luma_scale = scratch("scale_where_it_counts", left_luma.shape)
     masking.fill(1.0)
     luma_scale.fill(1.0)
-    for first, last in _row_runs(hot, join=len(weights)):
+    for first, last in flag_runs(hot, join=len(weights)):
         factors = (row_factors[first:last], column_factors)
         these = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
         masking[first:last], luma_scale[first:last] = these
     return masking, luma_scale
 
 
-def _row_runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:
-    """(first, last + 1) of the runs of True in ``flags``, runs less than ``join`` apart joined (each
-    run's masking reads the window's reach of rows around it, so near ones share them)."""
+def flag_runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:
+    """(first, last + 1) of the runs of True in ``flags``, runs less than ``join`` apart joined: each
+    run of rows (or columns) a filter computes reads the window's reach around it, so near ones
+    share those and are cheaper as one."""
     edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.view(np.int8), [0]))))
     runs: list[tuple[int, int]] = []
     for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):

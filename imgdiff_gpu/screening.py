@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 
 from .cpu.analysis import ScreenedPair
-from .detection import LumaEvidence, Thresholds, line_noise_ratio, luma_bias, luma_shift_map
+from .detection import LumaEvidence, Thresholds, flag_runs, line_noise_ratio, luma_bias, luma_shift_map
 from .pipeline import luma_ssim_params, score_of
 
 MARGIN = 1e-3
@@ -255,7 +255,7 @@ def masked_luma_shift(
     peaks = abs_peaks(shift)[0] if row_peaks is None else row_peaks
     over = peaks >= t.luma_shift * (1.0 - MARGIN)
     largest = float(peaks[~over].max()) if not over.all() else 0.0
-    for first, last in _runs(over, join=len(weights)):
+    for first, last in flag_runs(over, join=len(weights)):
         scale = luma_threshold_scale(left_luma, right_luma, weights, t, rows=(first, last))
         largest = max(largest, float((np.abs(shift[first:last]) / scale).max()))
     return largest
@@ -324,7 +324,7 @@ def masked_line_shift(
     largest = max(largest, float(peaks.max(initial=0.0, where=~over)))
     position = np.full(height, -1)
     position[rows] = np.arange(len(rows))
-    for first, last in _runs(over, join=len(weights)):
+    for first, last in flag_runs(over, join=len(weights)):
         masking = contrast_masking(left_luma, right_luma, weights, t, rows=(first, last))
         if len(columns):
             largest = max(largest, float((along_columns[first:last] / masking[:, columns]).max()))
@@ -333,21 +333,6 @@ def masked_line_shift(
         if chosen.any():
             largest = max(largest, float((along_rows[these[chosen]] / masking[chosen]).max()))
     return largest
-
-
-def _runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:
-    """(first, last + 1) of the runs of True in ``flags``, runs less than ``join`` apart joined.
-
-    Joined, since each run's scale reads the window's reach of rows around it.
-    """
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.view(np.int8), [0]))))
-    runs: list[tuple[int, int]] = []
-    for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-        if runs and first - runs[-1][1] < join:
-            runs[-1] = (runs[-1][0], last)
-        else:
-            runs.append((first, last))
-    return runs
 
 
 def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
