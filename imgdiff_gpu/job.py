@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,31 +53,37 @@ LARGE_PAIR_PIXELS = 4_000_000
 """Pixels an image of a pair has, at least, for :func:`compare_files` to ask NumPy for no huge pages."""
 
 
-def huge_pages_for(pixels: int) -> None:
-    """Whether NumPy advises transparent huge pages for the arrays of a pair of images this large.
+@contextmanager
+def huge_pages_for(pixels: int) -> Iterator[None]:
+    """NumPy's advice of transparent huge pages, for the arrays of a pair of images this large, while it lasts.
 
     A comparison writes each of its working arrays once, soon after allocating it, so what its
-    pages cost is their first fault. On this project's (virtual) machine huge pages that were
-    used a moment ago come cheap, 400 MB touched in 0.05 s against 0.16 s in 4 KB pages, but
-    the first touch of fresh ones also costs the host's work: 0.6-0.8 s for the same 400 MB.
-    A 1080p pair's ~130 MB of working arrays find enough of the first kind (0.02 s of system
-    time in its first analysis, 0.045 s without huge pages); a 4K pair's ~500 MB do not (0.08
-    to 0.9 s, median 0.48 s, against 0.18-0.27 s without). So pairs from this size up go
-    without (``benchmarks/bench_one_pair.py``; README, "One pair"). The advice is NumPy's
-    process-wide setting, changed through the function NumPy provides for it; a user's
+    pages cost is their first fault. Where the host backs huge pages anew on their first touch
+    (the virtual machine this was measured on), fresh ones cost more than 4 KB pages: a 1080p
+    pair's working arrays mostly find huge pages used a moment before, a 4K pair's do not. So
+    pairs from ``LARGE_PAIR_PIXELS`` up go without (figures: ``benchmarks/RESULTS.md``, "One
+    pair"). The advice is NumPy's process-wide setting, changed through the function NumPy
+    provides for it and put back afterwards; pairs compared at once on threads may run under
+    each other's advice, which changes what pages cost, never a result. A user's
     ``NUMPY_MADVISE_HUGEPAGE`` stands.
     """
-    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
-        return
-    import importlib
+    set_advice = None
+    if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+        import importlib
 
+        try:
+            multiarray = importlib.import_module("numpy._core.multiarray")  # NumPy 2; 1.x calls it numpy.core
+        except ImportError:
+            multiarray = importlib.import_module("numpy.core.multiarray")
+        set_advice = getattr(multiarray, "_set_madvise_hugepage", None)
+    if set_advice is None:
+        yield
+        return
+    previous = set_advice(pixels < LARGE_PAIR_PIXELS)
     try:
-        multiarray = importlib.import_module("numpy._core.multiarray")  # NumPy 2; 1.x calls it numpy.core
-    except ImportError:
-        multiarray = importlib.import_module("numpy.core.multiarray")
-    set_advice = getattr(multiarray, "_set_madvise_hugepage", None)
-    if set_advice is not None:
-        set_advice(pixels < LARGE_PAIR_PIXELS)
+        yield
+    finally:
+        set_advice(previous)
 
 
 def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None, keep_maps: bool = True):
@@ -198,27 +205,23 @@ def compare_files(
         with cpu_warmup(options.device):  # the comparison's modules load while the images decode
             left_image = load_image(left, max_pixels=options.max_pixels)
             right_image = load_image(right, max_pixels=options.max_pixels)
-        huge_pages_for(
-            max(
-                left_image.pixels.shape[0] * left_image.pixels.shape[1],
-                right_image.pixels.shape[0] * right_image.pixels.shape[1],
-            )
-        )
         ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
         outputs.check(output_paths(out_dir, json_path, junit_path))
 
-        result = compare_with(options, left_image, right_image, ignore=ignore, keep_maps=out_dir is not None)
-        checkpoint("compared")
-        names = []
-        if out_dir is not None:
-            # each picture staged as soon as it is encoded: a huge pair's are never all held at once
-            drawn = pictures(result, color=options.color, thickness=options.thickness)
-            for path, data in encoded_pictures(drawn, out_dir):
-                outputs.add(path, data)
-                names.append(path.name)
-                del data
-            del drawn
-            names = [*sorted(names), REPORT_HTML]
+        pixels = max(image.pixels.shape[0] * image.pixels.shape[1] for image in (left_image, right_image))
+        with huge_pages_for(pixels):
+            result = compare_with(options, left_image, right_image, ignore=ignore, keep_maps=out_dir is not None)
+            checkpoint("compared")
+            names = []
+            if out_dir is not None:
+                # each picture staged as soon as it is encoded: a huge pair's are never all held at once
+                drawn = pictures(result, color=options.color, thickness=options.thickness)
+                for path, data in encoded_pictures(drawn, out_dir):
+                    outputs.add(path, data)
+                    names.append(path.name)
+                    del data
+                del drawn
+                names = [*sorted(names), REPORT_HTML]
         report = build_report(result, outputs=names, settings=options.settings())
         if record:
             report.update(record)

@@ -209,16 +209,29 @@ cli.main()
     ("setting", "large", "expected"), [(None, False, True), (None, True, False), ("1", True, True), ("0", False, False)]
 )
 def test_compare_asks_no_huge_pages_for_a_large_pair_unless_the_user_says(setting, large, expected):
-    """``imgdiff compare`` turns NumPy's huge-page advice off for a large pair (see job.huge_pages_for),
-    here the example pair with the size limit lowered; a user's NUMPY_MADVISE_HUGEPAGE stands."""
+    """``imgdiff compare`` turns NumPy's huge-page advice off for a large pair's comparison (see
+    job.huge_pages_for), here the example pair with the size limit lowered, and puts it back after;
+    a user's NUMPY_MADVISE_HUGEPAGE stands."""
     left, right = ROOT / "examples" / "left.png", ROOT / "examples" / "right.png"
     code = f"""
 import sys
 from imgdiff_gpu import cli, job
+try:
+    from numpy._core.multiarray import _set_madvise_hugepage  # NumPy 2; 1.x calls it numpy.core
+except ImportError:
+    from numpy.core.multiarray import _set_madvise_hugepage
 job.LARGE_PAIR_PIXELS = {100 if large else 10**9}
+def advice():
+    now = _set_madvise_hugepage(False)
+    _set_madvise_hugepage(now)
+    return now
+compare_with = job.compare_with
+def looking(*args, **kwargs):
+    print(f"huge pages {{advice()}}", file=sys.stderr, flush=True)
+    return compare_with(*args, **kwargs)
+job.compare_with = looking
 def look(status):
-    import numpy as np
-    print(f"huge pages {{np._core.multiarray._set_madvise_hugepage(False)}}", file=sys.stderr, flush=True)
+    print(f"after {{advice()}}", file=sys.stderr, flush=True)
     sys.exit(status)
 cli.os._exit = look
 sys.argv = ["imgdiff", "compare", {str(left)!r}, {str(right)!r}, "--json", "-", "--device", "cpu"]
@@ -231,6 +244,7 @@ cli.main()
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
     assert f"huge pages {expected}" in done.stderr.splitlines(), done.stderr
+    assert f"after {setting != '0'}" in done.stderr.splitlines(), done.stderr  # NumPy's own setting again
 
 
 def test_an_output_in_the_way_is_refused_before_the_inputs_are_read(tmp_path, monkeypatch):
