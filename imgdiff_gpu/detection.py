@@ -186,6 +186,8 @@ def hysteresis(weak: np.ndarray, strong: np.ndarray, min_core: int = 1) -> np.nd
         return np.zeros(weak.shape, dtype=bool)
     # a component never leaves the rows and columns that hold weak pixels: only those are labelled
     rows, columns = np.flatnonzero(weak.any(axis=1)), np.flatnonzero(weak.any(axis=0))
+    if rows.size == 0:  # strong pixels outside every weak one (no caller makes those) keep nothing
+        return np.zeros(weak.shape, dtype=bool)
     box = bounding_box(rows, columns)
     count, labels = connected_components(weak[box].view(np.uint8))
     if count <= 1:
@@ -619,8 +621,9 @@ def _grid(shape: tuple[int, int], weights: tuple[float, ...], kind: str, rows: s
 def luma_bias(left_luma: np.ndarray, right_luma: np.ndarray, thresholds: Thresholds) -> float:
     """The pair's own luma offset that the luma shift leaves out: 0 unless ``thresholds.luma_bias``.
 
-    The median of ``Y1 - Y2`` over the 4 x 4 block means of the whole frame (the
-    coarse grid of :func:`coarse_chroma_shift`), clipped to the luma threshold times
+    The median of ``Y1 - Y2`` over the 4 x 4 block means of the whole frame (OpenCV's
+    ``INTER_AREA`` grid, which is :func:`coarse_chroma_shift`'s only where both sides are
+    multiples of 4: elsewhere its blocks take fractions of rows), clipped to the luma threshold times
     ``HYSTERESIS_LOW``. Two encodes of one source can differ by a uniform offset
     (limited-range levels rounded through each generation's colour conversion: 2.3/255
     after three generations of x264), which adds to every pixel's luma shift and lifts

@@ -208,6 +208,8 @@ def _inflate_plain_png(
         return None
     if len(rows) != size:  # less image data than the header promises
         return None
+    if not isinstance(rows, bytearray):  # the pixels are unfiltered in place, so into a writable buffer
+        rows = bytearray(rows)
     try:
         unfilter_in_place(rows, height, width, channels)
     except ValueError:  # a row's filter type is none of the five

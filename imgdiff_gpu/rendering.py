@@ -173,7 +173,9 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
     if comparison.mask is None and comparison.mismatch is None:
         raise ValueError("this comparison kept no maps to draw; compare it with keep_maps=True")
 
-    rgb_color = tuple(color)[::-1]
+    if len(color := tuple(np.ravel(color).astype(int).tolist())) != 3:
+        raise ValueError(f"color is three channels (blue, green, red), got {color}")
+    rgb_color = color[::-1]
 
     def marked(pixels: np.ndarray) -> Picture:
         height, width = pixels.shape[:2]

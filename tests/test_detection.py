@@ -384,3 +384,12 @@ def test_regions_of_a_mask_do_not_depend_on_the_empty_image_around_it(offset):
     ]
     np.testing.assert_array_equal(placed_kept[y : y + 40, x : x + 60], alone_kept)
     assert placed_kept.sum() == alone_kept.sum()
+
+
+def test_strong_pixels_without_weak_ones_keep_nothing():
+    from imgdiff_gpu.detection import hysteresis
+
+    weak = np.zeros((5, 5), dtype=bool)
+    strong = weak.copy()
+    strong[2, 2] = True
+    assert not hysteresis(weak, strong).any()

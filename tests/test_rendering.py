@@ -19,3 +19,16 @@ def test_heat_map_levels_are_the_rounded_clipped_dissimilarity(dtype):
     ssim_map = ssim_map.reshape(4, -1)
     expected = np.round(np.clip(1.0 - ssim_map, 0.0, 1.0) * 255).astype(np.uint8)
     np.testing.assert_array_equal(heat_map(ssim_map), cv2.applyColorMap(expected, cv2.COLORMAP_INFERNO))
+
+
+@pytest.mark.parametrize("color", [5, (1, 2), (1, 2, 3, 4)])
+def test_a_colour_that_is_not_three_channels_is_refused(color):
+    from imgdiff_gpu.pipeline import compare
+    from imgdiff_gpu.rendering import pictures
+
+    left = np.zeros((40, 40, 3), np.uint8)
+    right = left.copy()
+    right[10:20, 10:20] = 200
+    comparison = compare(left, right, keep_maps=True)
+    with pytest.raises(ValueError, match="three channels"):
+        pictures(comparison, color=color)

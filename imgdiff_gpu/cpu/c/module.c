@@ -135,10 +135,7 @@ int expect_shape(const array_t *a, const char *name, const Py_ssize_t *shape, in
 void prefault(void *start, size_t bytes)
 {
 #if defined(__linux__)
-    static long page = 0;
-    if (page == 0) {
-        page = sysconf(_SC_PAGESIZE);
-    }
+    long page = sysconf(_SC_PAGESIZE); /* per call: callers run on many threads at once */
     if (page <= 0 || bytes < (size_t)page) {
         return;
     }

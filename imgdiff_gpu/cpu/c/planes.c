@@ -117,7 +117,7 @@ PyObject *core_planes(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel
     {
-        /* each thread's rows, as schedule(static) would give them, mapped in one call first */
+        /* each thread's contiguous share of ceil(H / threads) rows, mapped in one call first */
         Py_ssize_t threads = 1, thread = 0;
 #ifdef _OPENMP
         threads = omp_get_num_threads();
