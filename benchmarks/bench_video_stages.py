@@ -39,7 +39,7 @@ from pathlib import Path
 import cv2
 cv2.setNumThreads(1)
 from imgdiff_gpu.cpu.threads import set_num_threads
-from imgdiff_gpu.cpu.rules import keeping_scratch
+from imgdiff_gpu.cpu.scratch import keeping_scratch
 set_num_threads(1)
 import imgdiff_gpu.cpu.analysis as analysis, imgdiff_gpu.cpu.screen as cpu_screen, imgdiff_gpu.cpu.ssim as cpu_ssim
 import imgdiff_gpu.detection as detection, imgdiff_gpu.job as job, imgdiff_gpu.planes as planes

@@ -284,7 +284,7 @@ def difference_mask(
     With ``antialiasing``, changes a sub-pixel edge shift explains do not count.
     ``known``: the luma terms already computed of these planes, taken as they are.
     """
-    from .cpu.rules import scratch
+    from .cpu.scratch import scratch
 
     valid = None if ignore is None else ~ignore
     explained = explained_by_antialiasing(left, right) if antialiasing else None
@@ -366,7 +366,8 @@ def _masking_where_it_counts(
     ``shift``: ``w * dY`` with the pair's offset removed (:func:`luma_shift_map`); ``line``:
     :func:`line_over_threshold` of it, or None.
     """
-    from .cpu.rules import abs_peaks, scratch
+    from .cpu.rules import abs_peaks
+    from .cpu.scratch import scratch
 
     if thresholds.masking <= 0:
         return None, None
@@ -525,7 +526,7 @@ def _local_moments(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.nd
     until the next call on the thread."""
     import cv2
 
-    from .cpu.rules import scratch
+    from .cpu.scratch import scratch
 
     w = weights.astype(np.float32)
     moments = []
@@ -645,7 +646,7 @@ def luma_block_means(left_luma: np.ndarray, right_luma: np.ndarray) -> np.ndarra
     """
     import cv2
 
-    from .cpu.rules import scratch
+    from .cpu.scratch import scratch
 
     height, width = left_luma.shape
     left_luma, right_luma = np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma)
@@ -911,7 +912,8 @@ def line_over_threshold(
     """
     import cv2
 
-    from .cpu.rules import line_evidence, scratch
+    from .cpu.rules import line_evidence
+    from .cpu.scratch import scratch
 
     extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
@@ -945,7 +947,7 @@ def _luma_shift(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarr
     """``w * (Y1 - Y2)``, signed, float32."""
     import cv2
 
-    from .cpu.rules import scratch
+    from .cpu.scratch import scratch
 
     w = np.asarray(weights, np.float32)
     left_luma, right_luma = np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma)

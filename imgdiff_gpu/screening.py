@@ -142,12 +142,13 @@ class FrameScreen:
         return self._screen_keeping(left, right)[0]
 
     def _screen_keeping(self, left: np.ndarray, right: np.ndarray) -> tuple[float | None, ScreenedPair | None]:
-        from .cpu.rules import abs_peaks, scratch
+        from .cpu.rules import abs_peaks
+        from .cpu.scratch import scratch
         from .cpu.screen import frame_steps
         from .cpu.ssim import ssim_map_and_bounds
 
         # the luma planes live only within this call (what it hands over is computed from them),
-        # so into this thread's scratch (:func:`imgdiff_gpu.cpu.rules.keeping_scratch`)
+        # so into this thread's scratch (:func:`imgdiff_gpu.cpu.scratch.keeping_scratch`)
         planes = (scratch("screen_luma_left", self.shape), scratch("screen_luma_right", self.shape))
         luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(
             left, right, reach=self.reach, out=planes

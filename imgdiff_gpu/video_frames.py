@@ -137,7 +137,7 @@ def analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Cal
 
     def analyse(left, right, screening: bool):
         from .cpu.analysis import screened
-        from .cpu.rules import keeping_scratch
+        from .cpu.scratch import keeping_scratch
 
         # each worker keeps its scratch planes from one pair to the next (a fresh plane costs its page faults)
         with keeping_scratch():

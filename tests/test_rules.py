@@ -3,8 +3,6 @@ luma offset: bit for bit the NumPy/OpenCV chains they replace."""
 
 from __future__ import annotations
 
-import threading
-
 import cv2
 import numpy as np
 import pytest
@@ -92,23 +90,6 @@ def test_the_passes_refuse_arrays_of_other_shapes():
     factors = (np.ones(10, np.float32), np.ones(12, np.float32), np.ones(10, np.float32), np.ones(11, np.float32))
     with pytest.raises(ValueError, match="window_columns"):
         rules.line_evidence(plane, plane, factors, 1.0)
-
-
-def test_scratch_is_reused_on_a_thread_that_keeps_it_and_never_shared_between_threads():
-    with rules.keeping_scratch():
-        first = rules.scratch("test", (20, 30))
-        again = rules.scratch("test", (10, 30))  # smaller: the start of the same memory
-        assert np.shares_memory(first, again) and again.flags.c_contiguous
-        assert not np.shares_memory(first, rules.scratch("other", (20, 30)))
-        elsewhere = []
-        thread = threading.Thread(target=lambda: elsewhere.append(rules.scratch("test", (20, 30))))
-        thread.start()
-        thread.join()
-        assert not np.shares_memory(first, elsewhere[0])
-        huge = (rules.SCRATCH_PIXELS + 1, 1)
-        assert not np.shares_memory(rules.scratch("test", huge), rules.scratch("test", huge))
-    # outside the block nothing is kept: a new array each call
-    assert not np.shares_memory(rules.scratch("test", (20, 30)), rules.scratch("test", (20, 30)))
 
 
 def test_the_strength_reads_the_right_luma_with_the_offset_as_unbiased_writes_it():
