@@ -7,7 +7,17 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 SOURCES_DIR = "imgdiff_gpu/cpu/c"
-SOURCES = ["module.c", "ssim.c", "strength.c", "planes.c", "histogram.c", "screen.c", "chroma.c", "rules.c", "png.c"]
+SOURCES = [
+    "module.c",
+    "ssim.c",
+    "strength.c",
+    "planes.c",
+    "histogram.c",
+    "screen.c",
+    "chroma.c",
+    "rules.c",
+    "png_unfilter.c",
+]
 
 # -ffp-contract=off: the kernels write fma() where they mean one, and nothing else is fused,
 # so every value is the same whatever the compiler or CPU (see core.h). -fno-math-errno

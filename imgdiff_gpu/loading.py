@@ -182,7 +182,7 @@ def _inflate_plain_png(
     data: bytes, chunks: list[tuple[bytes, int, int]], mode: str, shape: tuple[int, int]
 ) -> np.ndarray | None:
     """A plain, non-interlaced PNG's pixels, RGB(A) or grey, read-only, inflated by libdeflate and
-    unfiltered in place (:mod:`imgdiff_gpu.cpu.png`); None where the image data is not exactly what its
+    unfiltered in place (:mod:`imgdiff_gpu.cpu.png_unfilter`); None where the image data is not exactly what its
     header promises (OpenCV's libpng, then Pillow, decide what to make of that).
 
     libdeflate inflates 2.5 times as fast as zlib (a 4K photograph's 25 MB in 44 ms instead
@@ -195,7 +195,7 @@ def _inflate_plain_png(
         return None
     import numpy as np
 
-    from .cpu.png import unfilter_in_place
+    from .cpu.png_unfilter import unfilter_in_place
 
     height, width = shape
     channels = len(mode)

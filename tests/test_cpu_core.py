@@ -199,7 +199,7 @@ def test_each_c_file_names_its_python_wrapper_and_cuda_twin():
         wrapper = f"imgdiff_gpu/cpu/{source.stem}.py"
         assert wrapper in opening and (root / wrapper).is_file(), f"{source.name} does not name {wrapper}"
         kernel = re.search(r"kernels/\w+\.cu|imgdiff_gpu/gpu/\w+\.py", opening)
-        if kernel is None and "No CUDA twin: " in opening:  # says why (png.c: inputs decode on the CPU)
+        if kernel is None and "No CUDA twin: " in opening:  # says why (png_unfilter.c: inputs decode on the CPU)
             continue
         assert kernel and (root / kernel[0]).is_file(), f"{source.name} names no kernels/*.cu or GPU twin"
 

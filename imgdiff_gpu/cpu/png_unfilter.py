@@ -1,4 +1,4 @@
-"""Undoing PNG's row filters in place, compiled ahead of time (``c/png.c``).
+"""Undoing PNG's row filters in place, compiled ahead of time (``c/png_unfilter.c``).
 
 The decoding half of :mod:`imgdiff_gpu.png`: :mod:`imgdiff_gpu.loading` inflates a
 plain PNG's image data with libdeflate and turns the rows into pixels here, in the

@@ -1,4 +1,4 @@
-/* PNG's row filters undone, in place: the C of imgdiff_gpu/cpu/png.py (unfilter_in_place), the
+/* PNG's row filters undone, in place: the C of imgdiff_gpu/cpu/png_unfilter.py (unfilter_in_place), the
  * decoding half of imgdiff_gpu/png.py. No CUDA twin: inputs are decoded on the CPU whatever the device.
  *
  * imgdiff_gpu/loading.py inflates a plain PNG's image data (libdeflate) into one buffer of
