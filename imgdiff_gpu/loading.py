@@ -191,7 +191,7 @@ def _inflate_plain_png(
     """
     try:
         import deflate
-    except ImportError:  # an environment installed before it was a dependency: OpenCV decodes, as then
+    except ImportError:  # an environment installed before deflate was a dependency: OpenCV decodes
         return None
     import numpy as np
 
@@ -221,7 +221,8 @@ def _inflate_plain_png(
 
 
 # Image data past this (inflated) goes to libpng, which decodes a row at a time into the pixels:
-# libdeflate needs all of it in one buffer, a second copy of a huge image at the peak
+# libdeflate inflates all of it into one buffer, beside the joined compressed IDAT stream, which
+# for a huge image would be a second copy of it at the peak
 _INFLATE_AT_ONCE_BYTES = 1 << 28
 
 
@@ -334,8 +335,8 @@ def _check_png(data: bytes, path: Path) -> list[tuple[bytes, int, int]]:
     raise ImageLoadError(path, "truncated PNG: the file ends before its IEND chunk")
 
 
-def _plain_png(data: bytes, chunks: list[tuple[bytes, int, int]], max_pixels: int) -> tuple[str, int, int] | None:
-    """(Pillow's mode, height, width) of a plain PNG, which OpenCV decodes without Pillow; else None.
+def _plain_png(data: bytes, chunks: list[tuple[bytes, int, int]], max_pixels: int) -> tuple[str, int, int, bool] | None:
+    """(Pillow's mode, height, width, interlaced) of a plain PNG, decoded without Pillow; else None.
 
     Plain: 8-bit grey, RGB or RGBA (no palette, no transparency key, which OpenCV
     would turn into an alpha channel), within ``max_pixels``; its IHDR first,
@@ -366,7 +367,7 @@ def _plain_png(data: bytes, chunks: list[tuple[bytes, int, int]], max_pixels: in
                 return None
         elif length < _INERT_CHUNKS.get(kind, 1 << 32):
             return None
-    return (mode, height, width) if text <= _PLAIN_TEXT else None
+    return (mode, height, width, bool(interlace)) if text <= _PLAIN_TEXT else None
 
 
 def _check_inflated_size(body: bytes, kind: bytes, path: Path) -> None:
@@ -488,9 +489,8 @@ def _read_and_decode(path: Path, max_pixels: int) -> LoadedImage:
         chunks = _check_png(data, path)
         plain = _plain_png(data, chunks, max_pixels)
         if plain is not None:
-            mode, height, width = plain
+            mode, height, width, interlaced = plain
             pixels = None
-            interlaced = data[chunks[0][1] + 12]
             if not interlaced and height * (1 + width * len(mode)) <= _INFLATE_AT_ONCE_BYTES:
                 pixels = _inflate_plain_png(data, chunks, mode, (height, width))
             if pixels is None:

@@ -41,9 +41,9 @@ _MAX_CHUNK = 1 << 30  # image data is split into IDAT chunks no larger than this
 BAND_BYTES = 1 << 21
 """Pixels asked of a picture's drawer at once (:func:`encode_png_rows`): a 4K photograph comes in 12
 bands. A band's drawing (its copy of the pixels, the heat map's float levels) is filtered while it is
-still in the caches, and the next band's reuses the memory the allocator got back from it: a 4K pair's
-five pictures encoded in 0.24 s of CPU with 22,000 page faults, 0.30 s with 42,600 when each was drawn
-whole (NumPy's huge pages off, as ``imgdiff compare`` runs; 3 interleaved runs each)."""
+still in the caches, and the next band's reuses the memory the allocator got back from it instead of
+faulting in fresh pages (a 4K pair's pictures: half the page faults of whole pictures; figures in
+``benchmarks/RESULTS.md``, "One pair")."""
 
 
 def _chunk(kind: bytes, body) -> bytes:
