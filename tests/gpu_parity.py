@@ -189,7 +189,8 @@ def check_noise_rules(left: np.ndarray, right: np.ndarray) -> None:
         thresholds_for,
         unbiased,
     )
-    from imgdiff_gpu.gpu.noise_rules import coarse_chroma_shift_gpu, line_shift_gpu, noise_rules_gpu, unbiased_gpu
+    from imgdiff_gpu.gpu.chroma import coarse_chroma_shift_gpu
+    from imgdiff_gpu.gpu.noise_rules import line_shift_gpu, noise_rules_gpu, unbiased_gpu
     from imgdiff_gpu.pipeline import luma_ssim_params
     from imgdiff_gpu.planes import prepare_pair
 

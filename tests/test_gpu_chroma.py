@@ -30,7 +30,7 @@ def _planes(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 def test_the_device_computes_the_cpus_coarse_chroma_term(shape):
     import cupy
 
-    from imgdiff_gpu.gpu.noise_rules import _block_means, coarse_chroma_shift_gpu
+    from imgdiff_gpu.gpu.chroma import _block_means, coarse_chroma_shift_gpu
 
     left, right = _planes(*shape)
     expected = coarse_chroma_shift(left, right)

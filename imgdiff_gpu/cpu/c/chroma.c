@@ -1,7 +1,7 @@
 /* The coarse chroma term of 'low': |(w * dCr, w * dCb)| averaged at the coarse scale, at full size.
  *
  * C twin of imgdiff_gpu/detection.py's coarse_chroma_shift (wrapper imgdiff_gpu/cpu/chroma.py),
- * mirrored by imgdiff_gpu/gpu/noise_rules.py's coarse_chroma_shift_gpu. Every step is defined
+ * mirrored by imgdiff_gpu/gpu/chroma.py's coarse_chroma_shift_gpu. Every step is defined
  * here to the rounding, the same whatever the CPU, the threads or the buffers' addresses:
  *
  *  1. Block means of d = left - right, planes 1 and 2: blocks of 4 x 4 pixels from the top left,
