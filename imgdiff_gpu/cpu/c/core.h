@@ -82,6 +82,12 @@ int expect_type(const array_t *a, const char *name, const elem_t *types, int cou
 int expect_shape(const array_t *a, const char *name, const Py_ssize_t *shape, int ndim);
 const char *elem_name(elem_t type);
 
+/* One past the last row of strip `strip` of `rows` rows each, in an image of `height` rows. */
+IMGDIFF_INLINE Py_ssize_t strip_end(Py_ssize_t strip, Py_ssize_t rows, Py_ssize_t height)
+{
+    return (strip + 1) * rows < height ? (strip + 1) * rows : height;
+}
+
 /* scipy.ndimage's 'reflect' (d c b a | a b c d | d c b a), repeated as far as needed. */
 IMGDIFF_INLINE Py_ssize_t reflect(Py_ssize_t i, Py_ssize_t n)
 {

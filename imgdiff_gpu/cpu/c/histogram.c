@@ -61,7 +61,7 @@ PyObject *core_histogram(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel for schedule(dynamic, 1)
     for (Py_ssize_t strip = 0; strip < counts_shape[0]; strip++) {
-        const Py_ssize_t end = (strip + 1) * STRIP_ROWS < height ? (strip + 1) * STRIP_ROWS : height;
+        const Py_ssize_t end = strip_end(strip, STRIP_ROWS, height);
         int64_t *counts_row = counts + strip * bins;
         if (is_double) {
             COUNT_STRIP(double);

@@ -35,7 +35,7 @@ typedef struct {
 IMGDIFF_CLONES static void contrast_strip(const void *job_, Py_ssize_t strip, void *work)
 {
     const contrast_job *job = job_;
-    const Py_ssize_t end = (strip + 1) * STRIP_ROWS < job->height ? (strip + 1) * STRIP_ROWS : job->height;
+    const Py_ssize_t end = strip_end(strip, STRIP_ROWS, job->height);
     for (Py_ssize_t i = strip * STRIP_ROWS; i < end; i++) {
         const Py_ssize_t at = i * job->width;
         const float *mx = job->mean_x + at, *sx = job->square_x + at, *my = job->mean_y + at, *sy = job->square_y + at;
@@ -120,7 +120,7 @@ typedef struct {
 IMGDIFF_CLONES static void line_strip(const void *job_, Py_ssize_t strip, void *work)
 {
     const line_job *job = job_;
-    const Py_ssize_t end = (strip + 1) * STRIP_ROWS < job->height ? (strip + 1) * STRIP_ROWS : job->height;
+    const Py_ssize_t end = strip_end(strip, STRIP_ROWS, job->height);
     for (Py_ssize_t i = strip * STRIP_ROWS; i < end; i++) {
         const Py_ssize_t at = i * job->width;
         const float *ar = job->along_rows + at, *ac = job->along_columns + at;

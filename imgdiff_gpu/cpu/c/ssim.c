@@ -112,7 +112,7 @@ IMGDIFF_CLONES static void ssim_strip(const ssim_job *job, Py_ssize_t strip, dou
     const double *w = job->w;
     const Py_ssize_t height = job->height, width = job->width;
     const Py_ssize_t top = strip * job->strip_rows;
-    const Py_ssize_t bottom = top + job->strip_rows < height ? top + job->strip_rows : height;
+    const Py_ssize_t bottom = strip_end(strip, job->strip_rows, height);
     const Py_ssize_t stride = BLOCK_COLUMNS + 2 * radius;
     double *inputs = work;                           /* 4 x stride */
     double *ring = inputs + 4 * stride;              /* 4 x 2 taps x BLOCK_COLUMNS */

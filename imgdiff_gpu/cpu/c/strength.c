@@ -160,7 +160,7 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
     const double *w = job->w;
     const Py_ssize_t height = job->height, width = job->width, stride = width + 2 * halo;
     const Py_ssize_t top = strip * job->strip_rows;
-    const Py_ssize_t bottom = top + job->strip_rows < height ? top + job->strip_rows : height;
+    const Py_ssize_t bottom = strip_end(strip, job->strip_rows, height);
     const Py_ssize_t rows = bottom - top + 2 * halo;
     double *means = (double *)work;                              /* quantities x width */
     double *row = means + quantities * width;                    /* quantities x stride */
