@@ -55,11 +55,15 @@ class Thresholds:
     before the luma shift is measured (:func:`luma_bias`)."""
     line: bool = False
     """Whether the luma shift is also averaged along horizontal and vertical lines (:func:`line_shift`)."""
+    border_noise: bool = False
+    """Whether the window's noise factor at the borders is the pair's measured one where that is larger
+    (:func:`imgdiff_gpu.border_noise.measured_window_factors`)."""
 
     @property
     def adapts_to_noise(self) -> bool:
         """True when the thresholds follow the pair's own noise (masking, coarse terms, a core, a bias)."""
-        return self.masking > 0 or self.coarse_chroma is not None or self.min_core > 1 or self.luma_bias or self.line
+        rules = (self.coarse_chroma is not None, self.min_core > 1, self.luma_bias, self.line, self.border_noise)
+        return self.masking > 0 or any(rules)
 
 
 _PRESETS = {
@@ -81,6 +85,7 @@ _PRESETS = {
         min_core=12,
         luma_bias=True,
         line=True,
+        border_noise=True,
     ),
     "exact": Thresholds(luma_shift=0.0, chroma_shift=0.0, texture=0.0, ssim_ceiling=1.0, exact=True),
 }
@@ -371,7 +376,7 @@ def _masking_where_it_counts(
 
     if thresholds.masking <= 0:
         return None, None
-    row_factors, column_factors = window_noise_factors(left_luma.shape, weights)
+    row_factors, column_factors = border_factors(shift, left_luma.shape, weights, thresholds)
     reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
     peaks = abs_peaks(shift)[0] / np.float32(thresholds.luma_shift)
     hot = peaks >= reach
@@ -388,6 +393,19 @@ def _masking_where_it_counts(
         these = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
         masking[first:last], luma_scale[first:last] = these
     return masking, luma_scale
+
+
+def border_factors(
+    shift: np.ndarray | None, shape: tuple[int, int], weights: np.ndarray, thresholds: Thresholds
+) -> tuple[np.ndarray, np.ndarray]:
+    """The luma threshold's border noise factors per row and per column: the pair's measured ones
+    (:func:`imgdiff_gpu.border_noise.measured_window_factors`, of ``shift``) under ``border_noise``,
+    else :func:`window_noise_factors`."""
+    if thresholds.border_noise and shift is not None:
+        from .border_noise import measured_window_factors
+
+        return measured_window_factors(shift, weights)
+    return window_noise_factors(shape, weights)
 
 
 def flag_runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:

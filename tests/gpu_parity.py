@@ -180,17 +180,19 @@ def check_noise_rules(left: np.ndarray, right: np.ndarray) -> None:
     """
     import cupy
 
+    from imgdiff_gpu.border_noise import measured_window_factors
     from imgdiff_gpu.detection import (
         coarse_chroma_shift,
+        contiguous_luma,
         contrast_masking,
         line_shift,
         luma_bias,
-        luma_threshold_scale,
+        luma_shift_map,
         thresholds_for,
         unbiased,
     )
     from imgdiff_gpu.gpu.chroma import coarse_chroma_shift_gpu
-    from imgdiff_gpu.gpu.noise_rules import line_shift_gpu, noise_rules_gpu, unbiased_gpu
+    from imgdiff_gpu.gpu.noise_rules import line_shift_gpu, measured_window_factors_gpu, noise_rules_gpu, unbiased_gpu
     from imgdiff_gpu.pipeline import luma_ssim_params
     from imgdiff_gpu.planes import prepare_pair
 
@@ -199,14 +201,24 @@ def check_noise_rules(left: np.ndarray, right: np.ndarray) -> None:
     weights = luma_ssim_params(pair.left.luma).weights
     thresholds = thresholds_for("low")
     luma_scale, coarse = noise_rules_gpu(cupy.asarray(planes[0]), cupy.asarray(planes[1]), weights, thresholds)
-    expected_scale = luma_threshold_scale(planes[0][..., 0], planes[1][..., 0], weights, thresholds)
     expected_coarse = coarse_chroma_shift(*planes) / thresholds.coarse_chroma
     # the line evidence is folded into the coarse term, as difference_mask does
     masking = contrast_masking(planes[0][..., 0], planes[1][..., 0], weights, thresholds)
     right = unbiased(planes[1], luma_bias(planes[0][..., 0], planes[1][..., 0], thresholds))
     line = line_shift(planes[0][..., 0], right[..., 0], weights, thresholds, masking=masking)
+    # the luma factor: the masking times the border noise factors the pair's own shift measures
+    shift = luma_shift_map(contiguous_luma(planes[0]), contiguous_luma(right), weights)
+    factors = measured_window_factors(shift, weights)
+    expected_scale = masking * np.outer(*factors)
     assert luma_scale.dtype == coarse.dtype == np.float32
     assert np.abs(luma_scale.get() / expected_scale - 1).max() <= 0.02
+    # the measured factors themselves, from the CPU's shift: the same float32 medians
+    device_factors = measured_window_factors_gpu(cupy.asarray(shift), weights)
+    for ours, theirs in zip(device_factors, factors, strict=True):
+        assert ours.dtype == np.float32 and np.array_equal(ours.get(), theirs)
+    batch = measured_window_factors_gpu(cupy.asarray(np.stack([shift, shift * np.float32(0.5)])), weights)
+    for ours, theirs in zip(batch, factors, strict=True):  # each pair its own (a scaled shift, the same ratios)
+        assert np.array_equal(ours.get()[0], theirs) and np.allclose(ours.get()[1], theirs, rtol=1e-6)
     device_planes = cupy.asarray(planes[0]), cupy.asarray(planes[1])
     coarse_chroma = coarse_chroma_shift_gpu(*device_planes) / np.float32(thresholds.coarse_chroma)
     assert np.abs(coarse_chroma.get() - expected_coarse).max() <= 1e-6
@@ -315,3 +327,29 @@ def check_histogram() -> None:
         counts = ssim_histogram_gpu(cupy.asarray(maps), None if mask is None else cupy.asarray(mask)).get()
         for plane in range(2):
             assert np.array_equal(counts[plane], ssim_histogram_cpu(maps[plane], mask, 256))
+
+
+def check_measured_border_factors() -> None:
+    """``measured_window_factors_gpu`` of a batch is each pair's ``border_noise.measured_window_factors``,
+    bit for bit: a shift whose border rows and columns are noisier than its inside (raised there), and
+    one with no noise at all (the white-noise factors)."""
+    import cupy
+
+    from imgdiff_gpu.border_noise import measured_window_factors
+    from imgdiff_gpu.detection import window_noise_factors
+    from imgdiff_gpu.gpu.noise_rules import measured_window_factors_gpu
+    from imgdiff_gpu.pipeline import luma_ssim_params
+
+    rng = np.random.default_rng(5)
+    weights = luma_ssim_params(np.zeros((64, 96), np.float32)).weights
+    noisy = (rng.standard_normal((64, 96)) * 0.01).astype(np.float32)
+    noisy[:, -4:] *= np.float32(3.0)  # a codec's strip along the right border
+    noisy[:2] *= np.float32(2.0)  # and along the top
+    quiet = np.zeros((64, 96), np.float32)
+    rows, columns = measured_window_factors_gpu(cupy.asarray(np.stack([noisy, quiet])), weights)
+    white = window_noise_factors(noisy.shape, weights)
+    for n, shift in enumerate((noisy, quiet)):
+        expected = measured_window_factors(shift, weights)
+        assert np.array_equal(rows.get()[n], expected[0]) and np.array_equal(columns.get()[n], expected[1])
+    assert (rows.get()[0][:2] > white[0][:2]).all() and (columns.get()[0][-4:] > white[1][-4:]).all()
+    assert np.array_equal(rows.get()[1], white[0]) and np.array_equal(columns.get()[1], white[1])

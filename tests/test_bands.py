@@ -351,7 +351,7 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
         return lines[-1]
 
     def whole_masking(left_luma, right_luma, weights, thresholds, shift, line):
-        factors = detection.window_noise_factors(left_luma.shape, weights)
+        factors = detection.border_factors(shift, left_luma.shape, weights, thresholds)
         return detection._masking_and_scale(left_luma, right_luma, weights, thresholds, factors=factors)
 
     monkeypatch.setattr(strength, "strength_map", recording)
@@ -379,6 +379,7 @@ def test_the_pairs_statistics_gathered_in_bands_are_the_wholes(band_rows):
     """The block means and the line noise samples of bands of rows, with their halos, are the whole's."""
     from pictures import luma_analysis
 
+    from imgdiff_gpu.border_noise import border_samples, factors_of, measured_window_factors
     from imgdiff_gpu.detection import line_noise_samples, luma_bias, luma_block_means, luma_shift_map
     from imgdiff_gpu.planes import pair_layout
 
@@ -394,11 +395,22 @@ def test_the_pairs_statistics_gathered_in_bands_are_the_wholes(band_rows):
         for top, bottom, _, _ in bands.bands(left.shape[0], band_rows, 0)
     ]
     assert np.array_equal(np.sort(np.concatenate(gathered), axis=None), np.sort(blocks, axis=None))
-    line, noise = line_noise_samples(luma_shift_map(left_luma, right_luma + np.float32(bias), weights), weights)
+    shift = luma_shift_map(left_luma, right_luma + np.float32(bias), weights)
+    line, noise = line_noise_samples(shift, weights)
     banded = bands.BandedPair(left, right, pair_layout(left, right), params)
-    band_line, band_noise = bands.line_samples_in_bands(banded, band_rows, bias)
+    band_line, band_noise, row_values, column_values = bands.noise_samples_in_bands(banded, band_rows, bias)
     assert np.array_equal(np.sort(band_line), np.sort(line))
     assert np.array_equal(np.sort(band_noise), np.sort(noise))
+    # the border rows and columns of the measured border noise (border_noise.py): the whole's values
+    whole_rows, whole_columns = border_samples(shift, weights)
+    assert sorted(row_values) == sorted(whole_rows) == [0, 1, 2, 3, 4, 295, 296, 297, 298, 299]
+    assert sorted(column_values) == sorted(whole_columns) == [0, 1, 2, 3, 4, 446, 447, 448, 449, 450]
+    for banded_values, whole_values in ((row_values, whole_rows), (column_values, whole_columns)):
+        for index, values in whole_values.items():
+            assert np.array_equal(np.sort(banded_values[index]), np.sort(values))
+    banded_factors = factors_of(band_noise, row_values, column_values, shift.shape, weights)
+    for ours, theirs in zip(banded_factors, measured_window_factors(shift, weights), strict=True):
+        assert np.array_equal(ours, theirs)
 
 
 @pytest.mark.parametrize("width", [13, 100, 441, 8192 + 10, 8193 + 10, 9000])

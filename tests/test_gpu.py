@@ -18,6 +18,7 @@ from gpu_parity import (
     check_compare_low,
     check_histogram,
     check_low_levels,
+    check_measured_border_factors,
     check_noise_rules,
     check_planes,
     check_ssim,
@@ -108,6 +109,10 @@ LOW_PAIRS = {
 @pytest.mark.parametrize("pair", ["edited colour", "edited RGBA", "JPEG of an edit"])
 def test_low_noise_rules_on_the_device_are_the_cpu_rules(pair):
     check_noise_rules(*LOW_PAIRS[pair](None if on_real_gpu() else (64, 96)))
+
+
+def test_measured_border_noise_factors_on_the_device_are_the_cpus():
+    check_measured_border_factors()
 
 
 @pytest.mark.parametrize("pair", list(LOW_PAIRS))

@@ -204,7 +204,7 @@ def test_the_masking_on_the_rows_where_it_counts_leaves_every_level_as_the_whole
     shift = detection.luma_shift_map(left_luma, right_luma, weights)
     line = detection.line_over_threshold(shift, weights, LOW, detection.line_noise_ratio(shift, weights))
     masking, scale = detection._masking_where_it_counts(left_luma, right_luma, weights, LOW, shift, line)
-    factors = detection.window_noise_factors(shape, weights)
+    factors = detection.border_factors(shift, shape, weights, LOW)  # the pair's measured border noise too
     whole_masking, whole_scale = detection._masking_and_scale(left_luma, right_luma, weights, LOW, factors=factors)
     computed = (masking != 1).any(axis=1)
     assert 0 < computed.sum() < shape[0]  # some rows computed, some not: both branches taken

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams
+from ..border_noise import border_samples, factors_of
 from ..detection import (
     COARSE_FACTOR,
     LINE_SIGMA,
@@ -361,10 +362,20 @@ def analyse_in_bands(
     threshold, bias = _first_pass(pair, band_rows, valid, thresholds, score, heat, otsu=otsu)
     if not otsu:
         threshold = 1.0 if thresholds.exact else thresholds.ssim
-    ratio = _line_ratio_pass(pair, band_rows, bias) if thresholds.line else None
+    ratio, factors = _noise_pass(pair, band_rows, bias, thresholds)
     to_score = None if otsu else score  # without Otsu, the score's pass is the strength's
     marks = _marks_pass(
-        pair, band_rows, valid, thresholds, threshold, antialiasing, to_score, heat, bias=bias, ratio=ratio
+        pair,
+        band_rows,
+        valid,
+        thresholds,
+        threshold,
+        antialiasing,
+        to_score,
+        heat,
+        bias=bias,
+        ratio=ratio,
+        factors=factors,
     )
     if thresholds.exact:
         mask = marks
@@ -428,16 +439,31 @@ def _first_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, scor
     return threshold, bias
 
 
-def _line_ratio_pass(pair: BandedPair, band_rows: int, bias: float) -> float:
-    """The pair's line noise ratio, from the samples of all its bands."""
-    return line_noise_ratio_of(*line_samples_in_bands(pair, band_rows, bias), pair.params.weights)
+def _noise_pass(pair: BandedPair, band_rows: int, bias: float, thresholds: Thresholds):
+    """(the pair's line noise ratio or None, its measured border noise factors or None), from the
+    samples of all its bands (:func:`noise_samples_in_bands`)."""
+    if not (thresholds.line or thresholds.border_noise):
+        return None, None
+    line, noise, row_values, column_values = noise_samples_in_bands(pair, band_rows, bias)
+    weights, shape = pair.params.weights, (pair.height, pair.width)
+    ratio = line_noise_ratio_of(line, noise, weights) if thresholds.line else None
+    factors = factors_of(noise, row_values, column_values, shape, weights) if thresholds.border_noise else None
+    return ratio, factors
 
 
 def line_samples_in_bands(pair: BandedPair, band_rows: int, bias: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`~imgdiff_gpu.detection.line_noise_samples` of the pair with ``bias`` removed, band by band
     (each band's rows at multiples of LINE_SAMPLE): the whole's samples, in another order."""
+    return noise_samples_in_bands(pair, band_rows, bias)[:2]
+
+
+def noise_samples_in_bands(pair: BandedPair, band_rows: int, bias: float):
+    """:func:`line_samples_in_bands`, and :func:`~imgdiff_gpu.border_noise.border_samples` of the
+    pair's border rows and columns gathered from the bands (each band its own rows)."""
     weights = pair.params.weights
     lines, noises = [], []
+    row_values: dict[int, np.ndarray] = {}
+    column_parts: dict[int, list[np.ndarray]] = {}
     for top, bottom, lo, hi in bands(pair.height, band_rows, LINE_REACH + pair.params.radius):
         left_luma = pair.side_planes("left", lo, hi)[..., 0]
         right_luma = pair.side_planes("right", lo, hi)[..., 0]
@@ -450,20 +476,29 @@ def line_samples_in_bands(pair: BandedPair, band_rows: int, bias: float) -> tupl
         )
         lines.append(line)
         noises.append(noise)
-    return np.concatenate(lines), np.concatenate(noises)
+        kept = dict(shape=(pair.height, pair.width), top=lo, rows=(top - lo, bottom - lo))
+        rows, columns = border_samples(shift, weights, **kept)
+        row_values.update(rows)
+        for column, values in columns.items():
+            column_parts.setdefault(column, []).append(values)
+    column_values = {column: np.concatenate(parts) for column, parts in column_parts.items()}
+    return np.concatenate(lines), np.concatenate(noises), row_values, column_values
 
 
-def _marks_pass(pair: BandedPair, band_rows, valid, thresholds, threshold, antialiasing, score, heat, *, bias, ratio):
+def _marks_pass(
+    pair: BandedPair, band_rows, valid, thresholds, threshold, antialiasing, score, heat, *, bias, ratio, factors=None
+):
     """Strength levels (uint8, H x W: 0, 1 at >= low, 2 at >= high) band by band, or for ``exact`` the mask.
 
     With ``score``, the SSIM map is computed here for the first time: into the
     score, and into ``heat`` as the heat map's levels when they are kept.
     ``bias`` and ``ratio``: the pair's luma offset and line noise ratio (:func:`_first_pass`,
-    :func:`_line_ratio_pass`).
+    :func:`_noise_pass`); ``factors``: the pair's measured border noise factors (per row, per
+    column; None: the window's own).
     """
     params = pair.params
     marks = np.zeros((pair.height, pair.width), dtype=bool if thresholds.exact else np.uint8)
-    rows_factor, columns_factor = window_noise_factors((pair.height, pair.width), params.weights)
+    rows_factor, columns_factor = factors or window_noise_factors((pair.height, pair.width), params.weights)
     halo = band_halo(thresholds, antialiasing=antialiasing, radius=params.radius)
     for top, bottom, lo, hi in bands(pair.height, band_rows, halo):
         left_planes, right_planes = pair.planes(lo, hi)

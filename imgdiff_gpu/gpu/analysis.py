@@ -32,16 +32,18 @@ from ..cpu.strength import NEAR
 from ..detection import (
     SSIM_HISTOGRAM_BINS,
     Thresholds,
+    border_factors,
     coarse_chroma_shift,
+    contiguous_luma,
     contrast_masking,
     difference_mask,
     explained_by_antialiasing,
     line_shift,
     luma_bias,
+    luma_shift_map,
     mask_from_levels,
     otsu_ssim_threshold,
     unbiased,
-    window_noise_factors,
 )
 from ..planes import pair_layout, prepare_pair
 from ..regions import find_regions
@@ -82,13 +84,16 @@ def _ssim_band(cupy, left_luma, right_luma, params):
 def _noise_rules_host(left_planes, right_planes, weights, thresholds: Thresholds):
     """(luma_scale, coarse) of two host plane stacks, with the CPU's own functions (for bands)."""
     masking = contrast_masking(left_planes[..., 0], right_planes[..., 0], weights, thresholds)
+    right = unbiased(right_planes, luma_bias(left_planes[..., 0], right_planes[..., 0], thresholds))
     luma_scale = None
     if masking is not None:
-        luma_scale = masking * np.outer(*window_noise_factors(left_planes.shape[:2], weights))
+        shift = None
+        if thresholds.border_noise:
+            shift = luma_shift_map(contiguous_luma(left_planes), contiguous_luma(right), weights)
+        luma_scale = masking * np.outer(*border_factors(shift, left_planes.shape[:2], weights, thresholds))
     coarse = None
     if thresholds.coarse_chroma is not None and left_planes.shape[2] >= 3:
         coarse = coarse_chroma_shift(left_planes, right_planes) / thresholds.coarse_chroma
-    right = unbiased(right_planes, luma_bias(left_planes[..., 0], right_planes[..., 0], thresholds))
     line = line_shift(left_planes[..., 0], right[..., 0], weights, thresholds, masking=masking)
     if line is not None:
         coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)

@@ -9,6 +9,9 @@
   windows (``correlate1d`` in the order ``sepFilter2D`` filters), medians and factors;
   :func:`noise_rules_gpu` folds it into the coarse term (with :mod:`imgdiff_gpu.gpu.chroma`'s), as
   ``difference_mask`` does.
+* :func:`measured_window_factors_gpu` is :func:`imgdiff_gpu.border_noise.measured_window_factors`:
+  the window's noise factors per row and column, raised where the window folds to the
+  pair's own noise there (the same float32 medians, per pair).
 * :func:`unbiased_gpu` is :func:`imgdiff_gpu.detection.unbiased` with
   :func:`imgdiff_gpu.detection.luma_bias`: the right planes with the pair's own luma
   offset added, the median of the same ``INTER_AREA`` reduction.
@@ -24,6 +27,8 @@ import math
 
 import numpy as np
 
+from ..border_noise import NOISE_SAMPLE as BORDER_NOISE_SAMPLE
+from ..border_noise import border_indices
 from ..detection import (
     COARSE_FACTOR,
     HYSTERESIS_LOW,
@@ -62,18 +67,58 @@ def _contrast_masking_gpu(left_planes, right_planes, weights: np.ndarray, thresh
     return scale
 
 
-def line_shift_gpu(left_planes, right_planes, weights: np.ndarray, thresholds: Thresholds, masking=None):
-    """``detection.line_shift`` of CuPy plane stacks (the right one unbiased), each pair its own ratio."""
+def _luma_shift_gpu(left_planes, right_planes, weights: np.ndarray):
+    """``detection.luma_shift_map``: ``w * (Y1 - Y2)``, float32, rows first as ``sepFilter2D``."""
+    import cupy
+    from cupyx.scipy import ndimage
+
+    w = weights.astype(np.float32)
+    delta = cupy.ascontiguousarray(left_planes[..., 0] - right_planes[..., 0])
+    along = ndimage.correlate1d(delta, w, axis=-1, mode="reflect", output=np.float32)  # as sepFilter2D
+    return ndimage.correlate1d(along, w, axis=-2, mode="reflect", output=np.float32)
+
+
+def measured_window_factors_gpu(shift, weights: np.ndarray):
+    """``border_noise.measured_window_factors`` of a CuPy ``[N x] H x W`` luma shift: (rows ``[N x] H``,
+    columns ``[N x] W``), float32, each pair its own."""
+    import cupy
+
+    shape = shift.shape[-2:]
+    rows, columns = window_noise_factors(shape, weights)
+    batch = shift.shape[:-2]  # each pair its own factors, from the white-noise ones
+    rows = cupy.zeros((*batch, shape[0]), dtype=np.float32) + cupy.asarray(rows)
+    columns = cupy.zeros((*batch, shape[1]), dtype=np.float32) + cupy.asarray(columns)
+    step = BORDER_NOISE_SAMPLE
+    inside = (abs(shift) / _outer(*window_noise_factors(shape, weights)))[..., ::step, ::step]
+    noise = cupy.median(inside.reshape((*inside.shape[:-2], -1)), axis=-1)  # [N]
+    some = (noise > 0)[..., None]  # where the pair has no noise at all, the white-noise factors
+    noise = cupy.where(some, noise[..., None], np.float32(1.0))
+    radius = len(weights) // 2
+    for factors, axis, length in ((rows, -2, shape[0]), (columns, -1, shape[1])):
+        index = border_indices(length, radius)
+        border = abs(cupy.take(shift, cupy.asarray(index), axis=axis))
+        measured = cupy.median(border, axis=-1 if axis == -2 else -2) / noise
+        theory = factors[..., index]
+        factors[..., index] = cupy.where(some, cupy.maximum(theory, measured), theory)
+    return rows, columns
+
+
+def _outer_per_pair(rows, columns):
+    """Each pair's outer product of its factors (``[N x] H`` and ``[N x] W``), float32."""
+    return rows[..., :, None] * columns[..., None, :]
+
+
+def line_shift_gpu(left_planes, right_planes, weights: np.ndarray, thresholds: Thresholds, masking=None, shift=None):
+    """``detection.line_shift`` of CuPy plane stacks (the right one unbiased), each pair its own ratio;
+    ``shift``: their :func:`_luma_shift_gpu`, where already computed."""
     import cupy
     from cupyx.scipy import ndimage
 
     if not thresholds.line:
         return None
     extra, _, white = _line_taps(tuple(float(v) for v in weights))
-    w = weights.astype(np.float32)
-    delta = cupy.ascontiguousarray(left_planes[..., 0] - right_planes[..., 0])
-    along = ndimage.correlate1d(delta, w, axis=-1, mode="reflect", output=np.float32)  # as sepFilter2D
-    shift = ndimage.correlate1d(along, w, axis=-2, mode="reflect", output=np.float32)
+    if shift is None:
+        shift = _luma_shift_gpu(left_planes, right_planes, weights)
     along_rows = abs(ndimage.correlate1d(shift, extra, axis=-1, mode="reflect", output=np.float32))
     along_columns = abs(ndimage.correlate1d(shift, extra, axis=-2, mode="reflect", output=np.float32))
     shape = left_planes.shape[-3:-1]
@@ -192,14 +237,19 @@ def noise_rules_gpu(left_planes, right_planes, weights, thresholds: Thresholds):
     import cupy
 
     masking = _contrast_masking_gpu(left_planes, right_planes, weights, thresholds)
+    right = unbiased_gpu(left_planes, right_planes, thresholds)
+    shift = None
+    if thresholds.line or thresholds.border_noise:
+        shift = _luma_shift_gpu(left_planes, right, weights)
     luma_scale = None
-    if masking is not None:
+    if masking is not None and thresholds.border_noise:
+        luma_scale = masking * _outer_per_pair(*measured_window_factors_gpu(shift, weights))
+    elif masking is not None:
         luma_scale = masking * _outer(*window_noise_factors(left_planes.shape[-3:-1], weights))
     coarse = None
     if thresholds.coarse_chroma is not None and left_planes.shape[-1] >= 3:
         coarse = coarse_chroma_shift_gpu(left_planes, right_planes) / np.float32(thresholds.coarse_chroma)
-    right = unbiased_gpu(left_planes, right_planes, thresholds)
-    line = line_shift_gpu(left_planes, right, weights, thresholds, masking)
+    line = line_shift_gpu(left_planes, right, weights, thresholds, masking, shift=shift)
     if line is not None:
         coarse = line if coarse is None else cupy.maximum(coarse, line)
     return luma_scale, coarse
