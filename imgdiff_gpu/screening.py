@@ -50,10 +50,14 @@ import cv2
 import numpy as np
 
 from .cpu.analysis import ScreenedPair
-from .detection import LumaEvidence, Thresholds, flag_runs, line_noise_ratio, luma_bias, luma_shift_map
+from .detection import LumaEvidence, Thresholds, flag_runs, luma_bias
 from .pipeline import luma_ssim_params, score_of
 
 MARGIN = 1e-3
+# What the smaller window variance loses before the masking bound takes its root: the full path's
+# float32 moments (OpenCV's, of luma in [0, 1]) put it within ~4e-6 of the float64 value the
+# fused pass computes (``cpu/c/ssim.c``), so the bound's contrast never exceeds the full path's.
+VARIANCE_SLACK = 1e-5
 # After this many pairs in a row that it could not clear, the screen stands aside
 # for 8 pairs, then tries one; each further miss doubles the pause (to at most 64
 # pairs) until it clears a pair again. Where every frame differs it would only add
@@ -142,67 +146,66 @@ class FrameScreen:
         return self._screen_keeping(left, right)[0]
 
     def _screen_keeping(self, left: np.ndarray, right: np.ndarray) -> tuple[float | None, ScreenedPair | None]:
-        from .cpu.rules import abs_peaks
         from .cpu.scratch import scratch
-        from .cpu.screen import frame_steps
-        from .cpu.ssim import ssim_map_and_bounds
+        from .cpu.screen import frame_steps, sampled_line_noise_ratio
+        from .cpu.ssim import ssim_map_and_screen
+        from .detection import COARSE_FACTOR, window_noise_factors
 
+        t = self.thresholds
+        height, width = self.shape
         # the luma planes live only within this call (what it hands over is computed from them),
         # so into this thread's scratch (:func:`imgdiff_gpu.cpu.scratch.keeping_scratch`)
         planes = (scratch("screen_luma_left", self.shape), scratch("screen_luma_right", self.shape))
+        sums = None  # the block sums of the RGB differences, for the offset and the coarse chroma bound
+        if (t.luma_bias or t.coarse_chroma is not None) and not (height % COARSE_FACTOR or width % COARSE_FACTOR):
+            sums = scratch("screen_block_sums", (height // COARSE_FACTOR, width // COARSE_FACTOR, 3), np.int32)
         luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(
-            left, right, reach=self.reach, out=planes
+            left, right, reach=self.reach, out=planes, block_sums=sums, factor=COARSE_FACTOR
         )
         if channel_step == 0:
             # every pixel a counted one's window reads is the same, so SSIM's numerator and
             # denominator are the same expressions there: every counted value is exactly 1
             return 1.0, None
-        t = self.thresholds
         if t.exact or chroma_step >= t.chroma_shift * (1.0 - MARGIN):
             return None, None  # decided without the SSIM pass (the bounds below need none for these)
-        coarse = 0.0
         if t.coarse_chroma is not None and chroma_step >= t.coarse_chroma * (1.0 - MARGIN):
-            coarse = coarse_chroma_bound(left, right)
-            if coarse >= t.coarse_chroma * (1.0 - MARGIN):
+            means = None if sums is None else sums * (1.0 / COARSE_FACTOR**2)
+            if coarse_chroma_bound(left, right, means=means) >= t.coarse_chroma * (1.0 - MARGIN):
                 return None, None
+        # the pair's offset b: from the block sums (bit for bit the luma's, where the full path's are
+        # float32's: the same up to rounding, ~1e-7, as every bound below), else as the full path has it
+        bias = block_luma_bias(sums, t) if sums is not None else luma_bias(luma_left, luma_right, t)
         p = self.params
-        ssim_map, luma_shift, min_ssim = ssim_map_and_bounds(luma_left, luma_right, p, counted=self.counted)
-        # the pair's own offset b leaves the luma evidence: |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
-        bias = luma_bias(luma_left, luma_right, t)
-        luma = LumaEvidence(bias)
-        luma_shift, luma_step = luma_shift + abs(bias), luma_step + abs(bias)
-
-        peaks = None  # the largest |shift| of each row and column, once computed
+        shift = scratch("screen_shift", self.shape)
+        ssim_map, bounds = ssim_map_and_screen(
+            luma_left,
+            luma_right,
+            p,
+            counted=self.counted,
+            bias=bias,
+            masking=t.masking / t.luma_shift if t.masking > 0 else 0.0,
+            floor=t.luma_shift * (1.0 - MARGIN) if t.masking > 0 else np.inf,
+            slack=VARIANCE_SLACK,
+            factors=window_noise_factors(self.shape, p.weights),
+            shift=shift,
+        )
 
         def not_cleared() -> tuple[None, ScreenedPair]:
-            return None, ScreenedPair(left, right, t, ssim_map, p, luma)
+            # the full comparison takes the map and the exact offset; it computes the shift and
+            # the line noise ratio itself (the screen's are its own, equal only up to rounding)
+            exact = luma_bias(luma_left, luma_right, t) if sums is not None else bias
+            return None, ScreenedPair(left, right, t, ssim_map, p, LumaEvidence(exact))
 
         if t.line:
             # the line's average is one of |w * dY - b|'s, over the pair's share of the threshold
-            # the right luma with the offset added (unbiased's float32 sums), into scratch as the planes are
-            biased = np.add(luma_right, np.float32(bias), out=scratch("screen_biased", self.shape)) if bias else None
-            shift = luma_shift_map(luma_left, luma_right if biased is None else biased, p.weights)
-            luma.shift = shift
-            luma.ratio = ratio = line_noise_ratio(shift, p.weights)
-            if luma_shift >= t.luma_shift * ratio * (1.0 - MARGIN):
-                # only some rows and columns of the line evidence are computed, so the full
-                # comparison computes it itself (from the shift and ratio handed over)
-                peaks = abs_peaks(shift)
-                largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, peaks)
+            ratio = sampled_line_noise_ratio(shift, p.weights)
+            if bounds.peaks[0].max() >= t.luma_shift * ratio * (1.0 - MARGIN):
+                largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, bounds.peaks)
                 if largest >= 1.0 - MARGIN:
                     return not_cleared()
-        if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
-            # the threshold is raised at each pixel: the shift map over its scale decides
-            luma_shift = masked_luma_shift(
-                luma_left,
-                luma_right,
-                p.weights,
-                t,
-                bias=bias,
-                shift=luma.shift,
-                row_peaks=None if peaks is None else peaks[0],
-            )
-        if not self.no_difference(luma_shift, min_ssim, luma_step, chroma_step, channel_step):
+        # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
+        luma_step += abs(bias)
+        if not self.no_difference(bounds.masked_shift, bounds.min_ssim, luma_step, chroma_step, channel_step):
             return not_cleared()
         return score_of(ssim_map, p.crop, self.ignore), None
 
@@ -336,7 +339,7 @@ def masked_line_shift(
     return largest
 
 
-def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
+def coarse_chroma_bound(left: np.ndarray, right: np.ndarray, *, means: np.ndarray | None = None) -> float:
     """The largest coarse chroma shift (:func:`imgdiff_gpu.detection.coarse_chroma_shift`) of two RGB frames.
 
     Chroma is linear in RGB, so the 4 x 4 block means of its difference are
@@ -344,12 +347,13 @@ def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
     to full size never exceeds its grid's largest value. So the largest value
     on the small grid is the full path's largest, up to float rounding. Where the frame's
     sides are multiples of the block, the block means are exact integer sums (``cpu/screen.py``),
-    without a float copy of either frame.
+    without a float copy of either frame; ``means``: those, where already known.
     """
     from .cpu.screen import block_difference_means
     from .detection import COARSE_FACTOR, coarse_block_means
 
-    means = block_difference_means(left, right, COARSE_FACTOR)
+    if means is None:
+        means = block_difference_means(left, right, COARSE_FACTOR)
     if means is not None:
         delta = (means * (1.0 / 255)).astype(np.float32)
     else:  # the real term's grid at any size: the last blocks take the rows and columns left over
@@ -359,3 +363,17 @@ def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
     chroma = np.dstack([0.713 * (r - y), 0.564 * (b - y)]).astype(np.float32)
     chroma = cv2.GaussianBlur(chroma, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
     return float(cv2.magnitude(np.ascontiguousarray(chroma[..., 0]), np.ascontiguousarray(chroma[..., 1])).max())
+
+
+def block_luma_bias(sums: np.ndarray, t: Thresholds) -> float:
+    """:func:`imgdiff_gpu.detection.luma_bias` from the block sums of the RGB differences (int32,
+    :func:`imgdiff_gpu.cpu.screen.frame_steps`): luma is linear in RGB, so each block's mean of
+    ``Y1 - Y2`` is the same integer combination of its sums, exact where the full path's float32
+    planes and OpenCV's area resize round (~1e-7)."""
+    from .detection import COARSE_FACTOR, luma_bias_of
+
+    if not t.luma_bias:
+        return 0.0
+    # each numerator an integer below 2**24 (|dN| <= 255,000 a pixel, 16 pixels a block): exact in float32
+    numerators = sums.reshape(-1, 3).astype(np.float32) @ np.array([299, 587, 114], np.float32)
+    return luma_bias_of(numerators * np.float32(1.0 / (1000.0 * 255.0 * COARSE_FACTOR**2)), t)
