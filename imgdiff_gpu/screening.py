@@ -5,32 +5,36 @@ alone. For those, everything :func:`imgdiff_gpu.pipeline.compare` reports
 is known once the SSIM map is: the score is its mean, and there are no
 regions, because no pixel's difference strength reaches 1 (a region needs a
 pixel at full strength, see :mod:`imgdiff_gpu.detection`). Each term of the
-strength has an upper bound that one pass over the frames yields alongside
-the map (``cpu/screen.py``):
+strength has an upper bound that two passes over the frames yield: one over the
+RGB frames (``cpu/screen.py``: luma planes, per-pixel steps, block sums of the
+differences) and the SSIM pass, which computes the bounds alongside the map from
+the window means it already has (``cpu/c/ssim.c``). The bounds need not be the
+full path's values, only never below them (up to rounding, which ``MARGIN`` covers):
+a pair they cannot clear goes to the full comparison, which computes everything exactly.
 
-* luma shift ``|w * dY - b| / t_luma``, with ``b`` the pair's own luma offset
-  (:func:`imgdiff_gpu.detection.luma_bias`, 0 but for ``low``): at most
-  ``max |ux - uy|`` of the SSIM pass plus ``|b|``;
+* luma shift ``|w * dY - b| / (t_luma * scale)``, with ``b`` the pair's own luma
+  offset (:func:`imgdiff_gpu.detection.luma_bias`, 0 but for ``low``; here from the
+  block sums, :func:`block_luma_bias`) and ``scale`` >= 1 (shared-contrast masking,
+  the window's noise factor near borders): ``w * dY`` is ``ux - uy`` of the SSIM
+  pass; where it reaches ``t_luma`` the pass bounds the scale from below at that
+  pixel (the window variance of ``x`` summed directly, ``y``'s from the pass's
+  ``x^2 + y^2``, each less ``VARIANCE_SLACK``) and takes the shift over it; "one
+  strong pixel" remains a bound where a region needs a core of several;
 * chroma shift ``|(w * dCr, w * dCb)| / t_chroma``: the window is a weighted
   average, so this is at most the largest per-pixel ``|(dCr, dCb)|``;
 * coarse chroma shift over ``t_coarse``: its largest value, computed on the
-  small grid from the RGB frames (:func:`coarse_chroma_bound`), only when the
+  small grid from the block sums (:func:`coarse_chroma_bound`), only when the
   largest per-pixel step could reach it;
-* the luma threshold at a pixel is ``t_luma`` times a factor of at least 1
-  (shared-contrast masking, the window's noise factor near borders): when the
-  bound with the unraised threshold does not clear the pair, the shift map
-  over its factor is computed (:func:`masked_luma_shift`) and its largest
-  value decides; "one strong pixel" remains a bound where a region needs a
-  core of several;
 * structure ``min((1 - S) / (1 - t_ssim), (w * |dY - b|) / t_texture)``: Otsu's
   threshold never exceeds the preset's ceiling, so the first term is at most
   ``(1 - min S) / (1 - ceiling)``, and the second at most ``(max |dY| + |b|) / t_texture``;
 * line shift (``low``: the luma shift averaged along rows and columns, over the
   luma threshold times the pair's own noise ratio, see
   :func:`imgdiff_gpu.detection.line_shift`): its window is the SSIM window followed
-  by a 1-D Gaussian, so it is at most the luma shift's bound over that ratio (which
-  the medians of every 4th row and column give cheaply); past that it is computed
-  along the rows and columns whose largest shift reaches it (:func:`masked_line_shift`);
+  by a 1-D Gaussian, so it is at most the row's (column's) largest shift over that ratio
+  (the medians of every 4th row and column, :func:`imgdiff_gpu.cpu.screen.sampled_line_noise_ratio`,
+  of the pass's shift); past that it is computed along the rows and columns whose largest
+  shift reaches it (:func:`masked_line_shift`);
 * ``exact`` sensitivity: no RGB value differs at all.
 
 The per-pixel steps come first and decide without the SSIM pass where they
@@ -54,17 +58,19 @@ from .detection import LumaEvidence, Thresholds, flag_runs, luma_bias
 from .pipeline import luma_ssim_params, score_of
 
 MARGIN = 1e-3
-# What the smaller window variance loses before the masking bound takes its root: the full path's
-# float32 moments (OpenCV's, of luma in [0, 1]) put it within ~4e-6 of the float64 value the
-# fused pass computes (``cpu/c/ssim.c``), so the bound's contrast never exceeds the full path's.
-VARIANCE_SLACK = 1e-5
+# What each window variance loses, times the window's second moment, before the masking bound takes
+# its root (``cpu/c/ssim.c``): the full path computes the variance from OpenCV's float32 moments, two
+# 11-tap passes and a square (each within ~23 float32 roundings, 1.4e-6, of the value), so within
+# ~4.5e-6 of the second moment of the float64 value the fused pass computes; the bound's contrast then
+# never exceeds the full path's (tests/test_screening.py checks both ways on photographs).
+VARIANCE_SLACK = 5e-6
 # After this many pairs in a row that it could not clear, the screen stands aside
 # for 8 pairs, then tries one; each further miss doubles the pause (to at most 64
 # pairs) until it clears a pair again. Where every frame differs it would only add
 # its cost to the full comparison's; the results are the same either way. A pair
-# it cannot clear hands the full comparison its SSIM map, the pair's luma offset, shift
-# and line noise ratio (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-15 ms
-# of a 720p pair's ~85 (single-threaded), and a pair it clears saves ~45: 8 misses, not 4, since
+# it cannot clear hands the full comparison its SSIM map and the pair's luma offset
+# (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-10 ms of a 720p pair's
+# ~55 (single-threaded), and a pair it clears saves ~40: 8 misses, not 4, since
 # an edit spans several frames (3-7 in benchmarks/video_set.py's clips), and after
 # 4 the pause kept the screen from the unchanged frames after it (screening every
 # pair, which 8 amounts to on those clips, took 23 % and 27 % less CPU time in
@@ -220,49 +226,6 @@ class FrameScreen:
         structure = min((1.0 - min_ssim) / max(1.0 - ssim_threshold, 1e-12), luma_step / max(t.texture, 1e-12))
         strongest = max(luma_shift / t.luma_shift, chroma_step / t.chroma_shift, structure)
         return strongest < 1.0 - MARGIN
-
-
-def masked_luma_shift(
-    left_luma: np.ndarray,
-    right_luma: np.ndarray,
-    weights: np.ndarray,
-    t: Thresholds,
-    *,
-    bias: float | None = None,
-    shift: np.ndarray | None = None,
-    row_peaks: np.ndarray | None = None,
-) -> float:
-    """The largest ``|w * dY - b| / scale`` (the luma shift at the unraised threshold's scale) of two luma planes.
-
-    ``b`` is the pair's own luma offset (:func:`imgdiff_gpu.detection.luma_bias`),
-    computed unless given. ``shift``: ``w * (Y1 - (Y2 + b))`` where already computed
-    (:func:`imgdiff_gpu.detection.luma_shift_map`), the same up to float rounding, taken
-    instead of filtering again; ``row_peaks``: its rows' largest ``|shift|`` where already
-    known (:func:`imgdiff_gpu.cpu.rules.abs_peaks`).
-
-    The same window and per-pixel scale as the strength kernel's; filtered by
-    OpenCV in float32 rather than the kernel's loop, a difference of float
-    rounding (~1e-6) that the margin covers. The scale is at least 1, so a row
-    whose shift stays below the unraised threshold cannot reach it: the scale is
-    computed only for the runs of rows where the shift does (a few bands in a
-    frame of codec noise), and elsewhere the shift itself is the bound.
-    """
-    from .cpu.rules import abs_peaks
-    from .detection import luma_bias, luma_threshold_scale
-
-    if shift is None:
-        w = np.asarray(weights, np.float32)
-        shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
-        if bias is None:
-            bias = luma_bias(left_luma, right_luma, t)
-        shift -= np.float32(bias)  # the window's weights sum to 1
-    peaks = abs_peaks(shift)[0] if row_peaks is None else row_peaks
-    over = peaks >= t.luma_shift * (1.0 - MARGIN)
-    largest = float(peaks[~over].max()) if not over.all() else 0.0
-    for first, last in flag_runs(over, join=len(weights)):
-        scale = luma_threshold_scale(left_luma, right_luma, weights, t, rows=(first, last))
-        largest = max(largest, float((np.abs(shift[first:last]) / scale).max()))
-    return largest
 
 
 def masked_line_shift(

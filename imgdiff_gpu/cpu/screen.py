@@ -2,10 +2,12 @@
 
 One pass over the uint8 RGB frames gives both frames' luma planes, computed
 from the same integers as ``cpu/planes.py`` (so bit for bit the image path's
-luma), and steps 2-4 below; the SSIM kernel of ``cpu/ssim.py``
-(:func:`~imgdiff_gpu.cpu.ssim.ssim_map_and_bounds`) then gives the map and
-0-1. Together they are what :mod:`imgdiff_gpu.screening` needs to prove a pair
-has no difference:
+luma), steps 2-4 below and, where asked, the sums of the RGB differences over
+4 x 4 blocks (the pair's luma offset and the coarse chroma bound come from
+those); the SSIM kernel of ``cpu/ssim.py``
+(:func:`~imgdiff_gpu.cpu.ssim.ssim_map_and_screen`) then gives the map, 0-1
+and the luma bounds. Together they are what :mod:`imgdiff_gpu.screening` needs
+to prove a pair has no difference:
 
 0. the largest luma shift ``|w * dY| = |ux - uy|`` at a counted pixel;
 1. the smallest SSIM at a counted pixel;

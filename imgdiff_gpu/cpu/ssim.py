@@ -101,7 +101,8 @@ def ssim_map_and_screen(
     luma bounds (``c/ssim.c``'s ``screen_row``): the map is bit for bit :func:`ssim_map_2d`'s.
 
     ``masking``: the threshold's rise per unit of shared contrast, over the luma threshold (0: none);
-    ``slack``: what the smaller window variance loses first (the full path's float32 rounding of it);
+    ``slack``: what each window variance loses first, times its second moment (the full path's float32
+    rounding of it);
     ``factors``: the window's border noise factors per row and per column (float32); ``shift``: a
     C-contiguous H x W float32 array for ``ux - uy - bias``.
     """

@@ -20,7 +20,7 @@ typedef struct {
     double bias;
     double masking;    /* the masking per unit of shared contrast, over the luma threshold (0: none) */
     double floor;      /* |s| below this needs no scale (the threshold times 1 - MARGIN: scales are >= 1) */
-    double slack;      /* taken off the smaller variance first: the full path's float32 rounding of it */
+    double slack;      /* taken off each variance first, times its second moment: the full path's float32 rounding */
     const float *row_factors, *column_factors; /* the window's border noise factors */
     float *shift;                              /* H x W */
     float *row_peaks;                          /* H */
@@ -143,8 +143,8 @@ static double window_square(const ssim_job *job, Py_ssize_t row, Py_ssize_t colu
 /* |s| over a lower bound of the luma threshold's scale at one pixel, the scale being what the strength
  * pass divides by: (1 + masking * contrast) * the border noise factors, contrast the smaller of the two
  * windows' standard deviations (detection.shared_contrast). vx from x's own second moment, vy from the
- * pass's x^2 + y^2 less it, in float64; the smaller less `slack` (which covers the full path's float32
- * moments) never exceeds the full path's variance, so the scale never exceeds its scale either. */
+ * pass's x^2 + y^2 less it, in float64; each less `slack` times its second moment (which covers the full
+ * path's float32 moments) never exceeds the full path's variance, so the scale never exceeds its scale. */
 static double shift_over_scale(const ssim_job *job, const double *means, Py_ssize_t j, Py_ssize_t row,
                                Py_ssize_t column, double shift)
 {
@@ -152,9 +152,9 @@ static double shift_over_scale(const ssim_job *job, const double *means, Py_ssiz
     double ux = means[j], uy = means[BLOCK_COLUMNS + j], usq = means[2 * BLOCK_COLUMNS + j];
     double contrast = 0.0;
     if (e->masking > 0.0) {
-        double square_x = window_square(job, row, column);
-        double vx = square_x - ux * ux, vy = (usq - square_x) - uy * uy;
-        double smaller = (vx < vy ? vx : vy) - e->slack;
+        double square_x = window_square(job, row, column), square_y = usq - square_x;
+        double vx = square_x - ux * ux - e->slack * square_x, vy = square_y - uy * uy - e->slack * square_y;
+        double smaller = vx < vy ? vx : vy;
         contrast = smaller > 0.0 ? sqrt(smaller) : 0.0;
     }
     double scale = (1.0 + e->masking * contrast) * (double)e->row_factors[row] * (double)e->column_factors[column];
