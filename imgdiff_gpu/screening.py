@@ -202,6 +202,10 @@ class FrameScreen:
             exact = luma_bias(luma_left, luma_right, t) if sums is not None else bias
             return None, ScreenedPair(left, right, t, ssim_map, p, LumaEvidence(exact))
 
+        # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
+        luma_step += abs(bias)
+        if not self.no_difference(bounds.masked_shift, bounds.min_ssim, luma_step, chroma_step, channel_step):
+            return not_cleared()  # first: the line bound below costs more
         if t.line:
             # the line's average is one of |w * dY - b|'s, over the pair's share of the threshold
             ratio = sampled_line_noise_ratio(shift, p.weights)
@@ -209,10 +213,6 @@ class FrameScreen:
                 largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, bounds.peaks)
                 if largest >= 1.0 - MARGIN:
                     return not_cleared()
-        # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
-        luma_step += abs(bias)
-        if not self.no_difference(bounds.masked_shift, bounds.min_ssim, luma_step, chroma_step, channel_step):
-            return not_cleared()
         return score_of(ssim_map, p.crop, self.ignore), None
 
     def no_difference(
