@@ -7,6 +7,10 @@
  * the last `taps` rows, each stored twice (slots s and s + taps) so the window of every
  * output row is a run of consecutive slots, then filters the window vertically and applies
  * the formula, a block of BLOCK_COLUMNS columns at a time so the ring stays in L2.
+ *
+ * ssim_screen is the same pass with the video screen's luma bounds computed from the window
+ * means as each output row is done (screen_row; imgdiff_gpu/cpu/ssim.py ssim_map_and_screen):
+ * the map is the same, bit for bit.
  */
 #include "core.h"
 
