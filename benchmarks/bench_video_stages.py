@@ -11,7 +11,7 @@ Decoding is left out (it runs on its own threads in the command).
 For each installation (``PYTHON:CHECKOUT``) a fresh process; the rounds interleave
 them. Prints per stage the median milliseconds per pair over all pairs (a stage
 that runs for some pairs only is averaged over all) and its calls. Stages nest (the
-screen's ``masked_line_shift`` includes a ``line_over_threshold``; ``difference_mask``
+screen's ``masked_line_shift`` includes a ``contrast_masking``; ``difference_mask``
 the rules it applies), so the two "(all of it)" lines are the totals.
 
     python -m benchmarks.bench_video_stages --clip DIR_WITH_a.*_AND_b.* \\
@@ -52,8 +52,9 @@ STAGES = {
     detection: ["contrast_masking", "_masking_and_scale", "coarse_chroma_shift", "luma_bias", "line_shift",
                 "line_over_threshold", "evidence_strength", "hysteresis", "structural_threshold",
                 "luma_shift_map", "line_noise_ratio"],
-    screening: ["masked_line_shift", "masked_luma_shift", "coarse_chroma_bound"],
-    cpu_screen: ["frame_steps"], cpu_ssim: ["ssim_map_and_bounds", "ssim_map_2d"],
+    screening: ["masked_line_shift", "masked_luma_shift", "coarse_chroma_bound", "block_luma_bias"],
+    cpu_screen: ["frame_steps", "sampled_line_noise_ratio"],
+    cpu_ssim: ["ssim_map_and_bounds", "ssim_map_and_screen", "ssim_map_2d"],
     planes: ["prepare_pair"], analysis: ["find_regions", "difference_mask", "score_of"],
 }
 seconds, calls = collections.Counter(), collections.Counter()

@@ -5,32 +5,36 @@ alone. For those, everything :func:`imgdiff_gpu.pipeline.compare` reports
 is known once the SSIM map is: the score is its mean, and there are no
 regions, because no pixel's difference strength reaches 1 (a region needs a
 pixel at full strength, see :mod:`imgdiff_gpu.detection`). Each term of the
-strength has an upper bound that one pass over the frames yields alongside
-the map (``cpu/screen.py``):
+strength has an upper bound that two passes over the frames yield: one over the
+RGB frames (``cpu/screen.py``: luma planes, per-pixel steps, block sums of the
+differences) and the SSIM pass, which computes the bounds alongside the map from
+the window means it already has (``cpu/c/ssim.c``). The bounds need not be the
+full path's values, only never below them (up to rounding, which ``MARGIN`` covers):
+a pair they cannot clear goes to the full comparison, which computes everything exactly.
 
-* luma shift ``|w * dY - b| / t_luma``, with ``b`` the pair's own luma offset
-  (:func:`imgdiff_gpu.detection.luma_bias`, 0 but for ``low``): at most
-  ``max |ux - uy|`` of the SSIM pass plus ``|b|``;
+* luma shift ``|w * dY - b| / (t_luma * scale)``, with ``b`` the pair's own luma
+  offset (:func:`imgdiff_gpu.detection.luma_bias`, 0 but for ``low``; here from the
+  block sums, :func:`block_luma_bias`) and ``scale`` >= 1 (shared-contrast masking,
+  the window's noise factor near borders): ``w * dY`` is ``ux - uy`` of the SSIM
+  pass; where it reaches ``t_luma`` the pass bounds the scale from below at that
+  pixel (the window variance of ``x`` summed directly, ``y``'s from the pass's
+  ``x^2 + y^2``, each less ``VARIANCE_SLACK``) and takes the shift over it; "one
+  strong pixel" remains a bound where a region needs a core of several;
 * chroma shift ``|(w * dCr, w * dCb)| / t_chroma``: the window is a weighted
   average, so this is at most the largest per-pixel ``|(dCr, dCb)|``;
 * coarse chroma shift over ``t_coarse``: its largest value, computed on the
-  small grid from the RGB frames (:func:`coarse_chroma_bound`), only when the
+  small grid from the block sums (:func:`coarse_chroma_bound`), only when the
   largest per-pixel step could reach it;
-* the luma threshold at a pixel is ``t_luma`` times a factor of at least 1
-  (shared-contrast masking, the window's noise factor near borders): when the
-  bound with the unraised threshold does not clear the pair, the shift map
-  over its factor is computed (:func:`masked_luma_shift`) and its largest
-  value decides; "one strong pixel" remains a bound where a region needs a
-  core of several;
 * structure ``min((1 - S) / (1 - t_ssim), (w * |dY - b|) / t_texture)``: Otsu's
   threshold never exceeds the preset's ceiling, so the first term is at most
   ``(1 - min S) / (1 - ceiling)``, and the second at most ``(max |dY| + |b|) / t_texture``;
 * line shift (``low``: the luma shift averaged along rows and columns, over the
   luma threshold times the pair's own noise ratio, see
   :func:`imgdiff_gpu.detection.line_shift`): its window is the SSIM window followed
-  by a 1-D Gaussian, so it is at most the luma shift's bound over that ratio (which
-  the medians of every 4th row and column give cheaply); past that it is computed
-  along the rows and columns whose largest shift reaches it (:func:`masked_line_shift`);
+  by a 1-D Gaussian, so it is at most the row's (column's) largest shift over that ratio
+  (the medians of every 4th row and column, :func:`imgdiff_gpu.cpu.screen.sampled_line_noise_ratio`,
+  of the pass's shift); past that it is computed along the rows and columns whose largest
+  shift reaches it (:func:`masked_line_shift`);
 * ``exact`` sensitivity: no RGB value differs at all.
 
 The per-pixel steps come first and decide without the SSIM pass where they
@@ -50,17 +54,23 @@ import cv2
 import numpy as np
 
 from .cpu.analysis import ScreenedPair
-from .detection import LumaEvidence, Thresholds, flag_runs, line_noise_ratio, luma_bias, luma_shift_map
+from .detection import LumaEvidence, Thresholds, flag_runs, luma_bias
 from .pipeline import luma_ssim_params, score_of
 
 MARGIN = 1e-3
+# What each window variance loses, times the window's second moment, before the masking bound takes
+# its root (``cpu/c/ssim.c``): the full path computes the variance from OpenCV's float32 moments, two
+# 11-tap passes and a square (each within ~23 float32 roundings, 1.4e-6, of the value), so within
+# ~4.5e-6 of the second moment of the float64 value the fused pass computes; the bound's contrast then
+# never exceeds the full path's (tests/test_screening.py checks both ways on photographs).
+VARIANCE_SLACK = 5e-6
 # After this many pairs in a row that it could not clear, the screen stands aside
 # for 8 pairs, then tries one; each further miss doubles the pause (to at most 64
 # pairs) until it clears a pair again. Where every frame differs it would only add
 # its cost to the full comparison's; the results are the same either way. A pair
-# it cannot clear hands the full comparison its SSIM map, the pair's luma offset, shift
-# and line noise ratio (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-15 ms
-# of a 720p pair's ~85 (single-threaded), and a pair it clears saves ~45: 8 misses, not 4, since
+# it cannot clear hands the full comparison its SSIM map and the pair's luma offset
+# (:meth:`FrameScreen.measure_keeping`), so a miss costs ~5-10 ms of a 720p pair's
+# ~55 (single-threaded), and a pair it clears saves ~40: 8 misses, not 4, since
 # an edit spans several frames (3-7 in benchmarks/video_set.py's clips), and after
 # 4 the pause kept the screen from the unchanged frames after it (screening every
 # pair, which 8 amounts to on those clips, took 23 % and 27 % less CPU time in
@@ -142,68 +152,67 @@ class FrameScreen:
         return self._screen_keeping(left, right)[0]
 
     def _screen_keeping(self, left: np.ndarray, right: np.ndarray) -> tuple[float | None, ScreenedPair | None]:
-        from .cpu.rules import abs_peaks
         from .cpu.scratch import scratch
-        from .cpu.screen import frame_steps
-        from .cpu.ssim import ssim_map_and_bounds
+        from .cpu.screen import frame_steps, sampled_line_noise_ratio
+        from .cpu.ssim import ssim_map_and_screen
+        from .detection import COARSE_FACTOR, window_noise_factors
 
+        t = self.thresholds
+        height, width = self.shape
         # the luma planes live only within this call (what it hands over is computed from them),
         # so into this thread's scratch (:func:`imgdiff_gpu.cpu.scratch.keeping_scratch`)
         planes = (scratch("screen_luma_left", self.shape), scratch("screen_luma_right", self.shape))
+        sums = None  # the block sums of the RGB differences, for the offset and the coarse chroma bound
+        if (t.luma_bias or t.coarse_chroma is not None) and not (height % COARSE_FACTOR or width % COARSE_FACTOR):
+            sums = scratch("screen_block_sums", (height // COARSE_FACTOR, width // COARSE_FACTOR, 3), np.int32)
         luma_left, luma_right, luma_step, chroma_step, channel_step = frame_steps(
-            left, right, reach=self.reach, out=planes
+            left, right, reach=self.reach, out=planes, block_sums=sums, factor=COARSE_FACTOR
         )
         if channel_step == 0:
             # every pixel a counted one's window reads is the same, so SSIM's numerator and
             # denominator are the same expressions there: every counted value is exactly 1
             return 1.0, None
-        t = self.thresholds
         if t.exact or chroma_step >= t.chroma_shift * (1.0 - MARGIN):
             return None, None  # decided without the SSIM pass (the bounds below need none for these)
-        coarse = 0.0
         if t.coarse_chroma is not None and chroma_step >= t.coarse_chroma * (1.0 - MARGIN):
-            coarse = coarse_chroma_bound(left, right)
-            if coarse >= t.coarse_chroma * (1.0 - MARGIN):
+            means = None if sums is None else sums * (1.0 / COARSE_FACTOR**2)
+            if coarse_chroma_bound(left, right, means=means) >= t.coarse_chroma * (1.0 - MARGIN):
                 return None, None
+        # the pair's offset b: from the block sums (bit for bit the luma's, where the full path's are
+        # float32's: the same up to rounding, ~1e-7, as every bound below), else as the full path has it
+        bias = block_luma_bias(sums, t) if sums is not None else luma_bias(luma_left, luma_right, t)
         p = self.params
-        ssim_map, luma_shift, min_ssim = ssim_map_and_bounds(luma_left, luma_right, p, counted=self.counted)
-        # the pair's own offset b leaves the luma evidence: |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
-        bias = luma_bias(luma_left, luma_right, t)
-        luma = LumaEvidence(bias)
-        luma_shift, luma_step = luma_shift + abs(bias), luma_step + abs(bias)
-
-        peaks = None  # the largest |shift| of each row and column, once computed
+        shift = scratch("screen_shift", self.shape)
+        ssim_map, bounds = ssim_map_and_screen(
+            luma_left,
+            luma_right,
+            p,
+            counted=self.counted,
+            bias=bias,
+            masking=t.masking / t.luma_shift if t.masking > 0 else 0.0,
+            floor=t.luma_shift * (1.0 - MARGIN) if t.masking > 0 else np.inf,
+            slack=VARIANCE_SLACK,
+            factors=window_noise_factors(self.shape, p.weights),
+            shift=shift,
+        )
 
         def not_cleared() -> tuple[None, ScreenedPair]:
-            return None, ScreenedPair(left, right, t, ssim_map, p, luma)
+            # the full comparison takes the map and the exact offset; it computes the shift and
+            # the line noise ratio itself (the screen's are its own, equal only up to rounding)
+            exact = luma_bias(luma_left, luma_right, t) if sums is not None else bias
+            return None, ScreenedPair(left, right, t, ssim_map, p, LumaEvidence(exact))
 
+        # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
+        luma_step += abs(bias)
+        if not self.no_difference(bounds.masked_shift, bounds.min_ssim, luma_step, chroma_step, channel_step):
+            return not_cleared()  # first: the line bound below costs more
         if t.line:
             # the line's average is one of |w * dY - b|'s, over the pair's share of the threshold
-            # the right luma with the offset added (unbiased's float32 sums), into scratch as the planes are
-            biased = np.add(luma_right, np.float32(bias), out=scratch("screen_biased", self.shape)) if bias else None
-            shift = luma_shift_map(luma_left, luma_right if biased is None else biased, p.weights)
-            luma.shift = shift
-            luma.ratio = ratio = line_noise_ratio(shift, p.weights)
-            if luma_shift >= t.luma_shift * ratio * (1.0 - MARGIN):
-                # only some rows and columns of the line evidence are computed, so the full
-                # comparison computes it itself (from the shift and ratio handed over)
-                peaks = abs_peaks(shift)
-                largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, peaks)
+            ratio = sampled_line_noise_ratio(shift, p.weights)
+            if bounds.peaks[0].max() >= t.luma_shift * ratio * (1.0 - MARGIN):
+                largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, bounds.peaks)
                 if largest >= 1.0 - MARGIN:
                     return not_cleared()
-        if t.masking > 0 and luma_shift >= t.luma_shift * (1.0 - MARGIN):
-            # the threshold is raised at each pixel: the shift map over its scale decides
-            luma_shift = masked_luma_shift(
-                luma_left,
-                luma_right,
-                p.weights,
-                t,
-                bias=bias,
-                shift=luma.shift,
-                row_peaks=None if peaks is None else peaks[0],
-            )
-        if not self.no_difference(luma_shift, min_ssim, luma_step, chroma_step, channel_step):
-            return not_cleared()
         return score_of(ssim_map, p.crop, self.ignore), None
 
     def no_difference(
@@ -217,49 +226,6 @@ class FrameScreen:
         structure = min((1.0 - min_ssim) / max(1.0 - ssim_threshold, 1e-12), luma_step / max(t.texture, 1e-12))
         strongest = max(luma_shift / t.luma_shift, chroma_step / t.chroma_shift, structure)
         return strongest < 1.0 - MARGIN
-
-
-def masked_luma_shift(
-    left_luma: np.ndarray,
-    right_luma: np.ndarray,
-    weights: np.ndarray,
-    t: Thresholds,
-    *,
-    bias: float | None = None,
-    shift: np.ndarray | None = None,
-    row_peaks: np.ndarray | None = None,
-) -> float:
-    """The largest ``|w * dY - b| / scale`` (the luma shift at the unraised threshold's scale) of two luma planes.
-
-    ``b`` is the pair's own luma offset (:func:`imgdiff_gpu.detection.luma_bias`),
-    computed unless given. ``shift``: ``w * (Y1 - (Y2 + b))`` where already computed
-    (:func:`imgdiff_gpu.detection.luma_shift_map`), the same up to float rounding, taken
-    instead of filtering again; ``row_peaks``: its rows' largest ``|shift|`` where already
-    known (:func:`imgdiff_gpu.cpu.rules.abs_peaks`).
-
-    The same window and per-pixel scale as the strength kernel's; filtered by
-    OpenCV in float32 rather than the kernel's loop, a difference of float
-    rounding (~1e-6) that the margin covers. The scale is at least 1, so a row
-    whose shift stays below the unraised threshold cannot reach it: the scale is
-    computed only for the runs of rows where the shift does (a few bands in a
-    frame of codec noise), and elsewhere the shift itself is the bound.
-    """
-    from .cpu.rules import abs_peaks
-    from .detection import luma_bias, luma_threshold_scale
-
-    if shift is None:
-        w = np.asarray(weights, np.float32)
-        shift = cv2.sepFilter2D(cv2.subtract(left_luma, right_luma), cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
-        if bias is None:
-            bias = luma_bias(left_luma, right_luma, t)
-        shift -= np.float32(bias)  # the window's weights sum to 1
-    peaks = abs_peaks(shift)[0] if row_peaks is None else row_peaks
-    over = peaks >= t.luma_shift * (1.0 - MARGIN)
-    largest = float(peaks[~over].max()) if not over.all() else 0.0
-    for first, last in flag_runs(over, join=len(weights)):
-        scale = luma_threshold_scale(left_luma, right_luma, weights, t, rows=(first, last))
-        largest = max(largest, float((np.abs(shift[first:last]) / scale).max()))
-    return largest
 
 
 def masked_line_shift(
@@ -336,7 +302,7 @@ def masked_line_shift(
     return largest
 
 
-def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
+def coarse_chroma_bound(left: np.ndarray, right: np.ndarray, *, means: np.ndarray | None = None) -> float:
     """The largest coarse chroma shift (:func:`imgdiff_gpu.detection.coarse_chroma_shift`) of two RGB frames.
 
     Chroma is linear in RGB, so the 4 x 4 block means of its difference are
@@ -344,12 +310,13 @@ def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
     to full size never exceeds its grid's largest value. So the largest value
     on the small grid is the full path's largest, up to float rounding. Where the frame's
     sides are multiples of the block, the block means are exact integer sums (``cpu/screen.py``),
-    without a float copy of either frame.
+    without a float copy of either frame; ``means``: those, where already known.
     """
     from .cpu.screen import block_difference_means
     from .detection import COARSE_FACTOR, coarse_block_means
 
-    means = block_difference_means(left, right, COARSE_FACTOR)
+    if means is None:
+        means = block_difference_means(left, right, COARSE_FACTOR)
     if means is not None:
         delta = (means * (1.0 / 255)).astype(np.float32)
     else:  # the real term's grid at any size: the last blocks take the rows and columns left over
@@ -359,3 +326,17 @@ def coarse_chroma_bound(left: np.ndarray, right: np.ndarray) -> float:
     chroma = np.dstack([0.713 * (r - y), 0.564 * (b - y)]).astype(np.float32)
     chroma = cv2.GaussianBlur(chroma, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
     return float(cv2.magnitude(np.ascontiguousarray(chroma[..., 0]), np.ascontiguousarray(chroma[..., 1])).max())
+
+
+def block_luma_bias(sums: np.ndarray, t: Thresholds) -> float:
+    """:func:`imgdiff_gpu.detection.luma_bias` from the block sums of the RGB differences (int32,
+    :func:`imgdiff_gpu.cpu.screen.frame_steps`): luma is linear in RGB, so each block's mean of
+    ``Y1 - Y2`` is the same integer combination of its sums, exact where the full path's float32
+    planes and OpenCV's area resize round (~1e-7)."""
+    from .detection import COARSE_FACTOR, luma_bias_of
+
+    if not t.luma_bias:
+        return 0.0
+    # each numerator an integer below 2**24 (|dN| <= 255,000 a pixel, 16 pixels a block): exact in float32
+    numerators = sums.reshape(-1, 3).astype(np.float32) @ np.array([299, 587, 114], np.float32)
+    return luma_bias_of(numerators * np.float32(1.0 / (1000.0 * 255.0 * COARSE_FACTOR**2)), t)

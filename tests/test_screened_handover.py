@@ -9,8 +9,9 @@ from pictures import PHOTOS, jpeg_roundtrip
 
 from imgdiff_gpu.cpu import analysis
 from imgdiff_gpu.cpu.analysis import screened
-from imgdiff_gpu.detection import thresholds_for
+from imgdiff_gpu.detection import contiguous_luma, luma_bias, thresholds_for
 from imgdiff_gpu.pipeline import compare
+from imgdiff_gpu.planes import prepare_pair
 from imgdiff_gpu.screening import FrameScreen
 
 
@@ -56,10 +57,14 @@ def test_the_full_comparison_of_a_screened_pair_is_the_same_and_computes_no_ssim
     thresholds = thresholds_for(sensitivity)
     score, maps = FrameScreen(left.shape[:2], thresholds).measure_keeping(left, right)
     assert score is None and maps is not None, name  # not cleared, and not before the SSIM pass
-    if sensitivity == "low" and name == "line":
-        # the shift and ratio the line evidence needs are handed over (the screen filters only the
-        # rows and columns that can reach the threshold, so the full comparison computes the evidence)
-        assert maps.luma.shift is not None and maps.luma.ratio is not None
+    # the pair's exact offset is handed over; the shift and line noise ratio are not (the screen's come
+    # from its fused pass, equal to the full path's only up to rounding, so the full comparison computes them)
+    assert maps.luma.shift is None and maps.luma.ratio is None
+    assert maps.luma.bias == luma_bias(
+        contiguous_luma(prepare_pair(left, right).left.planes),
+        contiguous_luma(prepare_pair(left, right).right.planes),
+        thresholds,
+    )
     expected = compare(left, right, device="cpu", sensitivity=sensitivity)
 
     def no_ssim(*args, **kwargs):

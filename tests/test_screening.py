@@ -164,30 +164,117 @@ def test_the_luma_threshold_scale_of_some_rows_is_those_rows_of_the_whole(rows):
     np.testing.assert_array_equal(some, whole[rows[0] : rows[1]])
 
 
-@pytest.mark.parametrize("brighter", [0, 4, 12, 40])
-def test_the_masked_luma_shift_is_an_upper_bound_exact_where_it_reaches_the_threshold(brighter):
-    """Computed over the bands whose unraised shift reaches the threshold, the bound decides as the whole map."""
-    import cv2
+def _banded_pair(name: str, brighter: int, *, flat: bool = False):
+    """A photograph and its JPEG (q75), a band of rows made brighter; ``flat``: a grey frame with
+    specks of one level instead, where the window variances are near 0 and rounding decides."""
+    if flat:
+        rng = np.random.default_rng(11)
+        left = np.full((240, 320, 3), 128, np.uint8)
+        right = np.clip(128 + rng.integers(-1, 2, (240, 320, 1)) * (rng.random((240, 320, 1)) < 0.05), 0, 255)
+        right = np.repeat(right, 3, axis=2).astype(np.uint8)
+    else:
+        left = _colour_photo(name)[:240, :320]
+        right = jpeg_roundtrip(left, 75)
+    right[60:64, 40:200] = np.clip(right[60:64, 40:200].astype(int) + brighter, 0, 255)
+    return left, right
 
-    from imgdiff_gpu.detection import luma_bias, luma_threshold_scale
-    from imgdiff_gpu.screening import MARGIN, masked_luma_shift
 
-    left = _colour_photo("coffee")[:240, :320]
-    right = jpeg_roundtrip(left, 75)
-    right[60:64, 40:200] = np.clip(right[60:64, 40:200].astype(int) + brighter, 0, 255)  # a band of rows
+def _fused_luma_bound(left, right, thresholds, *, floor, masking_factor=1.0, slack=None):
+    """(the fused pass's masked luma bound, the full path's largest |w * dY - b| / scale, the pass's bounds)."""
+    from imgdiff_gpu.cpu.ssim import ssim_map_and_screen
+    from imgdiff_gpu.detection import luma_bias, luma_shift_map, luma_threshold_scale, window_noise_factors
+    from imgdiff_gpu.screening import VARIANCE_SLACK
+
     pair = prepare_pair(left, right)
-    weights = luma_ssim_params(pair.left.luma).weights
+    params = luma_ssim_params(pair.left.luma)
+    luma_left, luma_right, *_ = frame_steps(left, right, reach=None)
+    bias = luma_bias(luma_left, luma_right, thresholds)
+    ssim_map, bounds = ssim_map_and_screen(
+        luma_left,
+        luma_right,
+        params,
+        counted=None,
+        bias=bias,
+        masking=masking_factor * thresholds.masking / thresholds.luma_shift,
+        floor=floor,
+        slack=VARIANCE_SLACK if slack is None else slack,
+        factors=window_noise_factors(luma_left.shape, params.weights),
+        shift=np.empty(luma_left.shape, np.float32),
+    )
+    np.testing.assert_array_equal(ssim_map, ssim_map_2d(pair.left.luma, pair.right.luma, params))
+    # as the full path computes them (detection.difference_mask): OpenCV's float32 shift over the scale
+    full_shift = luma_shift_map(luma_left, luma_right + np.float32(bias), params.weights)
+    scale = luma_threshold_scale(luma_left, luma_right, params.weights, thresholds)
+    exact = float((np.abs(full_shift) / scale).max())
+    return bounds.masked_shift, exact, bounds, full_shift
+
+
+@pytest.mark.parametrize(
+    ("name", "brighter", "flat"),
+    [
+        ("coffee", 0, False),
+        ("coffee", 12, False),
+        ("astronaut", 40, False),
+        ("chelsea", 4, False),
+        ("grey", 0, True),
+        ("grey", 3, True),
+    ],
+)
+def test_the_fused_masked_luma_bound_is_a_bound_and_close(name, brighter, flat):
+    """Every pixel's |w * dY - b| over the fused pass's lower bound of its threshold scale (floor 0: the
+    scale computed at every pixel) never falls below the full path's value, and stays within a few %
+    of it (a bound that loose would clear fewer pairs); with the screen's floor it decides alike."""
+    from imgdiff_gpu.screening import MARGIN
+
     low = thresholds_for("low")
-    w = weights.astype(np.float32)
-    shift = cv2.sepFilter2D(pair.left.luma - pair.right.luma, cv2.CV_32F, w, w, borderType=cv2.BORDER_REFLECT)
-    shift = np.abs(shift - np.float32(luma_bias(pair.left.luma, pair.right.luma, low)))
-    exact = float((shift / luma_threshold_scale(pair.left.luma, pair.right.luma, weights, low)).max())
-    bound = masked_luma_shift(pair.left.luma, pair.right.luma, weights, low)
-    assert bound >= exact - 1e-7
+    left, right = _banded_pair(name, brighter, flat=flat)
+    bound, exact, _, _ = _fused_luma_bound(left, right, low, floor=0.0)
+    assert exact > 0
+    assert bound >= exact * (1 - 1e-5)
+    assert bound <= exact * 1.01
+    floored, _, _, _ = _fused_luma_bound(left, right, low, floor=low.luma_shift * (1.0 - MARGIN))
+    assert floored >= exact * (1 - 1e-5)
     cleared = low.luma_shift * (1.0 - MARGIN)
-    assert (bound < cleared) == (exact < cleared)
-    if exact >= cleared:
-        assert bound == pytest.approx(exact, rel=1e-6)
+    assert (floored < cleared) == (exact < cleared * (1 - 1e-4)) or abs(exact / cleared - 1) < 1e-4
+
+
+@pytest.mark.parametrize(("masking_factor", "slack"), [(1.3, None), (1.0, -0.01)])
+def test_a_fused_luma_bound_broken_on_purpose_is_caught(masking_factor, slack):
+    """The check above fails for a bound that raises the threshold more than the full path does
+    (masking overstated, or the variance's slack given the wrong sign)."""
+    low = thresholds_for("low")
+    left, right = _banded_pair("coffee", 12)
+    broken, exact, _, _ = _fused_luma_bound(left, right, low, floor=0.0, masking_factor=masking_factor, slack=slack)
+    assert broken < exact * (1 - 1e-5)
+
+
+@pytest.mark.parametrize(("name", "brighter"), [("coffee", 0), ("astronaut", 12), ("chelsea", -3)])
+def test_the_fused_shift_peaks_offset_and_line_ratio_are_the_full_paths_up_to_rounding(name, brighter):
+    from imgdiff_gpu.cpu.rules import abs_peaks
+    from imgdiff_gpu.cpu.screen import sampled_line_noise_ratio
+    from imgdiff_gpu.detection import line_noise_ratio, line_noise_samples, luma_bias
+    from imgdiff_gpu.screening import MARGIN, block_luma_bias
+
+    low = thresholds_for("low")
+    left, right = _banded_pair(name, brighter)
+    right = np.clip(right.astype(int) - 2, 0, 255).astype(np.uint8)  # an offset for the bias to follow
+    _, _, bounds, full_shift = _fused_luma_bound(left, right, low, floor=low.luma_shift * (1.0 - MARGIN))
+    np.testing.assert_allclose(bounds.shift, full_shift, rtol=0, atol=1e-6)
+    rows, columns = abs_peaks(bounds.shift)
+    np.testing.assert_array_equal(bounds.peaks[0], rows)
+    np.testing.assert_array_equal(bounds.peaks[1], columns)
+    sums = np.empty((60, 80, 3), np.int32)
+    luma_left, luma_right, *_ = frame_steps(left, right, reach=None, block_sums=sums, factor=4)
+    np.testing.assert_array_equal(sums, (left.astype(int) - right).reshape(60, 4, 80, 4, 3).sum(axis=(1, 3)))
+    bias = luma_bias(luma_left, luma_right, low)
+    assert bias != 0
+    assert block_luma_bias(sums, low) == pytest.approx(bias, abs=1e-6)
+    weights = luma_ssim_params(luma_left).weights
+    exact = line_noise_ratio(full_shift, weights)
+    assert sampled_line_noise_ratio(bounds.shift, weights) == pytest.approx(exact, rel=1e-4)
+    assert sampled_line_noise_ratio(full_shift, weights) == pytest.approx(exact, rel=1e-6)
+    line, noise = line_noise_samples(full_shift, weights)
+    assert len(line) == len(noise) == 60 * 80
 
 
 @pytest.mark.parametrize("line", [0, 18])

@@ -2,10 +2,12 @@
 
 One pass over the uint8 RGB frames gives both frames' luma planes, computed
 from the same integers as ``cpu/planes.py`` (so bit for bit the image path's
-luma), and steps 2-4 below; the SSIM kernel of ``cpu/ssim.py``
-(:func:`~imgdiff_gpu.cpu.ssim.ssim_map_and_bounds`) then gives the map and
-0-1. Together they are what :mod:`imgdiff_gpu.screening` needs to prove a pair
-has no difference:
+luma), steps 2-4 below and, where asked, the sums of the RGB differences over
+4 x 4 blocks (the pair's luma offset and the coarse chroma bound come from
+those); the SSIM kernel of ``cpu/ssim.py``
+(:func:`~imgdiff_gpu.cpu.ssim.ssim_map_and_screen`) then gives the map, 0-1
+and the luma bounds. Together they are what :mod:`imgdiff_gpu.screening` needs
+to prove a pair has no difference:
 
 0. the largest luma shift ``|w * dY| = |ux - uy|`` at a counted pixel;
 1. the smallest SSIM at a counted pixel;
@@ -30,10 +32,15 @@ def frame_steps(
     *,
     reach: np.ndarray | None,
     out: tuple[np.ndarray, np.ndarray] | None = None,
+    block_sums: np.ndarray | None = None,
+    factor: int = 4,
 ) -> tuple[np.ndarray, np.ndarray, float, float, float]:
     """Both H x W x 3 uint8 RGB frames' float32 luma planes and the steps 2-4 above.
 
     ``out``: two C-contiguous H x W float32 arrays for the luma planes (new ones if None).
+    ``block_sums``: an H / factor x W / factor x 3 int32 array (both sides multiples of ``factor``)
+    for the sums of ``left - right`` over each block of ``factor`` x ``factor`` pixels, in the same
+    pass (:func:`block_difference_means` otherwise reads the frames again); None: not computed.
     """
     height, width = left.shape[:2]
     scale = 255.0
@@ -50,6 +57,8 @@ def frame_steps(
         luma_left,
         luma_right,
         steps,
+        factor,
+        block_sums,
     )
     d_luma, d_chroma, d_rgb = steps.max(axis=0).astype(np.float64)
     return luma_left, luma_right, d_luma / (1000.0 * scale), np.sqrt(d_chroma) / (1e6 * scale), d_rgb
@@ -65,3 +74,35 @@ def block_difference_means(left: np.ndarray, right: np.ndarray, factor: int) -> 
     sums = np.empty((height // factor, width // factor, 3), dtype=np.int32)
     core.block_differences(np.ascontiguousarray(left), np.ascontiguousarray(right), factor, sums)
     return sums / float(factor * factor)
+
+
+def sampled_line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
+    """:func:`imgdiff_gpu.detection.line_noise_ratio` of a float32 shift map, up to float rounding.
+
+    The same samples (:func:`~imgdiff_gpu.detection.line_noise_samples`: the line evidence and
+    ``|shift|`` at every ``LINE_SAMPLE``-th row and column, each over its window's noise factor) in
+    one compiled pass (``c/screen.c``) that filters only the sampled rows, where OpenCV filters the
+    sampled rows and every row of the sampled columns; summed in another order, so equal only up to
+    rounding (~1e-7 of the values). A median moves no further than the values it is taken from, so
+    neither does the ratio: close enough for the screen's bounds (``screening.MARGIN``), not to hand
+    over to the full comparison.
+    """
+    from ..detection import LINE_SAMPLE, line_factors, line_noise_ratio_of, line_taps, window_noise_factors
+
+    height, width = shift.shape
+    row_factors, column_factors = window_noise_factors(shift.shape, weights)
+    line_rows, line_columns = line_factors(shift.shape, weights)
+    sampled = (-(-height // LINE_SAMPLE), -(-width // LINE_SAMPLE))
+    line, noise = np.empty(sampled, np.float32), np.empty(sampled, np.float32)
+    core.line_samples(
+        np.ascontiguousarray(shift, np.float32),
+        np.ascontiguousarray(line_taps(weights), np.float32),
+        row_factors,
+        column_factors,
+        line_rows,
+        line_columns,
+        LINE_SAMPLE,
+        line,
+        noise,
+    )
+    return line_noise_ratio_of(line.ravel(), noise.ravel(), weights)

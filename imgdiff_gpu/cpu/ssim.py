@@ -21,6 +21,8 @@ multiply-adds exactly where that kernel's ``fastmath={"contract"}`` fused them
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .._ssim_params import SSIMParams, cropped_mean, kernel_input_dtype
@@ -63,6 +65,84 @@ def ssim_map_and_bounds(
     """
     ssim_map, stats = _run(x, y, params, counted=counted, strip_stats=True)
     return ssim_map, float(stats[:, 0].max()), float(stats[:, 1].min())
+
+
+@dataclass
+class ScreenBounds:
+    """What :func:`ssim_map_and_screen` gives besides the map: the video screen's luma bounds."""
+
+    luma_shift: float
+    """The largest ``|ux - uy|`` at a counted pixel (no offset removed)."""
+    min_ssim: float
+    """The smallest SSIM at a counted pixel."""
+    masked_shift: float
+    """The largest ``|ux - uy - bias|`` over a lower bound of the luma threshold's scale at a counted
+    pixel, or ``|ux - uy - bias|`` itself (in float32) where that is below ``floor``."""
+    shift: np.ndarray
+    """``ux - uy - bias`` (float32; the float64 means' difference, rounded once)."""
+    peaks: tuple[np.ndarray, np.ndarray]
+    """The largest ``|shift|`` of each row and of each column, over every pixel (float32)."""
+
+
+def ssim_map_and_screen(
+    x: np.ndarray,
+    y: np.ndarray,
+    params: SSIMParams,
+    *,
+    counted: np.ndarray | None,
+    bias: float,
+    masking: float,
+    floor: float,
+    slack: float,
+    factors: tuple[np.ndarray, np.ndarray],
+    shift: np.ndarray,
+) -> tuple[np.ndarray, ScreenBounds]:
+    """:func:`ssim_map_and_bounds` of two float32 luma planes, and in the same pass the video screen's
+    luma bounds (``c/ssim.c``'s ``screen_row``): the map is bit for bit :func:`ssim_map_2d`'s.
+
+    ``masking``: the threshold's rise per unit of shared contrast, over the luma threshold (0: none);
+    ``slack``: what each window variance loses first, times its second moment (the full path's float32
+    rounding of it);
+    ``factors``: the window's border noise factors per row and per column (float32); ``shift``: a
+    C-contiguous H x W float32 array for ``ux - uy - bias``.
+    """
+    height, width = x.shape
+    strip_rows = strip_rows_for(height)
+    strips = -(-height // strip_rows)
+    out = np.empty(x.shape, dtype=np.float64)
+    stats = np.empty((strips, 3), dtype=np.float64)
+    row_peaks = np.empty(height, np.float32)
+    column_peaks = np.empty((strips, width), np.float32)
+    row_factors, column_factors = factors
+    core.ssim_screen(
+        x,
+        y,
+        None if counted is None else np.ascontiguousarray(counted, dtype=np.bool_),
+        np.ascontiguousarray(params.weights, dtype=np.float64),
+        float(params.C1),
+        float(params.C2),
+        float(params.cov_norm),
+        strip_rows,
+        out,
+        stats,
+        float(bias),
+        float(masking),
+        float(floor),
+        float(slack),
+        np.ascontiguousarray(row_factors, np.float32),
+        np.ascontiguousarray(column_factors, np.float32),
+        shift,
+        row_peaks,
+        column_peaks,
+    )
+    bounds = ScreenBounds(
+        luma_shift=float(stats[:, 0].max()),
+        min_ssim=float(stats[:, 1].min()),
+        masked_shift=float(stats[:, 2].max()),
+        shift=shift,
+        peaks=(row_peaks, column_peaks.max(axis=0)),
+    )
+    return out, bounds
 
 
 def _run(x, y, params: SSIMParams, *, counted, strip_stats: bool) -> tuple[np.ndarray, np.ndarray]:

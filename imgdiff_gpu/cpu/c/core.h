@@ -169,10 +169,12 @@ IMGDIFF_INLINE void filter_across_f(int taps, const double *w, const float *rows
     } while (0)
 
 PyObject *core_ssim(PyObject *self, PyObject *args);
+PyObject *core_ssim_screen(PyObject *self, PyObject *args);
 PyObject *core_strength(PyObject *self, PyObject *args);
 PyObject *core_planes(PyObject *self, PyObject *args);
 PyObject *core_histogram(PyObject *self, PyObject *args);
 PyObject *core_frame_steps(PyObject *self, PyObject *args);
+PyObject *core_line_samples(PyObject *self, PyObject *args);
 PyObject *core_coarse_chroma(PyObject *self, PyObject *args);
 PyObject *core_block_differences(PyObject *self, PyObject *args);
 PyObject *core_contrast_scale(PyObject *self, PyObject *args);

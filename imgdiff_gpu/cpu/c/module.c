@@ -211,8 +211,15 @@ static PyMethodDef METHODS[] = {
     {"planes", core_planes, METH_VARARGS, "planes(pixels, scale, colour, alpha, out, general=False): float32 planes into out."},
     {"histogram", core_histogram, METH_VARARGS,
      "histogram(ssim_map, valid, bins, counts): per strip of rows, counts of the map's values."},
+    {"ssim_screen", core_ssim_screen, METH_VARARGS,
+     "ssim_screen(x, y, counted, weights, C1, C2, cov_norm, strip_rows, out, stats, bias, masking, floor, slack, "
+     "row_factors, column_factors, shift, row_peaks, column_peaks): ssim with the video screen's bounds."},
+    {"line_samples", core_line_samples, METH_VARARGS,
+     "line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise): the "
+     "line noise ratio's samples."},
     {"frame_steps", core_frame_steps, METH_VARARGS,
-     "frame_steps(left, right, reach, to_luma, luma_left, luma_right, steps): luma planes and per-row steps."},
+     "frame_steps(left, right, reach, to_luma, luma_left, luma_right, steps, factor, sums): luma planes, per-row "
+     "steps and (sums not None) per block the sums of the RGB differences."},
     {"coarse_chroma", core_coarse_chroma, METH_VARARGS,
      "coarse_chroma(left, right, taps, out): the coarse chroma shift of two plane stacks into out."},
     {"block_differences", core_block_differences, METH_VARARGS,

@@ -52,19 +52,87 @@ IMGDIFF_CLONES static void steps_row(const uint8_t *left, const uint8_t *right, 
     }
 }
 
+/* Adds one row's RGB differences to `down` (one int32 per level; `first`: sets it instead): the
+ * column sums down a row of blocks, a loop that vectorizes. */
+IMGDIFF_INLINE void difference_down(const uint8_t *left, const uint8_t *right, int32_t *down, Py_ssize_t levels,
+                                    int first)
+{
+    if (first) {
+        for (Py_ssize_t j = 0; j < levels; j++) {
+            down[j] = (int32_t)left[j] - (int32_t)right[j];
+        }
+    } else {
+        for (Py_ssize_t j = 0; j < levels; j++) {
+            down[j] += (int32_t)left[j] - (int32_t)right[j];
+        }
+    }
+}
+
+/* The column sums of a row of blocks summed across each block's columns. At most 255 * factor**2. */
+IMGDIFF_INLINE void block_sums_of(const int32_t *down, int32_t *sums, Py_ssize_t blocks, int factor)
+{
+    for (Py_ssize_t b = 0; b < blocks; b++) {
+        const int32_t *block = down + b * factor * 3;
+        int32_t red = 0, green = 0, blue = 0;
+        for (int j = 0; j < factor; j++) {
+            red += block[3 * j];
+            green += block[3 * j + 1];
+            blue += block[3 * j + 2];
+        }
+        sums[3 * b] = red;
+        sums[3 * b + 1] = green;
+        sums[3 * b + 2] = blue;
+    }
+}
+
+typedef struct {
+    const uint8_t *left, *right, *reach;
+    double to_luma;
+    float *luma_left, *luma_right;
+    int64_t *steps;
+    int32_t *sums; /* NULL, or per block of factor x factor pixels the sums of the RGB differences */
+    Py_ssize_t height, width, strip_rows;
+    int factor;
+} steps_job;
+
+/* A strip of rows: their luma and steps, and where sums are asked (the strip is then one row of
+ * blocks) the sums of its RGB differences over each block, from rows still in the cache. */
+IMGDIFF_CLONES static void steps_strip(const void *job_, Py_ssize_t strip, void *work)
+{
+    const steps_job *job = job_;
+    const Py_ssize_t width = job->width, levels = width * 3;
+    const Py_ssize_t top = strip * job->strip_rows, bottom = strip_end(strip, job->strip_rows, job->height);
+    int32_t *down = work;
+    for (Py_ssize_t i = top; i < bottom; i++) {
+        const uint8_t *left = job->left + i * levels, *right = job->right + i * levels;
+        steps_row(left, right, job->reach ? job->reach + i * width : NULL, width, job->to_luma,
+                  job->luma_left + i * width, job->luma_right + i * width, job->steps + 3 * i);
+        if (job->sums != NULL) {
+            difference_down(left, right, down, levels, i == top);
+        }
+    }
+    if (job->sums != NULL) {
+        block_sums_of(down, job->sums + strip * (width / job->factor) * 3, width / job->factor, job->factor);
+    }
+}
+
 PyObject *core_frame_steps(PyObject *self, PyObject *args)
 {
-    PyObject *oleft, *oright, *oreach, *oluma_left, *oluma_right, *osteps;
+    PyObject *oleft, *oright, *oreach, *oluma_left, *oluma_right, *osteps, *osums;
     double to_luma;
-    if (!PyArg_ParseTuple(args, "OOOdOOO", &oleft, &oright, &oreach, &to_luma, &oluma_left, &oluma_right, &osteps)) {
+    int factor;
+    if (!PyArg_ParseTuple(args, "OOOdOOOiO", &oleft, &oright, &oreach, &to_luma, &oluma_left, &oluma_right, &osteps,
+                          &factor, &osums)) {
         return NULL;
     }
-    array_t a[6] = {0};
+    array_t a[7] = {0};
     PyObject *result = NULL;
-    static const elem_t U8[] = {ELEM_U8}, BOOL[] = {ELEM_BOOL, ELEM_U8}, F32[] = {ELEM_F32}, I64[] = {ELEM_I64};
+    static const elem_t U8[] = {ELEM_U8}, BOOL[] = {ELEM_BOOL, ELEM_U8}, F32[] = {ELEM_F32}, I64[] = {ELEM_I64},
+                        I32[] = {ELEM_I32};
     if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
         get_array(oreach, &a[2], "reach", 2, 0, 1) < 0 || get_array(oluma_left, &a[3], "luma_left", 2, 1, 0) < 0 ||
-        get_array(oluma_right, &a[4], "luma_right", 2, 1, 0) < 0 || get_array(osteps, &a[5], "steps", 2, 1, 0) < 0) {
+        get_array(oluma_right, &a[4], "luma_right", 2, 1, 0) < 0 || get_array(osteps, &a[5], "steps", 2, 1, 0) < 0 ||
+        get_array(osums, &a[6], "sums", 3, 1, 1) < 0) {
         goto done;
     }
     const Py_ssize_t *shape = a[0].view.shape;
@@ -82,20 +150,27 @@ PyObject *core_frame_steps(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "frame_steps: needs RGB frames");
         goto done;
     }
-    const uint8_t *left = a[0].view.buf, *right = a[1].view.buf;
-    const uint8_t *reach = a[2].present ? a[2].view.buf : NULL;
-    float *luma_left = a[3].view.buf, *luma_right = a[4].view.buf;
-    int64_t *steps = a[5].view.buf;
-    Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for schedule(static)
-    for (Py_ssize_t i = 0; i < height; i++) {
-        steps_row(left + i * width * 3, right + i * width * 3, reach ? reach + i * width : NULL, width, to_luma,
-                  luma_left + i * width, luma_right + i * width, steps + 3 * i);
+    steps_job job = {a[0].view.buf, a[1].view.buf, a[2].present ? a[2].view.buf : NULL, to_luma, a[3].view.buf,
+                     a[4].view.buf, a[5].view.buf, NULL, height, width, 16, factor};
+    if (a[6].present) {
+        if (factor < 1 || factor > 64 || height % factor || width % factor) {
+            PyErr_SetString(PyExc_ValueError, "frame_steps: block sums need sides that are multiples of factor");
+            goto done;
+        }
+        const Py_ssize_t sums_shape[3] = {height / factor, width / factor, 3};
+        if (expect_type(&a[6], "sums", I32, 1) < 0 || expect_shape(&a[6], "sums", sums_shape, 3) < 0) {
+            goto done;
+        }
+        job.sums = a[6].view.buf;
+        job.strip_rows = factor;
     }
-    Py_END_ALLOW_THREADS
+    Py_ssize_t strips = (height + job.strip_rows - 1) / job.strip_rows;
+    if (run_strips(&job, strips, (size_t)width * 3 * sizeof(int32_t), steps_strip) < 0) {
+        goto done;
+    }
     result = Py_NewRef(Py_None);
 done:
-    release_arrays(a, 6);
+    release_arrays(a, 7);
     return result;
 }
 
@@ -106,36 +181,17 @@ typedef struct {
     int factor;
 } block_job;
 
-/* One row of blocks: the factor rows' differences summed down each column first (one int32 per
- * level, a loop that vectorizes), then across each block's columns. At most 255 * factor**2. */
+/* One row of blocks: the factor rows' differences summed down each column, then across each block. */
 IMGDIFF_CLONES static void block_row(const void *job_, Py_ssize_t strip, void *work)
 {
     const block_job *job = job_;
     const Py_ssize_t levels = job->width * 3;
     int32_t *down = work;
     const uint8_t *left = job->left + strip * job->factor * levels, *right = job->right + strip * job->factor * levels;
-    for (Py_ssize_t j = 0; j < levels; j++) {
-        down[j] = (int32_t)left[j] - (int32_t)right[j];
+    for (int k = 0; k < job->factor; k++) {
+        difference_down(left + k * levels, right + k * levels, down, levels, k == 0);
     }
-    for (int k = 1; k < job->factor; k++) {
-        const uint8_t *l = left + k * levels, *r = right + k * levels;
-        for (Py_ssize_t j = 0; j < levels; j++) {
-            down[j] += (int32_t)l[j] - (int32_t)r[j];
-        }
-    }
-    int32_t *sums = job->sums + strip * job->blocks * 3;
-    for (Py_ssize_t b = 0; b < job->blocks; b++) {
-        const int32_t *block = down + b * job->factor * 3;
-        int32_t red = 0, green = 0, blue = 0;
-        for (int j = 0; j < job->factor; j++) {
-            red += block[3 * j];
-            green += block[3 * j + 1];
-            blue += block[3 * j + 2];
-        }
-        sums[3 * b] = red;
-        sums[3 * b + 1] = green;
-        sums[3 * b + 2] = blue;
-    }
+    block_sums_of(down, job->sums + strip * job->blocks * 3, job->blocks, job->factor);
 }
 
 /* block_differences(left, right, factor, sums): per block of factor x factor pixels of two
@@ -173,5 +229,105 @@ PyObject *core_block_differences(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     release_arrays(a, 3);
+    return result;
+}
+
+typedef struct {
+    const float *shift, *taps, *row_factors, *column_factors, *line_rows, *line_columns;
+    float *line, *noise;
+    Py_ssize_t height, width, step, columns; /* columns: sampled per sampled row */
+    int taps_count;
+} samples_job;
+
+/* The averages at the sampled columns (i * STEP) along the row and along the columns: the loops over
+ * them vectorize (the taps' chain of dependent additions is one per column, not per tap). */
+#define ALONG(STEP) \
+    do { \
+        for (int k = 0; k < taps; k++) { \
+            const float w = job->taps[k]; \
+            const float *restrict down = job->shift + reflect(row + k - radius, job->height) * width; \
+            const float *restrict from = padded + k; \
+            for (Py_ssize_t i = 0; i < columns; i++) { \
+                along_columns[i] = fmaf(w, down[(STEP) * i], along_columns[i]); \
+                along_rows[i] = fmaf(w, from[(STEP) * i], along_rows[i]); \
+            } \
+        } \
+    } while (0)
+
+/* One sampled row: the shift averaged along it and along each sampled column over the line window,
+ * at the sampled columns only, each over its window's noise factor. */
+IMGDIFF_CLONES static void samples_row(const void *job_, Py_ssize_t sample, void *work)
+{
+    const samples_job *job = job_;
+    const Py_ssize_t width = job->width, row = sample * job->step, step = job->step, columns = job->columns;
+    const int taps = job->taps_count, radius = taps / 2;
+    float *restrict padded = work;
+    float *restrict along_columns = padded + width + 2 * radius;
+    float *restrict along_rows = along_columns + columns;
+    const float *source = job->shift + row * width;
+    for (Py_ssize_t c = -radius; c < width + radius; c++) {
+        padded[c + radius] = source[reflect(c, width)];
+    }
+    for (Py_ssize_t i = 0; i < columns; i++) {
+        along_columns[i] = 0.0f;
+        along_rows[i] = 0.0f;
+    }
+    if (step == 4) {
+        ALONG(4);
+    } else {
+        ALONG(step);
+    }
+    float *line = job->line + sample * columns, *noise = job->noise + sample * columns;
+    const float row_factor = job->row_factors[row], line_row = job->line_rows[row];
+    for (Py_ssize_t i = 0; i < columns; i++) {
+        Py_ssize_t c = i * step;
+        float by_rows = fabsf(along_rows[i]) / (row_factor * job->line_columns[c]);
+        float by_columns = fabsf(along_columns[i]) / (line_row * job->column_factors[c]);
+        line[i] = by_rows > by_columns ? by_rows : by_columns;
+        noise[i] = fabsf(source[c]) / (row_factor * job->column_factors[c]);
+    }
+}
+
+/* line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise): at
+ * every step-th row and column of the float32 shift, the line evidence and |shift|, each over its
+ * window's noise factor (rows of `line` and `noise`: one per sampled row). */
+PyObject *core_line_samples(PyObject *self, PyObject *args)
+{
+    PyObject *o[9];
+    Py_ssize_t step;
+    if (!PyArg_ParseTuple(args, "OOOOOOnOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &step, &o[6], &o[7])) {
+        return NULL;
+    }
+    static const char *names[8] = {"shift", "taps", "row_factors", "column_factors", "line_rows", "line_columns",
+                                   "line", "noise"};
+    static const int dims[8] = {2, 1, 1, 1, 1, 1, 2, 2};
+    static const elem_t F32[] = {ELEM_F32};
+    array_t a[8] = {0};
+    PyObject *result = NULL;
+    for (int i = 0; i < 8; i++) {
+        if (get_array(o[i], &a[i], names[i], dims[i], i >= 6, 0) < 0 || expect_type(&a[i], names[i], F32, 1) < 0) {
+            goto done;
+        }
+    }
+    const Py_ssize_t height = a[0].view.shape[0], width = a[0].view.shape[1];
+    const Py_ssize_t taps = a[1].view.shape[0];
+    if (step < 1 || taps % 2 != 1 || taps / 2 >= height || taps / 2 >= width) {
+        PyErr_SetString(PyExc_ValueError, "line_samples: needs step >= 1 and an odd window narrower than the shift");
+        goto done;
+    }
+    const Py_ssize_t samples_shape[2] = {(height + step - 1) / step, (width + step - 1) / step};
+    if (expect_shape(&a[2], "row_factors", &height, 1) < 0 || expect_shape(&a[3], "column_factors", &width, 1) < 0 ||
+        expect_shape(&a[4], "line_rows", &height, 1) < 0 || expect_shape(&a[5], "line_columns", &width, 1) < 0 ||
+        expect_shape(&a[6], "line", samples_shape, 2) < 0 || expect_shape(&a[7], "noise", samples_shape, 2) < 0) {
+        goto done;
+    }
+    samples_job job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf,
+                       a[6].view.buf, a[7].view.buf, height, width, step, samples_shape[1], (int)taps};
+    if (run_strips(&job, samples_shape[0], (size_t)(2 * width + taps) * sizeof(float), samples_row) < 0) {
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 8);
     return result;
 }

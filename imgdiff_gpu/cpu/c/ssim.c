@@ -7,10 +7,29 @@
  * the last `taps` rows, each stored twice (slots s and s + taps) so the window of every
  * output row is a run of consecutive slots, then filters the window vertically and applies
  * the formula, a block of BLOCK_COLUMNS columns at a time so the ring stays in L2.
+ *
+ * ssim_screen is the same pass with the video screen's luma bounds computed from the window
+ * means as each output row is done (screen_row; imgdiff_gpu/cpu/ssim.py ssim_map_and_screen):
+ * the map is the same, bit for bit.
  */
 #include "core.h"
 
 #define BLOCK_COLUMNS 256
+
+/* What the video screen (imgdiff_gpu/screening.py) takes from the pass besides the map and the two
+ * statistics: the luma shift s = ux - uy - bias (its window means, float64) as a float32 plane, its
+ * largest |s| per row and (per strip) per column, and per strip the largest |s| over a lower bound of
+ * the strength pass's luma threshold scale at the counted pixels (see shift_over_scale). */
+typedef struct {
+    double bias;
+    double masking;    /* the masking per unit of shared contrast, over the luma threshold (0: none) */
+    double floor;      /* |s| below this needs no scale (the threshold times 1 - MARGIN: scales are >= 1) */
+    double slack;      /* taken off each variance first, times its second moment: the full path's float32 rounding */
+    const float *row_factors, *column_factors; /* the window's border noise factors */
+    float *shift;                              /* H x W */
+    float *row_peaks;                          /* H */
+    float *column_peaks;                       /* strips x W */
+} screen_extras;
 
 typedef struct {
     const void *x, *y;
@@ -22,7 +41,8 @@ typedef struct {
     double C1, C2, cov_norm;
     Py_ssize_t height, width, strip_rows;
     double *out;
-    double *stats; /* NULL, or two per strip: largest |ux - uy|, smallest SSIM */
+    double *stats; /* NULL, or two per strip: largest |ux - uy|, smallest SSIM (three with a screen) */
+    const screen_extras *screen; /* NULL, or the video screen's bounds, computed alongside (ssim_screen) */
 } ssim_job;
 
 /* Inputs x, y, x^2 + y^2, xy of row `source` over columns [first_column - radius,
@@ -105,6 +125,108 @@ IMGDIFF_INLINE void formula(const double *means, double C1, double C2, double co
     }
 }
 
+/* sum_ij w_i w_j x[i, j]^2 over the window of (row, column), borders reflected: the window's second
+ * moment of x alone (the pass filters x^2 + y^2 together), for the few pixels that need it. */
+static double window_square(const ssim_job *job, Py_ssize_t row, Py_ssize_t column)
+{
+    const int radius = job->taps / 2;
+    const float *x = job->x;
+    double total = 0.0;
+    for (int i = -radius; i <= radius; i++) {
+        const float *source = x + reflect(row + i, job->height) * job->x_row;
+        double along = 0.0;
+        for (int j = -radius; j <= radius; j++) {
+            double v = source[reflect(column + j, job->width) * job->x_column];
+            along += job->w[j + radius] * (v * v);
+        }
+        total += job->w[i + radius] * along;
+    }
+    return total;
+}
+
+/* |s| over a lower bound of the luma threshold's scale at one pixel, the scale being what the strength
+ * pass divides by: (1 + masking * contrast) * the border noise factors, contrast the smaller of the two
+ * windows' standard deviations (detection.shared_contrast). vx from x's own second moment, vy from the
+ * pass's x^2 + y^2 less it, in float64; each less `slack` times its second moment (which covers the full
+ * path's float32 moments) never exceeds the full path's variance, so the scale never exceeds its scale. */
+static double shift_over_scale(const ssim_job *job, const double *means, Py_ssize_t j, Py_ssize_t row,
+                               Py_ssize_t column, double shift)
+{
+    const screen_extras *e = job->screen;
+    double ux = means[j], uy = means[BLOCK_COLUMNS + j], usq = means[2 * BLOCK_COLUMNS + j];
+    double contrast = 0.0;
+    if (e->masking > 0.0) {
+        double square_x = window_square(job, row, column), square_y = usq - square_x;
+        double vx = square_x - ux * ux - e->slack * square_x, vy = square_y - uy * uy - e->slack * square_y;
+        double smaller = vx < vy ? vx : vy;
+        contrast = smaller > 0.0 ? sqrt(smaller) : 0.0;
+    }
+    double scale = (1.0 + e->masking * contrast) * (double)e->row_factors[row] * (double)e->column_factors[column];
+    return shift / scale;
+}
+
+/* The screen's loop over a block of one output row, with COUNTS(j) whether pixel j counts: branch-free,
+ * so that it vectorizes. |s| in float32 (its rounding, ~6e-8 of it, is far inside the screen's margin)
+ * is never negative, so its bits order as unsigned integers do, and the largest is taken of those,
+ * counted or not by masking the bits: GCC vectorizes integer maxima of masked values, not float maxima
+ * (whose NaN and signed-zero rules it keeps without -ffast-math) nor conditional ones. */
+#define SCREEN_LOOP(COUNTS) \
+    do { \
+        for (Py_ssize_t j = 0; j < count; j++) { \
+            float s = (float)(ux[j] - uy[j] - bias), a = fabsf(s); \
+            shift[j] = s; \
+            uint32_t a_bits; \
+            memcpy(&a_bits, &a, sizeof a_bits); \
+            row_bits = a_bits > row_bits ? a_bits : row_bits; \
+            column_bits[j] = a_bits > column_bits[j] ? a_bits : column_bits[j]; \
+            uint32_t counted_bits = a_bits & (0u - (uint32_t)((COUNTS) != 0)); \
+            uint32_t under = counted_bits & (0u - (uint32_t)(a < floor)); \
+            counted_peak = counted_bits > counted_peak ? counted_bits : counted_peak; \
+            under_bits = under > under_bits ? under : under_bits; \
+        } \
+    } while (0)
+
+/* The screen's share of one output row's block: the shift written, its peaks, and the largest
+ * |s| / scale bound at a counted pixel (|s| itself where below the floor), folded into `masked`. */
+IMGDIFF_INLINE double screen_row(const ssim_job *job, Py_ssize_t strip, const double *means, Py_ssize_t row,
+                                 Py_ssize_t first_column, Py_ssize_t count, double masked)
+{
+    const screen_extras *e = job->screen;
+    const double *ux = means, *uy = means + BLOCK_COLUMNS;
+    float *restrict shift = e->shift + row * job->width + first_column;
+    uint32_t *restrict column_bits = (uint32_t *)(e->column_peaks + strip * job->width + first_column);
+    const uint8_t *counted = job->counted ? job->counted + row * job->width + first_column : NULL;
+    const double bias = e->bias;
+    const float floor = (float)e->floor;
+    float row_peak = first_column == 0 ? 0.0f : e->row_peaks[row];
+    uint32_t row_bits, counted_peak = 0, under_bits = 0; /* counted: every |s|; under: those below the floor */
+    memcpy(&row_bits, &row_peak, sizeof row_bits);
+    if (row == strip * job->strip_rows) {
+        for (Py_ssize_t j = 0; j < count; j++) {
+            column_bits[j] = 0; /* 0.0f */
+        }
+    }
+    if (counted == NULL) {
+        SCREEN_LOOP(1);
+    } else {
+        SCREEN_LOOP(counted[j]);
+    }
+    float under, peak;
+    memcpy(&under, &under_bits, sizeof under);
+    memcpy(&peak, &counted_peak, sizeof peak);
+    memcpy(&row_peak, &row_bits, sizeof row_peak);
+    e->row_peaks[row] = row_peak;
+    masked = (double)under > masked ? (double)under : masked;
+    for (Py_ssize_t j = 0; peak >= floor && j < count; j++) { /* few pixels: a frame of codec noise, ~0.1 % */
+        float a = fabsf((float)(ux[j] - uy[j] - bias));
+        if ((counted == NULL || counted[j]) && a >= floor) {
+            double over = shift_over_scale(job, means, j, row, first_column + j, fabs(ux[j] - uy[j] - bias));
+            masked = over > masked ? over : masked;
+        }
+    }
+    return masked;
+}
+
 /* One strip; `work` holds the inputs, the ring and the means. */
 IMGDIFF_CLONES static void ssim_strip(const ssim_job *job, Py_ssize_t strip, double *work)
 {
@@ -118,7 +240,7 @@ IMGDIFF_CLONES static void ssim_strip(const ssim_job *job, Py_ssize_t strip, dou
     double *ring = inputs + 4 * stride;              /* 4 x 2 taps x BLOCK_COLUMNS */
     double *means = ring + 4 * 2 * taps * BLOCK_COLUMNS; /* 4 x BLOCK_COLUMNS */
     const Py_ssize_t ring_moment = 2 * taps * BLOCK_COLUMNS;
-    double luma_shift = 0.0, min_ssim = 1.0;
+    double luma_shift = 0.0, min_ssim = 1.0, masked = 0.0;
     prefault(job->out + top * width, (size_t)(bottom - top) * width * sizeof(double));
     for (Py_ssize_t first_column = 0; first_column < width; first_column += BLOCK_COLUMNS) {
         Py_ssize_t count = width - first_column < BLOCK_COLUMNS ? width - first_column : BLOCK_COLUMNS;
@@ -155,11 +277,18 @@ IMGDIFF_CLONES static void ssim_strip(const ssim_job *job, Py_ssize_t strip, dou
                     }
                 }
             }
+            if (job->screen != NULL) {
+                masked = screen_row(job, strip, means, row, first_column, count, masked);
+            }
         }
     }
     if (job->stats != NULL) {
-        job->stats[2 * strip] = luma_shift;
-        job->stats[2 * strip + 1] = min_ssim;
+        const int per_strip = job->screen != NULL ? 3 : 2;
+        job->stats[per_strip * strip] = luma_shift;
+        job->stats[per_strip * strip + 1] = min_ssim;
+        if (job->screen != NULL) {
+            job->stats[per_strip * strip + 2] = masked;
+        }
     }
 }
 
@@ -171,16 +300,13 @@ static void ssim_strip_of(const void *job, Py_ssize_t strip, void *work)
     ssim_strip(job, strip, work);
 }
 
-PyObject *core_ssim(PyObject *self, PyObject *args)
+/* The pass over ox, oy into oout; with `screen`, its extras too (the arrays in `extras`, to check). */
+static PyObject *run_ssim(ssim_job job, PyObject *ox, PyObject *oy, PyObject *ocounted, PyObject *ow, PyObject *oout,
+                          PyObject *ostats, screen_extras *screen, PyObject **extras)
 {
-    PyObject *ox, *oy, *ocounted, *ow, *oout, *ostats;
-    ssim_job job;
-    if (!PyArg_ParseTuple(args, "OOOOdddnOO", &ox, &oy, &ocounted, &ow, &job.C1, &job.C2, &job.cov_norm,
-                          &job.strip_rows, &oout, &ostats)) {
-        return NULL;
-    }
-    array_t a[6] = {0};
+    array_t a[6] = {0}, b[5] = {0};
     PyObject *result = NULL;
+    job.screen = screen;
     if (get_strided_array(ox, &a[0], "x", 2) < 0 || get_strided_array(oy, &a[1], "y", 2) < 0 ||
         get_array(ocounted, &a[2], "counted", 2, 0, 1) < 0 || get_array(ow, &a[3], "weights", 1, 0, 0) < 0 ||
         get_array(oout, &a[4], "out", 2, 1, 0) < 0 || get_array(ostats, &a[5], "stats", 2, 1, 1) < 0) {
@@ -191,7 +317,7 @@ PyObject *core_ssim(PyObject *self, PyObject *args)
     job.width = a[0].view.shape[1];
     job.taps = (int)a[3].view.shape[0];
     Py_ssize_t strips = job.strip_rows > 0 ? (job.height + job.strip_rows - 1) / job.strip_rows : 0;
-    Py_ssize_t stats_shape[2] = {strips, 2};
+    Py_ssize_t stats_shape[2] = {strips, screen != NULL ? 3 : 2};
     if (expect_type(&a[0], "x", SSIM_INPUTS, 6) < 0 || expect_shape(&a[1], "y", a[0].view.shape, 2) < 0 ||
         expect_shape(&a[4], "out", a[0].view.shape, 2) < 0 || expect_type(&a[3], "weights", F64, 1) < 0 ||
         expect_type(&a[4], "out", F64, 1) < 0 ||
@@ -220,6 +346,30 @@ PyObject *core_ssim(PyObject *self, PyObject *args)
     job.w = a[3].view.buf;
     job.out = a[4].view.buf;
     job.stats = a[5].present ? a[5].view.buf : NULL;
+    if (screen != NULL) {
+        static const elem_t F32[] = {ELEM_F32};
+        const Py_ssize_t *shape = a[0].view.shape, peaks_shape[2] = {strips, shape[1]};
+        if (get_array(extras[0], &b[0], "row_factors", 1, 0, 0) < 0 ||
+            get_array(extras[1], &b[1], "column_factors", 1, 0, 0) < 0 ||
+            get_array(extras[2], &b[2], "shift", 2, 1, 0) < 0 || get_array(extras[3], &b[3], "row_peaks", 1, 1, 0) < 0 ||
+            get_array(extras[4], &b[4], "column_peaks", 2, 1, 0) < 0 || expect_type(&b[0], "row_factors", F32, 1) < 0 ||
+            expect_shape(&b[0], "row_factors", shape, 1) < 0 || expect_type(&b[1], "column_factors", F32, 1) < 0 ||
+            expect_shape(&b[1], "column_factors", shape + 1, 1) < 0 || expect_type(&b[3], "row_peaks", F32, 1) < 0 ||
+            expect_shape(&b[3], "row_peaks", shape, 1) < 0 || expect_type(&b[4], "column_peaks", F32, 1) < 0 ||
+            expect_shape(&b[4], "column_peaks", peaks_shape, 2) < 0 ||
+            expect_type(&b[2], "shift", F32, 1) < 0 || expect_shape(&b[2], "shift", shape, 2) < 0) {
+            goto done;
+        }
+        if (job.type != ELEM_F32 || !a[5].present) {
+            PyErr_SetString(PyExc_TypeError, "ssim_screen: needs float32 luma planes and stats");
+            goto done;
+        }
+        screen->row_factors = b[0].view.buf;
+        screen->column_factors = b[1].view.buf;
+        screen->shift = b[2].view.buf;
+        screen->row_peaks = b[3].view.buf;
+        screen->column_peaks = b[4].view.buf;
+    }
     size_t work_doubles = 4 * (BLOCK_COLUMNS + 2 * (size_t)(job.taps / 2)) + 4 * 2 * (size_t)job.taps * BLOCK_COLUMNS +
                           4 * BLOCK_COLUMNS;
     if (run_strips(&job, strips, work_doubles * sizeof(double), ssim_strip_of) < 0) {
@@ -228,5 +378,30 @@ PyObject *core_ssim(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     release_arrays(a, 6);
+    release_arrays(b, 5);
     return result;
+}
+
+PyObject *core_ssim(PyObject *self, PyObject *args)
+{
+    PyObject *ox, *oy, *ocounted, *ow, *oout, *ostats;
+    ssim_job job = {0};
+    if (!PyArg_ParseTuple(args, "OOOOdddnOO", &ox, &oy, &ocounted, &ow, &job.C1, &job.C2, &job.cov_norm,
+                          &job.strip_rows, &oout, &ostats)) {
+        return NULL;
+    }
+    return run_ssim(job, ox, oy, ocounted, ow, oout, ostats, NULL, NULL);
+}
+
+PyObject *core_ssim_screen(PyObject *self, PyObject *args)
+{
+    PyObject *ox, *oy, *ocounted, *ow, *oout, *ostats, *extras[5];
+    ssim_job job = {0};
+    screen_extras screen = {0};
+    if (!PyArg_ParseTuple(args, "OOOOdddnOOddddOOOOO", &ox, &oy, &ocounted, &ow, &job.C1, &job.C2, &job.cov_norm,
+                          &job.strip_rows, &oout, &ostats, &screen.bias, &screen.masking, &screen.floor, &screen.slack,
+                          &extras[0], &extras[1], &extras[2], &extras[3], &extras[4])) {
+        return NULL;
+    }
+    return run_ssim(job, ox, oy, ocounted, ow, oout, ostats, &screen, extras);
 }
