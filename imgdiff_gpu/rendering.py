@@ -152,6 +152,9 @@ class Picture:
     png_rows: Callable[[int, int], np.ndarray] | None = None
     """The same rows in the order PNG stores them (RGB), drawn so without swapping channels
     twice (the pixels come RGB, OpenCV's pictures are BGR); None where that is ``rows``."""
+    family: str | None = None
+    """Pictures of one family are drawn from one pair of images and mostly share rows (those
+    outside the regions): the encoder deflates a run of rows they share once."""
 
     @property
     def nbytes(self) -> int:
@@ -184,7 +187,7 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
             band = _display_rows(pixels[top:bottom], rgb=rgb)
             return _draw_boxes(band, comparison, rgb_color if rgb else color, thickness, top=top, height=height)
 
-        return Picture((height, width, 3), rows, functools.partial(rows, rgb=True))
+        return Picture((height, width, 3), rows, functools.partial(rows, rgb=True), family="pair")
 
     drawn = {
         "left_marked.png": marked(comparison.left.pixels),
@@ -205,7 +208,7 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
         return _heat_colours(heat_levels(comparison.ssim_map[top:bottom]), rgb=rgb)
 
     shape = mask.shape
-    drawn["right_filled.png"] = Picture((*shape, 3), filled, functools.partial(filled, rgb=True))
+    drawn["right_filled.png"] = Picture((*shape, 3), filled, functools.partial(filled, rgb=True), family="pair")
     # bool is one byte, 0 or 1
     drawn["mask.png"] = Picture(shape, lambda top, bottom: mask[top:bottom].view(np.uint8) * np.uint8(255))
     drawn["diff.png"] = Picture((*shape, 3), heat, functools.partial(heat, rgb=True))
