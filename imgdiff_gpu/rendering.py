@@ -133,12 +133,17 @@ def _heat_colours(levels: np.ndarray, *, rgb: bool = False) -> np.ndarray:
 
 
 @functools.cache
-def _inferno_rgb() -> np.ndarray:
-    """OpenCV's inferno colour map as a 256 x 1 table in RGB order: applied, the heat map as PNG stores it."""
+def _inferno_bgr() -> np.ndarray:
+    """OpenCV's inferno colour map as a 256 x 1 table, BGR: applied, :func:`heat_map`."""
     import cv2
 
-    bgr = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(256, 1), cv2.COLORMAP_INFERNO)
-    return np.ascontiguousarray(bgr[..., ::-1])
+    return cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(256, 1), cv2.COLORMAP_INFERNO)
+
+
+@functools.cache
+def _inferno_rgb() -> np.ndarray:
+    """OpenCV's inferno colour map as a 256 x 1 table in RGB order: applied, the heat map as PNG stores it."""
+    return np.ascontiguousarray(_inferno_bgr()[..., ::-1])
 
 
 @dataclass(frozen=True)
@@ -204,9 +209,12 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
         return band
 
     def heat(top: int, bottom: int, rgb: bool = False) -> np.ndarray:
-        if comparison.heat_levels is not None:
-            return _heat_colours(comparison.heat_levels[top:bottom], rgb=rgb)
-        return _heat_colours(heat_levels(comparison.ssim_map[top:bottom]), rgb=rgb)
+        source = comparison.heat_levels if comparison.heat_levels is not None else comparison.ssim_map
+        if source.dtype in (np.uint8, np.float32, np.float64):  # levels and colours in one pass, the same bytes
+            from .cpu.heat import heat_colours
+
+            return heat_colours(source[top:bottom], _inferno_rgb() if rgb else _inferno_bgr())
+        return _heat_colours(heat_levels(source[top:bottom]), rgb=rgb)
 
     shape = mask.shape
     drawn["right_filled.png"] = Picture((*shape, 3), filled, functools.partial(filled, rgb=True), family="pair")

@@ -225,6 +225,8 @@ static PyMethodDef METHODS[] = {
      "masking, out): the line evidence over its threshold (and the masking, optional) into out."},
     {"png_unfilter", core_png_unfilter, METH_VARARGS,
      "png_unfilter(buffer, height, width, channels): a PNG's inflated rows, unfiltered into pixels in place."},
+    {"heat_colours", core_heat_colours, METH_VARARGS,
+     "heat_colours(ssim_map, table, out): the heat map's colours, table[level of each pixel], into out."},
     {"median", core_median, METH_O, "median(values): np.median of a 1-D float32 array, as a float."},
     {"abs_peaks", core_abs_peaks, METH_VARARGS,
      "abs_peaks(plane, row_peaks, column_peaks): the largest |value| of each row and column of a float32 plane."},
