@@ -21,14 +21,16 @@ a photograph 21 % larger, 2 no faster for one 0.02 % smaller.
 The image data is deflated in segments of whole rows (:data:`SEGMENT_BYTES`),
 each on its own, with no history before it, and ending on a byte boundary (a
 sync flush), so the segments of one picture simply follow each other in its
-zlib stream. Two things follow. The pictures of a pair are mostly the same rows:
-the marked left and right images are the inputs, which differ only where they
-were edited, and the filled right image is the right one but for the regions.
-:func:`encode_pngs` deflates a segment once for every picture of a family whose
-filtered rows there are byte for byte the same (a 4K pair with four edits: 151
-of 297 segments of its three photographs, half their deflate). And a picture can
-be deflated by several threads at once, a span of segments each. A segment
-starts with no history, which costs a photograph 0.2 % in size at 256 KiB.
+zlib stream. Two things follow. The pictures of a pair often share most rows:
+the marked left and right images are the inputs, the same outside the edits where
+one was edited from the other (a screenshot, a render), and the filled right image
+is the right one but for the regions. :func:`encode_pngs` deflates a segment once
+for every picture of a family whose filtered rows there are byte for byte the same
+(a 4K pair with four edits: 151 of 297 segments of its three photographs, half
+their deflate; a re-encoded pair shares nothing, and comparing costs about 7 ms at
+4K). And a picture can be deflated by several threads at once, a span of segments
+each. A segment starts with no history, which costs a photograph 0.1 % in size at
+256 KiB.
 
 A huge picture is never whole in memory here: the rows are drawn a band at a time
 (:data:`BAND_BYTES`), filtered into one band buffer and deflated from it, so a
@@ -67,7 +69,7 @@ pages (a 4K pair's pictures: half the page faults of whole pictures; figures in
 SEGMENT_BYTES = 1 << 18
 """Filtered rows deflated on their own, about (22 rows of a 4K photograph). Smaller finds more rows
 shared between the pictures of a pair and costs more calls and size: 4K, three photographs, the
-deflate's CPU at 2 MiB, 512, 256, 128 and 64 KiB: 100, 94, 81, 85, 93 ms; 256 KiB costs 0.2 % in
+deflate's CPU at 2 MiB, 512, 256, 128 and 64 KiB: 100, 94, 81, 85, 93 ms; 256 KiB costs 0.1 % in
 size against one deflate of the whole picture."""
 
 
