@@ -30,7 +30,14 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.bench_one_pair import SIZES, cpu_name
-from imgdiff_gpu.loading import _decode_plain_png, _pixels_in_strips, load_image, reading_ahead
+from imgdiff_gpu.loading import (
+    _check_png,
+    _decode_plain_png,
+    _inflate_plain_png,
+    _pixels_in_strips,
+    load_image,
+    reading_ahead,
+)
 from imgdiff_gpu.png import encode_png
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +52,13 @@ OPENCV_BEFORE = [
 ]
 
 
-def decoders(data: bytes, shape: tuple[int, int]) -> dict:
+def decoders(data: bytes, shape: tuple[int, int], adaptive: bytes) -> dict:
+    """Decoders of ``data`` (written by OpenCV: every row Sub-filtered) and, last, of ``adaptive``, the same
+    pixels written by Pillow (libpng's choice of filter per row: Paeth for nearly every row of a photograph)."""
+
+    def inflated(data):
+        return lambda: _inflate_plain_png(data, _check_png(data, Path("photo.png")), "RGB", shape)
+
     def pillow_converted():
         return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
@@ -61,7 +74,12 @@ def decoders(data: bytes, shape: tuple[int, int]) -> dict:
         "Pillow, convert('RGB') (before)": pillow_converted,
         "Pillow, copied out in strips (loading.py's other files; its PNGs before)": pillow_strips,
         "Pillow, no converting copy (loading.py's other files)": pillow,
-        "OpenCV imdecode, RGB in place (loading.py's plain PNGs)": lambda: _decode_plain_png(data, "RGB", shape),
+        "OpenCV imdecode, RGB in place (loading.py's interlaced or huge plain PNGs)": lambda: _decode_plain_png(
+            data, "RGB", shape
+        ),
+        "libdeflate + the core's unfiltering, with the CRCs (loading.py's plain PNGs)": inflated(data),
+        "Pillow-written file: OpenCV imdecode": lambda: _decode_plain_png(adaptive, "RGB", shape),
+        "Pillow-written file: libdeflate + the core's unfiltering (Paeth rows)": inflated(adaptive),
     }
     try:  # not a dependency: measured where it is installed, as the alternative
         from imagecodecs import spng_decode
@@ -132,7 +150,9 @@ def main() -> None:
         bgr = cv2.resize(photo, (width, height), interpolation=cv2.INTER_CUBIC)
         rgb = np.ascontiguousarray(bgr[..., ::-1])
         data = cv2.imencode(".png", bgr)[1].tobytes()
-        plans = {"decode": decoders(data, (height, width)), "encode": encoders(bgr)}
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, "PNG", compress_level=1)
+        plans = {"decode": decoders(data, (height, width), buffer.getvalue()), "encode": encoders(bgr)}
         times = {kind: {name: [] for name in plan} for kind, plan in plans.items()}
         sizes_out = {}
         for round_ in range(args.repeat + 1):
