@@ -271,18 +271,21 @@ def _png_file(shape: tuple[int, ...], spans: list[_Span]) -> bytes:
 def _run(tasks: list[Callable[[], object]], threads: int) -> list:
     """Every task's result, in order, the tasks run on up to ``threads`` threads, this one among them.
 
-    An exception in a task stops the others taking new ones and is raised here. Plain threads,
-    not a pool: importing ``concurrent.futures`` costs more than a small picture's encoding.
+    An exception in a task stops the others taking new ones and is raised here. One raised in this
+    thread (an interrupt) is raised at once: the helpers end after the task they are in, unwaited
+    for, and their results are dropped. Plain threads, not a pool: importing ``concurrent.futures``
+    costs more than a small picture's encoding.
     """
-    results: list = [None] * len(tasks)
     if threads <= 1 or len(tasks) <= 1:
         return [task() for task in tasks]
+    results: list = [None] * len(tasks)
     pending = iter(range(len(tasks)))
     lock = threading.Lock()
     failed: list[BaseException] = []
+    stopped: list[bool] = []
 
     def work() -> None:
-        while not failed:
+        while not failed and not stopped:
             with lock:
                 index = next(pending, None)
             if index is None:
@@ -300,10 +303,11 @@ def _run(tasks: list[Callable[[], object]], threads: int) -> list:
         helper.start()
     try:
         work()
-    finally:
-        if not failed:  # an interrupt here leaves the helpers to end with the process
-            for helper in helpers:
-                helper.join()
+    except BaseException:
+        stopped.append(True)
+        raise
+    for helper in helpers:
+        helper.join()
     if failed:
         raise failed[0]
     return results

@@ -154,3 +154,24 @@ def test_a_drawer_failing_on_another_thread_is_raised_here():
         png.encode_pngs([png.PngRows((2000, 300, 3), broken)], threads=2)
     with pytest.raises(ValueError, match="came as uint8"):
         png.encode_pngs([png.PngRows((2000, 300, 3), lambda t, b: np.zeros((b - t, 300), np.uint8))], threads=2)
+
+
+def test_an_interrupt_on_the_calling_thread_stops_the_helpers_taking_tasks():
+    import threading
+
+    calling = threading.get_ident()
+    drawn = []
+
+    def rows(top, bottom):
+        drawn.append(top)
+        if threading.get_ident() == calling:
+            raise KeyboardInterrupt
+        return np.zeros((bottom - top, 300, 3), np.uint8)
+
+    pictures = [png.PngRows((3000, 300, 3), rows) for _ in range(8)]  # 16 tasks on 2 threads
+    with pytest.raises(KeyboardInterrupt):
+        png.encode_pngs(pictures, threads=2)
+    for helper in threading.enumerate():
+        if helper.name.startswith("imgdiff-png-"):
+            helper.join()
+    assert len(drawn) < 16  # the helper ended after its task, not after all of them
