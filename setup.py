@@ -17,6 +17,7 @@ SOURCES = [
     "chroma.c",
     "rules.c",
     "png_unfilter.c",
+    "heat.c",
 ]
 
 # -ffp-contract=off: the kernels write fma() where they mean one, and nothing else is fused,

@@ -10,7 +10,11 @@ to the same pixels, or the script stops. Last, both files of a pair are read as
 ``imgdiff compare`` reads them, one after the other and on two threads
 (``loading.reading_ahead``): wall time, since that is what the threads save.
 
-    python benchmarks/bench_codecs.py [--sizes 64,1080p,4k] [--repeat 7] [--out PATH]
+    python benchmarks/bench_codecs.py [--sizes 64,1080p,4k] [--repeat 7] [--baseline DIR] [--out PATH]
+
+With ``--baseline DIR`` (another checkout, its core built), the unfiltering of both files'
+inflated rows by this checkout's compiled core and by DIR's, loaded side by side in this
+process, in the same interleaved rounds.
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.bench_one_pair import SIZES, cpu_name
-from imgdiff_gpu.loading import _decode_plain_png, _pixels_in_strips, load_image, reading_ahead
+from imgdiff_gpu.loading import (
+    _check_png,
+    _decode_plain_png,
+    _inflate_plain_png,
+    _pixels_in_strips,
+    load_image,
+    reading_ahead,
+)
 from imgdiff_gpu.png import encode_png
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +56,13 @@ OPENCV_BEFORE = [
 ]
 
 
-def decoders(data: bytes, shape: tuple[int, int]) -> dict:
+def decoders(data: bytes, shape: tuple[int, int], adaptive: bytes) -> dict:
+    """Decoders of ``data`` (written by OpenCV: every row Sub-filtered) and, last, of ``adaptive``, the same
+    pixels written by Pillow (libpng's choice of filter per row: Paeth for nearly every row of a photograph)."""
+
+    def inflated(data):
+        return lambda: _inflate_plain_png(data, _check_png(data, Path("photo.png")), "RGB", shape)
+
     def pillow_converted():
         return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
@@ -61,7 +78,12 @@ def decoders(data: bytes, shape: tuple[int, int]) -> dict:
         "Pillow, convert('RGB') (before)": pillow_converted,
         "Pillow, copied out in strips (loading.py's other files; its PNGs before)": pillow_strips,
         "Pillow, no converting copy (loading.py's other files)": pillow,
-        "OpenCV imdecode, RGB in place (loading.py's plain PNGs)": lambda: _decode_plain_png(data, "RGB", shape),
+        "OpenCV imdecode, RGB in place (loading.py's interlaced or huge plain PNGs)": lambda: _decode_plain_png(
+            data, "RGB", shape
+        ),
+        "libdeflate + the core's unfiltering, with the CRCs (loading.py's plain PNGs)": inflated(data),
+        "Pillow-written file: OpenCV imdecode": lambda: _decode_plain_png(adaptive, "RGB", shape),
+        "Pillow-written file: libdeflate + the core's unfiltering (Paeth rows)": inflated(adaptive),
     }
     try:  # not a dependency: measured where it is installed, as the alternative
         from imagecodecs import spng_decode
@@ -107,6 +129,67 @@ def encoders(bgr: np.ndarray) -> dict:
     }
 
 
+def baseline_core(checkout: Path):
+    """The compiled core of another checkout, loaded beside this one's under another name."""
+    import importlib.util
+
+    found = sorted((checkout / "imgdiff_gpu" / "cpu").glob("_core*.so"))
+    if not found:
+        raise SystemExit(f"no compiled core in {checkout}: build it there (python setup.py build_ext --inplace)")
+    spec = importlib.util.spec_from_file_location("baseline._core", found[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def unfilterings(files: dict[str, bytes], shape: tuple[int, int], cores: dict) -> dict:
+    """Each core's png_unfilter of each file's inflated rows (a fresh copy each call, made outside the timing)."""
+    import deflate
+
+    plans = {}
+    for file_name, data in files.items():
+        chunks = _check_png(data, Path("photo.png"))
+        stream = b"".join(data[start : start + length] for kind, start, length in chunks if kind == b"IDAT")
+        rows = bytes(deflate.zlib_decompress(stream, shape[0] * (1 + shape[1] * 3)))
+        for core_name, core in cores.items():
+
+            def unfilter(core=core, rows=rows):
+                buffer = bytearray(rows)
+                start = time.process_time()
+                core.png_unfilter(buffer, shape[0], shape[1], 3)
+                return time.process_time() - start, buffer
+
+            plans[f"{file_name}, {core_name}"] = unfilter
+    return plans
+
+
+def pieces(data: bytes, shape: tuple[int, int]) -> dict:
+    """Parts of reading and drawing, each beside what it replaced: the chunk CRCs of the file, and the
+    heat picture of an SSIM map of the size (float32, mostly near 1, as a photograph pair's), drawn in
+    png.BAND_BYTES bands as rendering.py draws it."""
+    import zlib
+
+    import deflate
+
+    from imgdiff_gpu.cpu.heat import heat_colours
+    from imgdiff_gpu.png import BAND_BYTES
+    from imgdiff_gpu.rendering import _inferno_bgr, heat_levels
+
+    ssim_map = 1 - np.random.default_rng(0).exponential(0.02, shape).astype(np.float32)
+    rows = max(BAND_BYTES // (shape[1] * 3), 1)
+    bands = range(0, shape[0], rows)
+    return {
+        "CRC-32 of the file, zlib (loading.py before)": lambda: zlib.crc32(data),
+        "CRC-32 of the file, libdeflate (loading.py)": lambda: deflate.crc32(data),
+        "heat picture, NumPy levels + OpenCV's map (rendering.py before)": lambda: [
+            cv2.applyColorMap(heat_levels(ssim_map[top : top + rows]), cv2.COLORMAP_INFERNO) for top in bands
+        ],
+        "heat picture, cpu/c/heat.c (rendering.py)": lambda: [
+            heat_colours(ssim_map[top : top + rows], _inferno_bgr()) for top in bands
+        ],
+    }
+
+
 def cpu_seconds(call) -> tuple[float, object]:
     start = time.process_time()
     result = call()
@@ -117,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="64,1080p,4k", help="comma-separated, of " + ", ".join(SIZES))
     parser.add_argument("--repeat", type=int, default=7, help="timed rounds (median reported)")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose core's unfiltering is timed alongside")
     parser.add_argument("--out", type=Path, help="JSON results (default benchmarks/results/codecs-DATE-cpu.json)")
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -125,14 +209,21 @@ def main() -> None:
     cv2.setNumThreads(1)  # one image, one thread: as the pictures are encoded, one thread each
 
     photo = cv2.imread(str(ROOT / "examples" / "left.png"))
-    results: dict = {"decode": {}, "encode": {}, "encoded_bytes": {}, "pair_wall": {}}
+    results: dict = {"decode": {}, "encode": {}, "encoded_bytes": {}, "pair_wall": {}, "unfilter": {}, "pieces": {}}
+    from imgdiff_gpu.cpu.compiled import core
+
+    cores = {"this checkout's core": core}
+    if args.baseline is not None:
+        cores[f"{args.baseline}'s core"] = baseline_core(args.baseline)
     print(f"CPU: {cpu_name()}; CPU time of one call, median of {args.repeat} interleaved rounds")
     for size in sizes:
         height, width = SIZES[size]
         bgr = cv2.resize(photo, (width, height), interpolation=cv2.INTER_CUBIC)
         rgb = np.ascontiguousarray(bgr[..., ::-1])
         data = cv2.imencode(".png", bgr)[1].tobytes()
-        plans = {"decode": decoders(data, (height, width)), "encode": encoders(bgr)}
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, "PNG", compress_level=1)
+        plans = {"decode": decoders(data, (height, width), buffer.getvalue()), "encode": encoders(bgr)}
         times = {kind: {name: [] for name in plan} for kind, plan in plans.items()}
         sizes_out = {}
         for round_ in range(args.repeat + 1):
@@ -160,6 +251,40 @@ def main() -> None:
                 print(f"| {name} | {seconds * 1000:.1f} | {seconds / reference:.2f}x |{extra}")
         results["encoded_bytes"][size] = sizes_out
 
+        plan = pieces(data, (height, width))
+        timed: dict[str, list[float]] = {name: [] for name in plan}
+        for round_ in range(args.repeat + 1):
+            for name, call in plan.items():
+                seconds, _ = cpu_seconds(call)
+                if round_:
+                    timed[name].append(seconds)
+        medians = {name: statistics.median(v) for name, v in timed.items()}
+        results["pieces"][size] = medians
+        print(f"\npieces, {size}: CPU ms (each against the row before it)\n")
+        print("| piece | CPU ms | ratio |\n|---|---|---|")
+        names = list(medians)
+        for index, name in enumerate(names):
+            ratio = f"{medians[name] / medians[names[index - 1]]:.2f}x" if index % 2 else "1.00x"
+            print(f"| {name} | {medians[name] * 1000:.2f} | {ratio} |")
+
+        files = {"OpenCV's file (Sub rows)": data, "Pillow's file (Paeth rows)": buffer.getvalue()}
+        plan = unfilterings(files, (height, width), cores)
+        unfiltered: dict[str, list[float]] = {name: [] for name in plan}
+        for round_ in range(args.repeat + 1):
+            for name, call in plan.items():
+                seconds, pixels = call()
+                if np.frombuffer(pixels, np.uint8, count=rgb.size).reshape(rgb.shape).tobytes() != rgb.tobytes():
+                    raise SystemExit(f"{name} unfiltered other pixels at {size}")
+                if round_:
+                    unfiltered[name].append(seconds)
+        medians = {name: statistics.median(v) for name, v in unfiltered.items()}
+        results["unfilter"][size] = medians
+        print(f"\nunfiltering the inflated rows, {size}: CPU ms (ratio to the first row of the file)\n")
+        print("| file, core | CPU ms | ratio |\n|---|---|---|")
+        for name, seconds in medians.items():
+            first = medians[next(n for n in medians if n.split(", ")[0] == name.split(", ")[0])]
+            print(f"| {name} | {seconds * 1000:.1f} | {seconds / first:.2f}x |")
+
         with tempfile.TemporaryDirectory(prefix="bench-codecs-") as folder:
             loaders = pair_loaders(Path(folder), data)
             walls: dict[str, list[float]] = {name: [] for name in loaders}
@@ -186,7 +311,13 @@ def main() -> None:
         "opencv": cv2.__version__,
         "pillow": Image.__version__,
         "repeat": args.repeat,
-        "median_cpu_s": {"decode": results["decode"], "encode": results["encode"]},
+        "baseline": str(args.baseline) if args.baseline else None,
+        "median_cpu_s": {
+            "decode": results["decode"],
+            "encode": results["encode"],
+            "unfilter": results["unfilter"],
+            "pieces": results["pieces"],
+        },
         "pair_median_wall_s": results["pair_wall"],
         "encoded_bytes": results["encoded_bytes"],
     }

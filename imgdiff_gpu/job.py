@@ -111,41 +111,41 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
 
 
 PICTURES_AT_ONCE_BYTES = 1 << 30
-"""Pictures whose rows fit this together are encoded at once, one thread each; larger ones
-(a huge pair's) one after another, each from bands of rows (:func:`imgdiff_gpu.png.encode_png_rows`)."""
+"""Pictures whose rows fit this together are encoded at once, their rows shared and spread over the
+cores; larger ones (a huge pair's) one after another, each from bands of rows, on every core
+(:func:`imgdiff_gpu.png.encode_pngs`)."""
 PICTURES_ON_ONE_THREAD_BYTES = 1 << 20
 """Pictures smaller than this together are encoded on the calling thread: an icon's five take
-well under a millisecond, less than importing and starting a thread pool (5-10 ms)."""
+well under a millisecond, less than starting threads."""
 
 
 def encoded_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) -> Iterator[tuple[Path, bytes]]:
     """Pictures (:func:`imgdiff_gpu.rendering.render`'s arrays, or :func:`~imgdiff_gpu.rendering.pictures`
-    to draw) as PNG bytes, by path in ``folder``, in their order, each as soon as it is encoded.
+    to draw) as PNG bytes, by path in ``folder``, in their order.
 
-    Small ones on one thread each: the deflate, most of the work, releases the GIL (see
-    :mod:`imgdiff_gpu.png`). Huge ones one at a time, so that only one is ever held, as its
-    filtered rows, and each result can be written before the next is drawn.
+    Together, on every core: the deflate, most of the work, releases the GIL, and the rows that the
+    pictures of one pair share are deflated once (see :mod:`imgdiff_gpu.png`). Huge ones one at a
+    time, so that only one is ever held, compressed, and each can be written before the next is drawn.
     """
     import numpy as np
 
-    from .png import encode_png_rows
+    from .png import PngRows, cores, encode_pngs
 
-    def encode(picture) -> bytes:
+    def rows_of(picture) -> PngRows:
         if isinstance(picture, np.ndarray):
-            return encode_png_rows(picture.shape, lambda top, bottom: picture[top:bottom])
+            return PngRows(picture.shape, lambda top, bottom: picture[top:bottom])
         if picture.png_rows is not None:  # drawn in PNG's channel order: no swap before the filter
-            return encode_png_rows(picture.shape, picture.png_rows, rgb=True)
-        return encode_png_rows(picture.shape, picture.rows)
+            return PngRows(picture.shape, picture.png_rows, rgb=True, family=picture.family)
+        return PngRows(picture.shape, picture.rows, family=picture.family)
 
     size = sum(picture.nbytes for picture in pictures.values())
-    if size > PICTURES_AT_ONCE_BYTES or size < PICTURES_ON_ONE_THREAD_BYTES:
+    if size > PICTURES_AT_ONCE_BYTES:
         for name, picture in pictures.items():
-            yield folder / name, encode(picture)
+            yield folder / name, encode_pngs([rows_of(picture)], threads=cores())[0]
         return
-    from concurrent.futures import ThreadPoolExecutor  # only with pictures: 20 ms to import
-
-    with ThreadPoolExecutor(max_workers=min(len(pictures), os.cpu_count() or 1) or 1) as pool:
-        yield from zip([folder / name for name in pictures], pool.map(encode, pictures.values()), strict=True)
+    threads = 1 if size < PICTURES_ON_ONE_THREAD_BYTES else cores()
+    encoded = encode_pngs([rows_of(picture) for picture in pictures.values()], threads=threads)
+    yield from zip([folder / name for name in pictures], encoded, strict=True)
 
 
 def encode_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) -> dict[Path, bytes]:

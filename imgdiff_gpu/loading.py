@@ -305,6 +305,15 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
+def _crc32():
+    """libdeflate's CRC-32, where installed: a 4K photograph's image data in 0.1 ms instead of zlib's 2 ms."""
+    try:
+        from deflate import crc32
+    except ImportError:  # an environment installed before deflate was a dependency
+        return zlib.crc32
+    return crc32
+
+
 def _check_png(data: bytes, path: Path) -> list[tuple[bytes, int, int]]:
     """Every chunk whole and its CRC right, compressed text and profiles bounded, the IEND there.
 
@@ -315,6 +324,7 @@ def _check_png(data: bytes, path: Path) -> list[tuple[bytes, int, int]]:
     """
     position, end = 8, len(data)
     view = memoryview(data)  # no copy of the image data per chunk
+    crc32 = _crc32()
     chunks = []
     while position + 12 <= end:
         length = int.from_bytes(data[position : position + 4], "big")
@@ -324,7 +334,7 @@ def _check_png(data: bytes, path: Path) -> list[tuple[bytes, int, int]]:
         if after > end:
             raise ImageLoadError(path, f"truncated PNG: the file ends inside its {name} chunk")
         body = view[position + 8 : position + 8 + length]
-        if zlib.crc32(body, zlib.crc32(kind)) != int.from_bytes(data[after - 4 : after], "big"):
+        if crc32(body, crc32(kind)) != int.from_bytes(data[after - 4 : after], "big"):
             raise ImageLoadError(path, f"corrupt PNG: its {name} chunk at byte {position} fails its CRC check")
         if kind in (b"zTXt", b"iCCP", b"iTXt"):
             _check_inflated_size(bytes(body), kind, path)

@@ -91,3 +91,87 @@ def test_encode_pictures_names_and_encodes_every_picture(tmp_path):
     assert list(files) == [tmp_path / "left_marked.png", tmp_path / "mask.png"]
     for (name, picture), data in zip(pictures.items(), files.values(), strict=True):
         assert np.array_equal(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), picture), name
+
+
+def _decoded(data: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def test_the_adler32_of_two_strings_combines_from_theirs():
+    rng = np.random.default_rng(3)
+    for first_length, second_length in [(0, 5), (5, 0), (1, 1), (1000, 70000), (65521, 3), (200000, 131072)]:
+        first, second = (rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (first_length, second_length))
+        combined = png._adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+        assert combined == zlib.adler32(first + second), (first_length, second_length)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 5])
+@pytest.mark.parametrize("segment_bytes", [1, 100, 1000, 1 << 18])
+def test_pictures_sharing_rows_have_the_bytes_each_has_alone(monkeypatch, threads, segment_bytes):
+    monkeypatch.setattr(png, "SEGMENT_BYTES", segment_bytes)
+    monkeypatch.setattr(png, "BAND_BYTES", 3 * segment_bytes)
+    left = _picture((61, 37, 3))
+    right = left.copy()
+    right[20:25, 3:9] = 0  # an edit: those rows differ, the rest are the same
+    filled = right.copy()
+    filled[40:41] = (0, 0, 255)
+    grey = _picture((61, 37), seed=2)
+    family = [left, right, filled]
+    pictures = [png.PngRows(p.shape, lambda top, bottom, p=p: p[top:bottom], family="pair") for p in family]
+    pictures.append(png.PngRows(grey.shape, lambda top, bottom: grey[top:bottom], family="pair"))
+    encoded = png.encode_pngs(pictures, threads=threads)
+    for picture, data in zip([*family, grey], encoded, strict=True):
+        assert data == encode_png(picture)
+        assert np.array_equal(_decoded(data), picture)
+        by_pillow = np.asarray(Image.open(io.BytesIO(data)))
+        assert np.array_equal(by_pillow, picture if picture.ndim == 2 else picture[..., ::-1])
+
+
+def test_a_shared_segment_is_deflated_once(monkeypatch):
+    calls = []
+    from isal import isal_zlib
+
+    real = isal_zlib.compressobj
+    monkeypatch.setattr(isal_zlib, "compressobj", lambda *args: calls.append(1) or real(*args))
+    monkeypatch.setattr(png, "SEGMENT_BYTES", 10 * (1 + 8 * 3))  # ten rows a segment
+    same = _picture((40, 8, 3))
+    edited = same.copy()
+    edited[15] = 0  # the second of four segments differs
+    png.encode_pngs([png.PngRows(p.shape, lambda t, b, p=p: p[t:b], family="pair") for p in (same, edited)])
+    assert len(calls) == 4 + 1
+    calls.clear()
+    png.encode_pngs([png.PngRows(p.shape, lambda t, b, p=p: p[t:b]) for p in (same, edited)])  # no family
+    assert len(calls) == 8
+
+
+def test_a_drawer_failing_on_another_thread_is_raised_here():
+    def broken(top, bottom):
+        if top > 0:
+            raise RuntimeError("drawer broke")
+        return np.zeros((bottom - top, 300, 3), np.uint8)
+
+    with pytest.raises(RuntimeError, match="drawer broke"):
+        png.encode_pngs([png.PngRows((2000, 300, 3), broken)], threads=2)
+    with pytest.raises(ValueError, match="came as uint8"):
+        png.encode_pngs([png.PngRows((2000, 300, 3), lambda t, b: np.zeros((b - t, 300), np.uint8))], threads=2)
+
+
+def test_an_interrupt_on_the_calling_thread_stops_the_helpers_taking_tasks():
+    import threading
+
+    calling = threading.get_ident()
+    drawn = []
+
+    def rows(top, bottom):
+        drawn.append(top)
+        if threading.get_ident() == calling:
+            raise KeyboardInterrupt
+        return np.zeros((bottom - top, 300, 3), np.uint8)
+
+    pictures = [png.PngRows((3000, 300, 3), rows) for _ in range(8)]  # 16 tasks on 2 threads
+    with pytest.raises(KeyboardInterrupt):
+        png.encode_pngs(pictures, threads=2)
+    for helper in threading.enumerate():
+        if helper.name.startswith("imgdiff-png-"):
+            helper.join()
+    assert len(drawn) < 16  # the helper ended after its task, not after all of them

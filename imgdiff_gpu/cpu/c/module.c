@@ -1,9 +1,9 @@
 /* imgdiff_gpu.cpu._core: the CPU kernels, compiled ahead of time (no JIT at run time).
  *
  * The functions of each kernel file, each the twin of a Python wrapper that validates and
- * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,chroma,rules,png_unfilter}.py)
- * and of a CUDA kernel (kernels/NAME.cu; CuPy operations for chroma.c; none for png_unfilter.c, as inputs
- * are decoded on the CPU); plus the thread count, per calling thread as OpenMP keeps it.
+ * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,chroma,rules,png_unfilter,heat}.py)
+ * and of a CUDA kernel (kernels/NAME.cu; CuPy operations for chroma.c; none for png_unfilter.c and heat.c, as
+ * inputs are decoded and pictures drawn on the CPU); plus the thread count, per calling thread as OpenMP keeps it.
  *
  * Arrays arrive through the buffer protocol, so the module needs no NumPy headers to
  * build and no NumPy C API at import: it loads in well under a millisecond and works
@@ -232,6 +232,8 @@ static PyMethodDef METHODS[] = {
      "masking, out): the line evidence over its threshold (and the masking, optional) into out."},
     {"png_unfilter", core_png_unfilter, METH_VARARGS,
      "png_unfilter(buffer, height, width, channels): a PNG's inflated rows, unfiltered into pixels in place."},
+    {"heat_colours", core_heat_colours, METH_VARARGS,
+     "heat_colours(ssim_map, table, out): the heat map's colours, table[level of each pixel], into out."},
     {"median", core_median, METH_O, "median(values): np.median of a 1-D float32 array, as a float."},
     {"abs_peaks", core_abs_peaks, METH_VARARGS,
      "abs_peaks(plane, row_peaks, column_peaks): the largest |value| of each row and column of a float32 plane."},
