@@ -174,7 +174,10 @@ class FrameScreen:
             return 1.0, None
         if t.exact or chroma_step >= t.chroma_shift * (1.0 - MARGIN):
             return None, None  # decided without the SSIM pass (the bounds below need none for these)
-        if t.coarse_chroma is not None and chroma_step >= t.coarse_chroma * (1.0 - MARGIN):
+        # the coarse term reads ~6 px beyond a pixel on its 4x grid, further than the counted pixels'
+        # reach that chroma_step covers: with ignored pixels, a change they hide can still mark
+        # counted ones, so the bound (over the whole frame) is computed whatever the step
+        if t.coarse_chroma is not None and (self.ignore is not None or chroma_step >= t.coarse_chroma * (1.0 - MARGIN)):
             means = None if sums is None else sums * (1.0 / COARSE_FACTOR**2)
             if coarse_chroma_bound(left, right, means=means) >= t.coarse_chroma * (1.0 - MARGIN):
                 return None, None

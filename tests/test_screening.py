@@ -346,3 +346,60 @@ def test_the_masked_line_shift_filters_some_rows_and_columns_and_decides_as_the_
     assert (bound < cleared) == (exact < cleared)
     if exact >= cleared:
         assert bound == pytest.approx(exact, rel=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(16, 64), (64, 20), (24, 24), (7, 5)])
+@pytest.mark.parametrize("sensitivity", ["low", "normal"])
+def test_frames_smaller_than_the_line_window_are_screened_as_the_image_path_compares_them(shape, sensitivity):
+    # the sampled line noise ratio's compiled pass needs the line window's radius (24 px) inside
+    # the frame; smaller frames take OpenCV's filters, as the full path does
+    rng = np.random.default_rng(5)
+    left = rng.integers(60, 200, (*shape, 3), dtype=np.uint8)
+    right = np.clip(left.astype(int) + rng.integers(-1, 2, left.shape), 0, 255).astype(np.uint8)
+    score = FrameScreen(shape, thresholds_for(sensitivity)).measure(left, right)
+    full = compare(left, right, device="cpu", sensitivity=sensitivity)
+    assert score is None or (score == full.score and not full.regions)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 4])
+def test_the_line_samples_at_every_step_are_the_whole_planes_at_those_rows_and_columns(step):
+    from imgdiff_gpu.cpu.compiled import core
+    from imgdiff_gpu.detection import line_factors, line_taps, window_noise_factors
+
+    rng = np.random.default_rng(step)
+    shift = rng.standard_normal((61, 83)).astype(np.float32)
+    weights = luma_ssim_params(shift).weights
+    taps = np.ascontiguousarray(line_taps(weights), np.float32)
+    row_factors, column_factors = window_noise_factors(shift.shape, weights)
+    line_rows, line_columns = line_factors(shift.shape, weights)
+    sampled = (-(-61 // step), -(-83 // step))
+    line, noise = np.empty(sampled, np.float32), np.empty(sampled, np.float32)
+    core.line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise)
+    along_rows = ndimage.correlate1d(shift.astype(np.float64), taps, axis=1, mode="reflect")
+    along_columns = ndimage.correlate1d(shift.astype(np.float64), taps, axis=0, mode="reflect")
+    expected = np.maximum(
+        np.abs(along_rows) / (row_factors[:, None] * line_columns[None, :]),
+        np.abs(along_columns) / (line_rows[:, None] * column_factors[None, :]),
+    )[::step, ::step]
+    np.testing.assert_allclose(line, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        noise, (np.abs(shift) / (row_factors[:, None] * column_factors[None, :]))[::step, ::step], rtol=1e-6
+    )
+
+
+def test_a_colour_change_hidden_by_ignored_pixels_but_reaching_counted_ones_is_not_cleared():
+    # an equal-luma colour change 6 px inside an ignored box: beyond the SSIM window's reach of the
+    # counted pixels, within the coarse chroma term's, which marks the counted pixels along the box
+    rng = np.random.default_rng(3)
+    height, width = 240, 320
+    texture = ndimage.gaussian_filter(rng.standard_normal((height, width)), 2.0)
+    grey = np.clip(128 + texture * 8 / texture.std(), 0, 255).astype(np.uint8)
+    left = np.repeat(grey[..., None], 3, axis=2)
+    left[80:160, 100:220] = 128
+    ignore = np.zeros((height, width), bool)
+    ignore[80:160, 100:220] = True
+    right = np.clip(left.astype(int) + rng.integers(-1, 2, left.shape), 0, 255).astype(np.uint8)
+    right[86:154, 106:214] = (220, 98, 40)
+    full = compare(left, right, device="cpu", sensitivity="low", ignore=ignore)
+    assert full.regions  # the premise: the full comparison marks counted pixels
+    assert FrameScreen((height, width), thresholds_for("low"), ignore).measure(left, right) is None

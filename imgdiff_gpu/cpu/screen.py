@@ -87,16 +87,27 @@ def sampled_line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
     neither does the ratio: close enough for the screen's bounds (``screening.MARGIN``), not to hand
     over to the full comparison.
     """
-    from ..detection import LINE_SAMPLE, line_factors, line_noise_ratio_of, line_taps, window_noise_factors
+    from ..detection import (
+        LINE_SAMPLE,
+        line_factors,
+        line_noise_ratio,
+        line_noise_ratio_of,
+        line_taps,
+        window_noise_factors,
+    )
 
     height, width = shift.shape
+    taps = line_taps(weights)
+    if len(taps) // 2 >= min(height, width):
+        # a frame narrower than the line window's radius: OpenCV's filters (reflecting as often as needed)
+        return line_noise_ratio(shift, weights)
     row_factors, column_factors = window_noise_factors(shift.shape, weights)
     line_rows, line_columns = line_factors(shift.shape, weights)
     sampled = (-(-height // LINE_SAMPLE), -(-width // LINE_SAMPLE))
     line, noise = np.empty(sampled, np.float32), np.empty(sampled, np.float32)
     core.line_samples(
         np.ascontiguousarray(shift, np.float32),
-        np.ascontiguousarray(line_taps(weights), np.float32),
+        np.ascontiguousarray(taps, np.float32),
         row_factors,
         column_factors,
         line_rows,

@@ -323,7 +323,10 @@ PyObject *core_line_samples(PyObject *self, PyObject *args)
     }
     samples_job job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf,
                        a[6].view.buf, a[7].view.buf, height, width, step, samples_shape[1], (int)taps};
-    if (run_strips(&job, samples_shape[0], (size_t)(2 * width + taps) * sizeof(float), samples_row) < 0) {
+    /* a strip's work: the row padded by the window's radius each side, then the two averages at the
+     * sampled columns (samples_row's padded, along_columns, along_rows) */
+    const size_t work = (size_t)(width + taps - 1 + 2 * samples_shape[1]) * sizeof(float);
+    if (run_strips(&job, samples_shape[0], work, samples_row) < 0) {
         goto done;
     }
     result = Py_NewRef(Py_None);
