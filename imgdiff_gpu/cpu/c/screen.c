@@ -277,6 +277,7 @@ IMGDIFF_CLONES static void samples_row(const void *job_, Py_ssize_t sample, void
     } else {
         ALONG(step);
     }
+#undef ALONG
     float *line = job->line + sample * columns, *noise = job->noise + sample * columns;
     const float row_factor = job->row_factors[row], line_row = job->line_rows[row];
     for (Py_ssize_t i = 0; i < columns; i++) {
