@@ -177,22 +177,43 @@ def hysteresis(weak: np.ndarray, strong: np.ndarray, min_core: int = 1) -> np.nd
 
     With ``min_core`` 1 this is skimage's apply_hysteresis_threshold (with OpenCV).
     """
-    from .regions import bounding_box, connected_components
-
     # a kept component holds min_core strong pixels, so fewer in all keep none: then there is
     # nothing to label (a frame pair of two encodes with a few specks of noise at full strength)
     needed = max(min_core, 1)
     if (np.count_nonzero(strong) if needed > 1 else strong.any()) < needed:
         return np.zeros(weak.shape, dtype=bool)
+    return _connected_to_strong(weak.view(np.uint8), lambda box: strong[box], min_core)
+
+
+def mask_from_levels(levels: np.ndarray, min_core: int = 1) -> np.ndarray:
+    """Hysteresis over strength levels (0: < 0.5, 1: >= 0.5, 2: >= 1), as both strength passes write them.
+
+    The mask of :func:`hysteresis` ``(levels >= 1, levels == 2, min_core)``, without either
+    written out whole: the levels are labelled as they are (OpenCV labels what is not 0), and
+    the strong pixels looked up within the weak pixels' box only.
+    """
+    if levels.max(initial=0) < 2:  # no pixel at full strength (most frames of a video)
+        return np.zeros(levels.shape, dtype=bool)
+    return _connected_to_strong(levels, lambda box: levels[box] == 2, min_core)
+
+
+def _connected_to_strong(weak: np.ndarray, strong_in, min_core: int) -> np.ndarray:
+    """Pixels of ``weak`` (uint8, not 0: weak) 8-connected to at least ``min_core`` strong ones;
+    ``strong_in(box)``: the strong pixels (bool) of a box of rows and columns that holds every weak one."""
+    from .regions import bounding_box, connected_components
+
     # a component never leaves the rows and columns that hold weak pixels: only those are labelled
     rows, columns = np.flatnonzero(weak.any(axis=1)), np.flatnonzero(weak.any(axis=0))
     if rows.size == 0:  # strong pixels outside every weak one (no caller makes those) keep nothing
         return np.zeros(weak.shape, dtype=bool)
     box = bounding_box(rows, columns)
-    count, labels = connected_components(weak[box].view(np.uint8))
+    strong = strong_in(box)
+    if np.count_nonzero(strong) < max(min_core, 1):
+        return np.zeros(weak.shape, dtype=bool)
+    count, labels = connected_components(weak[box])
     if count <= 1:
         return np.zeros(weak.shape, dtype=bool)
-    strong_labels = labels[strong[box]]
+    strong_labels = labels[strong]
     if min_core <= 1:
         keep = np.zeros(count, dtype=bool)
         keep[strong_labels] = True
@@ -204,11 +225,6 @@ def hysteresis(weak: np.ndarray, strong: np.ndarray, min_core: int = 1) -> np.nd
     mask = np.zeros(weak.shape, dtype=bool)
     mask[box] = keep[labels]
     return mask
-
-
-def mask_from_levels(levels: np.ndarray, min_core: int = 1) -> np.ndarray:
-    """Hysteresis over strength levels (0: < 0.5, 1: >= 0.5, 2: >= 1), as the GPU writes them."""
-    return hysteresis(levels >= 1, levels == 2, min_core)
 
 
 def evidence_strength(
@@ -233,14 +249,49 @@ def evidence_strength(
         right,
         ssim_map,
         weights,
-        luma=thresholds.luma_shift,
-        chroma=thresholds.chroma_shift,
-        texture=thresholds.texture,
-        ssim_threshold=ssim_threshold,
+        **_strength_settings(thresholds, ssim_threshold),
         suppress=suppress,
         luma_scale=luma_scale,
         coarse=coarse,
         luma_offset=luma_offset,
+    )
+
+
+def evidence_levels(
+    left: np.ndarray,
+    right: np.ndarray,
+    ssim_map: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    ssim_threshold: float,
+    *,
+    suppress: np.ndarray | None = None,
+    luma_scale: np.ndarray | None = None,
+    coarse: np.ndarray | None = None,
+    luma_offset: float = 0.0,
+) -> np.ndarray:
+    """:func:`strength_levels` of :func:`evidence_strength`, written by the strength pass itself (uint8)."""
+    from .cpu.strength import strength_levels_map
+
+    return strength_levels_map(
+        left,
+        right,
+        ssim_map,
+        weights,
+        **_strength_settings(thresholds, ssim_threshold),
+        suppress=suppress,
+        luma_scale=luma_scale,
+        coarse=coarse,
+        luma_offset=luma_offset,
+    )
+
+
+def _strength_settings(thresholds: Thresholds, ssim_threshold: float) -> dict:
+    return dict(
+        luma=thresholds.luma_shift,
+        chroma=thresholds.chroma_shift,
+        texture=thresholds.texture,
+        ssim_threshold=ssim_threshold,
     )
 
 
@@ -319,7 +370,7 @@ def difference_mask(
             line /= masking  # as line_shift does
         if line is not None:
             coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
-        strength = evidence_strength(
+        levels = evidence_levels(
             left,
             right,
             ssim_map,
@@ -332,8 +383,8 @@ def difference_mask(
             luma_offset=bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
         )
         if valid is not None:
-            strength[~valid] = 0
-        mask = hysteresis(strength >= HYSTERESIS_LOW, strength >= HYSTERESIS_HIGH, thresholds.min_core)
+            levels[~valid] = 0  # the strength of an ignored pixel is 0
+        mask = mask_from_levels(levels, thresholds.min_core)
     if valid is not None:
         mask &= valid
     return mask, float(ssim_threshold)

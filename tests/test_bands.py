@@ -336,7 +336,7 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
     right = jpeg_roundtrip(_edited(left), 80)
     right[..., :] = np.clip(right.astype(np.int16) - 2, 0, 255).astype(np.uint8)  # an offset to remove
     calls = []
-    real = strength.strength_map
+    real = strength.strength_levels_map
 
     lines = []
     real_line = detection.line_over_threshold
@@ -354,7 +354,7 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
         factors = detection.window_noise_factors(left_luma.shape, weights)
         return detection._masking_and_scale(left_luma, right_luma, weights, thresholds, factors=factors)
 
-    monkeypatch.setattr(strength, "strength_map", recording)
+    monkeypatch.setattr(strength, "strength_levels_map", recording)
     monkeypatch.setattr(detection, "line_over_threshold", recording_line)
     monkeypatch.setattr(bands, "line_over_threshold", recording_line)
     # the whole image's masking on every row, as bands compute it (the whole path skips the rows where

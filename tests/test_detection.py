@@ -244,6 +244,43 @@ def test_fused_strength_matches_the_plain_definition(name):
         assert ((fused >= 1) == (plain >= 1)).mean() > 0.9999
 
 
+@pytest.mark.parametrize("name", ["coffee", "camera", "rgba"])
+def test_the_strength_pass_writes_the_levels_of_its_strength(name):
+    """The levels the pass writes are :func:`strength_levels` of the strength it writes, pixel for
+    pixel, with every term a pair can have; a pair chosen so that each level is common."""
+    from pictures import luma_analysis
+
+    from imgdiff_gpu.cpu.strength import strength_levels_map, strength_map
+    from imgdiff_gpu.detection import (
+        coarse_chroma_shift,
+        explained_by_antialiasing,
+        luma_threshold_scale,
+        strength_levels,
+        thresholds_for,
+    )
+
+    left = data.coffee() if name != "camera" else data.camera()
+    if name == "rgba":
+        left = np.dstack([left, np.full(left.shape[:2], 200, np.uint8)])
+    right = jpeg_roundtrip(left[..., :3] if left.ndim == 3 else left, 60)
+    if name == "rgba":
+        right = np.dstack([right, left[..., 3]])
+        right[50:70, 60:90, 3] = 90
+    right[100:110, 200:260] = 255 - right[100:110, 200:260]
+    pair, weights, _, ssim_map = luma_analysis(left, right)
+    settings = {"luma": 2 / 255, "chroma": 6 / 255, "texture": 8 / 255, "ssim_threshold": 0.8}
+    low = thresholds_for("low")
+    luma_scale = luma_threshold_scale(pair.left.luma, pair.right.luma, weights, low)
+    coarse = coarse_chroma_shift(pair.left.planes, pair.right.planes) / low.coarse_chroma if name != "camera" else None
+    suppress = explained_by_antialiasing(pair.left.planes, pair.right.planes)
+    for extra in ({}, {"suppress": suppress, "luma_offset": 1 / 255}, {"luma_scale": luma_scale, "coarse": coarse}):
+        strength = strength_map(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
+        levels = strength_levels_map(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
+        assert levels.dtype == np.uint8
+        np.testing.assert_array_equal(levels, strength_levels(strength))
+        assert min(np.count_nonzero(levels == level) for level in (0, 1, 2)) > 100
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_planes_are_the_same_on_every_path(dtype):
     """The RGB fast path, the general kernel and the video screen's luma give identical planes."""
@@ -347,6 +384,28 @@ def test_hysteresis_labels_only_the_weak_pixels_box_and_keeps_the_whole_masks_co
     kept = hysteresis(weak, strong, min_core)
     np.testing.assert_array_equal(kept, _hysteresis_reference(weak, strong, min_core))
     assert kept.any()
+
+
+@pytest.mark.parametrize("min_core", [0, 1, 3, 12])
+@pytest.mark.parametrize("where", ["nothing", "weak only", "corner", "middle", "everywhere"])
+def test_hysteresis_of_levels_is_hysteresis_of_their_masks(where, min_core):
+    """:func:`mask_from_levels` labels the levels as they are: ``levels >= 1`` grown from ``levels == 2``."""
+    from imgdiff_gpu.detection import mask_from_levels, strength_levels
+
+    rng = np.random.default_rng(11)
+    strength = np.zeros((300, 400), np.float32)
+    if where == "everywhere":
+        strength = (rng.random(strength.shape) * 1.3).astype(np.float32)
+    elif where == "weak only":
+        strength[40:60, 50:90] = 0.7
+    elif where != "nothing":
+        y, x = {"corner": (180, 250), "middle": (90, 120)}[where]
+        strength[y : y + 120, x : x + 150] = rng.random((120, 150)) * 1.3
+    levels = strength_levels(strength)
+    kept = mask_from_levels(levels, min_core)
+    assert kept.dtype == bool and kept.shape == levels.shape
+    np.testing.assert_array_equal(kept, _hysteresis_reference(levels >= 1, levels == 2, min_core))
+    assert kept.any() == (where in ("corner", "middle", "everywhere"))
 
 
 def test_components_too_many_for_two_byte_labels_are_labelled_with_four():

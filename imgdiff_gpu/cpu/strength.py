@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..detection import HYSTERESIS_HIGH, HYSTERESIS_LOW
 from .compiled import core
 
 # Rows per strip (16 to 64, by the thread count) and NEAR are compiled into the C;
@@ -57,6 +58,77 @@ def strength_map(
     :func:`imgdiff_gpu.detection.unbiased` adds it, without its copy).
     """
     out = np.empty(left.shape[:2], dtype=np.float32)
+    _strength_into(
+        out,
+        left,
+        right,
+        ssim_map,
+        weights,
+        luma,
+        chroma,
+        texture,
+        ssim_threshold,
+        suppress,
+        luma_scale,
+        coarse,
+        luma_offset,
+    )
+    return out
+
+
+def strength_levels_map(
+    left: np.ndarray,
+    right: np.ndarray,
+    ssim_map: np.ndarray,
+    weights: np.ndarray,
+    *,
+    luma: float,
+    chroma: float,
+    texture: float,
+    ssim_threshold: float,
+    suppress: np.ndarray | None = None,
+    luma_scale: np.ndarray | None = None,
+    coarse: np.ndarray | None = None,
+    luma_offset: float = 0.0,
+) -> np.ndarray:
+    """:func:`strength_map` as its levels (uint8, H x W: 0 below ``HYSTERESIS_LOW``, 1 from it, 2 from
+    ``HYSTERESIS_HIGH``), each of the same float32 strength (:func:`imgdiff_gpu.detection.strength_levels`),
+    written by the pass itself: a byte a pixel where the strength and the two comparisons that made
+    levels of it took six, as ``kernels/strength.cu`` writes them."""
+    out = np.empty(left.shape[:2], dtype=np.uint8)
+    _strength_into(
+        out,
+        left,
+        right,
+        ssim_map,
+        weights,
+        luma,
+        chroma,
+        texture,
+        ssim_threshold,
+        suppress,
+        luma_scale,
+        coarse,
+        luma_offset,
+    )
+    return out
+
+
+def _strength_into(
+    out,
+    left,
+    right,
+    ssim_map,
+    weights,
+    luma,
+    chroma,
+    texture,
+    ssim_threshold,
+    suppress,
+    luma_scale,
+    coarse,
+    luma_offset,
+) -> None:
     core.strength(
         np.ascontiguousarray(left, dtype=np.float32),
         np.ascontiguousarray(right, dtype=np.float32),
@@ -71,5 +143,6 @@ def strength_map(
         None if coarse is None else np.ascontiguousarray(coarse, dtype=np.float32),
         out,
         float(np.float32(luma_offset)),
+        HYSTERESIS_LOW,
+        HYSTERESIS_HIGH,
     )
-    return out

@@ -9,7 +9,9 @@
  * t_texture); the strength is the largest, and 0 unless a pixel that differs at all (and
  * is not suppressed) lies within NEAR px (Chebyshev). The right luma is read with the pair's
  * own offset added (a float32 sum, as detection.unbiased writes it), so dY loses the offset
- * without a copy of the plane stack.
+ * without a copy of the plane stack. Into a uint8 `out`, each pixel's level instead (0 below
+ * the low cut-off, 1 from it, 2 from the high one, of the same float32 value), as
+ * kernels/strength.cu writes them: a byte a pixel rather than four, and no pass to compare.
  */
 #include "core.h"
 
@@ -27,10 +29,12 @@ typedef struct {
     int taps, planes, quantities;
     double inv_luma, inv_chroma, inv_texture, inv_ssim;
     float luma_offset;
+    float level_low, level_high;
     const uint8_t *suppress;
     const float *luma_scale, *coarse;
     Py_ssize_t height, width, strip_rows;
-    float *out;
+    float *out;       /* the strength, or NULL */
+    uint8_t *levels; /* or its levels */
 } strength_job;
 
 /* One row of the filtered quantities' inputs (dY, |dY|, dCr, dCb, dA: one row each of
@@ -96,11 +100,12 @@ IMGDIFF_INLINE void load_differences(const strength_job *job, Py_ssize_t source,
     }
 }
 
-/* One output row's strength from its filtered means (see the top of this file), for literal
- * flags: which terms the pair has. */
+/* One output row's strength (into out_row) or levels (into levels_row) from its filtered
+ * means (see the top of this file), for literal flags: which terms the pair has, and which
+ * output. */
 IMGDIFF_INLINE void combine_row(const strength_job *job, const double *means, const double *ssim_row,
-                                const float *coarse_row, const uint8_t *near, float *out_row, int has_coarse,
-                                int colour, int alpha)
+                                const float *coarse_row, const uint8_t *near, float *out_row, uint8_t *levels_row,
+                                int has_coarse, int colour, int alpha, int as_levels)
 {
     const Py_ssize_t width = job->width;
     const double *luma = means, *texture = means + width, *d_cr = means + 2 * width, *d_cb = means + 3 * width;
@@ -128,26 +133,31 @@ IMGDIFF_INLINE void combine_row(const strength_job *job, const double *means, co
         uint32_t bits;
         memcpy(&bits, &value, sizeof bits);
         bits &= 0u - (uint32_t)(near[j] != 0);
-        memcpy(out_row + j, &bits, sizeof bits);
+        if (as_levels) {
+            memcpy(&value, &bits, sizeof bits);
+            levels_row[j] = (uint8_t)((value >= job->level_low) + (value >= job->level_high));
+        } else {
+            memcpy(out_row + j, &bits, sizeof bits);
+        }
     }
 }
 
-#define COMBINE(has_coarse, colour, alpha) \
-    combine_row(job, means, ssim_row, coarse_row, near, out_row, has_coarse, colour, alpha)
-#define COMBINE_FOR_PLANES(has_coarse) \
+#define COMBINE(has_coarse, colour, alpha, as_levels) \
+    combine_row(job, means, ssim_row, coarse_row, near, out_row, levels_row, has_coarse, colour, alpha, as_levels)
+#define COMBINE_FOR_PLANES(has_coarse, as_levels) \
     do { \
         switch (planes) { \
         case 1: \
-            COMBINE(has_coarse, 0, 0); \
+            COMBINE(has_coarse, 0, 0, as_levels); \
             break; \
         case 2: \
-            COMBINE(has_coarse, 0, 1); \
+            COMBINE(has_coarse, 0, 1, as_levels); \
             break; \
         case 3: \
-            COMBINE(has_coarse, 1, 0); \
+            COMBINE(has_coarse, 1, 0, as_levels); \
             break; \
         default: \
-            COMBINE(has_coarse, 1, 1); \
+            COMBINE(has_coarse, 1, 1, as_levels); \
             break; \
         } \
     } while (0)
@@ -200,7 +210,8 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
             }
         }
         const Py_ssize_t y = top + i;
-        float *out_row = job->out + y * width;
+        float *out_row = job->out != NULL ? job->out + y * width : NULL;
+        uint8_t *levels_row = job->levels != NULL ? job->levels + y * width : NULL;
         const double *ssim_row = job->ssim_map + y * width;
         double *luma = means;
         if (job->luma_scale != NULL) { /* a luma threshold of its own at each pixel */
@@ -211,10 +222,14 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
         }
         const float *coarse_row = job->coarse != NULL ? job->coarse + y * width : NULL;
         /* the terms a pair has are known per call: one loop each, without branches, vectorizes */
-        if (coarse_row != NULL) {
-            COMBINE_FOR_PLANES(1);
+        if (levels_row != NULL && coarse_row != NULL) {
+            COMBINE_FOR_PLANES(1, 1);
+        } else if (levels_row != NULL) {
+            COMBINE_FOR_PLANES(0, 1);
+        } else if (coarse_row != NULL) {
+            COMBINE_FOR_PLANES(1, 0);
         } else {
-            COMBINE_FOR_PLANES(0);
+            COMBINE_FOR_PLANES(0, 0);
         }
     }
 }
@@ -229,13 +244,15 @@ PyObject *core_strength(PyObject *self, PyObject *args)
 {
     PyObject *oleft, *oright, *omap, *ow, *osuppress, *oscale, *ocoarse, *oout;
     strength_job job;
-    if (!PyArg_ParseTuple(args, "OOOOddddOOOOf", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
-                          &job.inv_texture, &job.inv_ssim, &osuppress, &oscale, &ocoarse, &oout, &job.luma_offset)) {
+    if (!PyArg_ParseTuple(args, "OOOOddddOOOOfff", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
+                          &job.inv_texture, &job.inv_ssim, &osuppress, &oscale, &ocoarse, &oout, &job.luma_offset,
+                          &job.level_low, &job.level_high)) {
         return NULL;
     }
     array_t a[8] = {0};
     PyObject *result = NULL;
-    static const elem_t F32[] = {ELEM_F32}, F64[] = {ELEM_F64}, BOOL[] = {ELEM_BOOL, ELEM_U8};
+    static const elem_t F32[] = {ELEM_F32}, F64[] = {ELEM_F64}, BOOL[] = {ELEM_BOOL, ELEM_U8},
+                        OUT[] = {ELEM_F32, ELEM_U8};
     if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
         get_array(omap, &a[2], "ssim_map", 2, 0, 0) < 0 || get_array(ow, &a[3], "weights", 1, 0, 0) < 0 ||
         get_array(osuppress, &a[4], "suppress", 2, 0, 1) < 0 || get_array(oscale, &a[5], "luma_scale", 2, 0, 1) < 0 ||
@@ -246,7 +263,7 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     if (expect_type(&a[0], "left", F32, 1) < 0 || expect_type(&a[1], "right", F32, 1) < 0 ||
         expect_shape(&a[1], "right", shape, 3) < 0 || expect_type(&a[2], "ssim_map", F64, 1) < 0 ||
         expect_shape(&a[2], "ssim_map", shape, 2) < 0 || expect_type(&a[3], "weights", F64, 1) < 0 ||
-        expect_type(&a[7], "out", F32, 1) < 0 || expect_shape(&a[7], "out", shape, 2) < 0 ||
+        expect_type(&a[7], "out", OUT, 2) < 0 || expect_shape(&a[7], "out", shape, 2) < 0 ||
         (a[4].present && (expect_type(&a[4], "suppress", BOOL, 2) < 0 || expect_shape(&a[4], "suppress", shape, 2) < 0)) ||
         (a[5].present && (expect_type(&a[5], "luma_scale", F32, 1) < 0 || expect_shape(&a[5], "luma_scale", shape, 2) < 0)) ||
         (a[6].present && (expect_type(&a[6], "coarse", F32, 1) < 0 || expect_shape(&a[6], "coarse", shape, 2) < 0))) {
@@ -269,7 +286,8 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     job.suppress = a[4].present ? a[4].view.buf : NULL;
     job.luma_scale = a[5].present ? a[5].view.buf : NULL;
     job.coarse = a[6].present ? a[6].view.buf : NULL;
-    job.out = a[7].view.buf;
+    job.out = a[7].type == ELEM_F32 ? a[7].view.buf : NULL;
+    job.levels = a[7].type == ELEM_U8 ? a[7].view.buf : NULL;
     const int radius = job.taps / 2, halo = radius > NEAR ? radius : NEAR;
     int threads = 1;
 #ifdef _OPENMP
