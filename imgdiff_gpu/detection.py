@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .options import SENSITIVITY_PRESETS
+
+if TYPE_CHECKING:
+    from .planes import PairLayout, PixelPair
 
 
 @dataclass(frozen=True)
@@ -269,8 +273,11 @@ def evidence_levels(
     luma_scale: np.ndarray | None = None,
     coarse: np.ndarray | None = None,
     luma_offset: float = 0.0,
+    layout: PairLayout | None = None,
 ) -> np.ndarray:
-    """:func:`strength_levels` of :func:`evidence_strength`, written by the strength pass itself (uint8)."""
+    """:func:`strength_levels` of :func:`evidence_strength`, written by the strength pass itself (uint8).
+
+    With ``layout``, ``left`` and ``right`` are the pair's integer pixels (``cpu/strength.py``)."""
     from .cpu.strength import strength_levels_map
 
     return strength_levels_map(
@@ -283,6 +290,7 @@ def evidence_levels(
         luma_scale=luma_scale,
         coarse=coarse,
         luma_offset=luma_offset,
+        layout=layout,
     )
 
 
@@ -320,27 +328,33 @@ def changed_pixels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def difference_mask(
     ssim_map: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
+    left: np.ndarray | None,
+    right: np.ndarray | None,
     weights: np.ndarray,
     thresholds: Thresholds,
     *,
     ignore: np.ndarray | None = None,
     antialiasing: bool = False,
     known: LumaEvidence | None = None,
+    pixels: PixelPair | None = None,
 ) -> tuple[np.ndarray, float]:
     """The boolean mask of differing pixels of two plane stacks, and the SSIM threshold used.
 
     ``weights`` is the 1-D window the evidence is averaged over (the SSIM's).
     With ``antialiasing``, changes a sub-pixel edge shift explains do not count.
     ``known``: the luma terms already computed of these planes, taken as they are.
+    ``pixels``: the pair's pixels instead of its stacks (``left`` and ``right`` None): each
+    rule reads the planes it needs from them (:class:`imgdiff_gpu.planes.PixelPair`), the same values.
     """
     from .cpu.scratch import scratch
 
+    def stacks():
+        return (left, right) if pixels is None else pixels.stacks
+
     valid = None if ignore is None else ~ignore
-    explained = explained_by_antialiasing(left, right) if antialiasing else None
+    explained = explained_by_antialiasing(*stacks()) if antialiasing else None
     if thresholds.exact:
-        mask = changed_pixels(left, right)
+        mask = changed_pixels(*stacks())
         if explained is not None:
             mask &= ~explained
         ssim_threshold = 1.0
@@ -350,10 +364,11 @@ def difference_mask(
         # strided), where a rule reads it: the offset, the line evidence and the masking (the low rules)
         left_luma = right_luma = None
         if thresholds.luma_bias or thresholds.line or thresholds.masking > 0:
-            left_luma, right_luma = contiguous_luma(left), contiguous_luma(right)
+            left_luma, right_luma = (contiguous_luma(left), contiguous_luma(right)) if pixels is None else pixels.luma
         coarse = None
-        if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
-            coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
+        colour = left.shape[2] >= 3 if pixels is None else pixels.layout.colour
+        if thresholds.coarse_chroma is not None and colour:
+            coarse = coarse_chroma_shift(*stacks()) / thresholds.coarse_chroma
         bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
         # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
         shift, line = (known.shift, known.line) if known is not None else (None, None)
@@ -370,9 +385,11 @@ def difference_mask(
             line /= masking  # as line_shift does
         if line is not None:
             coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
+        # the pass reads the pixels where it is given them and no rule has made their stacks already
+        from_pixels = pixels is not None and not pixels.has_stacks
+        sides = (pixels.left, pixels.right) if from_pixels else stacks()
         levels = evidence_levels(
-            left,
-            right,
+            *sides,
             ssim_map,
             weights,
             thresholds,
@@ -381,6 +398,7 @@ def difference_mask(
             luma_scale=luma_scale,
             coarse=coarse,
             luma_offset=bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
+            layout=pixels.layout if from_pixels else None,
         )
         if valid is not None:
             levels[~valid] = 0  # the strength of an ignored pixel is 0

@@ -281,6 +281,87 @@ def test_the_strength_pass_writes_the_levels_of_its_strength(name):
         assert min(np.count_nonzero(levels == level) for level in (0, 1, 2)) > 100
 
 
+LAYOUTS = {
+    "rgb": ((3, np.uint8), (3, np.uint8)),
+    "grey": ((1, np.uint8), (1, np.uint8)),
+    "grey against rgb": ((1, np.uint8), (3, np.uint8)),
+    "grey-alpha against rgba": ((2, np.uint8), (4, np.uint8)),
+    "rgb against rgba, 16-bit": ((3, np.uint16), (4, np.uint16)),
+    "8-bit against 16-bit": ((3, np.uint8), (3, np.uint16)),
+}
+
+
+def _layout_pair(layout: str, shape=(61, 83)):
+    """Two images of the layouts ``LAYOUTS[layout]``, a noisy copy of one picture with an edit."""
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 256, (*shape, 4)).astype(np.float64)
+    base = (base + np.roll(base, 1, 0) + np.roll(base, 1, 1)) / 3  # some structure
+    images = []
+    for side, (channels, dtype) in enumerate(LAYOUTS[layout]):
+        pixels = base[..., [0, 1, 2, 3][:channels] if channels != 2 else [0, 3]] + side * rng.normal(0, 4, (*shape, 1))
+        if side:
+            pixels[20:30, 30:50] += 40  # an edit
+        pixels = np.clip(pixels, 0, 255) * (257 if dtype == np.uint16 else 1)
+        images.append(np.round(pixels).astype(dtype)[..., 0] if channels == 1 else np.round(pixels).astype(dtype))
+    return images
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_the_pixels_give_the_stacks_planes_to_every_stage(layout):
+    """What reads the pixels of a pair (planes.PixelPair) gets the values of its plane stacks: the luma,
+    the planes at some pixels, and the strength pass, which computes each row's planes as it reads it."""
+    from imgdiff_gpu.cpu.analysis import luma_ssim_params
+    from imgdiff_gpu.cpu.ssim import ssim_map_2d
+    from imgdiff_gpu.cpu.strength import strength_levels_map, strength_map
+    from imgdiff_gpu.planes import PixelPair, prepare_pair
+
+    left, right = _layout_pair(layout)
+    stacks = prepare_pair(left, right)
+    pair = PixelPair(left, right)
+    for mine, theirs in zip(pair.luma, (stacks.left.luma, stacks.right.luma), strict=True):
+        assert mine.flags.c_contiguous
+        np.testing.assert_array_equal(mine, theirs)
+    ys, xs = np.nonzero(np.random.default_rng(1).random(left.shape[:2]) < 0.1)
+    for mine, theirs in zip(pair.planes_at(ys, xs), (stacks.left.planes, stacks.right.planes), strict=True):
+        np.testing.assert_array_equal(mine, theirs[ys, xs])
+    params = luma_ssim_params(pair.luma[0])
+    ssim_map = ssim_map_2d(*pair.luma, params)
+    settings = {"luma": 3 / 255, "chroma": 8 / 255, "texture": 10 / 255, "ssim_threshold": 0.7, "luma_offset": 0.01}
+    for function in (strength_map, strength_levels_map):
+        from_stacks = function(stacks.left.planes, stacks.right.planes, ssim_map, params.weights, **settings)
+        from_pixels = function(left, right, ssim_map, params.weights, **settings, layout=pair.layout)
+        np.testing.assert_array_equal(from_pixels, from_stacks)
+    assert not pair.has_stacks  # none of it made the stacks
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("sensitivity", ["low", "normal", "exact"])
+@pytest.mark.parametrize("antialiasing", [False, True])
+def test_the_analysis_of_the_pixels_is_the_analysis_of_the_stacks(layout, sensitivity, antialiasing):
+    """The mask and the regions from the pixels (``pixels=``) are those from the stacks, every rule read."""
+    from imgdiff_gpu.cpu.analysis import luma_ssim_params
+    from imgdiff_gpu.cpu.ssim import ssim_map_2d
+    from imgdiff_gpu.detection import difference_mask, thresholds_for
+    from imgdiff_gpu.planes import PixelPair, prepare_pair
+
+    left, right = _layout_pair(layout, shape=(96, 120))
+    stacks = prepare_pair(left, right)
+    pair = PixelPair(left, right)
+    params = luma_ssim_params(pair.luma[0])
+    ssim_map = ssim_map_2d(*pair.luma, params)
+    thresholds = thresholds_for(sensitivity)
+    ignore = np.zeros(left.shape[:2], bool)
+    ignore[:, :8] = True
+    options = {"ignore": ignore, "antialiasing": antialiasing}
+    planes = (stacks.left.planes, stacks.right.planes)
+    theirs, threshold = difference_mask(ssim_map, *planes, params.weights, thresholds, **options)
+    mine, my_threshold = difference_mask(ssim_map, None, None, params.weights, thresholds, **options, pixels=pair)
+    np.testing.assert_array_equal(mine, theirs)
+    assert my_threshold == threshold and theirs.any()
+    regions = find_regions(theirs, ssim_map, *planes, min_area=4)
+    assert find_regions(mine, ssim_map, None, None, min_area=4, pixels=pair)[0] == regions[0] != []
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_planes_are_the_same_on_every_path(dtype):
     """The RGB fast path, the general kernel and the video screen's luma give identical planes."""

@@ -12,6 +12,9 @@
  * without a copy of the plane stack. Into a uint8 `out`, each pixel's level instead (0 below
  * the low cut-off, 1 from it, 2 from the high one, of the same float32 value), as
  * kernels/strength.cu writes them: a byte a pixel rather than four, and no pass to compare.
+ * Given the pairs' integer pixels and their layout instead of plane stacks, each input row's
+ * planes are computed as the strip reads it (planes.c, the values of plane_stack), so no stack
+ * of 12 bytes a pixel is ever written.
  */
 #include "core.h"
 
@@ -32,6 +35,8 @@ typedef struct {
     float level_low, level_high;
     const uint8_t *suppress;
     const float *luma_scale, *coarse;
+    int from_pixels; /* left and right are NULL: the planes come from these */
+    plane_source left_pixels, right_pixels;
     Py_ssize_t height, width, strip_rows;
     float *out;       /* the strength, or NULL */
     uint8_t *levels; /* or its levels */
@@ -40,11 +45,10 @@ typedef struct {
 /* One row of the filtered quantities' inputs (dY, |dY|, dCr, dCb, dA: one row each of
  * `stride` float64, each a float32 difference widened exactly) and of "differs at all",
  * borders reflected; index halo + c holds column c. */
-IMGDIFF_INLINE void load_differences_of(const strength_job *job, Py_ssize_t source, int halo, double *row,
-                                        Py_ssize_t stride, uint8_t *changed, int planes)
+IMGDIFF_INLINE void load_differences_of(const strength_job *job, Py_ssize_t source, const float *l, const float *r,
+                                        int halo, double *row, Py_ssize_t stride, uint8_t *changed, int planes)
 {
     const Py_ssize_t width = job->width;
-    const float *l = job->left + source * width * planes, *r = job->right + source * width * planes;
     const float offset = job->luma_offset;
     for (Py_ssize_t c = 0; c < width; c++) {
         float d_y = l[c * planes] - (r[c * planes] + offset);
@@ -80,22 +84,31 @@ IMGDIFF_INLINE void load_differences_of(const strength_job *job, Py_ssize_t sour
 }
 
 /* load_differences_of for a literal plane count, so the planes' interleaving is known and
- * the loops vectorize. */
+ * the loops vectorize; the row's planes from the stacks, or computed into `planes_row`
+ * (two rows of width x planes) from the pixels. */
 IMGDIFF_INLINE void load_differences(const strength_job *job, Py_ssize_t source, int halo, double *row,
-                                     Py_ssize_t stride, uint8_t *changed)
+                                     Py_ssize_t stride, uint8_t *changed, float *planes_row)
 {
+    const Py_ssize_t row_floats = job->width * job->planes;
+    const float *l = job->left + source * row_floats, *r = job->right + source * row_floats;
+    if (job->from_pixels) {
+        planes_of_row(&job->left_pixels, source, planes_row);
+        planes_of_row(&job->right_pixels, source, planes_row + row_floats);
+        l = planes_row;
+        r = planes_row + row_floats;
+    }
     switch (job->planes) {
     case 1:
-        load_differences_of(job, source, halo, row, stride, changed, 1);
+        load_differences_of(job, source, l, r, halo, row, stride, changed, 1);
         break;
     case 2:
-        load_differences_of(job, source, halo, row, stride, changed, 2);
+        load_differences_of(job, source, l, r, halo, row, stride, changed, 2);
         break;
     case 3:
-        load_differences_of(job, source, halo, row, stride, changed, 3);
+        load_differences_of(job, source, l, r, halo, row, stride, changed, 3);
         break;
     default:
-        load_differences_of(job, source, halo, row, stride, changed, 4);
+        load_differences_of(job, source, l, r, halo, row, stride, changed, 4);
         break;
     }
 }
@@ -178,8 +191,9 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
     uint8_t *near_row = (uint8_t *)(filtered + quantities * rows * width); /* rows x width */
     uint8_t *changed = near_row + rows * width;                 /* stride */
     uint8_t *near = changed + stride;                           /* width */
+    float *planes_row = (float *)(((uintptr_t)(near + width) + 15) & ~(uintptr_t)15); /* 2 x width x planes */
     for (Py_ssize_t i = 0; i < rows; i++) {
-        load_differences(job, reflect(top - halo + i, height), halo, row, stride, changed);
+        load_differences(job, reflect(top - halo + i, height), halo, row, stride, changed, planes_row);
         const int offset = halo - radius; /* the filter reads from the halo the window needs */
         for (int q = 0; q < quantities; q++) {
 #define ALONG(t) filter_along_f((t), w, row + q * stride + offset, filtered + (q * rows + i) * width, width)
@@ -242,13 +256,23 @@ static void strength_strip_of(const void *job, Py_ssize_t strip, void *work)
 
 PyObject *core_strength(PyObject *self, PyObject *args)
 {
-    PyObject *oleft, *oright, *omap, *ow, *osuppress, *oscale, *ocoarse, *oout;
+    PyObject *oleft, *oright, *omap, *ow, *osuppress, *oscale, *ocoarse, *oout, *olayout = Py_None;
     strength_job job;
-    if (!PyArg_ParseTuple(args, "OOOOddddOOOOfff", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
+    memset(&job, 0, sizeof job);
+    if (!PyArg_ParseTuple(args, "OOOOddddOOOOfff|O", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
                           &job.inv_texture, &job.inv_ssim, &osuppress, &oscale, &ocoarse, &oout, &job.luma_offset,
-                          &job.level_low, &job.level_high)) {
+                          &job.level_low, &job.level_high, &olayout)) {
         return NULL;
     }
+    /* (left scale, right scale, colour, alpha): left and right are integer pixels */
+    job.from_pixels = olayout != Py_None;
+    if (job.from_pixels &&
+        !PyArg_ParseTuple(olayout, "ddpp", &job.left_pixels.scale, &job.right_pixels.scale, &job.left_pixels.colour,
+                          &job.left_pixels.alpha)) {
+        return NULL;
+    }
+    job.right_pixels.colour = job.left_pixels.colour;
+    job.right_pixels.alpha = job.left_pixels.alpha;
     array_t a[8] = {0};
     PyObject *result = NULL;
     static const elem_t F32[] = {ELEM_F32}, F64[] = {ELEM_F64}, BOOL[] = {ELEM_BOOL, ELEM_U8},
@@ -260,8 +284,16 @@ PyObject *core_strength(PyObject *self, PyObject *args)
         goto done;
     }
     const Py_ssize_t *shape = a[0].view.shape;
-    if (expect_type(&a[0], "left", F32, 1) < 0 || expect_type(&a[1], "right", F32, 1) < 0 ||
-        expect_shape(&a[1], "right", shape, 3) < 0 || expect_type(&a[2], "ssim_map", F64, 1) < 0 ||
+    if (job.from_pixels) {
+        if (plane_source_of(&a[0], &job.left_pixels) < 0 || plane_source_of(&a[1], &job.right_pixels) < 0 ||
+            expect_shape(&a[1], "right", shape, 2) < 0) {
+            goto done;
+        }
+    } else if (expect_type(&a[0], "left", F32, 1) < 0 || expect_type(&a[1], "right", F32, 1) < 0 ||
+               expect_shape(&a[1], "right", shape, 3) < 0) {
+        goto done;
+    }
+    if (expect_type(&a[2], "ssim_map", F64, 1) < 0 ||
         expect_shape(&a[2], "ssim_map", shape, 2) < 0 || expect_type(&a[3], "weights", F64, 1) < 0 ||
         expect_type(&a[7], "out", OUT, 2) < 0 || expect_shape(&a[7], "out", shape, 2) < 0 ||
         (a[4].present && (expect_type(&a[4], "suppress", BOOL, 2) < 0 || expect_shape(&a[4], "suppress", shape, 2) < 0)) ||
@@ -271,7 +303,7 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     }
     job.height = shape[0];
     job.width = shape[1];
-    job.planes = (int)shape[2];
+    job.planes = job.from_pixels ? job.left_pixels.planes : (int)shape[2];
     job.taps = (int)a[3].view.shape[0];
     if (job.planes < 1 || job.planes > 4 || job.taps % 2 != 1) {
         PyErr_SetString(PyExc_ValueError, "strength: needs 1 to 4 planes and an odd window");
@@ -279,8 +311,8 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     }
     const int colour = job.planes >= 3, alpha = job.planes == 2 || job.planes == 4;
     job.quantities = 2 + (colour ? 2 : 0) + (alpha ? 1 : 0); /* dY, |dY|, then dCr, dCb, then dA */
-    job.left = a[0].view.buf;
-    job.right = a[1].view.buf;
+    job.left = job.from_pixels ? NULL : a[0].view.buf;
+    job.right = job.from_pixels ? NULL : a[1].view.buf;
     job.ssim_map = a[2].view.buf;
     job.w = a[3].view.buf;
     job.suppress = a[4].present ? a[4].view.buf : NULL;
@@ -306,7 +338,8 @@ PyObject *core_strength(PyObject *self, PyObject *args)
                                                        : job.strip_rows;
     const size_t rows = job.strip_rows + 2 * halo;
     const size_t work_bytes = q * width * sizeof(double) + q * rows * width * sizeof(float) +
-                              q * stride * sizeof(double) + rows * width + stride + width;
+                              q * stride * sizeof(double) + rows * width + stride + width + 15 +
+                              (job.from_pixels ? 2 * width * job.planes * sizeof(float) : 0);
     const Py_ssize_t strips = (job.height + job.strip_rows - 1) / job.strip_rows;
     if (run_strips(&job, strips, work_bytes, strength_strip_of) < 0) {
         goto done;
