@@ -175,6 +175,25 @@ IMGDIFF_INLINE void combine_row(const strength_job *job, const double *means, co
         } \
     } while (0)
 
+/* Whether a pixel of rows [first, last) (reflected) differs at all and is not suppressed: else
+ * no pixel within NEAR of those rows' middle ones differs, and their strength is +0 whatever
+ * the evidence (two renderings of a page, identical but for an edit, are mostly such rows). */
+IMGDIFF_CLONES static int any_change(const strength_job *job, Py_ssize_t first, Py_ssize_t last, int halo, double *row,
+                      Py_ssize_t stride, uint8_t *changed, float *planes_row)
+{
+    for (Py_ssize_t i = first; i < last; i++) {
+        load_differences(job, reflect(i, job->height), halo, row, stride, changed, planes_row);
+        uint8_t any = 0;
+        for (Py_ssize_t j = 0; j < job->width; j++) {
+            any |= changed[halo + j];
+        }
+        if (any) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* One strip; `work` holds its buffers (see strength_work_bytes). */
 IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t strip, char *work)
 {
@@ -192,6 +211,19 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
     uint8_t *changed = near_row + rows * width;                 /* stride */
     uint8_t *near = changed + stride;                           /* width */
     float *planes_row = (float *)(((uintptr_t)(near + width) + 15) & ~(uintptr_t)15); /* 2 x width x planes */
+    if (!any_change(job, top - NEAR, bottom + NEAR, halo, row, stride, changed, planes_row)) {
+        /* every pixel's strength +0 (as combine_row masks it), or that value's level */
+        const float zero = 0.0f;
+        const uint8_t level = (uint8_t)((zero >= job->level_low) + (zero >= job->level_high));
+        for (Py_ssize_t y = top; y < bottom; y++) {
+            if (job->levels != NULL) {
+                memset(job->levels + y * width, level, width);
+            } else {
+                memset(job->out + y * width, 0, width * sizeof(float));
+            }
+        }
+        return;
+    }
     for (Py_ssize_t i = 0; i < rows; i++) {
         load_differences(job, reflect(top - halo + i, height), halo, row, stride, changed, planes_row);
         const int offset = halo - radius; /* the filter reads from the halo the window needs */
