@@ -228,3 +228,62 @@ def test_the_abs_peaks_are_numpys_row_and_column_maxima(shape):
     assert np.array_equal(rows, np.abs(plane).max(axis=1)) and np.array_equal(columns, np.abs(plane).max(axis=0))
     with pytest.raises(ValueError, match="column_peaks"):
         rules.core.abs_peaks(plane, rows, np.empty(shape[1] + 1, np.float32))
+
+
+@pytest.mark.parametrize("width", [1280, 1277, 1261, 97, 45, 20])
+def test_filtering_whole_blocks_of_columns_gives_the_whole_planes_values(width):
+    """OpenCV's column filter over the columns :func:`detection._vector_blocks` picks gives, bit for
+    bit, the whole plane's values there; over the chosen columns alone it does not (its tail rounds
+    otherwise), which is why the blocks are taken."""
+    weights = luma_ssim_params(np.zeros((64, 64))).weights
+    extra, one = detection.line_taps(weights), np.ones(1, np.float32)
+    rng = np.random.default_rng(width)
+    shift = rng.normal(0, 0.02, (90, width)).astype(np.float32)
+
+    def along_columns(plane):
+        return cv2.sepFilter2D(np.ascontiguousarray(plane), cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT)
+
+    whole = along_columns(shift)
+    differs = 0
+    for share in (0.02, 0.1, 0.3, 0.7):
+        for _ in range(5):
+            columns = np.flatnonzero(rng.random(width) < share)
+            if not len(columns):
+                continue
+            blocks = detection._vector_blocks(columns, width)
+            assert np.isin(columns, blocks).all()
+            np.testing.assert_array_equal(along_columns(shift[:, blocks]), whole[:, blocks])
+            differs += not np.array_equal(along_columns(shift[:, columns]), whole[:, columns])
+    if width >= 97:
+        assert differs  # the chosen columns alone are not enough
+
+
+@pytest.mark.parametrize("crop", [(512, 512), (480, 509), (300, 301)])
+def test_the_line_evidence_where_it_counts_is_the_wholes_there(crop):
+    """Where the whole line evidence reaches just below the low cut-off, the evidence computed on
+    the rows and columns that can reach it is the whole's, bit for bit; elsewhere both stay below
+    the cut-off. On a JPEG pair at ``low``, whose rows and columns mostly do not reach it."""
+    from pictures import PHOTOS, jpeg_roundtrip
+
+    from imgdiff_gpu.planes import prepare_pair
+
+    left = PHOTOS["astronaut"]()[: crop[0], : crop[1]]
+    right = jpeg_roundtrip(left, 70)
+    right[200:203, 40:240] = np.clip(right[200:203, 40:240].astype(int) + 12, 0, 255)  # a faint line
+    low = detection.thresholds_for("low")
+    stacks = prepare_pair(left, right)
+    weights = luma_ssim_params(stacks.left.luma).weights
+    shift = detection.luma_shift_map(
+        detection.contiguous_luma(stacks.left.planes), detection.contiguous_luma(stacks.right.planes), weights
+    )
+    ratio = detection.line_noise_ratio(shift, weights)
+    whole = detection.line_over_threshold(shift, weights, low, ratio).copy()
+    rows, columns = rules.abs_peaks(shift)
+    reach = detection.HYSTERESIS_LOW * (1.0 - detection.LEVEL_MARGIN)
+    hot = (rows >= reach * low.luma_shift * ratio).sum() + (columns >= reach * low.luma_shift * ratio).sum()
+    assert 0 < hot <= (shift.shape[0] + shift.shape[1]) // 2  # the rows and columns alone are filtered
+    counted = detection._line_where_it_counts(shift, weights, low, ratio)
+    there = whole >= reach
+    assert there.any() and not there.all()
+    np.testing.assert_array_equal(counted[there], whole[there])
+    assert counted[~there].max() < detection.HYSTERESIS_LOW
