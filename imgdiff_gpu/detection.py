@@ -326,6 +326,12 @@ def changed_pixels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return delta.max(axis=2) > 0 if planes > 1 else delta[..., 0] > 0
 
 
+def reads_whole_planes(thresholds: Thresholds, *, antialiasing: bool, colour: bool) -> bool:
+    """Whether :func:`difference_mask` reads every plane of a pair whole (its stacks), not only the luma:
+    ``exact``, ``antialiasing`` and the coarse chroma term of a colour pair."""
+    return thresholds.exact or antialiasing or (thresholds.coarse_chroma is not None and colour)
+
+
 def difference_mask(
     ssim_map: np.ndarray,
     left: np.ndarray | None,

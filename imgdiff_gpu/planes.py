@@ -108,15 +108,23 @@ class PixelPair:
     its pixel alone (``cpu/planes.py``).
     """
 
-    def __init__(self, left: np.ndarray, right: np.ndarray, layout: PairLayout | None = None):
+    def __init__(self, left: np.ndarray, right: np.ndarray, layout: PairLayout | None = None, *, whole: bool = False):
+        """``whole``: compute the stacks at once (a rule will read every plane whole), the luma then
+        copied from them rather than computed from the pixels again."""
         self.left, self.right = left, right
         self.layout = layout if layout is not None else pair_layout(left, right)
+        self._stacks: tuple[np.ndarray, np.ndarray] | None = None
+        if whole:
+            self._stacks = self.stacks
 
     @functools.cached_property
     def luma(self) -> tuple[np.ndarray, np.ndarray]:
-        """The two luma planes (H x W float32, contiguous): the stacks' plane 0, bit for bit."""
+        """The two luma planes (H x W float32, contiguous): the stacks' plane 0, bit for bit (copied
+        from the stacks where they have been computed)."""
         from .cpu.planes import plane_stack
 
+        if self.has_stacks:
+            return tuple(np.ascontiguousarray(planes[..., 0]) for planes in self.stacks)
         scales = (self.layout.left_scale, self.layout.right_scale)
         # without chroma and alpha planes, the luma's own expression (premultiplied where the pixel has alpha)
         return tuple(
@@ -124,16 +132,18 @@ class PixelPair:
             for pixels, scale in zip((self.left, self.right), scales, strict=True)
         )
 
-    @functools.cached_property
+    @property
     def stacks(self) -> tuple[np.ndarray, np.ndarray]:
-        """The two whole plane stacks (H x W x P float32), as :func:`prepare_pair` makes them."""
-        pair = prepare_pair(self.left, self.right)
-        return pair.left.planes, pair.right.planes
+        """The two whole plane stacks (H x W x P float32), as :func:`prepare_pair` makes them (once)."""
+        if self._stacks is None:
+            pair = prepare_pair(self.left, self.right)
+            self._stacks = pair.left.planes, pair.right.planes
+        return self._stacks
 
     @property
     def has_stacks(self) -> bool:
         """Whether :attr:`stacks` has been computed (a rule that reads whole planes asked for them)."""
-        return "stacks" in self.__dict__
+        return self._stacks is not None
 
     def planes_at(self, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The planes of the pixels at (``ys``, ``xs``) (N x P float32 each), as the stacks hold them there."""

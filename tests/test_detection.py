@@ -306,8 +306,9 @@ def _layout_pair(layout: str, shape=(61, 83)):
     return images
 
 
+@pytest.mark.parametrize("whole", [False, True])
 @pytest.mark.parametrize("layout", list(LAYOUTS))
-def test_the_pixels_give_the_stacks_planes_to_every_stage(layout):
+def test_the_pixels_give_the_stacks_planes_to_every_stage(layout, whole):
     """What reads the pixels of a pair (planes.PixelPair) gets the values of its plane stacks: the luma,
     the planes at some pixels, and the strength pass, which computes each row's planes as it reads it."""
     from imgdiff_gpu.cpu.analysis import luma_ssim_params
@@ -317,7 +318,7 @@ def test_the_pixels_give_the_stacks_planes_to_every_stage(layout):
 
     left, right = _layout_pair(layout)
     stacks = prepare_pair(left, right)
-    pair = PixelPair(left, right)
+    pair = PixelPair(left, right, whole=whole)
     for mine, theirs in zip(pair.luma, (stacks.left.luma, stacks.right.luma), strict=True):
         assert mine.flags.c_contiguous
         np.testing.assert_array_equal(mine, theirs)
@@ -331,7 +332,7 @@ def test_the_pixels_give_the_stacks_planes_to_every_stage(layout):
         from_stacks = function(stacks.left.planes, stacks.right.planes, ssim_map, params.weights, **settings)
         from_pixels = function(left, right, ssim_map, params.weights, **settings, layout=pair.layout)
         np.testing.assert_array_equal(from_pixels, from_stacks)
-    assert not pair.has_stacks  # none of it made the stacks
+    assert pair.has_stacks == whole  # none of it made the stacks
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
@@ -364,8 +365,9 @@ def test_the_analysis_of_the_pixels_is_the_analysis_of_the_stacks(layout, sensit
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_planes_are_the_same_on_every_path(dtype):
-    """The RGB fast path, the general kernel and the video screen's luma give identical planes."""
-    from imgdiff_gpu.cpu.planes import _opaque_rgb_planes_kernel, _planes_kernel
+    """The RGB fast paths (every plane, the luma alone), the general kernel and the video screen's luma
+    give identical planes."""
+    from imgdiff_gpu.cpu.planes import _opaque_rgb_planes_kernel, _planes_kernel, plane_stack
 
     rng = np.random.default_rng(4)
     scale = float(np.iinfo(dtype).max)
@@ -375,6 +377,13 @@ def test_planes_are_the_same_on_every_path(dtype):
     _planes_kernel(rgb, scale, True, False, general)
     _opaque_rgb_planes_kernel(rgb, scale, fast)
     np.testing.assert_array_equal(fast, general)
+    luma_alone = np.empty((37, 53, 1), np.float32)  # the luma-only fast path (planes.PixelPair's luma)
+    _opaque_rgb_planes_kernel(rgb, scale, luma_alone)
+    general_luma = np.empty_like(luma_alone)
+    _planes_kernel(rgb, scale, False, False, general_luma)
+    np.testing.assert_array_equal(luma_alone, general_luma)
+    np.testing.assert_array_equal(plane_stack(rgb, colour=False, alpha=False, scale=scale), general_luma)
+    np.testing.assert_array_equal(general_luma[..., 0], general[..., 0])
     r, g, b = (rgb[..., c].astype(np.int64) for c in range(3))
     exact = (299 * r + 587 * g + 114 * b) / (1000 * scale)
     assert np.abs(fast[..., 0] - exact).max() <= np.spacing(np.float32(1.0))  # one rounding, at most an ulp

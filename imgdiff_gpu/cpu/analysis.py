@@ -15,7 +15,7 @@ import numpy as np
 
 from .._device import Device
 from .._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams, ssim_params
-from ..detection import LumaEvidence, Thresholds, difference_mask
+from ..detection import LumaEvidence, Thresholds, difference_mask, reads_whole_planes
 from ..regions import Region, find_regions
 
 # Wang et al. (2004): Gaussian window, sigma 1.5, population covariance.
@@ -162,7 +162,8 @@ def analyse_cpu(
         )
     # the planes as each stage reads them: the luma whole, the rest from the pixels (no stacks
     # unless a rule reads every plane whole: planes.PixelPair)
-    pair = PixelPair(left, right, layout)
+    whole = reads_whole_planes(thresholds, antialiasing=antialiasing, colour=layout.colour)
+    pair = PixelPair(left, right, layout, whole=whole)
     left_luma, right_luma = pair.luma
     params = luma_ssim_params(left_luma)
     known = _screened_for(left, right, thresholds, params)

@@ -56,10 +56,29 @@ typedef struct {
         } \
     } while (0)
 
+/* Opaque RGB to its luma alone: the same expression (planes.PixelPair's luma of a colour pair). */
+#define OPAQUE_RGB_LUMA_ROW(T) \
+    do { \
+        const T *row = (const T *)job->pixels + i * width * 3; \
+        for (Py_ssize_t j = 0; j < width; j++) { \
+            double r = (double)row[3 * j], g = (double)row[3 * j + 1], b = (double)row[3 * j + 2]; \
+            out[j] = (float)((299 * r + 587 * g + 114 * b) * to_luma); \
+        } \
+    } while (0)
+
 IMGDIFF_CLONES void planes_of_row(const plane_source *job, Py_ssize_t i, float *out)
 {
     const Py_ssize_t width = job->width;
     const int channels = job->channels, has_alpha = channels == 2 || channels == 4;
+    if (!job->general && channels == 3 && !job->colour && !job->alpha) {
+        const double to_luma = 1.0 / (1000.0 * job->scale);
+        if (job->type == ELEM_U8) {
+            OPAQUE_RGB_LUMA_ROW(uint8_t);
+        } else {
+            OPAQUE_RGB_LUMA_ROW(uint16_t);
+        }
+        return;
+    }
     if (!job->general && channels == 3 && job->colour && !job->alpha) {
         const double to_luma = 1.0 / (1000.0 * job->scale), to_chroma = 1.0 / (1e6 * job->scale);
         if (job->type == ELEM_U8) {
