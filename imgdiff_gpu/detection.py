@@ -201,34 +201,40 @@ def mask_from_levels(levels: np.ndarray, min_core: int = 1) -> np.ndarray:
     return _connected_to_strong(levels, lambda box: levels[box] == 2, min_core)
 
 
+ROW_GAP = 64
+"""Rows without a weak pixel that part two bands :func:`hysteresis` labels apart (nearer ones are one band)."""
+
+
 def _connected_to_strong(weak: np.ndarray, strong_in, min_core: int) -> np.ndarray:
     """Pixels of ``weak`` (uint8, not 0: weak) 8-connected to at least ``min_core`` strong ones;
-    ``strong_in(box)``: the strong pixels (bool) of a box of rows and columns that holds every weak one."""
+    ``strong_in(box)``: the strong pixels (bool) of a box of rows and columns that holds every weak
+    one of its rows."""
     from .regions import bounding_box, connected_components
 
-    # a component never leaves the rows and columns that hold weak pixels: only those are labelled
-    rows, columns = np.flatnonzero(weak.any(axis=1)), np.flatnonzero(weak.any(axis=0))
-    if rows.size == 0:  # strong pixels outside every weak one (no caller makes those) keep nothing
-        return np.zeros(weak.shape, dtype=bool)
-    box = bounding_box(rows, columns)
-    strong = strong_in(box)
-    if np.count_nonzero(strong) < max(min_core, 1):
-        return np.zeros(weak.shape, dtype=bool)
-    count, labels = connected_components(weak[box])
-    if count <= 1:
-        return np.zeros(weak.shape, dtype=bool)
-    strong_labels = labels[strong]
-    if min_core <= 1:
-        keep = np.zeros(count, dtype=bool)
-        keep[strong_labels] = True
-    else:
-        keep = np.bincount(strong_labels, minlength=count) >= min_core
-    keep[0] = False
-    if labels.shape == weak.shape:
-        return keep[labels]
-    mask = np.zeros(weak.shape, dtype=bool)
-    mask[box] = keep[labels]
-    return mask
+    # a component never leaves a run of rows that hold weak pixels, nor the columns that hold them
+    # there: only those boxes are labelled (an image's few edits, rows apart, not the box of them all)
+    weak_rows = weak.any(axis=1)
+    mask = None
+    for first, last in flag_runs(weak_rows, join=ROW_GAP):
+        band = weak[first:last]
+        box = bounding_box(np.arange(first, last), np.flatnonzero(band.any(axis=0)))
+        strong = strong_in(box)
+        if np.count_nonzero(strong) < max(min_core, 1):
+            continue
+        count, labels = connected_components(weak[box])
+        strong_labels = labels[strong]
+        if min_core <= 1:
+            keep = np.zeros(count, dtype=bool)
+            keep[strong_labels] = True
+        else:
+            keep = np.bincount(strong_labels, minlength=count) >= min_core
+        keep[0] = False
+        if labels.shape == weak.shape:
+            return keep[labels]
+        if mask is None:
+            mask = np.zeros(weak.shape, dtype=bool)
+        mask[box] = keep[labels]
+    return mask if mask is not None else np.zeros(weak.shape, dtype=bool)
 
 
 def evidence_strength(

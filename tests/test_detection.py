@@ -477,9 +477,12 @@ def test_hysteresis_labels_only_the_weak_pixels_box_and_keeps_the_whole_masks_co
 
 
 @pytest.mark.parametrize("min_core", [0, 1, 3, 12])
-@pytest.mark.parametrize("where", ["nothing", "weak only", "corner", "middle", "everywhere"])
+@pytest.mark.parametrize(
+    "where", ["nothing", "weak only", "corner", "middle", "everywhere", "bands apart", "bands near"]
+)
 def test_hysteresis_of_levels_is_hysteresis_of_their_masks(where, min_core):
     """:func:`mask_from_levels` labels the levels as they are: ``levels >= 1`` grown from ``levels == 2``."""
+    from imgdiff_gpu import detection
     from imgdiff_gpu.detection import mask_from_levels, strength_levels
 
     rng = np.random.default_rng(11)
@@ -488,6 +491,10 @@ def test_hysteresis_of_levels_is_hysteresis_of_their_masks(where, min_core):
         strength = (rng.random(strength.shape) * 1.3).astype(np.float32)
     elif where == "weak only":
         strength[40:60, 50:90] = 0.7
+    elif where.startswith("bands"):  # runs of rows labelled apart (more than ROW_GAP between) or as one
+        gap = detection.ROW_GAP + 1 if where == "bands apart" else 5
+        for y, x in ((10, 20), (40 + gap, 300), (70 + 2 * gap, 150)):
+            strength[y : y + 30, x : x + 60] = rng.random((30, 60)) * 1.3
     elif where != "nothing":
         y, x = {"corner": (180, 250), "middle": (90, 120)}[where]
         strength[y : y + 120, x : x + 150] = rng.random((120, 150)) * 1.3
@@ -495,7 +502,7 @@ def test_hysteresis_of_levels_is_hysteresis_of_their_masks(where, min_core):
     kept = mask_from_levels(levels, min_core)
     assert kept.dtype == bool and kept.shape == levels.shape
     np.testing.assert_array_equal(kept, _hysteresis_reference(levels >= 1, levels == 2, min_core))
-    assert kept.any() == (where in ("corner", "middle", "everywhere"))
+    assert kept.any() == (where not in ("nothing", "weak only"))
 
 
 def test_components_too_many_for_two_byte_labels_are_labelled_with_four():
