@@ -224,10 +224,28 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
         }
         return;
     }
+    /* Levels only: where every pixel's SSIM term (1 - S) / (1 - t_ssim) stays below the low
+     * cut-off (with a margin over float32's rounding), the structural term min(that, texture)
+     * does too, and a term below the cut-off changes no level (the strength is the largest of
+     * the terms: with it the largest is either another term or below the cut-off, rounding
+     * monotonically). So the texture w * |dY| is not filtered there (taken as 0: every term
+     * is >= 0), a quarter of a colour pair's filtering, on most strips of two encodes. */
+    const int texture = 1; /* the quantity of |dY| */
+    int skip_texture = job->levels != NULL;
+    const double below_low = (double)job->level_low * (1.0 - 1e-6);
+    for (Py_ssize_t y = top; y < bottom && skip_texture; y++) {
+        const double *ssim_row = job->ssim_map + y * width;
+        for (Py_ssize_t j = 0; j < width; j++) {
+            skip_texture &= (1.0 - ssim_row[j]) * job->inv_ssim < below_low; /* NaN: not below */
+        }
+    }
     for (Py_ssize_t i = 0; i < rows; i++) {
         load_differences(job, reflect(top - halo + i, height), halo, row, stride, changed, planes_row);
         const int offset = halo - radius; /* the filter reads from the halo the window needs */
         for (int q = 0; q < quantities; q++) {
+            if (q == texture && skip_texture) {
+                continue;
+            }
 #define ALONG(t) filter_along_f((t), w, row + q * stride + offset, filtered + (q * rows + i) * width, width)
             DISPATCH_TAPS(taps, ALONG);
 #undef ALONG
@@ -244,6 +262,10 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
     for (Py_ssize_t i = 0; i < bottom - top; i++) {
         const Py_ssize_t first = i + halo - radius;
         for (int q = 0; q < quantities; q++) {
+            if (q == texture && skip_texture) {
+                memset(means + q * width, 0, width * sizeof(double));
+                continue;
+            }
 #define ACROSS(t) filter_across_f((t), w, filtered + q * rows * width, width, first, means + q * width, width)
             DISPATCH_TAPS(taps, ACROSS);
 #undef ACROSS
