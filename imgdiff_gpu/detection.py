@@ -497,7 +497,10 @@ def _line_where_it_counts(shift: np.ndarray, weights: np.ndarray, thresholds: Th
     reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN) * thresholds.luma_shift * ratio
     row_peaks, column_peaks = abs_peaks(shift)
     rows, columns = np.flatnonzero(row_peaks >= reach), np.flatnonzero(column_peaks >= reach)
-    if len(rows) + len(columns) > (height + width) // 2:  # most of the frame: filtering all of it costs less
+    columns = _vector_blocks(columns, width) if len(columns) else columns
+    # each average costs as the share of the plane it filters; zeroing and scattering, about a
+    # quarter of one whole average
+    if len(rows) / height + len(columns) / width > 1.75:
         return line_over_threshold(shift, weights, thresholds, ratio)
     extra, one, border = line_taps(weights), np.ones(1, np.float32), cv2.BORDER_REFLECT
     along_rows, along_columns = scratch("along_rows", shift.shape), scratch("along_columns", shift.shape)
@@ -507,7 +510,6 @@ def _line_where_it_counts(shift: np.ndarray, weights: np.ndarray, thresholds: Th
         chosen = np.ascontiguousarray(shift[rows])
         along_rows[rows] = cv2.sepFilter2D(chosen, cv2.CV_32F, extra, one, borderType=border)
     if len(columns):
-        columns = _vector_blocks(columns, width)
         chosen = np.ascontiguousarray(shift[:, columns])
         along_columns[:, columns] = cv2.sepFilter2D(chosen, cv2.CV_32F, one, extra, borderType=border)
     row_factors, column_factors = window_noise_factors(shift.shape, weights)
