@@ -51,8 +51,7 @@ modules = (detection, screening, analysis, planes, cpu_screen, cpu_ssim, job)
 STAGES = {
     detection: ["contrast_masking", "_masking_and_scale", "coarse_chroma_shift", "luma_bias", "line_shift",
                 "line_over_threshold", "evidence_strength", "hysteresis", "structural_threshold",
-                "luma_shift_map", "line_noise_ratio", "evidence_levels", "mask_from_levels",
-                "_line_where_it_counts"],
+                "luma_shift_map", "line_noise_ratio", "evidence_levels", "mask_from_levels"],
     screening: ["masked_line_shift", "masked_luma_shift", "coarse_chroma_bound"],
     cpu_screen: ["frame_steps"], cpu_ssim: ["ssim_map_and_bounds", "ssim_map_2d"],
     planes: ["prepare_pair"], analysis: ["find_regions", "difference_mask", "score_of"],

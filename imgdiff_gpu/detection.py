@@ -391,7 +391,7 @@ def difference_mask(
             shift = luma_shift_map(left_luma, biased, weights)
         if thresholds.line and line is None:
             ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)
-            line = _line_where_it_counts(shift, weights, thresholds, ratio)
+            line = line_over_threshold(shift, weights, thresholds, ratio)
         masking, luma_scale = _masking_where_it_counts(left_luma, right_luma, weights, thresholds, shift, line)
         if line is not None and masking is not None:
             line /= masking  # as line_shift does
@@ -469,76 +469,6 @@ def _masking_where_it_counts(
         these = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
         masking[first:last], luma_scale[first:last] = these
     return masking, luma_scale
-
-
-def _line_where_it_counts(shift: np.ndarray, weights: np.ndarray, thresholds: Thresholds, ratio: float) -> np.ndarray:
-    """:func:`line_over_threshold` where it can change a pixel's level, and less than the low cut-off elsewhere.
-
-    A line's average along a row reads that row of ``shift`` alone, along a column that column
-    alone, and each is a weighted average (weights > 0 summing to 1) over border factors of at
-    least 1: so neither exceeds its row's (column's) largest ``|shift|`` over ``t_luma * ratio``
-    (what ``screening.masked_line_shift`` bounds it by). Only the rows and columns where that
-    bound reaches the low cut-off (``LEVEL_MARGIN`` below it) are filtered, with OpenCV as the
-    whole is, their values the whole's there; the others' averages are taken as 0. Where the
-    evidence reaches the cut-off it is then the whole's, bit for bit (the larger of the two
-    averages is one computed); elsewhere both values stay below it, and the evidence only
-    counts as the larger of it and other terms against the cut-offs (``cpu/strength.py``), so
-    every level and the masking's rows (:func:`_masking_where_it_counts`) are the whole's.
-    Between two encodes 30-50 % of a frame's rows and 10-20 % of its columns reach it (720p,
-    ``benchmarks/video_set.py``'s seed 2026), where filtering the whole frame along both took
-    about as long as a strength pass.
-    """
-    import cv2
-
-    from .cpu.rules import abs_peaks, line_evidence
-    from .cpu.scratch import scratch
-
-    height, width = shift.shape
-    reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN) * thresholds.luma_shift * ratio
-    row_peaks, column_peaks = abs_peaks(shift)
-    rows, columns = np.flatnonzero(row_peaks >= reach), np.flatnonzero(column_peaks >= reach)
-    columns = _vector_blocks(columns, width) if len(columns) else columns
-    # each average costs as the share of the plane it filters; zeroing and scattering, about a
-    # quarter of one whole average
-    if len(rows) / height + len(columns) / width > 1.75:
-        return line_over_threshold(shift, weights, thresholds, ratio)
-    extra, one, border = line_taps(weights), np.ones(1, np.float32), cv2.BORDER_REFLECT
-    along_rows, along_columns = scratch("along_rows", shift.shape), scratch("along_columns", shift.shape)
-    along_rows.fill(0.0)
-    along_columns.fill(0.0)
-    if len(rows):
-        chosen = np.ascontiguousarray(shift[rows])
-        along_rows[rows] = cv2.sepFilter2D(chosen, cv2.CV_32F, extra, one, borderType=border)
-    if len(columns):
-        chosen = np.ascontiguousarray(shift[:, columns])
-        along_columns[:, columns] = cv2.sepFilter2D(chosen, cv2.CV_32F, one, extra, borderType=border)
-    row_factors, column_factors = window_noise_factors(shift.shape, weights)
-    line_rows, line_columns = line_factors(shift.shape, weights)
-    factors = (row_factors, line_columns, line_rows, column_factors)
-    return line_evidence(along_rows, along_columns, factors, thresholds.luma_shift * ratio)
-
-
-VECTOR_BLOCK = 16
-"""Columns a vector step of OpenCV's filters may take at once (16 float32: AVX-512), or a multiple of it."""
-
-
-def _vector_blocks(columns: np.ndarray, width: int) -> np.ndarray:
-    """The columns (sorted) to filter down for ``columns`` of a ``width``-wide plane, so that each is
-    computed as in the whole plane: the aligned blocks of ``VECTOR_BLOCK`` that hold them, and all
-    of the last ``width % VECTOR_BLOCK`` where one lies there.
-
-    OpenCV's column filter takes a row's columns a vector at a time from the left and the last
-    ones, fewer than a vector, one at a time, with other roundings (unfused: an ulp apart). So a
-    column must be in a vector of the narrower plane where it is in one of the whole's, and in
-    the tail where it is in the whole's tail: whole blocks keep the one, the whole's tail placed
-    last keeps the other, for every vector width that divides the block.
-    """
-    body = width - width % VECTOR_BLOCK
-    blocks = np.unique(columns[columns < body] // VECTOR_BLOCK)
-    chosen = (blocks[:, None] * VECTOR_BLOCK + np.arange(VECTOR_BLOCK)).ravel()
-    if (columns >= body).any():
-        chosen = np.concatenate([chosen, np.arange(body, width)])
-    return chosen
 
 
 def flag_runs(flags: np.ndarray, join: int) -> list[tuple[int, int]]:

@@ -363,9 +363,6 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
     # the whole image's masking on every row, as bands compute it (the whole path skips the rows where
     # it cannot change a level: tests/test_rules.py)
     monkeypatch.setattr(detection, "_masking_where_it_counts", whole_masking)
-    # and the whole line evidence, as bands compute it (the whole path filters only the rows and columns
-    # where it can reach a level: tests/test_rules.py)
-    monkeypatch.setattr(detection, "_line_where_it_counts", recording_line)
     budget = _budget_for(36, left.shape, 3, low)
     _analyse(left, right, low)
     (whole,) = calls
