@@ -90,12 +90,13 @@ IMGDIFF_INLINE void load_differences(const strength_job *job, Py_ssize_t source,
                                      Py_ssize_t stride, uint8_t *changed, float *planes_row)
 {
     const Py_ssize_t row_floats = job->width * job->planes;
-    const float *l = job->left + source * row_floats, *r = job->right + source * row_floats;
+    const float *l = planes_row, *r = planes_row + row_floats;
     if (job->from_pixels) {
         planes_of_row(&job->left_pixels, source, planes_row);
         planes_of_row(&job->right_pixels, source, planes_row + row_floats);
-        l = planes_row;
-        r = planes_row + row_floats;
+    } else {
+        l = job->left + source * row_floats;
+        r = job->right + source * row_floats;
     }
     switch (job->planes) {
     case 1:
@@ -178,8 +179,8 @@ IMGDIFF_INLINE void combine_row(const strength_job *job, const double *means, co
 /* Whether a pixel of rows [first, last) (reflected) differs at all and is not suppressed: else
  * no pixel within NEAR of those rows' middle ones differs, and their strength is +0 whatever
  * the evidence (two renderings of a page, identical but for an edit, are mostly such rows). */
-IMGDIFF_CLONES static int any_change(const strength_job *job, Py_ssize_t first, Py_ssize_t last, int halo, double *row,
-                      Py_ssize_t stride, uint8_t *changed, float *planes_row)
+IMGDIFF_CLONES static int any_change(const strength_job *job, Py_ssize_t first, Py_ssize_t last, int halo,
+                                     double *row, Py_ssize_t stride, uint8_t *changed, float *planes_row)
 {
     for (Py_ssize_t i = first; i < last; i++) {
         load_differences(job, reflect(i, job->height), halo, row, stride, changed, planes_row);
