@@ -51,7 +51,7 @@ modules = (detection, screening, analysis, planes, cpu_screen, cpu_ssim, job)
 STAGES = {
     detection: ["contrast_masking", "_masking_and_scale", "coarse_chroma_shift", "luma_bias", "line_shift",
                 "line_over_threshold", "evidence_strength", "hysteresis", "structural_threshold",
-                "luma_shift_map", "line_noise_ratio"],
+                "luma_shift_map", "line_noise_ratio", "evidence_levels", "mask_from_levels"],
     screening: ["masked_line_shift", "masked_luma_shift", "coarse_chroma_bound", "block_luma_bias"],
     cpu_screen: ["frame_steps", "sampled_line_noise_ratio"],
     cpu_ssim: ["ssim_map_and_bounds", "ssim_map_and_screen", "ssim_map_2d"],

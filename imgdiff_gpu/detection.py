@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .options import SENSITIVITY_PRESETS
+
+if TYPE_CHECKING:
+    from .planes import PairLayout, PixelPair
 
 
 @dataclass(frozen=True)
@@ -182,38 +186,60 @@ def hysteresis(weak: np.ndarray, strong: np.ndarray, min_core: int = 1) -> np.nd
 
     With ``min_core`` 1 this is skimage's apply_hysteresis_threshold (with OpenCV).
     """
-    from .regions import bounding_box, connected_components
-
     # a kept component holds min_core strong pixels, so fewer in all keep none: then there is
     # nothing to label (a frame pair of two encodes with a few specks of noise at full strength)
     needed = max(min_core, 1)
     if (np.count_nonzero(strong) if needed > 1 else strong.any()) < needed:
         return np.zeros(weak.shape, dtype=bool)
-    # a component never leaves the rows and columns that hold weak pixels: only those are labelled
-    rows, columns = np.flatnonzero(weak.any(axis=1)), np.flatnonzero(weak.any(axis=0))
-    if rows.size == 0:  # strong pixels outside every weak one (no caller makes those) keep nothing
-        return np.zeros(weak.shape, dtype=bool)
-    box = bounding_box(rows, columns)
-    count, labels = connected_components(weak[box].view(np.uint8))
-    if count <= 1:
-        return np.zeros(weak.shape, dtype=bool)
-    strong_labels = labels[strong[box]]
-    if min_core <= 1:
-        keep = np.zeros(count, dtype=bool)
-        keep[strong_labels] = True
-    else:
-        keep = np.bincount(strong_labels, minlength=count) >= min_core
-    keep[0] = False
-    if labels.shape == weak.shape:
-        return keep[labels]
-    mask = np.zeros(weak.shape, dtype=bool)
-    mask[box] = keep[labels]
-    return mask
+    return _connected_to_strong(weak.view(np.uint8), lambda box: strong[box], min_core)
 
 
 def mask_from_levels(levels: np.ndarray, min_core: int = 1) -> np.ndarray:
-    """Hysteresis over strength levels (0: < 0.5, 1: >= 0.5, 2: >= 1), as the GPU writes them."""
-    return hysteresis(levels >= 1, levels == 2, min_core)
+    """Hysteresis over strength levels (0: < 0.5, 1: >= 0.5, 2: >= 1), as both strength passes write them.
+
+    The mask of :func:`hysteresis` ``(levels >= 1, levels == 2, min_core)``, without either
+    written out whole: the levels are labelled as they are (OpenCV labels what is not 0), and
+    the strong pixels looked up within the weak pixels' box only.
+    """
+    if levels.max(initial=0) < 2:  # no pixel at full strength (most frames of a video)
+        return np.zeros(levels.shape, dtype=bool)
+    return _connected_to_strong(levels, lambda box: levels[box] == 2, min_core)
+
+
+ROW_GAP = 64
+"""Rows without a weak pixel that part two bands :func:`hysteresis` labels apart (nearer ones are one band)."""
+
+
+def _connected_to_strong(weak: np.ndarray, strong_in, min_core: int) -> np.ndarray:
+    """Pixels of ``weak`` (uint8, not 0: weak) 8-connected to at least ``min_core`` strong ones;
+    ``strong_in(box)``: the strong pixels (bool) of a box of rows and columns that holds every weak
+    one of its rows."""
+    from .regions import bounding_box, connected_components
+
+    # a component never leaves a run of rows that hold weak pixels, nor the columns that hold them
+    # there: only those boxes are labelled (an image's few edits, rows apart, not the box of them all)
+    weak_rows = weak.any(axis=1)
+    mask = None
+    for first, last in flag_runs(weak_rows, join=ROW_GAP):
+        band = weak[first:last]
+        box = bounding_box(np.arange(first, last), np.flatnonzero(band.any(axis=0)))
+        strong = strong_in(box)
+        if np.count_nonzero(strong) < max(min_core, 1):
+            continue
+        count, labels = connected_components(weak[box])
+        strong_labels = labels[strong]
+        if min_core <= 1:
+            keep = np.zeros(count, dtype=bool)
+            keep[strong_labels] = True
+        else:
+            keep = np.bincount(strong_labels, minlength=count) >= min_core
+        keep[0] = False
+        if labels.shape == weak.shape:
+            return keep[labels]
+        if mask is None:
+            mask = np.zeros(weak.shape, dtype=bool)
+        mask[box] = keep[labels]
+    return mask if mask is not None else np.zeros(weak.shape, dtype=bool)
 
 
 def evidence_strength(
@@ -238,14 +264,53 @@ def evidence_strength(
         right,
         ssim_map,
         weights,
-        luma=thresholds.luma_shift,
-        chroma=thresholds.chroma_shift,
-        texture=thresholds.texture,
-        ssim_threshold=ssim_threshold,
+        **_strength_settings(thresholds, ssim_threshold),
         suppress=suppress,
         luma_scale=luma_scale,
         coarse=coarse,
         luma_offset=luma_offset,
+    )
+
+
+def evidence_levels(
+    left: np.ndarray,
+    right: np.ndarray,
+    ssim_map: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    ssim_threshold: float,
+    *,
+    suppress: np.ndarray | None = None,
+    luma_scale: np.ndarray | None = None,
+    coarse: np.ndarray | None = None,
+    luma_offset: float = 0.0,
+    layout: PairLayout | None = None,
+) -> np.ndarray:
+    """:func:`strength_levels` of :func:`evidence_strength`, written by the strength pass itself (uint8).
+
+    With ``layout``, ``left`` and ``right`` are the pair's integer pixels (``cpu/strength.py``)."""
+    from .cpu.strength import strength_levels_map
+
+    return strength_levels_map(
+        left,
+        right,
+        ssim_map,
+        weights,
+        **_strength_settings(thresholds, ssim_threshold),
+        suppress=suppress,
+        luma_scale=luma_scale,
+        coarse=coarse,
+        luma_offset=luma_offset,
+        layout=layout,
+    )
+
+
+def _strength_settings(thresholds: Thresholds, ssim_threshold: float) -> dict:
+    return dict(
+        luma=thresholds.luma_shift,
+        chroma=thresholds.chroma_shift,
+        texture=thresholds.texture,
+        ssim_threshold=ssim_threshold,
     )
 
 
@@ -272,29 +337,41 @@ def changed_pixels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return delta.max(axis=2) > 0 if planes > 1 else delta[..., 0] > 0
 
 
+def reads_whole_planes(thresholds: Thresholds, *, antialiasing: bool, colour: bool) -> bool:
+    """Whether :func:`difference_mask` reads every plane of a pair whole (its stacks), not only the luma:
+    ``exact``, ``antialiasing`` and the coarse chroma term of a colour pair."""
+    return thresholds.exact or antialiasing or (thresholds.coarse_chroma is not None and colour)
+
+
 def difference_mask(
     ssim_map: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
+    left: np.ndarray | None,
+    right: np.ndarray | None,
     weights: np.ndarray,
     thresholds: Thresholds,
     *,
     ignore: np.ndarray | None = None,
     antialiasing: bool = False,
     known: LumaEvidence | None = None,
+    pixels: PixelPair | None = None,
 ) -> tuple[np.ndarray, float]:
     """The boolean mask of differing pixels of two plane stacks, and the SSIM threshold used.
 
     ``weights`` is the 1-D window the evidence is averaged over (the SSIM's).
     With ``antialiasing``, changes a sub-pixel edge shift explains do not count.
     ``known``: the luma terms already computed of these planes, taken as they are.
+    ``pixels``: the pair's pixels instead of its stacks (``left`` and ``right`` None): each
+    rule reads the planes it needs from them (:class:`imgdiff_gpu.planes.PixelPair`), the same values.
     """
     from .cpu.scratch import scratch
 
+    def stacks():
+        return (left, right) if pixels is None else pixels.stacks
+
     valid = None if ignore is None else ~ignore
-    explained = explained_by_antialiasing(left, right) if antialiasing else None
+    explained = explained_by_antialiasing(*stacks()) if antialiasing else None
     if thresholds.exact:
-        mask = changed_pixels(left, right)
+        mask = changed_pixels(*stacks())
         if explained is not None:
             mask &= ~explained
         ssim_threshold = 1.0
@@ -304,10 +381,11 @@ def difference_mask(
         # strided), where a rule reads it: the offset, the line evidence and the masking (the low rules)
         left_luma = right_luma = None
         if thresholds.luma_bias or thresholds.line or thresholds.masking > 0:
-            left_luma, right_luma = contiguous_luma(left), contiguous_luma(right)
+            left_luma, right_luma = (contiguous_luma(left), contiguous_luma(right)) if pixels is None else pixels.luma
         coarse = None
-        if thresholds.coarse_chroma is not None and left.shape[2] >= 3:
-            coarse = coarse_chroma_shift(left, right) / thresholds.coarse_chroma
+        colour = left.shape[2] >= 3 if pixels is None else pixels.layout.colour
+        if thresholds.coarse_chroma is not None and colour:
+            coarse = coarse_chroma_shift(*stacks()) / thresholds.coarse_chroma
         bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
         # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
         shift, line = (known.shift, known.line) if known is not None else (None, None)
@@ -324,9 +402,11 @@ def difference_mask(
             line /= masking  # as line_shift does
         if line is not None:
             coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
-        strength = evidence_strength(
-            left,
-            right,
+        # the pass reads the pixels where it is given them and no rule has made their stacks already
+        from_pixels = pixels is not None and not pixels.has_stacks
+        sides = (pixels.left, pixels.right) if from_pixels else stacks()
+        levels = evidence_levels(
+            *sides,
             ssim_map,
             weights,
             thresholds,
@@ -335,10 +415,11 @@ def difference_mask(
             luma_scale=luma_scale,
             coarse=coarse,
             luma_offset=bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
+            layout=pixels.layout if from_pixels else None,
         )
         if valid is not None:
-            strength[~valid] = 0
-        mask = hysteresis(strength >= HYSTERESIS_LOW, strength >= HYSTERESIS_HIGH, thresholds.min_core)
+            levels[~valid] = 0  # the strength of an ignored pixel is 0
+        mask = mask_from_levels(levels, thresholds.min_core)
     if valid is not None:
         mask &= valid
     return mask, float(ssim_threshold)

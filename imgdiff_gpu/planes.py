@@ -17,6 +17,7 @@ Each plane value is computed from the integer pixel with a single rounding
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,3 +95,62 @@ def prepare_pair(left: np.ndarray, right: np.ndarray) -> PreparedPair:
         right=_to_planes(right, colour=layout.colour, alpha=layout.alpha, scale=layout.right_scale),
         notes=list(layout.notes),
     )
+
+
+class PixelPair:
+    """Two same-sized images' pixels in their common layout, each plane computed where it is read.
+
+    The CPU analysis of a pair that needs no whole plane stack (every preset but ``exact``,
+    without ``antialiasing``, and ``low`` only in grey) reads the luma whole (the SSIM, the low
+    rules), the planes of the pixels of its regions, and every plane once, row by row, in the
+    strength pass (``cpu/strength.py``): 8 bytes a pixel of luma instead of 24 of two colour
+    stacks. Every value is the stacks' (:func:`prepare_pair`): a plane value is a function of
+    its pixel alone (``cpu/planes.py``).
+    """
+
+    def __init__(self, left: np.ndarray, right: np.ndarray, layout: PairLayout | None = None, *, whole: bool = False):
+        """``whole``: compute the stacks at once (a rule will read every plane whole), the luma then
+        copied from them rather than computed from the pixels again."""
+        self.left, self.right = left, right
+        self.layout = layout if layout is not None else pair_layout(left, right)
+        self._stacks: tuple[np.ndarray, np.ndarray] | None = None
+        if whole:
+            self._stacks = self.stacks
+
+    @functools.cached_property
+    def luma(self) -> tuple[np.ndarray, np.ndarray]:
+        """The two luma planes (H x W float32, contiguous): the stacks' plane 0, bit for bit (copied
+        from the stacks where they have been computed)."""
+        from .cpu.planes import plane_stack
+
+        if self.has_stacks:
+            return tuple(np.ascontiguousarray(planes[..., 0]) for planes in self.stacks)
+        scales = (self.layout.left_scale, self.layout.right_scale)
+        # without chroma and alpha planes, the luma's own expression (premultiplied where the pixel has alpha)
+        return tuple(
+            plane_stack(pixels, colour=False, alpha=False, scale=scale)[..., 0]
+            for pixels, scale in zip((self.left, self.right), scales, strict=True)
+        )
+
+    @property
+    def stacks(self) -> tuple[np.ndarray, np.ndarray]:
+        """The two whole plane stacks (H x W x P float32), as :func:`prepare_pair` makes them (once)."""
+        if self._stacks is None:
+            pair = prepare_pair(self.left, self.right)
+            self._stacks = pair.left.planes, pair.right.planes
+        return self._stacks
+
+    @property
+    def has_stacks(self) -> bool:
+        """Whether :attr:`stacks` has been computed (a rule that reads whole planes asked for them)."""
+        return self._stacks is not None
+
+    def planes_at(self, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The planes of the pixels at (``ys``, ``xs``) (N x P float32 each), as the stacks hold them there."""
+        from .cpu.planes import plane_stack
+
+        layout = self.layout
+        return tuple(
+            plane_stack(pixels[ys, xs][:, None], colour=layout.colour, alpha=layout.alpha, scale=scale)[:, 0]
+            for pixels, scale in zip((self.left, self.right), (layout.left_scale, layout.right_scale), strict=True)
+        )

@@ -9,9 +9,13 @@ answer lost thin changes. Fragments of one change closer than
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from .planes import PixelPair
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,12 @@ class Region:
 def find_regions(
     mask: np.ndarray,
     ssim_map: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
+    left: np.ndarray | None,
+    right: np.ndarray | None,
     *,
     min_area: int = 40,
     merge_distance: int = 8,
+    pixels: PixelPair | None = None,
 ) -> tuple[list[Region], np.ndarray]:
     """Regions of a boolean mask, largest first, and the mask of the kept ones.
 
@@ -55,6 +60,9 @@ def find_regions(
         Regions with fewer differing pixels are dropped.
     merge_distance : int
         Fragments whose gap is at most this many pixels join one region.
+    pixels : PixelPair, optional
+        The pair's pixels instead of its plane stacks (``left`` and ``right`` None): the
+        planes of the differing pixels alone are computed from them, the stacks' values.
     """
     if min_area < 0 or merge_distance < 0:
         raise ValueError("min_area and merge_distance must be >= 0")
@@ -83,7 +91,8 @@ def find_regions(
     if not keep.any():
         return [], np.zeros(mask.shape, dtype=bool)
     ssim_values = ssim_map[ys, xs].astype(np.float64)
-    difference = left[ys, xs].astype(np.float64) - right[ys, xs].astype(np.float64)
+    left_planes, right_planes = (left[ys, xs], right[ys, xs]) if pixels is None else pixels.planes_at(ys, xs)
+    difference = left_planes.astype(np.float64) - right_planes.astype(np.float64)
     delta_values = np.sqrt((difference * difference).sum(axis=-1))
     x0, x1 = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
     y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)

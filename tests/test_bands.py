@@ -17,6 +17,7 @@ from imgdiff_gpu.cpu import bands
 from imgdiff_gpu.cpu.analysis import analyse_cpu, score_of
 from imgdiff_gpu.cpu.bands import CroppedMean, PairwiseSum, rows_per_band
 from imgdiff_gpu.detection import luma_block_means, luma_block_means_of_rows, thresholds_for
+from imgdiff_gpu.planes import prepare_pair
 from imgdiff_gpu.rendering import heat_levels
 
 
@@ -336,15 +337,17 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
     right = jpeg_roundtrip(_edited(left), 80)
     right[..., :] = np.clip(right.astype(np.int16) - 2, 0, 255).astype(np.uint8)  # an offset to remove
     calls = []
-    real = strength.strength_map
+    real = strength.strength_levels_map
 
     lines = []
     real_line = detection.line_over_threshold
 
-    def recording(left_planes, right_planes, ssim_map, weights, **options):
-        unbiased = detection.unbiased(right_planes, options.get("luma_offset", 0.0))  # the planes the pass reads
+    def recording(left, right, ssim_map, weights, **options):
+        # the whole image's pass reads the pixels (planes.PixelPair): their planes, as the pass computes them
+        planes = right if options.get("layout") is None else prepare_pair(left, right).right.planes
+        unbiased = detection.unbiased(planes, options.get("luma_offset", 0.0))  # the planes the pass reads
         calls.append((unbiased.copy(), options["luma_scale"].copy(), lines.pop().copy(), options["coarse"].copy()))
-        return real(left_planes, right_planes, ssim_map, weights, **options)
+        return real(left, right, ssim_map, weights, **options)
 
     def recording_line(*args, **options):
         lines.append(real_line(*args, **options))
@@ -354,7 +357,7 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
         factors = detection.border_factors(shift, left_luma.shape, weights, thresholds)
         return detection._masking_and_scale(left_luma, right_luma, weights, thresholds, factors=factors)
 
-    monkeypatch.setattr(strength, "strength_map", recording)
+    monkeypatch.setattr(strength, "strength_levels_map", recording)
     monkeypatch.setattr(detection, "line_over_threshold", recording_line)
     monkeypatch.setattr(bands, "line_over_threshold", recording_line)
     # the whole image's masking on every row, as bands compute it (the whole path skips the rows where

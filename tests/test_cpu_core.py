@@ -97,6 +97,68 @@ def test_no_value_depends_on_the_thread_count():
     assert one == four
 
 
+@pytest.mark.parametrize("count", [1, 2, 4])
+def test_the_strength_is_zero_exactly_where_no_pixel_near_differs(count):
+    """Strips without a differing pixel within NEAR rows are written as +0 without their evidence
+    being computed: the strength is not 0 on exactly the pixels within NEAR (Chebyshev) of a
+    differing one, at every row a change can fall on against the strips (16 to 64 rows, by the
+    thread count), so none is skipped that a change near its edge reaches."""
+    import cv2
+
+    from imgdiff_gpu.cpu.strength import NEAR, strength_levels_map
+
+    rng = np.random.default_rng(8)
+    left = rng.random((100, 23, 3)).astype(np.float32)
+    weights = np.exp(-(np.arange(-5, 6) ** 2) / 4.5)  # the SSIM window: its evidence reaches past NEAR
+    weights /= weights.sum()
+    ssim_map = np.ones(left.shape[:2])
+    settings = {"luma": 1e-6, "chroma": 1e-6, "texture": 1.0, "ssim_threshold": 0.5}
+    square = np.ones((2 * NEAR + 1, 2 * NEAR + 1), np.uint8)
+
+    def every_row():
+        found = []
+        for y in range(left.shape[0]):
+            right = left.copy()
+            right[y, y % 23, y % 3] += np.float32(0.25)  # one plane of one pixel: luma or chroma evidence alone
+            strength = strength_map(left, right, ssim_map, weights, **settings)
+            levels = strength_levels_map(left, right, ssim_map, weights, **settings)
+            near = cv2.dilate((left != right).any(axis=2).view(np.uint8), square) > 0
+            found.append((strength, levels, near))
+        return found
+
+    for strength, levels, near in run_on_threads(count, every_row)["value"]:
+        np.testing.assert_array_equal(strength != 0, near)
+        assert not np.signbit(strength).any()  # +0, as the pass masks a value
+        np.testing.assert_array_equal(levels, np.where(near, 2, 0))
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_the_levels_leave_out_the_texture_only_where_the_ssim_term_stays_below_the_cut_off(count):
+    """The levels pass skips the texture term on strips whose SSIM term stays below the low cut-off:
+    its levels stay the strength's, with the SSIM term just above the cut-off at one pixel of a strip,
+    or just below it by less than float32 rounds away (0.5 - 1e-9: the float32 strength is 0.5)."""
+    from imgdiff_gpu.cpu.strength import strength_levels_map
+    from imgdiff_gpu.detection import strength_levels
+
+    rng = np.random.default_rng(9)
+    left = rng.random((300, 61, 3)).astype(np.float32)
+    right = left + rng.normal(0, 0.01, left.shape).astype(np.float32)
+    weights = np.exp(-(np.arange(-5, 6) ** 2) / 4.5)
+    weights /= weights.sum()
+    ssim_map = np.full(left.shape[:2], 0.9)  # the SSIM term (1 - S) / (1 - 0.5) = 0.2: skipped
+    for y, x, term in ((5, 3, 0.5 + 1e-9), (70, 30, 0.5 - 1e-9), (140, 60, 0.6), (299, 0, 0.5)):
+        ssim_map[y, x] = 1.0 - term * 0.5
+    settings = {"luma": 1e3, "chroma": 1e3, "texture": 1e-6, "ssim_threshold": 0.5}
+
+    def both():
+        strength = strength_map(left, right, ssim_map, weights, **settings)
+        return strength, strength_levels_map(left, right, ssim_map, weights, **settings)
+
+    strength, levels = run_on_threads(count, both)["value"]
+    np.testing.assert_array_equal(levels, strength_levels(strength))
+    assert np.count_nonzero(levels) == 4  # the four pixels whose structural term reaches the cut-off
+
+
 def test_histogram_bins_strays_as_numba_did():
     """NaN and values past the int64 range land in bin 0 (x86's conversion gives the smallest integer)."""
     ssim_map = np.array([[np.nan, np.inf, -np.inf, 1e300, -1e300, 5.0, -5.0, 0.0]])

@@ -244,10 +244,130 @@ def test_fused_strength_matches_the_plain_definition(name):
         assert ((fused >= 1) == (plain >= 1)).mean() > 0.9999
 
 
+@pytest.mark.parametrize("name", ["coffee", "camera", "rgba"])
+def test_the_strength_pass_writes_the_levels_of_its_strength(name):
+    """The levels the pass writes are :func:`strength_levels` of the strength it writes, pixel for
+    pixel, with every term a pair can have; a pair chosen so that each level is common."""
+    from pictures import luma_analysis
+
+    from imgdiff_gpu.cpu.strength import strength_levels_map, strength_map
+    from imgdiff_gpu.detection import (
+        coarse_chroma_shift,
+        explained_by_antialiasing,
+        luma_threshold_scale,
+        strength_levels,
+        thresholds_for,
+    )
+
+    left = data.coffee() if name != "camera" else data.camera()
+    if name == "rgba":
+        left = np.dstack([left, np.full(left.shape[:2], 200, np.uint8)])
+    right = jpeg_roundtrip(left[..., :3] if left.ndim == 3 else left, 60)
+    if name == "rgba":
+        right = np.dstack([right, left[..., 3]])
+        right[50:70, 60:90, 3] = 90
+    right[100:110, 200:260] = 255 - right[100:110, 200:260]
+    pair, weights, _, ssim_map = luma_analysis(left, right)
+    settings = {"luma": 2 / 255, "chroma": 6 / 255, "texture": 8 / 255, "ssim_threshold": 0.8}
+    low = thresholds_for("low")
+    luma_scale = luma_threshold_scale(pair.left.luma, pair.right.luma, weights, low)
+    coarse = coarse_chroma_shift(pair.left.planes, pair.right.planes) / low.coarse_chroma if name != "camera" else None
+    suppress = explained_by_antialiasing(pair.left.planes, pair.right.planes)
+    for extra in ({}, {"suppress": suppress, "luma_offset": 1 / 255}, {"luma_scale": luma_scale, "coarse": coarse}):
+        strength = strength_map(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
+        levels = strength_levels_map(pair.left.planes, pair.right.planes, ssim_map, weights, **settings, **extra)
+        assert levels.dtype == np.uint8
+        np.testing.assert_array_equal(levels, strength_levels(strength))
+        assert min(np.count_nonzero(levels == level) for level in (0, 1, 2)) > 100
+
+
+LAYOUTS = {
+    "rgb": ((3, np.uint8), (3, np.uint8)),
+    "grey": ((1, np.uint8), (1, np.uint8)),
+    "grey against rgb": ((1, np.uint8), (3, np.uint8)),
+    "grey-alpha against rgba": ((2, np.uint8), (4, np.uint8)),
+    "rgb against rgba, 16-bit": ((3, np.uint16), (4, np.uint16)),
+    "8-bit against 16-bit": ((3, np.uint8), (3, np.uint16)),
+}
+
+
+def _layout_pair(layout: str, shape=(61, 83)):
+    """Two images of the layouts ``LAYOUTS[layout]``, a noisy copy of one picture with an edit."""
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 256, (*shape, 4)).astype(np.float64)
+    base = (base + np.roll(base, 1, 0) + np.roll(base, 1, 1)) / 3  # some structure
+    images = []
+    for side, (channels, dtype) in enumerate(LAYOUTS[layout]):
+        pixels = base[..., [0, 1, 2, 3][:channels] if channels != 2 else [0, 3]] + side * rng.normal(0, 4, (*shape, 1))
+        if side:
+            pixels[20:30, 30:50] += 40  # an edit
+        pixels = np.clip(pixels, 0, 255) * (257 if dtype == np.uint16 else 1)
+        images.append(np.round(pixels).astype(dtype)[..., 0] if channels == 1 else np.round(pixels).astype(dtype))
+    return images
+
+
+@pytest.mark.parametrize("whole", [False, True])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_the_pixels_give_the_stacks_planes_to_every_stage(layout, whole):
+    """What reads the pixels of a pair (planes.PixelPair) gets the values of its plane stacks: the luma,
+    the planes at some pixels, and the strength pass, which computes each row's planes as it reads it."""
+    from imgdiff_gpu.cpu.analysis import luma_ssim_params
+    from imgdiff_gpu.cpu.ssim import ssim_map_2d
+    from imgdiff_gpu.cpu.strength import strength_levels_map, strength_map
+    from imgdiff_gpu.planes import PixelPair, prepare_pair
+
+    left, right = _layout_pair(layout)
+    stacks = prepare_pair(left, right)
+    pair = PixelPair(left, right, whole=whole)
+    for mine, theirs in zip(pair.luma, (stacks.left.luma, stacks.right.luma), strict=True):
+        assert mine.flags.c_contiguous
+        np.testing.assert_array_equal(mine, theirs)
+    ys, xs = np.nonzero(np.random.default_rng(1).random(left.shape[:2]) < 0.1)
+    for mine, theirs in zip(pair.planes_at(ys, xs), (stacks.left.planes, stacks.right.planes), strict=True):
+        np.testing.assert_array_equal(mine, theirs[ys, xs])
+    params = luma_ssim_params(pair.luma[0])
+    ssim_map = ssim_map_2d(*pair.luma, params)
+    settings = {"luma": 3 / 255, "chroma": 8 / 255, "texture": 10 / 255, "ssim_threshold": 0.7, "luma_offset": 0.01}
+    for function in (strength_map, strength_levels_map):
+        from_stacks = function(stacks.left.planes, stacks.right.planes, ssim_map, params.weights, **settings)
+        from_pixels = function(left, right, ssim_map, params.weights, **settings, layout=pair.layout)
+        np.testing.assert_array_equal(from_pixels, from_stacks)
+    assert pair.has_stacks == whole  # none of it made the stacks
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("sensitivity", ["low", "normal", "exact"])
+@pytest.mark.parametrize("antialiasing", [False, True])
+def test_the_analysis_of_the_pixels_is_the_analysis_of_the_stacks(layout, sensitivity, antialiasing):
+    """The mask and the regions from the pixels (``pixels=``) are those from the stacks, every rule read."""
+    from imgdiff_gpu.cpu.analysis import luma_ssim_params
+    from imgdiff_gpu.cpu.ssim import ssim_map_2d
+    from imgdiff_gpu.detection import difference_mask, thresholds_for
+    from imgdiff_gpu.planes import PixelPair, prepare_pair
+
+    left, right = _layout_pair(layout, shape=(96, 120))
+    stacks = prepare_pair(left, right)
+    pair = PixelPair(left, right)
+    params = luma_ssim_params(pair.luma[0])
+    ssim_map = ssim_map_2d(*pair.luma, params)
+    thresholds = thresholds_for(sensitivity)
+    ignore = np.zeros(left.shape[:2], bool)
+    ignore[:, :8] = True
+    options = {"ignore": ignore, "antialiasing": antialiasing}
+    planes = (stacks.left.planes, stacks.right.planes)
+    theirs, threshold = difference_mask(ssim_map, *planes, params.weights, thresholds, **options)
+    mine, my_threshold = difference_mask(ssim_map, None, None, params.weights, thresholds, **options, pixels=pair)
+    np.testing.assert_array_equal(mine, theirs)
+    assert my_threshold == threshold and theirs.any()
+    regions = find_regions(theirs, ssim_map, *planes, min_area=4)
+    assert find_regions(mine, ssim_map, None, None, min_area=4, pixels=pair)[0] == regions[0] != []
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_planes_are_the_same_on_every_path(dtype):
-    """The RGB fast path, the general kernel and the video screen's luma give identical planes."""
-    from imgdiff_gpu.cpu.planes import _opaque_rgb_planes_kernel, _planes_kernel
+    """The RGB fast paths (every plane, the luma alone), the general kernel and the video screen's luma
+    give identical planes."""
+    from imgdiff_gpu.cpu.planes import _opaque_rgb_planes_kernel, _planes_kernel, plane_stack
 
     rng = np.random.default_rng(4)
     scale = float(np.iinfo(dtype).max)
@@ -257,6 +377,13 @@ def test_planes_are_the_same_on_every_path(dtype):
     _planes_kernel(rgb, scale, True, False, general)
     _opaque_rgb_planes_kernel(rgb, scale, fast)
     np.testing.assert_array_equal(fast, general)
+    luma_alone = np.empty((37, 53, 1), np.float32)  # the luma-only fast path (planes.PixelPair's luma)
+    _opaque_rgb_planes_kernel(rgb, scale, luma_alone)
+    general_luma = np.empty_like(luma_alone)
+    _planes_kernel(rgb, scale, False, False, general_luma)
+    np.testing.assert_array_equal(luma_alone, general_luma)
+    np.testing.assert_array_equal(plane_stack(rgb, colour=False, alpha=False, scale=scale), general_luma)
+    np.testing.assert_array_equal(general_luma[..., 0], general[..., 0])
     r, g, b = (rgb[..., c].astype(np.int64) for c in range(3))
     exact = (299 * r + 587 * g + 114 * b) / (1000 * scale)
     assert np.abs(fast[..., 0] - exact).max() <= np.spacing(np.float32(1.0))  # one rounding, at most an ulp
@@ -347,6 +474,35 @@ def test_hysteresis_labels_only_the_weak_pixels_box_and_keeps_the_whole_masks_co
     kept = hysteresis(weak, strong, min_core)
     np.testing.assert_array_equal(kept, _hysteresis_reference(weak, strong, min_core))
     assert kept.any()
+
+
+@pytest.mark.parametrize("min_core", [0, 1, 3, 12])
+@pytest.mark.parametrize(
+    "where", ["nothing", "weak only", "corner", "middle", "everywhere", "bands apart", "bands near"]
+)
+def test_hysteresis_of_levels_is_hysteresis_of_their_masks(where, min_core):
+    """:func:`mask_from_levels` labels the levels as they are: ``levels >= 1`` grown from ``levels == 2``."""
+    from imgdiff_gpu import detection
+    from imgdiff_gpu.detection import mask_from_levels, strength_levels
+
+    rng = np.random.default_rng(11)
+    strength = np.zeros((300, 400), np.float32)
+    if where == "everywhere":
+        strength = (rng.random(strength.shape) * 1.3).astype(np.float32)
+    elif where == "weak only":
+        strength[40:60, 50:90] = 0.7
+    elif where.startswith("bands"):  # runs of rows labelled apart (more than ROW_GAP between) or as one
+        gap = detection.ROW_GAP + 1 if where == "bands apart" else 5
+        for y, x in ((10, 20), (40 + gap, 300), (70 + 2 * gap, 150)):
+            strength[y : y + 30, x : x + 60] = rng.random((30, 60)) * 1.3
+    elif where != "nothing":
+        y, x = {"corner": (180, 250), "middle": (90, 120)}[where]
+        strength[y : y + 120, x : x + 150] = rng.random((120, 150)) * 1.3
+    levels = strength_levels(strength)
+    kept = mask_from_levels(levels, min_core)
+    assert kept.dtype == bool and kept.shape == levels.shape
+    np.testing.assert_array_equal(kept, _hysteresis_reference(levels >= 1, levels == 2, min_core))
+    assert kept.any() == (where not in ("nothing", "weak only"))
 
 
 def test_components_too_many_for_two_byte_labels_are_labelled_with_four():

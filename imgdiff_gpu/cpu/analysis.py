@@ -15,7 +15,7 @@ import numpy as np
 
 from .._device import Device
 from .._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams, ssim_params
-from ..detection import LumaEvidence, Thresholds, difference_mask
+from ..detection import LumaEvidence, Thresholds, difference_mask, reads_whole_planes
 from ..regions import Region, find_regions
 
 # Wang et al. (2004): Gaussian window, sigma 1.5, population covariance.
@@ -141,7 +141,7 @@ def analyse_cpu(
     A pair whose working planes would not fit ``bands.CPU_BUDGET_BYTES`` goes
     through in bands of rows, with the same result (``cpu/bands.py``).
     """
-    from ..planes import pair_layout, prepare_pair
+    from ..planes import PixelPair, pair_layout
     from .bands import analyse_in_bands, rows_per_band
     from .ssim import ssim_map_2d
 
@@ -160,25 +160,30 @@ def analyse_cpu(
             keep_maps=keep_maps,
             band_rows=band_rows,
         )
-    pair = prepare_pair(left, right)
-    params = luma_ssim_params(pair.left.luma)
+    # the planes as each stage reads them: the luma whole, the rest from the pixels (no stacks
+    # unless a rule reads every plane whole: planes.PixelPair)
+    whole = reads_whole_planes(thresholds, antialiasing=antialiasing, colour=layout.colour)
+    pair = PixelPair(left, right, layout, whole=whole)
+    left_luma, right_luma = pair.luma
+    params = luma_ssim_params(left_luma)
     known = _screened_for(left, right, thresholds, params)
     if known is not None:
         ssim_map = known.ssim_map
     else:
-        ssim_map = ssim_map_2d(pair.left.luma, pair.right.luma, params)
+        ssim_map = ssim_map_2d(left_luma, right_luma, params)
     mask, threshold = difference_mask(
         ssim_map,
-        pair.left.planes,
-        pair.right.planes,
+        None,
+        None,
         params.weights,
         thresholds,
         ignore=ignore,
         antialiasing=antialiasing,
         known=None if known is None else known.luma,
+        pixels=pair,
     )
     regions, kept = find_regions(
-        mask, ssim_map, pair.left.planes, pair.right.planes, min_area=min_area, merge_distance=merge_distance
+        mask, ssim_map, None, None, min_area=min_area, merge_distance=merge_distance, pixels=pair
     )
     return Analysis(
         score=score_of(ssim_map, params.crop, ignore),
@@ -187,5 +192,5 @@ def analyse_cpu(
         device="cpu",
         mask=kept if keep_maps else None,
         ssim_map=ssim_map if keep_maps else None,
-        notes=list(pair.notes),
+        notes=list(layout.notes),
     )

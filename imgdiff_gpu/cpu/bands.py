@@ -50,18 +50,17 @@ from ..detection import (
     changed_pixels,
     coarse_chroma_shift,
     contrast_masking,
-    evidence_strength,
+    evidence_levels,
     explained_by_antialiasing,
-    hysteresis,
     line_noise_ratio_of,
     line_noise_samples,
     line_over_threshold,
     luma_bias_of,
     luma_block_means_of_rows,
     luma_shift_map,
+    mask_from_levels,
     otsu_ssim_threshold,
     ssim_histogram,
-    strength_levels,
     window_noise_factors,
 )
 from ..planes import PairLayout, pair_layout
@@ -380,10 +379,8 @@ def analyse_in_bands(
     if thresholds.exact:
         mask = marks
     else:
-        weak, strong = marks >= 1, marks == 2
+        mask = mask_from_levels(marks, thresholds.min_core)
         del marks
-        mask = hysteresis(weak, strong, thresholds.min_core)
-        del weak, strong
     if valid is not None:
         mask &= valid
 
@@ -562,7 +559,7 @@ def _band_marks(
             evidence /= masking
         coarse = evidence if coarse is None else np.maximum(coarse, evidence, out=coarse)
         del evidence
-    strength = evidence_strength(
+    return evidence_levels(
         left_planes,
         right_planes,
         band_map,
@@ -573,4 +570,3 @@ def _band_marks(
         luma_scale=luma_scale,
         coarse=coarse,
     )
-    return strength_levels(strength)

@@ -32,12 +32,13 @@ def _planes_kernel(pixels: np.ndarray, scale: float, colour: bool, alpha: bool, 
 
 
 def _opaque_rgb_planes_kernel(pixels: np.ndarray, scale: float, out: np.ndarray) -> None:
-    """:func:`_planes_kernel` for the common case, RGB without alpha to Y, Cr, Cb, in straight loops.
+    """:func:`_planes_kernel` for the common case, RGB without alpha to Y, Cr, Cb (or Y alone, where
+    ``out`` has one plane), in straight loops.
 
     The same expressions (``a`` = 1 drops out exactly), so the same values; a
     row at a time without per-pixel branches, so it vectorizes.
     """
-    core.planes(pixels, scale, True, False, out)
+    core.planes(pixels, scale, out.shape[2] == 3, False, out)
 
 
 def plane_stack(pixels: np.ndarray, *, colour: bool, alpha: bool, scale: float) -> np.ndarray:
@@ -46,8 +47,6 @@ def plane_stack(pixels: np.ndarray, *, colour: bool, alpha: bool, scale: float) 
         pixels = pixels[..., None]
     planes = 1 + (2 if colour else 0) + (1 if alpha else 0)
     out = np.empty((*pixels.shape[:2], planes), dtype=np.float32)
-    if pixels.shape[2] == 3 and colour and not alpha:
-        _opaque_rgb_planes_kernel(np.ascontiguousarray(pixels), float(scale), out)
-    else:
-        _planes_kernel(np.ascontiguousarray(pixels), float(scale), colour, alpha, out)
+    # the kernel takes the straight loops of opaque RGB where they apply (every plane, or the luma alone)
+    core.planes(np.ascontiguousarray(pixels), float(scale), colour, alpha, out)
     return out

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..detection import HYSTERESIS_HIGH, HYSTERESIS_LOW
+from ..planes import PairLayout
 from .compiled import core
 
 # Rows per strip (16 to 64, by the thread count) and NEAR are compiled into the C;
@@ -47,6 +49,7 @@ def strength_map(
     luma_scale: np.ndarray | None = None,
     coarse: np.ndarray | None = None,
     luma_offset: float = 0.0,
+    layout: PairLayout | None = None,
 ) -> np.ndarray:
     """Strength (float32, H x W) of two H x W x P float32 plane stacks.
 
@@ -54,22 +57,66 @@ def strength_map(
     ``luma * luma_scale``; ``coarse`` (H x W float32) is further evidence,
     already divided by its threshold, taken into the maximum. ``luma_offset``
     is added to the right luma first (in float32, as
-    :func:`imgdiff_gpu.detection.unbiased` adds it, without its copy).
+    :func:`imgdiff_gpu.detection.unbiased` adds it, without its copy). With
+    ``layout`` (:func:`imgdiff_gpu.planes.pair_layout` of them), ``left`` and ``right``
+    are the two images' integer pixels instead, and each row's planes are computed as
+    the pass reads it: the values of the stacks, without the stacks.
     """
     out = np.empty(left.shape[:2], dtype=np.float32)
+    _strength_into(out, left, right, ssim_map, weights, locals())
+    return out
+
+
+def strength_levels_map(
+    left: np.ndarray,
+    right: np.ndarray,
+    ssim_map: np.ndarray,
+    weights: np.ndarray,
+    *,
+    luma: float,
+    chroma: float,
+    texture: float,
+    ssim_threshold: float,
+    suppress: np.ndarray | None = None,
+    luma_scale: np.ndarray | None = None,
+    coarse: np.ndarray | None = None,
+    luma_offset: float = 0.0,
+    layout: PairLayout | None = None,
+) -> np.ndarray:
+    """:func:`strength_map` as its levels (uint8, H x W: 0 below ``HYSTERESIS_LOW``, 1 from it, 2 from
+    ``HYSTERESIS_HIGH``), each of the same float32 strength (:func:`imgdiff_gpu.detection.strength_levels`),
+    written by the pass itself: a byte a pixel where the strength and the two comparisons that made
+    levels of it took six, as ``kernels/strength.cu`` writes them."""
+    out = np.empty(left.shape[:2], dtype=np.uint8)
+    _strength_into(out, left, right, ssim_map, weights, locals())
+    return out
+
+
+def _strength_into(out: np.ndarray, left, right, ssim_map, weights, options: dict) -> None:
+    """The pass into ``out`` (float32: the strength; uint8: its levels), ``options`` the keywords above."""
+    layout = options["layout"]
+    if layout is None:
+        left, right = (np.ascontiguousarray(side, dtype=np.float32) for side in (left, right))
+        sources = None
+    else:  # integer pixels, H x W x C, as the planes kernel takes them
+        left, right = (np.ascontiguousarray(side.reshape(*side.shape[:2], -1)) for side in (left, right))
+        sources = (layout.left_scale, layout.right_scale, layout.colour, layout.alpha)
+    suppress, luma_scale, coarse = options["suppress"], options["luma_scale"], options["coarse"]
     core.strength(
-        np.ascontiguousarray(left, dtype=np.float32),
-        np.ascontiguousarray(right, dtype=np.float32),
+        left,
+        right,
         np.ascontiguousarray(ssim_map, dtype=np.float64),  # a float32 map widens exactly
         np.ascontiguousarray(weights, dtype=np.float64),
-        inverse_threshold(luma),
-        inverse_threshold(chroma),
-        inverse_threshold(texture),
-        inverse_threshold(1.0 - ssim_threshold),
+        inverse_threshold(options["luma"]),
+        inverse_threshold(options["chroma"]),
+        inverse_threshold(options["texture"]),
+        inverse_threshold(1.0 - options["ssim_threshold"]),
         None if suppress is None else np.ascontiguousarray(suppress, dtype=np.bool_),
         None if luma_scale is None else np.ascontiguousarray(luma_scale, dtype=np.float32),
         None if coarse is None else np.ascontiguousarray(coarse, dtype=np.float32),
         out,
-        float(np.float32(luma_offset)),
+        float(np.float32(options["luma_offset"])),
+        HYSTERESIS_LOW,
+        HYSTERESIS_HIGH,
+        sources,
     )
-    return out

@@ -82,6 +82,22 @@ int expect_type(const array_t *a, const char *name, const elem_t *types, int cou
 int expect_shape(const array_t *a, const char *name, const Py_ssize_t *shape, int ndim);
 const char *elem_name(elem_t type);
 
+/* Integer pixels (uint8 or uint16, H x W x C, C-contiguous) read as float32 planes (planes.c). */
+typedef struct {
+    const void *pixels;
+    elem_t type;
+    Py_ssize_t height, width;
+    int channels, colour, alpha, planes;
+    int general; /* take the general loop even for opaque RGB (the tests compare the two) */
+    double scale;
+} plane_source;
+
+/* Fills `source`'s pixels, type, sizes and plane count from `pixels` (its colour, alpha and scale
+ * set already): 0, or -1 with a Python exception set. */
+int plane_source_of(const array_t *pixels, plane_source *source);
+/* Row i's planes (width x planes float32) into `out`: the values plane_stack gives. */
+void planes_of_row(const plane_source *source, Py_ssize_t i, float *out);
+
 /* One past the last row of strip `strip` of `rows` rows each, in an image of `height` rows. */
 IMGDIFF_INLINE Py_ssize_t strip_end(Py_ssize_t strip, Py_ssize_t rows, Py_ssize_t height)
 {

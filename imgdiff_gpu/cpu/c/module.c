@@ -207,7 +207,8 @@ static PyMethodDef METHODS[] = {
      "ssim(x, y, counted, weights, C1, C2, cov_norm, strip_rows, out, stats): the SSIM map into out."},
     {"strength", core_strength, METH_VARARGS,
      "strength(left, right, ssim_map, weights, inv_luma, inv_chroma, inv_texture, inv_ssim, suppress, "
-     "luma_scale, coarse, out, luma_offset): the difference strength into out."},
+     "luma_scale, coarse, out, luma_offset, level_low, level_high): the difference strength into a float32 out, "
+     "or its levels (0, 1 from level_low, 2 from level_high) into a uint8 one."},
     {"planes", core_planes, METH_VARARGS, "planes(pixels, scale, colour, alpha, out, general=False): float32 planes into out."},
     {"histogram", core_histogram, METH_VARARGS,
      "histogram(ssim_map, valid, bins, counts): per strip of rows, counts of the map's values."},

@@ -8,12 +8,7 @@
 #include "core.h"
 
 typedef struct {
-    const void *pixels;
-    elem_t type;
-    Py_ssize_t height, width;
-    int channels, colour, alpha, planes;
-    int general; /* take the general loop even for opaque RGB (the tests compare the two) */
-    double scale;
+    plane_source source;
     float *out;
 } planes_job;
 
@@ -24,7 +19,7 @@ typedef struct {
     do { \
         for (Py_ssize_t j = 0; j < width; j++) { \
             const Py_ssize_t p = (i * width + j) * channels; \
-            float *planes = job->out + (i * width + j) * job->planes; \
+            float *planes = out + j * job->planes; \
             double a = has_alpha ? PIXEL(T, p + channels - 1) : 1.0; \
             double cr = 0.0, cb = 0.0; \
             if (channels <= 2) { \
@@ -51,7 +46,7 @@ typedef struct {
 #define OPAQUE_RGB_ROW(T) \
     do { \
         const T *row = (const T *)job->pixels + i * width * 3; \
-        float *planes = job->out + i * width * 3; \
+        float *planes = out; \
         for (Py_ssize_t j = 0; j < width; j++) { \
             double r = (double)row[3 * j], g = (double)row[3 * j + 1], b = (double)row[3 * j + 2]; \
             double n = 299 * r + 587 * g + 114 * b; \
@@ -61,10 +56,29 @@ typedef struct {
         } \
     } while (0)
 
-IMGDIFF_CLONES static void planes_row(const planes_job *job, Py_ssize_t i)
+/* Opaque RGB to its luma alone: the same expression (planes.PixelPair's luma of a colour pair). */
+#define OPAQUE_RGB_LUMA_ROW(T) \
+    do { \
+        const T *row = (const T *)job->pixels + i * width * 3; \
+        for (Py_ssize_t j = 0; j < width; j++) { \
+            double r = (double)row[3 * j], g = (double)row[3 * j + 1], b = (double)row[3 * j + 2]; \
+            out[j] = (float)((299 * r + 587 * g + 114 * b) * to_luma); \
+        } \
+    } while (0)
+
+IMGDIFF_CLONES void planes_of_row(const plane_source *job, Py_ssize_t i, float *out)
 {
     const Py_ssize_t width = job->width;
     const int channels = job->channels, has_alpha = channels == 2 || channels == 4;
+    if (!job->general && channels == 3 && !job->colour && !job->alpha) {
+        const double to_luma = 1.0 / (1000.0 * job->scale);
+        if (job->type == ELEM_U8) {
+            OPAQUE_RGB_LUMA_ROW(uint8_t);
+        } else {
+            OPAQUE_RGB_LUMA_ROW(uint16_t);
+        }
+        return;
+    }
     if (!job->general && channels == 3 && job->colour && !job->alpha) {
         const double to_luma = 1.0 / (1000.0 * job->scale), to_chroma = 1.0 / (1e6 * job->scale);
         if (job->type == ELEM_U8) {
@@ -84,35 +98,49 @@ IMGDIFF_CLONES static void planes_row(const planes_job *job, Py_ssize_t i)
     }
 }
 
+int plane_source_of(const array_t *pixels, plane_source *source)
+{
+    static const elem_t PIXELS[] = {ELEM_U8, ELEM_U16};
+    if (expect_type(pixels, "pixels", PIXELS, 2) < 0) {
+        return -1;
+    }
+    source->pixels = pixels->view.buf;
+    source->type = pixels->type;
+    source->height = pixels->view.shape[0];
+    source->width = pixels->view.shape[1];
+    source->channels = (int)pixels->view.shape[2];
+    source->planes = 1 + (source->colour ? 2 : 0) + (source->alpha ? 1 : 0);
+    if (source->channels < 1 || source->channels > 4) { /* grey gives colour planes too: Cr = Cb = 0.5 */
+        PyErr_Format(PyExc_ValueError, "planes: needs 1 to 4 channels, got %d", source->channels);
+        return -1;
+    }
+    return 0;
+}
+
 PyObject *core_planes(PyObject *self, PyObject *args)
 {
     PyObject *opixels, *oout;
     planes_job job;
-    job.general = 0;
-    if (!PyArg_ParseTuple(args, "OdppO|p", &opixels, &job.scale, &job.colour, &job.alpha, &oout, &job.general)) {
+    plane_source *source = &job.source;
+    source->general = 0;
+    if (!PyArg_ParseTuple(args, "OdppO|p", &opixels, &source->scale, &source->colour, &source->alpha, &oout,
+                          &source->general)) {
         return NULL;
     }
     array_t a[2] = {0};
     PyObject *result = NULL;
-    static const elem_t PIXELS[] = {ELEM_U8, ELEM_U16}, F32[] = {ELEM_F32};
+    static const elem_t F32[] = {ELEM_F32};
     if (get_array(opixels, &a[0], "pixels", 3, 0, 0) < 0 || get_array(oout, &a[1], "out", 3, 1, 0) < 0 ||
-        expect_type(&a[0], "pixels", PIXELS, 2) < 0 || expect_type(&a[1], "out", F32, 1) < 0) {
+        expect_type(&a[1], "out", F32, 1) < 0) {
         goto done;
     }
-    job.height = a[0].view.shape[0];
-    job.width = a[0].view.shape[1];
-    job.channels = (int)a[0].view.shape[2];
-    job.planes = 1 + (job.colour ? 2 : 0) + (job.alpha ? 1 : 0);
-    Py_ssize_t shape[3] = {job.height, job.width, job.planes};
+    if (plane_source_of(&a[0], source) < 0) {
+        goto done;
+    }
+    Py_ssize_t shape[3] = {source->height, source->width, source->planes};
     if (expect_shape(&a[1], "out", shape, 3) < 0) {
         goto done;
     }
-    if (job.channels < 1 || job.channels > 4) { /* grey gives colour planes too: Cr = Cb = 0.5 */
-        PyErr_Format(PyExc_ValueError, "planes: needs 1 to 4 channels, got %d", job.channels);
-        goto done;
-    }
-    job.pixels = a[0].view.buf;
-    job.type = a[0].type;
     job.out = a[1].view.buf;
     Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel
@@ -123,13 +151,13 @@ PyObject *core_planes(PyObject *self, PyObject *args)
         threads = omp_get_num_threads();
         thread = omp_get_thread_num();
 #endif
-        Py_ssize_t share = (job.height + threads - 1) / threads;
-        Py_ssize_t first = thread * share < job.height ? thread * share : job.height;
-        Py_ssize_t last = first + share < job.height ? first + share : job.height;
-        size_t row_bytes = (size_t)job.width * job.planes * sizeof(float);
-        prefault(job.out + first * job.width * job.planes, (size_t)(last - first) * row_bytes);
+        const Py_ssize_t height = source->height, row_floats = source->width * source->planes;
+        Py_ssize_t share = (height + threads - 1) / threads;
+        Py_ssize_t first = thread * share < height ? thread * share : height;
+        Py_ssize_t last = first + share < height ? first + share : height;
+        prefault(job.out + first * row_floats, (size_t)(last - first) * row_floats * sizeof(float));
         for (Py_ssize_t i = first; i < last; i++) {
-            planes_row(&job, i);
+            planes_of_row(source, i, job.out + i * row_floats);
         }
     }
     Py_END_ALLOW_THREADS

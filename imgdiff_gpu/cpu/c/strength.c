@@ -9,7 +9,12 @@
  * t_texture); the strength is the largest, and 0 unless a pixel that differs at all (and
  * is not suppressed) lies within NEAR px (Chebyshev). The right luma is read with the pair's
  * own offset added (a float32 sum, as detection.unbiased writes it), so dY loses the offset
- * without a copy of the plane stack.
+ * without a copy of the plane stack. Into a uint8 `out`, each pixel's level instead (0 below
+ * the low cut-off, 1 from it, 2 from the high one, of the same float32 value), as
+ * kernels/strength.cu writes them: a byte a pixel rather than four, and no pass to compare.
+ * Given the pairs' integer pixels and their layout instead of plane stacks, each input row's
+ * planes are computed as the strip reads it (planes.c, the values of plane_stack), so no stack
+ * of 12 bytes a pixel is ever written.
  */
 #include "core.h"
 
@@ -27,20 +32,23 @@ typedef struct {
     int taps, planes, quantities;
     double inv_luma, inv_chroma, inv_texture, inv_ssim;
     float luma_offset;
+    float level_low, level_high;
     const uint8_t *suppress;
     const float *luma_scale, *coarse;
+    int from_pixels; /* left and right are NULL: the planes come from these */
+    plane_source left_pixels, right_pixels;
     Py_ssize_t height, width, strip_rows;
-    float *out;
+    float *out;       /* the strength, or NULL */
+    uint8_t *levels; /* or its levels */
 } strength_job;
 
 /* One row of the filtered quantities' inputs (dY, |dY|, dCr, dCb, dA: one row each of
  * `stride` float64, each a float32 difference widened exactly) and of "differs at all",
  * borders reflected; index halo + c holds column c. */
-IMGDIFF_INLINE void load_differences_of(const strength_job *job, Py_ssize_t source, int halo, double *row,
-                                        Py_ssize_t stride, uint8_t *changed, int planes)
+IMGDIFF_INLINE void load_differences_of(const strength_job *job, Py_ssize_t source, const float *l, const float *r,
+                                        int halo, double *row, Py_ssize_t stride, uint8_t *changed, int planes)
 {
     const Py_ssize_t width = job->width;
-    const float *l = job->left + source * width * planes, *r = job->right + source * width * planes;
     const float offset = job->luma_offset;
     for (Py_ssize_t c = 0; c < width; c++) {
         float d_y = l[c * planes] - (r[c * planes] + offset);
@@ -76,31 +84,42 @@ IMGDIFF_INLINE void load_differences_of(const strength_job *job, Py_ssize_t sour
 }
 
 /* load_differences_of for a literal plane count, so the planes' interleaving is known and
- * the loops vectorize. */
+ * the loops vectorize; the row's planes from the stacks, or computed into `planes_row`
+ * (two rows of width x planes) from the pixels. */
 IMGDIFF_INLINE void load_differences(const strength_job *job, Py_ssize_t source, int halo, double *row,
-                                     Py_ssize_t stride, uint8_t *changed)
+                                     Py_ssize_t stride, uint8_t *changed, float *planes_row)
 {
+    const Py_ssize_t row_floats = job->width * job->planes;
+    const float *l = planes_row, *r = planes_row + row_floats;
+    if (job->from_pixels) {
+        planes_of_row(&job->left_pixels, source, planes_row);
+        planes_of_row(&job->right_pixels, source, planes_row + row_floats);
+    } else {
+        l = job->left + source * row_floats;
+        r = job->right + source * row_floats;
+    }
     switch (job->planes) {
     case 1:
-        load_differences_of(job, source, halo, row, stride, changed, 1);
+        load_differences_of(job, source, l, r, halo, row, stride, changed, 1);
         break;
     case 2:
-        load_differences_of(job, source, halo, row, stride, changed, 2);
+        load_differences_of(job, source, l, r, halo, row, stride, changed, 2);
         break;
     case 3:
-        load_differences_of(job, source, halo, row, stride, changed, 3);
+        load_differences_of(job, source, l, r, halo, row, stride, changed, 3);
         break;
     default:
-        load_differences_of(job, source, halo, row, stride, changed, 4);
+        load_differences_of(job, source, l, r, halo, row, stride, changed, 4);
         break;
     }
 }
 
-/* One output row's strength from its filtered means (see the top of this file), for literal
- * flags: which terms the pair has. */
+/* One output row's strength (into out_row) or levels (into levels_row) from its filtered
+ * means (see the top of this file), for literal flags: which terms the pair has, and which
+ * output. */
 IMGDIFF_INLINE void combine_row(const strength_job *job, const double *means, const double *ssim_row,
-                                const float *coarse_row, const uint8_t *near, float *out_row, int has_coarse,
-                                int colour, int alpha)
+                                const float *coarse_row, const uint8_t *near, float *out_row, uint8_t *levels_row,
+                                int has_coarse, int colour, int alpha, int as_levels)
 {
     const Py_ssize_t width = job->width;
     const double *luma = means, *texture = means + width, *d_cr = means + 2 * width, *d_cb = means + 3 * width;
@@ -128,29 +147,53 @@ IMGDIFF_INLINE void combine_row(const strength_job *job, const double *means, co
         uint32_t bits;
         memcpy(&bits, &value, sizeof bits);
         bits &= 0u - (uint32_t)(near[j] != 0);
-        memcpy(out_row + j, &bits, sizeof bits);
+        if (as_levels) {
+            memcpy(&value, &bits, sizeof bits);
+            levels_row[j] = (uint8_t)((value >= job->level_low) + (value >= job->level_high));
+        } else {
+            memcpy(out_row + j, &bits, sizeof bits);
+        }
     }
 }
 
-#define COMBINE(has_coarse, colour, alpha) \
-    combine_row(job, means, ssim_row, coarse_row, near, out_row, has_coarse, colour, alpha)
-#define COMBINE_FOR_PLANES(has_coarse) \
+#define COMBINE(has_coarse, colour, alpha, as_levels) \
+    combine_row(job, means, ssim_row, coarse_row, near, out_row, levels_row, has_coarse, colour, alpha, as_levels)
+#define COMBINE_FOR_PLANES(has_coarse, as_levels) \
     do { \
         switch (planes) { \
         case 1: \
-            COMBINE(has_coarse, 0, 0); \
+            COMBINE(has_coarse, 0, 0, as_levels); \
             break; \
         case 2: \
-            COMBINE(has_coarse, 0, 1); \
+            COMBINE(has_coarse, 0, 1, as_levels); \
             break; \
         case 3: \
-            COMBINE(has_coarse, 1, 0); \
+            COMBINE(has_coarse, 1, 0, as_levels); \
             break; \
         default: \
-            COMBINE(has_coarse, 1, 1); \
+            COMBINE(has_coarse, 1, 1, as_levels); \
             break; \
         } \
     } while (0)
+
+/* Whether a pixel of rows [first, last) (reflected) differs at all and is not suppressed: else
+ * no pixel within NEAR of those rows' middle ones differs, and their strength is +0 whatever
+ * the evidence (two renderings of a page, identical but for an edit, are mostly such rows). */
+IMGDIFF_CLONES static int any_change(const strength_job *job, Py_ssize_t first, Py_ssize_t last, int halo,
+                                     double *row, Py_ssize_t stride, uint8_t *changed, float *planes_row)
+{
+    for (Py_ssize_t i = first; i < last; i++) {
+        load_differences(job, reflect(i, job->height), halo, row, stride, changed, planes_row);
+        uint8_t any = 0;
+        for (Py_ssize_t j = 0; j < job->width; j++) {
+            any |= changed[halo + j];
+        }
+        if (any) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* One strip; `work` holds its buffers (see strength_work_bytes). */
 IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t strip, char *work)
@@ -168,10 +211,42 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
     uint8_t *near_row = (uint8_t *)(filtered + quantities * rows * width); /* rows x width */
     uint8_t *changed = near_row + rows * width;                 /* stride */
     uint8_t *near = changed + stride;                           /* width */
+    float *planes_row = (float *)(((uintptr_t)(near + width) + 15) & ~(uintptr_t)15); /* 2 x width x planes */
+    if (!any_change(job, top - NEAR, bottom + NEAR, halo, row, stride, changed, planes_row)) {
+        /* every pixel's strength +0 (as combine_row masks it), or that value's level */
+        const float zero = 0.0f;
+        const uint8_t level = (uint8_t)((zero >= job->level_low) + (zero >= job->level_high));
+        for (Py_ssize_t y = top; y < bottom; y++) {
+            if (job->levels != NULL) {
+                memset(job->levels + y * width, level, width);
+            } else {
+                memset(job->out + y * width, 0, width * sizeof(float));
+            }
+        }
+        return;
+    }
+    /* Levels only: where every pixel's SSIM term (1 - S) / (1 - t_ssim) stays below the low
+     * cut-off (with a margin over float32's rounding), the structural term min(that, texture)
+     * does too, and a term below the cut-off changes no level (the strength is the largest of
+     * the terms: with it the largest is either another term or below the cut-off, rounding
+     * monotonically). So the texture w * |dY| is not filtered there (taken as 0: every term
+     * is >= 0), a quarter of a colour pair's filtering, on most strips of two encodes. */
+    const int texture = 1; /* the quantity of |dY| */
+    int skip_texture = job->levels != NULL;
+    const double below_low = (double)job->level_low * (1.0 - 1e-6);
+    for (Py_ssize_t y = top; y < bottom && skip_texture; y++) {
+        const double *ssim_row = job->ssim_map + y * width;
+        for (Py_ssize_t j = 0; j < width; j++) {
+            skip_texture &= (1.0 - ssim_row[j]) * job->inv_ssim < below_low; /* NaN: not below */
+        }
+    }
     for (Py_ssize_t i = 0; i < rows; i++) {
-        load_differences(job, reflect(top - halo + i, height), halo, row, stride, changed);
+        load_differences(job, reflect(top - halo + i, height), halo, row, stride, changed, planes_row);
         const int offset = halo - radius; /* the filter reads from the halo the window needs */
         for (int q = 0; q < quantities; q++) {
+            if (q == texture && skip_texture) {
+                continue;
+            }
 #define ALONG(t) filter_along_f((t), w, row + q * stride + offset, filtered + (q * rows + i) * width, width)
             DISPATCH_TAPS(taps, ALONG);
 #undef ALONG
@@ -188,6 +263,10 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
     for (Py_ssize_t i = 0; i < bottom - top; i++) {
         const Py_ssize_t first = i + halo - radius;
         for (int q = 0; q < quantities; q++) {
+            if (q == texture && skip_texture) {
+                memset(means + q * width, 0, width * sizeof(double));
+                continue;
+            }
 #define ACROSS(t) filter_across_f((t), w, filtered + q * rows * width, width, first, means + q * width, width)
             DISPATCH_TAPS(taps, ACROSS);
 #undef ACROSS
@@ -200,7 +279,8 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
             }
         }
         const Py_ssize_t y = top + i;
-        float *out_row = job->out + y * width;
+        float *out_row = job->out != NULL ? job->out + y * width : NULL;
+        uint8_t *levels_row = job->levels != NULL ? job->levels + y * width : NULL;
         const double *ssim_row = job->ssim_map + y * width;
         double *luma = means;
         if (job->luma_scale != NULL) { /* a luma threshold of its own at each pixel */
@@ -211,10 +291,14 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
         }
         const float *coarse_row = job->coarse != NULL ? job->coarse + y * width : NULL;
         /* the terms a pair has are known per call: one loop each, without branches, vectorizes */
-        if (coarse_row != NULL) {
-            COMBINE_FOR_PLANES(1);
+        if (levels_row != NULL && coarse_row != NULL) {
+            COMBINE_FOR_PLANES(1, 1);
+        } else if (levels_row != NULL) {
+            COMBINE_FOR_PLANES(0, 1);
+        } else if (coarse_row != NULL) {
+            COMBINE_FOR_PLANES(1, 0);
         } else {
-            COMBINE_FOR_PLANES(0);
+            COMBINE_FOR_PLANES(0, 0);
         }
     }
 }
@@ -227,15 +311,27 @@ static void strength_strip_of(const void *job, Py_ssize_t strip, void *work)
 
 PyObject *core_strength(PyObject *self, PyObject *args)
 {
-    PyObject *oleft, *oright, *omap, *ow, *osuppress, *oscale, *ocoarse, *oout;
+    PyObject *oleft, *oright, *omap, *ow, *osuppress, *oscale, *ocoarse, *oout, *olayout = Py_None;
     strength_job job;
-    if (!PyArg_ParseTuple(args, "OOOOddddOOOOf", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
-                          &job.inv_texture, &job.inv_ssim, &osuppress, &oscale, &ocoarse, &oout, &job.luma_offset)) {
+    memset(&job, 0, sizeof job);
+    if (!PyArg_ParseTuple(args, "OOOOddddOOOOfff|O", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
+                          &job.inv_texture, &job.inv_ssim, &osuppress, &oscale, &ocoarse, &oout, &job.luma_offset,
+                          &job.level_low, &job.level_high, &olayout)) {
         return NULL;
     }
+    /* (left scale, right scale, colour, alpha): left and right are integer pixels */
+    job.from_pixels = olayout != Py_None;
+    if (job.from_pixels &&
+        !PyArg_ParseTuple(olayout, "ddpp", &job.left_pixels.scale, &job.right_pixels.scale, &job.left_pixels.colour,
+                          &job.left_pixels.alpha)) {
+        return NULL;
+    }
+    job.right_pixels.colour = job.left_pixels.colour;
+    job.right_pixels.alpha = job.left_pixels.alpha;
     array_t a[8] = {0};
     PyObject *result = NULL;
-    static const elem_t F32[] = {ELEM_F32}, F64[] = {ELEM_F64}, BOOL[] = {ELEM_BOOL, ELEM_U8};
+    static const elem_t F32[] = {ELEM_F32}, F64[] = {ELEM_F64}, BOOL[] = {ELEM_BOOL, ELEM_U8},
+                        OUT[] = {ELEM_F32, ELEM_U8};
     if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
         get_array(omap, &a[2], "ssim_map", 2, 0, 0) < 0 || get_array(ow, &a[3], "weights", 1, 0, 0) < 0 ||
         get_array(osuppress, &a[4], "suppress", 2, 0, 1) < 0 || get_array(oscale, &a[5], "luma_scale", 2, 0, 1) < 0 ||
@@ -243,10 +339,18 @@ PyObject *core_strength(PyObject *self, PyObject *args)
         goto done;
     }
     const Py_ssize_t *shape = a[0].view.shape;
-    if (expect_type(&a[0], "left", F32, 1) < 0 || expect_type(&a[1], "right", F32, 1) < 0 ||
-        expect_shape(&a[1], "right", shape, 3) < 0 || expect_type(&a[2], "ssim_map", F64, 1) < 0 ||
+    if (job.from_pixels) {
+        if (plane_source_of(&a[0], &job.left_pixels) < 0 || plane_source_of(&a[1], &job.right_pixels) < 0 ||
+            expect_shape(&a[1], "right", shape, 2) < 0) {
+            goto done;
+        }
+    } else if (expect_type(&a[0], "left", F32, 1) < 0 || expect_type(&a[1], "right", F32, 1) < 0 ||
+               expect_shape(&a[1], "right", shape, 3) < 0) {
+        goto done;
+    }
+    if (expect_type(&a[2], "ssim_map", F64, 1) < 0 ||
         expect_shape(&a[2], "ssim_map", shape, 2) < 0 || expect_type(&a[3], "weights", F64, 1) < 0 ||
-        expect_type(&a[7], "out", F32, 1) < 0 || expect_shape(&a[7], "out", shape, 2) < 0 ||
+        expect_type(&a[7], "out", OUT, 2) < 0 || expect_shape(&a[7], "out", shape, 2) < 0 ||
         (a[4].present && (expect_type(&a[4], "suppress", BOOL, 2) < 0 || expect_shape(&a[4], "suppress", shape, 2) < 0)) ||
         (a[5].present && (expect_type(&a[5], "luma_scale", F32, 1) < 0 || expect_shape(&a[5], "luma_scale", shape, 2) < 0)) ||
         (a[6].present && (expect_type(&a[6], "coarse", F32, 1) < 0 || expect_shape(&a[6], "coarse", shape, 2) < 0))) {
@@ -254,7 +358,7 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     }
     job.height = shape[0];
     job.width = shape[1];
-    job.planes = (int)shape[2];
+    job.planes = job.from_pixels ? job.left_pixels.planes : (int)shape[2];
     job.taps = (int)a[3].view.shape[0];
     if (job.planes < 1 || job.planes > 4 || job.taps % 2 != 1) {
         PyErr_SetString(PyExc_ValueError, "strength: needs 1 to 4 planes and an odd window");
@@ -262,14 +366,15 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     }
     const int colour = job.planes >= 3, alpha = job.planes == 2 || job.planes == 4;
     job.quantities = 2 + (colour ? 2 : 0) + (alpha ? 1 : 0); /* dY, |dY|, then dCr, dCb, then dA */
-    job.left = a[0].view.buf;
-    job.right = a[1].view.buf;
+    job.left = job.from_pixels ? NULL : a[0].view.buf;
+    job.right = job.from_pixels ? NULL : a[1].view.buf;
     job.ssim_map = a[2].view.buf;
     job.w = a[3].view.buf;
     job.suppress = a[4].present ? a[4].view.buf : NULL;
     job.luma_scale = a[5].present ? a[5].view.buf : NULL;
     job.coarse = a[6].present ? a[6].view.buf : NULL;
-    job.out = a[7].view.buf;
+    job.out = a[7].type == ELEM_F32 ? a[7].view.buf : NULL;
+    job.levels = a[7].type == ELEM_U8 ? a[7].view.buf : NULL;
     const int radius = job.taps / 2, halo = radius > NEAR ? radius : NEAR;
     int threads = 1;
 #ifdef _OPENMP
@@ -288,7 +393,8 @@ PyObject *core_strength(PyObject *self, PyObject *args)
                                                        : job.strip_rows;
     const size_t rows = job.strip_rows + 2 * halo;
     const size_t work_bytes = q * width * sizeof(double) + q * rows * width * sizeof(float) +
-                              q * stride * sizeof(double) + rows * width + stride + width;
+                              q * stride * sizeof(double) + rows * width + stride + width + 15 +
+                              (job.from_pixels ? 2 * width * job.planes * sizeof(float) : 0);
     const Py_ssize_t strips = (job.height + job.strip_rows - 1) / job.strip_rows;
     if (run_strips(&job, strips, work_bytes, strength_strip_of) < 0) {
         goto done;
