@@ -112,6 +112,22 @@ def luma_terms(left_rgb: np.ndarray, right_rgb: np.ndarray, thresholds) -> dict:
     return {"mask": mask, "luma": luma, "other": other, "line": line, "ratio": ratio}
 
 
+def luma_term(left_rgb: np.ndarray, right_rgb: np.ndarray, thresholds) -> np.ndarray:
+    """:func:`luma_terms`' ``luma`` alone (the window's luma term over its threshold), cheaper, for every frame."""
+    from imgdiff_gpu import detection as d
+    from imgdiff_gpu.cpu.analysis import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
+
+    pair = prepare_pair(left_rgb, right_rgb)
+    weights = luma_ssim_params(pair.left.luma).weights
+    left, right = d.contiguous_luma(pair.left.planes), d.contiguous_luma(pair.right.planes)
+    bias = d.luma_bias(left, right, thresholds)
+    shift = d.luma_shift_map(left, np.add(right, np.float32(bias)), weights).copy()
+    factors = d.border_factors(shift, left.shape, weights, thresholds)
+    _, scale = d._masking_and_scale(left, right, weights, thresholds, factors=factors)
+    return np.abs(shift) / (np.float32(thresholds.luma_shift) * scale)
+
+
 def _overlaps(box, edit_box, slack: int = 2) -> bool:
     x, y, w, h = box
     ex, ey, ew, eh = edit_box
@@ -157,6 +173,30 @@ def frame_record(clip, index: int, terms: dict, min_core: int) -> dict:
             }
         )
     return record
+
+
+def peaks(seed: int, clip_index: int, out) -> None:
+    """Every frame's peak of the window's luma term: over the whole frame (what a rule can measure, edits
+    and all) and outside its edits (JSON lines)."""
+    import av
+
+    from benchmarks.video_set import clip_set
+    from imgdiff_gpu.detection import thresholds_for
+
+    thresholds = thresholds_for("low")
+    clip = clip_set(seed, clip_index + 1, size="720p", frames=120)[clip_index]
+    with av.open(str(clip.left)) as a, av.open(str(clip.right)) as b:
+        decoded = zip(a.decode(a.streams.video[0]), b.decode(b.streams.video[0]), strict=False)
+        for index, (left, right) in enumerate(decoded):
+            luma = luma_term(left.to_ndarray(format="rgb24"), right.to_ndarray(format="rgb24"), thresholds)
+            whole = float(luma.max())
+            for edit in clip.edits:
+                if edit.frames[0] <= index < edit.frames[1]:
+                    x, y, w, h = edit.box
+                    top, first = max(y - EDIT_MARGIN, 0), max(x - EDIT_MARGIN, 0)
+                    luma[top : y + h + EDIT_MARGIN, first : x + w + EDIT_MARGIN] = 0
+            record = {"clip": clip.name, "frame": index, "peak": whole, "peak_outside_edits": float(luma.max())}
+            print(json.dumps(record), file=out, flush=True)
 
 
 def study(seed: int, clip_index: int, step: int, named: set[int], out) -> None:
@@ -243,6 +283,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=6, help="every N-th unedited frame")
     parser.add_argument("--frames", default="", help="unedited frames to study as well, e.g. 3,14,15")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--peaks", action="store_true", help="every frame's peak of the luma term instead")
     parser.add_argument("--summary", type=Path, nargs="+", help="summarise these JSON-lines files instead")
     parser.add_argument("--simulate", action="store_true", help="with --summary: the typical-peak rule's estimate")
     args = parser.parse_args()
@@ -254,7 +295,10 @@ def main() -> None:
         return
     named = {int(v) for v in args.frames.split(",") if v}
     with args.out.open("w") if args.out else contextlib.nullcontext(sys.stdout) as out:
-        study(args.seed, args.clip, args.step, named, out)
+        if args.peaks:
+            peaks(args.seed, args.clip, out)
+        else:
+            study(args.seed, args.clip, args.step, named, out)
 
 
 if __name__ == "__main__":
