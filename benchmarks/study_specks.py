@@ -261,6 +261,43 @@ def simulate(paths: list[Path], reference_seed: int = 2026) -> None:
     print(f"false regions cleared: {len(cleared)} of {len(false)}: {[(c, i, r['box']) for c, i, r in cleared]}")
 
 
+def windowed_factors(peak_records: list[dict], reach: int, reference: float) -> dict[tuple[str, int], float]:
+    """Each frame's factor ``max(1, median of the whole-frame peaks of frames k - reach .. k + reach / reference)``
+    (the window clamped to the clip): the pair's typical peak measured as a video path could, blind to the edits."""
+    by_clip: dict[str, dict[int, float]] = {}
+    for record in peak_records:
+        by_clip.setdefault(record["clip"], {})[record["frame"]] = record["peak"]
+    factors = {}
+    for clip, frames in by_clip.items():
+        for index in frames:
+            near = [frames[i] for i in range(index - reach, index + reach + 1) if i in frames]
+            factors[(clip, index)] = max(1.0, statistics.median(near) / reference)
+    return factors
+
+
+def simulate_windowed(paths: list[Path], peak_paths: list[Path], reach: int, reference_seed: int = 2026) -> None:
+    """:func:`simulate` with each frame's factor from :func:`windowed_factors` (clips with ``--peaks``
+    records only; the reference: the largest clip-wide median of whole-frame peaks of the reference seed's)."""
+    records = _lines(peak_paths)
+    by_clip: dict[str, list[float]] = {}
+    for record in records:
+        by_clip.setdefault(record["clip"], []).append(record["peak"])
+    medians = {clip: statistics.median(values) for clip, values in by_clip.items()}
+    reference = max(v for clip, v in medians.items() if clip.startswith(f"s{reference_seed}-"))
+    print(f"reference: {reference:.3f}; window: frames k - {reach} .. k + {reach}")
+    factors = windowed_factors(records, reach, reference)
+    for clip, value in sorted(medians.items()):
+        these = [f for (c, _), f in factors.items() if c == clip]
+        print(f"  {clip}: median whole-frame peak {value:.3f}, factors {min(these):.3f}-{max(these):.3f}")
+    margins, false = margins_of([f for f in _lines(paths) if f["clip"] in medians])
+    lost = [(k, f) for k, f in margins.items() if f < factors[k[:2]]]
+    cleared = [(c, i, r) for c, i, r in false if r["critical_factor"] < factors[(c, i)]]
+    print(f"edited frames lost: {len(lost)} of {len(margins)} (these clips): {sorted(lost)}")
+    print(f"false regions cleared: {len(cleared)} of {len(false)}: {[(c, i, r['box']) for c, i, r in cleared]}")
+    for c, i, r in false:
+        print(f"  {c} frame {i}: critical factor {r['critical_factor']:.3f}, factor {factors[(c, i)]:.3f}")
+
+
 def summary(paths: list[Path]) -> None:
     """The false regions, and every edited frame whose best region has a finite critical factor."""
     margins, false = margins_of(_lines(paths))
@@ -286,7 +323,12 @@ def main() -> None:
     parser.add_argument("--peaks", action="store_true", help="every frame's peak of the luma term instead")
     parser.add_argument("--summary", type=Path, nargs="+", help="summarise these JSON-lines files instead")
     parser.add_argument("--simulate", action="store_true", help="with --summary: the typical-peak rule's estimate")
+    parser.add_argument("--windowed", type=Path, nargs="+", help="with --summary: --peaks files, the windowed rule")
+    parser.add_argument("--reach", type=int, default=15, help="with --windowed: frames each side")
     args = parser.parse_args()
+    if args.summary and args.windowed:
+        simulate_windowed(args.summary, args.windowed, args.reach)
+        return
     if args.summary and args.simulate:
         simulate(args.summary)
         return

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.study_specks import critical_factor, margins_of, typical_peaks
+from benchmarks.study_specks import critical_factor, margins_of, typical_peaks, windowed_factors
 from imgdiff_gpu.detection import hysteresis
 
 
@@ -62,3 +62,14 @@ def test_margins_and_typical_peaks():
     assert margins == {("c", 4, "blur"): 1.1, ("c", 5, "blur"): 1.3}  # an edited frame keeps its best region
     assert [(clip, index) for clip, index, _ in false] == [("c", 6)]
     assert typical_peaks(frames) == {"c": 0.5}  # the unedited frames only
+
+
+def test_windowed_factors_are_the_median_of_the_frames_around():
+    peaks = [0.2, 0.9, 1.0, 0.3, 2.0]
+    records = [{"clip": "c", "frame": i, "peak": p} for i, p in enumerate(peaks)]
+    factors = windowed_factors(records, reach=1, reference=0.5)
+    # frame 0: median(0.2, 0.9) = 0.55; frame 2: median(0.9, 1.0, 0.3) = 0.9; frame 4: median(0.3, 2.0) = 1.15
+    assert factors[("c", 0)] == pytest.approx(1.1)
+    assert factors[("c", 2)] == pytest.approx(1.8)
+    assert factors[("c", 4)] == pytest.approx(2.3)
+    assert windowed_factors(records, reach=1, reference=5.0)[("c", 2)] == 1.0  # never below 1
