@@ -72,8 +72,12 @@ def critical_factor(luma: np.ndarray, other: np.ndarray, min_core: int) -> float
     return float(rest[needed - 1])
 
 
-def luma_terms(left_rgb: np.ndarray, right_rgb: np.ndarray, thresholds) -> dict:
-    """``low``'s mask of a pair and the terms it is made of (float32 maps, H x W), as the CPU path computes them."""
+def luma_terms(left_rgb: np.ndarray, right_rgb: np.ndarray, thresholds, factor: float = 1.0) -> dict:
+    """``low``'s mask of a pair and the terms it is made of (float32 maps, H x W), as the CPU path computes them.
+
+    With ``factor`` > 1 the mask is the one a rule raising the window's luma threshold by that factor
+    would give (the whole strength pass and the hysteresis, weak level included), the terms as at 1.
+    """
     from imgdiff_gpu import detection as d
     from imgdiff_gpu.cpu.analysis import luma_ssim_params
     from imgdiff_gpu.cpu.ssim import ssim_map_2d
@@ -109,6 +113,21 @@ def luma_terms(left_rgb: np.ndarray, right_rgb: np.ndarray, thresholds) -> dict:
         luma_offset=bias,
     )
     luma = np.abs(shift) / (np.float32(thresholds.luma_shift) * scale)
+    if factor != 1.0:
+        strength = strength_map(
+            pair.left.planes,
+            pair.right.planes,
+            ssim,
+            weights,
+            luma=thresholds.luma_shift,
+            chroma=thresholds.chroma_shift,
+            texture=thresholds.texture,
+            ssim_threshold=ssim_threshold,
+            luma_scale=scale * np.float32(factor),
+            coarse=coarse,
+            luma_offset=bias,
+        )
+        mask = d.hysteresis(strength >= d.HYSTERESIS_LOW, strength >= d.HYSTERESIS_HIGH, thresholds.min_core)
     return {"mask": mask, "luma": luma, "other": other, "line": line, "ratio": ratio}
 
 
@@ -199,7 +218,7 @@ def peaks(seed: int, clip_index: int, out) -> None:
             print(json.dumps(record), file=out, flush=True)
 
 
-def study(seed: int, clip_index: int, step: int, named: set[int], out) -> None:
+def study(seed: int, clip_index: int, step: int, named: set[int], out, factor: float = 1.0) -> None:
     import av
 
     from benchmarks.video_set import clip_set
@@ -213,8 +232,8 @@ def study(seed: int, clip_index: int, step: int, named: set[int], out) -> None:
         for index, (left, right) in enumerate(decoded):
             if index not in edited and index not in named and index % step:
                 continue
-            terms = luma_terms(left.to_ndarray(format="rgb24"), right.to_ndarray(format="rgb24"), thresholds)
-            line = json.dumps(frame_record(clip, index, terms, thresholds.min_core))
+            terms = luma_terms(left.to_ndarray(format="rgb24"), right.to_ndarray(format="rgb24"), thresholds, factor)
+            line = json.dumps({**frame_record(clip, index, terms, thresholds.min_core), "factor": factor})
             print(line, file=out, flush=True)
 
 
@@ -320,6 +339,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=6, help="every N-th unedited frame")
     parser.add_argument("--frames", default="", help="unedited frames to study as well, e.g. 3,14,15")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--factor", type=float, default=1.0, help="the mask with the luma threshold times this")
     parser.add_argument("--peaks", action="store_true", help="every frame's peak of the luma term instead")
     parser.add_argument("--summary", type=Path, nargs="+", help="summarise these JSON-lines files instead")
     parser.add_argument("--simulate", action="store_true", help="with --summary: the typical-peak rule's estimate")
@@ -340,7 +360,7 @@ def main() -> None:
         if args.peaks:
             peaks(args.seed, args.clip, out)
         else:
-            study(args.seed, args.clip, args.step, named, out)
+            study(args.seed, args.clip, args.step, named, out, args.factor)
 
 
 if __name__ == "__main__":
