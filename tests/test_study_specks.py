@@ -73,3 +73,25 @@ def test_windowed_factors_are_the_median_of_the_frames_around():
     assert factors[("c", 2)] == pytest.approx(1.8)
     assert factors[("c", 4)] == pytest.approx(2.3)
     assert windowed_factors(records, reach=1, reference=5.0)[("c", 2)] == 1.0  # never below 1
+
+
+def test_luma_terms_factor_recomputes_low_s_mask():
+    """Just above 1 the recomputed mask is low's own; past its critical factor the luma-held region goes."""
+    from benchmarks.study_specks import luma_terms
+    from imgdiff_gpu.detection import thresholds_for
+
+    rng = np.random.default_rng(7)
+    left = np.clip(rng.normal(128, 1, size=(96, 128, 3)), 0, 255).astype(np.uint8)
+    right = left.copy()
+    right[40:46, 60:66] += 14  # a 6 x 6 speck: the luma term alone holds it (critical factor ~1.48)
+    thresholds = thresholds_for("low")
+    own = luma_terms(left, right, thresholds)
+    assert own["mask"].any()
+    assert np.array_equal(luma_terms(left, right, thresholds, 1.0 + 1e-6)["mask"], own["mask"])
+    rows, columns = np.nonzero(own["mask"])
+    inside = np.zeros(own["mask"].shape, dtype=bool)
+    inside[rows, columns] = True
+    factor = critical_factor(own["luma"][inside], own["other"][inside], thresholds.min_core)
+    assert 1.2 < factor < 2.0
+    assert luma_terms(left, right, thresholds, factor * 0.98)["mask"].any()
+    assert not luma_terms(left, right, thresholds, factor * 1.02)["mask"].any()
