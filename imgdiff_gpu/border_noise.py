@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-NOISE_SAMPLE = 4
-"""The pair's noise inside the frame is the median over every 4th row and column (as the line noise ratio's)."""
+# the pair's noise inside the frame is the median over every LINE_SAMPLE-th row and column: the line
+# noise ratio's samples, which a huge pair in bands (cpu/bands.py) gathers once for both
+from .detection import LINE_SAMPLE
 
 
 def measured_window_factors(shift: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +53,7 @@ def measured_window_factors(shift: np.ndarray, weights: np.ndarray) -> tuple[np.
     from .detection import window_noise_factors
 
     rows, columns = window_noise_factors(shift.shape, weights)
-    step = NOISE_SAMPLE
+    step = LINE_SAMPLE
     inside = np.abs(shift[::step, ::step]) / np.outer(rows[::step], columns[::step])
     return factors_of(inside.ravel(), *border_samples(shift, weights), shift.shape, weights)
 

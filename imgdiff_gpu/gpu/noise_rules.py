@@ -27,7 +27,6 @@ import math
 
 import numpy as np
 
-from ..border_noise import NOISE_SAMPLE as BORDER_NOISE_SAMPLE
 from ..border_noise import border_indices
 from ..detection import (
     COARSE_FACTOR,
@@ -88,7 +87,7 @@ def measured_window_factors_gpu(shift, weights: np.ndarray):
     batch = shift.shape[:-2]  # each pair its own factors, from the white-noise ones
     rows = cupy.zeros((*batch, shape[0]), dtype=np.float32) + cupy.asarray(rows)
     columns = cupy.zeros((*batch, shape[1]), dtype=np.float32) + cupy.asarray(columns)
-    step = BORDER_NOISE_SAMPLE
+    step = LINE_SAMPLE
     inside = (abs(shift) / _outer(*window_noise_factors(shape, weights)))[..., ::step, ::step]
     noise = cupy.median(inside.reshape((*inside.shape[:-2], -1)), axis=-1)  # [N]
     some = (noise > 0)[..., None]  # where the pair has no noise at all, the white-noise factors
