@@ -298,27 +298,31 @@ def _run(tasks: list[Callable[[], object]], threads: int) -> list:
     failed: list[BaseException] = []
     stopped: list[bool] = []
 
-    def work() -> None:
+    def work(helper: bool) -> None:
         while not failed and not stopped:
             with lock:
                 index = next(pending, None)
             if index is None:
                 return
+            if not helper:  # the calling thread: what its task raises (an interrupt) leaves at once
+                results[index] = tasks[index]()
+                continue
             try:
                 results[index] = tasks[index]()
-            except BaseException as exc:  # raised by the calling thread
+            except BaseException as exc:  # a helper's: the calling thread raises it after the join
                 failed.append(exc)
                 return
 
     helpers = [
-        threading.Thread(target=work, name=f"imgdiff-png-{k}", daemon=True) for k in range(min(threads, len(tasks)) - 1)
+        threading.Thread(target=work, args=(True,), name=f"imgdiff-png-{k}", daemon=True)
+        for k in range(min(threads, len(tasks)) - 1)
     ]
-    for helper in helpers:
-        helper.start()
     try:
-        work()
+        for helper in helpers:
+            helper.start()
+        work(False)
     except BaseException:
-        stopped.append(True)
+        stopped.append(True)  # the helpers take no further task
         raise
     for helper in helpers:
         helper.join()
@@ -328,11 +332,16 @@ def _run(tasks: list[Callable[[], object]], threads: int) -> list:
 
 
 def cores() -> int:
-    """The cores this process may run on."""
+    """The threads to encode on: the cores this process may run on, and no more than the compiled
+    kernels' count for the calling thread (``OMP_NUM_THREADS``, or the share a Dask worker sets),
+    so that processes sharing the cores share them for pictures too."""
+    from .cpu.threads import get_num_threads
+
     try:
-        return len(os.sched_getaffinity(0))
+        available = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        available = os.cpu_count() or 1
+    return max(1, min(available, get_num_threads()))
 
 
 def _check(dtype: np.dtype, shape: tuple[int, ...]) -> None:

@@ -175,3 +175,33 @@ def test_an_interrupt_on_the_calling_thread_stops_the_helpers_taking_tasks():
         if helper.name.startswith("imgdiff-png-"):
             helper.join()
     assert len(drawn) < 16  # the helper ended after its task, not after all of them
+
+
+def test_an_interrupt_in_the_calling_threads_task_is_raised_without_waiting_for_a_helpers():
+    import threading
+    import time
+
+    def slow():
+        time.sleep(1.0)
+
+    def interrupted():
+        time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        png._run([slow, interrupted], threads=2)
+    assert time.monotonic() - started < 0.5  # not after the helper's 1 s task
+    for helper in threading.enumerate():
+        if helper.name.startswith("imgdiff-png-"):
+            helper.join()
+
+
+def test_pictures_are_encoded_on_no_more_threads_than_the_kernels_use(monkeypatch):
+    # a Dask worker or OMP_NUM_THREADS gives the kernels a share of the cores; the pictures keep to it
+    from imgdiff_gpu.cpu import threads
+
+    monkeypatch.setattr(threads, "get_num_threads", lambda: 1)
+    assert png.cores() == 1
+    monkeypatch.setattr(threads, "get_num_threads", lambda: 10_000)
+    assert 1 <= png.cores() < 10_000
