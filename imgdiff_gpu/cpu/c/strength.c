@@ -195,7 +195,7 @@ IMGDIFF_CLONES static int any_change(const strength_job *job, Py_ssize_t first, 
     return 0;
 }
 
-/* One strip; `work` holds its buffers (see strength_work_bytes). */
+/* One strip; `work` holds its buffers (laid out below; core_strength sizes it as work_bytes: keep the two in step). */
 IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t strip, char *work)
 {
     const int taps = job->taps, radius = taps / 2, halo = radius > NEAR ? radius : NEAR;
