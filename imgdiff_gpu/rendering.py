@@ -75,6 +75,9 @@ def _display_rows(pixels: np.ndarray, *, rgb: bool = False) -> np.ndarray:
         pixels = (pixels >> 8).astype(np.uint8)
     if pixels.ndim == 2:
         return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)  # grey: BGR and RGB are the same bytes
+    if pixels.shape[2] == 2:  # grey and alpha (arrays given to compare(); files load as RGBA): as RGBA
+        grey, alpha = pixels[..., :1], pixels[..., 1:]
+        pixels = np.concatenate([grey, grey, grey, alpha], axis=2)
     if pixels.shape[2] == 4:
         alpha = pixels[..., 3:4].astype(np.float32) / 255.0
         over_white = pixels[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)

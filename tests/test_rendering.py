@@ -32,3 +32,19 @@ def test_a_colour_that_is_not_three_channels_is_refused(color):
     comparison = compare(left, right, keep_maps=True)
     with pytest.raises(ValueError, match="three channels"):
         pictures(comparison, color=color)
+
+
+def test_grey_and_alpha_arrays_are_drawn_over_white_as_their_rgba_would_be():
+    from imgdiff_gpu.pipeline import compare
+    from imgdiff_gpu.rendering import render
+
+    rng = np.random.default_rng(4)
+    left = rng.integers(0, 256, (40, 50, 2), dtype=np.uint8)
+    right = left.copy()
+    right[10:20, 10:20, 0] ^= 0x80
+    as_rgba = [np.dstack([p[..., :1]] * 3 + [p[..., 1:]]) for p in (left, right)]
+    grey_alpha = render(compare(left, right, device="cpu", min_area=0))
+    rgba = render(compare(*as_rgba, device="cpu", min_area=0))
+    assert grey_alpha.keys() == rgba.keys()
+    for name in grey_alpha:
+        np.testing.assert_array_equal(grey_alpha[name], rgba[name])
