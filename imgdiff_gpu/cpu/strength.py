@@ -63,11 +63,37 @@ def strength_map(
     the pass reads it: the values of the stacks, without the stacks.
     """
     out = np.empty(left.shape[:2], dtype=np.float32)
-    _strength_into(out, left, right, ssim_map, weights, locals())
+    _strength_into(
+        out,
+        left,
+        right,
+        ssim_map,
+        weights,
+        luma=luma,
+        chroma=chroma,
+        texture=texture,
+        ssim_threshold=ssim_threshold,
+        suppress=suppress,
+        luma_scale=luma_scale,
+        coarse=coarse,
+        luma_offset=luma_offset,
+        layout=layout,
+    )
     return out
 
 
-def strength_levels_map(
+def strength_levels_map(left: np.ndarray, right: np.ndarray, ssim_map: np.ndarray, weights: np.ndarray, **options):
+    """:func:`strength_map` (the same keywords) as its levels (uint8, H x W: 0 below ``HYSTERESIS_LOW``, 1
+    from it, 2 from ``HYSTERESIS_HIGH``), each of the same float32 strength
+    (:func:`imgdiff_gpu.detection.strength_levels`), written by the pass itself: a byte a pixel where the
+    strength and the two comparisons that made levels of it took six, as ``kernels/strength.cu`` writes them."""
+    out = np.empty(left.shape[:2], dtype=np.uint8)
+    _strength_into(out, left, right, ssim_map, weights, **options)
+    return out
+
+
+def _strength_into(
+    out: np.ndarray,
     left: np.ndarray,
     right: np.ndarray,
     ssim_map: np.ndarray,
@@ -82,40 +108,28 @@ def strength_levels_map(
     coarse: np.ndarray | None = None,
     luma_offset: float = 0.0,
     layout: PairLayout | None = None,
-) -> np.ndarray:
-    """:func:`strength_map` as its levels (uint8, H x W: 0 below ``HYSTERESIS_LOW``, 1 from it, 2 from
-    ``HYSTERESIS_HIGH``), each of the same float32 strength (:func:`imgdiff_gpu.detection.strength_levels`),
-    written by the pass itself: a byte a pixel where the strength and the two comparisons that made
-    levels of it took six, as ``kernels/strength.cu`` writes them."""
-    out = np.empty(left.shape[:2], dtype=np.uint8)
-    _strength_into(out, left, right, ssim_map, weights, locals())
-    return out
-
-
-def _strength_into(out: np.ndarray, left, right, ssim_map, weights, options: dict) -> None:
-    """The pass into ``out`` (float32: the strength; uint8: its levels), ``options`` the keywords above."""
-    layout = options["layout"]
+) -> None:
+    """The pass into ``out`` (float32: the strength; uint8: its levels); the keywords as :func:`strength_map`'s."""
     if layout is None:
         left, right = (np.ascontiguousarray(side, dtype=np.float32) for side in (left, right))
         sources = None
     else:  # integer pixels, H x W x C, as the planes kernel takes them
         left, right = (np.ascontiguousarray(side.reshape(*side.shape[:2], -1)) for side in (left, right))
         sources = (layout.left_scale, layout.right_scale, layout.colour, layout.alpha)
-    suppress, luma_scale, coarse = options["suppress"], options["luma_scale"], options["coarse"]
     core.strength(
         left,
         right,
         np.ascontiguousarray(ssim_map, dtype=np.float64),  # a float32 map widens exactly
         np.ascontiguousarray(weights, dtype=np.float64),
-        inverse_threshold(options["luma"]),
-        inverse_threshold(options["chroma"]),
-        inverse_threshold(options["texture"]),
-        inverse_threshold(1.0 - options["ssim_threshold"]),
+        inverse_threshold(luma),
+        inverse_threshold(chroma),
+        inverse_threshold(texture),
+        inverse_threshold(1.0 - ssim_threshold),
         None if suppress is None else np.ascontiguousarray(suppress, dtype=np.bool_),
         None if luma_scale is None else np.ascontiguousarray(luma_scale, dtype=np.float32),
         None if coarse is None else np.ascontiguousarray(coarse, dtype=np.float32),
         out,
-        float(np.float32(options["luma_offset"])),
+        float(np.float32(luma_offset)),
         HYSTERESIS_LOW,
         HYSTERESIS_HIGH,
         sources,
