@@ -194,6 +194,57 @@ def kernel_results(maps: dict) -> dict:
             "luma": [_digest(luma_left), _digest(luma_right)],
             "steps": [repr(d_luma), repr(d_chroma), repr(d_rgb)],
         }
+    results.update(_screen_and_levels_results(rng, left, right, shape, params))
+    return results
+
+
+def _screen_and_levels_results(rng, left: np.ndarray, right: np.ndarray, shape, params) -> dict:
+    """The video screen's compiled outputs (the fused SSIM pass's bounds, the block sums, the
+    sampled line noise ratio) and the strength pass's levels, from the pixels and from the stacks."""
+    from imgdiff_gpu.detection import window_noise_factors
+
+    screen = _cpu("screen")
+    ssim_map_and_screen = _cpu("ssim").ssim_map_and_screen
+    strength = _cpu("strength")
+    results = {}
+    sums = np.empty((shape[0] // 4, shape[1] // 4, 3), np.int32)
+    cropped = (slice(0, shape[0] // 4 * 4), slice(0, shape[1] // 4 * 4))
+    luma_left, luma_right, *_ = screen.frame_steps(left[cropped], right[cropped], reach=None, block_sums=sums, factor=4)
+    results["frame_steps/block_sums"] = _digest(sums)
+    weights = params.weights
+    shift = np.empty(luma_left.shape, np.float32)
+    ssim_map, bounds = ssim_map_and_screen(
+        luma_left,
+        luma_right,
+        params,
+        counted=None,
+        bias=0.004,
+        masking=1.5,
+        floor=0.02,
+        slack=5e-6,
+        factors=window_noise_factors(luma_left.shape, weights),
+        shift=shift,
+    )
+    results["ssim_map_and_screen"] = {
+        "map": _digest(ssim_map),
+        "shift": _digest(shift),
+        "peaks": [_digest(bounds.peaks[0]), _digest(bounds.peaks[1])],
+        "bounds": [repr(bounds.luma_shift), repr(bounds.min_ssim), repr(bounds.masked_shift)],
+        "line_noise_ratio": repr(screen.sampled_line_noise_ratio(shift, weights)),
+    }
+    pixels_left = _random(rng, "uint8", (*shape, 3))
+    pixels_right = pixels_left.copy()
+    pixels_right[100:180, 200:330] = _random(rng, "uint8", (80, 130, 3))
+    pixels_right[250, :] ^= 8
+    from imgdiff_gpu.planes import pair_layout
+
+    layout = pair_layout(pixels_left, pixels_right)
+    stacks = [_cpu("planes").plane_stack(p, colour=True, alpha=False, scale=255.0) for p in (pixels_left, pixels_right)]
+    luma_map = _cpu("ssim").ssim_map_2d(stacks[0][..., 0], stacks[1][..., 0], params)
+    settings = {"luma": 0.02, "chroma": 0.03, "texture": 0.05, "ssim_threshold": 0.6}
+    from_pixels = strength.strength_levels_map(pixels_left, pixels_right, luma_map, weights, layout=layout, **settings)
+    from_stacks = strength.strength_levels_map(*stacks, luma_map, weights, **settings)
+    results["strength_levels"] = {"from pixels": _digest(from_pixels), "from stacks": _digest(from_stacks)}
     return results
 
 
