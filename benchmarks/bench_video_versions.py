@@ -13,7 +13,11 @@ Prints medians and the ratios (after / FFmpeg, before / FFmpeg, after / before
 in pairs per second), and checks that the two installations wrote the same
 frames.csv, byte for byte. Each run's CPU time (all its threads) is recorded too,
 and the ratio of the medians of before / after: on a machine shared with other
-jobs, wall time follows their load, CPU time far less.
+jobs, wall time follows their load, CPU time far less. How many cores other
+processes kept busy during each run (the machine's busy time in ``/proc/stat``,
+steal included, less the run's own) is recorded as ``others_cores``: read wall-time
+ratios only from rounds where it is near 0 (``nice`` does not keep another login
+session's jobs off the cores where the kernel's autogroups are on).
 
     python -m benchmarks.bench_video_versions --before /work/venv/bin/python:/path/to/old/checkout \\
         [--after PYTHON:CHECKOUT] [--seed 2026] [--size 720p] [--clips 2] [--rounds 3] [--out PATH]
@@ -26,6 +30,7 @@ import datetime as dt
 import filecmp
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -73,6 +78,35 @@ def imgdiff_seconds(python: str, checkout: Path, left: Path, right: Path, out: P
     return float(wall), float(cpu)
 
 
+def busy_seconds() -> float | None:
+    """CPU seconds the whole machine has been busy (steal included), from /proc/stat; None elsewhere."""
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def others_cores(run) -> tuple[object, float | None]:
+    """``run()``'s result, and the cores other processes kept busy meanwhile (busy time beyond ours
+    and the run's, over its wall time); None where /proc/stat cannot be read."""
+    busy, ours, children = busy_seconds(), time.process_time(), children_cpu_seconds()
+    start = time.perf_counter()
+    result = run()
+    wall = time.perf_counter() - start
+    after = busy_seconds()
+    if busy is None or after is None:
+        return result, None
+    own = (time.process_time() - ours) + (children_cpu_seconds() - children)
+    return result, max(after - busy - own, 0.0) / wall
+
+
 def ffmpeg_seconds(left: Path, right: Path) -> float:
     command = ["ffmpeg", "-v", "error", "-i", str(left), "-i", str(right), "-lavfi", "ssim", "-f", "null", "-"]
     start = time.perf_counter()
@@ -102,13 +136,19 @@ def main() -> None:
         for n, clip in enumerate(clips):
             times: dict[str, list[float]] = {"before": [], "after": [], "ffmpeg": []}
             cpu_times: dict[str, list[float]] = {"before": [], "after": []}
+            others: dict[str, list[float | None]] = {"before": [], "after": [], "ffmpeg": []}
             for round_ in range(args.rounds):
                 for name, (python, checkout) in versions.items():
                     out = work / f"{n}-{name}-{round_}"
-                    wall, cpu = imgdiff_seconds(python, checkout, clip.left, clip.right, out)
+                    (wall, cpu), busy = others_cores(
+                        lambda: imgdiff_seconds(python, checkout, clip.left, clip.right, out)  # noqa: B023
+                    )
                     times[name].append(wall)
                     cpu_times[name].append(cpu)
-                times["ffmpeg"].append(ffmpeg_seconds(clip.left, clip.right))
+                    others[name].append(busy)
+                wall, busy = others_cores(lambda: ffmpeg_seconds(clip.left, clip.right))  # noqa: B023
+                times["ffmpeg"].append(wall)
+                others["ffmpeg"].append(busy)
             same = filecmp.cmp(work / f"{n}-before-0/run/frames.csv", work / f"{n}-after-0/run/frames.csv", False)
             medians = {name: statistics.median(values) for name, values in times.items()}
             row = {
@@ -122,6 +162,7 @@ def main() -> None:
                 "after_vs_before": medians["before"] / medians["after"],
                 "after_vs_before_cpu": statistics.median(cpu_times["before"]) / statistics.median(cpu_times["after"]),
                 "frames_csv_identical": same,
+                "others_cores": others,
             }
             rows.append(row)
             rate = row["pairs_per_second"]
@@ -132,6 +173,9 @@ def main() -> None:
                 f"{row['after_vs_before_cpu']:.2f}x); "
                 f"frames.csv {'identical' if same else 'DIFFERENT'}"
             )
+            busiest = max((value for values in others.values() for value in values if value is not None), default=None)
+            if busiest is not None and busiest > 0.2:
+                print(f"  other processes kept up to {busiest:.2f} cores busy during these runs: wall ratios are loose")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = {
