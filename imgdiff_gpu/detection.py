@@ -364,28 +364,26 @@ def difference_mask(
     rule reads the planes it needs from them (:class:`imgdiff_gpu.planes.PixelPair`), the same values.
     """
     from .cpu.scratch import scratch
+    from .planes import StackPair
 
-    def stacks():
-        return (left, right) if pixels is None else pixels.stacks
-
+    pair = pixels if pixels is not None else StackPair(left, right)
     valid = None if ignore is None else ~ignore
-    explained = explained_by_antialiasing(*stacks()) if antialiasing else None
+    explained = explained_by_antialiasing(*pair.stacks) if antialiasing else None
     if thresholds.exact:
-        mask = changed_pixels(*stacks())
+        mask = changed_pixels(*pair.stacks)
         if explained is not None:
             mask &= ~explained
         ssim_threshold = 1.0
     else:
         ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
-        # each luma plane made contiguous once, for every OpenCV filter below (a plane of the stack is
-        # strided), where a rule reads it: the offset, the line evidence and the masking (the low rules)
+        # each luma plane contiguous once, for every OpenCV filter below, where a rule reads it: the
+        # offset, the line evidence and the masking (the low rules)
         left_luma = right_luma = None
         if thresholds.luma_bias or thresholds.line or thresholds.masking > 0:
-            left_luma, right_luma = (contiguous_luma(left), contiguous_luma(right)) if pixels is None else pixels.luma
+            left_luma, right_luma = pair.luma
         coarse = None
-        colour = left.shape[2] >= 3 if pixels is None else pixels.layout.colour
-        if thresholds.coarse_chroma is not None and colour:
-            coarse = coarse_chroma_shift(*stacks()) / thresholds.coarse_chroma
+        if thresholds.coarse_chroma is not None and pair.colour:
+            coarse = coarse_chroma_shift(*pair.stacks) / thresholds.coarse_chroma
         bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
         # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
         shift, line = (known.shift, known.line) if known is not None else (None, None)
@@ -403,8 +401,8 @@ def difference_mask(
         if line is not None:
             coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
         # the pass reads the pixels where it is given them and no rule has made their stacks already
-        from_pixels = pixels is not None and not pixels.has_stacks
-        sides = (pixels.left, pixels.right) if from_pixels else stacks()
+        from_pixels = not pair.has_stacks
+        sides = (pair.left, pair.right) if from_pixels else pair.stacks
         levels = evidence_levels(
             *sides,
             ssim_map,
@@ -415,7 +413,7 @@ def difference_mask(
             luma_scale=luma_scale,
             coarse=coarse,
             luma_offset=bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
-            layout=pixels.layout if from_pixels else None,
+            layout=pair.layout if from_pixels else None,
         )
         if valid is not None:
             levels[~valid] = 0  # the strength of an ignored pixel is 0

@@ -97,6 +97,25 @@ def prepare_pair(left: np.ndarray, right: np.ndarray) -> PreparedPair:
     )
 
 
+class StackPair:
+    """Two plane stacks read as :class:`PixelPair` reads a pair (``stacks``, ``luma``, ``colour``), for
+    callers that made the stacks themselves (the GPU path's host fallback, tests)."""
+
+    has_stacks = True
+
+    def __init__(self, left: np.ndarray, right: np.ndarray):
+        self.stacks = (left, right)
+
+    @functools.cached_property
+    def luma(self) -> tuple[np.ndarray, np.ndarray]:
+        """The two luma planes, contiguous (a copy unless a stack has one plane), as OpenCV takes them."""
+        return tuple(np.ascontiguousarray(planes[..., 0]) for planes in self.stacks)
+
+    @property
+    def colour(self) -> bool:
+        return self.stacks[0].shape[2] >= 3
+
+
 class PixelPair:
     """Two same-sized images' pixels in their common layout, each plane computed where it is read.
 
@@ -144,6 +163,11 @@ class PixelPair:
     def has_stacks(self) -> bool:
         """Whether :attr:`stacks` has been computed (a rule that reads whole planes asked for them)."""
         return self._stacks is not None
+
+    @property
+    def colour(self) -> bool:
+        """Whether the planes hold chroma (Cr, Cb after the luma)."""
+        return self.layout.colour
 
     def planes_at(self, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The planes of the pixels at (``ys``, ``xs``) (N x P float32 each), as the stacks hold them there."""
