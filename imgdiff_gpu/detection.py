@@ -31,7 +31,7 @@ import numpy as np
 from .options import SENSITIVITY_PRESETS
 
 if TYPE_CHECKING:
-    from .planes import PairLayout, PixelPair
+    from .planes import PixelPair
 
 
 @dataclass(frozen=True)
@@ -249,27 +249,15 @@ def evidence_strength(
     weights: np.ndarray,
     thresholds: Thresholds,
     ssim_threshold: float,
-    *,
-    suppress: np.ndarray | None = None,
-    luma_scale: np.ndarray | None = None,
-    coarse: np.ndarray | None = None,
-    luma_offset: float = 0.0,
+    **evidence,
 ) -> np.ndarray:
-    """Each pixel's difference strength (``cpu/strength.py``) under the preset's luma, chroma and texture thresholds,
-    ``luma_offset`` added to the right luma first (:func:`unbiased`)."""
+    """Each pixel's difference strength (``cpu/strength.py``) under the preset's luma, chroma and texture
+    thresholds. ``evidence``: :func:`imgdiff_gpu.cpu.strength.strength_map`'s optional keywords
+    (``suppress``, ``luma_scale``, ``coarse``, ``luma_offset``: added to the right luma first, as
+    :func:`unbiased` does; ``layout``: ``left`` and ``right`` are the pair's integer pixels)."""
     from .cpu.strength import strength_map
 
-    return strength_map(
-        left,
-        right,
-        ssim_map,
-        weights,
-        **_strength_settings(thresholds, ssim_threshold),
-        suppress=suppress,
-        luma_scale=luma_scale,
-        coarse=coarse,
-        luma_offset=luma_offset,
-    )
+    return strength_map(left, right, ssim_map, weights, **_strength_settings(thresholds, ssim_threshold), **evidence)
 
 
 def evidence_levels(
@@ -279,30 +267,14 @@ def evidence_levels(
     weights: np.ndarray,
     thresholds: Thresholds,
     ssim_threshold: float,
-    *,
-    suppress: np.ndarray | None = None,
-    luma_scale: np.ndarray | None = None,
-    coarse: np.ndarray | None = None,
-    luma_offset: float = 0.0,
-    layout: PairLayout | None = None,
+    **evidence,
 ) -> np.ndarray:
-    """:func:`strength_levels` of :func:`evidence_strength`, written by the strength pass itself (uint8).
-
-    With ``layout``, ``left`` and ``right`` are the pair's integer pixels (``cpu/strength.py``)."""
+    """:func:`strength_levels` of :func:`evidence_strength` (the same keywords), written by the strength
+    pass itself (uint8)."""
     from .cpu.strength import strength_levels_map
 
-    return strength_levels_map(
-        left,
-        right,
-        ssim_map,
-        weights,
-        **_strength_settings(thresholds, ssim_threshold),
-        suppress=suppress,
-        luma_scale=luma_scale,
-        coarse=coarse,
-        luma_offset=luma_offset,
-        layout=layout,
-    )
+    settings = _strength_settings(thresholds, ssim_threshold)
+    return strength_levels_map(left, right, ssim_map, weights, **settings, **evidence)
 
 
 def _strength_settings(thresholds: Thresholds, ssim_threshold: float) -> dict:

@@ -50,6 +50,7 @@ def strength_map(
     coarse: np.ndarray | None = None,
     luma_offset: float = 0.0,
     layout: PairLayout | None = None,
+    levels: bool = False,
 ) -> np.ndarray:
     """Strength (float32, H x W) of two H x W x P float32 plane stacks.
 
@@ -60,56 +61,10 @@ def strength_map(
     :func:`imgdiff_gpu.detection.unbiased` adds it, without its copy). With
     ``layout`` (:func:`imgdiff_gpu.planes.pair_layout` of them), ``left`` and ``right``
     are the two images' integer pixels instead, and each row's planes are computed as
-    the pass reads it: the values of the stacks, without the stacks.
+    the pass reads it: the values of the stacks, without the stacks. With ``levels``, the
+    strength's levels instead (:func:`strength_levels_map`).
     """
-    out = np.empty(left.shape[:2], dtype=np.float32)
-    _strength_into(
-        out,
-        left,
-        right,
-        ssim_map,
-        weights,
-        luma=luma,
-        chroma=chroma,
-        texture=texture,
-        ssim_threshold=ssim_threshold,
-        suppress=suppress,
-        luma_scale=luma_scale,
-        coarse=coarse,
-        luma_offset=luma_offset,
-        layout=layout,
-    )
-    return out
-
-
-def strength_levels_map(left: np.ndarray, right: np.ndarray, ssim_map: np.ndarray, weights: np.ndarray, **options):
-    """:func:`strength_map` (the same keywords) as its levels (uint8, H x W: 0 below ``HYSTERESIS_LOW``, 1
-    from it, 2 from ``HYSTERESIS_HIGH``), each of the same float32 strength
-    (:func:`imgdiff_gpu.detection.strength_levels`), written by the pass itself: a byte a pixel where the
-    strength and the two comparisons that made levels of it took six, as ``kernels/strength.cu`` writes them."""
-    out = np.empty(left.shape[:2], dtype=np.uint8)
-    _strength_into(out, left, right, ssim_map, weights, **options)
-    return out
-
-
-def _strength_into(
-    out: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    ssim_map: np.ndarray,
-    weights: np.ndarray,
-    *,
-    luma: float,
-    chroma: float,
-    texture: float,
-    ssim_threshold: float,
-    suppress: np.ndarray | None = None,
-    luma_scale: np.ndarray | None = None,
-    coarse: np.ndarray | None = None,
-    luma_offset: float = 0.0,
-    layout: PairLayout | None = None,
-) -> None:
-    """The pass into ``out`` (float32: the strength; uint8: its levels); the keywords as :func:`strength_map`'s."""
+    out = np.empty(left.shape[:2], dtype=np.uint8 if levels else np.float32)
     if layout is None:
         left, right = (np.ascontiguousarray(side, dtype=np.float32) for side in (left, right))
         sources = None
@@ -134,3 +89,12 @@ def _strength_into(
         HYSTERESIS_HIGH,
         sources,
     )
+    return out
+
+
+def strength_levels_map(left: np.ndarray, right: np.ndarray, ssim_map: np.ndarray, weights: np.ndarray, **options):
+    """:func:`strength_map` (the same keywords) as its levels (uint8, H x W: 0 below ``HYSTERESIS_LOW``, 1
+    from it, 2 from ``HYSTERESIS_HIGH``), each of the same float32 strength
+    (:func:`imgdiff_gpu.detection.strength_levels`), written by the pass itself: a byte a pixel where the
+    strength and the two comparisons that made levels of it took six, as ``kernels/strength.cu`` writes them."""
+    return strength_map(left, right, ssim_map, weights, levels=True, **options)
