@@ -115,14 +115,7 @@ def ssim_map_and_screen(
     column_peaks = np.empty((strips, width), np.float32)
     row_factors, column_factors = factors
     core.ssim_screen(
-        x,
-        y,
-        None if counted is None else np.ascontiguousarray(counted, dtype=np.bool_),
-        np.ascontiguousarray(params.weights, dtype=np.float64),
-        float(params.C1),
-        float(params.C2),
-        float(params.cov_norm),
-        strip_rows,
+        *_pass_inputs(x, y, params, counted, strip_rows),
         out,
         stats,
         float(bias),
@@ -150,8 +143,16 @@ def _run(x, y, params: SSIMParams, *, counted, strip_stats: bool) -> tuple[np.nd
     strip_rows = strip_rows_for(height)
     out = np.empty(x.shape, dtype=np.float64)
     stats = np.empty((-(-height // strip_rows) if strip_stats else 0, 2), dtype=np.float64)
-    core.ssim(
-        x,  # any strides: a plane of a stack is read in place, not copied
+    core.ssim(*_pass_inputs(x, y, params, counted, strip_rows), out, stats if strip_stats else None)
+    return out, stats
+
+
+def _pass_inputs(x, y, params: SSIMParams, counted, strip_rows: int) -> tuple:
+    """The arguments the compiled SSIM passes (``ssim``, ``ssim_screen``) begin with: the planes in any
+    strides (a plane of a stack is read in place, not copied), the counted pixels, the window and
+    constants, the rows per strip."""
+    return (
+        x,
         y,
         None if counted is None else np.ascontiguousarray(counted, dtype=np.bool_),
         np.ascontiguousarray(params.weights, dtype=np.float64),
@@ -159,10 +160,7 @@ def _run(x, y, params: SSIMParams, *, counted, strip_stats: bool) -> tuple[np.nd
         float(params.C2),
         float(params.cov_norm),
         strip_rows,
-        out,
-        stats if strip_stats else None,
     )
-    return out, stats
 
 
 def ssim_cpu(
