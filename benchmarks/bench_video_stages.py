@@ -25,10 +25,10 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 from benchmarks.bench_ssim import cpu_name
+from benchmarks.bench_video_versions import named_installations
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,11 +133,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    installations = {}
-    for text in args.installation:
-        name, _, where = text.partition("=")
-        python, _, checkout = where.partition(":")
-        installations[name] = (python or sys.executable, Path(checkout or ".").resolve())
+    installations = named_installations(args.installation)
     runs: dict[str, list[dict]] = {name: [] for name in installations}
     for _ in range(args.rounds):
         for name, (python, checkout) in installations.items():

@@ -59,8 +59,14 @@ print(time.perf_counter() - start, time.process_time() - cpu)
 
 
 def installation(text: str) -> tuple[str, Path]:
+    """``PYTHON:CHECKOUT`` as (interpreter, checkout folder); either may be left empty (this Python, here)."""
     python, _, checkout = text.partition(":")
-    return python, Path(checkout or ".").resolve()
+    return python or sys.executable, Path(checkout or ".").resolve()
+
+
+def named_installations(texts: list[str]) -> dict[str, tuple[str, Path]]:
+    """``NAME=PYTHON:CHECKOUT`` options as {name: (interpreter, checkout folder)}."""
+    return {name: installation(where) for name, _, where in (text.partition("=") for text in texts)}
 
 
 def imgdiff_seconds(python: str, checkout: Path, left: Path, right: Path, out: Path) -> tuple[float, float]:

@@ -18,10 +18,10 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from benchmarks.bench_ssim import cpu_name
+from benchmarks.bench_video_versions import named_installations
 
 # Runs in the installation under test; prints one JSON line per clip.
 COUNT = r"""
@@ -79,12 +79,10 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="compare every cleared pair in full too")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    counts = {}
-    for text in args.installation:
-        name, _, where = text.partition("=")
-        python, _, checkout = where.partition(":")
-        home = Path(checkout or ".").resolve()
-        counts[name] = count(python or sys.executable, home, args.clips, args.pairs, args.check)
+    counts = {
+        name: count(python, home, args.clips, args.pairs, args.check)
+        for name, (python, home) in named_installations(args.installation).items()
+    }
     print(f"CPU: {cpu_name()}; pairs the screen clears (every pair screened, low)")
     print(f"{'clip':<62}" + "".join(f"{name:>12}" for name in counts))
     for i, clip in enumerate(args.clips):
