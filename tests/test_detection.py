@@ -208,10 +208,26 @@ def test_planes_follow_bt601():
     assert np.abs(planes - expected).max() < 1e-5
 
 
+def _edited_photograph(name: str, *, quality: int):
+    """A photograph ("coffee", "camera" grey, "rgba" with some alpha changed) against its JPEG round trip
+    at ``quality`` with a band inverted: its plane stacks, SSIM window and SSIM map."""
+    from pictures import luma_analysis
+
+    left = data.coffee() if name != "camera" else data.camera()
+    if name == "rgba":
+        left = np.dstack([left, np.full(left.shape[:2], 200, np.uint8)])
+    right = jpeg_roundtrip(left[..., :3] if left.ndim == 3 else left, quality)
+    if name == "rgba":
+        right = np.dstack([right, left[..., 3]])
+        right[50:70, 60:90, 3] = 90
+    right[100:110, 200:260] = 255 - right[100:110, 200:260]
+    pair, weights, _, ssim_map = luma_analysis(left, right)
+    return pair, weights, ssim_map
+
+
 @pytest.mark.parametrize("name", ["coffee", "camera", "rgba"])
 def test_fused_strength_matches_the_plain_definition(name):
     """The compiled kernel against tests/reference_detection.py, on a photograph with edits."""
-    from pictures import luma_analysis
     from reference_detection import reference_strength
 
     from imgdiff_gpu.cpu.strength import strength_map
@@ -222,15 +238,7 @@ def test_fused_strength_matches_the_plain_definition(name):
         thresholds_for,
     )
 
-    left = data.coffee() if name != "camera" else data.camera()
-    if name == "rgba":
-        left = np.dstack([left, np.full(left.shape[:2], 200, np.uint8)])
-    right = jpeg_roundtrip(left[..., :3] if left.ndim == 3 else left, 80)
-    if name == "rgba":
-        right = np.dstack([right, left[..., 3]])
-        right[50:70, 60:90, 3] = 90
-    right[100:110, 200:260] = 255 - right[100:110, 200:260]
-    pair, weights, _, ssim_map = luma_analysis(left, right)
+    pair, weights, ssim_map = _edited_photograph(name, quality=80)
     settings = {"luma": 6 / 255, "chroma": 21 / 255, "texture": 20 / 255, "ssim_threshold": 0.4}
     suppress = explained_by_antialiasing(pair.left.planes, pair.right.planes)
     # the 'low' preset's per-pixel luma threshold factor and coarse chroma evidence
@@ -248,8 +256,6 @@ def test_fused_strength_matches_the_plain_definition(name):
 def test_the_strength_pass_writes_the_levels_of_its_strength(name):
     """The levels the pass writes are :func:`strength_levels` of the strength it writes, pixel for
     pixel, with every term a pair can have; a pair chosen so that each level is common."""
-    from pictures import luma_analysis
-
     from imgdiff_gpu.cpu.strength import strength_levels_map, strength_map
     from imgdiff_gpu.detection import (
         coarse_chroma_shift,
@@ -259,15 +265,7 @@ def test_the_strength_pass_writes_the_levels_of_its_strength(name):
         thresholds_for,
     )
 
-    left = data.coffee() if name != "camera" else data.camera()
-    if name == "rgba":
-        left = np.dstack([left, np.full(left.shape[:2], 200, np.uint8)])
-    right = jpeg_roundtrip(left[..., :3] if left.ndim == 3 else left, 60)
-    if name == "rgba":
-        right = np.dstack([right, left[..., 3]])
-        right[50:70, 60:90, 3] = 90
-    right[100:110, 200:260] = 255 - right[100:110, 200:260]
-    pair, weights, _, ssim_map = luma_analysis(left, right)
+    pair, weights, ssim_map = _edited_photograph(name, quality=60)
     settings = {"luma": 2 / 255, "chroma": 6 / 255, "texture": 8 / 255, "ssim_threshold": 0.8}
     low = thresholds_for("low")
     luma_scale = luma_threshold_scale(pair.left.luma, pair.right.luma, weights, low)
