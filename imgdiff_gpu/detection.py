@@ -254,8 +254,7 @@ def evidence_strength(
     """Each pixel's difference strength (``cpu/strength.py``) under the preset's luma, chroma and texture
     thresholds. ``evidence``: :func:`imgdiff_gpu.cpu.strength.strength_map`'s optional keywords
     (``suppress``, ``luma_scale``, ``coarse``, ``luma_offset``: added to the right luma first, as
-    :func:`unbiased` does; ``layout``: ``left`` and ``right`` are the pair's integer pixels; ``levels``:
-    its levels instead, :func:`evidence_levels`)."""
+    :func:`unbiased` does; ``layout``: ``left`` and ``right`` are the pair's integer pixels)."""
     from .cpu.strength import strength_map
 
     return strength_map(left, right, ssim_map, weights, **_strength_settings(thresholds, ssim_threshold), **evidence)
@@ -272,7 +271,10 @@ def evidence_levels(
 ) -> np.ndarray:
     """:func:`strength_levels` of :func:`evidence_strength` (the same keywords), written by the strength
     pass itself (uint8)."""
-    return evidence_strength(left, right, ssim_map, weights, thresholds, ssim_threshold, levels=True, **evidence)
+    from .cpu.strength import strength_levels_map
+
+    settings = _strength_settings(thresholds, ssim_threshold)
+    return strength_levels_map(left, right, ssim_map, weights, **settings, **evidence)
 
 
 def _strength_settings(thresholds: Thresholds, ssim_threshold: float) -> dict:
