@@ -439,12 +439,14 @@ def _first_pass(pair: BandedPair, band_rows, valid, thresholds: Thresholds, scor
 def _noise_pass(pair: BandedPair, band_rows: int, bias: float, thresholds: Thresholds):
     """(the pair's line noise ratio or None, its measured border noise factors or None), from the
     samples of all its bands (:func:`noise_samples_in_bands`)."""
-    if not (thresholds.line or thresholds.border_noise):
+    # the border factors scale the masked luma threshold only (detection._masking_where_it_counts)
+    border = thresholds.border_noise and thresholds.masking > 0
+    if not (thresholds.line or border):
         return None, None
     line, noise, row_values, column_values = noise_samples_in_bands(pair, band_rows, bias)
     weights, shape = pair.params.weights, (pair.height, pair.width)
     ratio = line_noise_ratio_of(line, noise, weights) if thresholds.line else None
-    factors = factors_of(noise, row_values, column_values, shape, weights) if thresholds.border_noise else None
+    factors = factors_of(noise, row_values, column_values, shape, weights) if border else None
     return ratio, factors
 
 
@@ -495,7 +497,9 @@ def _marks_pass(
     """
     params = pair.params
     marks = np.zeros((pair.height, pair.width), dtype=bool if thresholds.exact else np.uint8)
-    rows_factor, columns_factor = factors or window_noise_factors((pair.height, pair.width), params.weights)
+    if factors is None:
+        factors = window_noise_factors((pair.height, pair.width), params.weights)
+    rows_factor, columns_factor = factors
     halo = band_halo(thresholds, antialiasing=antialiasing, radius=params.radius)
     for top, bottom, lo, hi in bands(pair.height, band_rows, halo):
         left_planes, right_planes = pair.planes(lo, hi)
