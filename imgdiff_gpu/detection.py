@@ -31,7 +31,7 @@ import numpy as np
 from .options import SENSITIVITY_PRESETS
 
 if TYPE_CHECKING:
-    from .planes import PixelPair
+    from .planes import PairLayout, PixelPair, StackPair
 
 
 @dataclass(frozen=True)
@@ -309,10 +309,19 @@ def changed_pixels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return delta.max(axis=2) > 0 if planes > 1 else delta[..., 0] > 0
 
 
-def reads_whole_planes(thresholds: Thresholds, *, antialiasing: bool, colour: bool) -> bool:
+def reads_whole_planes(thresholds: Thresholds, *, antialiasing: bool) -> bool:
     """Whether :func:`difference_mask` reads every plane of a pair whole (its stacks), not only the luma:
-    ``exact``, ``antialiasing`` and the coarse chroma term of a colour pair."""
-    return thresholds.exact or antialiasing or (thresholds.coarse_chroma is not None and colour)
+    ``exact`` and ``antialiasing`` (the coarse chroma term of a colour pair reads the pixels, each row's
+    planes computed as it reads them: :func:`_coarse_chroma_of`)."""
+    return thresholds.exact or antialiasing
+
+
+def _coarse_chroma_of(pair: PixelPair | StackPair) -> np.ndarray:
+    """:func:`coarse_chroma_shift` of a colour pair: of its stacks where a rule has made them, else of its
+    pixels, the same values."""
+    if pair.has_stacks:
+        return coarse_chroma_shift(*pair.stacks)
+    return coarse_chroma_shift(pair.left, pair.right, layout=pair.layout)
 
 
 def difference_mask(
@@ -355,7 +364,7 @@ def difference_mask(
             left_luma, right_luma = pair.luma
         coarse = None
         if thresholds.coarse_chroma is not None and pair.colour:
-            coarse = coarse_chroma_shift(*pair.stacks) / thresholds.coarse_chroma
+            coarse = _coarse_chroma_of(pair) / thresholds.coarse_chroma
         bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
         # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
         shift, line = (known.shift, known.line) if known is not None else (None, None)
@@ -825,8 +834,13 @@ def coarse_gaussian_taps() -> np.ndarray:
     return taps
 
 
-def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def coarse_chroma_shift(left: np.ndarray, right: np.ndarray, *, layout: PairLayout | None = None) -> np.ndarray:
     """``|(w6 * dCr, w6 * dCb)|`` at full resolution, averaged at the coarse scale.
+
+    ``left`` and ``right``: two H x W x P (P >= 3) float32 plane stacks; with ``layout``
+    (a colour :class:`imgdiff_gpu.planes.PairLayout`), the two images' integer pixels
+    instead, each pixel row's planes computed as it is read: the stacks' values, without
+    the stacks (CPU only).
 
     A wide window averages codec chroma noise (subsampling, ringing at colour
     edges: thin and of both signs) far below a flat colour change of a 30 x 30
@@ -852,6 +866,10 @@ def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     multiple of 4 with a halo of 8 block rows (``cpu/bands.py``) computes its rows as
     the whole image does, at any height.
     """
+    if layout is not None:
+        from .cpu.chroma import coarse_chroma_shift_of_pixels
+
+        return coarse_chroma_shift_of_pixels(left, right, layout)
     from .cpu.chroma import coarse_chroma_shift_cpu
 
     return coarse_chroma_shift_cpu(left, right)

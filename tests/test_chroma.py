@@ -94,3 +94,43 @@ def test_a_pair_of_the_wrong_shape_is_an_error():
         coarse_chroma_shift(left, left)
     with pytest.raises(ValueError, match="of one shape"):
         coarse_chroma_shift(np.zeros((8, 8, 3), np.float32), np.zeros((8, 9, 3), np.float32))
+
+
+def _pixels(kind: str, height: int, width: int) -> np.ndarray:
+    """Integer pixels of each layout the planes kernel takes: RGB, RGBA, grey, and 16-bit RGB."""
+    photo = PHOTOS["astronaut"]()[:height, :width]
+    if kind == "rgba":
+        alpha = np.linspace(0, 255, height * width).reshape(height, width, 1).astype(np.uint8)
+        return np.concatenate([photo, alpha], axis=2)
+    if kind == "grey":
+        return photo[..., 1]
+    if kind == "rgb16":
+        return photo.astype(np.uint16) * 257 + 3
+    return photo
+
+
+@pytest.mark.parametrize(
+    ("left_kind", "right_kind"), [("rgb", "rgb"), ("rgba", "rgb"), ("grey", "rgb"), ("rgb16", "rgb"), ("rgba", "rgba")]
+)
+@pytest.mark.parametrize(("height", "width"), [(96, 128), (61, 47), (3, 2)])
+def test_the_term_of_the_pixels_is_the_term_of_their_stacks(left_kind, right_kind, height, width):
+    """With the pair's layout, the term reads the integer pixels, each row's planes computed as it reads
+    them: bit for bit the term of the plane stacks prepare_pair makes, at any size and layout."""
+    from imgdiff_gpu.planes import pair_layout
+
+    left = _pixels(left_kind, height, width)
+    photo = _pixels("rgb", height, width)
+    right = jpeg_roundtrip(photo, 75) if height > 8 else 255 - photo  # a pixel's worth of blocks: any change
+    stacks = prepare_pair(left, right)
+    expected = coarse_chroma_shift(stacks.left.planes, stacks.right.planes)
+    assert expected.any()
+    ours = coarse_chroma_shift(left, right, layout=pair_layout(left, right))
+    assert np.array_equal(ours.view(np.uint32), expected.view(np.uint32))
+
+
+def test_the_term_of_a_grey_layout_is_an_error():
+    from imgdiff_gpu.planes import pair_layout
+
+    grey = np.zeros((8, 8), np.uint8)
+    with pytest.raises(ValueError, match="colour layout"):
+        coarse_chroma_shift(grey, grey, layout=pair_layout(grey, grey))
