@@ -387,6 +387,22 @@ def test_planes_are_the_same_on_every_path(dtype):
     assert np.abs(fast[..., 0] - exact).max() <= np.spacing(np.float32(1.0))  # one rounding, at most an ulp
 
 
+@pytest.mark.parametrize("red", [0, 1, 127, 128, 200, 254, 255])
+def test_the_8_bit_rows_integer_numerators_give_the_general_planes_for_every_green_and_blue(red):
+    """The 8-bit RGB rows sum each numerator in int32 (c/planes.c): for every green and blue at these reds,
+    bit for bit the general loop's planes (which sums them in float64)."""
+    from imgdiff_gpu.cpu.planes import _opaque_rgb_planes_kernel, _planes_kernel
+
+    green, blue = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    rgb = np.stack([np.full_like(green, red), green, blue], axis=-1).astype(np.uint8)
+    for planes in (3, 1):  # every plane, the luma alone
+        general = np.empty((256, 256, planes), np.float32)
+        fast = np.empty_like(general)
+        _planes_kernel(rgb, 255.0, planes == 3, False, general)
+        _opaque_rgb_planes_kernel(rgb, 255.0, fast)
+        assert np.array_equal(fast.view(np.uint32), general.view(np.uint32))
+
+
 def test_ssim_histogram_counts_as_its_definition():
     """The compiled CPU histogram against floor((s + 1) * 128) and bincount, edges and ignored pixels included."""
     from imgdiff_gpu.detection import ssim_histogram

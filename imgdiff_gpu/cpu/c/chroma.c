@@ -49,14 +49,16 @@ typedef struct {
     float *column_fraction;
 } job_t;
 
-/* d = left - right of plane 1 + c at pixel x of a row (P planes a pixel). */
-#define DELTA(x, c) (left[(x) * planes + 1 + (c)] - right[(x) * planes + 1 + (c)])
+/* d = left - right of chroma plane c at pixel x of a row (`planes` floats a pixel, Cr at `chroma`). */
+#define DELTA(x, c) (left[(x) * planes + chroma + (c)] - right[(x) * planes + chroma + (c)])
 
-/* Step 1 for block row i: means[i, :, 0..1]. `planes_row`: 2 x width x planes floats, where the
- * planes come from the pixels. */
+/* Step 1 for block row i: means[i, :, 0..1]. `planes_row`: 3 x width x planes floats, where the
+ * planes come from the pixels (the two rows' chroma, and a row's planes for chroma_of_row). */
 IMGDIFF_CLONES static void block_means_row(const job_t *job, Py_ssize_t i, float *planes_row)
 {
-    const Py_ssize_t w = job->small_width, planes = job->planes, width = job->width;
+    const Py_ssize_t w = job->small_width, width = job->width;
+    /* a stack's row: its planes, Cr first after the luma; a row computed from the pixels: Cr, Cb */
+    const Py_ssize_t planes = job->left != NULL ? job->planes : 2, chroma = job->left != NULL ? 1 : 0;
     const Py_ssize_t first = i * COARSE, last = i == job->small_height - 1 ? job->height : first + COARSE;
     const Py_ssize_t last_start = (w - 1) * COARSE; /* the last block takes the columns left over */
     const float inv_last = (float)(1.0 / (double)(width - last_start));
@@ -66,9 +68,10 @@ IMGDIFF_CLONES static void block_means_row(const job_t *job, Py_ssize_t i, float
         if (job->left != NULL) {
             left = job->left + y * width * planes, right = job->right + y * width * planes;
         } else {
-            planes_of_row(&job->left_pixels, y, planes_row);
-            planes_of_row(&job->right_pixels, y, planes_row + width * planes);
-            left = planes_row, right = planes_row + width * planes;
+            float *whole_row = planes_row + 4 * width;
+            chroma_of_row(&job->left_pixels, y, planes_row, whole_row);
+            chroma_of_row(&job->right_pixels, y, planes_row + 2 * width, whole_row);
+            left = planes_row, right = planes_row + 2 * width;
         }
         const int add = y != first;
         for (Py_ssize_t j = 0; j < w - 1; j++) {
@@ -266,7 +269,8 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    const size_t row_floats = 2 * (size_t)(job.width * job.planes); /* one pixel row's planes of both sides */
+    /* a pixel row's chroma of both sides, and one side's planes (block_means_row) */
+    const size_t row_floats = (size_t)(job.width * (4 + job.planes));
     if (from_pixels) {
         planes_rows = malloc(sizeof(float) * row_floats * (size_t)threads);
     }
