@@ -31,7 +31,7 @@ import numpy as np
 from .options import SENSITIVITY_PRESETS
 
 if TYPE_CHECKING:
-    from .planes import PairLayout, PixelPair, StackPair
+    from .planes import PixelPair
 
 
 @dataclass(frozen=True)
@@ -309,19 +309,10 @@ def changed_pixels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return delta.max(axis=2) > 0 if planes > 1 else delta[..., 0] > 0
 
 
-def reads_whole_planes(thresholds: Thresholds, *, antialiasing: bool) -> bool:
+def reads_whole_planes(thresholds: Thresholds, *, antialiasing: bool, colour: bool) -> bool:
     """Whether :func:`difference_mask` reads every plane of a pair whole (its stacks), not only the luma:
-    ``exact`` and ``antialiasing`` (the coarse chroma term of a colour pair reads the pixels, each row's
-    planes computed as it reads them: :func:`_coarse_chroma_of`)."""
-    return thresholds.exact or antialiasing
-
-
-def _coarse_chroma_of(pair: PixelPair | StackPair) -> np.ndarray:
-    """:func:`coarse_chroma_shift` of a colour pair: of its stacks where a rule has made them, else of its
-    pixels, the same values."""
-    if pair.has_stacks:
-        return coarse_chroma_shift(*pair.stacks)
-    return coarse_chroma_shift(pair.left, pair.right, layout=pair.layout)
+    ``exact``, ``antialiasing`` and the coarse chroma term of a colour pair."""
+    return thresholds.exact or antialiasing or (thresholds.coarse_chroma is not None and colour)
 
 
 def difference_mask(
@@ -344,6 +335,7 @@ def difference_mask(
     ``pixels``: the pair's pixels instead of its stacks (``left`` and ``right`` None): each
     rule reads the planes it needs from them (:class:`imgdiff_gpu.planes.PixelPair`), the same values.
     """
+    from .cpu.rules import abs_peaks
     from .cpu.scratch import scratch
     from .planes import StackPair
 
@@ -364,7 +356,7 @@ def difference_mask(
             left_luma, right_luma = pair.luma
         coarse = None
         if thresholds.coarse_chroma is not None and pair.colour:
-            coarse = _coarse_chroma_of(pair) / thresholds.coarse_chroma
+            coarse = coarse_chroma_shift(*pair.stacks) / thresholds.coarse_chroma
         bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
         # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
         shift, line = (known.shift, known.line) if known is not None else (None, None)
@@ -376,7 +368,10 @@ def difference_mask(
         if thresholds.line and line is None:
             ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)
             line = line_over_threshold(shift, weights, thresholds, ratio)
-        masking, luma_scale = _masking_where_it_counts(left_luma, right_luma, weights, thresholds, shift, line)
+        row_peaks = None if shift is None or thresholds.masking <= 0 else abs_peaks(shift)[0]
+        masking, luma_scale = _masking_where_it_counts(
+            left_luma, right_luma, weights, thresholds, shift, line, row_peaks=row_peaks
+        )
         if line is not None and masking is not None:
             line /= masking  # as line_shift does
         if line is not None:
@@ -395,6 +390,9 @@ def difference_mask(
             coarse=coarse,
             luma_offset=bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
             layout=pair.layout if from_pixels else None,
+            # the rows where the luma term may reach the weak cut-off: its scale (the masking, >= 1)
+            # only divides it, so elsewhere it stays below, as _masking_where_it_counts has it
+            luma_rows=None if row_peaks is None else _reaching(row_peaks, thresholds.luma_shift),
         )
         if valid is not None:
             levels[~valid] = 0  # the strength of an ignored pixel is 0
@@ -416,6 +414,8 @@ def _masking_where_it_counts(
     thresholds: Thresholds,
     shift: np.ndarray | None,
     line: np.ndarray | None,
+    *,
+    row_peaks: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(:func:`contrast_masking`, :func:`luma_threshold_scale`) on the rows where they can change a
     pixel's level, 1 elsewhere; (None, None) without masking.
@@ -429,7 +429,8 @@ def _masking_where_it_counts(
     the window's reach of rows around it: the same values as those rows of the whole): 19-63 %
     of a 720p frame's rows between two encodes (``benchmarks/video_set.py``'s seed 2026).
     ``shift``: ``w * dY`` with the pair's offset removed (:func:`luma_shift_map`); ``line``:
-    :func:`line_over_threshold` of it, or None.
+    :func:`line_over_threshold` of it, or None. ``row_peaks``: the largest ``|shift|`` of each row,
+    where already known.
     """
     from .cpu.rules import abs_peaks
     from .cpu.scratch import scratch
@@ -437,9 +438,8 @@ def _masking_where_it_counts(
     if thresholds.masking <= 0:
         return None, None
     row_factors, column_factors = border_factors(shift, left_luma.shape, weights, thresholds)
+    hot = _reaching(abs_peaks(shift)[0] if row_peaks is None else row_peaks, thresholds.luma_shift)
     reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
-    peaks = abs_peaks(shift)[0] / np.float32(thresholds.luma_shift)
-    hot = peaks >= reach
     if line is not None:
         hot |= line.max(axis=1) >= reach
     if hot.all():
@@ -453,6 +453,12 @@ def _masking_where_it_counts(
         these = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
         masking[first:last], luma_scale[first:last] = these
     return masking, luma_scale
+
+
+def _reaching(row_peaks: np.ndarray, luma_shift: float) -> np.ndarray:
+    """The rows whose largest ``|w * dY|`` (``row_peaks``, float32) over ``luma_shift`` may reach the weak
+    cut-off, with ``LEVEL_MARGIN`` over the float32 filter's rounding: elsewhere the luma term stays below it."""
+    return row_peaks / np.float32(luma_shift) >= HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
 
 
 def border_factors(
@@ -834,13 +840,8 @@ def coarse_gaussian_taps() -> np.ndarray:
     return taps
 
 
-def coarse_chroma_shift(left: np.ndarray, right: np.ndarray, *, layout: PairLayout | None = None) -> np.ndarray:
+def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """``|(w6 * dCr, w6 * dCb)|`` at full resolution, averaged at the coarse scale.
-
-    ``left`` and ``right``: two H x W x P (P >= 3) float32 plane stacks; with ``layout``
-    (a colour :class:`imgdiff_gpu.planes.PairLayout`), the two images' integer pixels
-    instead, each pixel row's planes computed as it is read: the stacks' values, without
-    the stacks (CPU only).
 
     A wide window averages codec chroma noise (subsampling, ringing at colour
     edges: thin and of both signs) far below a flat colour change of a 30 x 30
@@ -866,10 +867,6 @@ def coarse_chroma_shift(left: np.ndarray, right: np.ndarray, *, layout: PairLayo
     multiple of 4 with a halo of 8 block rows (``cpu/bands.py``) computes its rows as
     the whole image does, at any height.
     """
-    if layout is not None:
-        from .cpu.chroma import coarse_chroma_shift_of_pixels
-
-        return coarse_chroma_shift_of_pixels(left, right, layout)
     from .cpu.chroma import coarse_chroma_shift_cpu
 
     return coarse_chroma_shift_cpu(left, right)

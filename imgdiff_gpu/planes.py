@@ -120,11 +120,11 @@ class PixelPair:
     """Two same-sized images' pixels in their common layout, each plane computed where it is read.
 
     The CPU analysis of a pair that needs no whole plane stack (every preset but ``exact``,
-    without ``antialiasing``) reads the luma whole (the SSIM, the low rules), the planes of the
-    pixels of its regions, and every plane once, row by row, in the strength pass
-    (``cpu/strength.py``) and in ``low``'s coarse chroma term (``cpu/chroma.py``): 8 bytes a
-    pixel of luma instead of 24 of two colour stacks. Every value is the stacks'
-    (:func:`prepare_pair`): a plane value is a function of its pixel alone (``cpu/planes.py``).
+    without ``antialiasing``, and ``low`` only in grey) reads the luma whole (the SSIM, the low
+    rules), the planes of the pixels of its regions, and every plane once, row by row, in the
+    strength pass (``cpu/strength.py``): 8 bytes a pixel of luma instead of 24 of two colour
+    stacks. Every value is the stacks' (:func:`prepare_pair`): a plane value is a function of
+    its pixel alone (``cpu/planes.py``).
     """
 
     def __init__(self, left: np.ndarray, right: np.ndarray, layout: PairLayout | None = None, *, whole: bool = False):

@@ -162,7 +162,7 @@ def analyse_cpu(
         )
     # the planes as each stage reads them: the luma whole, the rest from the pixels (no stacks
     # unless a rule reads every plane whole: planes.PixelPair)
-    whole = reads_whole_planes(thresholds, antialiasing=antialiasing)
+    whole = reads_whole_planes(thresholds, antialiasing=antialiasing, colour=layout.colour)
     pair = PixelPair(left, right, layout, whole=whole)
     left_luma, right_luma = pair.luma
     params = luma_ssim_params(left_luma)

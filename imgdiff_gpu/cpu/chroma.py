@@ -11,15 +11,10 @@ value of a pixel reads only the block rows within 7 of its own, at any size.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..detection import coarse_gaussian_taps
 from .compiled import core
-
-if TYPE_CHECKING:
-    from ..planes import PairLayout
 
 
 def coarse_chroma_shift_cpu(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -33,21 +28,4 @@ def coarse_chroma_shift_cpu(left: np.ndarray, right: np.ndarray) -> np.ndarray:
         )
     out = np.empty(left.shape[:2], dtype=np.float32)
     core.coarse_chroma(left, right, coarse_gaussian_taps(), out)
-    return out
-
-
-def coarse_chroma_shift_of_pixels(left: np.ndarray, right: np.ndarray, layout: PairLayout) -> np.ndarray:
-    """:func:`coarse_chroma_shift_cpu` of the plane stacks of two same-sized integer images in their
-    common colour ``layout`` (:func:`imgdiff_gpu.planes.pair_layout`), without the stacks: each pixel
-    row's planes are computed as the block means read it (``c/planes.c``), the stacks' values."""
-    if not layout.colour:
-        raise ValueError("coarse_chroma_shift_of_pixels needs a colour layout: a grey pair has no chroma")
-    if left.shape[:2] != right.shape[:2]:
-        raise ValueError(
-            f"coarse_chroma_shift_of_pixels needs two images of one size, got {left.shape} and {right.shape}"
-        )
-    left, right = (np.ascontiguousarray(side.reshape(*side.shape[:2], -1)) for side in (left, right))
-    out = np.empty(left.shape[:2], dtype=np.float32)
-    sources = (layout.left_scale, layout.right_scale, layout.colour, layout.alpha)
-    core.coarse_chroma(left, right, coarse_gaussian_taps(), out, sources)
     return out

@@ -23,10 +23,6 @@
  * So a pixel's value reads the block rows within 7 of its own (1 of the interpolation, 6 of the
  * Gaussian), and those read only their own pixel rows: a band of rows starting on a multiple of
  * 4, with a halo of 8 block rows each side, computes its kept rows as the whole image does.
- *
- * Given the two images' integer pixels and their layout instead of plane stacks, step 1 computes
- * each pixel row's planes as it reads the row (planes.c, the values of plane_stack), so the term
- * of a colour pair needs no stack of 12 bytes a pixel (video's 'low' compares no other plane whole).
  */
 #include "core.h"
 
@@ -40,8 +36,7 @@ static const float FRACTION[COARSE] = {0.625f, 0.875f, 0.125f, 0.375f};
 IMGDIFF_INLINE Py_ssize_t first_block(Py_ssize_t p) { return (p + 2) / COARSE - 1; }
 
 typedef struct {
-    const float *left, *right; /* NULL: the planes come from left_pixels and right_pixels */
-    plane_source left_pixels, right_pixels;
+    const float *left, *right;
     Py_ssize_t height, width, planes, small_height, small_width;
     const float *taps;
     float *means, *along, *magnitude, *wide, *out;
@@ -49,30 +44,19 @@ typedef struct {
     float *column_fraction;
 } job_t;
 
-/* d = left - right of chroma plane c at pixel x of a row (`planes` floats a pixel, Cr at `chroma`). */
-#define DELTA(x, c) (left[(x) * planes + chroma + (c)] - right[(x) * planes + chroma + (c)])
+/* d = left - right of plane 1 + c at pixel x of a row (P planes a pixel). */
+#define DELTA(x, c) (left[(x) * planes + 1 + (c)] - right[(x) * planes + 1 + (c)])
 
-/* Step 1 for block row i: means[i, :, 0..1]. `planes_row`: 3 x width x planes floats, where the
- * planes come from the pixels (the two rows' chroma, and a row's planes for chroma_of_row). */
-IMGDIFF_CLONES static void block_means_row(const job_t *job, Py_ssize_t i, float *planes_row)
+/* Step 1 for block row i: means[i, :, 0..1]. */
+IMGDIFF_CLONES static void block_means_row(const job_t *job, Py_ssize_t i)
 {
-    const Py_ssize_t w = job->small_width, width = job->width;
-    /* a stack's row: its planes, Cr first after the luma; a row computed from the pixels: Cr, Cb */
-    const Py_ssize_t planes = job->left != NULL ? job->planes : 2, chroma = job->left != NULL ? 1 : 0;
+    const Py_ssize_t w = job->small_width, planes = job->planes, width = job->width;
     const Py_ssize_t first = i * COARSE, last = i == job->small_height - 1 ? job->height : first + COARSE;
     const Py_ssize_t last_start = (w - 1) * COARSE; /* the last block takes the columns left over */
     const float inv_last = (float)(1.0 / (double)(width - last_start));
     float *means = job->means + i * w * 2;
     for (Py_ssize_t y = first; y < last; y++) {
-        const float *left, *right;
-        if (job->left != NULL) {
-            left = job->left + y * width * planes, right = job->right + y * width * planes;
-        } else {
-            float *whole_row = planes_row + 4 * width;
-            chroma_of_row(&job->left_pixels, y, planes_row, whole_row);
-            chroma_of_row(&job->right_pixels, y, planes_row + 2 * width, whole_row);
-            left = planes_row, right = planes_row + 2 * width;
-        }
+        const float *left = job->left + y * width * planes, *right = job->right + y * width * planes;
         const int add = y != first;
         for (Py_ssize_t j = 0; j < w - 1; j++) {
             const Py_ssize_t x = j * COARSE;
@@ -203,41 +187,20 @@ IMGDIFF_CLONES static void heighten_row(const job_t *job, Py_ssize_t y)
 
 PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
 {
-    PyObject *oleft, *oright, *otaps, *oout, *olayout = Py_None;
-    if (!PyArg_ParseTuple(args, "OOOO|O", &oleft, &oright, &otaps, &oout, &olayout)) {
+    PyObject *oleft, *oright, *otaps, *oout;
+    if (!PyArg_ParseTuple(args, "OOOO", &oleft, &oright, &otaps, &oout)) {
         return NULL;
     }
-    /* (left scale, right scale, colour, alpha): left and right are integer pixels */
-    plane_source sources[2];
-    memset(sources, 0, sizeof sources);
-    const int from_pixels = olayout != Py_None;
-    if (from_pixels && !PyArg_ParseTuple(olayout, "ddpp", &sources[0].scale, &sources[1].scale, &sources[0].colour,
-                                         &sources[0].alpha)) {
-        return NULL;
-    }
-    sources[1].colour = sources[0].colour, sources[1].alpha = sources[0].alpha;
     array_t a[4] = {0};
     PyObject *result = NULL;
-    float *scratch = NULL, *planes_rows = NULL;
+    float *scratch = NULL;
     Py_ssize_t *first_column = NULL;
     static const elem_t F32[] = {ELEM_F32};
     if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
         get_array(otaps, &a[2], "taps", 1, 0, 0) < 0 || get_array(oout, &a[3], "out", 2, 1, 0) < 0 ||
+        expect_type(&a[0], "left", F32, 1) < 0 || expect_type(&a[1], "right", F32, 1) < 0 ||
         expect_type(&a[2], "taps", F32, 1) < 0 || expect_type(&a[3], "out", F32, 1) < 0 ||
-        expect_shape(&a[3], "out", a[0].view.shape, 2) < 0) {
-        goto done;
-    }
-    if (from_pixels) {
-        if (plane_source_of(&a[0], &sources[0]) < 0 || plane_source_of(&a[1], &sources[1]) < 0 ||
-            expect_shape(&a[1], "right", a[0].view.shape, 2) < 0) {
-            goto done;
-        }
-        if (!sources[0].colour) {
-            PyErr_SetString(PyExc_ValueError, "coarse_chroma: the layout must be a colour one");
-            goto done;
-        }
-    } else if (expect_type(&a[0], "left", F32, 1) < 0 || expect_type(&a[1], "right", F32, 1) < 0 ||
-               expect_shape(&a[1], "right", a[0].view.shape, 3) < 0) {
+        expect_shape(&a[1], "right", a[0].view.shape, 3) < 0 || expect_shape(&a[3], "out", a[0].view.shape, 2) < 0) {
         goto done;
     }
     const Py_ssize_t taps_shape[1] = {TAPS};
@@ -245,13 +208,11 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
         goto done;
     }
     job_t job = {
-        .left = from_pixels ? NULL : a[0].view.buf,
-        .right = from_pixels ? NULL : a[1].view.buf,
-        .left_pixels = sources[0],
-        .right_pixels = sources[1],
+        .left = a[0].view.buf,
+        .right = a[1].view.buf,
         .height = a[0].view.shape[0],
         .width = a[0].view.shape[1],
-        .planes = from_pixels ? sources[0].planes : a[0].view.shape[2],
+        .planes = a[0].view.shape[2],
         .taps = a[2].view.buf,
         .out = a[3].view.buf,
     };
@@ -265,16 +226,7 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
     job.small_height = h, job.small_width = w;
     scratch = malloc(sizeof(float) * (size_t)(h * w * 5 + (h + 1) * job.width));
     first_column = malloc(sizeof(Py_ssize_t) * (size_t)job.width);
-    int threads = 1;
-#ifdef _OPENMP
-    threads = omp_get_max_threads();
-#endif
-    /* a pixel row's chroma of both sides, and one side's planes (block_means_row) */
-    const size_t row_floats = (size_t)(job.width * (4 + job.planes));
-    if (from_pixels) {
-        planes_rows = malloc(sizeof(float) * row_floats * (size_t)threads);
-    }
-    if (scratch == NULL || first_column == NULL || (from_pixels && planes_rows == NULL)) {
+    if (scratch == NULL || first_column == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -285,14 +237,9 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel
     {
-        int thread = 0;
-#ifdef _OPENMP
-        thread = omp_get_thread_num();
-#endif
-        float *planes_row = from_pixels ? planes_rows + row_floats * (size_t)thread : NULL;
 #pragma omp for schedule(static)
         for (Py_ssize_t i = 0; i < h; i++) {
-            block_means_row(&job, i, planes_row);
+            block_means_row(&job, i);
         }
 #pragma omp for schedule(static)
         for (Py_ssize_t i = 0; i < h; i++) {
@@ -315,7 +262,6 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     free(scratch);
-    free(planes_rows);
     free(first_column);
     release_arrays(a, 4);
     return result;

@@ -97,9 +97,6 @@ typedef struct {
 int plane_source_of(const array_t *pixels, plane_source *source);
 /* Row i's planes (width x planes float32) into `out`: the values plane_stack gives. */
 void planes_of_row(const plane_source *source, Py_ssize_t i, float *out);
-/* Row i's chroma (width x 2 float32: Cr, Cb) of a colour source into `out`: planes 1 and 2 of
- * planes_of_row, bit for bit; `planes_row` (width x planes floats) is scratch for layouts it reads whole. */
-void chroma_of_row(const plane_source *source, Py_ssize_t i, float *out, float *planes_row);
 
 /* One past the last row of strip `strip` of `rows` rows each, in an image of `height` rows. */
 IMGDIFF_INLINE Py_ssize_t strip_end(Py_ssize_t strip, Py_ssize_t rows, Py_ssize_t height)

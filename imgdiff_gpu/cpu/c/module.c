@@ -222,8 +222,7 @@ static PyMethodDef METHODS[] = {
      "frame_steps(left, right, reach, to_luma, luma_left, luma_right, steps, factor, sums): luma planes, per-row "
      "steps and (sums not None) per block the sums of the RGB differences."},
     {"coarse_chroma", core_coarse_chroma, METH_VARARGS,
-     "coarse_chroma(left, right, taps, out[, layout]): the coarse chroma shift of two plane stacks into out; with "
-     "layout (left scale, right scale, colour, alpha), of two images' integer pixels."},
+     "coarse_chroma(left, right, taps, out): the coarse chroma shift of two plane stacks into out."},
     {"block_differences", core_block_differences, METH_VARARGS,
      "block_differences(left, right, factor, sums): per block of two RGB frames, the sums of their differences."},
     {"contrast_scale", core_contrast_scale, METH_VARARGS,

@@ -66,27 +66,6 @@ typedef struct {
         } \
     } while (0)
 
-/* OPAQUE_RGB_ROW and OPAQUE_RGB_LUMA_ROW for 8-bit pixels: each numerator (below 2**27 in magnitude)
- * summed in int32 lanes, eight at a time, then the same double product (and sum): the same values. */
-#define OPAQUE_RGB_U8_ROW() \
-    do { \
-        const uint8_t *row = (const uint8_t *)job->pixels + i * width * 3; \
-        for (Py_ssize_t j = 0; j < width; j++) { \
-            const int32_t r = row[3 * j], g = row[3 * j + 1], b = row[3 * j + 2]; \
-            out[3 * j] = (float)((double)(299 * r + 587 * g + 114 * b) * to_luma); \
-            out[3 * j + 1] = (float)(0.5 + (double)(713 * (701 * r - 587 * g - 114 * b)) * to_chroma); \
-            out[3 * j + 2] = (float)(0.5 + (double)(564 * (886 * b - 299 * r - 587 * g)) * to_chroma); \
-        } \
-    } while (0)
-#define OPAQUE_RGB_U8_LUMA_ROW() \
-    do { \
-        const uint8_t *row = (const uint8_t *)job->pixels + i * width * 3; \
-        for (Py_ssize_t j = 0; j < width; j++) { \
-            const int32_t r = row[3 * j], g = row[3 * j + 1], b = row[3 * j + 2]; \
-            out[j] = (float)((double)(299 * r + 587 * g + 114 * b) * to_luma); \
-        } \
-    } while (0)
-
 IMGDIFF_CLONES void planes_of_row(const plane_source *job, Py_ssize_t i, float *out)
 {
     const Py_ssize_t width = job->width;
@@ -94,7 +73,7 @@ IMGDIFF_CLONES void planes_of_row(const plane_source *job, Py_ssize_t i, float *
     if (!job->general && channels == 3 && !job->colour && !job->alpha) {
         const double to_luma = 1.0 / (1000.0 * job->scale);
         if (job->type == ELEM_U8) {
-            OPAQUE_RGB_U8_LUMA_ROW();
+            OPAQUE_RGB_LUMA_ROW(uint8_t);
         } else {
             OPAQUE_RGB_LUMA_ROW(uint16_t);
         }
@@ -103,7 +82,7 @@ IMGDIFF_CLONES void planes_of_row(const plane_source *job, Py_ssize_t i, float *
     if (!job->general && channels == 3 && job->colour && !job->alpha) {
         const double to_luma = 1.0 / (1000.0 * job->scale), to_chroma = 1.0 / (1e6 * job->scale);
         if (job->type == ELEM_U8) {
-            OPAQUE_RGB_U8_ROW();
+            OPAQUE_RGB_ROW(uint8_t);
         } else {
             OPAQUE_RGB_ROW(uint16_t);
         }
@@ -116,30 +95,6 @@ IMGDIFF_CLONES void planes_of_row(const plane_source *job, Py_ssize_t i, float *
         GENERAL_ROW(uint8_t);
     } else {
         GENERAL_ROW(uint16_t);
-    }
-}
-
-/* Row i's chroma (width x 2 float32: Cr, Cb) into `out`: planes 1 and 2 of planes_of_row. For opaque
- * 8-bit RGB the numerators 713 (1000 R - N) and 564 (1000 B - N) are integers below 2**27, summed in
- * int32 lanes, then the same double product and sum as planes_of_row's; elsewhere its row, copied. */
-IMGDIFF_CLONES void chroma_of_row(const plane_source *job, Py_ssize_t i, float *out, float *planes_row)
-{
-    const Py_ssize_t width = job->width;
-    if (!job->general && job->channels == 3 && job->colour && !job->alpha && job->type == ELEM_U8) {
-        const double to_chroma = 1.0 / (1e6 * job->scale);
-        const uint8_t *row = (const uint8_t *)job->pixels + i * width * 3;
-        for (Py_ssize_t j = 0; j < width; j++) {
-            const int32_t r = row[3 * j], g = row[3 * j + 1], b = row[3 * j + 2];
-            const int32_t cr = 713 * (701 * r - 587 * g - 114 * b), cb = 564 * (886 * b - 299 * r - 587 * g);
-            out[2 * j] = (float)(0.5 + (double)cr * to_chroma);
-            out[2 * j + 1] = (float)(0.5 + (double)cb * to_chroma);
-        }
-        return;
-    }
-    planes_of_row(job, i, planes_row);
-    for (Py_ssize_t j = 0; j < width; j++) {
-        out[2 * j] = planes_row[j * job->planes + 1];
-        out[2 * j + 1] = planes_row[j * job->planes + 2];
     }
 }
 
