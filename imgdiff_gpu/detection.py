@@ -390,9 +390,7 @@ def difference_mask(
             coarse=coarse,
             luma_offset=bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
             layout=pair.layout if from_pixels else None,
-            # the rows where the luma term may reach the weak cut-off: its scale (the masking, >= 1)
-            # only divides it, so elsewhere it stays below, as _masking_where_it_counts has it
-            luma_rows=None if row_peaks is None else _reaching(row_peaks, thresholds.luma_shift),
+            luma_rows=_luma_rows(shift, luma_scale, row_peaks, thresholds),
         )
         if valid is not None:
             levels[~valid] = 0  # the strength of an ignored pixel is 0
@@ -453,6 +451,26 @@ def _masking_where_it_counts(
         these = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
         masking[first:last], luma_scale[first:last] = these
     return masking, luma_scale
+
+
+def _luma_rows(
+    shift: np.ndarray | None, luma_scale: np.ndarray | None, row_peaks: np.ndarray | None, thresholds: Thresholds
+) -> np.ndarray | None:
+    """The rows where the luma term ``|w * dY| / (t_luma * luma_scale)`` may reach the weak cut-off (for
+    :func:`imgdiff_gpu.cpu.strength.strength_levels_map`), or None (every row).
+
+    ``luma_scale`` (>= 1) is 1 on the rows whose largest ``|shift|`` (``row_peaks``) cannot reach it
+    (:func:`_masking_where_it_counts`); on the others the rows' largest ``|shift| / luma_scale``
+    decides. Codec noise peaks where the contrast both frames share is high, so the masking keeps
+    most of those rows below it too.
+    """
+    from .cpu.rules import abs_peaks
+
+    if shift is None or row_peaks is None:
+        return None
+    if luma_scale is None:
+        return _reaching(row_peaks, thresholds.luma_shift)
+    return _reaching(abs_peaks(shift, luma_scale)[0], thresholds.luma_shift)
 
 
 def _reaching(row_peaks: np.ndarray, luma_shift: float) -> np.ndarray:

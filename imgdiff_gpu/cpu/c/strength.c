@@ -229,9 +229,9 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
     uint8_t *changed = near_row + rows * width;                 /* stride */
     uint8_t *near = changed + stride;                           /* width */
     double *largest = (double *)(((uintptr_t)(near + width) + 15) & ~(uintptr_t)15); /* rows */
-    uint8_t *need_rows = (uint8_t *)(largest + rows);    /* 3 x strip rows: per output row, per kind below */
-    uint8_t *along_rows = need_rows + 3 * job->strip_rows; /* 3 x rows: per input row */
-    float *planes_row = (float *)(((uintptr_t)(along_rows + 3 * rows) + 15) & ~(uintptr_t)15); /* 2 x width x planes */
+    uint8_t *need_rows = (uint8_t *)(largest + rows);    /* 4 x strip rows: per output row, per kind below */
+    uint8_t *along_rows = need_rows + 4 * job->strip_rows; /* 4 x rows: per input row */
+    float *planes_row = (float *)(((uintptr_t)(along_rows + 4 * rows) + 15) & ~(uintptr_t)15); /* 2 x width x planes */
     if (!any_change(job, top - NEAR, bottom + NEAR, halo, row, stride, changed, planes_row)) {
         /* every pixel's strength +0 (as combine_row masks it), or that value's level */
         const float zero = 0.0f;
@@ -258,11 +258,18 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
      *    (weights > 0, summing to 1), so at most the largest |(dCr, dCb)| of the input rows it reads;
      *    where that stays below, dCr and dCb are not filtered (between two encodes of a video, codec
      *    noise reaches it on a few % of the rows). From the pixels the planes would be computed
-     *    twice for it, as much as the filtering it saves: there, every row's chroma is filtered. */
+     *    twice for it, as much as the filtering it saves: there, every row's chroma is filtered.
+     * An output row where none of these terms, nor the coarse evidence, may reach it (and the pair has
+     * no opacity) has level 0 throughout, as a pixel with no changed pixel near has: it is written so,
+     * and the input rows that only such rows read are not even loaded. */
     const int texture = 1, chroma = 2; /* the quantities of |dY| and dCr (dCb follows) */
     const int strip_height = (int)(bottom - top);
-    uint8_t *need[3] = {need_rows, need_rows + job->strip_rows, need_rows + 2 * job->strip_rows};
-    uint8_t *along[3] = {along_rows, along_rows + rows, along_rows + 2 * rows};
+    const int any_term = 3; /* need[3], along[3]: any term at all (the row's level may be other than 0) */
+    uint8_t *need[4], *along[4];
+    for (int q = 0; q < 4; q++) {
+        need[q] = need_rows + q * job->strip_rows, along[q] = along_rows + q * rows;
+    }
+    const int alpha = planes == 2 || planes == 4;
     const int levels_only = job->levels != NULL, colour = planes >= 3;
     const double below_low = (double)job->level_low * (1.0 - 1e-6);
     for (int i = 0; i < strip_height; i++) {
@@ -288,16 +295,33 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
             need[chroma][i] = !(reach < below_low); /* NaN: not below */
         }
     }
-    for (int q = 0; q < 3; q++) { /* input row i is read by output rows i - halo - radius .. i - halo + radius */
+    for (int i = 0; i < strip_height; i++) {
+        int coarse = 0;
+        if (job->coarse != NULL) {
+            const float *coarse_row = job->coarse + (top + i) * width;
+            for (Py_ssize_t j = 0; j < width && !coarse; j++) {
+                coarse = !((double)coarse_row[j] < below_low); /* NaN: not below */
+            }
+        }
+        need[any_term][i] = (uint8_t)(!levels_only || alpha || coarse || need[0][i] || need[texture][i] || need[chroma][i]);
+    }
+    for (int q = 0; q < 4; q++) {
+        /* input row i is filtered for output rows i - halo - radius .. i - halo + radius, and loaded (the
+         * filters, and the changed pixels within NEAR) for output rows i - 2 halo .. i */
+        const Py_ssize_t before = q == any_term ? 2 * halo : halo + radius, after = q == any_term ? 0 : radius - halo;
         for (Py_ssize_t i = 0; i < rows; i++) {
             uint8_t any = 0;
-            for (Py_ssize_t o = i - halo - radius; o <= i - halo + radius; o++) {
+            for (Py_ssize_t o = i - before; o <= i + after; o++) {
                 any |= o >= 0 && o < strip_height && need[q][o];
             }
             along[q][i] = any;
         }
     }
+    const uint8_t level_of_zero = (uint8_t)((0.0f >= job->level_low) + (0.0f >= job->level_high));
     for (Py_ssize_t i = 0; i < rows; i++) {
+        if (!along[any_term][i]) {
+            continue; /* read by no output row that computes a level */
+        }
         load_differences(job, reflect(top - halo + i, height), halo, row, stride, changed, planes_row);
         const int offset = halo - radius; /* the filter reads from the halo the window needs */
         for (int q = 0; q < quantities; q++) {
@@ -319,6 +343,10 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
         }
     }
     for (Py_ssize_t i = 0; i < bottom - top; i++) {
+        if (!need[any_term][i]) {
+            memset(job->levels + (top + i) * width, level_of_zero, width);
+            continue;
+        }
         const Py_ssize_t first = i + halo - radius;
         for (int q = 0; q < quantities; q++) {
             const int kind = q < chroma ? q : colour && q < 4 ? chroma : -1;
@@ -457,7 +485,7 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     const size_t rows = job.strip_rows + 2 * halo;
     const size_t work_bytes = q * width * sizeof(double) + q * rows * width * sizeof(float) +
                               q * stride * sizeof(double) + rows * width + stride + width + 15 +
-                              rows * sizeof(double) + 3 * (size_t)job.strip_rows + 3 * rows + 15 +
+                              rows * sizeof(double) + 4 * (size_t)job.strip_rows + 4 * rows + 15 +
                               (job.from_pixels ? 2 * width * job.planes * sizeof(float) : 0);
     const Py_ssize_t strips = (job.height + job.strip_rows - 1) / job.strip_rows;
     if (run_strips(&job, strips, work_bytes, strength_strip_of) < 0) {
