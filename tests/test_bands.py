@@ -353,7 +353,7 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
         lines.append(real_line(*args, **options))
         return lines[-1]
 
-    def whole_masking(left_luma, right_luma, weights, thresholds, shift, line):
+    def whole_masking(left_luma, right_luma, weights, thresholds, shift, line, **_):
         factors = detection.border_factors(shift, left_luma.shape, weights, thresholds)
         return detection._masking_and_scale(left_luma, right_luma, weights, thresholds, factors=factors)
 
