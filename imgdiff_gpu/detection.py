@@ -62,6 +62,10 @@ class Thresholds:
     border_noise: bool = False
     """Whether the window's noise factor at the borders is the pair's measured one where that is larger
     (:func:`imgdiff_gpu.border_noise.measured_window_factors`)."""
+    luma_factor: float = 1.0
+    """The window's luma threshold times this, and that alone (the line evidence, the offset and the
+    contrast masking per unit of ``luma_shift`` keep theirs): a video clip's noise factor
+    (:mod:`imgdiff_gpu.clip_noise`), 1 everywhere else."""
 
     @property
     def adapts_to_noise(self) -> bool:
@@ -279,7 +283,7 @@ def evidence_levels(
 
 def _strength_settings(thresholds: Thresholds, ssim_threshold: float) -> dict:
     return dict(
-        luma=thresholds.luma_shift,
+        luma=thresholds.luma_shift * thresholds.luma_factor,
         chroma=thresholds.chroma_shift,
         texture=thresholds.texture,
         ssim_threshold=ssim_threshold,

@@ -82,8 +82,12 @@ FIRST_PAUSE, LONGEST_PAUSE = 8, 64
 class FrameScreen:
     """Screens same-sized RGB uint8 frame pairs against one set of thresholds and ignored pixels."""
 
-    def __init__(self, shape: tuple[int, int], thresholds: Thresholds, ignore: np.ndarray | None = None):
+    def __init__(
+        self, shape: tuple[int, int], thresholds: Thresholds, ignore: np.ndarray | None = None, *, peaks: bool = False
+    ):
+        """``peaks``: also measure each pair's noise peak (:meth:`measure_with_peak`)."""
         self.shape = tuple(shape)
+        self.peaks = peaks
         self.thresholds = thresholds
         self.params = luma_ssim_params(np.empty(shape, dtype=np.float32))
         self.ignore = ignore
@@ -141,8 +145,17 @@ class FrameScreen:
         """:meth:`measure`, and for a pair it cannot clear what it computed that the full comparison
         needs too (None where it decided before the SSIM pass): hand it over with
         :func:`imgdiff_gpu.cpu.analysis.screened`."""
+        return self.measure_with_peak(left, right)[:2]
+
+    def measure_with_peak(
+        self, left: np.ndarray, right: np.ndarray
+    ) -> tuple[float | None, ScreenedPair | None, float | None]:
+        """:meth:`measure_keeping`, and the pair's noise peak (:func:`imgdiff_gpu.clip_noise.frame_peak`,
+        from the pass's shift; None where the screen decided before its SSIM pass or was built without
+        ``peaks``), which needs the same luma planes and shift: cleared or not, a pair's peak is then
+        this one, equal to the full comparison's up to the float rounding of the two shifts (~1e-6)."""
         if not self._fits(left, right):
-            return None, None
+            return None, None, None
         return self._screen_keeping(left, right)
 
     def _fits(self, left: np.ndarray, right: np.ndarray) -> bool:
@@ -151,7 +164,9 @@ class FrameScreen:
     def _screen(self, left: np.ndarray, right: np.ndarray) -> float | None:
         return self._screen_keeping(left, right)[0]
 
-    def _screen_keeping(self, left: np.ndarray, right: np.ndarray) -> tuple[float | None, ScreenedPair | None]:
+    def _screen_keeping(
+        self, left: np.ndarray, right: np.ndarray
+    ) -> tuple[float | None, ScreenedPair | None, float | None]:
         from .cpu.scratch import scratch
         from .cpu.screen import frame_steps, sampled_line_noise_ratio
         from .cpu.ssim import ssim_map_and_screen
@@ -170,17 +185,18 @@ class FrameScreen:
         )
         if channel_step == 0:
             # every pixel a counted one's window reads is the same, so SSIM's numerator and
-            # denominator are the same expressions there: every counted value is exactly 1
-            return 1.0, None
+            # denominator are the same expressions there: every counted value is exactly 1 (and the
+            # luma shift 0)
+            return 1.0, None, 0.0
         if t.exact or chroma_step >= t.chroma_shift * (1.0 - MARGIN):
-            return None, None  # decided without the SSIM pass (the bounds below need none for these)
+            return None, None, None  # decided without the SSIM pass (the bounds below need none for these)
         # the coarse term reads ~6 px beyond a pixel on its 4x grid, further than the counted pixels'
         # reach that chroma_step covers: with ignored pixels, a change they hide can still mark
         # counted ones, so the bound (over the whole frame) is computed whatever the step
         if t.coarse_chroma is not None and (self.ignore is not None or chroma_step >= t.coarse_chroma * (1.0 - MARGIN)):
             means = None if sums is None else sums * (1.0 / COARSE_FACTOR**2)
             if coarse_chroma_bound(left, right, means=means) >= t.coarse_chroma * (1.0 - MARGIN):
-                return None, None
+                return None, None, None
         # the pair's offset b: from the block sums (bit for bit the luma's, where the full path's are
         # float32's: the same up to rounding, ~1e-7, as every bound below), else as the full path has it
         bias = block_luma_bias(sums, t) if sums is not None else luma_bias(luma_left, luma_right, t)
@@ -198,12 +214,19 @@ class FrameScreen:
             factors=window_noise_factors(self.shape, p.weights),
             shift=shift,
         )
+        peak = None
+        if self.peaks:
+            from .clip_noise import frame_peak
 
-        def not_cleared() -> tuple[None, ScreenedPair]:
+            peak = frame_peak(
+                luma_left, luma_right, shift, p.weights, t, counted=self.counted, row_peaks=bounds.peaks[0]
+            )
+
+        def not_cleared() -> tuple[None, ScreenedPair, float | None]:
             # the full comparison takes the map and the exact offset; it computes the shift and
             # the line noise ratio itself (the screen's are its own, equal only up to rounding)
             exact = luma_bias(luma_left, luma_right, t) if sums is not None else bias
-            return None, ScreenedPair(left, right, t, ssim_map, p, LumaEvidence(exact))
+            return None, ScreenedPair(left, right, t, ssim_map, p, LumaEvidence(exact)), peak
 
         # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
         luma_step += abs(bias)
@@ -216,7 +239,7 @@ class FrameScreen:
                 largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, bounds.peaks)
                 if largest >= 1.0 - MARGIN:
                     return not_cleared()
-        return score_of(ssim_map, p.crop, self.ignore), None
+        return score_of(ssim_map, p.crop, self.ignore), None, peak
 
     def no_difference(
         self, luma_shift: float, min_ssim: float, luma_step: float, chroma_step: float, channel_step: float
