@@ -94,18 +94,30 @@ def frame_peak(
 
 
 def frame_peak_of(left: np.ndarray, right: np.ndarray, thresholds: Thresholds, ignore: np.ndarray | None) -> float:
-    """:func:`frame_peak` of two same-sized RGB frames, their luma and shift computed as the full
-    comparison computes them (for the frames the video screen did not measure)."""
-    from .detection import luma_bias, luma_shift_map
+    """:func:`frame_peak` of two same-sized RGB frames (for the frames the video screen did not measure)."""
     from .pipeline import luma_ssim_params
     from .planes import PixelPair
 
     left_luma, right_luma = PixelPair(left, right).luma
-    bias = luma_bias(left_luma, right_luma, thresholds)
     weights = luma_ssim_params(left_luma).weights
-    shift = luma_shift_map(left_luma, np.add(right_luma, np.float32(bias)), weights)
-    counted = None if ignore is None else ~ignore
-    return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted)
+    return luma_peak(left_luma, right_luma, weights, thresholds, None if ignore is None else ~ignore)[0]
+
+
+def luma_peak(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    counted: np.ndarray | None = None,
+) -> tuple[float, float, np.ndarray]:
+    """(:func:`frame_peak`, the pair's offset, its shift) of two luma planes, the offset and shift computed
+    as the full comparison computes them (:func:`imgdiff_gpu.detection.difference_mask`): so the peak is
+    the same, bit for bit, whichever path measures it (the screen's luma planes are the stacks')."""
+    from .detection import luma_bias, luma_shift_map
+
+    bias = luma_bias(left_luma, right_luma, thresholds)
+    shift = luma_shift_map(left_luma, np.add(right_luma, np.float32(bias)) if bias != 0.0 else right_luma, weights)
+    return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted), bias, shift
 
 
 def noise_factors(peaks: list[float], reference: float, reach: int = REACH) -> list[float]:

@@ -152,8 +152,7 @@ class FrameScreen:
     ) -> tuple[float | None, ScreenedPair | None, float | None]:
         """:meth:`measure_keeping`, and the pair's noise peak (:func:`imgdiff_gpu.clip_noise.frame_peak`,
         from the pass's shift; None where the screen decided before its SSIM pass or was built without
-        ``peaks``), which needs the same luma planes and shift: cleared or not, a pair's peak is then
-        this one, equal to the full comparison's up to the float rounding of the two shifts (~1e-6)."""
+        ``peaks``): the same value, bit for bit, as :func:`imgdiff_gpu.clip_noise.frame_peak_of` of the pair."""
         if not self._fits(left, right):
             return None, None, None
         return self._screen_keeping(left, right)
@@ -214,19 +213,21 @@ class FrameScreen:
             factors=window_noise_factors(self.shape, p.weights),
             shift=shift,
         )
-        peak = None
+        peak = evidence = None
         if self.peaks:
-            from .clip_noise import frame_peak
+            # from the offset and shift the full comparison computes (not the pass's, equal only up to
+            # rounding), so that a pair's peak never depends on which path measured it; a pair not
+            # cleared hands them over
+            from .clip_noise import luma_peak
 
-            peak = frame_peak(
-                luma_left, luma_right, shift, p.weights, t, counted=self.counted, row_peaks=bounds.peaks[0]
-            )
+            peak, exact, exact_shift = luma_peak(luma_left, luma_right, p.weights, t, self.counted)
+            evidence = LumaEvidence(exact, shift=exact_shift)
 
         def not_cleared() -> tuple[None, ScreenedPair, float | None]:
             # the full comparison takes the map and the exact offset; it computes the shift and
             # the line noise ratio itself (the screen's are its own, equal only up to rounding)
             exact = luma_bias(luma_left, luma_right, t) if sums is not None else bias
-            return None, ScreenedPair(left, right, t, ssim_map, p, LumaEvidence(exact)), peak
+            return None, ScreenedPair(left, right, t, ssim_map, p, evidence or LumaEvidence(exact)), peak
 
         # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
         luma_step += abs(bias)

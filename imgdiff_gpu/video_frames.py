@@ -172,7 +172,7 @@ def analyse_ahead(
             yield finished(*pending.popleft())
 
 
-def compared_frames(pairs: Iterator, options, *, screening: bool = True) -> Iterator[tuple]:
+def compared_frames(pairs: Iterator, options, *, screening: bool = True, clip_noise: bool = True) -> Iterator[tuple]:
     """(FrameResult, comparison) of each frame pair ``(index, time, left, right)``, in frame order.
 
     The comparison is None for a pair the screen proved unchanged. The screen (CPU only, and
@@ -185,10 +185,12 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True) -> Iter
     with factor 1, each frame is held until the peaks of the ``REACH`` frames after it are known,
     and a frame flagged at 1 whose factor is above 1 is compared again with the luma threshold
     times its factor (the others' results stand: a higher threshold only clears). So up to
-    ``REACH`` frames, and the pixels of those flagged, are held at once.
+    ``REACH`` frames, and the pixels of those flagged, are held at once. Without ``clip_noise``,
+    each frame is judged at factor 1 and carries its peak, for a caller that sees the whole clip
+    (the cluster's client, :func:`imgdiff_gpu.distributed.compare_videos_on_cluster`).
     """
     from ._device import resolve_device
-    from .clip_noise import REFERENCE_PEAKS, ClipNoise, frame_peak_of
+    from .clip_noise import ClipNoise, frame_peak_of
     from .job import compare_with, ignore_mask_for
 
     ignores: dict = {}
@@ -208,7 +210,7 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True) -> Iter
             return 0.0  # sizes differ: a mismatch whatever the threshold
         return frame_peak_of(a, b, thresholds, ignore_for(a.shape[:2]))
 
-    reference = REFERENCE_PEAKS.get(options.sensitivity) if options.align is None else None
+    reference = clip_noise_reference(options)
     on_cpu = resolve_device(options.device) == "cpu"
     first = next(pairs, None)
     screen = None
@@ -222,9 +224,12 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True) -> Iter
     analysed = analyse_ahead(
         ahead, screen, compare_pair if on_cpu else None, peak_of if reference is not None else None
     )
-    if reference is None:
-        for index, timestamp, a, b, score, result, _ in analysed:
-            yield _frame_result(index, timestamp, score, result, compare_pair, a, b)
+    if reference is None or not clip_noise:
+        for index, timestamp, a, b, score, result, peak in analysed:
+            frame, result = _frame_result(index, timestamp, score, result, compare_pair, a, b)
+            if reference is not None:
+                frame.noise_peak = peak if peak is not None else peak_of(a, b)
+            yield frame, result
         return
     noise = ClipNoise(reference)
     held: collections.deque = collections.deque()  # (frame, comparison, its pixels where flagged)
@@ -244,6 +249,19 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True) -> Iter
     noise.end()
     for peak_k, factor in noise.ready():
         yield finalised(*held.popleft(), peak_k, factor)
+
+
+def clip_noise_reference(options) -> float | None:
+    """The reference noise peak that the clip noise rule judges these options' frames against, or None
+    where it does not apply (a preset without one, or frames aligned before comparing)."""
+    from .clip_noise import REFERENCE_PEAKS
+
+    return REFERENCE_PEAKS.get(options.sensitivity) if options.align is None else None
+
+
+def frame_result(index: int, timestamp: float | None, result):
+    """The FrameResult of one frame pair's comparison."""
+    return _frame_result(index, timestamp, None, result, None, None, None)[0]
 
 
 def _frame_result(index, timestamp, score, result, compare_pair, a, b, luma_factor: float = 1.0):

@@ -91,10 +91,10 @@ def test_the_peak_is_the_strength_passs_luma_term_and_the_screens_agrees():
     assert frame_peak_of(left, right, LOW, None) == whole
     assert frame_peak(luma_left, luma_right, shift, weights, LOW) == whole
     score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(left, right)
-    assert score is None and peak == pytest.approx(whole, rel=1e-5)  # the screen's shift: float64 means
+    assert score is None and peak == whole  # from the offset and shift the full comparison computes
     _, _, quiet_left, quiet_right = _clip([QUIET])[0]
     score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(quiet_left, quiet_right)
-    assert score is not None and peak == pytest.approx(frame_peak_of(quiet_left, quiet_right, LOW, None), rel=1e-5)
+    assert score is not None and 0.5 < peak == frame_peak_of(quiet_left, quiet_right, LOW, None)
 
 
 def test_luma_factor_raises_the_windows_luma_threshold_alone():
