@@ -24,8 +24,8 @@ exactly; an edit a noisy clip would hide needs to stand out from that clip's noi
 Raising a threshold only clears evidence, so a frame proven unchanged at ``F = 1`` (the video
 screen, :mod:`imgdiff_gpu.screening`) stays unchanged: only a frame flagged at ``F = 1`` in
 a clip with ``F_k > 1`` is compared again. A peak matters only where it reaches the
-reference, so it is exact only from ``PEAK_CUT`` up (below, it is at most the peak): the
-median of the window is then the same order statistic whichever way the low peaks fall.
+reference, so it is exact only from ``PEAK_CUT`` up and recorded as 0 below: the lower median
+of a window is then the same order statistic as with every peak exact.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .detection import HYSTERESIS_LOW, Thresholds
+from .detection import Thresholds
 
 REACH = 15
 """Frames each side of a frame whose peaks make its noise level (31 in all, ~1 s at 30 fps)."""
@@ -47,9 +47,11 @@ x264 vs VP9 CRF 33. Derived by ``python -m benchmarks.clip_noise_reference`` (th
 ``imgdiff video`` records, ``benchmarks/results/clip-noise-reference-s2026-720p.json``); only
 ``low`` has one, so only ``low`` applies the rule."""
 
-PEAK_CUT = HYSTERESIS_LOW
-"""A frame's peak is exact from here up (the rows whose luma shift alone, unmasked, reaches it are
-computed), at most the peak below: every reference lies above it, so the factors never read below it."""
+PEAK_CUT = 0.6
+"""A frame's peak is exact from here up and recorded as 0 below (the rows whose luma shift alone, unmasked,
+reaches it are computed; a frame whose screen bound stays below it computes none): every reference lies
+above it, so the lower median of a window is the same order statistic either way."""
+assert all(PEAK_CUT < reference for reference in REFERENCE_PEAKS.values())
 
 
 def frame_peak(
@@ -63,7 +65,7 @@ def frame_peak(
     row_peaks: np.ndarray | None = None,
 ) -> float:
     """The largest window luma term ``|shift| / (t_luma * scale)`` over the counted pixels, where it
-    reaches ``PEAK_CUT``; below, at most that largest term (0 when no row can reach the cut).
+    reaches ``PEAK_CUT``; 0 below.
 
     ``shift``: ``w * dY`` with the pair's offset removed (:func:`imgdiff_gpu.detection.luma_shift_map`,
     or the video screen's); ``scale`` as the strength pass has it (contrast masking times the border
@@ -90,7 +92,7 @@ def frame_peak(
         term = np.abs(shift[first:last]) / (scale * t)
         where = True if counted is None else counted[first:last]
         largest = max(largest, float(term.max(initial=0.0, where=where)))
-    return largest
+    return largest if largest >= PEAK_CUT else 0.0
 
 
 def frame_peak_of(left: np.ndarray, right: np.ndarray, thresholds: Thresholds, ignore: np.ndarray | None) -> float:

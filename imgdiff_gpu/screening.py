@@ -218,10 +218,13 @@ class FrameScreen:
             # from the offset and shift the full comparison computes (not the pass's, equal only up to
             # rounding), so that a pair's peak never depends on which path measured it; a pair not
             # cleared hands them over
-            from .clip_noise import luma_peak
+            from .clip_noise import PEAK_CUT, luma_peak
 
-            peak, exact, exact_shift = luma_peak(luma_left, luma_right, p.weights, t, self.counted)
-            evidence = LumaEvidence(exact, shift=exact_shift)
+            if bounds.masked_shift / t.luma_shift < PEAK_CUT * (1.0 - MARGIN):
+                peak = 0.0  # the pass's bound on every luma term (over a scale never above the full one's)
+            else:
+                peak, exact, exact_shift = luma_peak(luma_left, luma_right, p.weights, t, self.counted)
+                evidence = LumaEvidence(exact, shift=exact_shift)
 
         def not_cleared() -> tuple[None, ScreenedPair, float | None]:
             # the full comparison takes the map and the exact offset; it computes the shift and
