@@ -31,6 +31,8 @@ of a window is then the same order statistic as with every peak exact.
 from __future__ import annotations
 
 import collections
+import contextlib
+import contextvars
 from collections.abc import Iterator
 
 import numpy as np
@@ -120,6 +122,38 @@ def luma_peak(
     bias = luma_bias(left_luma, right_luma, thresholds)
     shift = luma_shift_map(left_luma, np.add(right_luma, np.float32(bias)) if bias != 0.0 else right_luma, weights)
     return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted), bias, shift
+
+
+_peaks: contextvars.ContextVar[list | None] = contextvars.ContextVar("clip_noise_peaks", default=None)
+
+
+@contextlib.contextmanager
+def measuring_peaks() -> Iterator[list[float]]:
+    """Within this block (on this thread), the full comparison (:func:`imgdiff_gpu.detection.difference_mask`)
+    appends each pair's noise peak to the list it yields, from the luma shift and scale it computes
+    anyway: the video path's peak of a pair the screen did not measure, at no extra filtering."""
+    found: list[float] = []
+    token = _peaks.set(found)
+    try:
+        yield found
+    finally:
+        _peaks.reset(token)
+
+
+def record_peak(shift: np.ndarray | None, luma_scale: np.ndarray | None, thresholds: Thresholds, counted) -> None:
+    """The full comparison's hook (:func:`measuring_peaks`; nothing outside one): :func:`frame_peak` from its
+    ``shift`` and ``luma_scale``, which it computes on every row whose ``|shift| / t_luma`` reaches the weak
+    cut-off (below ``PEAK_CUT``), there by the same functions of the same planes, so the same values."""
+    found = _peaks.get()
+    if found is None or shift is None or luma_scale is None:
+        return
+    from .cpu.rules import abs_peaks
+
+    t = np.float32(thresholds.luma_shift)
+    rows = np.flatnonzero(abs_peaks(shift)[0] / t >= np.float32(PEAK_CUT * (1.0 - 1e-3)))
+    term = np.abs(shift[rows]) / (luma_scale[rows] * t)
+    largest = float(term.max(initial=0.0, where=True if counted is None else counted[rows]))
+    found.append(largest if largest >= PEAK_CUT else 0.0)
 
 
 def noise_factors(peaks: list[float], reference: float, reach: int = REACH) -> list[float]:

@@ -372,6 +372,9 @@ def difference_mask(
             ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)
             line = line_over_threshold(shift, weights, thresholds, ratio)
         masking, luma_scale = _masking_where_it_counts(left_luma, right_luma, weights, thresholds, shift, line)
+        from .clip_noise import record_peak  # the video path's noise peak, where it asks for it
+
+        record_peak(shift, luma_scale, thresholds, valid)
         if line is not None and masking is not None:
             line /= masking  # as line_shift does
         if line is not None:

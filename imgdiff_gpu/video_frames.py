@@ -8,6 +8,7 @@ counted by decoding, never from the container's claim.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import queue
 import threading
@@ -140,6 +141,7 @@ def analyse_ahead(
     from .cpu.threads import get_num_threads
 
     def analyse(left, right, screening: bool):
+        from .clip_noise import measuring_peaks
         from .cpu.analysis import screened
         from .cpu.scratch import keeping_scratch
 
@@ -148,8 +150,13 @@ def analyse_ahead(
             score, maps, peak = screen.measure_with_peak(left, right) if screening else (None, None, None)
             result = None
             if score is None:
-                with screened(maps):  # what the screen computed of this pair is not computed again
+                # what the screen computed of this pair is not computed again, and the full comparison
+                # measures the peak where the screen did not
+                measuring = measuring_peaks() if peak is None and peak_of is not None else contextlib.nullcontext([])
+                with screened(maps), measuring as peaks:
                     result = compare_pair(left, right)
+                if peak is None and peaks:
+                    peak = peaks[-1]
             if peak is None and peak_of is not None:
                 peak = peak_of(left, right)
             return score, result, peak

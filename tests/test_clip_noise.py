@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imgdiff_gpu.clip_noise import REFERENCE_PEAKS, ClipNoise, frame_peak, frame_peak_of, noise_factors
+from imgdiff_gpu.clip_noise import (
+    REFERENCE_PEAKS,
+    ClipNoise,
+    frame_peak,
+    frame_peak_of,
+    measuring_peaks,
+    noise_factors,
+)
 from imgdiff_gpu.detection import thresholds_for
 from imgdiff_gpu.options import CompareOptions
 from imgdiff_gpu.pipeline import compare
@@ -92,6 +99,9 @@ def test_the_peak_is_the_strength_passs_luma_term_and_the_screens_agrees():
     assert frame_peak(luma_left, luma_right, shift, weights, LOW) == whole
     score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(left, right)
     assert score is None and peak == whole  # from the offset and shift the full comparison computes
+    with measuring_peaks() as peaks:  # the full comparison's own, where the screen did not measure it
+        compare(left, right, sensitivity="low")
+    assert peaks == [whole]
     _, _, quiet_left, quiet_right = _clip([QUIET])[0]
     score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(quiet_left, quiet_right)
     assert score is not None and 0.5 < peak == frame_peak_of(quiet_left, quiet_right, LOW, None)
