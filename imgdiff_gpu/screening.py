@@ -150,9 +150,9 @@ class FrameScreen:
     def measure_with_peak(
         self, left: np.ndarray, right: np.ndarray
     ) -> tuple[float | None, ScreenedPair | None, float | None]:
-        """:meth:`measure_keeping`, and the pair's noise peak (:func:`imgdiff_gpu.clip_noise.frame_peak`,
-        from the pass's shift; None where the screen decided before its SSIM pass or was built without
-        ``peaks``): the same value, bit for bit, as :func:`imgdiff_gpu.clip_noise.frame_peak_of` of the pair."""
+        """:meth:`measure_keeping`, and the noise peak of a pair it clears: the same value, bit for bit, as
+        :func:`imgdiff_gpu.clip_noise.frame_peak_of` of the pair (None for a pair it does not clear, whose
+        full comparison measures it, :func:`imgdiff_gpu.clip_noise.measuring_peaks`, or without ``peaks``)."""
         if not self._fits(left, right):
             return None, None, None
         return self._screen_keeping(left, right)
@@ -166,6 +166,7 @@ class FrameScreen:
     def _screen_keeping(
         self, left: np.ndarray, right: np.ndarray
     ) -> tuple[float | None, ScreenedPair | None, float | None]:
+        from .clip_noise import PEAK_CUT, luma_peak
         from .cpu.scratch import scratch
         from .cpu.screen import frame_steps, sampled_line_noise_ratio
         from .cpu.ssim import ssim_map_and_screen
@@ -201,6 +202,9 @@ class FrameScreen:
         bias = block_luma_bias(sums, t) if sums is not None else luma_bias(luma_left, luma_right, t)
         p = self.params
         shift = scratch("screen_shift", self.shape)
+        # with peaks, the pass bounds each luma term from the noise peak's cut up (a few pixels more, ~0.1 %
+        # of a frame of VP9 noise), so that a pair whose terms all stay below it measures no peak
+        peak_floor = PEAK_CUT * t.luma_shift * (1.0 - MARGIN) if self.peaks else np.inf
         ssim_map, bounds = ssim_map_and_screen(
             luma_left,
             luma_right,
@@ -208,29 +212,27 @@ class FrameScreen:
             counted=self.counted,
             bias=bias,
             masking=t.masking / t.luma_shift if t.masking > 0 else 0.0,
-            floor=t.luma_shift * (1.0 - MARGIN) if t.masking > 0 else np.inf,
+            floor=min(t.luma_shift * (1.0 - MARGIN), peak_floor) if t.masking > 0 else np.inf,
             slack=VARIANCE_SLACK,
             factors=window_noise_factors(self.shape, p.weights),
             shift=shift,
         )
-        peak = evidence = None
-        if self.peaks:
-            # from the offset and shift the full comparison computes (not the pass's, equal only up to
-            # rounding), so that a pair's peak never depends on which path measured it; a pair not
-            # cleared hands them over
-            from .clip_noise import PEAK_CUT, luma_peak
 
-            if bounds.masked_shift / t.luma_shift < PEAK_CUT * (1.0 - MARGIN):
-                peak = 0.0  # the pass's bound on every luma term (over a scale never above the full one's)
-            else:
-                peak, exact, exact_shift = luma_peak(luma_left, luma_right, p.weights, t, self.counted)
-                evidence = LumaEvidence(exact, shift=exact_shift)
-
-        def not_cleared() -> tuple[None, ScreenedPair, float | None]:
+        def not_cleared() -> tuple[None, ScreenedPair, None]:
             # the full comparison takes the map and the exact offset; it computes the shift and
-            # the line noise ratio itself (the screen's are its own, equal only up to rounding)
+            # the line noise ratio itself (the screen's are its own, equal only up to rounding),
+            # and the peak from them (:func:`imgdiff_gpu.clip_noise.measuring_peaks`)
             exact = luma_bias(luma_left, luma_right, t) if sums is not None else bias
-            return None, ScreenedPair(left, right, t, ssim_map, p, evidence or LumaEvidence(exact)), peak
+            return None, ScreenedPair(left, right, t, ssim_map, p, LumaEvidence(exact)), None
+
+        def cleared_peak() -> float | None:
+            if not self.peaks:
+                return None
+            if bounds.masked_shift < peak_floor:
+                return 0.0  # the pass's bound on every luma term (over a scale never above the full one's)
+            # from the offset and shift the full comparison computes (not the pass's, equal only up to
+            # rounding), so that a pair's peak never depends on which path measured it
+            return luma_peak(luma_left, luma_right, p.weights, t, self.counted)[0]
 
         # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
         luma_step += abs(bias)
@@ -243,7 +245,7 @@ class FrameScreen:
                 largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, bounds.peaks)
                 if largest >= 1.0 - MARGIN:
                     return not_cleared()
-        return score_of(ssim_map, p.crop, self.ignore), None, peak
+        return score_of(ssim_map, p.crop, self.ignore), None, cleared_peak()
 
     def no_difference(
         self, luma_shift: float, min_ssim: float, luma_step: float, chroma_step: float, channel_step: float

@@ -98,13 +98,17 @@ def test_the_peak_is_the_strength_passs_luma_term_and_the_screens_agrees():
     assert frame_peak_of(left, right, LOW, None) == whole
     assert frame_peak(luma_left, luma_right, shift, weights, LOW) == whole
     score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(left, right)
-    assert score is None and peak == whole  # from the offset and shift the full comparison computes
-    with measuring_peaks() as peaks:  # the full comparison's own, where the screen did not measure it
+    assert score is None and peak is None  # not cleared: the full comparison measures it
+    with measuring_peaks() as peaks:  # from the shift and scale it computes anyway
         compare(left, right, sensitivity="low")
     assert peaks == [whole]
     _, _, quiet_left, quiet_right = _clip([QUIET])[0]
     score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(quiet_left, quiet_right)
-    assert score is not None and 0.5 < peak == frame_peak_of(quiet_left, quiet_right, LOW, None)
+    # cleared: from the offset and shift the full comparison would compute
+    assert score is not None and 0.6 < peak == frame_peak_of(quiet_left, quiet_right, LOW, None)
+    _, _, faint_left, faint_right = _clip([3])[0]
+    score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(faint_left, faint_right)
+    assert score is not None and peak == 0.0 == frame_peak_of(faint_left, faint_right, LOW, None)  # below the cut
 
 
 def test_luma_factor_raises_the_windows_luma_threshold_alone():
