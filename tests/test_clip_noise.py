@@ -49,6 +49,12 @@ def _analysed(pairs, **options):
     return list(compared_frames(iter(pairs), options))
 
 
+def test_every_reference_lies_above_the_cut_below_which_peaks_are_0():
+    from imgdiff_gpu.clip_noise import PEAK_CUT
+
+    assert all(PEAK_CUT < reference for reference in REFERENCE_PEAKS.values())
+
+
 def test_factors_are_the_lower_median_of_the_window_over_the_reference():
     peaks = [0.2, 0.9, 0.8, 0.1, 0.7]
     # frame 0: peaks 0..2 -> 0.8; frame 1: 0..3, an even count -> the lower middle, 0.2 (factor 1, not
