@@ -62,6 +62,10 @@ class Thresholds:
     border_noise: bool = False
     """Whether the window's noise factor at the borders is the pair's measured one where that is larger
     (:func:`imgdiff_gpu.border_noise.measured_window_factors`)."""
+    luma_factor: float = 1.0
+    """The window's luma threshold times this, and that alone (the line evidence, the offset and the
+    contrast masking per unit of ``luma_shift`` keep theirs): a video clip's noise factor
+    (:mod:`imgdiff_gpu.clip_noise`), 1 everywhere else."""
 
     @property
     def adapts_to_noise(self) -> bool:
@@ -279,7 +283,7 @@ def evidence_levels(
 
 def _strength_settings(thresholds: Thresholds, ssim_threshold: float) -> dict:
     return dict(
-        luma=thresholds.luma_shift,
+        luma=thresholds.luma_shift * thresholds.luma_factor,
         chroma=thresholds.chroma_shift,
         texture=thresholds.texture,
         ssim_threshold=ssim_threshold,
@@ -372,6 +376,9 @@ def difference_mask(
         masking, luma_scale = _masking_where_it_counts(
             left_luma, right_luma, weights, thresholds, shift, line, row_peaks=row_peaks
         )
+        from .clip_noise import record_peak  # the video path's noise peak, where it asks for it
+
+        record_peak(shift, luma_scale, thresholds, valid)
         if line is not None and masking is not None:
             line /= masking  # as line_shift does
         if line is not None:
@@ -468,9 +475,10 @@ def _luma_rows(
 
     if shift is None or row_peaks is None:
         return None
+    luma_threshold = thresholds.luma_shift * thresholds.luma_factor  # as the strength pass divides
     if luma_scale is None:
-        return _reaching(row_peaks, thresholds.luma_shift)
-    return _reaching(abs_peaks(shift, luma_scale)[0], thresholds.luma_shift)
+        return _reaching(row_peaks, luma_threshold)
+    return _reaching(abs_peaks(shift, luma_scale)[0], luma_threshold)
 
 
 def _reaching(row_peaks: np.ndarray, luma_shift: float) -> np.ndarray:
