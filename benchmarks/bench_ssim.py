@@ -12,7 +12,8 @@ the inputs already resident; the first call (kernel compile) is reported separat
 it) in each installation, one worker process each, at 720p, 1080p and 4K on one thread and on
 every core: the workers take turns call by call, in a shuffled order each round, and each reports
 the wall and CPU (every thread) seconds of one call; medians of the rounds, ratios against the
-first installation.
+first installation. Then each installation's largest |map - scikit-image| and |mean - scikit-image|
+on scikit-image's photographs and on random data.
 
     python -m benchmarks.bench_ssim --installation before=/work/venv/bin/python:/work/main \\
         --installation after=/work/venv/bin/python:. [--sizes 720p,1080p,4k] [--repeat 15]
@@ -226,6 +227,52 @@ for line in sys.stdin:
     print(time.perf_counter() - wall, time.process_time() - cpu, flush=True)
 """
 
+# Runs in the installation under test: prints one JSON line, for each picture and setting the largest
+# |map - scikit-image| and |mean - scikit-image| (scikit-image's own photographs, grey, against a noisy
+# copy, uint8; random uint8 and float64 pairs).
+PARITY_WORKER = """
+import json, numpy as np
+from skimage import data
+from skimage.metrics import structural_similarity as skimage_ssim
+from imgdiff_gpu import structural_similarity
+rng = np.random.default_rng(3)
+pictures = {name: getattr(data, name)() for name in ("camera", "coins", "moon", "page", "text")}
+pictures["astronaut"] = data.astronaut()[..., 1]
+pictures["coffee"] = data.coffee()[..., 0]
+pairs = {name: (p, np.clip(p + rng.normal(0, 6, p.shape), 0, 255).astype(np.uint8)) for name, p in pictures.items()}
+pairs["random uint8"] = tuple(rng.integers(0, 256, (2, 300, 400), dtype=np.uint8))
+pairs["random float64"] = tuple(rng.random((2, 300, 400)))
+settings = {"gaussian": dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False), "uniform": {}}
+result = {}
+for name, (a, b) in pairs.items():
+    extra = {"data_range": 1.0} if a.dtype == np.float64 else {}
+    for setting, kwargs in settings.items():
+        m_ref, s_ref = skimage_ssim(a, b, full=True, **kwargs, **extra)
+        m, s = structural_similarity(a, b, full=True, device="cpu", **kwargs, **extra)
+        result[f"{name} {setting}"] = [float(np.abs(s - s_ref).max()), abs(float(m) - float(m_ref))]
+print(json.dumps(result))
+"""
+
+
+def parity(installations: dict[str, tuple[str, Path]]) -> dict:
+    """{installation: {pair and setting: [largest |map - scikit-image|, |mean - scikit-image|]}}."""
+    result = {}
+    for name, (python, checkout) in installations.items():
+        done = subprocess.run(
+            [python, "-c", PARITY_WORKER],
+            cwd=checkout,
+            env={**os.environ, "PYTHONPATH": str(checkout)},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        result[name] = json.loads(done.stdout)
+    cases = next(iter(result.values()))
+    print(f"{'max |map - skimage|, |mean - skimage|':<40}" + "".join(f"{name:>24}" for name in result))
+    for case in cases:
+        print(f"{case:<40}" + "".join(f"{result[n][case][0]:>12.1e}{result[n][case][1]:>12.1e}" for n in result))
+    return result
+
 
 def time_pass(installations: dict[str, tuple[str, Path]], sizes: list[str], repeat: int) -> dict:
     """Medians of the pass's wall and CPU seconds per installation, size and thread count, interleaved."""
@@ -322,7 +369,9 @@ def main() -> None:
     if args.installation:
         from benchmarks.bench_video_versions import named_installations
 
-        result = time_pass(named_installations(args.installation), args.sizes.split(","), args.repeat)
+        installations = named_installations(args.installation)
+        result = time_pass(installations, args.sizes.split(","), args.repeat)
+        result["parity"] = parity(installations)
         out = args.out or Path(__file__).parent / "results" / f"ssim-pass-{result['date']}-cpu.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
