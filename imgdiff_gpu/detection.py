@@ -481,10 +481,10 @@ def _luma_rows(
     return _reaching(abs_peaks(shift, luma_scale)[0], luma_threshold)
 
 
-def _reaching(row_peaks: np.ndarray, luma_shift: float) -> np.ndarray:
-    """The rows whose largest ``|w * dY|`` (``row_peaks``, float32) over ``luma_shift`` may reach the weak
+def _reaching(row_peaks: np.ndarray, luma_threshold: float) -> np.ndarray:
+    """The rows whose largest ``|w * dY|`` (``row_peaks``, float32) over ``luma_threshold`` may reach the weak
     cut-off, with ``LEVEL_MARGIN`` over the float32 filter's rounding: elsewhere the luma term stays below it."""
-    return row_peaks / np.float32(luma_shift) >= HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
+    return row_peaks / np.float32(luma_threshold) >= HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
 
 
 def border_factors(

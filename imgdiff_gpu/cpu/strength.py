@@ -68,7 +68,10 @@ def strength_map(
     ``HYSTERESIS_LOW``: on the others it is not computed, which changes no level provided it does
     stay below there (``luma_scale`` >= 1, and the rows' largest ``|w * dY|`` below
     ``HYSTERESIS_LOW * luma`` by a margin over float32 rounding, as
-    :func:`imgdiff_gpu.detection.difference_mask` gives them).
+    :func:`imgdiff_gpu.detection.difference_mask` gives them). The levels' row skipping also takes
+    ``weights`` to be a weighted average (positive, summing to 1), as every window of
+    :mod:`imgdiff_gpu._ssim_params` is: the chroma term of a row is bounded by the largest chroma
+    step of the rows its window reads.
     """
     if luma_rows is not None and not levels:
         raise ValueError("luma_rows is for the levels alone: the strength itself needs every term")

@@ -212,6 +212,103 @@ IMGDIFF_CLONES static double largest_chroma_step(const strength_job *job, Py_ssi
     return sqrt(largest) * (1.0 + 1e-9); /* sqrt rounds: never below the steps' own */
 }
 
+/* What a quantity the pass filters is evidence for: its rows are filtered only where that term may
+ * change a level (strength_strip). TERM_ANY: any term at all (the row's level may be other than 0). */
+enum term_kind { TERM_LUMA = 0, TERM_TEXTURE = 1, TERM_CHROMA = 2, TERM_ANY = 3, TERM_KINDS = 4 };
+
+/* The term quantity q feeds: w * dY, |dY|, then dCr and dCb of a colour pair; -1 for dA (always filtered). */
+static inline int kind_of(int q, int colour)
+{
+    if (q < TERM_CHROMA) {
+        return q;
+    }
+    return colour && q < 4 ? TERM_CHROMA : -1;
+}
+
+/* The level of a strength of +0 (a pixel with no changed pixel near). */
+static inline uint8_t level_of_zero(const strength_job *job)
+{
+    const float zero = 0.0f;
+    return (uint8_t)((zero >= job->level_low) + (zero >= job->level_high));
+}
+
+/* Levels only: a term that stays below the low cut-off at every pixel of an output row changes
+ * no level there (the strength is the largest of the terms: with it the largest is either
+ * another term or below the cut-off, rounding monotonically), so its quantities are not
+ * filtered for that row (taken as 0: every term is >= 0), nor along the input rows that only
+ * such rows read. Per output row, with a margin over the rounding:
+ *  - structure min((1 - S) / (1 - t_ssim), texture): where every (1 - S) / (1 - t_ssim) stays
+ *    below, |dY| is not filtered (a quarter of a colour pair's filtering, on most rows of two encodes);
+ *  - luma |w * dY| / (t_luma * scale), scale >= 1: where the caller's luma_rows says the row's
+ *    largest |w * dY| (its float32 filter's, 1 % of margin) stays below t_luma times the cut-off;
+ *  - chroma |(w * dCr, w * dCb)| / t_chroma, of plane stacks: the window is a weighted average
+ *    (weights > 0, summing to 1), so at most the largest |(dCr, dCb)| of the input rows it reads;
+ *    where that stays below, dCr and dCb are not filtered (between two encodes of a video, codec
+ *    noise reaches it on a few % of the rows). From the pixels the planes would be computed
+ *    twice for it, as much as the filtering it saves: there, every row's chroma is filtered.
+ * An output row where none of these terms, nor the coarse evidence, may reach it (and the pair has
+ * no opacity) has level 0 throughout, as a pixel with no changed pixel near has: it is written so,
+ * and the input rows that only such rows read are not even loaded.
+ * Fills need[kind][output row] and along[kind][input row] (which input rows each kind filters;
+ * TERM_ANY: which are loaded at all); `chroma_peaks` is scratch, one per input row. */
+static void rows_each_term_needs(const strength_job *job, Py_ssize_t top, Py_ssize_t bottom, int halo,
+                                 double *chroma_peaks, uint8_t *need[TERM_KINDS], uint8_t *along[TERM_KINDS])
+{
+    const int radius = job->taps / 2, planes = job->planes;
+    const Py_ssize_t height = job->height, width = job->width, rows = bottom - top + 2 * halo;
+    const int strip_height = (int)(bottom - top);
+    const int alpha = planes == 2 || planes == 4;
+    const int levels_only = job->levels != NULL, colour = planes >= 3;
+    const double below_low = (double)job->level_low * (1.0 - 1e-6);
+    for (int i = 0; i < strip_height; i++) {
+        const double *ssim_row = job->ssim_map + (top + i) * width;
+        int structure = !levels_only;
+        for (Py_ssize_t j = 0; j < width && !structure; j++) {
+            structure = !((1.0 - ssim_row[j]) * job->inv_ssim < below_low); /* NaN: not below */
+        }
+        need[TERM_TEXTURE][i] = (uint8_t)structure;
+        need[TERM_LUMA][i] = (uint8_t)(!levels_only || job->luma_rows == NULL || job->luma_rows[top + i]);
+        need[TERM_CHROMA][i] = (uint8_t)colour;
+    }
+    if (levels_only && colour && !job->from_pixels) {
+        /* the largest |(dCr, dCb)| of each input row, over the chroma threshold; then per output row */
+        for (Py_ssize_t i = 0; i < rows; i++) {
+            chroma_peaks[i] = largest_chroma_step(job, reflect(top - halo + i, height)) * job->inv_chroma;
+        }
+        for (int i = 0; i < strip_height; i++) {
+            double reach = 0.0;
+            for (int k = i + halo - radius; k <= i + halo + radius; k++) {
+                reach = chroma_peaks[k] > reach ? chroma_peaks[k] : reach;
+            }
+            need[TERM_CHROMA][i] = !(reach < below_low); /* NaN: not below */
+        }
+    }
+    for (int i = 0; i < strip_height; i++) {
+        int coarse = 0;
+        if (job->coarse != NULL) {
+            const float *coarse_row = job->coarse + (top + i) * width;
+            for (Py_ssize_t j = 0; j < width && !coarse; j++) {
+                coarse = !((double)coarse_row[j] < below_low); /* NaN: not below */
+            }
+        }
+        need[TERM_ANY][i] = (uint8_t)(!levels_only || alpha || coarse || need[TERM_LUMA][i] ||
+                                      need[TERM_TEXTURE][i] || need[TERM_CHROMA][i]);
+    }
+    for (int kind = 0; kind < TERM_KINDS; kind++) {
+        /* input row i is filtered for output rows i - halo - radius .. i - halo + radius, and loaded (the
+         * filters, and the changed pixels within NEAR) for output rows i - 2 halo .. i */
+        const Py_ssize_t before = kind == TERM_ANY ? 2 * halo : halo + radius;
+        const Py_ssize_t after = kind == TERM_ANY ? 0 : radius - halo;
+        for (Py_ssize_t i = 0; i < rows; i++) {
+            uint8_t any = 0;
+            for (Py_ssize_t o = i - before; o <= i + after; o++) {
+                any |= o >= 0 && o < strip_height && need[kind][o];
+            }
+            along[kind][i] = any;
+        }
+    }
+}
+
 /* One strip; `work` holds its buffers (laid out below; core_strength sizes it as work_bytes: keep the two in step). */
 IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t strip, char *work)
 {
@@ -228,104 +325,36 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
     uint8_t *near_row = (uint8_t *)(filtered + quantities * rows * width); /* rows x width */
     uint8_t *changed = near_row + rows * width;                 /* stride */
     uint8_t *near = changed + stride;                           /* width */
-    double *largest = (double *)(((uintptr_t)(near + width) + 15) & ~(uintptr_t)15); /* rows */
-    uint8_t *need_rows = (uint8_t *)(largest + rows);    /* 4 x strip rows: per output row, per kind below */
-    uint8_t *along_rows = need_rows + 4 * job->strip_rows; /* 4 x rows: per input row */
-    float *planes_row = (float *)(((uintptr_t)(along_rows + 4 * rows) + 15) & ~(uintptr_t)15); /* 2 x width x planes */
+    double *chroma_peaks = (double *)(((uintptr_t)(near + width) + 15) & ~(uintptr_t)15); /* rows */
+    uint8_t *need_rows = (uint8_t *)(chroma_peaks + rows);          /* TERM_KINDS x strip rows: per output row */
+    uint8_t *along_rows = need_rows + TERM_KINDS * job->strip_rows; /* TERM_KINDS x rows: per input row */
+    float *planes_row = (float *)(((uintptr_t)(along_rows + TERM_KINDS * rows) + 15) & ~(uintptr_t)15); /* 2 x width x planes */
     if (!any_change(job, top - NEAR, bottom + NEAR, halo, row, stride, changed, planes_row)) {
         /* every pixel's strength +0 (as combine_row masks it), or that value's level */
-        const float zero = 0.0f;
-        const uint8_t level = (uint8_t)((zero >= job->level_low) + (zero >= job->level_high));
         for (Py_ssize_t y = top; y < bottom; y++) {
             if (job->levels != NULL) {
-                memset(job->levels + y * width, level, width);
+                memset(job->levels + y * width, level_of_zero(job), width);
             } else {
                 memset(job->out + y * width, 0, width * sizeof(float));
             }
         }
         return;
     }
-    /* Levels only: a term that stays below the low cut-off at every pixel of an output row changes
-     * no level there (the strength is the largest of the terms: with it the largest is either
-     * another term or below the cut-off, rounding monotonically), so its quantities are not
-     * filtered for that row (taken as 0: every term is >= 0), nor along the input rows that only
-     * such rows read. Per output row, with a margin over the rounding:
-     *  - structure min((1 - S) / (1 - t_ssim), texture): where every (1 - S) / (1 - t_ssim) stays
-     *    below, |dY| is not filtered (a quarter of a colour pair's filtering, on most rows of two encodes);
-     *  - luma |w * dY| / (t_luma * scale), scale >= 1: where the caller's luma_rows says the row's
-     *    largest |w * dY| (its float32 filter's, 1 % of margin) stays below t_luma times the cut-off;
-     *  - chroma |(w * dCr, w * dCb)| / t_chroma, of plane stacks: the window is a weighted average
-     *    (weights > 0, summing to 1), so at most the largest |(dCr, dCb)| of the input rows it reads;
-     *    where that stays below, dCr and dCb are not filtered (between two encodes of a video, codec
-     *    noise reaches it on a few % of the rows). From the pixels the planes would be computed
-     *    twice for it, as much as the filtering it saves: there, every row's chroma is filtered.
-     * An output row where none of these terms, nor the coarse evidence, may reach it (and the pair has
-     * no opacity) has level 0 throughout, as a pixel with no changed pixel near has: it is written so,
-     * and the input rows that only such rows read are not even loaded. */
-    const int texture = 1, chroma = 2; /* the quantities of |dY| and dCr (dCb follows) */
-    const int strip_height = (int)(bottom - top);
-    const int any_term = 3; /* need[3], along[3]: any term at all (the row's level may be other than 0) */
-    uint8_t *need[4], *along[4];
-    for (int q = 0; q < 4; q++) {
-        need[q] = need_rows + q * job->strip_rows, along[q] = along_rows + q * rows;
+    uint8_t *need[TERM_KINDS], *along[TERM_KINDS];
+    for (int kind = 0; kind < TERM_KINDS; kind++) {
+        need[kind] = need_rows + kind * job->strip_rows, along[kind] = along_rows + kind * rows;
     }
-    const int alpha = planes == 2 || planes == 4;
-    const int levels_only = job->levels != NULL, colour = planes >= 3;
-    const double below_low = (double)job->level_low * (1.0 - 1e-6);
-    for (int i = 0; i < strip_height; i++) {
-        const double *ssim_row = job->ssim_map + (top + i) * width;
-        int structure = !levels_only;
-        for (Py_ssize_t j = 0; j < width && !structure; j++) {
-            structure = !((1.0 - ssim_row[j]) * job->inv_ssim < below_low); /* NaN: not below */
-        }
-        need[texture][i] = (uint8_t)structure;
-        need[0][i] = (uint8_t)(!levels_only || job->luma_rows == NULL || job->luma_rows[top + i]);
-        need[chroma][i] = (uint8_t)colour;
-    }
-    if (levels_only && colour && !job->from_pixels) {
-        /* the largest |(dCr, dCb)| of each input row, over the chroma threshold; then per output row */
-        for (Py_ssize_t i = 0; i < rows; i++) {
-            largest[i] = largest_chroma_step(job, reflect(top - halo + i, height)) * job->inv_chroma;
-        }
-        for (int i = 0; i < strip_height; i++) {
-            double reach = 0.0;
-            for (int k = i + halo - radius; k <= i + halo + radius; k++) {
-                reach = largest[k] > reach ? largest[k] : reach;
-            }
-            need[chroma][i] = !(reach < below_low); /* NaN: not below */
-        }
-    }
-    for (int i = 0; i < strip_height; i++) {
-        int coarse = 0;
-        if (job->coarse != NULL) {
-            const float *coarse_row = job->coarse + (top + i) * width;
-            for (Py_ssize_t j = 0; j < width && !coarse; j++) {
-                coarse = !((double)coarse_row[j] < below_low); /* NaN: not below */
-            }
-        }
-        need[any_term][i] = (uint8_t)(!levels_only || alpha || coarse || need[0][i] || need[texture][i] || need[chroma][i]);
-    }
-    for (int q = 0; q < 4; q++) {
-        /* input row i is filtered for output rows i - halo - radius .. i - halo + radius, and loaded (the
-         * filters, and the changed pixels within NEAR) for output rows i - 2 halo .. i */
-        const Py_ssize_t before = q == any_term ? 2 * halo : halo + radius, after = q == any_term ? 0 : radius - halo;
-        for (Py_ssize_t i = 0; i < rows; i++) {
-            uint8_t any = 0;
-            for (Py_ssize_t o = i - before; o <= i + after; o++) {
-                any |= o >= 0 && o < strip_height && need[q][o];
-            }
-            along[q][i] = any;
-        }
-    }
-    const uint8_t level_of_zero = (uint8_t)((0.0f >= job->level_low) + (0.0f >= job->level_high));
+    rows_each_term_needs(job, top, bottom, halo, chroma_peaks, need, along);
+    const int colour = planes >= 3;
+    const uint8_t zero_level = level_of_zero(job);
     for (Py_ssize_t i = 0; i < rows; i++) {
-        if (!along[any_term][i]) {
+        if (!along[TERM_ANY][i]) {
             continue; /* read by no output row that computes a level */
         }
         load_differences(job, reflect(top - halo + i, height), halo, row, stride, changed, planes_row);
         const int offset = halo - radius; /* the filter reads from the halo the window needs */
         for (int q = 0; q < quantities; q++) {
-            const int kind = q < chroma ? q : colour && q < 4 ? chroma : -1; /* dA: always */
+            const int kind = kind_of(q, colour);
             if (kind >= 0 && !along[kind][i]) {
                 continue;
             }
@@ -343,13 +372,13 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
         }
     }
     for (Py_ssize_t i = 0; i < bottom - top; i++) {
-        if (!need[any_term][i]) {
-            memset(job->levels + (top + i) * width, level_of_zero, width);
+        if (!need[TERM_ANY][i]) {
+            memset(job->levels + (top + i) * width, zero_level, width);
             continue;
         }
         const Py_ssize_t first = i + halo - radius;
         for (int q = 0; q < quantities; q++) {
-            const int kind = q < chroma ? q : colour && q < 4 ? chroma : -1;
+            const int kind = kind_of(q, colour);
             if (kind >= 0 && !need[kind][i]) {
                 memset(means + q * width, 0, width * sizeof(double));
                 continue;
