@@ -282,3 +282,35 @@ from imgdiff_gpu.cli import main
 main()
 """
     assert run_fresh(code) == "[]"
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, 1), ("2", 2)])
+def test_the_command_holds_openblas_to_one_thread_unless_the_user_says(setting, expected):
+    """Nothing the command runs calls BLAS, and OpenBLAS's idle threads spin as NumPy loads: ``imgdiff``
+    sets OPENBLAS_NUM_THREADS=1 before NumPy loads; a user's setting stands. Read back from the loaded
+    OpenBLAS itself (skipped where NumPy is built against another BLAS)."""
+    left, right = ROOT / "examples" / "left.png", ROOT / "examples" / "right.png"
+    code = f"""
+import ctypes, sys
+from imgdiff_gpu import cli
+def look(status):
+    libraries = [line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line]
+    names = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads")
+    found = [getattr(ctypes.CDLL(path), name) for path in libraries[:1] for name in names
+             if hasattr(ctypes.CDLL(path), name)]
+    print(f"openblas threads {{found[0]() if found else None}}", file=sys.stderr, flush=True)
+    sys.exit(status)
+cli.os._exit = look
+sys.argv = ["imgdiff", "compare", {str(left)!r}, {str(right)!r}, "--json", "-", "--device", "cpu"]
+cli.main()
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    if setting is not None:
+        env["OPENBLAS_NUM_THREADS"] = setting
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    line = next(line for line in done.stderr.splitlines() if line.startswith("openblas threads"))
+    if line == "openblas threads None":
+        pytest.skip("NumPy here does not load OpenBLAS")
+    assert line == f"openblas threads {expected}", done.stderr
