@@ -33,7 +33,7 @@ EXAMPLE = (ROOT / "examples" / "left.png", ROOT / "examples" / "right.png")
 CLI = "from imgdiff_gpu.cli import main; main()"
 NO_WARMUP = (
     "import contextlib, imgdiff_gpu.cpu.warmup as w\n"
-    "w.cpu_warmup = lambda device, **_: contextlib.nullcontext()\n"
+    "w.cpu_warmup = lambda device: contextlib.nullcontext()\n"
     "from imgdiff_gpu.cli import main; main()\n"
 )
 # Runs in the installation under test: times compare() on the 1080p pair, warm.

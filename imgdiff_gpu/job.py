@@ -200,7 +200,7 @@ def compare_files(
     known = inputs if inputs is not None else Inputs()
     known.add([left, right, options.ignore_mask])
     with Outputs(inputs=known, overwrite=overwrite) as outputs:
-        with cpu_warmup(options.device, pictures=out_dir is not None):  # modules load while the images decode
+        with cpu_warmup(options.device):  # the comparison's modules load while the images decode
             left_image = load_image(left, max_pixels=options.max_pixels)
             right_image = load_image(right, max_pixels=options.max_pixels)
         # after the warm-up has started: these import NumPy, and the warm-up's first import is NumPy

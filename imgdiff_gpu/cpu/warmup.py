@@ -8,7 +8,7 @@ decoding (Pillow's zlib and JPEG code) releases the GIL, so on a machine with
 two or more cores the two overlap. The warm-up compares two tiny read-only
 8-bit RGB images, the common input, so every module the real comparison
 imports is imported here (``benchmarks/bench_cpu_core.py`` measures what that
-saves); OpenCV too where pictures will be drawn (the comparison itself runs without it).
+saves).
 
 Nothing computed here is kept: the results are the same with or without it.
 """
@@ -25,7 +25,7 @@ from collections.abc import Iterator
 _SIDE = 32  # pixels: more than an SSIM window, small enough to cost nothing
 
 
-def _compare_tiny_pair(pictures: bool) -> None:
+def _compare_tiny_pair() -> None:
     # The imports create long-lived objects by the ten thousand, and the cyclic
     # collector would walk them over and over as they accumulate: collect
     # nothing meanwhile, then file them as permanent, never to be walked again.
@@ -39,9 +39,6 @@ def _compare_tiny_pair(pictures: bool) -> None:
         pixels.setflags(write=False)  # as np.asarray gives a Pillow image's pixels
         compare(pixels, pixels, device="cpu")
         from . import regions  # noqa: F401  (the regions' kernels: a pair of equal images has none)
-
-        if pictures:  # the boxes and the heat map's colours are OpenCV's
-            import cv2  # noqa: F401
     except Exception:  # the real comparison meets, and reports, the same problem
         pass
     finally:
@@ -50,16 +47,15 @@ def _compare_tiny_pair(pictures: bool) -> None:
 
 
 @functools.cache
-def _started(pictures: bool) -> threading.Thread:
-    thread = threading.Thread(target=_compare_tiny_pair, args=(pictures,), name="imgdiff-warmup", daemon=True)
+def _started() -> threading.Thread:
+    thread = threading.Thread(target=_compare_tiny_pair, name="imgdiff-warmup", daemon=True)
     thread.start()
     return thread
 
 
 @contextlib.contextmanager
-def cpu_warmup(device: str, *, pictures: bool = False) -> Iterator[None]:
-    """Load the CPU pipeline in the background (once per process) while the block runs, and
-    OpenCV with it where ``pictures`` will be drawn.
+def cpu_warmup(device: str) -> Iterator[None]:
+    """Load the CPU pipeline in the background (once per process) while the block runs.
 
     Leaving the block waits for the warm-up, so the block's error paths never
     leave a thread inside an import or a kernel at exit. Nothing starts where the GPU may run
@@ -68,7 +64,7 @@ def cpu_warmup(device: str, *, pictures: bool = False) -> Iterator[None]:
     if device == "gpu" or (device == "auto" and importlib.util.find_spec("cupy") is not None):
         yield
         return
-    thread = _started(pictures)
+    thread = _started()
     try:
         yield
     finally:
