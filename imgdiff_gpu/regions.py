@@ -6,11 +6,11 @@ answer lost thin changes. Fragments of one change closer than
 ``merge_distance`` pixels become one region.
 
 The mask is grown and labelled by the compiled core (``cpu/c/regions.c``), not by OpenCV, which
-did both before (``cv2.dilate``, ``cv2.connectedComponents``) with the same masks and components:
-a comparison that draws no picture then never loads OpenCV (0.03 s of CPU, 0.06 s of wall time a
-run here). OpenCV numbered the components in its own scan order, these in the order of their first
-pixels; the regions are sorted by their size and place, so the number shows only where two regions
-have the same size and the same top-left corner (the one whose first pixel comes first, first).
+did both before (``cv2.dilate``, ``cv2.connectedComponents``) with the same masks and components,
+so that a comparison need not load OpenCV (0.03 s of CPU, 0.06 s of wall time a run here).
+OpenCV numbered the components in its own scan order, these in the order of their first pixels;
+the regions are sorted by their size and place, so the number shows only where two regions have
+the same size and the same top-left corner (the one whose first pixel comes first, first).
 """
 
 from __future__ import annotations
