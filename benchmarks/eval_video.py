@@ -78,6 +78,8 @@ def score_clip(clip: Clip, summary) -> dict:
         "false_frames": false_frames,
         "false_regions_in_edited_frames": false_regions,
         "missed": missed,
+        # the clip noise rule (imgdiff_gpu/clip_noise.py): each frame's factor on the luma threshold
+        "noise_factors": [round(f.noise_factor, 4) for f in summary.frames],
     }
 
 
@@ -131,6 +133,9 @@ def main() -> None:
                 print(f"    missed: {line}")
             if row["false_frames"]:
                 print(f"    false frames: {row['false_frames']}")
+            raised = [f for f in row["noise_factors"] if f > 1.0]
+            if raised:
+                print(f"    clip noise: {len(raised)} frames with a factor above 1 (largest {max(raised):.3f})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     total = {

@@ -281,16 +281,21 @@ def simulate(paths: list[Path], reference_seed: int = 2026) -> None:
 
 
 def windowed_factors(peak_records: list[dict], reach: int, reference: float) -> dict[tuple[str, int], float]:
-    """Each frame's factor ``max(1, median of the whole-frame peaks of frames k - reach .. k + reach / reference)``
-    (the window clamped to the clip): the pair's typical peak measured as a video path could, blind to the edits."""
+    """Each frame's factor as ``imgdiff video`` computes it (:func:`imgdiff_gpu.clip_noise.noise_factors`:
+    ``max(1, median of the whole-frame peaks of frames k - reach .. k + reach / reference)``, the window
+    clamped to the clip, the lower middle value of an even count): the pair's typical peak measured as a
+    video path can, blind to the edits."""
+    from imgdiff_gpu.clip_noise import noise_factors
+
     by_clip: dict[str, dict[int, float]] = {}
     for record in peak_records:
         by_clip.setdefault(record["clip"], {})[record["frame"]] = record["peak"]
     factors = {}
     for clip, frames in by_clip.items():
-        for index in frames:
-            near = [frames[i] for i in range(index - reach, index + reach + 1) if i in frames]
-            factors[(clip, index)] = max(1.0, statistics.median(near) / reference)
+        indices = sorted(frames)
+        assert indices == list(range(len(indices))), f"{clip}: every frame's peak is needed"
+        for index, factor in zip(indices, noise_factors([frames[i] for i in indices], reference, reach), strict=True):
+            factors[(clip, index)] = factor
     return factors
 
 

@@ -62,6 +62,10 @@ class Thresholds:
     border_noise: bool = False
     """Whether the window's noise factor at the borders is the pair's measured one where that is larger
     (:func:`imgdiff_gpu.border_noise.measured_window_factors`)."""
+    luma_factor: float = 1.0
+    """The window's luma threshold times this, and that alone (the line evidence, the offset and the
+    contrast masking per unit of ``luma_shift`` keep theirs): a video clip's noise factor
+    (:mod:`imgdiff_gpu.clip_noise`), 1 everywhere else."""
 
     @property
     def adapts_to_noise(self) -> bool:
@@ -279,7 +283,7 @@ def evidence_levels(
 
 def _strength_settings(thresholds: Thresholds, ssim_threshold: float) -> dict:
     return dict(
-        luma=thresholds.luma_shift,
+        luma=thresholds.luma_shift * thresholds.luma_factor,
         chroma=thresholds.chroma_shift,
         texture=thresholds.texture,
         ssim_threshold=ssim_threshold,
@@ -335,6 +339,7 @@ def difference_mask(
     ``pixels``: the pair's pixels instead of its stacks (``left`` and ``right`` None): each
     rule reads the planes it needs from them (:class:`imgdiff_gpu.planes.PixelPair`), the same values.
     """
+    from .cpu.rules import abs_peaks
     from .cpu.scratch import scratch
     from .planes import StackPair
 
@@ -367,7 +372,13 @@ def difference_mask(
         if thresholds.line and line is None:
             ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)
             line = line_over_threshold(shift, weights, thresholds, ratio)
-        masking, luma_scale = _masking_where_it_counts(left_luma, right_luma, weights, thresholds, shift, line)
+        row_peaks = None if shift is None or thresholds.masking <= 0 else abs_peaks(shift)[0]
+        masking, luma_scale = _masking_where_it_counts(
+            left_luma, right_luma, weights, thresholds, shift, line, row_peaks=row_peaks
+        )
+        from .clip_noise import record_peak  # the video path's noise peak, where it asks for it
+
+        record_peak(shift, luma_scale, thresholds, valid)
         if line is not None and masking is not None:
             line /= masking  # as line_shift does
         if line is not None:
@@ -386,6 +397,7 @@ def difference_mask(
             coarse=coarse,
             luma_offset=bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
             layout=pair.layout if from_pixels else None,
+            luma_rows=_luma_rows(shift, luma_scale, row_peaks, thresholds),
         )
         if valid is not None:
             levels[~valid] = 0  # the strength of an ignored pixel is 0
@@ -407,6 +419,8 @@ def _masking_where_it_counts(
     thresholds: Thresholds,
     shift: np.ndarray | None,
     line: np.ndarray | None,
+    *,
+    row_peaks: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(:func:`contrast_masking`, :func:`luma_threshold_scale`) on the rows where they can change a
     pixel's level, 1 elsewhere; (None, None) without masking.
@@ -420,7 +434,8 @@ def _masking_where_it_counts(
     the window's reach of rows around it: the same values as those rows of the whole): 19-63 %
     of a 720p frame's rows between two encodes (``benchmarks/video_set.py``'s seed 2026).
     ``shift``: ``w * dY`` with the pair's offset removed (:func:`luma_shift_map`); ``line``:
-    :func:`line_over_threshold` of it, or None.
+    :func:`line_over_threshold` of it, or None. ``row_peaks``: the largest ``|shift|`` of each row,
+    where already known.
     """
     from .cpu.rules import abs_peaks
     from .cpu.scratch import scratch
@@ -428,9 +443,8 @@ def _masking_where_it_counts(
     if thresholds.masking <= 0:
         return None, None
     row_factors, column_factors = border_factors(shift, left_luma.shape, weights, thresholds)
+    hot = _reaching(abs_peaks(shift)[0] if row_peaks is None else row_peaks, thresholds.luma_shift)
     reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
-    peaks = abs_peaks(shift)[0] / np.float32(thresholds.luma_shift)
-    hot = peaks >= reach
     if line is not None:
         hot |= line.max(axis=1) >= reach
     if hot.all():
@@ -444,6 +458,33 @@ def _masking_where_it_counts(
         these = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
         masking[first:last], luma_scale[first:last] = these
     return masking, luma_scale
+
+
+def _luma_rows(
+    shift: np.ndarray | None, luma_scale: np.ndarray | None, row_peaks: np.ndarray | None, thresholds: Thresholds
+) -> np.ndarray | None:
+    """The rows where the luma term ``|w * dY| / (t_luma * luma_scale)`` may reach the weak cut-off (for
+    :func:`imgdiff_gpu.cpu.strength.strength_levels_map`), or None (every row).
+
+    ``luma_scale`` (>= 1) is 1 on the rows whose largest ``|shift|`` (``row_peaks``) cannot reach it
+    (:func:`_masking_where_it_counts`); on the others the rows' largest ``|shift| / luma_scale``
+    decides. Codec noise peaks where the contrast both frames share is high, so the masking keeps
+    most of those rows below it too.
+    """
+    from .cpu.rules import abs_peaks
+
+    if shift is None or row_peaks is None:
+        return None
+    luma_threshold = thresholds.luma_shift * thresholds.luma_factor  # as the strength pass divides
+    if luma_scale is None:
+        return _reaching(row_peaks, luma_threshold)
+    return _reaching(abs_peaks(shift, luma_scale)[0], luma_threshold)
+
+
+def _reaching(row_peaks: np.ndarray, luma_shift: float) -> np.ndarray:
+    """The rows whose largest ``|w * dY|`` (``row_peaks``, float32) over ``luma_shift`` may reach the weak
+    cut-off, with ``LEVEL_MARGIN`` over the float32 filter's rounding: elsewhere the luma term stays below it."""
+    return row_peaks / np.float32(luma_shift) >= HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
 
 
 def border_factors(

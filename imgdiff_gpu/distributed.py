@@ -464,18 +464,22 @@ def compare_frame_range(
     render_frames=(),
     segment: Path | None = None,
     fps: float | None = None,
+    factors: dict[int, float] | None = None,
 ):
-    """What one worker does with a range of frame pairs: their FrameResults (and problems), as the serial run.
+    """What one worker does with a range of frame pairs: their FrameResults (and problems), as the serial run
+    at clip noise factor 1, each with its noise peak (the client judges them against the whole clip's).
 
     With ``render_frames`` (indices), the marked pictures of those frames
     instead, as PNG bytes by path relative to the output folder. With
     ``segment``, also the range's part of the side-by-side video, written there
     (every frame compared in full, as a serial run with a diff video does).
+    ``factors``: the clip noise factors of frames (index: factor), their luma threshold times
+    that; with neither ``render_frames`` nor ``segment``, only those frames are compared, again.
     """
     from .job import compare_with, encode_pictures, ignore_mask_for
     from .rendering import render
     from .video_exports import SideBySideWriter
-    from .video_frames import compared_frames, prefetch
+    from .video_frames import compared_frames, frame_result, prefetch
 
     problems: list[str] = []
     # each stream decoded on its own thread while frames are compared, as in one process
@@ -492,16 +496,25 @@ def compare_frame_range(
         for index, _, a, b in pairs:
             if index in wanted:
                 ignore = ignore_mask_for(a.shape[:2], options)
-                result = compare_with(options, a, b, ignore=ignore)
+                result = compare_with(options, a, b, ignore=ignore, luma_factor=(factors or {}).get(index, 1.0))
                 drawn = render(result, color=options.color, thickness=options.thickness)
                 for path, data in encode_pictures(drawn, Path("frames") / f"{index:06d}").items():
                     pictures[path.as_posix()] = data
         return pictures, problems
+    if factors and segment is None:
+        judged = []
+        for index, time, a, b in pairs:
+            if index in factors:
+                result = compare_with(
+                    options, a, b, ignore=ignore_mask_for(a.shape[:2], options), luma_factor=factors[index]
+                )
+                judged.append(frame_result(index, time, result))
+        return judged, problems
     frames: list = []
     writer = None  # started at the range's first frame: a range that decodes nothing writes no part
     try:
         # the screen starts afresh in each range: which pairs it screens never changes a result
-        for frame, result in compared_frames(pairs, options, screening=segment is None):
+        for frame, result in compared_frames(pairs, options, screening=segment is None, clip_noise=False):
             frames.append(frame)
             if result is None:
                 continue
@@ -637,6 +650,30 @@ def compare_videos_on_cluster(
             frames, problems = by_range[key]
             summary.frames.extend(frames)
             summary.problems.extend(p for p in problems if p not in summary.problems)
+        factors = _clip_noise_factors(summary.frames, options)
+        if factors:
+            # the frames flagged at factor 1 that their clip's noise clears or changes: compared again,
+            # as the serial run does, each from the keyframe before it
+            again = {f.index: factors[f.index] for f in summary.frames if f.different and factors[f.index] > 1.0}
+            judged = {
+                client.submit(
+                    compare_frame_range,
+                    left,
+                    right,
+                    task(group[0], group[-1] + 1),
+                    options,
+                    factors={i: again[i] for i in group},
+                ): (group[0], group[-1] + 1)
+                for group in _by_keyframe(sorted(again), key_numbers, left_skip).values()
+            }
+            replaced = {}
+            for future in _distributed().as_completed(list(judged)):
+                frames, _ = _result(future, judged[future], left)
+                replaced.update((f.index, f) for f in frames)
+            for position, frame in enumerate(summary.frames):
+                peak = frame.noise_peak
+                frame = summary.frames[position] = replaced.get(frame.index, frame)
+                frame.noise_peak, frame.noise_factor = peak, factors[frame.index]
         if segments and summary.frames:
             join_segments([segments[key] for key in sorted(segments) if segments[key].exists()], diff_video[1])
             summary.outputs.append(str(diff_video[0]))
@@ -647,11 +684,18 @@ def compare_videos_on_cluster(
         if exported:
             # each exported frame compared again from the keyframe before it, frames between two
             # keyframes in one task: no decoding past the last frame wanted
-            gops: dict[int, list[int]] = {}
-            for index in sorted(f.index for f in exported):
-                gops.setdefault(bisect.bisect_right(key_numbers, index + left_skip), []).append(index)
+            gops = _by_keyframe(sorted(f.index for f in exported), key_numbers, left_skip)
+            exported_factors = {f.index: f.noise_factor for f in exported}
             renders = {
-                client.submit(compare_frame_range, left, right, task(group[0], group[-1] + 1), options, group): (
+                client.submit(
+                    compare_frame_range,
+                    left,
+                    right,
+                    task(group[0], group[-1] + 1),
+                    options,
+                    group,
+                    factors={i: exported_factors[i] for i in group},
+                ): (
                     group[0],
                     group[-1] + 1,
                 )
@@ -674,6 +718,29 @@ def compare_videos_on_cluster(
             + "): the selection is empty or lies past the end of a video"
         )
     return summary
+
+
+def _by_keyframe(indices: list[int], key_numbers: list[int], left_skip: int) -> dict[int, list[int]]:
+    """Frame indices grouped by the left stream's keyframe before each (one task decodes a group)."""
+    import bisect
+
+    groups: dict[int, list[int]] = {}
+    for index in indices:
+        groups.setdefault(bisect.bisect_right(key_numbers, index + left_skip), []).append(index)
+    return groups
+
+
+def _clip_noise_factors(frames: list, options: CompareOptions) -> dict[int, float] | None:
+    """Each frame's clip noise factor (:mod:`imgdiff_gpu.clip_noise`) over the whole selection, as the
+    serial run computes them, from the peaks the workers measured; None where the rule does not apply."""
+    from .clip_noise import noise_factors
+    from .video_frames import clip_noise_reference
+
+    reference = clip_noise_reference(options)
+    if reference is None or not frames:
+        return None
+    factors = noise_factors([f.noise_peak for f in frames], reference)
+    return {f.index: factor for f, factor in zip(frames, factors, strict=True)}
 
 
 def _segment_path(staging: Path, first: int) -> Path:

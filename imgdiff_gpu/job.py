@@ -86,7 +86,15 @@ def huge_pages_for(pixels: int) -> Iterator[None]:
         set_advice(previous)
 
 
-def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | None = None, keep_maps: bool = True):
+def compare_with(
+    options: CompareOptions,
+    left,
+    right,
+    *,
+    ignore: np.ndarray | None = None,
+    keep_maps: bool = True,
+    luma_factor: float = 1.0,
+):
     """:func:`imgdiff_gpu.compare` with the command line's options (maps kept for pictures)."""
     from .pipeline import compare
 
@@ -107,6 +115,7 @@ def compare_with(options: CompareOptions, left, right, *, ignore: np.ndarray | N
         align=options.align,
         antialiasing=options.antialiasing,
         keep_maps=keep_maps,
+        luma_factor=luma_factor,
     )
 
 

@@ -98,6 +98,7 @@ def compare(
     antialiasing: bool = DEFAULTS.antialiasing,
     max_pixels: int = DEFAULTS.max_pixels,
     keep_maps: bool = True,
+    luma_factor: float = 1.0,
 ) -> Comparison:
     """Compare two images and locate their differences.
 
@@ -134,6 +135,9 @@ def compare(
         Keep the SSIM map and the regions' mask in the result (for pictures). Without
         them (``ssim_map`` and ``mask`` are None) a GPU run brings back only the score,
         the threshold and the regions: O(regions) bytes.
+    luma_factor : float
+        The window's luma threshold times this (>= 1; the line evidence keeps its own): what
+        ``imgdiff video`` applies to a frame of a noisy clip (:mod:`imgdiff_gpu.clip_noise`).
 
     Returns
     -------
@@ -144,8 +148,10 @@ def compare(
     ------
     ImageLoadError, DeviceError, ValueError
     """
+    if not (np.isfinite(luma_factor) and luma_factor >= 1.0):
+        raise ValueError(f"luma_factor must be a finite number >= 1 (it only raises a threshold), got {luma_factor!r}")
     where = resolve_device(device)
-    thresholds = thresholds_of(sensitivity, threshold)
+    thresholds = replace(thresholds_of(sensitivity, threshold), luma_factor=float(luma_factor))
     files = [image for image in (left, right) if isinstance(image, (str, os.PathLike))]
     with reading_ahead(files, max_pixels=max_pixels):  # two files decode at once
         left_image = _as_loaded(left, max_pixels)

@@ -82,8 +82,12 @@ FIRST_PAUSE, LONGEST_PAUSE = 8, 64
 class FrameScreen:
     """Screens same-sized RGB uint8 frame pairs against one set of thresholds and ignored pixels."""
 
-    def __init__(self, shape: tuple[int, int], thresholds: Thresholds, ignore: np.ndarray | None = None):
+    def __init__(
+        self, shape: tuple[int, int], thresholds: Thresholds, ignore: np.ndarray | None = None, *, peaks: bool = False
+    ):
+        """``peaks``: also measure each pair's noise peak (:meth:`measure_with_peak`)."""
         self.shape = tuple(shape)
+        self.peaks = peaks
         self.thresholds = thresholds
         self.params = luma_ssim_params(np.empty(shape, dtype=np.float32))
         self.ignore = ignore
@@ -141,8 +145,16 @@ class FrameScreen:
         """:meth:`measure`, and for a pair it cannot clear what it computed that the full comparison
         needs too (None where it decided before the SSIM pass): hand it over with
         :func:`imgdiff_gpu.cpu.analysis.screened`."""
+        return self.measure_with_peak(left, right)[:2]
+
+    def measure_with_peak(
+        self, left: np.ndarray, right: np.ndarray
+    ) -> tuple[float | None, ScreenedPair | None, float | None]:
+        """:meth:`measure_keeping`, and the noise peak of a pair it clears: the same value, bit for bit, as
+        :func:`imgdiff_gpu.clip_noise.frame_peak_of` of the pair (None for a pair it does not clear, whose
+        full comparison measures it, :func:`imgdiff_gpu.clip_noise.measuring_peaks`, or without ``peaks``)."""
         if not self._fits(left, right):
-            return None, None
+            return None, None, None
         return self._screen_keeping(left, right)
 
     def _fits(self, left: np.ndarray, right: np.ndarray) -> bool:
@@ -151,7 +163,10 @@ class FrameScreen:
     def _screen(self, left: np.ndarray, right: np.ndarray) -> float | None:
         return self._screen_keeping(left, right)[0]
 
-    def _screen_keeping(self, left: np.ndarray, right: np.ndarray) -> tuple[float | None, ScreenedPair | None]:
+    def _screen_keeping(
+        self, left: np.ndarray, right: np.ndarray
+    ) -> tuple[float | None, ScreenedPair | None, float | None]:
+        from .clip_noise import PEAK_CUT, luma_peak
         from .cpu.scratch import scratch
         from .cpu.screen import frame_steps, sampled_line_noise_ratio
         from .cpu.ssim import ssim_map_and_screen
@@ -170,22 +185,26 @@ class FrameScreen:
         )
         if channel_step == 0:
             # every pixel a counted one's window reads is the same, so SSIM's numerator and
-            # denominator are the same expressions there: every counted value is exactly 1
-            return 1.0, None
+            # denominator are the same expressions there: every counted value is exactly 1 (and the
+            # luma shift 0)
+            return 1.0, None, 0.0
         if t.exact or chroma_step >= t.chroma_shift * (1.0 - MARGIN):
-            return None, None  # decided without the SSIM pass (the bounds below need none for these)
+            return None, None, None  # decided without the SSIM pass (the bounds below need none for these)
         # the coarse term reads ~6 px beyond a pixel on its 4x grid, further than the counted pixels'
         # reach that chroma_step covers: with ignored pixels, a change they hide can still mark
         # counted ones, so the bound (over the whole frame) is computed whatever the step
         if t.coarse_chroma is not None and (self.ignore is not None or chroma_step >= t.coarse_chroma * (1.0 - MARGIN)):
             means = None if sums is None else sums * (1.0 / COARSE_FACTOR**2)
             if coarse_chroma_bound(left, right, means=means) >= t.coarse_chroma * (1.0 - MARGIN):
-                return None, None
+                return None, None, None
         # the pair's offset b: from the block sums (bit for bit the luma's, where the full path's are
         # float32's: the same up to rounding, ~1e-7, as every bound below), else as the full path has it
         bias = block_luma_bias(sums, t) if sums is not None else luma_bias(luma_left, luma_right, t)
         p = self.params
         shift = scratch("screen_shift", self.shape)
+        # with peaks, the pass bounds each luma term from the noise peak's cut up (a few pixels more, ~0.1 %
+        # of a frame of VP9 noise), so that a pair whose terms all stay below it measures no peak
+        peak_floor = PEAK_CUT * t.luma_shift * (1.0 - MARGIN) if self.peaks else np.inf
         ssim_map, bounds = ssim_map_and_screen(
             luma_left,
             luma_right,
@@ -193,17 +212,27 @@ class FrameScreen:
             counted=self.counted,
             bias=bias,
             masking=t.masking / t.luma_shift if t.masking > 0 else 0.0,
-            floor=t.luma_shift * (1.0 - MARGIN) if t.masking > 0 else np.inf,
+            floor=min(t.luma_shift * (1.0 - MARGIN), peak_floor) if t.masking > 0 else np.inf,
             slack=VARIANCE_SLACK,
             factors=window_noise_factors(self.shape, p.weights),
             shift=shift,
         )
 
-        def not_cleared() -> tuple[None, ScreenedPair]:
+        def not_cleared() -> tuple[None, ScreenedPair, None]:
             # the full comparison takes the map and the exact offset; it computes the shift and
-            # the line noise ratio itself (the screen's are its own, equal only up to rounding)
+            # the line noise ratio itself (the screen's are its own, equal only up to rounding),
+            # and the peak from them (:func:`imgdiff_gpu.clip_noise.measuring_peaks`)
             exact = luma_bias(luma_left, luma_right, t) if sums is not None else bias
-            return None, ScreenedPair(left, right, t, ssim_map, p, LumaEvidence(exact))
+            return None, ScreenedPair(left, right, t, ssim_map, p, LumaEvidence(exact)), None
+
+        def cleared_peak() -> float | None:
+            if not self.peaks:
+                return None
+            if bounds.masked_shift < peak_floor:
+                return 0.0  # the pass's bound on every luma term (over a scale never above the full one's)
+            # from the offset and shift the full comparison computes (not the pass's, equal only up to
+            # rounding), so that a pair's peak never depends on which path measured it
+            return luma_peak(luma_left, luma_right, p.weights, t, self.counted)[0]
 
         # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
         luma_step += abs(bias)
@@ -216,7 +245,7 @@ class FrameScreen:
                 largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, bounds.peaks)
                 if largest >= 1.0 - MARGIN:
                     return not_cleared()
-        return score_of(ssim_map, p.crop, self.ignore), None
+        return score_of(ssim_map, p.crop, self.ignore), None, cleared_peak()
 
     def no_difference(
         self, luma_shift: float, min_ssim: float, luma_step: float, chroma_step: float, channel_step: float

@@ -8,6 +8,7 @@ counted by decoding, never from the container's claim.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import queue
 import threading
@@ -117,8 +118,11 @@ def _one_kernel_thread() -> None:
     set_num_threads(1)  # per thread: each screening worker runs its kernels on its own core
 
 
-def analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Callable | None) -> Iterator:
-    """The pairs in order, each with its screened score and, where the screen cannot clear it, its comparison.
+def analyse_ahead(
+    pairs: Iterator, screen: FrameScreen | None, compare_pair: Callable | None, peak_of: Callable | None = None
+) -> Iterator:
+    """The pairs in order, each with its screened score, where the screen cannot clear it its comparison,
+    and its noise peak (:mod:`imgdiff_gpu.clip_noise`) where ``peak_of`` asks for peaks.
 
     With ``compare_pair`` (the CPU), pairs are screened and compared on one
     worker thread per core, each running its kernels single-threaded, a few
@@ -127,31 +131,41 @@ def analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Cal
     steps (NumPy, OpenCV, Python) overlap another's kernels; pairs that all
     differ (two encodes at other settings) are compared in parallel likewise.
     At most two pairs per worker are held, so memory stays bounded. Without it
-    (the GPU) every pair is yielded with no score and no comparison.
+    (the GPU) every pair is yielded with no score, no comparison and no peak.
+    A pair's peak is the screen's where it measured one, else ``peak_of(left, right)``.
     """
     if compare_pair is None:
         for pair in pairs:
-            yield (*pair, None, None)
+            yield (*pair, None, None, None)
         return
     from .cpu.threads import get_num_threads
 
     def analyse(left, right, screening: bool):
+        from .clip_noise import measuring_peaks
         from .cpu.analysis import screened
         from .cpu.scratch import keeping_scratch
 
         # each worker keeps its scratch planes from one pair to the next (a fresh plane costs its page faults)
         with keeping_scratch():
-            score, maps = screen.measure_keeping(left, right) if screening else (None, None)
-            if score is not None:
-                return score, None
-            with screened(maps):  # what the screen computed of this pair is not computed again
-                return None, compare_pair(left, right)
+            score, maps, peak = screen.measure_with_peak(left, right) if screening else (None, None, None)
+            result = None
+            if score is None:
+                # what the screen computed of this pair is not computed again, and the full comparison
+                # measures the peak where the screen did not
+                measuring = measuring_peaks() if peak is None and peak_of is not None else contextlib.nullcontext([])
+                with screened(maps), measuring as peaks:
+                    result = compare_pair(left, right)
+                if peak is None and peaks:
+                    peak = peaks[-1]
+            if peak is None and peak_of is not None:
+                peak = peak_of(left, right)
+            return score, result, peak
 
     def finished(pair, screening: bool, future):
-        score, result = future.result()
+        score, result, peak = future.result()
         if screening:
             screen.record(score)  # in frame order, so which pairs are screened never depends on timing
-        return (*pair, score, result)
+        return (*pair, score, result, peak)
 
     workers = get_num_threads()  # the cores the kernels would use: OMP_NUM_THREADS, else all
     pending: collections.deque = collections.deque()
@@ -165,17 +179,26 @@ def analyse_ahead(pairs: Iterator, screen: FrameScreen | None, compare_pair: Cal
             yield finished(*pending.popleft())
 
 
-def compared_frames(pairs: Iterator, options, *, screening: bool = True) -> Iterator[tuple]:
+def compared_frames(pairs: Iterator, options, *, screening: bool = True, clip_noise: bool = True) -> Iterator[tuple]:
     """(FrameResult, comparison) of each frame pair ``(index, time, left, right)``, in frame order.
 
     The comparison is None for a pair the screen proved unchanged. The screen (CPU only, and
     not when frames are aligned before comparing, nor without ``screening``) is built at the
     first pair, when the frame size is known; the ignored pixels once per frame size, since
     a stream may change size.
+
+    Under a preset with a reference noise peak (``low``) and without alignment, each frame is
+    judged with its clip's noise factor (:mod:`imgdiff_gpu.clip_noise`): the pairs are analysed
+    with factor 1, each frame is held until the peaks of the ``REACH`` frames after it are known,
+    and a frame flagged at 1 whose factor is above 1 is compared again with the luma threshold
+    times its factor (the others' results stand: a higher threshold only clears). So up to
+    ``REACH`` frames, and the pixels of those flagged, are held at once. Without ``clip_noise``,
+    each frame is judged at factor 1 and carries its peak, for a caller that sees the whole clip
+    (the cluster's client, :func:`imgdiff_gpu.distributed.compare_videos_on_cluster`).
     """
     from ._device import resolve_device
+    from .clip_noise import ClipNoise, frame_peak_of
     from .job import compare_with, ignore_mask_for
-    from .video_report import FrameResult
 
     ignores: dict = {}
 
@@ -184,9 +207,17 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True) -> Iter
             ignores[shape] = ignore_mask_for(shape, options)
         return ignores.get(shape)
 
-    def compare_pair(a, b):
-        return compare_with(options, a, b, ignore=ignore_for(a.shape[:2]))
+    def compare_pair(a, b, luma_factor: float = 1.0):
+        return compare_with(options, a, b, ignore=ignore_for(a.shape[:2]), luma_factor=luma_factor)
 
+    thresholds = options.thresholds()
+
+    def peak_of(a, b) -> float:
+        if a.shape != b.shape:
+            return 0.0  # sizes differ: a mismatch whatever the threshold
+        return frame_peak_of(a, b, thresholds, ignore_for(a.shape[:2]))
+
+    reference = clip_noise_reference(options)
     on_cpu = resolve_device(options.device) == "cpu"
     first = next(pairs, None)
     screen = None
@@ -195,18 +226,64 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True) -> Iter
         ignore = ignore_for(shape)
         # screening proves "no regions" on the frames as given, so not when the full path aligns them first
         if screening and on_cpu and options.align is None and first[2].shape == first[3].shape:
-            screen = FrameScreen(shape, options.thresholds(), ignore)
+            screen = FrameScreen(shape, thresholds, ignore, peaks=reference is not None)
     ahead = itertools.chain([first] if first is not None else [], pairs)
-    for index, timestamp, a, b, score, result in analyse_ahead(ahead, screen, compare_pair if on_cpu else None):
-        if score is not None:
-            yield FrameResult(index, timestamp, score, 0.0, [], False), None
-            continue
-        if result is None:
-            result = compare_pair(a, b)
-        # the mask's mean, exactly (an integer count over the size, as NumPy's float64 sum of 0s and 1s
-        # gives it), without a float64 copy of the mask
-        fraction = np.count_nonzero(result.mask) / result.mask.size if result.mask is not None else 1.0
-        yield (
-            FrameResult(index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch),
-            result,
-        )
+    analysed = analyse_ahead(
+        ahead, screen, compare_pair if on_cpu else None, peak_of if reference is not None else None
+    )
+    if reference is None or not clip_noise:
+        for index, timestamp, a, b, score, result, peak in analysed:
+            frame, result = _frame_result(index, timestamp, score, result, compare_pair, a, b)
+            if reference is not None:
+                frame.noise_peak = peak if peak is not None else peak_of(a, b)
+            yield frame, result
+        return
+    noise = ClipNoise(reference)
+    held: collections.deque = collections.deque()  # (frame, comparison, its pixels where flagged)
+
+    def finalised(frame, result, pixels, peak: float, factor: float):
+        if factor > 1.0 and frame.different and pixels is not None:
+            frame, result = _frame_result(frame.index, frame.timestamp, None, None, compare_pair, *pixels, factor)
+        frame.noise_peak, frame.noise_factor = peak, factor
+        return frame, result
+
+    for index, timestamp, a, b, score, result, peak in analysed:
+        frame, result = _frame_result(index, timestamp, score, result, compare_pair, a, b)
+        held.append((frame, result, (a, b) if frame.different else None))
+        noise.add(peak if peak is not None else peak_of(a, b))
+        for peak_k, factor in noise.ready():
+            yield finalised(*held.popleft(), peak_k, factor)
+    noise.end()
+    for peak_k, factor in noise.ready():
+        yield finalised(*held.popleft(), peak_k, factor)
+
+
+def clip_noise_reference(options) -> float | None:
+    """The reference noise peak that the clip noise rule judges these options' frames against, or None
+    where it does not apply (a preset without one, or frames aligned before comparing)."""
+    from .clip_noise import REFERENCE_PEAKS
+
+    return REFERENCE_PEAKS.get(options.sensitivity) if options.align is None else None
+
+
+def frame_result(index: int, timestamp: float | None, result):
+    """The FrameResult of one frame pair's comparison."""
+    return _frame_result(index, timestamp, None, result, None, None, None)[0]
+
+
+def _frame_result(index, timestamp, score, result, compare_pair, a, b, luma_factor: float = 1.0):
+    """(FrameResult, comparison) of one analysed pair: the screen's score, else its comparison (made
+    here where the analysis left it to the caller)."""
+    from .video_report import FrameResult
+
+    if score is not None:
+        return FrameResult(index, timestamp, score, 0.0, [], False), None
+    if result is None:
+        result = compare_pair(a, b, luma_factor)
+    # the mask's mean, exactly (an integer count over the size, as NumPy's float64 sum of 0s and 1s
+    # gives it), without a float64 copy of the mask
+    fraction = np.count_nonzero(result.mask) / result.mask.size if result.mask is not None else 1.0
+    return (
+        FrameResult(index, timestamp, result.score, fraction, result.regions, result.different, result.mismatch),
+        result,
+    )

@@ -19,7 +19,7 @@ from .outputs import Outputs
 from .regions import Region
 from .report import SCHEMA_VERSION, to_json
 
-FRAME_COLUMNS = ("frame", "timestamp", "score", "changed_fraction", "regions")
+FRAME_COLUMNS = ("frame", "timestamp", "score", "changed_fraction", "regions", "noise_peak", "noise_factor")
 
 
 @dataclass
@@ -31,6 +31,11 @@ class FrameResult:
     regions: list[Region]
     different: bool
     reason: str | None = None
+    noise_peak: float | None = None
+    """The frame's noise peak (:mod:`imgdiff_gpu.clip_noise`; exact from ``PEAK_CUT`` up), None where the
+    rule does not apply (a preset without a reference, aligned frames)."""
+    noise_factor: float = 1.0
+    """The factor on the window's luma threshold the frame was judged with (its clip's noise)."""
 
 
 @dataclass
@@ -80,6 +85,8 @@ def stage_video_report(
                 "" if f.score is None else f"{f.score:.6f}",
                 f"{f.changed_fraction:.6f}",
                 len(f.regions),
+                "" if f.noise_peak is None else f"{f.noise_peak:.4f}",
+                f"{f.noise_factor:.4f}",
             ]
         )
     reason = None
@@ -105,6 +112,7 @@ def stage_video_report(
                 "timestamp": f.timestamp,
                 "score": f.score,
                 "changed_fraction": f.changed_fraction,
+                "noise_factor": f.noise_factor,
                 "reason": f.reason,
                 "regions": [r.as_dict() for r in f.regions],
             }

@@ -255,12 +255,12 @@ def check_low_levels(left: np.ndarray, right: np.ndarray) -> None:
     _assert_same_levels(levels.get(), expected)
 
 
-def check_compare_low(left: np.ndarray, right: np.ndarray, *, regions: bool) -> None:
+def check_compare_low(left: np.ndarray, right: np.ndarray, *, regions: bool, luma_factor: float = 1.0) -> None:
     """compare(..., sensitivity='low') on the GPU: the CPU's regions, mask and score (1e-12)."""
     from imgdiff_gpu.pipeline import compare
 
-    cpu = compare(left, right, device="cpu", sensitivity="low")
-    gpu = compare(left, right, device="gpu", sensitivity="low")
+    cpu = compare(left, right, device="cpu", sensitivity="low", luma_factor=luma_factor)
+    gpu = compare(left, right, device="gpu", sensitivity="low", luma_factor=luma_factor)
     assert gpu.device == "gpu" and bool(cpu.regions) == regions, "the test pair must have regions, or none"
     assert_same_regions(gpu.regions, cpu.regions)
     assert np.array_equal(gpu.mask, cpu.mask)

@@ -100,6 +100,7 @@ CASES = [
     ("camera", "jpeg", "high", {"ignore": "box", "keep_maps": False}),
     ("camera", "jpeg", "low", {"keep_maps": False}),
     ("coffee", "jpeg", "low", {"threshold": 0.4}),
+    ("astronaut", "jpeg", "low", {"luma_factor": 1.5}),  # a video frame's clip noise factor (clip_noise.py)
 ]
 
 
@@ -111,6 +112,7 @@ def test_bands_give_the_whole_image_result(name, kind, sensitivity, extra, rows)
         left, right = left[..., 0] if left.ndim == 3 else left, right[..., 0] if right.ndim == 3 else right
     extra = dict(extra)
     thresholds = thresholds_for(sensitivity, ssim_threshold=extra.pop("threshold", None))
+    thresholds = replace(thresholds, luma_factor=extra.pop("luma_factor", 1.0))
     if extra.get("ignore") == "box":
         ignore = np.zeros(left.shape[:2], dtype=bool)
         ignore[100:180, 60:300] = True
@@ -353,7 +355,7 @@ def test_the_strength_reads_the_same_evidence_in_bands(monkeypatch, coarse_chrom
         lines.append(real_line(*args, **options))
         return lines[-1]
 
-    def whole_masking(left_luma, right_luma, weights, thresholds, shift, line):
+    def whole_masking(left_luma, right_luma, weights, thresholds, shift, line, **_):
         factors = detection.border_factors(shift, left_luma.shape, weights, thresholds)
         return detection._masking_and_scale(left_luma, right_luma, weights, thresholds, factors=factors)
 

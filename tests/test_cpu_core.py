@@ -239,6 +239,23 @@ def test_ssim_reads_strided_planes_in_place(step):
     assert digest(strided) == digest(copied)
 
 
+@pytest.mark.parametrize("taps", [11, 7, 5])
+def test_ssim_map_is_the_same_whatever_the_strips(taps):
+    """The pass filters two output rows' windows together, and a strip's odd last row alone
+    (c/ssim.c): strips of one row (every row alone), of odd and even heights and one strip of
+    all the rows give one map and one pair of statistics, bit for bit."""
+    x, y, _, _ = float64_pair()
+    weights = np.ones(taps) / taps
+    counted = np.random.default_rng(3).random(x.shape) < 0.7
+    results = set()
+    for strip_rows in (1, 2, 3, 16, 17, x.shape[0]):
+        out = np.empty(x.shape)
+        stats = np.empty((-(-x.shape[0] // strip_rows), 2))
+        _core.ssim(x, y, counted, weights, 1e-4, 9e-4, 1.0, strip_rows, out, stats)
+        results.add((digest(out), stats[:, 0].max(), stats[:, 1].min()))
+    assert len(results) == 1
+
+
 def test_read_only_outputs_are_refused():
     x = np.zeros((20, 30), np.uint8)
     out = np.zeros((20, 30))

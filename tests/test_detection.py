@@ -279,6 +279,33 @@ def test_the_strength_pass_writes_the_levels_of_its_strength(name):
         assert min(np.count_nonzero(levels == level) for level in (0, 1, 2)) > 100
 
 
+def test_the_levels_leave_out_only_terms_that_stay_below_the_weak_cut_off():
+    """The levels pass filters a term only on the rows where it may reach the weak cut-off (the chroma
+    where a row's largest chroma step does, the luma where ``luma_rows`` says so, the structure where
+    the SSIM term does): the levels of the strength it writes all the same, on a pair whose terms reach
+    it on some rows only, and ``luma_rows`` is read (none given: the luma line is lost)."""
+    from imgdiff_gpu.cpu.rules import abs_peaks
+    from imgdiff_gpu.cpu.strength import strength_levels_map, strength_map
+    from imgdiff_gpu.detection import _reaching, luma_shift_map, strength_levels
+
+    pair, weights, ssim_map = _edited_photograph("coffee", quality=90)
+    left, right = pair.left.planes, pair.right.planes.copy()
+    right[200:230, 100:140, 1] += np.float32(0.2)  # a colour patch at equal luma: the chroma term alone
+    right[300:304, 50:350, 0] += np.float32(20 / 255)  # a line: the luma term alone
+    luma, settings = 7 / 255, {"chroma": 36 / 255, "texture": 32 / 255, "ssim_threshold": 0.3}
+    rows = _reaching(abs_peaks(luma_shift_map(left[..., 0], np.ascontiguousarray(right[..., 0]), weights))[0], luma)
+    assert 0 < rows.sum() < 0.5 * len(rows)  # the luma may reach on some rows only
+    expected = strength_levels(strength_map(left, right, ssim_map, weights, luma=luma, **settings))
+    assert np.count_nonzero(expected[300:304] == 2) > 100 and np.count_nonzero(expected[200:230] == 2) > 100
+    levels = strength_levels_map(left, right, ssim_map, weights, luma=luma, **settings, luma_rows=rows)
+    np.testing.assert_array_equal(levels, expected)
+    np.testing.assert_array_equal(strength_levels_map(left, right, ssim_map, weights, luma=luma, **settings), expected)
+    none = strength_levels_map(left, right, ssim_map, weights, luma=luma, **settings, luma_rows=np.zeros_like(rows))
+    assert not (none[300:304] == 2).any()
+    with pytest.raises(ValueError, match="levels alone"):
+        strength_map(left, right, ssim_map, weights, luma=luma, **settings, luma_rows=rows)
+
+
 LAYOUTS = {
     "rgb": ((3, np.uint8), (3, np.uint8)),
     "grey": ((1, np.uint8), (1, np.uint8)),

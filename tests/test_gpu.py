@@ -125,6 +125,12 @@ def test_low_compare_finds_the_cpu_regions(pair):
     check_compare_low(*LOW_PAIRS[pair](None if on_real_gpu() else (64, 96)), regions=True)
 
 
+def test_low_compare_with_a_raised_luma_threshold_finds_the_cpu_regions():
+    """A video frame's clip noise factor (imgdiff_gpu/clip_noise.py) on the device: the CPU's regions."""
+    left, right = LOW_PAIRS["edited colour"](None if on_real_gpu() else (64, 96))
+    check_compare_low(left, right, regions=True, luma_factor=1.5)
+
+
 def test_low_compare_finds_nothing_in_codec_noise_as_the_cpu():
     """The negative: a JPEG round trip at quality 75 of an unedited photograph."""
     check_compare_low(*codec_noise_pair(None if on_real_gpu() else (96, 128), edited=False), regions=False)

@@ -221,6 +221,35 @@ def test_the_masking_on_the_rows_where_it_counts_leaves_every_level_as_the_whole
     assert (expected > 0).any() and np.array_equal(levels(masking, scale), expected)
 
 
+def test_the_levels_compute_the_luma_term_only_on_the_rows_where_its_masked_peak_reaches():
+    """difference_mask hands the levels pass the rows whose largest |shift| / luma_scale may reach the weak
+    cut-off (detection._luma_rows): far fewer than those of the unmasked |shift| between two noisy copies
+    with shared texture, every row of a faint line among them, and the levels those of every row's term."""
+    from imgdiff_gpu.cpu.strength import strength_levels_map
+
+    rng = np.random.default_rng(3)
+    shape = (240, 320)
+    texture = cv2.GaussianBlur(rng.random(shape, dtype=np.float32), (0, 0), 0.7) * np.float32(0.6)
+    left = np.stack([texture, texture * 0.5, texture * 0.25], axis=2).astype(np.float32)
+    right = left + rng.normal(0, 0.03, left.shape).astype(np.float32)  # noise where the texture can hide it
+    right[120:124, 20:300, 0] += np.float32(0.08)  # a line
+    right = np.ascontiguousarray(right)
+    weights = luma_ssim_params(left[..., 0]).weights
+    left_luma, right_luma = detection.contiguous_luma(left), detection.contiguous_luma(right)
+    shift = detection.luma_shift_map(left_luma, right_luma, weights)
+    peaks = rules.abs_peaks(shift)[0]
+    _, scale = detection._masking_where_it_counts(left_luma, right_luma, weights, LOW, shift, None)
+    rows = detection._luma_rows(shift, scale, peaks, LOW)
+    unmasked = detection._reaching(peaks, LOW.luma_shift)
+    assert rows[120:124].all() and not (rows & ~unmasked).any() and rows.sum() < 0.5 * unmasked.sum()
+    ssim_map = rng.uniform(0.95, 1.0, shape)
+    settings = dict(luma=LOW.luma_shift, chroma=LOW.chroma_shift, texture=LOW.texture, ssim_threshold=0.3)
+    expected = strength_levels_map(left, right, ssim_map, weights, luma_scale=scale, **settings)
+    assert (expected[120:124] == 2).any()
+    levels = strength_levels_map(left, right, ssim_map, weights, luma_scale=scale, luma_rows=rows, **settings)
+    np.testing.assert_array_equal(levels, expected)
+
+
 @pytest.mark.parametrize("shape", [(720, 1280), (37, 61), (5, 3), (1, 17)])
 def test_the_abs_peaks_are_numpys_row_and_column_maxima(shape):
     plane = np.random.default_rng(shape[1]).normal(0, 1, shape).astype(np.float32)
@@ -228,3 +257,9 @@ def test_the_abs_peaks_are_numpys_row_and_column_maxima(shape):
     assert np.array_equal(rows, np.abs(plane).max(axis=1)) and np.array_equal(columns, np.abs(plane).max(axis=0))
     with pytest.raises(ValueError, match="column_peaks"):
         rules.core.abs_peaks(plane, rows, np.empty(shape[1] + 1, np.float32))
+    divisor = np.random.default_rng(1).uniform(1, 3, shape).astype(np.float32)
+    rows, columns = rules.abs_peaks(plane, divisor)
+    ratio = np.abs(plane) / divisor
+    assert np.array_equal(rows, ratio.max(axis=1)) and np.array_equal(columns, ratio.max(axis=0))
+    with pytest.raises(ValueError, match="divisor"):
+        rules.core.abs_peaks(plane, rows, columns, divisor[:, :-1].copy())

@@ -72,12 +72,16 @@ def median(values: np.ndarray) -> np.floating:
     return np.float32(core.median(np.ascontiguousarray(values).reshape(-1)))
 
 
-def abs_peaks(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def abs_peaks(plane: np.ndarray, divisor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(np.abs(plane).max(axis=1), np.abs(plane).max(axis=0))`` of a float32 plane, the same values, in
-    one compiled pass without ``|plane|`` written out (the video screen's bounds, ``screening.py``)."""
+    one compiled pass without ``|plane|`` written out (the video screen's bounds, ``screening.py``); with
+    ``divisor`` (float32, the plane's shape), of ``np.abs(plane) / divisor``."""
     plane = _f32(plane)
     rows, columns = np.empty(plane.shape[0], np.float32), np.empty(plane.shape[1], np.float32)
-    core.abs_peaks(plane, rows, columns)
+    if divisor is None:
+        core.abs_peaks(plane, rows, columns)
+    else:
+        core.abs_peaks(plane, rows, columns, _f32(divisor))
     return rows, columns
 
 

@@ -34,8 +34,8 @@ from .compiled import core
 # waste less, but there must be enough of them to keep every core busy.
 MAX_STRIP_ROWS = 64
 MIN_STRIP_ROWS = 16
-# (Columns per block, in the C: 256, so a strip's ring of 2 * 11 rows x 4 moments
-# x 256 float64, 180 KB, stays in L2.)
+# (Columns per block, in the C: 256, so a strip's ring of 2 * 12 rows x 4 moments
+# x 256 float64, 196 KB, stays in L2.)
 
 
 def strip_rows_for(height: int) -> int:

@@ -51,6 +51,7 @@ def strength_map(
     luma_offset: float = 0.0,
     layout: PairLayout | None = None,
     levels: bool = False,
+    luma_rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Strength (float32, H x W) of two H x W x P float32 plane stacks.
 
@@ -62,8 +63,15 @@ def strength_map(
     ``layout`` (:func:`imgdiff_gpu.planes.pair_layout` of them), ``left`` and ``right``
     are the two images' integer pixels instead, and each row's planes are computed as
     the pass reads it: the values of the stacks, without the stacks. With ``levels``, the
-    strength's levels instead (:func:`strength_levels_map`).
+    strength's levels instead (:func:`strength_levels_map`); then ``luma_rows`` (bool, one per
+    row), where given, says which rows' luma term ``|w * dY| / (luma * luma_scale)`` may reach
+    ``HYSTERESIS_LOW``: on the others it is not computed, which changes no level provided it does
+    stay below there (``luma_scale`` >= 1, and the rows' largest ``|w * dY|`` below
+    ``HYSTERESIS_LOW * luma`` by a margin over float32 rounding, as
+    :func:`imgdiff_gpu.detection.difference_mask` gives them).
     """
+    if luma_rows is not None and not levels:
+        raise ValueError("luma_rows is for the levels alone: the strength itself needs every term")
     out = np.empty(left.shape[:2], dtype=np.uint8 if levels else np.float32)
     if layout is None:
         left, right = (np.ascontiguousarray(side, dtype=np.float32) for side in (left, right))
@@ -88,6 +96,7 @@ def strength_map(
         HYSTERESIS_LOW,
         HYSTERESIS_HIGH,
         sources,
+        None if luma_rows is None else np.ascontiguousarray(luma_rows, dtype=np.bool_),
     )
     return out
 

@@ -48,7 +48,7 @@ def strength_levels_gpu(
             np.int32(height),
             np.int32(width),
             np.int32(planes),
-            inverse_threshold(thresholds.luma_shift),
+            inverse_threshold(thresholds.luma_shift * thresholds.luma_factor),
             inverse_threshold(thresholds.chroma_shift),
             inverse_threshold(thresholds.texture),
             inverse_ssim,

@@ -242,7 +242,8 @@ static PyMethodDef METHODS[] = {
      "(uint16 or int32); their count with the background, or -2 when uint16 cannot hold the labels."},
     {"median", core_median, METH_O, "median(values): np.median of a 1-D float32 array, as a float."},
     {"abs_peaks", core_abs_peaks, METH_VARARGS,
-     "abs_peaks(plane, row_peaks, column_peaks): the largest |value| of each row and column of a float32 plane."},
+     "abs_peaks(plane, row_peaks, column_peaks[, divisor]): the largest |value| (over divisor) of each row and "
+     "column of a float32 plane."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,
      "The threads a kernel called from this thread runs on (OMP_NUM_THREADS, else every core)."},
     {"set_num_threads", core_set_num_threads, METH_O, "Set the threads kernels called from this thread run on."},

@@ -290,6 +290,38 @@ PyObject *core_median(PyObject *self, PyObject *arg)
     return PyFloat_FromDouble(median);
 }
 
+/* abs_peaks_of with each |value| over the divisor's value at its pixel (float32 division): the rows and
+ * columns where a term |plane| / divisor (the luma shift over its masked threshold scale) is largest. */
+IMGDIFF_CLONES static void abs_ratio_peaks_of(const float *restrict plane, const float *restrict divisor, Py_ssize_t height,
+                                              Py_ssize_t width, float *restrict rows, float *restrict columns)
+{
+    for (Py_ssize_t j = 0; j < width; j++) {
+        columns[j] = 0.0f;
+    }
+    for (Py_ssize_t i = 0; i < height; i++) {
+        const float *row = plane + i * width, *under = divisor + i * width;
+        float lanes[16] = {0.0f};
+        Py_ssize_t j = 0;
+        for (; j + 16 <= width; j += 16) {
+            for (int l = 0; l < 16; l++) {
+                const float ratio = fabsf(row[j + l]) / under[j + l];
+                lanes[l] = ratio > lanes[l] ? ratio : lanes[l];
+                columns[j + l] = ratio > columns[j + l] ? ratio : columns[j + l];
+            }
+        }
+        for (; j < width; j++) {
+            const float ratio = fabsf(row[j]) / under[j];
+            lanes[0] = ratio > lanes[0] ? ratio : lanes[0];
+            columns[j] = ratio > columns[j] ? ratio : columns[j];
+        }
+        float peak = 0.0f;
+        for (int l = 0; l < 16; l++) {
+            peak = lanes[l] > peak ? lanes[l] : peak;
+        }
+        rows[i] = peak;
+    }
+}
+
 IMGDIFF_CLONES static void abs_peaks_of(const float *restrict plane, Py_ssize_t height, Py_ssize_t width, float *restrict rows,
                                         float *restrict columns)
 {
@@ -321,33 +353,40 @@ IMGDIFF_CLONES static void abs_peaks_of(const float *restrict plane, Py_ssize_t 
     }
 }
 
-/* abs_peaks(plane, row_peaks, column_peaks): the largest |value| of each row of a float32 plane into
- * row_peaks, of each column into column_peaks (np.abs(plane).max(axis=1) and .max(axis=0), exactly:
- * a largest value is one of the values, whatever the order; no NaN expected, none propagated). */
+/* abs_peaks(plane, row_peaks, column_peaks[, divisor]): the largest |value| of each row of a float32 plane
+ * into row_peaks, of each column into column_peaks (np.abs(plane).max(axis=1) and .max(axis=0), exactly:
+ * a largest value is one of the values, whatever the order; no NaN expected, none propagated); with a
+ * float32 divisor of the plane's shape, of |value| / divisor (np.abs(plane) / divisor, likewise). */
 PyObject *core_abs_peaks(PyObject *self, PyObject *args)
 {
-    PyObject *o[3];
-    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])) {
+    PyObject *o[4] = {NULL, NULL, NULL, Py_None};
+    if (!PyArg_ParseTuple(args, "OOO|O", &o[0], &o[1], &o[2], &o[3])) {
         return NULL;
     }
-    static const char *const names[3] = {"plane", "row_peaks", "column_peaks"};
+    static const char *const names[4] = {"plane", "row_peaks", "column_peaks", "divisor"};
     static const elem_t F32[] = {ELEM_F32};
-    array_t a[3] = {0};
+    array_t a[4] = {0};
     PyObject *result = NULL;
-    for (int n = 0; n < 3; n++) {
-        if (get_array(o[n], &a[n], names[n], n == 0 ? 2 : 1, n > 0, 0) < 0 || expect_type(&a[n], names[n], F32, 1) < 0) {
+    for (int n = 0; n < 4; n++) {
+        if (get_array(o[n], &a[n], names[n], n == 0 || n == 3 ? 2 : 1, n == 1 || n == 2, n == 3) < 0 ||
+            (a[n].present && expect_type(&a[n], names[n], F32, 1) < 0)) {
             goto done;
         }
     }
     const Py_ssize_t *shape = a[0].view.shape;
-    if (expect_shape(&a[1], names[1], shape, 1) < 0 || expect_shape(&a[2], names[2], shape + 1, 1) < 0) {
+    if (expect_shape(&a[1], names[1], shape, 1) < 0 || expect_shape(&a[2], names[2], shape + 1, 1) < 0 ||
+        (a[3].present && expect_shape(&a[3], names[3], shape, 2) < 0)) {
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    abs_peaks_of(a[0].view.buf, shape[0], shape[1], a[1].view.buf, a[2].view.buf);
+    if (a[3].present) {
+        abs_ratio_peaks_of(a[0].view.buf, a[3].view.buf, shape[0], shape[1], a[1].view.buf, a[2].view.buf);
+    } else {
+        abs_peaks_of(a[0].view.buf, shape[0], shape[1], a[1].view.buf, a[2].view.buf);
+    }
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    release_arrays(a, 3);
+    release_arrays(a, 4);
     return result;
 }

@@ -4,9 +4,11 @@
  * which chooses the strips and validates; mirrors kernels/ssim.cu. Strips of output rows
  * run in parallel; each walks its input rows once (borders reflected like scipy.ndimage's
  * 'reflect'), filters the four moments (x, y, x^2 + y^2, xy) horizontally into a ring of
- * the last `taps` rows, each stored twice (slots s and s + taps) so the window of every
- * output row is a run of consecutive slots, then filters the window vertically and applies
- * the formula, a block of BLOCK_COLUMNS columns at a time so the ring stays in L2.
+ * the last `taps` + 1 rows, each stored twice (slots s and s + taps + 1) so the windows of
+ * every two consecutive output rows are a run of consecutive slots, then filters the two
+ * windows vertically together (each ring row loaded once for both: 12 loads for two rows of
+ * an 11-tap window instead of 22, the sums the same, bit for bit) and applies the formula,
+ * a block of BLOCK_COLUMNS columns at a time so the ring stays in L2.
  *
  * ssim_screen is the same pass with the video screen's luma bounds computed from the window
  * means as each output row is done (screen_row; imgdiff_gpu/cpu/ssim.py ssim_map_and_screen):
@@ -227,6 +229,48 @@ IMGDIFF_INLINE double screen_row(const ssim_job *job, Py_ssize_t strip, const do
     return masked;
 }
 
+/* filter_across_d for two consecutive output rows at once, from the taps + 1 rows of their windows:
+ * each row of the ring is loaded once for both, and each row's sum is taken tap by tap in
+ * filter_across_d's order, so both are its values, bit for bit. */
+IMGDIFF_INLINE void filter_across_two(int taps, const double *w, const double *rows, Py_ssize_t first,
+                                      double *restrict upper, double *restrict lower, Py_ssize_t count)
+{
+    const double *top = rows + first * BLOCK_COLUMNS;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        double v = top[j];
+        double acc0 = fma(w[0], v, 0.0), acc1 = 0.0;
+        for (int k = 1; k < taps; k++) {
+            v = top[k * BLOCK_COLUMNS + j];
+            acc1 = fma(w[k - 1], v, acc1);
+            acc0 = fma(w[k], v, acc0);
+        }
+        acc1 = fma(w[taps - 1], top[taps * BLOCK_COLUMNS + j], acc1);
+        upper[j] = acc0;
+        lower[j] = acc1;
+    }
+}
+
+/* The statistics and the screen's share of one finished output row. */
+IMGDIFF_INLINE void row_done(const ssim_job *job, Py_ssize_t strip, const double *means, Py_ssize_t row,
+                             Py_ssize_t first_column, Py_ssize_t count, double *luma_shift, double *min_ssim,
+                             double *masked)
+{
+    const double *out_row = job->out + row * job->width + first_column;
+    if (job->stats != NULL) {
+        const uint8_t *counted = job->counted ? job->counted + row * job->width + first_column : NULL;
+        for (Py_ssize_t j = 0; j < count; j++) {
+            if (counted == NULL || counted[j]) {
+                double shift = fabs(means[j] - means[BLOCK_COLUMNS + j]);
+                *luma_shift = NUMBA_MAX(*luma_shift, shift);
+                *min_ssim = NUMBA_MIN(*min_ssim, out_row[j]);
+            }
+        }
+    }
+    if (job->screen != NULL) {
+        *masked = screen_row(job, strip, means, row, first_column, count, *masked);
+    }
+}
+
 /* One strip; `work` holds the inputs, the ring and the means. */
 IMGDIFF_CLONES static void ssim_strip(const ssim_job *job, Py_ssize_t strip, double *work)
 {
@@ -236,50 +280,55 @@ IMGDIFF_CLONES static void ssim_strip(const ssim_job *job, Py_ssize_t strip, dou
     const Py_ssize_t top = strip * job->strip_rows;
     const Py_ssize_t bottom = strip_end(strip, job->strip_rows, height);
     const Py_ssize_t stride = BLOCK_COLUMNS + 2 * radius;
-    double *inputs = work;                           /* 4 x stride */
-    double *ring = inputs + 4 * stride;              /* 4 x 2 taps x BLOCK_COLUMNS */
-    double *means = ring + 4 * 2 * taps * BLOCK_COLUMNS; /* 4 x BLOCK_COLUMNS */
-    const Py_ssize_t ring_moment = 2 * taps * BLOCK_COLUMNS;
+    const int slots = taps + 1; /* the ring holds the windows of two output rows */
+    double *inputs = work;                               /* 4 x stride */
+    double *ring = inputs + 4 * stride;                  /* 4 x 2 slots x BLOCK_COLUMNS */
+    double *means = ring + 4 * 2 * slots * BLOCK_COLUMNS; /* 2 rows x 4 x BLOCK_COLUMNS */
+    double *lower_means = means + 4 * BLOCK_COLUMNS;
+    const Py_ssize_t ring_moment = 2 * slots * BLOCK_COLUMNS;
     double luma_shift = 0.0, min_ssim = 1.0, masked = 0.0;
     prefault(job->out + top * width, (size_t)(bottom - top) * width * sizeof(double));
     for (Py_ssize_t first_column = 0; first_column < width; first_column += BLOCK_COLUMNS) {
         Py_ssize_t count = width - first_column < BLOCK_COLUMNS ? width - first_column : BLOCK_COLUMNS;
         for (Py_ssize_t r = top - radius; r < bottom + radius; r++) {
             load(job, reflect(r, height), first_column, count, radius, inputs, stride);
-            Py_ssize_t slot = (r - top + radius) % taps;
+            Py_ssize_t slot = (r - top + radius) % slots;
             for (int m = 0; m < 4; m++) {
                 double *target = ring + m * ring_moment + slot * BLOCK_COLUMNS;
 #define ALONG(t) filter_along_d((t), w, inputs + m * stride, target, count)
                 DISPATCH_TAPS(taps, ALONG);
 #undef ALONG
-                memcpy(target + taps * BLOCK_COLUMNS, target, count * sizeof(double));
+                memcpy(target + slots * BLOCK_COLUMNS, target, count * sizeof(double));
             }
             Py_ssize_t row = r - radius; /* the output row whose window ends with input row r */
-            if (row < top) {
-                continue;
+            if (row < top || ((row - top) % 2 == 0 && row + 1 < bottom)) {
+                continue; /* the first of two rows waits for the second */
             }
-            Py_ssize_t first = (row - top) % taps;
-            for (int m = 0; m < 4; m++) {
+            double *out_row = job->out + row * width + first_column;
+            if ((row - top) % 2 == 0) { /* the strip's last row, alone */
+                Py_ssize_t first = (row - top) % slots;
+                for (int m = 0; m < 4; m++) {
 #define ACROSS(t) \
     filter_across_d((t), w, ring + m * ring_moment, BLOCK_COLUMNS, first, means + m * BLOCK_COLUMNS, count)
+                    DISPATCH_TAPS(taps, ACROSS);
+#undef ACROSS
+                }
+                formula(means, job->C1, job->C2, job->cov_norm, out_row, count);
+                row_done(job, strip, means, row, first_column, count, &luma_shift, &min_ssim, &masked);
+                continue;
+            }
+            Py_ssize_t first = (row - 1 - top) % slots;
+            for (int m = 0; m < 4; m++) {
+#define ACROSS(t) \
+    filter_across_two((t), w, ring + m * ring_moment, first, means + m * BLOCK_COLUMNS, \
+                      lower_means + m * BLOCK_COLUMNS, count)
                 DISPATCH_TAPS(taps, ACROSS);
 #undef ACROSS
             }
-            double *out_row = job->out + row * width + first_column;
-            formula(means, job->C1, job->C2, job->cov_norm, out_row, count);
-            if (job->stats != NULL) {
-                const uint8_t *counted = job->counted ? job->counted + row * width + first_column : NULL;
-                for (Py_ssize_t j = 0; j < count; j++) {
-                    if (counted == NULL || counted[j]) {
-                        double shift = fabs(means[j] - means[BLOCK_COLUMNS + j]);
-                        luma_shift = NUMBA_MAX(luma_shift, shift);
-                        min_ssim = NUMBA_MIN(min_ssim, out_row[j]);
-                    }
-                }
-            }
-            if (job->screen != NULL) {
-                masked = screen_row(job, strip, means, row, first_column, count, masked);
-            }
+            formula(means, job->C1, job->C2, job->cov_norm, out_row - width, count);
+            row_done(job, strip, means, row - 1, first_column, count, &luma_shift, &min_ssim, &masked);
+            formula(lower_means, job->C1, job->C2, job->cov_norm, out_row, count);
+            row_done(job, strip, lower_means, row, first_column, count, &luma_shift, &min_ssim, &masked);
         }
     }
     if (job->stats != NULL) {
@@ -370,8 +419,8 @@ static PyObject *run_ssim(ssim_job job, PyObject *ox, PyObject *oy, PyObject *oc
         screen->row_peaks = b[3].view.buf;
         screen->column_peaks = b[4].view.buf;
     }
-    size_t work_doubles = 4 * (BLOCK_COLUMNS + 2 * (size_t)(job.taps / 2)) + 4 * 2 * (size_t)job.taps * BLOCK_COLUMNS +
-                          4 * BLOCK_COLUMNS;
+    size_t work_doubles = 4 * (BLOCK_COLUMNS + 2 * (size_t)(job.taps / 2)) +
+                          4 * 2 * ((size_t)job.taps + 1) * BLOCK_COLUMNS + 2 * 4 * BLOCK_COLUMNS;
     if (run_strips(&job, strips, work_doubles * sizeof(double), ssim_strip_of) < 0) {
         goto done;
     }

@@ -35,6 +35,7 @@ typedef struct {
     float level_low, level_high;
     const uint8_t *suppress;
     const float *luma_scale, *coarse;
+    const uint8_t *luma_rows; /* levels only: the rows whose luma term may reach the low cut-off; NULL: all */
     int from_pixels; /* left and right are NULL: the planes come from these */
     plane_source left_pixels, right_pixels;
     Py_ssize_t height, width, strip_rows;
@@ -195,6 +196,22 @@ IMGDIFF_CLONES static int any_change(const strength_job *job, Py_ssize_t first, 
     return 0;
 }
 
+/* The largest |(dCr, dCb)| of input row `source` of two colour plane stacks, in float64 from the
+ * float32 differences the pass filters. */
+IMGDIFF_CLONES static double largest_chroma_step(const strength_job *job, Py_ssize_t source)
+{
+    const Py_ssize_t width = job->width, planes = job->planes;
+    const float *l = job->left + source * width * planes, *r = job->right + source * width * planes;
+    double largest = 0.0;
+    for (Py_ssize_t j = 0; j < width; j++) {
+        const double d_cr = l[j * planes + 1] - r[j * planes + 1];
+        const double d_cb = l[j * planes + 2] - r[j * planes + 2];
+        const double step = d_cr * d_cr + d_cb * d_cb;
+        largest = step > largest ? step : largest;
+    }
+    return sqrt(largest) * (1.0 + 1e-9); /* sqrt rounds: never below the steps' own */
+}
+
 /* One strip; `work` holds its buffers (laid out below; core_strength sizes it as work_bytes: keep the two in step). */
 IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t strip, char *work)
 {
@@ -211,7 +228,10 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
     uint8_t *near_row = (uint8_t *)(filtered + quantities * rows * width); /* rows x width */
     uint8_t *changed = near_row + rows * width;                 /* stride */
     uint8_t *near = changed + stride;                           /* width */
-    float *planes_row = (float *)(((uintptr_t)(near + width) + 15) & ~(uintptr_t)15); /* 2 x width x planes */
+    double *largest = (double *)(((uintptr_t)(near + width) + 15) & ~(uintptr_t)15); /* rows */
+    uint8_t *need_rows = (uint8_t *)(largest + rows);    /* 4 x strip rows: per output row, per kind below */
+    uint8_t *along_rows = need_rows + 4 * job->strip_rows; /* 4 x rows: per input row */
+    float *planes_row = (float *)(((uintptr_t)(along_rows + 4 * rows) + 15) & ~(uintptr_t)15); /* 2 x width x planes */
     if (!any_change(job, top - NEAR, bottom + NEAR, halo, row, stride, changed, planes_row)) {
         /* every pixel's strength +0 (as combine_row masks it), or that value's level */
         const float zero = 0.0f;
@@ -225,26 +245,88 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
         }
         return;
     }
-    /* Levels only: where every pixel's SSIM term (1 - S) / (1 - t_ssim) stays below the low
-     * cut-off (with a margin over float32's rounding), the structural term min(that, texture)
-     * does too, and a term below the cut-off changes no level (the strength is the largest of
-     * the terms: with it the largest is either another term or below the cut-off, rounding
-     * monotonically). So the texture w * |dY| is not filtered there (taken as 0: every term
-     * is >= 0), a quarter of a colour pair's filtering, on most strips of two encodes. */
-    const int texture = 1; /* the quantity of |dY| */
-    int skip_texture = job->levels != NULL;
+    /* Levels only: a term that stays below the low cut-off at every pixel of an output row changes
+     * no level there (the strength is the largest of the terms: with it the largest is either
+     * another term or below the cut-off, rounding monotonically), so its quantities are not
+     * filtered for that row (taken as 0: every term is >= 0), nor along the input rows that only
+     * such rows read. Per output row, with a margin over the rounding:
+     *  - structure min((1 - S) / (1 - t_ssim), texture): where every (1 - S) / (1 - t_ssim) stays
+     *    below, |dY| is not filtered (a quarter of a colour pair's filtering, on most rows of two encodes);
+     *  - luma |w * dY| / (t_luma * scale), scale >= 1: where the caller's luma_rows says the row's
+     *    largest |w * dY| (its float32 filter's, 1 % of margin) stays below t_luma times the cut-off;
+     *  - chroma |(w * dCr, w * dCb)| / t_chroma, of plane stacks: the window is a weighted average
+     *    (weights > 0, summing to 1), so at most the largest |(dCr, dCb)| of the input rows it reads;
+     *    where that stays below, dCr and dCb are not filtered (between two encodes of a video, codec
+     *    noise reaches it on a few % of the rows). From the pixels the planes would be computed
+     *    twice for it, as much as the filtering it saves: there, every row's chroma is filtered.
+     * An output row where none of these terms, nor the coarse evidence, may reach it (and the pair has
+     * no opacity) has level 0 throughout, as a pixel with no changed pixel near has: it is written so,
+     * and the input rows that only such rows read are not even loaded. */
+    const int texture = 1, chroma = 2; /* the quantities of |dY| and dCr (dCb follows) */
+    const int strip_height = (int)(bottom - top);
+    const int any_term = 3; /* need[3], along[3]: any term at all (the row's level may be other than 0) */
+    uint8_t *need[4], *along[4];
+    for (int q = 0; q < 4; q++) {
+        need[q] = need_rows + q * job->strip_rows, along[q] = along_rows + q * rows;
+    }
+    const int alpha = planes == 2 || planes == 4;
+    const int levels_only = job->levels != NULL, colour = planes >= 3;
     const double below_low = (double)job->level_low * (1.0 - 1e-6);
-    for (Py_ssize_t y = top; y < bottom && skip_texture; y++) {
-        const double *ssim_row = job->ssim_map + y * width;
-        for (Py_ssize_t j = 0; j < width; j++) {
-            skip_texture &= (1.0 - ssim_row[j]) * job->inv_ssim < below_low; /* NaN: not below */
+    for (int i = 0; i < strip_height; i++) {
+        const double *ssim_row = job->ssim_map + (top + i) * width;
+        int structure = !levels_only;
+        for (Py_ssize_t j = 0; j < width && !structure; j++) {
+            structure = !((1.0 - ssim_row[j]) * job->inv_ssim < below_low); /* NaN: not below */
+        }
+        need[texture][i] = (uint8_t)structure;
+        need[0][i] = (uint8_t)(!levels_only || job->luma_rows == NULL || job->luma_rows[top + i]);
+        need[chroma][i] = (uint8_t)colour;
+    }
+    if (levels_only && colour && !job->from_pixels) {
+        /* the largest |(dCr, dCb)| of each input row, over the chroma threshold; then per output row */
+        for (Py_ssize_t i = 0; i < rows; i++) {
+            largest[i] = largest_chroma_step(job, reflect(top - halo + i, height)) * job->inv_chroma;
+        }
+        for (int i = 0; i < strip_height; i++) {
+            double reach = 0.0;
+            for (int k = i + halo - radius; k <= i + halo + radius; k++) {
+                reach = largest[k] > reach ? largest[k] : reach;
+            }
+            need[chroma][i] = !(reach < below_low); /* NaN: not below */
         }
     }
+    for (int i = 0; i < strip_height; i++) {
+        int coarse = 0;
+        if (job->coarse != NULL) {
+            const float *coarse_row = job->coarse + (top + i) * width;
+            for (Py_ssize_t j = 0; j < width && !coarse; j++) {
+                coarse = !((double)coarse_row[j] < below_low); /* NaN: not below */
+            }
+        }
+        need[any_term][i] = (uint8_t)(!levels_only || alpha || coarse || need[0][i] || need[texture][i] || need[chroma][i]);
+    }
+    for (int q = 0; q < 4; q++) {
+        /* input row i is filtered for output rows i - halo - radius .. i - halo + radius, and loaded (the
+         * filters, and the changed pixels within NEAR) for output rows i - 2 halo .. i */
+        const Py_ssize_t before = q == any_term ? 2 * halo : halo + radius, after = q == any_term ? 0 : radius - halo;
+        for (Py_ssize_t i = 0; i < rows; i++) {
+            uint8_t any = 0;
+            for (Py_ssize_t o = i - before; o <= i + after; o++) {
+                any |= o >= 0 && o < strip_height && need[q][o];
+            }
+            along[q][i] = any;
+        }
+    }
+    const uint8_t level_of_zero = (uint8_t)((0.0f >= job->level_low) + (0.0f >= job->level_high));
     for (Py_ssize_t i = 0; i < rows; i++) {
+        if (!along[any_term][i]) {
+            continue; /* read by no output row that computes a level */
+        }
         load_differences(job, reflect(top - halo + i, height), halo, row, stride, changed, planes_row);
         const int offset = halo - radius; /* the filter reads from the halo the window needs */
         for (int q = 0; q < quantities; q++) {
-            if (q == texture && skip_texture) {
+            const int kind = q < chroma ? q : colour && q < 4 ? chroma : -1; /* dA: always */
+            if (kind >= 0 && !along[kind][i]) {
                 continue;
             }
 #define ALONG(t) filter_along_f((t), w, row + q * stride + offset, filtered + (q * rows + i) * width, width)
@@ -261,9 +343,14 @@ IMGDIFF_CLONES static void strength_strip(const strength_job *job, Py_ssize_t st
         }
     }
     for (Py_ssize_t i = 0; i < bottom - top; i++) {
+        if (!need[any_term][i]) {
+            memset(job->levels + (top + i) * width, level_of_zero, width);
+            continue;
+        }
         const Py_ssize_t first = i + halo - radius;
         for (int q = 0; q < quantities; q++) {
-            if (q == texture && skip_texture) {
+            const int kind = q < chroma ? q : colour && q < 4 ? chroma : -1;
+            if (kind >= 0 && !need[kind][i]) {
                 memset(means + q * width, 0, width * sizeof(double));
                 continue;
             }
@@ -311,12 +398,13 @@ static void strength_strip_of(const void *job, Py_ssize_t strip, void *work)
 
 PyObject *core_strength(PyObject *self, PyObject *args)
 {
-    PyObject *oleft, *oright, *omap, *ow, *osuppress, *oscale, *ocoarse, *oout, *olayout = Py_None;
+    PyObject *oleft, *oright, *omap, *ow, *osuppress, *oscale, *ocoarse, *oout, *olayout = Py_None,
+             *oluma_rows = Py_None;
     strength_job job;
     memset(&job, 0, sizeof job);
-    if (!PyArg_ParseTuple(args, "OOOOddddOOOOfff|O", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
+    if (!PyArg_ParseTuple(args, "OOOOddddOOOOfff|OO", &oleft, &oright, &omap, &ow, &job.inv_luma, &job.inv_chroma,
                           &job.inv_texture, &job.inv_ssim, &osuppress, &oscale, &ocoarse, &oout, &job.luma_offset,
-                          &job.level_low, &job.level_high, &olayout)) {
+                          &job.level_low, &job.level_high, &olayout, &oluma_rows)) {
         return NULL;
     }
     /* (left scale, right scale, colour, alpha): left and right are integer pixels */
@@ -328,14 +416,15 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     }
     job.right_pixels.colour = job.left_pixels.colour;
     job.right_pixels.alpha = job.left_pixels.alpha;
-    array_t a[8] = {0};
+    array_t a[9] = {0};
     PyObject *result = NULL;
     static const elem_t F32[] = {ELEM_F32}, F64[] = {ELEM_F64}, BOOL[] = {ELEM_BOOL, ELEM_U8},
                         OUT[] = {ELEM_F32, ELEM_U8};
     if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
         get_array(omap, &a[2], "ssim_map", 2, 0, 0) < 0 || get_array(ow, &a[3], "weights", 1, 0, 0) < 0 ||
         get_array(osuppress, &a[4], "suppress", 2, 0, 1) < 0 || get_array(oscale, &a[5], "luma_scale", 2, 0, 1) < 0 ||
-        get_array(ocoarse, &a[6], "coarse", 2, 0, 1) < 0 || get_array(oout, &a[7], "out", 2, 1, 0) < 0) {
+        get_array(ocoarse, &a[6], "coarse", 2, 0, 1) < 0 || get_array(oout, &a[7], "out", 2, 1, 0) < 0 ||
+        get_array(oluma_rows, &a[8], "luma_rows", 1, 0, 1) < 0) {
         goto done;
     }
     const Py_ssize_t *shape = a[0].view.shape;
@@ -353,7 +442,8 @@ PyObject *core_strength(PyObject *self, PyObject *args)
         expect_type(&a[7], "out", OUT, 2) < 0 || expect_shape(&a[7], "out", shape, 2) < 0 ||
         (a[4].present && (expect_type(&a[4], "suppress", BOOL, 2) < 0 || expect_shape(&a[4], "suppress", shape, 2) < 0)) ||
         (a[5].present && (expect_type(&a[5], "luma_scale", F32, 1) < 0 || expect_shape(&a[5], "luma_scale", shape, 2) < 0)) ||
-        (a[6].present && (expect_type(&a[6], "coarse", F32, 1) < 0 || expect_shape(&a[6], "coarse", shape, 2) < 0))) {
+        (a[6].present && (expect_type(&a[6], "coarse", F32, 1) < 0 || expect_shape(&a[6], "coarse", shape, 2) < 0)) ||
+        (a[8].present && (expect_type(&a[8], "luma_rows", BOOL, 2) < 0 || expect_shape(&a[8], "luma_rows", shape, 1) < 0))) {
         goto done;
     }
     job.height = shape[0];
@@ -373,6 +463,7 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     job.suppress = a[4].present ? a[4].view.buf : NULL;
     job.luma_scale = a[5].present ? a[5].view.buf : NULL;
     job.coarse = a[6].present ? a[6].view.buf : NULL;
+    job.luma_rows = a[8].present ? a[8].view.buf : NULL;
     job.out = a[7].type == ELEM_F32 ? a[7].view.buf : NULL;
     job.levels = a[7].type == ELEM_U8 ? a[7].view.buf : NULL;
     const int radius = job.taps / 2, halo = radius > NEAR ? radius : NEAR;
@@ -394,6 +485,7 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     const size_t rows = job.strip_rows + 2 * halo;
     const size_t work_bytes = q * width * sizeof(double) + q * rows * width * sizeof(float) +
                               q * stride * sizeof(double) + rows * width + stride + width + 15 +
+                              rows * sizeof(double) + 4 * (size_t)job.strip_rows + 4 * rows + 15 +
                               (job.from_pixels ? 2 * width * job.planes * sizeof(float) : 0);
     const Py_ssize_t strips = (job.height + job.strip_rows - 1) / job.strip_rows;
     if (run_strips(&job, strips, work_bytes, strength_strip_of) < 0) {
@@ -401,6 +493,6 @@ PyObject *core_strength(PyObject *self, PyObject *args)
     }
     result = Py_NewRef(Py_None);
 done:
-    release_arrays(a, 8);
+    release_arrays(a, 9);
     return result;
 }

@@ -1,0 +1,200 @@
+"""A video clip's own noise level, and the factor on the luma threshold that it calls for.
+
+Two encodes of one clip keep codec noise whose level is the pair's: a VP9 encode at a high
+CRF leaves motion-compensation specks in the middle of a frame as strong, against the
+window's luma threshold, as a real blur edit in a quieter pair (``benchmarks/RESULTS.md``,
+"What does separate them"). No rule of one frame tells them apart; how high the pair's noise
+peaks, frame after frame, does. So for each frame ``k`` of a clip (``low`` only, the preset
+the reference was measured on):
+
+* its **peak** ``p_k``: the largest value over the frame's counted pixels of the window's luma
+  term ``|w * dY - b| / (t_luma * scale)``, the value the strength pass compares with 1
+  (:func:`frame_peak`), edits and all: a rule cannot know where the edits are;
+* its clip's **noise** ``P_k``: the median of the peaks of frames ``k - REACH .. k + REACH``,
+  the window cut at the clip's ends (the lower of the two middle values when it holds an even
+  number): the same rule everywhere, no special pass for a clip's first or last frames;
+* its **factor** ``F_k = max(1, P_k / REFERENCE_PEAKS[preset])``: the frame is judged with the
+  window's luma threshold times ``F_k`` (:attr:`imgdiff_gpu.detection.Thresholds.luma_factor`;
+  the line evidence, the offset and the other terms keep their thresholds).
+
+The reference is the noise the thresholds were tuned against: the largest median frame peak
+among the tuning seed's pairs. A frame whose window is no noisier than that keeps ``F = 1`` and
+the result it had without the rule; an edit in a noisier clip must stand out from that clip's noise.
+
+Raising a threshold only clears evidence, so a frame proven unchanged at ``F = 1`` (the video
+screen, :mod:`imgdiff_gpu.screening`) stays unchanged: only a frame flagged at ``F = 1`` in
+a clip with ``F_k > 1`` is compared again. A peak matters only where it reaches the
+reference, so it is exact only from ``PEAK_CUT`` up and recorded as 0 below: the lower median
+of a window is then the same order statistic as with every peak exact.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
+import numpy as np
+
+from .detection import Thresholds
+
+REACH = 15
+"""Frames each side of a frame whose peaks make its noise level (31 in all, ~1 s at 30 fps)."""
+
+REFERENCE_PEAKS = {"low": 0.6351}
+"""Per preset, the largest median over a clip's frames of the frame peak among the tuning seed's
+pairs (``benchmarks/video_set.py`` seed 2026, its six 720p clips of 120 frames): the astronaut pan,
+x264 vs VP9 CRF 33. Derived by ``python -m benchmarks.clip_noise_reference`` (the frame peaks
+``imgdiff video`` records, ``benchmarks/results/clip-noise-reference-s2026-720p.json``); only
+``low`` has one, so only ``low`` applies the rule."""
+
+PEAK_CUT = 0.6
+"""A frame's peak is exact from here up and recorded as 0 below (the rows whose luma shift alone, unmasked,
+reaches it are computed; a frame whose screen bound stays below it computes none): every reference lies
+above it (a test checks), so the lower median of a window is the same order statistic either way."""
+
+
+def frame_peak(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    shift: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    counted: np.ndarray | None = None,
+    row_peaks: np.ndarray | None = None,
+) -> float:
+    """The largest window luma term ``|shift| / (t_luma * scale)`` over the counted pixels, where it
+    reaches ``PEAK_CUT``; 0 below.
+
+    ``shift``: ``w * dY`` with the pair's offset removed (:func:`imgdiff_gpu.detection.luma_shift_map`,
+    or the video screen's); ``scale`` as the strength pass has it (contrast masking times the border
+    noise factors, :func:`imgdiff_gpu.detection.border_factors`), computed, as the full comparison
+    computes it, on the runs of rows whose largest ``|shift| / t_luma`` reaches the cut (the scale
+    is >= 1, so no other row can). ``row_peaks``: each row's largest ``|shift|``, where known.
+    """
+    from .cpu.rules import abs_peaks
+    from .detection import _masking_and_scale, border_factors, flag_runs
+
+    t = np.float32(thresholds.luma_shift)
+    if row_peaks is None:
+        row_peaks = abs_peaks(shift)[0]
+    hot = row_peaks / t >= np.float32(PEAK_CUT * (1.0 - 1e-3))
+    if not hot.any():
+        return 0.0
+    row_factors, column_factors = border_factors(shift, shift.shape, weights, thresholds)
+    largest = 0.0
+    for first, last in flag_runs(hot, join=len(weights)):
+        factors = (row_factors[first:last], column_factors)
+        _, scale = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
+        if scale is None:  # no masking: the border factors alone
+            scale = np.outer(factors[0], factors[1])
+        term = np.abs(shift[first:last]) / (scale * t)
+        where = True if counted is None else counted[first:last]
+        largest = max(largest, float(term.max(initial=0.0, where=where)))
+    return largest if largest >= PEAK_CUT else 0.0
+
+
+def frame_peak_of(left: np.ndarray, right: np.ndarray, thresholds: Thresholds, ignore: np.ndarray | None) -> float:
+    """:func:`frame_peak` of two same-sized RGB frames (for the frames the video screen did not measure)."""
+    from .pipeline import luma_ssim_params
+    from .planes import PixelPair
+
+    left_luma, right_luma = PixelPair(left, right).luma
+    weights = luma_ssim_params(left_luma).weights
+    return luma_peak(left_luma, right_luma, weights, thresholds, None if ignore is None else ~ignore)[0]
+
+
+def luma_peak(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    counted: np.ndarray | None = None,
+) -> tuple[float, float, np.ndarray]:
+    """(:func:`frame_peak`, the pair's offset, its shift) of two luma planes, the offset and shift computed
+    as the full comparison computes them (:func:`imgdiff_gpu.detection.difference_mask`): so the peak is
+    the same, bit for bit, whichever path measures it (the screen's luma planes are the stacks')."""
+    from .detection import luma_bias, luma_shift_map
+
+    bias = luma_bias(left_luma, right_luma, thresholds)
+    shift = luma_shift_map(left_luma, np.add(right_luma, np.float32(bias)) if bias != 0.0 else right_luma, weights)
+    return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted), bias, shift
+
+
+_peaks: contextvars.ContextVar[list | None] = contextvars.ContextVar("clip_noise_peaks", default=None)
+
+
+@contextlib.contextmanager
+def measuring_peaks() -> Iterator[list[float]]:
+    """Within this block (on this thread), the full comparison (:func:`imgdiff_gpu.detection.difference_mask`)
+    appends each pair's noise peak to the list it yields, from the luma shift and scale it computes
+    anyway: the video path's peak of a pair the screen did not measure, at no extra filtering."""
+    found: list[float] = []
+    token = _peaks.set(found)
+    try:
+        yield found
+    finally:
+        _peaks.reset(token)
+
+
+def record_peak(shift: np.ndarray | None, luma_scale: np.ndarray | None, thresholds: Thresholds, counted) -> None:
+    """The full comparison's hook (:func:`measuring_peaks`; nothing outside one): :func:`frame_peak` from its
+    ``shift`` and ``luma_scale``, which it computes on every row whose ``|shift| / t_luma`` reaches the weak
+    cut-off (below ``PEAK_CUT``), there by the same functions of the same planes, so the same values."""
+    found = _peaks.get()
+    if found is None or shift is None or luma_scale is None:
+        return
+    from .cpu.rules import abs_peaks
+
+    t = np.float32(thresholds.luma_shift)
+    rows = np.flatnonzero(abs_peaks(shift)[0] / t >= np.float32(PEAK_CUT * (1.0 - 1e-3)))
+    term = np.abs(shift[rows]) / (luma_scale[rows] * t)
+    largest = float(term.max(initial=0.0, where=True if counted is None else counted[rows]))
+    found.append(largest if largest >= PEAK_CUT else 0.0)
+
+
+def noise_factors(peaks: list[float], reference: float, reach: int = REACH) -> list[float]:
+    """Each frame's factor ``max(1, P_k / reference)`` for a whole clip's peaks (the module docstring)."""
+    return [max(1.0, _window_median(peaks[max(k - reach, 0) : k + reach + 1]) / reference) for k in range(len(peaks))]
+
+
+def _window_median(values: list[float]) -> float:
+    # the lower middle value of an even count: an order statistic, so peaks below PEAK_CUT (known only
+    # to lie below it) can never move it while it is above the cut
+    return sorted(values)[(len(values) - 1) // 2]
+
+
+class ClipNoise:
+    """:func:`noise_factors` as the frames arrive: each frame's factor once the peaks of the ``reach``
+    frames after it (or the clip's end) are known, so it depends on the clip alone, never on how many
+    frames were analysed ahead."""
+
+    def __init__(self, reference: float, reach: int = REACH):
+        self.reference = reference
+        self.reach = reach
+        self._peaks: collections.deque = collections.deque()  # (position, peak) of the frames still needed
+        self._added = 0
+        self._next = 0  # the position of the next frame whose factor is handed out
+        self._ended = False
+
+    def add(self, peak: float) -> None:
+        """The peak of the next frame of the clip."""
+        self._peaks.append((self._added, float(peak)))
+        self._added += 1
+
+    def end(self) -> None:
+        """No frame follows: the last frames' windows are cut at the clip's end."""
+        self._ended = True
+
+    def ready(self) -> Iterator[tuple[float, float]]:
+        """(peak, factor) of each frame, in order, whose window is now complete."""
+        while self._next < self._added and (self._ended or self._added > self._next + self.reach):
+            k = self._next
+            window = [peak for position, peak in self._peaks if k - self.reach <= position <= k + self.reach]
+            peak = next(p for position, p in self._peaks if position == k)
+            yield peak, max(1.0, _window_median(window) / self.reference)
+            self._next += 1
+            while self._peaks and self._peaks[0][0] < self._next - self.reach:
+                self._peaks.popleft()

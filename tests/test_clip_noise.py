@@ -1,0 +1,181 @@
+"""The clip noise rule (imgdiff_gpu/clip_noise.py): a frame judged against its clip's own noise peaks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imgdiff_gpu.clip_noise import (
+    REFERENCE_PEAKS,
+    ClipNoise,
+    frame_peak,
+    frame_peak_of,
+    measuring_peaks,
+    noise_factors,
+)
+from imgdiff_gpu.detection import thresholds_for
+from imgdiff_gpu.options import CompareOptions
+from imgdiff_gpu.pipeline import compare
+from imgdiff_gpu.screening import FrameScreen
+from imgdiff_gpu.video_frames import compared_frames
+
+HEIGHT, WIDTH = 96, 128
+LOW = thresholds_for("low")
+# Amplitudes (grey levels) of a luma bump (sigma 3.5 px) on a flat grey pair with +-1 of noise each, and
+# the frame peaks they give (measured): 8 -> ~0.87, the clip's noise, above the reference (factor ~1.37);
+# 11 -> ~1.2, a speck flagged at factor 1 and cleared at 1.3; 30 -> ~3.6, an edit that stays.
+QUIET, SPECK, EDIT = 8, 11, 30
+
+
+def _bump(amplitude: float, sigma: float = 3.5) -> np.ndarray:
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    return amplitude * np.exp(-((y - HEIGHT / 2) ** 2 + (x - WIDTH / 2) ** 2) / (2 * sigma**2))
+
+
+def _clip(amplitudes: list[float], seed: int = 5) -> list[tuple]:
+    """(index, time, left, right) of a grey clip: right is left with a bump of each frame's amplitude."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for index, amplitude in enumerate(amplitudes):
+        left = 120.0 + rng.integers(-1, 2, (HEIGHT, WIDTH))
+        right = 120.0 + rng.integers(-1, 2, (HEIGHT, WIDTH)) + _bump(amplitude)
+        grey = [np.repeat(np.rint(p).astype(np.uint8)[..., None], 3, axis=2) for p in (left, right)]
+        pairs.append((index, index / 25, *grey))
+    return pairs
+
+
+def _analysed(pairs, **options):
+    options = CompareOptions(device="cpu", sensitivity="low", **options)
+    return list(compared_frames(iter(pairs), options))
+
+
+def test_every_reference_lies_above_the_cut_below_which_peaks_are_0():
+    from imgdiff_gpu.clip_noise import PEAK_CUT
+
+    assert all(PEAK_CUT < reference for reference in REFERENCE_PEAKS.values())
+
+
+def test_factors_are_the_lower_median_of_the_window_over_the_reference():
+    peaks = [0.2, 0.9, 0.8, 0.1, 0.7]
+    # frame 0: peaks 0..2 -> 0.8; frame 1: 0..3, an even count -> the lower middle, 0.2 (factor 1, not
+    # 0.5); frame 2: all -> 0.7; frames 3, 4: 1..4 (lower middle of 0.1 0.7 0.8 0.9), 2..4 -> 0.7
+    assert noise_factors(peaks, 0.4, reach=2) == pytest.approx([2.0, 1.0, 1.75, 1.75, 1.75])
+    assert noise_factors([0.1] * 5, 0.4, reach=2) == [1.0] * 5  # never below 1
+
+
+@pytest.mark.parametrize("count", [1, 3, 16, 40])
+def test_streamed_factors_are_the_whole_clips(count):
+    peaks = list(np.random.default_rng(count).uniform(0.3, 1.2, count))
+    noise, streamed = ClipNoise(0.6), []
+    for added, peak in enumerate(peaks, start=1):
+        noise.add(peak)
+        streamed += list(noise.ready())
+        assert len(streamed) == max(added - noise.reach, 0)  # each as soon as the frames after it are known
+    noise.end()
+    streamed += list(noise.ready())
+    assert [p for p, _ in streamed] == peaks
+    assert [f for _, f in streamed] == noise_factors(peaks, 0.6)
+
+
+def test_a_frames_factor_waits_for_the_frames_after_it():
+    noise = ClipNoise(0.5, reach=2)
+    for peak in (0.9, 0.9):
+        noise.add(peak)
+    assert list(noise.ready()) == []  # frame 0's window reaches frame 2
+    noise.add(0.9)
+    assert [f for _, f in noise.ready()] == [pytest.approx(1.8)]
+
+
+def test_the_peak_is_the_strength_passs_luma_term_and_the_screens_agrees():
+    from imgdiff_gpu import detection as d
+    from imgdiff_gpu.pipeline import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
+
+    _, _, left, right = _clip([SPECK])[0]
+    pair = prepare_pair(left, right)
+    luma_left, luma_right = (d.contiguous_luma(p.planes) for p in (pair.left, pair.right))
+    weights = luma_ssim_params(luma_left).weights
+    bias = d.luma_bias(luma_left, luma_right, LOW)
+    shift = d.luma_shift_map(luma_left, np.add(luma_right, np.float32(bias)), weights).copy()
+    factors = d.border_factors(shift, shift.shape, weights, LOW)
+    _, scale = d._masking_and_scale(luma_left, luma_right, weights, LOW, factors=factors)
+    whole = float((np.abs(shift) / (np.float32(LOW.luma_shift) * scale)).max())  # every row, as study_specks
+    assert whole > 1.0
+    assert frame_peak_of(left, right, LOW, None) == whole
+    assert frame_peak(luma_left, luma_right, shift, weights, LOW) == whole
+    score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(left, right)
+    assert score is None and peak is None  # not cleared: the full comparison measures it
+    with measuring_peaks() as peaks:  # from the shift and scale it computes anyway
+        compare(left, right, sensitivity="low")
+    assert peaks == [whole]
+    _, _, quiet_left, quiet_right = _clip([QUIET])[0]
+    score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(quiet_left, quiet_right)
+    # cleared: from the offset and shift the full comparison would compute
+    assert score is not None and 0.6 < peak == frame_peak_of(quiet_left, quiet_right, LOW, None)
+    _, _, faint_left, faint_right = _clip([3])[0]
+    score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(faint_left, faint_right)
+    assert score is not None and peak == 0.0 == frame_peak_of(faint_left, faint_right, LOW, None)  # below the cut
+
+
+def test_luma_factor_raises_the_windows_luma_threshold_alone():
+    _, _, left, right = _clip([SPECK])[0]
+    low = compare(left, right, sensitivity="low")
+    assert compare(left, right, sensitivity="low", luma_factor=1.0).regions == low.regions
+    assert compare(left, right, sensitivity="low").different
+    assert not compare(left, right, sensitivity="low", luma_factor=1.3).different
+    # a chroma change is no luma term's: any factor keeps it
+    patch = left.copy()
+    patch[30:60, 40:80] = (150, 110, 110)
+    assert compare(left, patch, sensitivity="low", luma_factor=50.0).different
+    for bad in (0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="luma_factor must be a finite number >= 1"):
+            compare(left, right, luma_factor=bad)
+
+
+def test_a_noisy_clips_speck_is_cleared_and_its_edit_kept():
+    amplitudes = [QUIET] * 12
+    amplitudes[4], amplitudes[8] = SPECK, EDIT
+    pairs = _clip(amplitudes)
+    frames = _analysed(pairs)
+    assert min(f.noise_factor for f, _ in frames) > 1.3  # the clip's noise: ~0.87 over the reference 0.635
+    assert {f.index for f, _ in frames if f.different} == {8}
+    for (frame, result), (_, _, left, right) in zip(frames, pairs, strict=True):
+        # the contract: compare() with the luma threshold times the frame's factor
+        expected = compare(left, right, sensitivity="low", luma_factor=frame.noise_factor)
+        assert frame.regions == expected.regions and frame.different == expected.different, frame.index
+        assert result is None or result.regions == frame.regions
+    # the speck alone is flagged at factor 1
+    assert compare(*pairs[4][2:], sensitivity="low").different
+
+
+def test_a_quiet_clip_keeps_factor_1_and_todays_flagged_set():
+    amplitudes = [3] * 12
+    amplitudes[4], amplitudes[8] = SPECK, EDIT
+    pairs = _clip(amplitudes)
+    frames = _analysed(pairs)
+    assert all(f.noise_factor == 1.0 for f, _ in frames)
+    assert max(f.noise_peak for f, _ in frames if f.index not in (4, 8)) < REFERENCE_PEAKS["low"]
+    today = {index for index, _, left, right in pairs if compare(left, right, sensitivity="low").different}
+    assert {f.index for f, _ in frames if f.different} == today == {4, 8}
+
+
+def test_the_factors_do_not_depend_on_the_worker_count(monkeypatch):
+    from imgdiff_gpu.cpu import threads
+
+    amplitudes = [QUIET] * 20
+    amplitudes[4], amplitudes[8] = SPECK, EDIT
+    pairs = _clip(amplitudes)
+    seen = []
+    for workers in (1, 3):
+        monkeypatch.setattr(threads, "get_num_threads", lambda workers=workers: workers)
+        seen.append([(f.noise_peak, f.noise_factor, f.different) for f, _ in _analysed(pairs)])
+    assert seen[0] == seen[1]
+
+
+def test_other_presets_and_aligned_frames_keep_factor_1():
+    amplitudes = [QUIET] * 6
+    for frames in (_analysed(_clip(amplitudes), align="translation"),):
+        assert all(f.noise_factor == 1.0 and f.noise_peak is None for f, _ in frames)
+    options = CompareOptions(device="cpu", sensitivity="normal")
+    frames = list(compared_frames(iter(_clip(amplitudes)), options))
+    assert all(f.noise_factor == 1.0 and f.noise_peak is None for f, _ in frames)
