@@ -18,6 +18,7 @@ SOURCES = [
     "rules.c",
     "png_unfilter.c",
     "heat.c",
+    "regions.c",
 ]
 
 # -ffp-contract=off: the kernels write fma() where they mean one, and nothing else is fused,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from .errors import AlignmentError
@@ -55,6 +54,8 @@ def _grey_float(pixels: np.ndarray) -> np.ndarray:
 
 
 def resize_to(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    import cv2  # OpenCV only where images are aligned or resized: a plain comparison runs without it
+
     height, width = shape
     shrinking = pixels.shape[0] * pixels.shape[1] > height * width
     return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
@@ -68,6 +69,8 @@ def pad_to(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def estimate_translation(left: np.ndarray, right: np.ndarray) -> Alignment:
     """Where the right image sits relative to the left, by phase correlation."""
+    import cv2
+
     a, b = _grey_float(left), _grey_float(right)
     if a.shape != b.shape:  # phase correlation needs one size: crop or pad the right
         b = pad_to(b[: a.shape[0], : a.shape[1]], a.shape)
@@ -85,6 +88,8 @@ def estimate_translation(left: np.ndarray, right: np.ndarray) -> Alignment:
 
 def _refine_ecc(a: np.ndarray, b: np.ndarray, matrix: np.ndarray, motion: int) -> np.ndarray:
     """Enhanced-correlation refinement of a left-to-right transform; the input if ECC fails."""
+    import cv2
+
     rows = 3 if motion == cv2.MOTION_HOMOGRAPHY else 2
     warp = matrix[:rows].astype(np.float32).copy()
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
@@ -99,6 +104,8 @@ def _refine_ecc(a: np.ndarray, b: np.ndarray, matrix: np.ndarray, motion: int) -
 
 def estimate_homography(left: np.ndarray, right: np.ndarray) -> Alignment:
     """A homography from ORB feature matches, robust to outliers (RANSAC)."""
+    import cv2
+
     grey_left, grey_right = _grey_float(left), _grey_float(right)
     a = np.round(grey_left * 255).astype(np.uint8)  # ORB works on 8 bits, ECC on the floats
     b = np.round(grey_right * 255).astype(np.uint8)
@@ -121,6 +128,8 @@ def estimate_homography(left: np.ndarray, right: np.ndarray) -> Alignment:
 
 def warp_into(right: np.ndarray, alignment: Alignment, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The right image in the left's frame, and the mask of pixels it has no data for."""
+    import cv2
+
     height, width = shape
     matrix = alignment.matrix
     whole = np.allclose(matrix[:2, :2], np.eye(2)) and np.allclose(matrix[2], [0, 0, 1])

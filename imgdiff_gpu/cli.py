@@ -558,7 +558,14 @@ def main() -> None:
     kernels were Numba's). Nothing is lost by skipping it, so once the
     standard streams are flushed the process ends with ``os._exit`` and the
     command's status.
+
+    NumPy's OpenBLAS is held to one thread (``OPENBLAS_NUM_THREADS=1``, unless
+    the user set it): nothing here calls BLAS, yet OpenBLAS starts a thread per
+    core as NumPy loads and each spins for work for a while, 0.03 s of CPU a run
+    taken from the decoding and the imports beside it (``perf``: 9 % of
+    ``import numpy``, in ``blas_thread_server``).
     """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         _run()
     except SystemExit as exc:

@@ -205,8 +205,6 @@ def compare_files(
     """
     from .cpu.warmup import cpu_warmup
     from .loading import load_image
-    from .rendering import pictures
-    from .report import build_report, to_json
 
     known = inputs if inputs is not None else Inputs()
     known.add([left, right, options.ignore_mask])
@@ -214,6 +212,10 @@ def compare_files(
         with cpu_warmup(options.device):  # the comparison's modules load while the images decode
             left_image = load_image(left, max_pixels=options.max_pixels)
             right_image = load_image(right, max_pixels=options.max_pixels)
+        # after the warm-up has started: these import NumPy, and the warm-up's first import is NumPy
+        from .rendering import pictures
+        from .report import build_report, to_json
+
         ignore = ignore_mask_for(left_image.pixels.shape[:2], options)
         outputs.check(output_paths(out_dir, json_path, junit_path))
 

@@ -193,8 +193,6 @@ def _inflate_plain_png(
         import deflate
     except ImportError:  # an environment installed before deflate was a dependency: OpenCV decodes
         return None
-    import numpy as np
-
     from .cpu.png_unfilter import unfilter_in_place
 
     height, width = shape
@@ -214,6 +212,10 @@ def _inflate_plain_png(
         unfilter_in_place(rows, height, width, channels)
     except ValueError:  # a row's filter type is none of the five
         return None
+    # NumPy only now: a command's first image is inflated and unfiltered (the GIL released) while
+    # another thread imports NumPy, which would otherwise hold this one up for its whole import
+    import numpy as np
+
     pixels = np.frombuffer(rows, dtype=np.uint8, count=height * width * channels)
     pixels = pixels.reshape(shape if channels == 1 else (*shape, channels))
     pixels.flags.writeable = False  # as the Pillow path gives them

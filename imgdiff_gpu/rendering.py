@@ -69,12 +69,10 @@ def display_bgr(image: LoadedImage) -> np.ndarray:
 def _display_rows(pixels: np.ndarray, *, rgb: bool = False) -> np.ndarray:
     """:func:`display_bgr` of some rows of an image's pixels (a new array: the boxes go on it in place);
     with ``rgb``, the same picture in RGB order, as PNG stores it."""
-    import cv2
-
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)
-    if pixels.ndim == 2:
-        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)  # grey: BGR and RGB are the same bytes
+    if pixels.ndim == 2:  # grey: BGR and RGB are the same bytes
+        return np.repeat(pixels[..., np.newaxis], 3, axis=2)
     if pixels.shape[2] == 2:  # grey and alpha (arrays given to compare(); files load as RGBA): as RGBA
         grey, alpha = pixels[..., :1], pixels[..., 1:]
         pixels = np.concatenate([grey, grey, grey, alpha], axis=2)
@@ -84,6 +82,8 @@ def _display_rows(pixels: np.ndarray, *, rgb: bool = False) -> np.ndarray:
         pixels = np.round(over_white).astype(np.uint8)
     if rgb:
         return np.array(pixels[..., :3], order="C")  # a copy of its own, in the order the pixels have
+    import cv2  # its swap: ten times NumPy's strided copy
+
     return cv2.cvtColor(np.ascontiguousarray(pixels[..., :3]), cv2.COLOR_RGB2BGR)
 
 
@@ -92,8 +92,6 @@ def _draw_boxes(
 ) -> np.ndarray:
     """``out``, rows ``top`` onwards of a picture ``height`` rows high (all of it by default),
     with a box around each region, drawn in place in ``color`` (in ``out``'s channel order)."""
-    import cv2
-
     height = out.shape[0] if height is None else height
     for r in comparison.regions:
         # pad by the thickness so a box never covers the pixels it points at
@@ -103,11 +101,70 @@ def _draw_boxes(
             min(r.x + r.width - 1 + pad, out.shape[1] - 1),
             min(r.y + r.height - 1 + pad, height - 1) - top,
         )
-        # OpenCV clips what falls outside the band, as it clips at the picture's edges (one
-        # integer raster, moved by whole rows): the band's rows come out as the whole's
+        # what falls outside the band is clipped, as at the picture's edges (one integer raster,
+        # moved by whole rows): the band's rows come out as the whole's
         if bottom_right[1] + thickness >= 0 and top_left[1] - thickness < out.shape[0]:
-            cv2.rectangle(out, top_left, bottom_right, color, thickness)
+            _rectangle(out, top_left, bottom_right, color, thickness)
     return out
+
+
+def _rectangle(out: np.ndarray, top_left, bottom_right, color, thickness: int) -> None:
+    """``cv2.rectangle(out, top_left, bottom_right, color, thickness)`` (8-connected lines), pixel for
+    pixel, without loading OpenCV (0.03 s of CPU a run here).
+
+    For a rectangle on the pixel grid OpenCV's drawing comes down to this: a thickness of 1 is the
+    outline; a greater one draws each side as a band ``(thickness + thickness % 2) // 2`` pixels
+    either side of it, ending at the corners, and a filled circle of radius ``(thickness + 1) // 2``
+    at each corner (the round caps of its thick lines), by its own integer circle (``Circle`` in
+    ``drawing.cpp``). Everything clipped at the picture's edges. ``tests/test_rendering.py``
+    holds it to OpenCV on thousands of rectangles, thicknesses, clippings and degenerate boxes.
+    """
+    (x1, y1), (x2, y2) = top_left, bottom_right
+    corners = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+    sides = list(zip(corners, corners[1:] + corners[:1], strict=True))
+    if thickness <= 1:
+        for (xa, ya), (xb, yb) in sides:
+            _fill(out, min(ya, yb), max(ya, yb), min(xa, xb), max(xa, xb), color)
+        return
+    half = (thickness + thickness % 2) // 2
+    for (xa, ya), (xb, yb) in sides:
+        if (xa, ya) == (xb, yb):  # a side of no length: its caps alone
+            continue
+        if ya == yb:
+            _fill(out, ya - half, ya + half, min(xa, xb), max(xa, xb), color)
+        else:
+            _fill(out, min(ya, yb), max(ya, yb), xa - half, xa + half, color)
+    for x, y in corners:
+        for dy, dx in _circle_rows((thickness + 1) // 2):
+            _fill(out, y + dy, y + dy, x - dx, x + dx, color)
+
+
+def _fill(out: np.ndarray, top: int, bottom: int, left: int, right: int, color) -> None:
+    """Rows ``top`` to ``bottom`` and columns ``left`` to ``right`` (both ends in) of ``out`` set to
+    ``color``, as far as they lie in it."""
+    top, left = max(top, 0), max(left, 0)
+    bottom, right = min(bottom, out.shape[0] - 1), min(right, out.shape[1] - 1)
+    if top <= bottom and left <= right:
+        out[top : bottom + 1, left : right + 1] = color
+
+
+@functools.cache
+def _circle_rows(radius: int) -> tuple[tuple[int, int], ...]:
+    """OpenCV's filled circle of ``radius`` (``Circle`` in its ``drawing.cpp``, integer steps from
+    the rightmost point up to 45 degrees, mirrored) as (row offset, half width) pairs."""
+    widest: dict[int, int] = {}
+    err, dx, dy, plus, minus = 0, radius, 0, 1, 2 * radius - 1
+    while dx >= dy:
+        for row, half_width in ((dy, dx), (-dy, dx), (dx, dy), (-dx, dy)):
+            widest[row] = max(widest.get(row, -1), half_width)
+        dy += 1
+        err += plus
+        plus += 2
+        mask = (err <= 0) - 1  # 0 while the error stays at or below 0, else -1: step dx in
+        err -= minus & mask
+        dx += mask
+        minus -= mask & 2
+    return tuple(sorted(widest.items()))
 
 
 def heat_levels(ssim_map: np.ndarray) -> np.ndarray:
@@ -130,17 +187,38 @@ def heat_map(ssim_map: np.ndarray) -> np.ndarray:
 
 
 def _heat_colours(levels: np.ndarray, *, rgb: bool = False) -> np.ndarray:
-    import cv2
+    """``cv2.applyColorMap(levels, cv2.COLORMAP_INFERNO)`` (RGB with ``rgb``): the table's row of each level."""
+    return (_inferno_rgb() if rgb else _inferno_bgr()).reshape(256, 3)[levels]
 
-    return cv2.applyColorMap(levels, _inferno_rgb() if rgb else cv2.COLORMAP_INFERNO)
+
+# OpenCV's COLORMAP_INFERNO, BGR, level 0 to 255: cv2.applyColorMap of 0 ... 255 (OpenCV 4.x), kept
+# here so that drawing a heat map needs no OpenCV; tests/test_rendering.py holds it to OpenCV's.
+_INFERNO_BGR_HEX = (
+    "0400000500010601010801010a01020c02020e02021002031203041403041704051904061b05071d05081f060922070a"
+    "24070b26080c29080d2b090e2d0910300a11320a12340b14370b15390b163c0c183e0c19410c1b430c1c450c1e480c1f"
+    "4a0c214c0c234f0c24510c26530b28550b29570b2b590b2d5b0a2f5c0a315e0a325f0a3461093662093863093964093b"
+    "65093d66093e670a40680a42680a44690a456a0b476a0b496b0c4a6b0c4c6c0d4d6c0d4f6c0e516d0e526d0f546d0f55"
+    "6e10576e10596e115a6e125c6e125d6e135f6e13616e14626e15646e15656e16676e16696e176a6e186c6e186d6e196f"
+    "6e19716e1a726e1a746e1b756d1c776d1c786d1d7a6d1d7c6d1e7d6c1e7f6c1f806c20826b20846b21856b21876a2288"
+    "6a228a69238c69238d69248f68259068259267269367269566279766279865289a64299b64299d632a9f632aa0622ba2"
+    "612ca3602ca5602da65f2ea85e2ea95e2fab5d30ad5c30ae5b31b05a32b15a32b35933b45834b65735b75635b95536ba"
+    "5437bc5338bd5239bf513ac0503ac14f3bc34e3cc44d3dc64c3ec74b3fc84a40ca4941cb4842cc4743ce4644cf4545d0"
+    "4446d24347d34248d4414ad53f4bd73e4cd83d4dd93c4eda3b50db3a51dd3852de3753df3655e03556e13457e23359e3"
+    "315ae4305ce52f5de62e5ee72d60e82b61e92a63ea2964eb2866eb2667ec2569ed246aee236cef216eef206ff01f71f1"
+    "1d73f11c74f21b76f31978f31879f4177bf5157df5147ef61380f61282f71084f70f85f80e87f80c89f80b8bf90a8cf9"
+    "098ef90890fa0792fa0794fa0696fb0697fb0699fb069bfb079dfb079ffc08a1fc09a3fc0aa5fc0ca6fc0da8fc0faafc"
+    "11acfc12aefc14b0fc16b2fc18b4fc1ab6fb1db8fb1fbafb21bcfb23befb26c0fa28c2fa2ac4fa2dc6fa2fc7f932c9f9"
+    "35cbf937cdf83acff83dd1f740d3f743d5f646d7f649d9f54cdbf54fddf453dff456e1f45ae3f35de5f361e6f265e8f2"
+    "69eaf26decf171edf175eff179f1f17df2f282f4f286f5f38af6f38ef8f492f9f596faf69afbf89dfcf9a1fdfaa4fffc"
+)
 
 
 @functools.cache
 def _inferno_bgr() -> np.ndarray:
     """OpenCV's inferno colour map as a 256 x 1 table, BGR: applied, :func:`heat_map`."""
-    import cv2
-
-    return cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(256, 1), cv2.COLORMAP_INFERNO)
+    table = np.frombuffer(bytes.fromhex("".join(_INFERNO_BGR_HEX)), dtype=np.uint8).reshape(256, 1, 3)
+    table.flags.writeable = False
+    return table
 
 
 @functools.cache

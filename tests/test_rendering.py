@@ -48,3 +48,46 @@ def test_grey_and_alpha_arrays_are_drawn_over_white_as_their_rgba_would_be():
     assert grey_alpha.keys() == rgba.keys()
     for name in grey_alpha:
         np.testing.assert_array_equal(grey_alpha[name], rgba[name])
+
+
+def test_boxes_are_opencvs_rectangles_pixel_for_pixel():
+    """rendering._rectangle against cv2.rectangle: random boxes, thicknesses 1-89, boxes of no width or
+    height, and boxes reaching past every edge (a band of a picture draws its boxes so)."""
+    from imgdiff_gpu.rendering import _rectangle
+
+    rng = np.random.default_rng(15)
+    for case in range(3000):
+        height, width = (int(n) for n in rng.integers(1, 120, 2))
+        thickness = int(rng.integers(1, 14 if case % 3 else 90))
+        x1, x2 = sorted(int(n) for n in rng.integers(-60, width + 60, 2))
+        y1, y2 = sorted(int(n) for n in rng.integers(-60, height + 60, 2))
+        if case % 7 == 0:
+            x2 = x1
+        if case % 11 == 0:
+            y2 = y1
+        color = tuple(int(c) for c in rng.integers(0, 256, 3))
+        picture = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        expected = cv2.rectangle(picture.copy(), (x1, y1), (x2, y2), color, thickness)
+        ours = picture.copy()
+        _rectangle(ours, (x1, y1), (x2, y2), color, thickness)
+        np.testing.assert_array_equal(ours, expected, err_msg=f"case {case}: {thickness=} {(x1, y1, x2, y2)}")
+
+
+def test_the_heat_maps_colour_table_is_opencvs_inferno():
+    from imgdiff_gpu.rendering import _heat_colours, _inferno_bgr, _inferno_rgb
+
+    levels = np.arange(256, dtype=np.uint8).reshape(256, 1)
+    expected = cv2.applyColorMap(levels, cv2.COLORMAP_INFERNO)
+    np.testing.assert_array_equal(_inferno_bgr(), expected)
+    np.testing.assert_array_equal(_inferno_rgb(), expected[..., ::-1])
+    some = np.random.default_rng(3).integers(0, 256, (17, 23), dtype=np.uint8)
+    np.testing.assert_array_equal(_heat_colours(some), cv2.applyColorMap(some, cv2.COLORMAP_INFERNO))
+    np.testing.assert_array_equal(_heat_colours(some, rgb=True), cv2.applyColorMap(some, _inferno_rgb()))
+
+
+def test_grey_pictures_are_their_grey_in_three_channels():
+    from imgdiff_gpu.rendering import _display_rows
+
+    grey = np.random.default_rng(4).integers(0, 256, (9, 13), dtype=np.uint8)
+    np.testing.assert_array_equal(_display_rows(grey), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    np.testing.assert_array_equal(_display_rows(grey, rgb=True), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))

@@ -93,7 +93,7 @@ def test_a_comparison_runs_no_jit(tmp_path):
         f"'--device', 'cpu', '--out', {str(out)!r}])"
     )
     heavy = imported_after(code)
-    assert "cv2" in heavy  # it did compare
+    assert "cv2" not in heavy  # regions, boxes and colours: the compiled core and NumPy
     assert "numba" not in heavy and "llvmlite" not in heavy, heavy
     assert (out / "report.json").exists()
 
@@ -118,7 +118,7 @@ from imgdiff_gpu.job import CompareOptions, compare_files
 with warmup.cpu_warmup("cpu"):
     pass
 warmed = set(sys.modules)
-assert "imgdiff_gpu.cpu._core" in warmed and "cv2" in warmed
+assert "imgdiff_gpu.cpu._core" in warmed and "cv2" not in warmed
 report = compare_files(left={str(tmp_path)!r} + "/left.png", right={str(tmp_path)!r} + "/right.png",
                        options=CompareOptions(device="cpu"))
 assert report["different"], report
@@ -127,6 +127,7 @@ computing = ("imgdiff_gpu.cpu", "imgdiff_gpu.pipeline", "imgdiff_gpu.analysis", 
 # imgdiff_gpu.cpu.png_unfilter decodes the files: the reading imports it, on the read-ahead threads of a command
 late = sorted(m for m in set(sys.modules) - warmed if m.startswith(computing) and m != "imgdiff_gpu.cpu.png_unfilter")
 assert not late, late
+assert "cv2" not in sys.modules  # the regions are grown and labelled by the compiled core
 print("ok")
 """
     assert run_fresh(code, timeout=600) == "ok"
@@ -136,9 +137,10 @@ print("ok")
 # run once: importlib.metadata and email for the page's version line (30-60 ms), html for its escaping,
 # a thread pool for the picture encoders, tempfile for IMGDIFF_TRACEBACK's capture file, SciPy and
 # scikit-image for nothing on this path, Pillow and the plugins it loads on its first open (50 ms)
-# for a plain PNG, which OpenCV decodes.
+# for a plain PNG, which OpenCV decodes; OpenCV itself (30 ms of CPU), which grew and labelled the
+# regions before the compiled core did.
 NOT_FOR_A_REPORT = (
-    *("skimage", "scipy", "av", "tqdm", "cupy", "dask", "numba", "PIL"),
+    *("skimage", "scipy", "av", "tqdm", "cupy", "dask", "numba", "PIL", "cv2"),
     *("concurrent.futures", "importlib.metadata", "email", "tempfile", "html"),
 )
 
@@ -169,7 +171,7 @@ cli.main()
 # module (importlib.resources: 8 ms), the staging names from os.urandom (secrets: 14 ms), and an
 # icon's five pictures are encoded on the main thread (concurrent.futures).
 NOT_FOR_SMALL_PICTURES = (
-    *("skimage", "scipy", "av", "tqdm", "cupy", "dask", "numba", "PIL"),
+    *("skimage", "scipy", "av", "tqdm", "cupy", "dask", "numba", "PIL", "cv2"),
     *("concurrent.futures", "importlib.metadata", "importlib.resources", "email", "tempfile", "secrets"),
 )
 
@@ -282,3 +284,35 @@ from imgdiff_gpu.cli import main
 main()
 """
     assert run_fresh(code) == "[]"
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, 1), ("2", 2)])
+def test_the_command_holds_openblas_to_one_thread_unless_the_user_says(setting, expected):
+    """Nothing the command runs calls BLAS, and OpenBLAS's idle threads spin as NumPy loads: ``imgdiff``
+    sets OPENBLAS_NUM_THREADS=1 before NumPy loads; a user's setting stands. Read back from the loaded
+    OpenBLAS itself (skipped where NumPy is built against another BLAS)."""
+    left, right = ROOT / "examples" / "left.png", ROOT / "examples" / "right.png"
+    code = f"""
+import ctypes, sys
+from imgdiff_gpu import cli
+def look(status):
+    libraries = [line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line]
+    names = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads")
+    found = [getattr(ctypes.CDLL(path), name) for path in libraries[:1] for name in names
+             if hasattr(ctypes.CDLL(path), name)]
+    print(f"openblas threads {{found[0]() if found else None}}", file=sys.stderr, flush=True)
+    sys.exit(status)
+cli.os._exit = look
+sys.argv = ["imgdiff", "compare", {str(left)!r}, {str(right)!r}, "--json", "-", "--device", "cpu"]
+cli.main()
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    if setting is not None:
+        env["OPENBLAS_NUM_THREADS"] = setting
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    line = next(line for line in done.stderr.splitlines() if line.startswith("openblas threads"))
+    if line == "openblas threads None":
+        pytest.skip("NumPy here does not load OpenBLAS")
+    assert line == f"openblas threads {expected}", done.stderr

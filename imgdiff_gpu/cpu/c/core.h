@@ -197,6 +197,8 @@ PyObject *core_contrast_scale(PyObject *self, PyObject *args);
 PyObject *core_line_evidence(PyObject *self, PyObject *args);
 PyObject *core_png_unfilter(PyObject *self, PyObject *args);
 PyObject *core_heat_colours(PyObject *self, PyObject *args);
+PyObject *core_grow_mask(PyObject *self, PyObject *args);
+PyObject *core_label_components(PyObject *self, PyObject *args);
 PyObject *core_median(PyObject *self, PyObject *arg);
 PyObject *core_abs_peaks(PyObject *self, PyObject *args);
 

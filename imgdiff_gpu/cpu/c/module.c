@@ -1,8 +1,8 @@
 /* imgdiff_gpu.cpu._core: the CPU kernels, compiled ahead of time (no JIT at run time).
  *
  * The functions of each kernel file, each the twin of a Python wrapper that validates and
- * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,chroma,rules,png_unfilter,heat}.py)
- * and of a CUDA kernel (kernels/NAME.cu; CuPy operations for chroma.c; none for png_unfilter.c and heat.c, as
+ * prepares its arrays (imgdiff_gpu/cpu/{ssim,strength,planes,histogram,screen,chroma,rules,png_unfilter,heat,regions}.py)
+ * and of a CUDA kernel (kernels/NAME.cu; CuPy operations for chroma.c; none for png_unfilter.c, heat.c and regions.c, as
  * inputs are decoded and pictures drawn on the CPU); plus the thread count, per calling thread as OpenMP keeps it.
  *
  * Arrays arrive through the buffer protocol, so the module needs no NumPy headers to
@@ -235,6 +235,11 @@ static PyMethodDef METHODS[] = {
      "png_unfilter(buffer, height, width, channels): a PNG's inflated rows, unfiltered into pixels in place."},
     {"heat_colours", core_heat_colours, METH_VARARGS,
      "heat_colours(ssim_map, table, out): the heat map's colours, table[level of each pixel], into out."},
+    {"grow_mask", core_grow_mask, METH_VARARGS,
+     "grow_mask(mask, reach, out): 1 in out wherever mask has a nonzero pixel within reach rows and columns."},
+    {"label_components", core_label_components, METH_VARARGS,
+     "label_components(mask, labels): the 8-connected components of mask's nonzero pixels numbered into labels "
+     "(uint16 or int32); their count with the background, or -2 when uint16 cannot hold the labels."},
     {"median", core_median, METH_O, "median(values): np.median of a 1-D float32 array, as a float."},
     {"abs_peaks", core_abs_peaks, METH_VARARGS,
      "abs_peaks(plane, row_peaks, column_peaks[, divisor]): the largest |value| (over divisor) of each row and "
