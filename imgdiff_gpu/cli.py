@@ -428,7 +428,9 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, wor
 def video(left, right, out_dir, offset, start, end, worst_count, export_all, diff_video, quiet, overwrite, **kwargs):
     """Compare two videos frame by frame.
 
-    Writes frames.csv (frame, timestamp, score, changed fraction, regions),
+    Writes frames.csv (frame, timestamp, score, changed fraction, regions,
+    noise peak and noise factor: at 'low' the clip's own noise raises the luma
+    threshold of a frame in a noisy clip, see the README),
     report.json (summary, frame-count mismatch, worst frames), report.html
     (score plot, worst frames) and the marked pictures of the worst frames
     under frames/<index>/ into --out.

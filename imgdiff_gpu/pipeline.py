@@ -148,7 +148,12 @@ def compare(
     ------
     ImageLoadError, DeviceError, ValueError
     """
-    if not (np.isfinite(luma_factor) and luma_factor >= 1.0):
+    if not (
+        isinstance(luma_factor, (int, float, np.integer, np.floating))
+        and not isinstance(luma_factor, bool)
+        and np.isfinite(luma_factor)
+        and luma_factor >= 1.0
+    ):
         raise ValueError(f"luma_factor must be a finite number >= 1 (it only raises a threshold), got {luma_factor!r}")
     where = resolve_device(device)
     thresholds = replace(thresholds_of(sensitivity, threshold), luma_factor=float(luma_factor))

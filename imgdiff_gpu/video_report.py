@@ -112,6 +112,7 @@ def stage_video_report(
                 "timestamp": f.timestamp,
                 "score": f.score,
                 "changed_fraction": f.changed_fraction,
+                "noise_peak": f.noise_peak,
                 "noise_factor": f.noise_factor,
                 "reason": f.reason,
                 "regions": [r.as_dict() for r in f.regions],

@@ -127,7 +127,7 @@ def test_luma_factor_raises_the_windows_luma_threshold_alone():
     patch = left.copy()
     patch[30:60, 40:80] = (150, 110, 110)
     assert compare(left, patch, sensitivity="low", luma_factor=50.0).different
-    for bad in (0.5, float("nan"), float("inf")):
+    for bad in (0.5, float("nan"), float("inf"), "2", None, True):
         with pytest.raises(ValueError, match="luma_factor must be a finite number >= 1"):
             compare(left, right, luma_factor=bad)
 
@@ -174,8 +174,8 @@ def test_the_factors_do_not_depend_on_the_worker_count(monkeypatch):
 
 def test_other_presets_and_aligned_frames_keep_factor_1():
     amplitudes = [QUIET] * 6
-    for frames in (_analysed(_clip(amplitudes), align="translation"),):
-        assert all(f.noise_factor == 1.0 and f.noise_peak is None for f, _ in frames)
+    frames = _analysed(_clip(amplitudes), align="translation")
+    assert all(f.noise_factor == 1.0 and f.noise_peak is None for f, _ in frames)
     options = CompareOptions(device="cpu", sensitivity="normal")
     frames = list(compared_frames(iter(_clip(amplitudes)), options))
     assert all(f.noise_factor == 1.0 and f.noise_peak is None for f, _ in frames)
