@@ -271,3 +271,56 @@ def test_a_clips_frames_are_compared_again_without_their_evidence_computed_twice
     for (frame, _), (_, _, left, right) in zip(frames, pairs, strict=True):
         expected = compare(left, right, sensitivity="low", luma_factor=frame.noise_factor)
         assert frame.regions == expected.regions and frame.different == expected.different, frame.index
+
+
+def test_the_screens_row_bounds_hold_each_rows_terms_and_leave_the_peak_as_it_is(monkeypatch):
+    """The screen's pass bounds each row's luma terms (ScreenBounds.row_masked); a cleared pair's peak is
+    measured with the masking on the rows whose bound reaches the cut alone (fewer than those whose unmasked
+    shift does), and is still frame_peak_of's, bit for bit."""
+    from imgdiff_gpu import detection as d
+    from imgdiff_gpu.clip_noise import PEAK_CUT
+    from imgdiff_gpu.cpu import ssim
+    from imgdiff_gpu.pipeline import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
+
+    seen, measured = [], []
+    real_screen, real_peak = ssim.ssim_map_and_screen, frame_peak
+
+    def screen_pass(*args, **kwargs):
+        ssim_map, bounds = real_screen(*args, **kwargs)
+        seen.append(bounds)
+        return ssim_map, bounds
+
+    def peak(*args, rows=None, **kwargs):
+        measured.append(rows)
+        return real_peak(*args, rows=rows, **kwargs)
+
+    monkeypatch.setattr(ssim, "ssim_map_and_screen", screen_pass)
+    monkeypatch.setattr("imgdiff_gpu.clip_noise.frame_peak", peak)
+    # the clip's noise bump, and a strip of texture whose noise masking hides (its unmasked shift reaches the cut)
+    _, _, left, right = _clip([QUIET], seed=9)[0]
+    rng = np.random.default_rng(1)
+    texture = rng.integers(0, 80, (24, WIDTH))
+    left, right = left.astype(np.int16), right.astype(np.int16)
+    left[4:28] += texture[..., None]
+    blocks = np.kron(rng.integers(-6, 7, (4, WIDTH // 6 + 1)), np.ones((6, 6), int))[:, :WIDTH]  # a codec's blocks
+    right[4:28] += (texture + blocks)[..., None]
+    left, right = (np.clip(side, 0, 255).astype(np.uint8) for side in (left, right))
+    score, _, screened_peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(left, right)
+    assert score is not None and screened_peak > PEAK_CUT and len(measured) == 1
+    bounds, rows = seen[0], measured[0]
+    assert np.float32(bounds.masked_shift) <= bounds.row_masked.max() <= np.float32(bounds.masked_shift * (1 + 1e-6))
+    # every row's exact terms |shift| / scale (the whole frame's masking) under its bound
+    pair = prepare_pair(left, right)
+    luma_left, luma_right = (d.contiguous_luma(p.planes) for p in (pair.left, pair.right))
+    weights = luma_ssim_params(luma_left).weights
+    bias = d.luma_bias(luma_left, luma_right, LOW)
+    shift = d.luma_shift_map(luma_left, np.add(luma_right, np.float32(bias)), weights).copy()
+    factors = d.border_factors(shift, shift.shape, weights, LOW)
+    _, scale = d._masking_and_scale(luma_left, luma_right, weights, LOW, factors=factors)
+    terms = (np.abs(shift) / scale).max(axis=1)
+    assert (terms <= bounds.row_masked * np.float32(1 + 1e-5)).all()
+    unmasked = np.abs(shift).max(axis=1) / np.float32(LOW.luma_shift) >= np.float32(PEAK_CUT * (1 - 1e-3))
+    assert 0 < rows.sum() < unmasked.sum()
+    whole = float((np.abs(shift) / (scale * np.float32(LOW.luma_shift))).max())  # every row, as study_specks
+    assert screened_peak == frame_peak_of(left, right, LOW, None) == whole
