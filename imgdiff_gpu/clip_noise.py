@@ -23,7 +23,9 @@ the result it had without the rule; an edit in a noisier clip must stand out fro
 
 Raising a threshold only clears evidence, so a frame proven unchanged at ``F = 1`` (the video
 screen, :mod:`imgdiff_gpu.screening`) stays unchanged: only a frame flagged at ``F = 1`` in
-a clip with ``F_k > 1`` is compared again. A peak matters only where it reaches the
+a clip with ``F_k > 1`` is compared again, from what its first comparison computed that ``F`` does
+not act on (:class:`imgdiff_gpu.cpu.analysis.FirstComparison`: the strength pass, hysteresis and
+regions alone). A peak matters only where it reaches the
 reference, so it is exact only from ``PEAK_CUT`` up and recorded as 0 below: the lower median
 of a window is then the same order statistic as with every peak exact.
 """

@@ -235,7 +235,7 @@ def analyse_cpu(
         ssim_map = known.ssim_map
     else:
         ssim_map = ssim_map_2d(left_luma, right_luma, params)
-    kept = _kept.get()
+    keeping = _kept.get()
     evidence: list[MaskEvidence] = []
     mask, threshold = difference_mask(
         ssim_map,
@@ -248,10 +248,10 @@ def analyse_cpu(
         known=None if known is None else known.luma,
         pixels=pair,
         evidence=None if first is None else first.evidence,
-        keep=evidence if kept is not None else None,
+        keep=evidence if keeping is not None else None,
     )
-    if kept is not None:
-        kept.append(FirstComparison(left, right, ignore, antialiasing, thresholds, params, ssim_map, evidence[0]))
+    if keeping is not None:
+        keeping.append(FirstComparison(left, right, ignore, antialiasing, thresholds, params, ssim_map, evidence[0]))
     regions, kept = find_regions(
         mask, ssim_map, None, None, min_area=min_area, merge_distance=merge_distance, pixels=pair
     )
