@@ -217,8 +217,9 @@ def test_comparing_again_from_the_first_comparison_is_comparing_anew(factor, ign
     with monkeypatch.context() as patched:
         patched.setattr("imgdiff_gpu.cpu.ssim.ssim_map_2d", not_again)
         patched.setattr(detection, "mask_evidence", not_again)
-        with analysis.comparing_again(again):
-            result = compare(left, right, sensitivity="low", ignore=ignore, luma_factor=factor)
+        with analysis.comparing_again(again):  # an equal mask, made again, serves as well as the same one
+            same = None if ignore is None else ignore.copy()
+            result = compare(left, right, sensitivity="low", ignore=same, luma_factor=factor)
     assert result.regions == expected.regions and result.score == expected.score
     assert result.ssim_threshold == expected.ssim_threshold
     np.testing.assert_array_equal(result.mask, expected.mask)
@@ -226,6 +227,8 @@ def test_comparing_again_from_the_first_comparison_is_comparing_anew(factor, ign
 
 
 def test_a_first_comparison_serves_its_own_pair_and_options_alone():
+    from dataclasses import replace
+
     from imgdiff_gpu.cpu import analysis
 
     left, right = _speck_and_edit()
@@ -238,7 +241,8 @@ def test_a_first_comparison_serves_its_own_pair_and_options_alone():
     for args, options in (
         ((left, other), {}),
         ((left, right.copy()), {}),  # equal pixels, another array: not known to be the pair
-        ((left, right), {"ignore": ignore}),
+        ((left, right), {"ignore": ignore}),  # pixels ignored where the first had none
+        ((left, right), {"ignore": ~ignore}),
         ((left, right), {"sensitivity": "normal"}),
         ((left, right), {"antialiasing": True}),
     ):
@@ -248,6 +252,18 @@ def test_a_first_comparison_serves_its_own_pair_and_options_alone():
         expected = compare(*args, **options)
         assert result.regions == expected.regions, options
         np.testing.assert_array_equal(result.mask, expected.mask)
+    # what it is checked against: the arrays themselves, the ignored pixels' values, the options up to the factor
+    raised = replace(first.thresholds, luma_factor=1.3)
+    with analysis.keeping_first_comparisons() as kept:
+        compare(left, right, sensitivity="low", ignore=ignore)
+    masked = kept[0]
+    assert first.serves(left, right, raised, None, False, first.params)
+    assert masked.serves(left, right, raised, ignore.copy(), False, first.params)
+    assert not masked.serves(left, right, raised, ~ignore, False, first.params)
+    assert not first.serves(left, right, raised, ignore, False, first.params)
+    assert not first.serves(left, right.copy(), raised, None, False, first.params)
+    assert not first.serves(left, right, replace(raised, min_core=1), None, False, first.params)
+    assert not first.serves(left, right, raised, None, True, first.params)
 
 
 def test_a_clips_frames_are_compared_again_without_their_evidence_computed_twice(monkeypatch):

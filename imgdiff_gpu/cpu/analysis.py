@@ -92,7 +92,7 @@ def _screened_for(left: np.ndarray, right: np.ndarray, thresholds: Thresholds, p
 @dataclass
 class FirstComparison:
     """What :func:`analyse_cpu` computed of a pair before its strength pass, which a comparison of the
-    very pair (``left`` and ``right``, the same array objects, the same ``ignore``) at another luma factor
+    very pair (``left`` and ``right``, the same array objects, an equal ``ignore``) at another luma factor
     (:attr:`imgdiff_gpu.detection.Thresholds.luma_factor`, the clip noise rule's, :mod:`imgdiff_gpu.clip_noise`)
     takes instead of computing it again: the SSIM map and every term the factor does not act on."""
 
@@ -112,7 +112,10 @@ class FirstComparison:
     def serves(self, left, right, thresholds: Thresholds, ignore, antialiasing: bool, params: SSIMParams) -> bool:
         """Whether this is the pair, ignored pixels and options of a comparison under ``thresholds``, up to the
         luma factor."""
-        same_pair = self.left is left and self.right is right and self.ignore is ignore
+        same_ignore = self.ignore is ignore or (
+            self.ignore is not None and ignore is not None and np.array_equal(self.ignore, ignore)
+        )  # a caller may make the mask again (compare's padding): its values are what count
+        same_pair = self.left is left and self.right is right and same_ignore
         same_options = replace(self.thresholds, luma_factor=thresholds.luma_factor) == thresholds
         same_window = np.array_equal(self.params.weights, params.weights) and (
             (self.params.C1, self.params.C2, self.params.cov_norm) == (params.C1, params.C2, params.cov_norm)
