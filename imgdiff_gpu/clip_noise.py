@@ -23,7 +23,9 @@ the result it had without the rule; an edit in a noisier clip must stand out fro
 
 Raising a threshold only clears evidence, so a frame proven unchanged at ``F = 1`` (the video
 screen, :mod:`imgdiff_gpu.screening`) stays unchanged: only a frame flagged at ``F = 1`` in
-a clip with ``F_k > 1`` is compared again. A peak matters only where it reaches the
+a clip with ``F_k > 1`` is compared again, from what its first comparison computed that ``F`` does
+not act on (:class:`imgdiff_gpu.cpu.analysis.FirstComparison`: the strength pass, hysteresis and
+regions alone). A peak matters only where it reaches the
 reference, so it is exact only from ``PEAK_CUT`` up and recorded as 0 below: the lower median
 of a window is then the same order statistic as with every peak exact.
 """
@@ -64,6 +66,7 @@ def frame_peak(
     *,
     counted: np.ndarray | None = None,
     row_peaks: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> float:
     """The largest window luma term ``|shift| / (t_luma * scale)`` over the counted pixels, where it
     reaches ``PEAK_CUT``; 0 below.
@@ -72,7 +75,10 @@ def frame_peak(
     or the video screen's); ``scale`` as the strength pass has it (contrast masking times the border
     noise factors, :func:`imgdiff_gpu.detection.border_factors`), computed, as the full comparison
     computes it, on the runs of rows whose largest ``|shift| / t_luma`` reaches the cut (the scale
-    is >= 1, so no other row can). ``row_peaks``: each row's largest ``|shift|``, where known.
+    is >= 1, so no other row can). ``row_peaks``: each row's largest ``|shift|``, where known. ``rows``
+    (bool, one per row), where known: the only rows whose term may reach the cut (a bound on it, as the
+    video screen's pass gives it, :attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.row_masked`); the others are
+    not computed, which changes no peak: the largest term, where it reaches the cut, lies on one of them.
     """
     from .cpu.rules import abs_peaks
     from .detection import _masking_and_scale, border_factors, flag_runs
@@ -81,6 +87,8 @@ def frame_peak(
     if row_peaks is None:
         row_peaks = abs_peaks(shift)[0]
     hot = row_peaks / t >= np.float32(PEAK_CUT * (1.0 - 1e-3))
+    if rows is not None:
+        hot &= rows
     if not hot.any():
         return 0.0
     row_factors, column_factors = border_factors(shift, shift.shape, weights, thresholds)
@@ -112,15 +120,18 @@ def luma_peak(
     weights: np.ndarray,
     thresholds: Thresholds,
     counted: np.ndarray | None = None,
+    *,
+    rows: np.ndarray | None = None,
 ) -> tuple[float, float, np.ndarray]:
     """(:func:`frame_peak`, the pair's offset, its shift) of two luma planes, the offset and shift computed
     as the full comparison computes them (:func:`imgdiff_gpu.detection.difference_mask`): so the peak is
-    the same, bit for bit, whichever path measures it (the screen's luma planes are the stacks')."""
+    the same, bit for bit, whichever path measures it (the screen's luma planes are the stacks'). ``rows``: as
+    :func:`frame_peak`'s."""
     from .detection import luma_bias, luma_shift_map
 
     bias = luma_bias(left_luma, right_luma, thresholds)
     shift = luma_shift_map(left_luma, np.add(right_luma, np.float32(bias)) if bias != 0.0 else right_luma, weights)
-    return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted), bias, shift
+    return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted, rows=rows), bias, shift
 
 
 _peaks: contextvars.ContextVar[list | None] = contextvars.ContextVar("clip_noise_peaks", default=None)

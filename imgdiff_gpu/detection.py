@@ -330,6 +330,8 @@ def difference_mask(
     antialiasing: bool = False,
     known: LumaEvidence | None = None,
     pixels: PixelPair | None = None,
+    evidence: MaskEvidence | None = None,
+    keep: list | None = None,
 ) -> tuple[np.ndarray, float]:
     """The boolean mask of differing pixels of two plane stacks, and the SSIM threshold used.
 
@@ -338,51 +340,124 @@ def difference_mask(
     ``known``: the luma terms already computed of these planes, taken as they are.
     ``pixels``: the pair's pixels instead of its stacks (``left`` and ``right`` None): each
     rule reads the planes it needs from them (:class:`imgdiff_gpu.planes.PixelPair`), the same values.
+    ``evidence``: :func:`mask_evidence` of this pair, map, ignored pixels and these thresholds up to
+    their ``luma_factor`` (a comparison of the pair at another factor), taken instead of computed;
+    ``keep``: a list the evidence computed (or taken) is appended to.
     """
-    from .cpu.rules import abs_peaks
-    from .cpu.scratch import scratch
     from .planes import StackPair
 
     pair = pixels if pixels is not None else StackPair(left, right)
+    if evidence is None:
+        evidence = mask_evidence(
+            ssim_map, pair, weights, thresholds, ignore=ignore, antialiasing=antialiasing, known=known
+        )
+    if keep is not None:
+        keep.append(evidence)
+    return mask_from_evidence(evidence, ssim_map, pair, weights, thresholds, ignore=ignore), evidence.ssim_threshold
+
+
+@dataclass
+class MaskEvidence:
+    """What :func:`difference_mask` computes of a pair before its strength pass: every term but the
+    luma threshold's factor (:attr:`Thresholds.luma_factor`) acts on, so a comparison of the pair at
+    another factor (a video frame judged again with its clip's noise, :mod:`imgdiff_gpu.clip_noise`)
+    takes it and runs the strength pass, the hysteresis and the regions alone (:func:`mask_from_evidence`)."""
+
+    ssim_threshold: float
+    """The structural evidence's SSIM threshold (:func:`structural_threshold`)."""
+    bias: float
+    """The pair's luma offset (:func:`luma_bias`)."""
+    explained: np.ndarray | None = None
+    """The changes an antialiased edge explains (bool), or None."""
+    luma_scale: np.ndarray | None = None
+    """The luma threshold's scale (:func:`_masking_where_it_counts`), or None."""
+    coarse: np.ndarray | None = None
+    """The coarse chroma and (masked) line evidence over their thresholds, or None."""
+    luma_peaks: np.ndarray | None = None
+    """Each row's largest ``|w * dY| / luma_scale`` (float32), from which :func:`_luma_rows` picks the rows the
+    luma term can reach the weak cut-off from at a threshold; None: every row."""
+
+    def detached(self) -> MaskEvidence:
+        """A copy that owns its arrays (the ones computed are this thread's scratch planes, written again by
+        its next pair)."""
+        return replace(self, **{name: _copy(getattr(self, name)) for name in ("explained", "luma_scale", "coarse")})
+
+
+def _copy(array: np.ndarray | None) -> np.ndarray | None:
+    return None if array is None else array.copy()
+
+
+def mask_evidence(
+    ssim_map: np.ndarray,
+    pair,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    ignore: np.ndarray | None = None,
+    antialiasing: bool = False,
+    known: LumaEvidence | None = None,
+) -> MaskEvidence:
+    """The :class:`MaskEvidence` of a pair (:class:`imgdiff_gpu.planes.PixelPair` or ``StackPair``) under
+    ``thresholds``, its ``luma_factor`` aside; the arguments as :func:`difference_mask`'s."""
+    from .cpu.rules import abs_peaks
+    from .cpu.scratch import scratch
+
     valid = None if ignore is None else ~ignore
     explained = explained_by_antialiasing(*pair.stacks) if antialiasing else None
     if thresholds.exact:
-        mask = changed_pixels(*pair.stacks)
-        if explained is not None:
-            mask &= ~explained
-        ssim_threshold = 1.0
-    else:
-        ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
-        # each luma plane contiguous once, for every OpenCV filter below, where a rule reads it: the
-        # offset, the line evidence and the masking (the low rules)
-        left_luma = right_luma = None
-        if thresholds.luma_bias or thresholds.line or thresholds.masking > 0:
-            left_luma, right_luma = pair.luma
-        coarse = None
-        if thresholds.coarse_chroma is not None and pair.colour:
-            coarse = coarse_chroma_shift(*pair.stacks) / thresholds.coarse_chroma
-        bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
-        # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
-        shift, line = (known.shift, known.line) if known is not None else (None, None)
-        if shift is None and (thresholds.line or thresholds.masking > 0):
-            biased = right_luma  # with the offset added: unbiased's float32 sums, into scratch
-            if bias != 0.0:
-                biased = np.add(right_luma, np.float32(bias), out=scratch("biased_luma", right_luma.shape))
-            shift = luma_shift_map(left_luma, biased, weights)
-        if thresholds.line and line is None:
-            ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)
-            line = line_over_threshold(shift, weights, thresholds, ratio)
-        row_peaks = None if shift is None or thresholds.masking <= 0 else abs_peaks(shift)[0]
-        masking, luma_scale = _masking_where_it_counts(
-            left_luma, right_luma, weights, thresholds, shift, line, row_peaks=row_peaks
-        )
-        from .clip_noise import record_peak  # the video path's noise peak, where it asks for it
+        return MaskEvidence(ssim_threshold=1.0, bias=0.0, explained=explained)
+    ssim_threshold = structural_threshold(ssim_map, valid, thresholds)
+    # each luma plane contiguous once, for every OpenCV filter below, where a rule reads it: the
+    # offset, the line evidence and the masking (the low rules)
+    left_luma = right_luma = None
+    if thresholds.luma_bias or thresholds.line or thresholds.masking > 0:
+        left_luma, right_luma = pair.luma
+    coarse = None
+    if thresholds.coarse_chroma is not None and pair.colour:
+        coarse = coarse_chroma_shift(*pair.stacks) / thresholds.coarse_chroma
+    bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
+    # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
+    shift, line = (known.shift, known.line) if known is not None else (None, None)
+    if shift is None and (thresholds.line or thresholds.masking > 0):
+        biased = right_luma  # with the offset added: unbiased's float32 sums, into scratch
+        if bias != 0.0:
+            biased = np.add(right_luma, np.float32(bias), out=scratch("biased_luma", right_luma.shape))
+        shift = luma_shift_map(left_luma, biased, weights)
+    if thresholds.line and line is None:
+        ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)
+        line = line_over_threshold(shift, weights, thresholds, ratio)
+    row_peaks = None if shift is None or thresholds.masking <= 0 else abs_peaks(shift)[0]
+    masking, luma_scale = _masking_where_it_counts(
+        left_luma, right_luma, weights, thresholds, shift, line, row_peaks=row_peaks
+    )
+    from .clip_noise import record_peak  # the video path's noise peak, where it asks for it
 
-        record_peak(shift, luma_scale, thresholds, valid)
-        if line is not None and masking is not None:
-            line /= masking  # as line_shift does
-        if line is not None:
-            coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
+    record_peak(shift, luma_scale, thresholds, valid)
+    if line is not None and masking is not None:
+        line /= masking  # as line_shift does
+    if line is not None:
+        coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
+    luma_peaks = _luma_peaks(shift, luma_scale, row_peaks)
+    return MaskEvidence(ssim_threshold, bias, explained, luma_scale, coarse, luma_peaks)
+
+
+def mask_from_evidence(
+    evidence: MaskEvidence,
+    ssim_map: np.ndarray,
+    pair,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    ignore: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`difference_mask`'s mask from the pair's :func:`mask_evidence`: the strength pass (with the
+    luma threshold times ``thresholds.luma_factor``), its levels' hysteresis, the ignored pixels cleared."""
+    valid = None if ignore is None else ~ignore
+    if thresholds.exact:
+        mask = changed_pixels(*pair.stacks)
+        if evidence.explained is not None:
+            mask &= ~evidence.explained
+    else:
         # the pass reads the pixels where it is given them and no rule has made their stacks already
         from_pixels = not pair.has_stacks
         sides = (pair.left, pair.right) if from_pixels else pair.stacks
@@ -391,20 +466,20 @@ def difference_mask(
             ssim_map,
             weights,
             thresholds,
-            ssim_threshold,
-            suppress=explained,
-            luma_scale=luma_scale,
-            coarse=coarse,
-            luma_offset=bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
+            evidence.ssim_threshold,
+            suppress=evidence.explained,
+            luma_scale=evidence.luma_scale,
+            coarse=evidence.coarse,
+            luma_offset=evidence.bias,  # the right luma unbiased (:func:`unbiased`), read so by the pass
             layout=pair.layout if from_pixels else None,
-            luma_rows=_luma_rows(shift, luma_scale, row_peaks, thresholds),
+            luma_rows=_luma_rows(evidence.luma_peaks, thresholds),
         )
         if valid is not None:
             levels[~valid] = 0  # the strength of an ignored pixel is 0
         mask = mask_from_levels(levels, thresholds.min_core)
     if valid is not None:
         mask &= valid
-    return mask, float(ssim_threshold)
+    return mask
 
 
 LEVEL_MARGIN = 1e-2
@@ -460,14 +535,14 @@ def _masking_where_it_counts(
     return masking, luma_scale
 
 
-def _luma_rows(
-    shift: np.ndarray | None, luma_scale: np.ndarray | None, row_peaks: np.ndarray | None, thresholds: Thresholds
+def _luma_peaks(
+    shift: np.ndarray | None, luma_scale: np.ndarray | None, row_peaks: np.ndarray | None
 ) -> np.ndarray | None:
-    """The rows where the luma term ``|w * dY| / (t_luma * luma_scale)`` may reach the weak cut-off (for
-    :func:`imgdiff_gpu.cpu.strength.strength_levels_map`), or None (every row).
+    """Each row's largest luma term ``|w * dY| / luma_scale`` (before the luma threshold), from which
+    :func:`_luma_rows` picks its rows; None (every row) where the masking does not apply.
 
-    ``luma_scale`` (>= 1) is 1 on the rows whose largest ``|shift|`` (``row_peaks``) cannot reach it
-    (:func:`_masking_where_it_counts`); on the others the rows' largest ``|shift| / luma_scale``
+    ``luma_scale`` (>= 1) is 1 on the rows whose largest ``|shift|`` (``row_peaks``) cannot reach the weak
+    cut-off (:func:`_masking_where_it_counts`); on the others the rows' largest ``|shift| / luma_scale``
     decides. Codec noise peaks where the contrast both frames share is high, so the masking keeps
     most of those rows below it too.
     """
@@ -475,10 +550,15 @@ def _luma_rows(
 
     if shift is None or row_peaks is None:
         return None
-    luma_threshold = thresholds.luma_shift * thresholds.luma_factor  # as the strength pass divides
-    if luma_scale is None:
-        return _reaching(row_peaks, luma_threshold)
-    return _reaching(abs_peaks(shift, luma_scale)[0], luma_threshold)
+    return row_peaks if luma_scale is None else abs_peaks(shift, luma_scale)[0]
+
+
+def _luma_rows(luma_peaks: np.ndarray | None, thresholds: Thresholds) -> np.ndarray | None:
+    """The rows where the luma term ``|w * dY| / (t_luma * luma_scale)`` may reach the weak cut-off (for
+    :func:`imgdiff_gpu.cpu.strength.strength_levels_map`), from :func:`_luma_peaks`; None: every row."""
+    if luma_peaks is None:
+        return None
+    return _reaching(luma_peaks, thresholds.luma_shift * thresholds.luma_factor)  # as the strength pass divides
 
 
 def _reaching(row_peaks: np.ndarray, luma_threshold: float) -> np.ndarray:

@@ -216,6 +216,7 @@ class FrameScreen:
             slack=VARIANCE_SLACK,
             factors=window_noise_factors(self.shape, p.weights),
             shift=shift,
+            rows=self.peaks,
         )
 
         def not_cleared() -> tuple[None, ScreenedPair, None]:
@@ -231,8 +232,10 @@ class FrameScreen:
             if bounds.masked_shift < peak_floor:
                 return 0.0  # the pass's bound on every luma term (over a scale never above the full one's)
             # from the offset and shift the full comparison computes (not the pass's, equal only up to
-            # rounding), so that a pair's peak never depends on which path measured it
-            return luma_peak(luma_left, luma_right, p.weights, t, self.counted)[0]
+            # rounding), so that a pair's peak never depends on which path measured it; its masking only
+            # on the rows where the pass's bound reaches the cut (no other row's term can)
+            rows = bounds.row_masked >= np.float32(peak_floor)
+            return luma_peak(luma_left, luma_right, p.weights, t, self.counted, rows=rows)[0]
 
         # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
         luma_step += abs(bias)

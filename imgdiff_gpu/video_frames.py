@@ -119,10 +119,17 @@ def _one_kernel_thread() -> None:
 
 
 def analyse_ahead(
-    pairs: Iterator, screen: FrameScreen | None, compare_pair: Callable | None, peak_of: Callable | None = None
+    pairs: Iterator,
+    screen: FrameScreen | None,
+    compare_pair: Callable | None,
+    peak_of: Callable | None = None,
+    *,
+    keep_first: bool = False,
 ) -> Iterator:
     """The pairs in order, each with its screened score, where the screen cannot clear it its comparison,
-    and its noise peak (:mod:`imgdiff_gpu.clip_noise`) where ``peak_of`` asks for peaks.
+    its noise peak (:mod:`imgdiff_gpu.clip_noise`) where ``peak_of`` asks for peaks, and with ``keep_first``,
+    of a pair its comparison flags, what that computed before its strength pass
+    (:class:`imgdiff_gpu.cpu.analysis.FirstComparison`, for comparing it again at another luma factor).
 
     With ``compare_pair`` (the CPU), pairs are screened and compared on one
     worker thread per core, each running its kernels single-threaded, a few
@@ -136,36 +143,39 @@ def analyse_ahead(
     """
     if compare_pair is None:
         for pair in pairs:
-            yield (*pair, None, None, None)
+            yield (*pair, None, None, None, None)
         return
     from .cpu.threads import get_num_threads
 
     def analyse(left, right, screening: bool):
         from .clip_noise import measuring_peaks
-        from .cpu.analysis import screened
+        from .cpu.analysis import keeping_first_comparisons, screened
         from .cpu.scratch import keeping_scratch
 
         # each worker keeps its scratch planes from one pair to the next (a fresh plane costs its page faults)
         with keeping_scratch():
             score, maps, peak = screen.measure_with_peak(left, right) if screening else (None, None, None)
-            result = None
+            result = first = None
             if score is None:
                 # what the screen computed of this pair is not computed again, and the full comparison
                 # measures the peak where the screen did not
                 measuring = measuring_peaks() if peak is None and peak_of is not None else contextlib.nullcontext([])
-                with screened(maps), measuring as peaks:
+                keeping = keeping_first_comparisons() if keep_first else contextlib.nullcontext([])
+                with screened(maps), measuring as peaks, keeping as firsts:
                     result = compare_pair(left, right)
                 if peak is None and peaks:
                     peak = peaks[-1]
+                if firsts and result.different:
+                    first = firsts[-1].detached()  # before this thread's next pair writes its scratch planes
             if peak is None and peak_of is not None:
                 peak = peak_of(left, right)
-            return score, result, peak
+            return score, result, peak, first
 
     def finished(pair, screening: bool, future):
-        score, result, peak = future.result()
+        score, result, peak, first = future.result()
         if screening:
             screen.record(score)  # in frame order, so which pairs are screened never depends on timing
-        return (*pair, score, result, peak)
+        return (*pair, score, result, peak, first)
 
     workers = get_num_threads()  # the cores the kernels would use: OMP_NUM_THREADS, else all
     pending: collections.deque = collections.deque()
@@ -191,13 +201,17 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True, clip_no
     judged with its clip's noise factor (:mod:`imgdiff_gpu.clip_noise`): the pairs are analysed
     with factor 1, each frame is held until the peaks of the ``REACH`` frames after it are known,
     and a frame flagged at 1 whose factor is above 1 is compared again with the luma threshold
-    times its factor (the others' results stand: a higher threshold only clears). So up to
-    ``REACH`` frames, and the pixels of those flagged, are held at once. Without ``clip_noise``,
+    times its factor (the others' results stand: a higher threshold only clears), from what its
+    first comparison computed before the strength pass (:class:`imgdiff_gpu.cpu.analysis.FirstComparison`:
+    the SSIM map and every term the factor does not act on; the same result as comparing it anew). So up
+    to ``REACH`` frames are held at once, and of those flagged their pixels, first result and luma scale and
+    coarse evidence (~7 MB a 720p frame beside the first result's maps). Without ``clip_noise``,
     each frame is judged at factor 1 and carries its peak, for a caller that sees the whole clip
     (the cluster's client, :func:`imgdiff_gpu.distributed.compare_videos_on_cluster`).
     """
     from ._device import resolve_device
     from .clip_noise import ClipNoise, frame_peak_of
+    from .cpu.analysis import comparing_again
     from .job import compare_with, ignore_mask_for
 
     ignores: dict = {}
@@ -228,28 +242,35 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True, clip_no
         if screening and on_cpu and options.align is None and first[2].shape == first[3].shape:
             screen = FrameScreen(shape, thresholds, ignore, peaks=reference is not None)
     ahead = itertools.chain([first] if first is not None else [], pairs)
+    judged_again = reference is not None and clip_noise
     analysed = analyse_ahead(
-        ahead, screen, compare_pair if on_cpu else None, peak_of if reference is not None else None
+        ahead,
+        screen,
+        compare_pair if on_cpu else None,
+        peak_of if reference is not None else None,
+        keep_first=judged_again,
     )
-    if reference is None or not clip_noise:
-        for index, timestamp, a, b, score, result, peak in analysed:
+    if not judged_again:
+        for index, timestamp, a, b, score, result, peak, _ in analysed:
             frame, result = _frame_result(index, timestamp, score, result, compare_pair, a, b)
             if reference is not None:
                 frame.noise_peak = peak if peak is not None else peak_of(a, b)
             yield frame, result
         return
     noise = ClipNoise(reference)
-    held: collections.deque = collections.deque()  # (frame, comparison, its pixels where flagged)
+    held: collections.deque = collections.deque()  # (frame, comparison, its pixels where flagged, first comparison)
 
-    def finalised(frame, result, pixels, peak: float, factor: float):
+    def finalised(frame, result, pixels, first, peak: float, factor: float):
         if factor > 1.0 and frame.different and pixels is not None:
-            frame, result = _frame_result(frame.index, frame.timestamp, None, None, compare_pair, *pixels, factor)
+            with comparing_again(first):
+                frame, result = _frame_result(frame.index, frame.timestamp, None, None, compare_pair, *pixels, factor)
         frame.noise_peak, frame.noise_factor = peak, factor
         return frame, result
 
-    for index, timestamp, a, b, score, result, peak in analysed:
+    for index, timestamp, a, b, score, result, peak, first in analysed:
         frame, result = _frame_result(index, timestamp, score, result, compare_pair, a, b)
-        held.append((frame, result, (a, b) if frame.different else None))
+        flagged = frame.different
+        held.append((frame, result, (a, b) if flagged else None, first if flagged else None))
         noise.add(peak if peak is not None else peak_of(a, b))
         for peak_k, factor in noise.ready():
             yield finalised(*held.popleft(), peak_k, factor)

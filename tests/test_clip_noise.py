@@ -179,3 +179,164 @@ def test_other_presets_and_aligned_frames_keep_factor_1():
     options = CompareOptions(device="cpu", sensitivity="normal")
     frames = list(compared_frames(iter(_clip(amplitudes)), options))
     assert all(f.noise_factor == 1.0 and f.noise_peak is None for f, _ in frames)
+
+
+def _speck_and_edit() -> tuple[np.ndarray, np.ndarray]:
+    """A pair with a speck (cleared from a factor ~1.05 up) and an edit 40 px left of it (kept at any factor)."""
+    rng = np.random.default_rng(5)
+    left = 120.0 + rng.integers(-1, 2, (HEIGHT, WIDTH))
+    right = 120.0 + rng.integers(-1, 2, (HEIGHT, WIDTH)) + _bump(SPECK) + np.roll(_bump(EDIT), -40, axis=1)
+    return tuple(np.repeat(np.rint(p).astype(np.uint8)[..., None], 3, axis=2) for p in (left, right))
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.05, 1.3, 3.0])
+@pytest.mark.parametrize("ignored", [False, True])
+def test_comparing_again_from_the_first_comparison_is_comparing_anew(factor, ignored, monkeypatch):
+    """A flagged frame judged again at its clip's factor takes its first comparison's SSIM map and every term
+    the factor does not act on (cpu.analysis.FirstComparison): the same mask, regions, score and SSIM threshold
+    as a comparison from scratch at that factor, with no SSIM pass and no evidence computed again."""
+    from imgdiff_gpu import detection
+    from imgdiff_gpu.cpu import analysis
+
+    left, right = _speck_and_edit()
+    ignore = None
+    if ignored:
+        ignore = np.zeros(left.shape[:2], bool)
+        ignore[:8, :] = True
+    with analysis.keeping_first_comparisons() as kept:
+        first = compare(left, right, sensitivity="low", ignore=ignore)
+    assert len(kept) == 1 and len(first.regions) == 2
+    again = kept[0].detached()
+    expected = compare(left, right, sensitivity="low", ignore=ignore, luma_factor=factor)
+    # at 1 the speck and the edit; from 1.05 up the edit alone (its structure term is no luma term)
+    assert len(expected.regions) == (2 if factor == 1.0 else 1)
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("imgdiff_gpu.cpu.ssim.ssim_map_2d", not_again)
+        patched.setattr(detection, "mask_evidence", not_again)
+        with analysis.comparing_again(again):  # an equal mask, made again, serves as well as the same one
+            same = None if ignore is None else ignore.copy()
+            result = compare(left, right, sensitivity="low", ignore=same, luma_factor=factor)
+    assert result.regions == expected.regions and result.score == expected.score
+    assert result.ssim_threshold == expected.ssim_threshold
+    np.testing.assert_array_equal(result.mask, expected.mask)
+    np.testing.assert_array_equal(result.ssim_map, expected.ssim_map)
+
+
+def test_a_first_comparison_serves_its_own_pair_and_options_alone():
+    from dataclasses import replace
+
+    from imgdiff_gpu.cpu import analysis
+
+    left, right = _speck_and_edit()
+    with analysis.keeping_first_comparisons() as kept:
+        compare(left, right, sensitivity="low")
+    first = kept[0].detached()
+    other = right.copy()
+    other[60:70, 90:100] = 0  # another pair: its own evidence, not the first's
+    ignore = np.zeros(left.shape[:2], bool)
+    for args, options in (
+        ((left, other), {}),
+        ((left, right.copy()), {}),  # equal pixels, another array: not known to be the pair
+        ((left, right), {"ignore": ignore}),  # pixels ignored where the first had none
+        ((left, right), {"ignore": ~ignore}),
+        ((left, right), {"sensitivity": "normal"}),
+        ((left, right), {"antialiasing": True}),
+    ):
+        options = {"sensitivity": "low", "luma_factor": 1.3, **options}
+        with analysis.comparing_again(first):
+            result = compare(*args, **options)
+        expected = compare(*args, **options)
+        assert result.regions == expected.regions, options
+        np.testing.assert_array_equal(result.mask, expected.mask)
+    # what it is checked against: the arrays themselves, the ignored pixels' values, the options up to the factor
+    raised = replace(first.thresholds, luma_factor=1.3)
+    with analysis.keeping_first_comparisons() as kept:
+        compare(left, right, sensitivity="low", ignore=ignore)
+    masked = kept[0]
+    assert first.serves(left, right, raised, None, False, first.params)
+    assert masked.serves(left, right, raised, ignore.copy(), False, first.params)
+    assert not masked.serves(left, right, raised, ~ignore, False, first.params)
+    assert not first.serves(left, right, raised, ignore, False, first.params)
+    assert not first.serves(left, right.copy(), raised, None, False, first.params)
+    assert not first.serves(left, right, replace(raised, min_core=1), None, False, first.params)
+    assert not first.serves(left, right, raised, None, True, first.params)
+
+
+def test_a_clips_frames_are_compared_again_without_their_evidence_computed_twice(monkeypatch):
+    from imgdiff_gpu import detection
+
+    amplitudes = [QUIET] * 12
+    amplitudes[4], amplitudes[8] = SPECK, EDIT
+    pairs = _clip(amplitudes)
+    computed = []
+    real = detection.mask_evidence
+
+    def counted(ssim_map, pair, *args, **kwargs):
+        computed.append(id(pair.left))
+        return real(ssim_map, pair, *args, **kwargs)
+
+    monkeypatch.setattr(detection, "mask_evidence", counted)
+    frames = _analysed(pairs)
+    # frame 4 (the speck) is flagged at factor 1 and compared again at its factor, where it clears
+    assert frames[4][0].noise_factor > 1.3 and not frames[4][0].different
+    assert id(pairs[4][2]) in computed and len(computed) == len(set(computed))
+    for (frame, _), (_, _, left, right) in zip(frames, pairs, strict=True):
+        expected = compare(left, right, sensitivity="low", luma_factor=frame.noise_factor)
+        assert frame.regions == expected.regions and frame.different == expected.different, frame.index
+
+
+def test_the_screens_row_bounds_hold_each_rows_terms_and_leave_the_peak_as_it_is(monkeypatch):
+    """The screen's pass bounds each row's luma terms (ScreenBounds.row_masked); a cleared pair's peak is
+    measured with the masking on the rows whose bound reaches the cut alone (fewer than those whose unmasked
+    shift does), and is still frame_peak_of's, bit for bit."""
+    from imgdiff_gpu import detection as d
+    from imgdiff_gpu.clip_noise import PEAK_CUT
+    from imgdiff_gpu.cpu import ssim
+    from imgdiff_gpu.pipeline import luma_ssim_params
+    from imgdiff_gpu.planes import prepare_pair
+
+    seen, measured = [], []
+    real_screen, real_peak = ssim.ssim_map_and_screen, frame_peak
+
+    def screen_pass(*args, **kwargs):
+        ssim_map, bounds = real_screen(*args, **kwargs)
+        seen.append(bounds)
+        return ssim_map, bounds
+
+    def peak(*args, rows=None, **kwargs):
+        measured.append(rows)
+        return real_peak(*args, rows=rows, **kwargs)
+
+    monkeypatch.setattr(ssim, "ssim_map_and_screen", screen_pass)
+    monkeypatch.setattr("imgdiff_gpu.clip_noise.frame_peak", peak)
+    # the clip's noise bump, and a strip of texture whose noise masking hides (its unmasked shift reaches the cut)
+    _, _, left, right = _clip([QUIET], seed=9)[0]
+    rng = np.random.default_rng(1)
+    texture = rng.integers(0, 80, (24, WIDTH))
+    left, right = left.astype(np.int16), right.astype(np.int16)
+    left[4:28] += texture[..., None]
+    blocks = np.kron(rng.integers(-6, 7, (4, WIDTH // 6 + 1)), np.ones((6, 6), int))[:, :WIDTH]  # a codec's blocks
+    right[4:28] += (texture + blocks)[..., None]
+    left, right = (np.clip(side, 0, 255).astype(np.uint8) for side in (left, right))
+    score, _, screened_peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(left, right)
+    assert score is not None and screened_peak > PEAK_CUT and len(measured) == 1
+    bounds, rows = seen[0], measured[0]
+    assert np.float32(bounds.masked_shift) <= bounds.row_masked.max() <= np.float32(bounds.masked_shift * (1 + 1e-6))
+    # every row's exact terms |shift| / scale (the whole frame's masking) under its bound
+    pair = prepare_pair(left, right)
+    luma_left, luma_right = (d.contiguous_luma(p.planes) for p in (pair.left, pair.right))
+    weights = luma_ssim_params(luma_left).weights
+    bias = d.luma_bias(luma_left, luma_right, LOW)
+    shift = d.luma_shift_map(luma_left, np.add(luma_right, np.float32(bias)), weights).copy()
+    factors = d.border_factors(shift, shift.shape, weights, LOW)
+    _, scale = d._masking_and_scale(luma_left, luma_right, weights, LOW, factors=factors)
+    terms = (np.abs(shift) / scale).max(axis=1)
+    assert (terms <= bounds.row_masked * np.float32(1 + 1e-5)).all()
+    unmasked = np.abs(shift).max(axis=1) / np.float32(LOW.luma_shift) >= np.float32(PEAK_CUT * (1 - 1e-3))
+    assert 0 < rows.sum() < unmasked.sum()
+    whole = float((np.abs(shift) / (scale * np.float32(LOW.luma_shift))).max())  # every row, as study_specks
+    assert screened_peak == frame_peak_of(left, right, LOW, None) == whole

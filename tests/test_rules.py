@@ -239,7 +239,7 @@ def test_the_levels_compute_the_luma_term_only_on_the_rows_where_its_masked_peak
     shift = detection.luma_shift_map(left_luma, right_luma, weights)
     peaks = rules.abs_peaks(shift)[0]
     _, scale = detection._masking_where_it_counts(left_luma, right_luma, weights, LOW, shift, None)
-    rows = detection._luma_rows(shift, scale, peaks, LOW)
+    rows = detection._luma_rows(detection._luma_peaks(shift, scale, peaks), LOW)
     unmasked = detection._reaching(peaks, LOW.luma_shift)
     assert rows[120:124].all() and not (rows & ~unmasked).any() and rows.sum() < 0.5 * unmasked.sum()
     ssim_map = rng.uniform(0.95, 1.0, shape)

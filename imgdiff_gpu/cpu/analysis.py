@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .._device import Device
 from .._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams, ssim_params
-from ..detection import LumaEvidence, Thresholds, difference_mask, reads_whole_planes
+from ..detection import LumaEvidence, MaskEvidence, Thresholds, difference_mask, reads_whole_planes
 from ..regions import Region, find_regions
 
 # Wang et al. (2004): Gaussian window, sigma 1.5, population covariance.
@@ -87,6 +87,68 @@ def _screened_for(left: np.ndarray, right: np.ndarray, thresholds: Thresholds, p
         and (pair.params.C1, pair.params.C2, pair.params.cov_norm) == (params.C1, params.C2, params.cov_norm)
     )
     return pair if same else None
+
+
+@dataclass
+class FirstComparison:
+    """What :func:`analyse_cpu` computed of a pair before its strength pass, which a comparison of the
+    very pair (``left`` and ``right``, the same array objects, an equal ``ignore``) at another luma factor
+    (:attr:`imgdiff_gpu.detection.Thresholds.luma_factor`, the clip noise rule's, :mod:`imgdiff_gpu.clip_noise`)
+    takes instead of computing it again: the SSIM map and every term the factor does not act on."""
+
+    left: np.ndarray
+    right: np.ndarray
+    ignore: np.ndarray | None
+    antialiasing: bool
+    thresholds: Thresholds
+    params: SSIMParams
+    ssim_map: np.ndarray
+    evidence: MaskEvidence
+
+    def detached(self) -> FirstComparison:
+        """A copy that outlives this thread's next pair (:meth:`imgdiff_gpu.detection.MaskEvidence.detached`)."""
+        return replace(self, evidence=self.evidence.detached())
+
+    def serves(self, left, right, thresholds: Thresholds, ignore, antialiasing: bool, params: SSIMParams) -> bool:
+        """Whether this is the pair, ignored pixels and options of a comparison under ``thresholds``, up to the
+        luma factor."""
+        same_ignore = self.ignore is ignore or (
+            self.ignore is not None and ignore is not None and np.array_equal(self.ignore, ignore)
+        )  # a caller may make the mask again (compare's padding): its values are what count
+        same_pair = self.left is left and self.right is right and same_ignore
+        same_options = replace(self.thresholds, luma_factor=thresholds.luma_factor) == thresholds
+        same_window = np.array_equal(self.params.weights, params.weights) and (
+            (self.params.C1, self.params.C2, self.params.cov_norm) == (params.C1, params.C2, params.cov_norm)
+        )
+        return same_pair and same_options and self.antialiasing == antialiasing and same_window
+
+
+_kept: contextvars.ContextVar[list | None] = contextvars.ContextVar("first_comparisons", default=None)
+_again: contextvars.ContextVar[FirstComparison | None] = contextvars.ContextVar("compared_again", default=None)
+
+
+@contextlib.contextmanager
+def keeping_first_comparisons() -> Iterator[list[FirstComparison]]:
+    """Within this block (on this thread), :func:`analyse_cpu` appends to the list it yields the
+    :class:`FirstComparison` of each pair it analyses whole (not in bands); its arrays may be this
+    thread's scratch planes: :meth:`FirstComparison.detached` keeps one beyond the next pair."""
+    kept: list[FirstComparison] = []
+    token = _kept.set(kept)
+    try:
+        yield kept
+    finally:
+        _kept.reset(token)
+
+
+@contextlib.contextmanager
+def comparing_again(first: FirstComparison | None) -> Iterator[None]:
+    """Within this block (on this thread), :func:`analyse_cpu` of ``first``'s pair (:meth:`FirstComparison.serves`)
+    takes what it holds and runs the strength pass, the hysteresis and the regions alone."""
+    token = _again.set(first)
+    try:
+        yield
+    finally:
+        _again.reset(token)
 
 
 def luma_ssim_params(luma: np.ndarray) -> SSIMParams:
@@ -166,11 +228,18 @@ def analyse_cpu(
     pair = PixelPair(left, right, layout, whole=whole)
     left_luma, right_luma = pair.luma
     params = luma_ssim_params(left_luma)
-    known = _screened_for(left, right, thresholds, params)
-    if known is not None:
+    first = _again.get()
+    if first is not None and not first.serves(left, right, thresholds, ignore, antialiasing, params):
+        first = None
+    known = _screened_for(left, right, thresholds, params) if first is None else None
+    if first is not None:
+        ssim_map = first.ssim_map
+    elif known is not None:
         ssim_map = known.ssim_map
     else:
         ssim_map = ssim_map_2d(left_luma, right_luma, params)
+    keeping = _kept.get()
+    evidence: list[MaskEvidence] = []
     mask, threshold = difference_mask(
         ssim_map,
         None,
@@ -181,7 +250,11 @@ def analyse_cpu(
         antialiasing=antialiasing,
         known=None if known is None else known.luma,
         pixels=pair,
+        evidence=None if first is None else first.evidence,
+        keep=evidence if keeping is not None else None,
     )
+    if keeping is not None:
+        keeping.append(FirstComparison(left, right, ignore, antialiasing, thresholds, params, ssim_map, evidence[0]))
     regions, kept = find_regions(
         mask, ssim_map, None, None, min_area=min_area, merge_distance=merge_distance, pixels=pair
     )

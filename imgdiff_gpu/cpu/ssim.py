@@ -82,6 +82,8 @@ class ScreenBounds:
     """``ux - uy - bias`` (float32; the float64 means' difference, rounded once)."""
     peaks: tuple[np.ndarray, np.ndarray]
     """The largest ``|shift|`` of each row and of each column, over every pixel (float32)."""
+    row_masked: np.ndarray | None = None
+    """Each row's own ``masked_shift`` (float32, rounded up: still a bound), where asked for (``rows``)."""
 
 
 def ssim_map_and_screen(
@@ -96,6 +98,7 @@ def ssim_map_and_screen(
     slack: float,
     factors: tuple[np.ndarray, np.ndarray],
     shift: np.ndarray,
+    rows: bool = False,
 ) -> tuple[np.ndarray, ScreenBounds]:
     """:func:`ssim_map_and_bounds` of two float32 luma planes, and in the same pass the video screen's
     luma bounds (``c/ssim.c``'s ``screen_row``): the map is bit for bit :func:`ssim_map_2d`'s.
@@ -104,7 +107,7 @@ def ssim_map_and_screen(
     ``slack``: what each window variance loses first, times its second moment (the full path's float32
     rounding of it);
     ``factors``: the window's border noise factors per row and per column (float32); ``shift``: a
-    C-contiguous H x W float32 array for ``ux - uy - bias``.
+    C-contiguous H x W float32 array for ``ux - uy - bias``; ``rows``: the masked bound of each row too.
     """
     height, width = x.shape
     strip_rows = strip_rows_for(height)
@@ -113,6 +116,7 @@ def ssim_map_and_screen(
     stats = np.empty((strips, 3), dtype=np.float64)
     row_peaks = np.empty(height, np.float32)
     column_peaks = np.empty((strips, width), np.float32)
+    row_masked = np.empty(height, np.float32) if rows else None
     row_factors, column_factors = factors
     core.ssim_screen(
         *_pass_inputs(x, y, params, counted, strip_rows),
@@ -127,6 +131,7 @@ def ssim_map_and_screen(
         shift,
         row_peaks,
         column_peaks,
+        row_masked,
     )
     bounds = ScreenBounds(
         luma_shift=float(stats[:, 0].max()),
@@ -134,6 +139,7 @@ def ssim_map_and_screen(
         masked_shift=float(stats[:, 2].max()),
         shift=shift,
         peaks=(row_peaks, column_peaks.max(axis=0)),
+        row_masked=row_masked,
     )
     return out, bounds
 

@@ -31,6 +31,7 @@ typedef struct {
     float *shift;                              /* H x W */
     float *row_peaks;                          /* H */
     float *column_peaks;                       /* strips x W */
+    float *row_masked; /* H, or NULL: each row's largest |s| / scale bound at a counted pixel (as `masked`) */
 } screen_extras;
 
 typedef struct {
@@ -189,7 +190,8 @@ static double shift_over_scale(const ssim_job *job, const double *means, Py_ssiz
     } while (0)
 
 /* The screen's share of one output row's block: the shift written, its peaks, and the largest
- * |s| / scale bound at a counted pixel (|s| itself where below the floor), folded into `masked`. */
+ * |s| / scale bound at a counted pixel (|s| itself where below the floor), folded into `masked` and,
+ * where asked for, the row's own (the rows a clip's noise peak can come from: clip_noise.frame_peak). */
 IMGDIFF_INLINE double screen_row(const ssim_job *job, Py_ssize_t strip, const double *means, Py_ssize_t row,
                                  Py_ssize_t first_column, Py_ssize_t count, double masked)
 {
@@ -218,15 +220,19 @@ IMGDIFF_INLINE double screen_row(const ssim_job *job, Py_ssize_t strip, const do
     memcpy(&peak, &counted_peak, sizeof peak);
     memcpy(&row_peak, &row_bits, sizeof row_peak);
     e->row_peaks[row] = row_peak;
-    masked = (double)under > masked ? (double)under : masked;
+    double row_masked = (double)under;
     for (Py_ssize_t j = 0; peak >= floor && j < count; j++) { /* few pixels: a frame of codec noise, ~0.1 % */
         float a = fabsf((float)(ux[j] - uy[j] - bias));
         if ((counted == NULL || counted[j]) && a >= floor) {
             double over = shift_over_scale(job, means, j, row, first_column + j, fabs(ux[j] - uy[j] - bias));
-            masked = over > masked ? over : masked;
+            row_masked = over > row_masked ? over : row_masked;
         }
     }
-    return masked;
+    if (e->row_masked != NULL) { /* in float32, rounded up: a bound stays one */
+        float bound = nextafterf((float)row_masked, INFINITY), previous = first_column == 0 ? 0.0f : e->row_masked[row];
+        e->row_masked[row] = bound > previous ? bound : previous;
+    }
+    return row_masked > masked ? row_masked : masked;
 }
 
 /* filter_across_d for two consecutive output rows at once, from the taps + 1 rows of their windows:
@@ -353,7 +359,7 @@ static void ssim_strip_of(const void *job, Py_ssize_t strip, void *work)
 static PyObject *run_ssim(ssim_job job, PyObject *ox, PyObject *oy, PyObject *ocounted, PyObject *ow, PyObject *oout,
                           PyObject *ostats, screen_extras *screen, PyObject **extras)
 {
-    array_t a[6] = {0}, b[5] = {0};
+    array_t a[6] = {0}, b[6] = {0};
     PyObject *result = NULL;
     job.screen = screen;
     if (get_strided_array(ox, &a[0], "x", 2) < 0 || get_strided_array(oy, &a[1], "y", 2) < 0 ||
@@ -406,7 +412,10 @@ static PyObject *run_ssim(ssim_job job, PyObject *ox, PyObject *oy, PyObject *oc
             expect_shape(&b[1], "column_factors", shape + 1, 1) < 0 || expect_type(&b[3], "row_peaks", F32, 1) < 0 ||
             expect_shape(&b[3], "row_peaks", shape, 1) < 0 || expect_type(&b[4], "column_peaks", F32, 1) < 0 ||
             expect_shape(&b[4], "column_peaks", peaks_shape, 2) < 0 ||
-            expect_type(&b[2], "shift", F32, 1) < 0 || expect_shape(&b[2], "shift", shape, 2) < 0) {
+            expect_type(&b[2], "shift", F32, 1) < 0 || expect_shape(&b[2], "shift", shape, 2) < 0 ||
+            get_array(extras[5], &b[5], "row_masked", 1, 1, 1) < 0 ||
+            (b[5].present && (expect_type(&b[5], "row_masked", F32, 1) < 0 ||
+                              expect_shape(&b[5], "row_masked", shape, 1) < 0))) {
             goto done;
         }
         if (job.type != ELEM_F32 || !a[5].present) {
@@ -418,6 +427,7 @@ static PyObject *run_ssim(ssim_job job, PyObject *ox, PyObject *oy, PyObject *oc
         screen->shift = b[2].view.buf;
         screen->row_peaks = b[3].view.buf;
         screen->column_peaks = b[4].view.buf;
+        screen->row_masked = b[5].present ? b[5].view.buf : NULL;
     }
     size_t work_doubles = 4 * (BLOCK_COLUMNS + 2 * (size_t)(job.taps / 2)) +
                           4 * 2 * ((size_t)job.taps + 1) * BLOCK_COLUMNS + 2 * 4 * BLOCK_COLUMNS;
@@ -427,7 +437,7 @@ static PyObject *run_ssim(ssim_job job, PyObject *ox, PyObject *oy, PyObject *oc
     result = Py_NewRef(Py_None);
 done:
     release_arrays(a, 6);
-    release_arrays(b, 5);
+    release_arrays(b, 6);
     return result;
 }
 
@@ -444,12 +454,12 @@ PyObject *core_ssim(PyObject *self, PyObject *args)
 
 PyObject *core_ssim_screen(PyObject *self, PyObject *args)
 {
-    PyObject *ox, *oy, *ocounted, *ow, *oout, *ostats, *extras[5];
+    PyObject *ox, *oy, *ocounted, *ow, *oout, *ostats, *extras[6];
     ssim_job job = {0};
     screen_extras screen = {0};
-    if (!PyArg_ParseTuple(args, "OOOOdddnOOddddOOOOO", &ox, &oy, &ocounted, &ow, &job.C1, &job.C2, &job.cov_norm,
+    if (!PyArg_ParseTuple(args, "OOOOdddnOOddddOOOOOO", &ox, &oy, &ocounted, &ow, &job.C1, &job.C2, &job.cov_norm,
                           &job.strip_rows, &oout, &ostats, &screen.bias, &screen.masking, &screen.floor, &screen.slack,
-                          &extras[0], &extras[1], &extras[2], &extras[3], &extras[4])) {
+                          &extras[0], &extras[1], &extras[2], &extras[3], &extras[4], &extras[5])) {
         return NULL;
     }
     return run_ssim(job, ox, oy, ocounted, ow, oout, ostats, &screen, extras);
