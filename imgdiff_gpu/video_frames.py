@@ -159,7 +159,9 @@ def analyse_ahead(
             if score is None:
                 # what the screen computed of this pair is not computed again, and the full comparison
                 # measures the peak where the screen did not
-                measuring = measuring_peaks() if peak is None and peak_of is not None else contextlib.nullcontext([])
+                # (not of frames of two sizes, whose peak is 0 on every path: see peak_of)
+                wanted = peak is None and peak_of is not None and left.shape == right.shape
+                measuring = measuring_peaks() if wanted else contextlib.nullcontext([])
                 keeping = keeping_first_comparisons() if keep_first else contextlib.nullcontext([])
                 with screened(maps), measuring as peaks, keeping as firsts:
                     result = compare_pair(left, right)
@@ -228,7 +230,9 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True, clip_no
 
     def peak_of(a, b) -> float:
         if a.shape != b.shape:
-            return 0.0  # sizes differ: a mismatch whatever the threshold
+            # sizes differ: a mismatch whatever the threshold, and no noise of the pair's to measure
+            # (the full comparison's own, of padded or resized frames, is not taken either)
+            return 0.0
         return frame_peak_of(a, b, thresholds, ignore_for(a.shape[:2]))
 
     reference = clip_noise_reference(options)

@@ -340,3 +340,15 @@ def test_the_screens_row_bounds_hold_each_rows_terms_and_leave_the_peak_as_it_is
     assert 0 < rows.sum() < unmasked.sum()
     whole = float((np.abs(shift) / (scale * np.float32(LOW.luma_shift))).max())  # every row, as study_specks
     assert screened_peak == frame_peak_of(left, right, LOW, None) == whole
+
+
+def test_frames_of_two_sizes_have_peak_0_whatever_path_measures_it():
+    # the full comparison of padded frames measures noise of its own; the rule takes none (as the GPU
+    # run's peak_of does), so a clip whose sizes differ keeps factor 1 on every path
+    amplitudes = [QUIET] * 6 + [SPECK] + [QUIET] * 6
+    pairs = _clip(amplitudes)
+    assert max(f.noise_factor for f, _ in _analysed(pairs)) > 1  # the same clip at one size is raised
+    narrower = [(index, time, left, right[:, :-2]) for index, time, left, right in pairs]
+    frames = _analysed(narrower, size_mode="pad")
+    assert [(f.noise_peak, f.noise_factor) for f, _ in frames] == [(0.0, 1.0)] * len(pairs)
+    assert all(f.different for f, _ in frames)
