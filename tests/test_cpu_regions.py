@@ -97,3 +97,10 @@ def test_find_regions_gives_what_opencvs_grouping_gave(monkeypatch):
             theirs = find_regions(mask, ssim_map, *planes, min_area=3, merge_distance=4)
         assert ours[0] == theirs[0]
         np.testing.assert_array_equal(ours[1], theirs[1])
+
+
+def test_a_reach_past_the_image_grows_as_the_image_and_costs_no_more():
+    mask = np.zeros((40, 60), dtype=np.uint8)
+    mask[7, 9] = 1
+    assert (grow_mask(mask, 10**12) == 1).all()
+    assert np.array_equal(grow_mask(mask, 10**12), grow_mask(mask, 60))

@@ -34,7 +34,8 @@ def grow_mask(mask: np.ndarray, reach: int) -> np.ndarray:
         raise ValueError(f"reach must be >= 0, got {reach}")
     mask = _rows_of(mask)
     out = np.empty(mask.shape, dtype=np.uint8)
-    core.grow_mask(mask, int(reach), out)
+    # a reach past the image's larger side grows no further: clamped, a huge one costs no more
+    core.grow_mask(mask, min(int(reach), max(mask.shape, default=0)), out)
     return out
 
 
@@ -44,7 +45,10 @@ def label_components(mask: np.ndarray) -> tuple[int, np.ndarray]:
     pixel, row by row), uint16 where they fit, else int32.
 
     ``cv2.connectedComponents(mask, connectivity=8)``'s components, the same pixels under each
-    label; OpenCV may number them in another order.
+    label. Where two components tie in size and top-left corner, their order decides the report's:
+    OpenCV's 2 x 2 block scan numbers them as this one does there (a reviewer's fuzzing, 17,000
+    runs with 5,600 ties, found no difference; two components cannot share a first row and
+    column in the other order without one wrapping the other's first pixel).
     """
     mask = _rows_of(mask)
     labels = np.empty(mask.shape, dtype=np.uint16)
