@@ -262,7 +262,8 @@ def _options_from(kwargs: dict):
 
     from .options import CompareOptions
 
-    options = {f.name: kwargs.pop(f.name) for f in fields(CompareOptions)}
+    # a video-only field (VIDEO_ONLY_OPTIONS) keeps its default in the other commands
+    options = {f.name: kwargs.pop(f.name) for f in fields(CompareOptions) if f.name in kwargs}
     return CompareOptions(**dict(options, ignore_boxes=tuple(options["ignore_boxes"])))
 
 
@@ -419,6 +420,12 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, wor
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also write a side-by-side H.264 video with the differences marked.",
 )
+@click.option(
+    "--clip-noise",
+    is_flag=True,
+    help="At 'low', raise a frame's luma threshold by its clip's own noise (clears codec specks of "
+    "noisy encodes; an edit lasting the whole clip raises its own threshold: see the README).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary table.")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
 @cluster_options
@@ -429,8 +436,8 @@ def video(left, right, out_dir, offset, start, end, worst_count, export_all, dif
     """Compare two videos frame by frame.
 
     Writes frames.csv (frame, timestamp, score, changed fraction, regions,
-    noise peak and noise factor: at 'low' the clip's own noise raises the luma
-    threshold of a frame in a noisy clip, see the README),
+    noise peak and noise factor: with --clip-noise at 'low' the clip's own
+    noise raises the luma threshold of a frame in a noisy clip),
     report.json (summary, frame-count mismatch, worst frames), report.html
     (score plot, worst frames) and the marked pictures of the worst frames
     under frames/<index>/ into --out.

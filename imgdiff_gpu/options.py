@@ -54,6 +54,10 @@ class CompareOptions:
     """Box line thickness of the pictures, in pixels."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Refuse files whose header claims more pixels than this."""
+    clip_noise: bool = False
+    """Video only (``imgdiff video --clip-noise``): judge each frame with its clip's own noise factor
+    (:mod:`imgdiff_gpu.clip_noise`, ``low`` only). Off by default: an edit lasting the whole clip
+    raises its own threshold (README, "Limits")."""
 
     def thresholds(self):
         """The detection thresholds these options select, as :func:`imgdiff_gpu.compare` does."""
@@ -71,3 +75,6 @@ class CompareOptions:
 
 
 DEFAULTS = CompareOptions()
+
+VIDEO_ONLY_OPTIONS = frozenset({"clip_noise"})
+"""CompareOptions' fields that only ``imgdiff video`` takes a flag for (the others keep their defaults)."""

@@ -285,10 +285,12 @@ def compared_frames(pairs: Iterator, options, *, screening: bool = True, clip_no
 
 def clip_noise_reference(options) -> float | None:
     """The reference noise peak that the clip noise rule judges these options' frames against, or None
-    where it does not apply (a preset without one, or frames aligned before comparing)."""
+    where it does not apply (not asked for, a preset without one, or frames aligned before comparing)."""
     from .clip_noise import REFERENCE_PEAKS
 
-    return REFERENCE_PEAKS.get(options.sensitivity) if options.align is None else None
+    if not options.clip_noise or options.align is not None:
+        return None
+    return REFERENCE_PEAKS.get(options.sensitivity)
 
 
 def frame_result(index: int, timestamp: float | None, result):

@@ -45,7 +45,7 @@ def _clip(amplitudes: list[float], seed: int = 5) -> list[tuple]:
 
 
 def _analysed(pairs, **options):
-    options = CompareOptions(device="cpu", sensitivity="low", **options)
+    options = CompareOptions(**{"device": "cpu", "sensitivity": "low", "clip_noise": True, **options})
     return list(compared_frames(iter(pairs), options))
 
 
@@ -352,3 +352,14 @@ def test_frames_of_two_sizes_have_peak_0_whatever_path_measures_it():
     frames = _analysed(narrower, size_mode="pad")
     assert [(f.noise_peak, f.noise_factor) for f, _ in frames] == [(0.0, 1.0)] * len(pairs)
     assert all(f.different for f, _ in frames)
+
+
+def test_the_rule_is_off_unless_asked_for():
+    # off by default: an edit lasting the whole clip would raise its own threshold (README, "Limits")
+    amplitudes = [QUIET] * 6 + [SPECK] + [QUIET] * 6
+    asked = _analysed(_clip(amplitudes))
+    assert max(f.noise_factor for f, _ in asked) > 1 and not asked[6][0].different
+    default = _analysed(_clip(amplitudes), clip_noise=False)
+    assert all(f.noise_factor == 1.0 and f.noise_peak is None for f, _ in default)
+    assert default[6][0].different  # the speck, as compare() flags it
+    assert not CompareOptions().clip_noise

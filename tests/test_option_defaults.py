@@ -8,7 +8,7 @@ from dataclasses import fields
 import pytest
 
 from imgdiff_gpu.cli import cli
-from imgdiff_gpu.options import DEFAULTS, VIDEO_SENSITIVITY, CompareOptions
+from imgdiff_gpu.options import DEFAULTS, VIDEO_ONLY_OPTIONS, VIDEO_SENSITIVITY, CompareOptions
 from imgdiff_gpu.pipeline import compare
 
 REQUIRED_ARGUMENTS = {
@@ -31,6 +31,9 @@ def test_every_option_is_a_flag_with_its_default(command):
     """What each command receives when no flag is given is CompareOptions' default."""
     context = cli.commands[command].make_context(command, list(REQUIRED_ARGUMENTS[command]))
     for option in fields(CompareOptions):
+        if option.name in VIDEO_ONLY_OPTIONS and command != "video":
+            assert option.name not in context.params, f"{command} has a flag for the video-only {option.name}"
+            continue
         assert option.name in context.params, f"{command} has no flag for {option.name}"
         given = context.params[option.name]
         expected = getattr(DEFAULTS, option.name)
