@@ -11,7 +11,9 @@ a clip this prints (as JSON lines) the regions' peaks and boxes, largest first, 
     CUT=0.6 python benchmarks/study_persistent_peaks.py SEED p|n FRAMES CLIPS [STRIDE]
 
 ``p``: ``video_set.py``'s persistent clips, ``n``: the ordinary ones; CLIPS: indices, "0,3";
-``CUT``: the cut (the rule's ``PEAK_CUT`` is 0.6). Summaries: ``--summary FILE.jsonl``.
+``CUT``: the cut (the rule's ``PEAK_CUT`` is 0.6). Summaries: ``--summary FILE.jsonl``. What a
+factor would cost a persistent clip (48 frames): ``--found-at SEED INDEX 1,1.15,1.3`` prints, per
+factor ``F``, the frames in which each edit is found by ``compare`` with the luma threshold times ``F``.
 The term map is :func:`imgdiff_gpu.clip_noise.frame_peak`'s, on the rows whose unmasked shift
 reaches the cut (0 elsewhere).
 """
@@ -99,9 +101,28 @@ def summary(path: str) -> None:
                 print(f"  join {join} K={k}: median {values[(len(values) - 1) // 2]:.3f}")
 
 
+def found_at(seed: int, index: int, factors: list[float]) -> dict:
+    """Per factor, the frames of persistent clip ``index`` in which each edit overlaps a region of ``compare``."""
+    from benchmarks.eval_video import _overlap
+    from imgdiff_gpu.pipeline import compare
+
+    clip = build_clip(seed, index, frames=48, persistent=True)
+    found = {f: {e.kind: 0 for e in clip.edits} for f in factors}
+    for k, (a, b) in enumerate(zip(decode(clip.left), decode(clip.right), strict=False)):
+        for f in factors:
+            regions = compare(a, b, device="cpu", sensitivity="low", luma_factor=f).regions
+            for e in clip.edits:
+                found[f][e.kind] += e.frames[0] <= k < e.frames[1] and any(_overlap(r, e.box) for r in regions)
+    return {"clip": clip.name, "edits": [(e.kind, e.frames) for e in clip.edits], "found": found}
+
+
 def main() -> None:
     if sys.argv[1] == "--summary":
         summary(sys.argv[2])
+        return
+    if sys.argv[1] == "--found-at":
+        factors = [float(f) for f in sys.argv[4].split(",")]
+        print(json.dumps(found_at(int(sys.argv[2]), int(sys.argv[3]), factors)), flush=True)
         return
     seed, persistent, frames = int(sys.argv[1]), sys.argv[2] == "p", int(sys.argv[3])
     stride = int(sys.argv[5]) if len(sys.argv) > 5 else 1
