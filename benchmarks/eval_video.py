@@ -14,6 +14,12 @@ against ``ffmpeg -lavfi ssim -f null -`` on the same two files, interleaved and
 repeated (medians), on this machine.
 
     python -m benchmarks.eval_video [--seed 2026] [--clips 6] [--size 720p] [--rounds 1]
+    python -m benchmarks.eval_video --persistent [--seed 101] [--frames 48]
+
+``--persistent``: clips whose edits last the whole clip or most of it (``video_set.py``'s
+``persistent``), each scored twice, with the clip noise rule and without it (its reference
+removed, as a preset without one has it), so what the rule costs an edit present in every frame
+is measured; no FFmpeg timing.
 
 The tuning seed is 2026; seed 7 is held out (other photographs and pairings), except for the
 border rule (``imgdiff_gpu/border_noise.py``), found on its two false frames: seed 41, new then,
@@ -30,6 +36,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.bench_ssim import cpu_name
@@ -93,13 +100,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--clips", type=int, default=6)
     parser.add_argument("--size", choices=("720p", "1080p"), default="720p")
-    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--frames", type=int, help="frames a clip (120; 48 with --persistent)")
+    parser.add_argument("--persistent", action="store_true", help="edits lasting the whole clip, rule on and off")
     parser.add_argument("--rounds", type=int, default=1, help="timed runs of each clip (median)")
     parser.add_argument("--sensitivity", default=VIDEO_DEFAULTS.sensitivity)
     parser.add_argument("--clip-noise", action="store_true", help="imgdiff video --clip-noise")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     options = CompareOptions(device="cpu", sensitivity=args.sensitivity, clip_noise=args.clip_noise)
+    args.frames = args.frames or (48 if args.persistent else 120)
+    if args.persistent:
+        persistent_main(args, options)
+        return
     clips = clip_set(args.seed, args.clips, size=args.size, frames=args.frames)
     ffmpeg = shutil.which("ffmpeg")
     work = Path(tempfile.mkdtemp(prefix="imgdiff-eval-video-"))
@@ -162,6 +174,69 @@ def main() -> None:
         "clips": results,
     }
     out = args.out or Path(__file__).parent / "results" / f"video-eval-s{args.seed}-{args.size}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+def _totals(rows: list[dict]) -> dict:
+    keys = ("edits", "edits_found", "edited_frames", "edited_frames_found")
+    total = {key: sum(r[key] for r in rows) for key in keys}
+    total["false_frames"] = sum(len(r["false_frames"]) for r in rows)
+    total["false_regions_in_edited_frames"] = sum(r["false_regions_in_edited_frames"] for r in rows)
+    return total
+
+
+def _line(total: dict) -> str:
+    return (
+        f"edits {total['edits_found']}/{total['edits']}, edited frames {total['edited_frames_found']}/"
+        f"{total['edited_frames']}, false frames {total['false_frames']} (+{total['false_regions_in_edited_frames']})"
+    )
+
+
+def persistent_main(args, options: CompareOptions) -> None:
+    """Edits lasting the whole clip, each clip compared with the clip noise rule and without it."""
+    clips = clip_set(args.seed, args.clips, size=args.size, frames=args.frames, persistent=True)
+    work = Path(tempfile.mkdtemp(prefix="imgdiff-eval-persistent-"))
+    print(f"CPU: {cpu_name()}; {len(clips)} clips of {args.frames} frames at {args.size}, seed {args.seed}, persistent")
+    rows = {"rule": [], "no_rule": []}
+    try:
+        for n, clip in enumerate(clips):
+            print(clip.name, [(e.kind, e.box, e.frames, e.level) for e in clip.edits])
+            for setting, rule in (("rule", True), ("no_rule", False)):
+                summary = compare_videos(
+                    clip.left,
+                    clip.right,
+                    work / f"{n}-{setting}",
+                    replace(options, clip_noise=rule),
+                    worst_count=0,
+                    overwrite=True,
+                )
+                row = score_clip(clip, summary)
+                row["noise_peaks"] = [round(f.noise_peak or 0.0, 4) for f in summary.frames]
+                rows[setting].append(row)
+                raised = [f for f in row["noise_factors"] if f > 1.0]
+                print(
+                    f"    {setting:<8} {_line(_totals([row]))}; factor above 1 in {len(raised)} frames"
+                    + (f" (largest {max(raised):.3f})" if raised else "")
+                )
+                for line in row["missed"]:
+                    print(f"        missed: {line}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    totals = {setting: _totals(r) for setting, r in rows.items()}
+    for setting, total in totals.items():
+        print(f"total, {setting}: {_line(total)}")
+    report = {
+        "date": dt.date.today().isoformat(),
+        "cpu": cpu_name(),
+        "seed": args.seed,
+        "size": args.size,
+        "frames": args.frames,
+        "sensitivity": args.sensitivity,
+        "total": totals,
+        "clips": rows,
+    }
+    out = args.out or Path(__file__).parent / "results" / f"video-eval-persistent-s{args.seed}-{args.size}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -16,6 +16,16 @@ Edits (each on a few consecutive frames, at a fixed place on screen):
 * ``blur``: a 64 x 64 px patch blurred (sigma 3), a blurred face;
 * ``corrupt``: 16 x 16 px blocks of one frame replaced by other blocks of it, a decoding error.
 
+With ``persistent=True`` (:func:`persistent_clip`) the edits last the whole clip or most of it,
+so a clip's own edit is in every frame whose noise the clip noise rule measures
+(``imgdiff_gpu/clip_noise.py``). Each such clip has one faint luma-only edit over every frame,
+one a person still sees side by side, and one of the kinds above over most frames:
+
+* ``faint-blur``: a face-sized (80 x 80 px) patch blurred with sigma ``level`` (2-3), on the
+  most detailed of 40 spots;
+* ``faint-text``: a word ``level`` (12-20) levels lighter in luma, no outline: a watermark;
+* ``bright``: a 96 x 64 px patch ``level`` (10-16) levels lighter.
+
 Clips are cached (``IMGDIFF_VIDEO_SET``, default ``/tmp/imgdiff-video-set``) and
 never committed; everything follows from a seed. The tuning seed is 2026; seeds 7
 and 23 are held out (other photographs, positions, frames and encoder pairings;
@@ -38,6 +48,7 @@ from skimage import data
 CACHE = Path(os.environ.get("IMGDIFF_VIDEO_SET", "/tmp/imgdiff-video-set"))
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920)}
 EDIT_KINDS = ("subtitle", "logo", "chroma", "line", "blur", "corrupt")
+FAINT_KINDS = ("faint-blur", "faint-text", "bright")  # the persistent clips' luma-only edits
 PHOTOS = {
     "astronaut": data.astronaut,
     "coffee": data.coffee,
@@ -85,6 +96,7 @@ class Edit:
     kind: str
     box: tuple[int, int, int, int]  # x, y, width, height
     frames: tuple[int, int]  # first, last + 1
+    level: float | None = None  # the faint kinds' strength: blur sigma, or levels of luma added
 
 
 @dataclass
@@ -150,6 +162,15 @@ def apply_edit(frame: np.ndarray, edit: Edit, rng_seed: int) -> None:
         region[:] = np.clip(region.astype(np.int16) + 20, 0, 255).astype(np.uint8)
     elif edit.kind == "blur":
         region[:] = cv2.GaussianBlur(region, (0, 0), 3.0)
+    elif edit.kind == "faint-blur":
+        region[:] = cv2.GaussianBlur(region, (0, 0), edit.level)
+    elif edit.kind in ("faint-text", "bright"):
+        mask = np.ones((h, w), np.uint8)
+        if edit.kind == "faint-text":
+            mask[:] = 0
+            cv2.putText(mask, "sample", (4, h - 12), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 1, 3, cv2.LINE_AA)
+        lighter = region.astype(np.int16) + np.int16(round(edit.level)) * mask[..., None]
+        region[:] = np.clip(lighter, 0, 255).astype(np.uint8)
     elif edit.kind == "corrupt":
         rng = np.random.default_rng(rng_seed)
         height, width = frame.shape[:2]
@@ -159,7 +180,16 @@ def apply_edit(frame: np.ndarray, edit: Edit, rng_seed: int) -> None:
                 region[by : by + 16, bx : bx + 16] = frame[sy : sy + 16, sx : sx + 16]
 
 
-_EDIT_SIZES = {"subtitle": (110, 40), "logo": (20, 20), "chroma": (30, 30), "line": (160, 2), "blur": (64, 64)}
+_EDIT_SIZES = {
+    "subtitle": (110, 40),
+    "logo": (20, 20),
+    "chroma": (30, 30),
+    "line": (160, 2),
+    "blur": (64, 64),
+    "faint-blur": (80, 80),
+    "faint-text": (150, 48),
+    "bright": (96, 64),
+}
 
 
 def _texture(frame: np.ndarray, box) -> float:
@@ -205,6 +235,51 @@ def plan_edits(rng, shape, frames: int, source: list[np.ndarray]) -> list[Edit]:
     return edits
 
 
+def _place(rng, kind: str, shape, frame: np.ndarray) -> tuple[int, int, int, int]:
+    """A box for ``kind``: blurs on the most detailed of 40 spots, chroma on the first that keeps its shift."""
+    height, width = shape
+    size = _EDIT_SIZES.get(kind, (64, 48))
+    spots = [(int(rng.integers(0, width - size[0])), int(rng.integers(0, height - size[1]))) for _ in range(40)]
+    if kind in ("blur", "faint-blur"):
+        return (*max(spots, key=lambda s: _texture(frame, (*s, *size))), *size)
+    if kind == "chroma":
+        return (*next(s for s in spots if _chroma_realised(frame, (*s, *size))), *size)
+    return (*spots[0], *size)
+
+
+def plan_persistent_edits(rng, index: int, shape, frames: int, source: list[np.ndarray]) -> list[Edit]:
+    """A faint luma-only edit over every frame (the kinds in turn), and one of ``EDIT_KINDS`` (in turn)
+    over most frames, placed so the two do not overlap."""
+    faint = FAINT_KINDS[index % len(FAINT_KINDS)]
+    level = float(rng.uniform(2.0, 3.0)) if faint == "faint-blur" else float(rng.integers(12, 21))
+    if faint == "bright":
+        level = float(rng.integers(10, 17))
+    first_box = _place(rng, faint, shape, source[0])
+    edits = [Edit(faint, first_box, (0, frames), round(level, 2))]
+    kind = EDIT_KINDS[index % len(EDIT_KINDS)]
+    start = int(rng.integers(0, frames // 4))
+    while True:
+        box = _place(rng, kind, shape, source[start])
+        if not _boxes_touch(box, first_box):
+            break
+    edits.append(Edit(kind, box, (start, frames - int(rng.integers(0, frames // 4)))))
+    return edits
+
+
+def _boxes_touch(a, b, slack: int = 8) -> bool:
+    return (
+        a[0] < b[0] + b[2] + slack
+        and b[0] < a[0] + a[2] + slack
+        and a[1] < b[1] + b[3] + slack
+        and b[1] < a[1] + a[3] + slack
+    )
+
+
+def _plan(edits: list[Edit]) -> str:
+    # a field at its default is left out, so the clips cached before it was added keep their record
+    return json.dumps([{k: v for k, v in asdict(e).items() if v is not None} for e in edits])
+
+
 def encode(path: Path, frames, encoding, rate: int = 25) -> None:
     codec, pix_fmt, options = encoding
     with av.open(str(path), mode="w") as container:
@@ -228,8 +303,9 @@ def _suffix(encoding) -> str:
     return ".webm" if encoding[0] == "libvpx-vp9" else ".mkv" if encoding[0] == "libx265" else ".mp4"
 
 
-def build_clip(seed: int, index: int, *, size: str = "720p", frames: int = 120) -> Clip:
-    """Clip ``index`` of the set drawn from ``seed`` (encoded once, then read from the cache)."""
+def build_clip(seed: int, index: int, *, size: str = "720p", frames: int = 120, persistent: bool = False) -> Clip:
+    """Clip ``index`` of the set drawn from ``seed`` (encoded once, then read from the cache); with
+    ``persistent``, edits lasting the whole clip or most of it (:func:`plan_persistent_edits`)."""
     rng = np.random.default_rng([seed, index])
     photos = PHOTO_SETS.get(seed, TUNING)
     pairing = PAIRINGS[(index + seed) % len(PAIRINGS)]
@@ -237,6 +313,8 @@ def build_clip(seed: int, index: int, *, size: str = "720p", frames: int = 120) 
     motion = "pan" if (index + seed) % 3 else "zoom"
     shape = SIZES[size]
     name = f"s{seed}-{index:02d}-{size}-{photo_name}-{motion}-{pairing[0]}-vs-{pairing[1]}"
+    if persistent:
+        name = f"persistent-{name}-{frames}f"
     folder = CACHE / name
     a_encoding = ENCODINGS[pairing[0]]
     b_encoding = ENCODINGS[pairing[1]] if pairing[1] != "twice" else a_encoding
@@ -246,10 +324,13 @@ def build_clip(seed: int, index: int, *, size: str = "720p", frames: int = 120) 
         photo = np.stack([photo] * 3, axis=2)
     photo = np.ascontiguousarray(photo[..., :3])
     source = source_frames(photo, shape, frames, motion, rng)
-    edits = plan_edits(rng, shape, frames, source)
+    if persistent:
+        edits = plan_persistent_edits(rng, index, shape, frames, source)
+    else:
+        edits = plan_edits(rng, shape, frames, source)
     clip = Clip(name, left, right, frames, edits)
     record = folder / "edits.json"
-    plan = json.dumps([asdict(e) for e in edits])
+    plan = _plan(edits)
     if left.is_file() and right.is_file() and record.is_file() and record.read_text() == plan:
         return clip
     folder.mkdir(parents=True, exist_ok=True)
@@ -277,8 +358,8 @@ def build_clip(seed: int, index: int, *, size: str = "720p", frames: int = 120) 
     return clip
 
 
-def clip_set(seed: int, count: int, *, size: str = "720p", frames: int = 120) -> list[Clip]:
-    return [build_clip(seed, i, size=size, frames=frames) for i in range(count)]
+def clip_set(seed: int, count: int, *, size: str = "720p", frames: int = 120, persistent: bool = False) -> list[Clip]:
+    return [build_clip(seed, i, size=size, frames=frames, persistent=persistent) for i in range(count)]
 
 
 if __name__ == "__main__":
