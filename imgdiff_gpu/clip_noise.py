@@ -9,7 +9,10 @@ the reference was measured on):
 
 * its **peak** ``p_k``: the largest value over the frame's counted pixels of the window's luma
   term ``|w * dY - b| / (t_luma * scale)``, the value the strength pass compares with 1
-  (:func:`frame_peak`), edits and all: a rule cannot know where the edits are;
+  (:func:`frame_peak`), but for the two wide regions with the largest values (:func:`region_peak`):
+  a rule cannot know where the edits are, but codec noise is specks all over the frame, and an
+  edit on screen in every frame (a subtitle, a blurred face, a watermark) one wide region that
+  would otherwise be its clip's noise and raise its own threshold;
 * its clip's **noise** ``P_k``: the median of the peaks of frames ``k - REACH .. k + REACH``,
   the window cut at the clip's ends (the lower of the two middle values when it holds an even
   number): the same rule everywhere, no special pass for a clip's first or last frames;
@@ -44,17 +47,56 @@ from .detection import Thresholds
 REACH = 15
 """Frames each side of a frame whose peaks make its noise level (31 in all, ~1 s at 30 fps)."""
 
-REFERENCE_PEAKS = {"low": 0.6351}
+REFERENCE_PEAKS = {"low": 0.6298}
 """Per preset, the largest median over a clip's frames of the frame peak among the tuning seed's
 pairs (``benchmarks/video_set.py`` seed 2026, its six 720p clips of 120 frames): the astronaut pan,
-x264 vs VP9 CRF 33. Derived by ``python -m benchmarks.clip_noise_reference`` (the frame peaks
-``imgdiff video`` records, ``benchmarks/results/clip-noise-reference-s2026-720p.json``); only
-``low`` has one, so only ``low`` applies the rule."""
+x264 vs VP9 CRF 33 (0.6351 before the wide regions were left out). Derived by
+``python -m benchmarks.clip_noise_reference`` (the frame peaks ``imgdiff video`` records,
+``benchmarks/results/clip-noise-reference-s2026-720p.json``); only ``low`` has one, so only ``low``
+applies the rule."""
 
 PEAK_CUT = 0.6
 """A frame's peak is exact from here up and recorded as 0 below (the rows whose luma shift alone, unmasked,
 reaches it are computed; a frame whose screen bound stays below it computes none): every reference lies
 above it (a test checks), so the lower median of a window is the same order statistic either way."""
+
+
+REGIONS_LEFT_OUT = 2
+"""How many regions of a frame's luma term (its pixels reaching ``PEAK_CUT``, joined within ``JOIN``) wider
+than ``WIDE`` its peak leaves out, those with the largest peaks: one or two edits on screen in every frame
+do not set their clip's noise, while codec noise, specks all over the frame, does (``benchmarks/RESULTS.md``,
+"edits that last the whole clip")."""
+
+JOIN = 5
+"""City-block steps by which the pixels reaching the cut are dilated before they are grouped (8-connected):
+pixels up to ~10 px apart are one region, so a word or a blurred patch is one or a few."""
+
+WIDE = 40
+"""A region whose box, dilated, is this many px wide or high is an edit's, not a speck's: codec specks
+make regions of 11-27 px (a few up to 61 on a VP9 rocket), subtitles, blurs and lines 75-175 px."""
+
+
+def region_peak(term: np.ndarray) -> float:
+    """The largest peak of ``term``'s regions but the ``REGIONS_LEFT_OUT`` wide ones with the largest peaks
+    (0 where none is left): ``term`` holds the luma term wherever it reaches ``PEAK_CUT``."""
+    from scipy import ndimage
+
+    above = term >= PEAK_CUT
+    rows = np.flatnonzero(above.any(axis=1))
+    if rows.size == 0:
+        return 0.0
+    first, last = max(int(rows[0]) - JOIN, 0), int(rows[-1]) + JOIN + 1  # all the dilation reaches
+    joined = ndimage.binary_dilation(above[first:last], iterations=JOIN)
+    labels, count = ndimage.label(joined, structure=np.ones((3, 3), dtype=bool))
+    peaks = np.asarray(ndimage.maximum(term[first:last], labels, np.arange(1, count + 1)))
+    wide = [max(r.stop - r.start, c.stop - c.start) >= WIDE for r, c in ndimage.find_objects(labels)]
+    left_out = 0
+    for region in np.argsort(-peaks, kind="stable"):
+        if wide[region] and left_out < REGIONS_LEFT_OUT:
+            left_out += 1
+            continue
+        return float(peaks[region])
+    return 0.0
 
 
 def frame_peak(
@@ -68,8 +110,8 @@ def frame_peak(
     row_peaks: np.ndarray | None = None,
     rows: np.ndarray | None = None,
 ) -> float:
-    """The largest window luma term ``|shift| / (t_luma * scale)`` over the counted pixels, where it
-    reaches ``PEAK_CUT``; 0 below.
+    """:func:`region_peak` of the window luma term ``|shift| / (t_luma * scale)`` over the counted pixels
+    where it reaches ``PEAK_CUT``: the largest term but for the wide regions left out; 0 where none is left.
 
     ``shift``: ``w * dY`` with the pair's offset removed (:func:`imgdiff_gpu.detection.luma_shift_map`,
     or the video screen's); ``scale`` as the strength pass has it (contrast masking times the border
@@ -78,7 +120,7 @@ def frame_peak(
     is >= 1, so no other row can). ``row_peaks``: each row's largest ``|shift|``, where known. ``rows``
     (bool, one per row), where known: the only rows whose term may reach the cut (a bound on it, as the
     video screen's pass gives it, :attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.row_masked`); the others are
-    not computed, which changes no peak: the largest term, where it reaches the cut, lies on one of them.
+    not computed, which changes no peak: every term that reaches the cut lies on one of them.
     """
     from .cpu.rules import abs_peaks
     from .detection import _masking_and_scale, border_factors, flag_runs
@@ -92,16 +134,15 @@ def frame_peak(
     if not hot.any():
         return 0.0
     row_factors, column_factors = border_factors(shift, shift.shape, weights, thresholds)
-    largest = 0.0
+    terms = np.zeros(shift.shape, np.float32)
     for first, last in flag_runs(hot, join=len(weights)):
         factors = (row_factors[first:last], column_factors)
         _, scale = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
         if scale is None:  # no masking: the border factors alone
             scale = np.outer(factors[0], factors[1])
         term = np.abs(shift[first:last]) / (scale * t)
-        where = True if counted is None else counted[first:last]
-        largest = max(largest, float(term.max(initial=0.0, where=where)))
-    return largest if largest >= PEAK_CUT else 0.0
+        terms[first:last] = term if counted is None else np.where(counted[first:last], term, 0)
+    return region_peak(terms)
 
 
 def frame_peak_of(left: np.ndarray, right: np.ndarray, thresholds: Thresholds, ignore: np.ndarray | None) -> float:
@@ -162,8 +203,9 @@ def record_peak(shift: np.ndarray | None, luma_scale: np.ndarray | None, thresho
     t = np.float32(thresholds.luma_shift)
     rows = np.flatnonzero(abs_peaks(shift)[0] / t >= np.float32(PEAK_CUT * (1.0 - 1e-3)))
     term = np.abs(shift[rows]) / (luma_scale[rows] * t)
-    largest = float(term.max(initial=0.0, where=True if counted is None else counted[rows]))
-    found.append(largest if largest >= PEAK_CUT else 0.0)
+    terms = np.zeros(shift.shape, np.float32)
+    terms[rows] = term if counted is None else np.where(counted[rows], term, 0)
+    found.append(region_peak(terms))
 
 
 def noise_factors(peaks: list[float], reference: float, reach: int = REACH) -> list[float]:
