@@ -99,6 +99,17 @@ def region_peak(term: np.ndarray) -> float:
     return 0.0
 
 
+def _hot_rows(row_peaks: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+    """The rows whose largest ``|shift|`` (``row_peaks``) over ``t_luma`` may reach ``PEAK_CUT``, with a
+    margin over float32 rounding: the term's scale is >= 1, so no other row's term can."""
+    return row_peaks / np.float32(thresholds.luma_shift) >= np.float32(PEAK_CUT * (1.0 - 1e-3))
+
+
+def _counted(term: np.ndarray, counted: np.ndarray | None) -> np.ndarray:
+    """``term`` where its pixels count, 0 where they are ignored."""
+    return term if counted is None else np.where(counted, term, 0)
+
+
 def frame_peak(
     left_luma: np.ndarray,
     right_luma: np.ndarray,
@@ -126,9 +137,7 @@ def frame_peak(
     from .detection import _masking_and_scale, border_factors, flag_runs
 
     t = np.float32(thresholds.luma_shift)
-    if row_peaks is None:
-        row_peaks = abs_peaks(shift)[0]
-    hot = row_peaks / t >= np.float32(PEAK_CUT * (1.0 - 1e-3))
+    hot = _hot_rows(abs_peaks(shift)[0] if row_peaks is None else row_peaks, thresholds)
     if rows is not None:
         hot &= rows
     if not hot.any():
@@ -141,7 +150,7 @@ def frame_peak(
         if scale is None:  # no masking: the border factors alone
             scale = np.outer(factors[0], factors[1])
         term = np.abs(shift[first:last]) / (scale * t)
-        terms[first:last] = term if counted is None else np.where(counted[first:last], term, 0)
+        terms[first:last] = _counted(term, None if counted is None else counted[first:last])
     return region_peak(terms)
 
 
@@ -191,20 +200,24 @@ def measuring_peaks() -> Iterator[list[float]]:
         _peaks.reset(token)
 
 
-def record_peak(shift: np.ndarray | None, luma_scale: np.ndarray | None, thresholds: Thresholds, counted) -> None:
+def record_peak(
+    shift: np.ndarray | None,
+    luma_scale: np.ndarray | None,
+    row_peaks: np.ndarray | None,
+    thresholds: Thresholds,
+    counted,
+) -> None:
     """The full comparison's hook (:func:`measuring_peaks`; nothing outside one): :func:`frame_peak` from its
-    ``shift`` and ``luma_scale``, which it computes on every row whose ``|shift| / t_luma`` reaches the weak
-    cut-off (below ``PEAK_CUT``), there by the same functions of the same planes, so the same values."""
+    ``shift``, each row's largest ``|shift|`` (``row_peaks``) and ``luma_scale``, which it computes on every
+    row whose ``|shift| / t_luma`` reaches the weak cut-off (below ``PEAK_CUT``), there by the same functions
+    of the same planes, so the same values."""
     found = _peaks.get()
     if found is None or shift is None or luma_scale is None:
         return
-    from .cpu.rules import abs_peaks
-
-    t = np.float32(thresholds.luma_shift)
-    rows = np.flatnonzero(abs_peaks(shift)[0] / t >= np.float32(PEAK_CUT * (1.0 - 1e-3)))
-    term = np.abs(shift[rows]) / (luma_scale[rows] * t)
+    rows = np.flatnonzero(_hot_rows(row_peaks, thresholds))
+    term = np.abs(shift[rows]) / (luma_scale[rows] * np.float32(thresholds.luma_shift))
     terms = np.zeros(shift.shape, np.float32)
-    terms[rows] = term if counted is None else np.where(counted[rows], term, 0)
+    terms[rows] = _counted(term, None if counted is None else counted[rows])
     found.append(region_peak(terms))
 
 

@@ -432,7 +432,7 @@ def mask_evidence(
     )
     from .clip_noise import record_peak  # the video path's noise peak, where it asks for it
 
-    record_peak(shift, luma_scale, thresholds, valid)
+    record_peak(shift, luma_scale, row_peaks, thresholds, valid)  # a luma scale has its row peaks
     if line is not None and masking is not None:
         line /= masking  # as line_shift does
     if line is not None:
