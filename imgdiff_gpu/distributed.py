@@ -650,22 +650,30 @@ def compare_videos_on_cluster(
             frames, problems = by_range[key]
             summary.frames.extend(frames)
             summary.problems.extend(p for p in problems if p not in summary.problems)
-        factors = _clip_noise_factors(summary.frames, options)
-        if factors:
-            # the frames flagged at factor 1 that their clip's noise clears or changes: compared again,
-            # as the serial run does, each from the keyframe before it
-            again = {f.index: factors[f.index] for f in summary.frames if f.different and factors[f.index] > 1.0}
-            judged = {
+
+        def per_keyframe(indices, factor_of: dict, *, rendering: bool) -> dict:
+            # a task per run of frames between two keyframes, each compared again from the keyframe
+            # before it with its clip noise factor (no decoding past the last frame wanted); with
+            # rendering, the task draws their pictures
+            return {
                 client.submit(
                     compare_frame_range,
                     left,
                     right,
                     task(group[0], group[-1] + 1),
                     options,
-                    factors={i: again[i] for i in group},
+                    render_frames=group if rendering else (),
+                    factors={i: factor_of[i] for i in group},
                 ): (group[0], group[-1] + 1)
-                for group in _by_keyframe(sorted(again), key_numbers, left_skip).values()
+                for group in _by_keyframe(sorted(indices), key_numbers, left_skip).values()
             }
+
+        factors = _clip_noise_factors(summary.frames, options)
+        if factors:
+            # the frames flagged at factor 1 that their clip's noise clears or changes: compared again,
+            # as the serial run does, each from the keyframe before it
+            again = [f.index for f in summary.frames if f.different and factors[f.index] > 1.0]
+            judged = per_keyframe(again, factors, rendering=False)
             replaced = {}
             for future in _distributed().as_completed(list(judged)):
                 frames, _ = _result(future, judged[future], left)
@@ -682,25 +690,8 @@ def compare_videos_on_cluster(
         exported = different if export_all else ranked[: max(worst_count, 0)]
         summary.worst = ranked[: max(worst_count, 0)]
         if exported:
-            # each exported frame compared again from the keyframe before it, frames between two
-            # keyframes in one task: no decoding past the last frame wanted
-            gops = _by_keyframe(sorted(f.index for f in exported), key_numbers, left_skip)
             exported_factors = {f.index: f.noise_factor for f in exported}
-            renders = {
-                client.submit(
-                    compare_frame_range,
-                    left,
-                    right,
-                    task(group[0], group[-1] + 1),
-                    options,
-                    group,
-                    factors={i: exported_factors[i] for i in group},
-                ): (
-                    group[0],
-                    group[-1] + 1,
-                )
-                for group in gops.values()
-            }
+            renders = per_keyframe(exported_factors, exported_factors, rendering=True)
             pictures: dict[str, bytes] = {}
             for future in _distributed().as_completed(list(renders)):
                 drawn, _ = _result(future, renders[future], left)
