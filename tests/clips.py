@@ -35,6 +35,22 @@ def pan_frames(changed: set[int] = frozenset()) -> list[np.ndarray]:
     return _pan(FRAMES, 144, 176, changed, patch=(40, 60))
 
 
+def bump_frames(amplitudes: list[float], height: int = 96, width: int = 128, seed: int = 5) -> tuple[list, list]:
+    """Left and right frames (RGB, grey) of a flat clip with +-1 level of noise on each side: right has a
+    luma bump (sigma 3.5 px, in the middle) of each frame's amplitude in grey levels. The clip noise
+    rule's test clip (tests/test_clip_noise.py gives the peaks the amplitudes make)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    bump = np.exp(-((y - height / 2) ** 2 + (x - width / 2) ** 2) / (2 * 3.5**2))
+    lefts, rights = [], []
+    for amplitude in amplitudes:
+        left = 120.0 + rng.integers(-1, 2, (height, width))
+        right = 120.0 + rng.integers(-1, 2, (height, width)) + amplitude * bump
+        lefts.append(np.repeat(np.rint(left).astype(np.uint8)[..., None], 3, axis=2))
+        rights.append(np.repeat(np.rint(right).astype(np.uint8)[..., None], 3, axis=2))
+    return lefts, rights
+
+
 def write_video(path: Path, frames: list[np.ndarray], codec: str, *, gop: int | None = None, rotation: int = 0) -> Path:
     """``frames`` (RGB) as a video: H.264 4:2:0 at CRF 18, or ``codec`` (FFV1, ...) at 4:4:4.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from clips import bump_frames
 
 from imgdiff_gpu.clip_noise import (
     REFERENCE_PEAKS,
@@ -34,14 +35,8 @@ def _bump(amplitude: float, sigma: float = 3.5) -> np.ndarray:
 
 def _clip(amplitudes: list[float], seed: int = 5) -> list[tuple]:
     """(index, time, left, right) of a grey clip: right is left with a bump of each frame's amplitude."""
-    rng = np.random.default_rng(seed)
-    pairs = []
-    for index, amplitude in enumerate(amplitudes):
-        left = 120.0 + rng.integers(-1, 2, (HEIGHT, WIDTH))
-        right = 120.0 + rng.integers(-1, 2, (HEIGHT, WIDTH)) + _bump(amplitude)
-        grey = [np.repeat(np.rint(p).astype(np.uint8)[..., None], 3, axis=2) for p in (left, right)]
-        pairs.append((index, index / 25, *grey))
-    return pairs
+    lefts, rights = bump_frames(amplitudes, HEIGHT, WIDTH, seed)
+    return [(index, index / 25, left, right) for index, (left, right) in enumerate(zip(lefts, rights, strict=True))]
 
 
 def _analysed(pairs, **options):

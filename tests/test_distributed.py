@@ -287,6 +287,33 @@ def test_diff_video_in_frame_ranges_is_the_serial_diff_video(tmp_path, cluster, 
     assert files == sorted(["a.mp4", "b.mp4", *(p.name for p in side.values())])  # no part, no staging file
 
 
+def test_clip_noise_in_frame_ranges_compares_flagged_frames_again_as_the_serial_run(tmp_path, cluster, monkeypatch):
+    from clips import bump_frames, write_video
+
+    monkeypatch.setattr("imgdiff_gpu.distributed.FRAMES_PER_TASK", 4)  # 18 frames: 5 ranges
+    # a clip whose noise (an 8-level bump in every frame) lies above the reference: frame 4's 11-level
+    # speck is flagged at factor 1 and cleared at the clip's factor, frame 12's 30-level edit stays
+    # (tests/test_clip_noise.py); lossless FFV1, so the workers see the frames the serial run does
+    amplitudes = [8] * 18
+    amplitudes[4], amplitudes[12] = 11, 30
+    lefts, rights = bump_frames(amplitudes)
+    a, b = write_video(tmp_path / "a.mkv", lefts, "ffv1"), write_video(tmp_path / "b.mkv", rights, "ffv1")
+    without = run("video", a, b, "--out", tmp_path / "without", "-q")
+    serial = run("video", a, b, "--out", tmp_path / "serial", "-q", "--clip-noise")
+    address = cluster[0].scheduler_address
+    spread = run("video", a, b, "--out", tmp_path / "spread", "-q", "--clip-noise", "--scheduler", address)
+    assert spread.exit_code == serial.exit_code == without.exit_code == 1
+
+    def flagged(folder: str) -> dict[int, float]:
+        rows = csv.DictReader((tmp_path / folder / "frames.csv").read_text().splitlines())
+        return {int(row["frame"]): float(row["noise_factor"]) for row in rows if int(row["regions"]) > 0}
+
+    assert set(flagged("without")) == {4, 12}
+    assert flagged("serial").keys() == {12} and flagged("serial")[12] > 1.3  # frame 4 compared again, cleared
+    for name in ("frames.csv", "report.json"):
+        assert (tmp_path / "spread" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
+
+
 def test_frame_ranges_start_at_keyframes_and_cover_every_pair_once(monkeypatch):
     monkeypatch.setattr("imgdiff_gpu.distributed.FRAMES_PER_TASK", 10)
     assert frame_ranges(45, workers=2) == [(0, 10), (10, 20), (20, 30), (30, 40), (40, 45)]
