@@ -40,6 +40,12 @@ def coarse_chroma_shift_of_pixels(left: np.ndarray, right: np.ndarray, layout) -
     left, right = (np.ascontiguousarray(p[..., None] if p.ndim == 2 else p) for p in (left, right))
     out = np.empty(left.shape[:2], dtype=np.float32)
     core.coarse_chroma_pixels(
-        left, right, float(layout.left_scale), float(layout.right_scale), bool(layout.alpha), coarse_gaussian_taps(), out
+        left,
+        right,
+        float(layout.left_scale),
+        float(layout.right_scale),
+        bool(layout.alpha),
+        coarse_gaussian_taps(),
+        out,
     )
     return out
