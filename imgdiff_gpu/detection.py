@@ -315,9 +315,8 @@ def changed_pixels(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def reads_whole_planes(thresholds: Thresholds, *, antialiasing: bool, colour: bool) -> bool:
     """Whether :func:`difference_mask` reads every plane of a pair whole (its stacks), not only the luma:
-    ``exact`` and ``antialiasing`` (the coarse chroma term of a colour pair reads its pixels' planes row by
-    row, :func:`coarse_chroma_shift_of_pair`)."""
-    return thresholds.exact or antialiasing
+    ``exact``, ``antialiasing`` and the coarse chroma term of a colour pair."""
+    return thresholds.exact or antialiasing or (thresholds.coarse_chroma is not None and colour)
 
 
 def difference_mask(
@@ -415,7 +414,7 @@ def mask_evidence(
         left_luma, right_luma = pair.luma
     coarse = None
     if thresholds.coarse_chroma is not None and pair.colour:
-        coarse = coarse_chroma_shift_of_pair(pair) / thresholds.coarse_chroma
+        coarse = coarse_chroma_shift(*pair.stacks) / thresholds.coarse_chroma
     bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
     # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
     shift, line = (known.shift, known.line) if known is not None else (None, None)
@@ -977,17 +976,6 @@ def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     from .cpu.chroma import coarse_chroma_shift_cpu
 
     return coarse_chroma_shift_cpu(left, right)
-
-
-def coarse_chroma_shift_of_pair(pair) -> np.ndarray:
-    """:func:`coarse_chroma_shift` of a colour pair's plane stacks (:class:`imgdiff_gpu.planes.PixelPair` or
-    ``StackPair``): from the stacks where they are computed, else from the pixels, each row's planes
-    computed as it is read (the same values, :func:`imgdiff_gpu.cpu.chroma.coarse_chroma_shift_of_pixels`)."""
-    if pair.has_stacks:
-        return coarse_chroma_shift(*pair.stacks)
-    from .cpu.chroma import coarse_chroma_shift_of_pixels
-
-    return coarse_chroma_shift_of_pixels(pair.left, pair.right, pair.layout)
 
 
 def coarse_block_means(array: np.ndarray) -> np.ndarray:

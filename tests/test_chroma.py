@@ -94,39 +94,3 @@ def test_a_pair_of_the_wrong_shape_is_an_error():
         coarse_chroma_shift(left, left)
     with pytest.raises(ValueError, match="of one shape"):
         coarse_chroma_shift(np.zeros((8, 8, 3), np.float32), np.zeros((8, 9, 3), np.float32))
-
-
-@pytest.mark.parametrize(("height", "width"), [(720, 1280), (347, 510), (67, 101), (9, 130), (3, 5), (1, 1)])
-@pytest.mark.parametrize(
-    ("left_channels", "right_channels", "left_type", "right_type"),
-    [(3, 3, np.uint8, np.uint8), (4, 3, np.uint8, np.uint8), (1, 3, np.uint8, np.uint16), (2, 4, np.uint16, np.uint16)],
-)
-@pytest.mark.parametrize("threads", [1, 2])
-def test_the_term_from_pixels_is_the_stacks_bit_for_bit(
-    height, width, left_channels, right_channels, left_type, right_type, threads
-):
-    """The full comparison computes the term from the pixels, each row's planes as it is read
-    (coarse_chroma_shift_of_pixels), not from the stacks it no longer makes: the same bits, for
-    every layout (grey against colour, alpha, 8 against 16 bits) and size."""
-    from imgdiff_gpu.cpu.chroma import coarse_chroma_shift_of_pixels
-    from imgdiff_gpu.planes import pair_layout
-
-    rng = np.random.default_rng(height * width + left_channels)
-
-    def image(channels, dtype):
-        pixels = rng.integers(0, np.iinfo(dtype).max + 1, (height, width, channels), dtype=dtype)
-        return pixels[..., 0] if channels == 1 else pixels
-
-    left, right = image(left_channels, left_type), image(right_channels, right_type)
-    if height >= 100:  # a flat patch of another colour: the term's large values, not only noise
-        right[40:90, 30:80] = 0
-    stacks = prepare_pair(left, right)
-    saved = core.get_num_threads()
-    try:
-        core.set_num_threads(threads)
-        from_pixels = coarse_chroma_shift_of_pixels(left, right, pair_layout(left, right))
-    finally:
-        core.set_num_threads(saved)
-    expected = coarse_chroma_shift(stacks.left.planes, stacks.right.planes)
-    assert from_pixels.dtype == np.float32
-    assert np.array_equal(from_pixels.view(np.uint32), expected.view(np.uint32))

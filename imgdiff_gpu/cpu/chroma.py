@@ -29,23 +29,3 @@ def coarse_chroma_shift_cpu(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     out = np.empty(left.shape[:2], dtype=np.float32)
     core.coarse_chroma(left, right, coarse_gaussian_taps(), out)
     return out
-
-
-def coarse_chroma_shift_of_pixels(left: np.ndarray, right: np.ndarray, layout) -> np.ndarray:
-    """:func:`coarse_chroma_shift_cpu` of the plane stacks of two images' integer pixels in their common
-    ``layout`` (:class:`imgdiff_gpu.planes.PairLayout`, colour), without the stacks: each pixel row's planes
-    are computed as the rows are read (``c/planes.c``'s ``planes_of_row``, the values
-    :func:`imgdiff_gpu.cpu.planes.plane_stack` gives), so the same values, bit for bit, and no 24 bytes a
-    pixel of two stacks written and read again (a 720p colour pair's full comparison took ~4 ms to make them)."""
-    left, right = (np.ascontiguousarray(p[..., None] if p.ndim == 2 else p) for p in (left, right))
-    out = np.empty(left.shape[:2], dtype=np.float32)
-    core.coarse_chroma_pixels(
-        left,
-        right,
-        float(layout.left_scale),
-        float(layout.right_scale),
-        bool(layout.alpha),
-        coarse_gaussian_taps(),
-        out,
-    )
-    return out

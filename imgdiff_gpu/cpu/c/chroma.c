@@ -36,8 +36,7 @@ static const float FRACTION[COARSE] = {0.625f, 0.875f, 0.125f, 0.375f};
 IMGDIFF_INLINE Py_ssize_t first_block(Py_ssize_t p) { return (p + 2) / COARSE - 1; }
 
 typedef struct {
-    const float *left, *right;      /* the two plane stacks, or NULL where `sources` gives the planes */
-    const plane_source *sources;    /* NULL, or the two sides' pixels, each row's planes computed as read */
+    const float *left, *right;
     Py_ssize_t height, width, planes, small_height, small_width;
     const float *taps;
     float *means, *along, *magnitude, *wide, *out;
@@ -48,9 +47,8 @@ typedef struct {
 /* d = left - right of plane 1 + c at pixel x of a row (P planes a pixel). */
 #define DELTA(x, c) (left[(x) * planes + 1 + (c)] - right[(x) * planes + 1 + (c)])
 
-/* Step 1 for block row i: means[i, :, 0..1]. With `sources`, each pixel row's planes are computed
- * into `rows` (2 x W x P float32) first: the stacks' values there (planes_of_row), so the same means. */
-IMGDIFF_CLONES static void block_means_row(const job_t *job, Py_ssize_t i, float *rows)
+/* Step 1 for block row i: means[i, :, 0..1]. */
+IMGDIFF_CLONES static void block_means_row(const job_t *job, Py_ssize_t i)
 {
     const Py_ssize_t w = job->small_width, planes = job->planes, width = job->width;
     const Py_ssize_t first = i * COARSE, last = i == job->small_height - 1 ? job->height : first + COARSE;
@@ -58,14 +56,7 @@ IMGDIFF_CLONES static void block_means_row(const job_t *job, Py_ssize_t i, float
     const float inv_last = (float)(1.0 / (double)(width - last_start));
     float *means = job->means + i * w * 2;
     for (Py_ssize_t y = first; y < last; y++) {
-        const float *left, *right;
-        if (job->sources != NULL) {
-            planes_of_row(&job->sources[0], y, rows);
-            planes_of_row(&job->sources[1], y, rows + width * planes);
-            left = rows, right = rows + width * planes;
-        } else {
-            left = job->left + y * width * planes, right = job->right + y * width * planes;
-        }
+        const float *left = job->left + y * width * planes, *right = job->right + y * width * planes;
         const int add = y != first;
         for (Py_ssize_t j = 0; j < w - 1; j++) {
             const Py_ssize_t x = j * COARSE;
@@ -194,75 +185,6 @@ IMGDIFF_CLONES static void heighten_row(const job_t *job, Py_ssize_t y)
     }
 }
 
-/* Steps 1 to 4 of `job` (its inputs, sizes and output set): 0, or -1 with MemoryError raised. */
-static int run_coarse(job_t *job)
-{
-    int failed = 0;
-    float *scratch = NULL;
-    Py_ssize_t *first_column = NULL;
-    if (job->planes < 3 || job->height < 1 || job->width < 1) {
-        PyErr_Format(PyExc_ValueError, "coarse_chroma: needs H x W x P planes with H, W >= 1 and P >= 3, got %zd x %zd x %zd",
-                     job->height, job->width, job->planes);
-        return -1;
-    }
-    const Py_ssize_t h = job->height / COARSE > 1 ? job->height / COARSE : 1;
-    const Py_ssize_t w = job->width / COARSE > 1 ? job->width / COARSE : 1;
-    job->small_height = h, job->small_width = w;
-    scratch = malloc(sizeof(float) * (size_t)(h * w * 5 + (h + 1) * job->width));
-    first_column = malloc(sizeof(Py_ssize_t) * (size_t)job->width);
-    if (scratch == NULL || first_column == NULL) {
-        free(scratch);
-        free(first_column);
-        PyErr_NoMemory();
-        return -1;
-    }
-    job->means = scratch, job->along = scratch + h * w * 2, job->magnitude = scratch + h * w * 4;
-    job->wide = scratch + h * w * 5, job->column_fraction = scratch + h * w * 5 + h * job->width;
-    job->first_column = first_column;
-    widen_table(w, job->width, job->first_column, job->column_fraction);
-    const size_t row_bytes = job->sources != NULL ? sizeof(float) * (size_t)(2 * job->width * job->planes) : 0;
-    Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel reduction(| : failed)
-    {
-        float *rows = row_bytes ? malloc(row_bytes) : NULL; /* this thread's pixel rows as planes */
-        failed = row_bytes && rows == NULL;
-#pragma omp for schedule(static)
-        for (Py_ssize_t i = 0; i < h; i++) {
-            if (!failed) {
-                block_means_row(job, i, rows);
-            }
-        }
-        free(rows);
-#pragma omp for schedule(static)
-        for (Py_ssize_t i = 0; i < h; i++) {
-            blur_along_row(job, i);
-        }
-#pragma omp for schedule(static)
-        for (Py_ssize_t i = 0; i < h; i++) {
-            blur_across_row(job, i);
-        }
-#pragma omp for schedule(static)
-        for (Py_ssize_t i = 0; i < h; i++) {
-            widen_row(job, i);
-        }
-#pragma omp for schedule(static)
-        for (Py_ssize_t y = 0; y < job->height; y++) {
-            heighten_row(job, y);
-        }
-    }
-    Py_END_ALLOW_THREADS
-    free(scratch);
-    free(first_column);
-    if (failed) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    return 0;
-}
-
-static const Py_ssize_t TAPS_SHAPE[1] = {TAPS};
-static const elem_t F32[] = {ELEM_F32};
-
 PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
 {
     PyObject *oleft, *oright, *otaps, *oout;
@@ -271,12 +193,18 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
     }
     array_t a[4] = {0};
     PyObject *result = NULL;
+    float *scratch = NULL;
+    Py_ssize_t *first_column = NULL;
+    static const elem_t F32[] = {ELEM_F32};
     if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
         get_array(otaps, &a[2], "taps", 1, 0, 0) < 0 || get_array(oout, &a[3], "out", 2, 1, 0) < 0 ||
         expect_type(&a[0], "left", F32, 1) < 0 || expect_type(&a[1], "right", F32, 1) < 0 ||
         expect_type(&a[2], "taps", F32, 1) < 0 || expect_type(&a[3], "out", F32, 1) < 0 ||
-        expect_shape(&a[1], "right", a[0].view.shape, 3) < 0 || expect_shape(&a[3], "out", a[0].view.shape, 2) < 0 ||
-        expect_shape(&a[2], "taps", TAPS_SHAPE, 1) < 0) {
+        expect_shape(&a[1], "right", a[0].view.shape, 3) < 0 || expect_shape(&a[3], "out", a[0].view.shape, 2) < 0) {
+        goto done;
+    }
+    const Py_ssize_t taps_shape[1] = {TAPS};
+    if (expect_shape(&a[2], "taps", taps_shape, 1) < 0) {
         goto done;
     }
     job_t job = {
@@ -288,54 +216,53 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
         .taps = a[2].view.buf,
         .out = a[3].view.buf,
     };
-    if (run_coarse(&job) == 0) {
-        result = Py_NewRef(Py_None);
-    }
-done:
-    release_arrays(a, 4);
-    return result;
-}
-
-/* coarse_chroma of two images' pixels (H x W x C integers, C-contiguous), their planes (colour, and
- * alpha where `alpha`) computed a row at a time as plane_stack computes them: no stacks written. */
-PyObject *core_coarse_chroma_pixels(PyObject *self, PyObject *args)
-{
-    PyObject *oleft, *oright, *otaps, *oout;
-    plane_source sources[2] = {{0}};
-    int alpha;
-    if (!PyArg_ParseTuple(args, "OOddpOO", &oleft, &oright, &sources[0].scale, &sources[1].scale, &alpha, &otaps,
-                          &oout)) {
-        return NULL;
-    }
-    array_t a[4] = {0};
-    PyObject *result = NULL;
-    for (int side = 0; side < 2; side++) {
-        sources[side].colour = 1;
-        sources[side].alpha = alpha;
-    }
-    if (get_array(oleft, &a[0], "left", 3, 0, 0) < 0 || get_array(oright, &a[1], "right", 3, 0, 0) < 0 ||
-        get_array(otaps, &a[2], "taps", 1, 0, 0) < 0 || get_array(oout, &a[3], "out", 2, 1, 0) < 0 ||
-        plane_source_of(&a[0], &sources[0]) < 0 || plane_source_of(&a[1], &sources[1]) < 0 ||
-        expect_type(&a[2], "taps", F32, 1) < 0 || expect_type(&a[3], "out", F32, 1) < 0 ||
-        expect_shape(&a[2], "taps", TAPS_SHAPE, 1) < 0) {
+    if (job.planes < 3 || job.height < 1 || job.width < 1) {
+        PyErr_Format(PyExc_ValueError, "coarse_chroma: needs H x W x P planes with H, W >= 1 and P >= 3, got %zd x %zd x %zd",
+                     job.height, job.width, job.planes);
         goto done;
     }
-    const Py_ssize_t shape[2] = {sources[0].height, sources[0].width};
-    if (expect_shape(&a[1], "right", shape, 2) < 0 || expect_shape(&a[3], "out", shape, 2) < 0) {
+    const Py_ssize_t h = job.height / COARSE > 1 ? job.height / COARSE : 1;
+    const Py_ssize_t w = job.width / COARSE > 1 ? job.width / COARSE : 1;
+    job.small_height = h, job.small_width = w;
+    scratch = malloc(sizeof(float) * (size_t)(h * w * 5 + (h + 1) * job.width));
+    first_column = malloc(sizeof(Py_ssize_t) * (size_t)job.width);
+    if (scratch == NULL || first_column == NULL) {
+        PyErr_NoMemory();
         goto done;
     }
-    job_t job = {
-        .sources = sources,
-        .height = shape[0],
-        .width = shape[1],
-        .planes = sources[0].planes,
-        .taps = a[2].view.buf,
-        .out = a[3].view.buf,
-    };
-    if (run_coarse(&job) == 0) {
-        result = Py_NewRef(Py_None);
+    job.means = scratch, job.along = scratch + h * w * 2, job.magnitude = scratch + h * w * 4;
+    job.wide = scratch + h * w * 5, job.column_fraction = scratch + h * w * 5 + h * job.width;
+    job.first_column = first_column;
+    widen_table(w, job.width, job.first_column, job.column_fraction);
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (Py_ssize_t i = 0; i < h; i++) {
+            block_means_row(&job, i);
+        }
+#pragma omp for schedule(static)
+        for (Py_ssize_t i = 0; i < h; i++) {
+            blur_along_row(&job, i);
+        }
+#pragma omp for schedule(static)
+        for (Py_ssize_t i = 0; i < h; i++) {
+            blur_across_row(&job, i);
+        }
+#pragma omp for schedule(static)
+        for (Py_ssize_t i = 0; i < h; i++) {
+            widen_row(&job, i);
+        }
+#pragma omp for schedule(static)
+        for (Py_ssize_t y = 0; y < job.height; y++) {
+            heighten_row(&job, y);
+        }
     }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
 done:
+    free(scratch);
+    free(first_column);
     release_arrays(a, 4);
     return result;
 }

@@ -223,9 +223,6 @@ static PyMethodDef METHODS[] = {
      "steps and (sums not None) per block the sums of the RGB differences."},
     {"coarse_chroma", core_coarse_chroma, METH_VARARGS,
      "coarse_chroma(left, right, taps, out): the coarse chroma shift of two plane stacks into out."},
-    {"coarse_chroma_pixels", core_coarse_chroma_pixels, METH_VARARGS,
-     "coarse_chroma_pixels(left, right, left_scale, right_scale, alpha, taps, out): coarse_chroma of two images' "
-     "pixels, their planes computed row by row."},
     {"block_differences", core_block_differences, METH_VARARGS,
      "block_differences(left, right, factor, sums): per block of two RGB frames, the sums of their differences."},
     {"contrast_scale", core_contrast_scale, METH_VARARGS,
