@@ -76,10 +76,12 @@ def rgb_pixels(frame, reformatter=None) -> np.ndarray:
 
     ``frame.to_ndarray(format="rgb24")`` converts with a new swscale context for every frame,
     and with ``threads=0`` each context starts its own slice threads (one per core) and stops
-    them again: ~0.3 ms of a 720p frame's ~1.1 ms of conversion CPU time (the video's
-    decoding and comparing already keep every core busy). One ``reformatter`` for the stream
-    and one thread convert the same frames, bit for bit (swscale's slices split rows, not
-    the arithmetic; tests/test_video.py compares the two on 4:2:0, 4:4:4 and odd sizes).
+    them again, while the video's decoding and comparing already keep every core busy. One
+    ``reformatter`` for the stream and one thread: 0.42 against 0.49 CPU ms a 720p 4:2:0 frame,
+    0.68 against 0.78 at 1080p (medians of 7 interleaved runs, 2-core EPYC); a 4:4:4 frame
+    takes swscale's unvectorised path, ~9.5 ms at 1080p either way. The same pixels, bit for bit
+    (swscale's slices split rows, not the arithmetic): 16 streams of ``benchmarks/video_set.py``,
+    and tests/test_video.py on 4:2:0, 4:4:4 and odd sizes.
     """
     if reformatter is None:
         return frame.to_ndarray(format="rgb24")
