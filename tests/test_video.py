@@ -144,3 +144,29 @@ def test_every_frame_gets_what_the_image_path_gives_it(videos, tmp_path, sensiti
         assert frame.score == expected.score, frame.index
         assert frame.regions == expected.regions, frame.index
         assert frame.different == expected.different
+
+
+@pytest.mark.parametrize(
+    ("codec", "height", "width"),
+    [("libx264", 96, 128), ("ffv1", 96, 128), ("libx264", 70, 98), ("ffv1", 67, 101)],
+)
+def test_one_conversion_context_per_stream_gives_the_pixels_of_one_per_frame(tmp_path, codec, height, width):
+    """decode_frames converts a stream's frames with one swscale context and one thread (rgb_pixels);
+    PyAV's to_ndarray makes a new context, with its own threads, per frame: the same pixels, 4:2:0
+    (H.264) and 4:4:4 (FFV1), even and odd sizes."""
+    from av.video.reformatter import VideoReformatter
+
+    from imgdiff_gpu.video_frames import rgb_pixels
+
+    rng = np.random.default_rng(height * width)
+    frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(4)]
+    path = write_video(tmp_path / f"noise.{'mkv' if codec == 'ffv1' else 'mp4'}", frames, codec)
+    reformatter = VideoReformatter()
+    compared = 0
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            kept = rgb_pixels(frame, reformatter)
+            assert kept.shape == (frame.height, frame.width, 3) and kept.dtype == np.uint8
+            np.testing.assert_array_equal(kept, frame.to_ndarray(format="rgb24"))
+            compared += 1
+    assert compared == len(frames)
