@@ -75,10 +75,34 @@ WIDE = 40
 """A region whose box, dilated, is this many px wide or high is an edit's, not a speck's: codec specks
 make regions of 11-27 px (a few up to 61 on a VP9 rocket), subtitles, blurs and lines 75-175 px."""
 
+FIXED = 0.5
+"""A region of a frame of ``k``'s window is left out of ``k``'s noise when regions of more than this share of
+the window's frames overlap its box (:func:`window_peaks`): an overlay edit (a logo, a subtitle, a fixed
+blurred patch) stays at one place in the frame, whatever its width, while codec specks sit on the moving
+content's edges and move with them on a pan or a zoom (at most 40 % of a window's frames on seed 41's VP9
+rocket, ``benchmarks/RESULTS.md``, "edits fixed on screen"). The median of a window is set by more than half
+of its frames, so an edit in fewer cannot set it either."""
+
+
+class FramePeak(float):
+    """A frame's peak (:func:`region_peak`'s value, a float wherever a peak is one) with the regions it was
+    taken from: ``regions``, one row ``[peak, top, left, bottom, right]`` a region (its box after the
+    joining, in the frame's pixels), largest peak first, so that a frame's noise can leave out, of each frame
+    of its window, the regions fixed in the window (:func:`window_peaks`). A plain float is a peak without
+    regions: nothing of it is fixed."""
+
+    regions: np.ndarray
+
+    def __new__(cls, peak: float, regions: np.ndarray) -> FramePeak:
+        self = super().__new__(cls, peak)
+        self.regions = regions
+        return self
+
 
 def region_peak(term: np.ndarray) -> float:
     """The largest peak of ``term``'s regions but the ``REGIONS_LEFT_OUT`` wide ones with the largest peaks
-    (0 where none is left): ``term`` holds the luma term wherever it reaches ``PEAK_CUT``."""
+    (0 where none is left), as a :class:`FramePeak` holding every region: ``term`` holds the luma term
+    wherever it reaches ``PEAK_CUT``."""
     from scipy import ndimage
 
     above = term >= PEAK_CUT
@@ -88,15 +112,56 @@ def region_peak(term: np.ndarray) -> float:
     first, last = max(int(rows[0]) - JOIN, 0), int(rows[-1]) + JOIN + 1  # all the dilation reaches
     joined = ndimage.binary_dilation(above[first:last], iterations=JOIN)
     labels, count = ndimage.label(joined, structure=np.ones((3, 3), dtype=bool))
-    peaks = np.asarray(ndimage.maximum(term[first:last], labels, np.arange(1, count + 1)))
-    wide = [max(r.stop - r.start, c.stop - c.start) >= WIDE for r, c in ndimage.find_objects(labels)]
+    peaks = np.asarray(ndimage.maximum(term[first:last], labels, np.arange(1, count + 1)), np.float64)
+    boxes = [(r.start + first, c.start, r.stop + first, c.stop) for r, c in ndimage.find_objects(labels)]
+    regions = np.column_stack([peaks, np.asarray(boxes, np.float64)])[np.argsort(-peaks, kind="stable")]
+    return FramePeak(_leaving_out_wide(regions), regions)
+
+
+def _leaving_out_wide(regions: np.ndarray) -> float:
+    """The first peak of ``regions`` (largest first) but the ``REGIONS_LEFT_OUT`` first wide ones; 0 if none."""
     left_out = 0
-    for region in np.argsort(-peaks, kind="stable"):
-        if wide[region] and left_out < REGIONS_LEFT_OUT:
+    for peak, top, left, bottom, right in regions:
+        if max(bottom - top, right - left) >= WIDE and left_out < REGIONS_LEFT_OUT:
             left_out += 1
             continue
-        return float(peaks[region])
+        return float(peak)
     return 0.0
+
+
+def window_peaks(peaks: list[float]) -> list[float]:
+    """The peaks of a window's frames with the regions fixed in the window left out: a region of one of its
+    frames is fixed when regions of more than ``FIXED`` of the window's frames (its own included) overlap
+    its box. Each frame's peak is then :func:`region_peak`'s over the regions it keeps; a plain float (a peak
+    without regions) stays as it is."""
+    boxes = [p.regions[:, 1:] for p in peaks if isinstance(p, FramePeak)]
+    if not boxes:
+        return [float(p) for p in peaks]
+    owners = np.concatenate([np.full(len(p.regions), k) for k, p in enumerate(peaks) if isinstance(p, FramePeak)])
+    boxes = np.concatenate(boxes)
+    need = FIXED * len(peaks)
+
+    def fixed(box: np.ndarray) -> bool:
+        overlapping = (boxes[:, 0] < box[2]) & (box[0] < boxes[:, 2]) & (boxes[:, 1] < box[3]) & (box[1] < boxes[:, 3])
+        return np.unique(owners[overlapping]).size > need
+
+    kept_peaks = []
+    for peak in peaks:
+        if not isinstance(peak, FramePeak):
+            kept_peaks.append(float(peak))
+            continue
+        # the regions from the largest peak down, until one is kept that the wide rule keeps too
+        kept, wide = [], 0
+        for region in peak.regions:
+            if fixed(region[1:]):
+                continue
+            kept.append(region)
+            is_wide = max(region[3] - region[1], region[4] - region[2]) >= WIDE
+            if not is_wide or wide == REGIONS_LEFT_OUT:
+                break
+            wide += 1
+        kept_peaks.append(_leaving_out_wide(np.asarray(kept).reshape(-1, 5)))
+    return kept_peaks
 
 
 def _hot_rows(row_peaks: np.ndarray, thresholds: Thresholds) -> np.ndarray:
@@ -223,7 +288,19 @@ def record_peak(
 
 def noise_factors(peaks: list[float], reference: float, reach: int = REACH) -> list[float]:
     """Each frame's factor ``max(1, P_k / reference)`` for a whole clip's peaks (the module docstring)."""
-    return [max(1.0, _window_median(peaks[max(k - reach, 0) : k + reach + 1]) / reference) for k in range(len(peaks))]
+    return [factor for _, factor in noise_levels(peaks, reference, reach)]
+
+
+def noise_levels(peaks: list[float], reference: float, reach: int = REACH) -> list[tuple[float, float]]:
+    """Each frame's (peak, factor) for a whole clip's peaks: its peak with the regions fixed in its window
+    left out (:func:`window_peaks`, a plain float), and its factor (:func:`noise_factors`)."""
+    return [_level(peaks, k, max(k - reach, 0), k + reach + 1, reference) for k in range(len(peaks))]
+
+
+def _level(peaks: list[float], k: int, first: int, last: int, reference: float) -> tuple[float, float]:
+    """(peak, factor) of frame ``k`` (a position in ``peaks``) whose window is ``peaks[first:last]``."""
+    kept = window_peaks(peaks[first:last])
+    return kept[k - first], max(1.0, _window_median(kept) / reference)
 
 
 def _window_median(values: list[float]) -> float:
@@ -247,7 +324,7 @@ class ClipNoise:
 
     def add(self, peak: float) -> None:
         """The peak of the next frame of the clip."""
-        self._peaks.append((self._added, float(peak)))
+        self._peaks.append((self._added, peak if isinstance(peak, FramePeak) else float(peak)))
         self._added += 1
 
     def end(self) -> None:
@@ -255,12 +332,12 @@ class ClipNoise:
         self._ended = True
 
     def ready(self) -> Iterator[tuple[float, float]]:
-        """(peak, factor) of each frame, in order, whose window is now complete."""
+        """(peak, factor) of each frame, in order, whose window is now complete: :func:`noise_levels`'."""
         while self._next < self._added and (self._ended or self._added > self._next + self.reach):
             k = self._next
-            window = [peak for position, peak in self._peaks if k - self.reach <= position <= k + self.reach]
-            peak = next(p for position, p in self._peaks if position == k)
-            yield peak, max(1.0, _window_median(window) / self.reference)
+            window = [(position, peak) for position, peak in self._peaks if k - self.reach <= position]
+            window = window[: k + self.reach + 1 - window[0][0]]
+            yield _level([peak for _, peak in window], k - window[0][0], 0, len(window), self.reference)
             self._next += 1
             while self._peaks and self._peaks[0][0] < self._next - self.reach:
                 self._peaks.popleft()
