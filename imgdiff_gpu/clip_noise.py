@@ -15,7 +15,12 @@ the reference was measured on):
   would otherwise be its clip's noise and raise its own threshold;
 * its clip's **noise** ``P_k``: the median of the peaks of frames ``k - REACH .. k + REACH``,
   the window cut at the clip's ends (the lower of the two middle values when it holds an even
-  number): the same rule everywhere, no special pass for a clip's first or last frames;
+  number): the same rule everywhere, no special pass for a clip's first or last frames; each of those
+  peaks leaves out, whatever their width, the regions *fixed* in that window (regions of more than
+  ``FIXED`` of its frames overlap their box, :func:`window_peaks`): an overlay edit (a logo, a subtitle,
+  a watermark) stays at one place in the frame, codec specks move with the content on a pan or a zoom.
+  On content that does not move, the specks stay too and are left out: the frame keeps ``F = 1``, the
+  result it has without the rule;
 * its **factor** ``F_k = max(1, P_k / REFERENCE_PEAKS[preset])``: the frame is judged with the
   window's luma threshold times ``F_k`` (:attr:`imgdiff_gpu.detection.Thresholds.luma_factor`;
   the line evidence, the offset and the other terms keep their thresholds).
@@ -97,6 +102,9 @@ class FramePeak(float):
         self = super().__new__(cls, peak)
         self.regions = regions
         return self
+
+    def __reduce__(self):  # a cluster's workers send it to the client, regions and all
+        return FramePeak, (float(self), self.regions)
 
 
 def region_peak(term: np.ndarray) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from clips import bump_frames
@@ -457,3 +459,6 @@ def test_a_region_is_fixed_when_regions_of_more_than_half_the_windows_frames_ove
     moving = [frame(speck[1]), frame(speck[2])]
     assert window_peaks([frame(*wide[:2], speck[0]), *moving]) == [0.9, 0.9, 0.9]
     assert window_peaks([frame(*wide, speck[0]), *moving]) == [2.8, 0.9, 0.9]
+    # a cluster's workers send peaks to the client: the regions go with them
+    sent = pickle.loads(pickle.dumps(frame(logo, speck[0])))
+    assert isinstance(sent, FramePeak) and sent == 2.0 and sent.regions.tolist() == [list(logo), list(speck[0])]
