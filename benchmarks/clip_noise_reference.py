@@ -9,7 +9,8 @@ reference is the largest of those medians: the noisiest pair the thresholds were
 A peak is exact from ``PEAK_CUT`` (0.6) up and 0 below, so a clip whose median is below it shows
 0 (2026-11-26, with the wide regions left out: four of the six; the x265 rocket 0.6130, the VP9
 astronaut 0.6298, the reference; 0.6181 and 0.6351 before; with the fixed regions left out too, the
-same two values: no region of those pans stays at one place).
+astronaut's frames unchanged, 3 of the x265 rocket's lower, its median 0.6093:
+``clip-noise-reference-s2026-720p-persist3.json``).
 
     python -m benchmarks.clip_noise_reference [--seed 2026] [--size 720p] [--out F.json]
 

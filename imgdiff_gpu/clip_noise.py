@@ -57,8 +57,8 @@ REFERENCE_PEAKS = {"low": 0.6298}
 pairs (``benchmarks/video_set.py`` seed 2026, its six 720p clips of 120 frames): the astronaut pan,
 x264 vs VP9 CRF 33 (0.6351 before the wide regions were left out). Derived by
 ``python -m benchmarks.clip_noise_reference`` (the frame peaks ``imgdiff video`` records,
-``benchmarks/results/clip-noise-reference-s2026-720p.json``); only ``low`` has one, so only ``low``
-applies the rule."""
+``benchmarks/results/clip-noise-reference-s2026-720p.json``; the same with the fixed regions left out,
+``…-persist3.json``); only ``low`` has one, so only ``low`` applies the rule."""
 
 PEAK_CUT = 0.6
 """A frame's peak is exact from here up and recorded as 0 below (the rows whose luma shift alone, unmasked,
