@@ -462,3 +462,32 @@ def test_a_region_is_fixed_when_regions_of_more_than_half_the_windows_frames_ove
     # a cluster's workers send peaks to the client: the regions go with them
     sent = pickle.loads(pickle.dumps(frame(logo, speck[0])))
     assert isinstance(sent, FramePeak) and sent == 2.0 and sent.regions.tolist() == [list(logo), list(speck[0])]
+
+
+@pytest.mark.parametrize("count", [1, 5, 31, 80])
+def test_streamed_levels_with_regions_are_each_windows_own(count):
+    # the stream compares each pair of frames once and forgets what no later window needs: the same
+    # (peak, factor) as window_peaks over each frame's whole window, computed afresh
+    from imgdiff_gpu.clip_noise import REACH, FramePeak, noise_levels, window_peaks
+
+    rng = np.random.default_rng(count)
+    peaks = []
+    for k in range(count):
+        boxes = [(10, 10, 30, 30)] * (k % 4 != 0)  # fixed, in 3 frames of 4
+        boxes += [(50, 8 * k % 600, 70, 8 * k % 600 + 20), (200, 300, 210, 360 + k % 3)]  # moving; wide
+        boxes += [tuple(int(v) for v in (y, x, y + 20, x + 20)) for y, x in rng.integers(0, 700, (3, 2))]
+        values = np.sort(rng.uniform(0.6, 2.0, len(boxes)))[::-1]
+        regions = np.column_stack([values, np.asarray(boxes, np.float64)])
+        peaks.append(FramePeak(float(values[0]), regions) if k % 7 else 0.0)
+    expected = []
+    for k in range(count):
+        first, last = max(k - REACH, 0), min(k + REACH + 1, count)
+        kept = window_peaks(peaks[first:last])
+        expected.append((kept[k - first], max(1.0, sorted(kept)[(len(kept) - 1) // 2] / 0.6)))
+    assert noise_levels(peaks, 0.6) == expected
+    noise, streamed = ClipNoise(0.6), []
+    for peak in peaks:
+        noise.add(peak)
+        streamed += list(noise.ready())
+    noise.end()
+    assert streamed + list(noise.ready()) == expected
