@@ -668,19 +668,20 @@ def compare_videos_on_cluster(
                 for group in _by_keyframe(sorted(indices), key_numbers, left_skip).values()
             }
 
-        factors = _clip_noise_factors(summary.frames, options)
-        if factors:
+        levels = _clip_noise_levels(summary.frames, options)
+        if levels:
+            factors = {index: factor for index, (_, factor) in levels.items()}
             # the frames flagged at factor 1 that their clip's noise clears or changes: compared again,
             # as the serial run does, each from the keyframe before it
-            again = [f.index for f in summary.frames if f.different and factors[f.index][1] > 1.0]
-            judged = per_keyframe(again, {i: factor for i, (_, factor) in factors.items()}, rendering=False)
+            again = [f.index for f in summary.frames if f.different and factors[f.index] > 1.0]
+            judged = per_keyframe(again, factors, rendering=False)
             replaced = {}
             for future in _distributed().as_completed(list(judged)):
                 frames, _ = _result(future, judged[future], left)
                 replaced.update((f.index, f) for f in frames)
             for position, frame in enumerate(summary.frames):
                 frame = summary.frames[position] = replaced.get(frame.index, frame)
-                frame.noise_peak, frame.noise_factor = factors[frame.index]
+                frame.noise_peak, frame.noise_factor = levels[frame.index]
         if segments and summary.frames:
             join_segments([segments[key] for key in sorted(segments) if segments[key].exists()], diff_video[1])
             summary.outputs.append(str(diff_video[0]))
@@ -720,7 +721,7 @@ def _by_keyframe(indices: list[int], key_numbers: list[int], left_skip: int) -> 
     return groups
 
 
-def _clip_noise_factors(frames: list, options: CompareOptions) -> dict[int, tuple[float, float]] | None:
+def _clip_noise_levels(frames: list, options: CompareOptions) -> dict[int, tuple[float, float]] | None:
     """Each frame's clip noise (peak, factor) (:mod:`imgdiff_gpu.clip_noise`) over the whole selection, as
     the serial run computes them, from the peaks the workers measured; None where the rule does not apply."""
     from .clip_noise import noise_levels
