@@ -10,12 +10,16 @@ regions of most frames of that window cover the same place.
 Two steps:
 
     python -m benchmarks.study_fixed_regions dump SEED p|n CLIPS > FILE.jsonl
-    python -m benchmarks.study_fixed_regions simulate FILE.jsonl [FILE.jsonl ...]
+    python -m benchmarks.study_fixed_regions simulate FILE.jsonl [FILE.jsonl ...] [--wide] [--share=0.5] [--frames]
 
 ``dump``: every frame's joined regions (peak, box) of the term map :func:`frame_peak` computes, as JSON
 lines, one per clip (``p``: ``video_set.py``'s persistent clips of 48 frames, ``n``: the ordinary ones of
-120; CLIPS: indices, "0,3"). ``simulate``: each frame's factor under today's rule and under the candidate
-(the reference re-derived from seed 2026's clips, as ``clip_noise_reference.py`` does), per clip.
+120; CLIPS: indices, "0,3"). ``simulate``: each frame's factor under the wide-region rule and under the
+candidate (the reference re-derived from seed 2026's clips, as ``clip_noise_reference.py`` does), per
+clip; ``--wide``: the candidate then applies the wide-region rule to the regions it keeps (the variant
+built, ``clip_noise.window_peaks``); ``--frames``: every frame's two factors. The functions here are
+written apart from ``clip_noise``'s on purpose: the built rule's factors were checked equal to them.
+2026-11-26's dumps and simulation: ``benchmarks/results/fixed-regions-*-persist3.*``.
 """
 
 from __future__ import annotations
