@@ -2,12 +2,15 @@
 
 For each clip of the tuning seed (``benchmarks/video_set.py``, seed 2026, six 720p clips of 120
 frames, the pairs ``low``'s thresholds were chosen on), every frame's noise peak
-(:func:`imgdiff_gpu.clip_noise.frame_peak_of`, as the video path measures it), and
+(:func:`imgdiff_gpu.clip_noise.frame_peak_of`, as the video path measures it, with the regions fixed
+on screen in the frame's own window left out, :func:`imgdiff_gpu.clip_noise.noise_levels`), and
 the clip's median of them (the lower middle value of the 120, as the rule takes a median); the
 reference is the largest of those medians: the noisiest pair the thresholds were tuned against.
 A peak is exact from ``PEAK_CUT`` (0.6) up and 0 below, so a clip whose median is below it shows
 0 (2026-11-26, with the wide regions left out: four of the six; the x265 rocket 0.6130, the VP9
-astronaut 0.6298, the reference; 0.6181 and 0.6351 before).
+astronaut 0.6298, the reference; 0.6181 and 0.6351 before; with the fixed regions left out too, the
+astronaut's frames unchanged, 3 of the x265 rocket's lower, its median 0.6093:
+``clip-noise-reference-s2026-720p-persist3.json``).
 
     python -m benchmarks.clip_noise_reference [--seed 2026] [--size 720p] [--out F.json]
 
@@ -40,7 +43,7 @@ def clip_peaks(left: Path, right: Path, thresholds) -> list[float]:
 
 
 def main() -> None:
-    from imgdiff_gpu.clip_noise import _window_median
+    from imgdiff_gpu.clip_noise import _window_median, noise_levels
     from imgdiff_gpu.detection import thresholds_for
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -53,7 +56,7 @@ def main() -> None:
     thresholds = thresholds_for("low")
     clips = []
     for clip in clip_set(args.seed, args.clips, size=args.size, frames=args.frames):
-        peaks = clip_peaks(clip.left, clip.right, thresholds)
+        peaks = [peak for peak, _ in noise_levels(clip_peaks(clip.left, clip.right, thresholds), 1.0)]
         median = _window_median(peaks)
         clips.append({"clip": clip.name, "median_peak": median, "peaks": peaks})
         print(f"{clip.name:<62} {len(peaks)} frames, median peak {median:.4f}")

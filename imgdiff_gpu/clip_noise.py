@@ -15,7 +15,12 @@ the reference was measured on):
   would otherwise be its clip's noise and raise its own threshold;
 * its clip's **noise** ``P_k``: the median of the peaks of frames ``k - REACH .. k + REACH``,
   the window cut at the clip's ends (the lower of the two middle values when it holds an even
-  number): the same rule everywhere, no special pass for a clip's first or last frames;
+  number): the same rule everywhere, no special pass for a clip's first or last frames; each of those
+  peaks leaves out, whatever their width, the regions *fixed* in that window (regions of more than
+  ``FIXED`` of its frames overlap their box, :func:`window_peaks`): an overlay edit (a logo, a subtitle,
+  a watermark) stays at one place in the frame, codec specks move with the content on a pan or a zoom.
+  On content that does not move, the specks stay too and are left out: the frame keeps ``F = 1``, the
+  result it has without the rule;
 * its **factor** ``F_k = max(1, P_k / REFERENCE_PEAKS[preset])``: the frame is judged with the
   window's luma threshold times ``F_k`` (:attr:`imgdiff_gpu.detection.Thresholds.luma_factor`;
   the line evidence, the offset and the other terms keep their thresholds).
@@ -35,7 +40,6 @@ of a window is then the same order statistic as with every peak exact.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import contextvars
 from collections.abc import Iterator
@@ -52,8 +56,8 @@ REFERENCE_PEAKS = {"low": 0.6298}
 pairs (``benchmarks/video_set.py`` seed 2026, its six 720p clips of 120 frames): the astronaut pan,
 x264 vs VP9 CRF 33 (0.6351 before the wide regions were left out). Derived by
 ``python -m benchmarks.clip_noise_reference`` (the frame peaks ``imgdiff video`` records,
-``benchmarks/results/clip-noise-reference-s2026-720p.json``); only ``low`` has one, so only ``low``
-applies the rule."""
+``benchmarks/results/clip-noise-reference-s2026-720p.json``; the same with the fixed regions left out,
+``…-persist3.json``); only ``low`` has one, so only ``low`` applies the rule."""
 
 PEAK_CUT = 0.6
 """A frame's peak is exact from here up and recorded as 0 below (the rows whose luma shift alone, unmasked,
@@ -75,10 +79,37 @@ WIDE = 40
 """A region whose box, dilated, is this many px wide or high is an edit's, not a speck's: codec specks
 make regions of 11-27 px (a few up to 61 on a VP9 rocket), subtitles, blurs and lines 75-175 px."""
 
+FIXED = 0.5
+"""A region of a frame of ``k``'s window is left out of ``k``'s noise when regions of more than this share of
+the window's frames overlap its box (:func:`window_peaks`): an overlay edit (a logo, a subtitle, a fixed
+blurred patch) stays at one place in the frame, whatever its width, while codec specks sit on the moving
+content's edges and move with them on a pan or a zoom (on seed 41's VP9 rocket, mostly 10-40 % of a window's
+frames; 3 of its 661 regions more than half; ``benchmarks/RESULTS.md``, "edits fixed on screen"). The median
+of a window is set by more than half of its frames, so an edit in fewer cannot set it either."""
+
+
+class FramePeak(float):
+    """A frame's peak (:func:`region_peak`'s value, a float wherever a peak is one) with the regions it was
+    taken from: ``regions``, one row ``[peak, top, left, bottom, right]`` a region (its box after the
+    joining, in the frame's pixels), largest peak first, so that a frame's noise can leave out, of each frame
+    of its window, the regions fixed in the window (:func:`window_peaks`). A plain float is a peak without
+    regions: nothing of it is fixed."""
+
+    regions: np.ndarray
+
+    def __new__(cls, peak: float, regions: np.ndarray) -> FramePeak:
+        self = super().__new__(cls, peak)
+        self.regions = regions
+        return self
+
+    def __reduce__(self):  # a cluster's workers send it to the client, regions and all
+        return FramePeak, (float(self), self.regions)
+
 
 def region_peak(term: np.ndarray) -> float:
     """The largest peak of ``term``'s regions but the ``REGIONS_LEFT_OUT`` wide ones with the largest peaks
-    (0 where none is left): ``term`` holds the luma term wherever it reaches ``PEAK_CUT``."""
+    (0 where none is left), as a :class:`FramePeak` holding every region: ``term`` holds the luma term
+    wherever it reaches ``PEAK_CUT``."""
     from scipy import ndimage
 
     above = term >= PEAK_CUT
@@ -88,15 +119,82 @@ def region_peak(term: np.ndarray) -> float:
     first, last = max(int(rows[0]) - JOIN, 0), int(rows[-1]) + JOIN + 1  # all the dilation reaches
     joined = ndimage.binary_dilation(above[first:last], iterations=JOIN)
     labels, count = ndimage.label(joined, structure=np.ones((3, 3), dtype=bool))
-    peaks = np.asarray(ndimage.maximum(term[first:last], labels, np.arange(1, count + 1)))
-    wide = [max(r.stop - r.start, c.stop - c.start) >= WIDE for r, c in ndimage.find_objects(labels)]
+    peaks = np.asarray(ndimage.maximum(term[first:last], labels, np.arange(1, count + 1)), np.float64)
+    boxes = [(r.start + first, c.start, r.stop + first, c.stop) for r, c in ndimage.find_objects(labels)]
+    regions = np.column_stack([peaks, np.asarray(boxes, np.float64)])[np.argsort(-peaks, kind="stable")]
+    return FramePeak(_leaving_out_wide(regions), regions)
+
+
+def _leaving_out_wide(regions: np.ndarray) -> float:
+    """The first peak of ``regions`` (largest first) but the ``REGIONS_LEFT_OUT`` first wide ones; 0 if none."""
     left_out = 0
-    for region in np.argsort(-peaks, kind="stable"):
-        if wide[region] and left_out < REGIONS_LEFT_OUT:
+    for peak, top, left, bottom, right in regions:
+        if max(bottom - top, right - left) >= WIDE and left_out < REGIONS_LEFT_OUT:
             left_out += 1
             continue
-        return float(peaks[region])
+        return float(peak)
     return 0.0
+
+
+def window_peaks(peaks: list[float]) -> list[float]:
+    """The peaks of a window's frames with the regions fixed in the window left out: a region of one of its
+    frames is fixed when regions of more than ``FIXED`` of the window's frames (its own included) overlap
+    its box. Each frame's peak is then :func:`region_peak`'s over the regions it keeps; a plain float (a peak
+    without regions) stays as it is."""
+    overlaps = _Overlaps(span=len(peaks))
+    for peak in peaks:
+        overlaps.add(peak)
+    return overlaps.kept_peaks(0, len(peaks))
+
+
+class _Overlaps:
+    """The frames of a clip as they arrive, and for each region of each, which of the frames up to ``span``
+    before or after it hold a region overlapping its box: each pair of frames is compared once, when the
+    later one arrives, so a window's fixed regions cost a sum per frame, not a comparison of every box with
+    every other (a static pair with 100 regions a frame: ~230 ms a frame that way)."""
+
+    def __init__(self, span: int):
+        self.span = span
+        self.frames: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}  # position: (peak, regions, covered)
+        self.added = 0
+
+    def add(self, peak: float) -> None:
+        regions = peak.regions if isinstance(peak, FramePeak) else np.empty((0, 5))
+        covered = np.zeros((len(regions), 2 * self.span + 1), dtype=bool)  # column span + d: frame position + d
+        covered[:, self.span] = True  # a region overlaps itself
+        position = self.added
+        for other in range(max(position - self.span, 0), position):
+            if other not in self.frames or not len(regions) or not len(self.frames[other][1]):
+                continue
+            _, theirs, their_covered = self.frames[other]
+            mine, their = regions[:, None, 1:], theirs[None, :, 1:]
+            overlap = (
+                (mine[..., 0] < their[..., 2])
+                & (their[..., 0] < mine[..., 2])
+                & (mine[..., 1] < their[..., 3])
+                & (their[..., 1] < mine[..., 3])
+            )
+            covered[:, self.span + other - position] = overlap.any(axis=1)
+            their_covered[:, self.span + position - other] = overlap.any(axis=0)
+        self.frames[position] = (peak, regions, covered)
+        self.added += 1
+
+    def forget_before(self, position: int) -> None:
+        for old in [p for p in self.frames if p < position]:
+            del self.frames[old]
+
+    def kept_peaks(self, first: int, last: int) -> list[float]:
+        """:func:`window_peaks` of the window of frames ``first .. last - 1`` (within ``span`` of each other)."""
+        need = FIXED * (last - first)
+        kept = []
+        for position in range(first, last):
+            peak, regions, covered = self.frames[position]
+            if not isinstance(peak, FramePeak):
+                kept.append(float(peak))
+                continue
+            counts = covered[:, self.span + first - position : self.span + last - position].sum(axis=1)
+            kept.append(_leaving_out_wide(regions[counts <= need]))
+        return kept
 
 
 def _hot_rows(row_peaks: np.ndarray, thresholds: Thresholds) -> np.ndarray:
@@ -223,7 +321,24 @@ def record_peak(
 
 def noise_factors(peaks: list[float], reference: float, reach: int = REACH) -> list[float]:
     """Each frame's factor ``max(1, P_k / reference)`` for a whole clip's peaks (the module docstring)."""
-    return [max(1.0, _window_median(peaks[max(k - reach, 0) : k + reach + 1]) / reference) for k in range(len(peaks))]
+    return [factor for _, factor in noise_levels(peaks, reference, reach)]
+
+
+def noise_levels(peaks: list[float], reference: float, reach: int = REACH) -> list[tuple[float, float]]:
+    """Each frame's (peak, factor) for a whole clip's peaks: its peak with the regions fixed in its window
+    left out (:func:`window_peaks`, a plain float), and its factor (:func:`noise_factors`)."""
+    overlaps = _Overlaps(span=2 * reach)
+    for peak in peaks:
+        overlaps.add(peak)
+    return [
+        _level(overlaps, k, max(k - reach, 0), min(k + reach + 1, len(peaks)), reference) for k in range(len(peaks))
+    ]
+
+
+def _level(overlaps: _Overlaps, k: int, first: int, last: int, reference: float) -> tuple[float, float]:
+    """(peak, factor) of frame ``k`` whose window is frames ``first .. last - 1``."""
+    kept = overlaps.kept_peaks(first, last)
+    return kept[k - first], max(1.0, _window_median(kept) / reference)
 
 
 def _window_median(values: list[float]) -> float:
@@ -240,27 +355,24 @@ class ClipNoise:
     def __init__(self, reference: float, reach: int = REACH):
         self.reference = reference
         self.reach = reach
-        self._peaks: collections.deque = collections.deque()  # (position, peak) of the frames still needed
-        self._added = 0
+        self._overlaps = _Overlaps(span=2 * reach)  # the frames still needed, their regions' overlaps
         self._next = 0  # the position of the next frame whose factor is handed out
         self._ended = False
 
     def add(self, peak: float) -> None:
         """The peak of the next frame of the clip."""
-        self._peaks.append((self._added, float(peak)))
-        self._added += 1
+        self._overlaps.add(peak if isinstance(peak, FramePeak) else float(peak))
 
     def end(self) -> None:
         """No frame follows: the last frames' windows are cut at the clip's end."""
         self._ended = True
 
     def ready(self) -> Iterator[tuple[float, float]]:
-        """(peak, factor) of each frame, in order, whose window is now complete."""
-        while self._next < self._added and (self._ended or self._added > self._next + self.reach):
+        """(peak, factor) of each frame, in order, whose window is now complete: :func:`noise_levels`'."""
+        added = self._overlaps.added
+        while self._next < added and (self._ended or added > self._next + self.reach):
             k = self._next
-            window = [peak for position, peak in self._peaks if k - self.reach <= position <= k + self.reach]
-            peak = next(p for position, p in self._peaks if position == k)
-            yield peak, max(1.0, _window_median(window) / self.reference)
+            yield _level(self._overlaps, k, max(k - self.reach, 0), min(k + self.reach + 1, added), self.reference)
             self._next += 1
-            while self._peaks and self._peaks[0][0] < self._next - self.reach:
-                self._peaks.popleft()
+            # a frame added later lies past k + reach, so it compares with nothing before k + 1 - reach
+            self._overlaps.forget_before(self._next - self.reach)

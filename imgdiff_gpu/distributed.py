@@ -668,8 +668,9 @@ def compare_videos_on_cluster(
                 for group in _by_keyframe(sorted(indices), key_numbers, left_skip).values()
             }
 
-        factors = _clip_noise_factors(summary.frames, options)
-        if factors:
+        levels = _clip_noise_levels(summary.frames, options)
+        if levels:
+            factors = {index: factor for index, (_, factor) in levels.items()}
             # the frames flagged at factor 1 that their clip's noise clears or changes: compared again,
             # as the serial run does, each from the keyframe before it
             again = [f.index for f in summary.frames if f.different and factors[f.index] > 1.0]
@@ -679,9 +680,8 @@ def compare_videos_on_cluster(
                 frames, _ = _result(future, judged[future], left)
                 replaced.update((f.index, f) for f in frames)
             for position, frame in enumerate(summary.frames):
-                peak = frame.noise_peak
                 frame = summary.frames[position] = replaced.get(frame.index, frame)
-                frame.noise_peak, frame.noise_factor = peak, factors[frame.index]
+                frame.noise_peak, frame.noise_factor = levels[frame.index]
         if segments and summary.frames:
             join_segments([segments[key] for key in sorted(segments) if segments[key].exists()], diff_video[1])
             summary.outputs.append(str(diff_video[0]))
@@ -721,17 +721,17 @@ def _by_keyframe(indices: list[int], key_numbers: list[int], left_skip: int) -> 
     return groups
 
 
-def _clip_noise_factors(frames: list, options: CompareOptions) -> dict[int, float] | None:
-    """Each frame's clip noise factor (:mod:`imgdiff_gpu.clip_noise`) over the whole selection, as the
-    serial run computes them, from the peaks the workers measured; None where the rule does not apply."""
-    from .clip_noise import noise_factors
+def _clip_noise_levels(frames: list, options: CompareOptions) -> dict[int, tuple[float, float]] | None:
+    """Each frame's clip noise (peak, factor) (:mod:`imgdiff_gpu.clip_noise`) over the whole selection, as
+    the serial run computes them, from the peaks the workers measured; None where the rule does not apply."""
+    from .clip_noise import noise_levels
     from .video_frames import clip_noise_reference
 
     reference = clip_noise_reference(options)
     if reference is None or not frames:
         return None
-    factors = noise_factors([f.noise_peak for f in frames], reference)
-    return {f.index: factor for f, factor in zip(frames, factors, strict=True)}
+    levels = noise_levels([f.noise_peak for f in frames], reference)
+    return {f.index: level for f, level in zip(frames, levels, strict=True)}
 
 
 def _segment_path(staging: Path, first: int) -> Path:

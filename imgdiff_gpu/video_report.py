@@ -32,7 +32,8 @@ class FrameResult:
     different: bool
     reason: str | None = None
     noise_peak: float | None = None
-    """The frame's noise peak (:mod:`imgdiff_gpu.clip_noise`; exact from ``PEAK_CUT`` up), None where the
+    """The frame's noise peak (:mod:`imgdiff_gpu.clip_noise`; exact from ``PEAK_CUT`` up; with the rule on, the
+    value its window's median takes: the regions fixed on screen in its window left out), None where the
     rule does not apply (a preset without a reference, aligned frames)."""
     noise_factor: float = 1.0
     """The factor on the window's luma threshold the frame was judged with (its clip's noise)."""

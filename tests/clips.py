@@ -35,15 +35,20 @@ def pan_frames(changed: set[int] = frozenset()) -> list[np.ndarray]:
     return _pan(FRAMES, 144, 176, changed, patch=(40, 60))
 
 
-def bump_frames(amplitudes: list[float], height: int = 96, width: int = 128, seed: int = 5) -> tuple[list, list]:
+def bump_frames(
+    amplitudes: list[float], height: int = 96, width: int = 128, seed: int = 5, *, moving: bool = True
+) -> tuple[list, list]:
     """Left and right frames (RGB, grey) of a flat clip with +-1 level of noise on each side: right has a
-    luma bump (sigma 3.5 px, in the middle) of each frame's amplitude in grey levels. The clip noise
-    rule's test clip (tests/test_clip_noise.py gives the peaks the amplitudes make)."""
+    luma bump (sigma 3.5 px) of each frame's amplitude in grey levels. The clip noise rule's test clip
+    (tests/test_clip_noise.py gives the peaks the amplitudes make). ``moving``: frame k's bump at the
+    (k mod 9)-th of nine places 30 px apart across and 24 px down, the first the middle, as a codec's specks
+    move with the content (so none is fixed on screen, ``clip_noise.FIXED``); else every bump in the middle."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width]
-    bump = np.exp(-((y - height / 2) ** 2 + (x - width / 2) ** 2) / (2 * 3.5**2))
     lefts, rights = [], []
-    for amplitude in amplitudes:
+    for k, amplitude in enumerate(amplitudes):
+        across, down = ((0, 30, -30)[k % 3], (0, 24, -24)[k // 3 % 3]) if moving else (0, 0)
+        bump = np.exp(-((y - height / 2 - down) ** 2 + (x - width / 2 - across) ** 2) / (2 * 3.5**2))
         left = 120.0 + rng.integers(-1, 2, (height, width))
         right = 120.0 + rng.integers(-1, 2, (height, width)) + amplitude * bump
         lefts.append(np.repeat(np.rint(left).astype(np.uint8)[..., None], 3, axis=2))

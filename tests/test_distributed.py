@@ -291,7 +291,7 @@ def test_clip_noise_in_frame_ranges_compares_flagged_frames_again_as_the_serial_
     from clips import bump_frames, write_video
 
     monkeypatch.setattr("imgdiff_gpu.distributed.FRAMES_PER_TASK", 4)  # 18 frames: 5 ranges
-    # a clip whose noise (an 8-level bump in every frame) lies above the reference: frame 4's 11-level
+    # a clip whose noise (an 8-level bump in every frame, moving) lies above the reference: frame 4's 11-level
     # speck is flagged at factor 1 and cleared at the clip's factor, frame 12's 30-level edit stays
     # (tests/test_clip_noise.py); lossless FFV1, so the workers see the frames the serial run does
     amplitudes = [8] * 18
