@@ -241,6 +241,10 @@ class Picture:
     family: str | None = None
     """Pictures of one family are drawn from one pair of images and mostly share rows (those
     outside the regions): the encoder deflates a run of rows they share once."""
+    shows: tuple[np.ndarray, tuple[tuple[int, int], ...]] | None = None
+    """(pixels, spans): the picture is :func:`plain_picture` of these pixels but in the row spans
+    [top, bottom), where something is drawn over them; the encoder takes the other rows as they were
+    deflated ahead, if they were (:class:`imgdiff_gpu.png.DeflatedAhead`). None: not known."""
 
     @property
     def nbytes(self) -> int:
@@ -273,7 +277,10 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
             band = _display_rows(pixels[top:bottom], rgb=rgb)
             return _draw_boxes(band, comparison, rgb_color if rgb else color, thickness, top=top, height=height)
 
-        return Picture((height, width, 3), rows, functools.partial(rows, rgb=True), family="pair")
+        # a box's rows, with room for its thickness and round corners (_rectangle): at most 2 t past the region
+        reach = 2 * thickness + 1
+        boxes = tuple((max(r.y - reach, 0), min(r.y + r.height + reach, height)) for r in comparison.regions)
+        return Picture((height, width, 3), rows, functools.partial(rows, rgb=True), "pair", (pixels, boxes))
 
     drawn = {
         "left_marked.png": marked(comparison.left.pixels),
@@ -298,11 +305,25 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
         return _heat_colours(heat_levels(source[top:bottom]), rgb=rgb)
 
     shape = mask.shape
-    drawn["right_filled.png"] = Picture((*shape, 3), filled, functools.partial(filled, rgb=True), family="pair")
+    edges = np.flatnonzero(np.diff(mask.any(axis=1).view(np.int8), prepend=0, append=0)).tolist()
+    spans = tuple(zip(edges[0::2], edges[1::2], strict=True))  # runs of rows holding region pixels
+    drawn["right_filled.png"] = Picture(
+        (*shape, 3), filled, functools.partial(filled, rgb=True), "pair", (comparison.right.pixels, spans)
+    )
     # bool is one byte, 0 or 1
     drawn["mask.png"] = Picture(shape, lambda top, bottom: mask[top:bottom].view(np.uint8) * np.uint8(255))
     drawn["diff.png"] = Picture((*shape, 3), heat, functools.partial(heat, rgb=True))
     return drawn
+
+
+def plain_picture(pixels: np.ndarray) -> Picture:
+    """An image's pixels as the pictures show them (:func:`display_bgr`), nothing drawn over them: what
+    the marked and filled pictures are outside their boxes and regions, deflated ahead of them."""
+
+    def rows(top: int, bottom: int, rgb: bool = False) -> np.ndarray:
+        return _display_rows(pixels[top:bottom], rgb=rgb)
+
+    return Picture((*pixels.shape[:2], 3), rows, functools.partial(rows, rgb=True), "pair", (pixels, ()))
 
 
 def render(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> dict[str, np.ndarray]:
