@@ -322,21 +322,23 @@ class DeflatedAhead:
     :func:`encode_pngs` (``ahead``); the bytes of every picture are the same with or without it.
     The pictures are one family (one shape, their shared rows deflated once).
 
-    Segments whose rows, with :data:`AHEAD_MARGIN_ROWS` either side, ``later(top, bottom)`` says the pictures may
-    draw over (where the two inputs differ) are left to the pictures, where they are fewer than half:
-    deflated ahead, they would likely be deflated again (the 4K example: 35 of 99 segments, 23 of
-    them under a box or a region). Where they are most of the picture (a pair re-encoded), the few
-    boxes cover little of them, and all are deflated ahead.
+    Given ``alike(top, bottom)``, whether the pictures' rows [top, bottom) are all the same, byte for
+    byte (the two inputs of a pair, the same outside its edits), a segment alike with
+    :data:`AHEAD_MARGIN_ROWS` either side is drawn and deflated once for all; the others, where the
+    pictures drawn from these will likely draw boxes and regions, are left to them, where they are
+    fewer than half (deflated ahead, they would likely be deflated again: the 4K example, 32 of 99
+    segments, 23 of them under a box or a region). Where they are most of the picture (a pair
+    re-encoded), the few boxes cover little of them, and all are deflated ahead.
     """
 
-    def __init__(self, pictures: dict[Hashable, PngRows], *, later: Callable[[int, int], bool] | None = None) -> None:
+    def __init__(self, pictures: dict[Hashable, PngRows], *, alike: Callable[[int, int], bool] | None = None) -> None:
         shapes = {tuple(picture.shape) for picture in pictures.values()}
         if len(shapes) != 1:
             raise ValueError(f"pictures deflated ahead together have one shape, got {sorted(shapes)}")
         for picture in pictures.values():
             _check(np.dtype(np.uint8), picture.shape)
         self._pictures = pictures
-        self._later = later
+        self._alike = alike
         self._lock = threading.Lock()
         self._stopped = False
         self._segments: list[dict[int, tuple[bytes, int, int]]] = [{} for _ in pictures]
@@ -348,20 +350,22 @@ class DeflatedAhead:
         height, segment = shape[0], _segment_rows(shape)
         starts = range(0, height, segment)
         try:
-            order = list(starts)
-            if self._later is not None:
+            order, alike = list(starts), [False for _ in starts]
+            if self._alike is not None:
                 margin = AHEAD_MARGIN_ROWS
-                late = [self._later(max(start - margin, 0), min(start + segment + margin, height)) for start in starts]
-                if 2 * sum(late) <= len(late):  # the edits of a pair: their boxes will cover most of these
-                    order = [start for start in starts if not late[start // segment]]
+                alike = [self._alike(max(start - margin, 0), min(start + segment + margin, height)) for start in starts]
+                if 2 * alike.count(False) <= len(alike):  # the edits of a pair: their boxes will cover most of these
+                    order = [start for start in starts if alike[start // segment]]
             filtered = [np.empty((segment, 1 + _row_bytes(shape)), dtype=np.uint8) for _ in pictures]
             for start in order:
                 bottom = min(start + segment, height)
                 done: list[tuple[np.ndarray, bytes, int]] = []
+                drawn = pictures[:1] if alike[start // segment] else pictures
                 found = []
-                for picture, out in zip(pictures, filtered, strict=True):
+                for picture, out in zip(drawn, filtered, strict=False):
                     _filter_rows(picture, start, bottom, out)
                     found.append(_deflated_once(out[: bottom - start], done))
+                found += found[:1] * (len(pictures) - len(drawn))  # the same rows: the same segment
                 with self._lock:
                     if self._stopped:
                         return

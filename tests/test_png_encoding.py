@@ -207,11 +207,11 @@ def test_pictures_are_encoded_on_no_more_threads_than_the_kernels_use(monkeypatc
     assert 1 <= png.cores() < 10_000
 
 
-def _deflated_ahead_of(pictures, later=None):
+def _deflated_ahead_of(pictures, alike=None):
     """What a run ahead deflates of ``pictures`` (by key), let run to its end."""
     import threading
 
-    ahead = png.DeflatedAhead(pictures, later=later)
+    ahead = png.DeflatedAhead(pictures, alike=alike)
     for thread in threading.enumerate():
         if thread.name == "imgdiff-png-ahead":
             thread.join()
@@ -273,20 +273,32 @@ def test_segments_where_the_inputs_differ_are_left_to_the_pictures_when_few(monk
     left = _picture((100, 37, 3))
     right = left.copy()
     right[55] = 0  # the segment of rows 50-59 differs; with 2 rows either side, no other
-    pictures = {"left": _rows(left), "right": _rows(right)}
+    drawn = {"left": [], "right": []}
+
+    def rows_of(key, picture):
+        return png.PngRows(picture.shape, lambda t, b: drawn[key].append(t) or picture[t:b], rgb=True, family="pair")
+
+    pictures = {"left": rows_of("left", left), "right": rows_of("right", right)}
     seen = []
 
-    def later(top, bottom):
+    def alike(top, bottom):
         seen.append((top, bottom))
-        return not np.array_equal(left[top:bottom], right[top:bottom])
+        return np.array_equal(left[top:bottom], right[top:bottom])
 
-    ahead = _deflated_ahead_of(pictures, later=later)
+    ahead = _deflated_ahead_of(pictures, alike=alike)
     assert seen[:2] == [(0, 12), (8, 22)]
-    assert sorted(ahead["left"][1]) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
-    # most of them differing (a re-encoded pair): every segment is deflated ahead
+    assert sorted(ahead["left"][1]) == sorted(ahead["right"][1]) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    assert drawn["right"] == []  # the same rows as the left's: drawn and deflated once
+    assert ahead["right"][1] == ahead["left"][1]
+    # most of them differing (a re-encoded pair): every segment is deflated ahead, each picture's own
     right[::7] = 0
-    ahead = _deflated_ahead_of(pictures, later=later)
-    assert sorted(ahead["right"][1]) == list(range(10))
+    drawn = {"left": [], "right": []}
+    ahead = _deflated_ahead_of(pictures, alike=alike)
+    assert sorted(ahead["right"][1]) == list(range(10)) and len(drawn["right"]) == 10
+    for index, (data, adler, length) in ahead["right"][1].items():
+        rows = png.sub_filtered(right[10 * index : 10 * index + 10], rgb=True).tobytes()
+        assert zlib.decompressobj(-15).decompress(data) == rows
+        assert (adler, length) == (zlib.adler32(rows), len(rows))
 
 
 def test_a_run_ahead_stops_when_finished_and_takes_nothing_after():
@@ -338,3 +350,19 @@ def test_a_comparisons_pictures_are_the_same_deflated_ahead_or_not(tmp_path, mon
     assert started
     for name in job.PICTURE_NAMES:
         assert (tmp_path / "ahead" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+
+
+def test_rows_are_alike_when_every_byte_is():
+    from imgdiff_gpu.job import _same_bytes
+
+    rng = np.random.default_rng(9)
+    for shape, dtype in [((22, 3840, 3), np.uint8), ((5, 7, 3), np.uint8), ((6, 5), np.uint16), ((3, 8, 4), np.uint8)]:
+        first = rng.integers(0, 256, shape).astype(dtype)
+        assert _same_bytes(first, first.copy())
+        for where in (0, first.size - 1, first.size // 2):
+            second = first.copy()
+            second.reshape(-1)[where] ^= 1
+            assert not _same_bytes(first, second)
+            strided = np.array_equal(first[:, ::2], second[:, ::2])  # not contiguous: compared as they are
+            assert _same_bytes(first[:, ::2], second[:, ::2]) == strided
+    assert not _same_bytes(np.zeros((2, 4), np.uint8), np.zeros((4, 2), np.uint8))
