@@ -394,26 +394,42 @@ def _adler32_combine(first: int, second: int, second_length: int) -> int:
 
 
 def _png_file(shape: tuple[int, ...], spans: list[_Span]) -> bytes:
-    from isal import isal_zlib
-
+    """The file, joined once from its pieces: the segments go into their IDAT chunks as they are, each
+    chunk's CRC run over them (a joined stream first was a second copy of every picture: 6 MB and
+    1,500 page faults a 4K photograph)."""
     height, width = shape[:2]
     channels = 1 if len(shape) == 2 else shape[2]
     adler = 1  # of no bytes
     for span in spans:
         for check, length in span.checks:
             adler = _adler32_combine(adler, check, length)
-    stream = b"".join(
-        [_ZLIB_HEADER, *(part for span in spans for part in span.parts), _FINAL_BLOCK, adler.to_bytes(4, "big")]
-    )
+    stream = [_ZLIB_HEADER, *(part for span in spans for part in span.parts), _FINAL_BLOCK, adler.to_bytes(4, "big")]
     header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPE[channels], 0, 0, 0)
     parts = [_SIGNATURE, _chunk(b"IHDR", header)]
-    data = memoryview(stream)
-    for start in range(0, len(data), _MAX_CHUNK):
-        body = data[start : start + _MAX_CHUNK]
-        crc = isal_zlib.crc32(body, zlib.crc32(b"IDAT"))  # ISA-L's: a fifteenth of zlib's time
-        parts += [struct.pack(">I", len(body)), b"IDAT", body, struct.pack(">I", crc)]
+    body: list[memoryview] = []  # the IDAT chunk being filled, at most _MAX_CHUNK bytes
+    size = 0
+    for piece in map(memoryview, stream):
+        while len(piece):
+            body.append(piece[: _MAX_CHUNK - size])
+            size += len(body[-1])
+            piece = piece[len(body[-1]) :]
+            if size == _MAX_CHUNK:
+                parts += _idat(body, size)
+                body, size = [], 0
+    if size:
+        parts += _idat(body, size)
     parts.append(_chunk(b"IEND", b""))
     return b"".join(parts)
+
+
+def _idat(body: list[memoryview], size: int) -> list:
+    """An IDAT chunk of the pieces ``body`` (``size`` bytes in all), as pieces of the file."""
+    from isal import isal_zlib
+
+    crc = zlib.crc32(b"IDAT")
+    for piece in body:
+        crc = isal_zlib.crc32(piece, crc)  # ISA-L's: a fifteenth of zlib's time
+    return [struct.pack(">I", size), b"IDAT", *body, struct.pack(">I", crc)]
 
 
 def _run(tasks: list[Callable[[], object]], threads: int) -> list:
