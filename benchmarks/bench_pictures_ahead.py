@@ -2,12 +2,14 @@
 
 Both images of a pair are compared and their pictures written (``job.compare_files`` with
 ``--out``), in interleaved rounds, once with the thread that deflates the inputs' rows while the
-comparison runs and once without it (the same code, ``deflating_ahead`` replaced by a function
-that starts nothing); one warm-up round first. A warm process, so the rounds differ only in that
-thread: the whole process's start-up and first call are ``bench_one_pair.py``'s. Prints the
-medians of the wall time and CPU time (user + system, all threads) of the whole call, of the
-comparison (``compare_with``) and of what follows it (the pictures, the report, the commit), and
-the ratios; writes ``benchmarks/results/pictures-ahead-*.json``.
+comparison runs and once without it; one warm-up round first. ``compare_files`` starts that thread
+only where the GPU compares (``job._compares_on_the_gpu``); here it is told the GPU does, in one
+round of two, to measure what the thread does beside the CPU's comparison. A warm process, so the
+rounds differ only in that thread (the start-up and first call of a whole process are
+``bench_one_pair.py``'s). Prints the medians of the wall time and CPU time (user + system, all
+threads) of the whole call, of the comparison (``compare_with``) and of what follows it (the
+pictures, the report, the commit), and the ratios; writes
+``benchmarks/results/pictures-ahead-*.json``.
 
     python benchmarks/bench_pictures_ahead.py [--sizes 1080p,4k] [--repeat 11]
 
@@ -43,7 +45,7 @@ def main() -> None:
     from imgdiff_gpu import job
     from imgdiff_gpu.options import CompareOptions
 
-    ahead, compare_with = job.deflating_ahead, job.compare_with
+    on_the_gpu, compare_with = job._compares_on_the_gpu, job.compare_with
     marks: dict[str, float] = {}
 
     def timed_comparison(*args, **kwargs):
@@ -63,7 +65,8 @@ def main() -> None:
             results[size] = {row: {"wall": [], "cpu": [], "comparison": [], "after": []} for row in rows}
             for round_ in range(args.repeat + 1):  # round 0 warms up
                 for row in rows if round_ % 2 else rows[::-1]:
-                    job.deflating_ahead = ahead if row == rows[0] else (lambda left, right: None)
+                    # started as if the GPU compared (on the CPU it does not start: this measures why)
+                    job._compares_on_the_gpu = lambda device, on=row == rows[0]: on
                     out = Path(temp) / f"out-{round_}-{rows.index(row)}"
                     start, cpu = time.perf_counter(), _cpu()
                     job.compare_files(*pairs[size], options, out_dir=out)
@@ -75,7 +78,7 @@ def main() -> None:
                         found["cpu"].append(used)
                         found["comparison"].append(marks["comparison"])
                         found["after"].append(wall - marks["comparison"])
-    job.deflating_ahead, job.compare_with = ahead, compare_with
+    job._compares_on_the_gpu, job.compare_with = on_the_gpu, compare_with
 
     medians = {
         size: {row: {k: statistics.median(v) for k, v in results[size][row].items()} for row in rows} for size in sizes

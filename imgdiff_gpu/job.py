@@ -174,6 +174,7 @@ def deflating_ahead(left: np.ndarray, right: np.ndarray) -> DeflatedAhead | None
 
     Started before the comparison, it runs on what the comparison leaves of the cores; the pictures
     take what it did (``encoded_pictures(ahead=...)``), and their bytes are the same without it.
+    :func:`compare_files` starts it only where the GPU compares (:func:`_compares_on_the_gpu`).
     """
     from .png import DeflatedAhead, cores
     from .rendering import plain_picture
@@ -185,6 +186,23 @@ def deflating_ahead(left: np.ndarray, right: np.ndarray) -> DeflatedAhead | None
         return None
     pictures = {id(image): _png_rows(plain_picture(image)) for image in (left, right)}
     return DeflatedAhead(pictures, alike=lambda top, bottom: _same_bytes(left[top:bottom], right[top:bottom]))
+
+
+def _compares_on_the_gpu(device: str) -> bool:
+    """Whether a comparison on ``device`` runs on the GPU, leaving the cores to the thread deflating ahead.
+
+    On the CPU the comparison keeps the cores busy (the SSIM and strength passes on every core): on
+    this project's 2-core machine the thread slowed a cold 4K comparison by about what it took off the
+    pictures, and a warm one under load by more (``benchmarks/bench_pictures_ahead.py``, RESULTS.md,
+    "One pair"), so there it does not start.
+    """
+    from ._device import resolve_device
+    from .errors import ImgdiffError
+
+    try:
+        return resolve_device(device) == "gpu"
+    except (ImgdiffError, ValueError):  # the comparison says what is wrong with the device
+        return False
 
 
 def _same_bytes(first: np.ndarray, second: np.ndarray) -> bool:
@@ -262,8 +280,10 @@ def compare_files(
         outputs.check(output_paths(out_dir, json_path, junit_path))
 
         pixels = max(image.pixels.shape[0] * image.pixels.shape[1] for image in (left_image, right_image))
-        # the pictures' rows that need no comparison are deflated while it runs
-        ahead = None if out_dir is None else deflating_ahead(left_image.pixels, right_image.pixels)
+        # the pictures' rows that need no comparison are deflated while the GPU compares
+        ahead = None
+        if out_dir is not None and _compares_on_the_gpu(options.device):
+            ahead = deflating_ahead(left_image.pixels, right_image.pixels)
         try:
             with huge_pages_for(pixels):
                 result = compare_with(options, left_image, right_image, ignore=ignore, keep_maps=out_dir is not None)

@@ -333,6 +333,7 @@ def test_a_comparisons_pictures_are_the_same_deflated_ahead_or_not(tmp_path, mon
     from imgdiff_gpu.options import CompareOptions
 
     monkeypatch.setattr(png, "cores", lambda: 2)
+    monkeypatch.setattr(job, "_compares_on_the_gpu", lambda device: True)  # started where the GPU compares
     rng = np.random.default_rng(8)
     left = cv2.GaussianBlur(rng.integers(0, 256, (600, 700, 3), dtype=np.uint8), (0, 0), 3)
     right = left.copy()
@@ -366,3 +367,14 @@ def test_rows_are_alike_when_every_byte_is():
             strided = np.array_equal(first[:, ::2], second[:, ::2])  # not contiguous: compared as they are
             assert _same_bytes(first[:, ::2], second[:, ::2]) == strided
     assert not _same_bytes(np.zeros((2, 4), np.uint8), np.zeros((4, 2), np.uint8))
+
+
+def test_the_rows_are_deflated_ahead_only_where_the_gpu_compares(monkeypatch):
+    from imgdiff_gpu import _device, job
+
+    assert not job._compares_on_the_gpu("cpu")
+    monkeypatch.setattr(_device, "gpu_available", lambda: False)
+    assert not job._compares_on_the_gpu("auto") and not job._compares_on_the_gpu("gpu")
+    monkeypatch.setattr(_device, "gpu_available", lambda: True)
+    monkeypatch.setattr(_device, "_gpu_unavailable_reason", lambda: None)
+    assert job._compares_on_the_gpu("auto") and job._compares_on_the_gpu("gpu")
