@@ -339,7 +339,6 @@ class DeflatedAhead:
             _check(np.dtype(np.uint8), picture.shape)
         self._pictures = pictures
         self._alike = alike
-        self._lock = threading.Lock()
         self._stopped = False
         self._segments: list[dict[int, tuple[bytes, int, int]]] = [{} for _ in pictures]
         threading.Thread(target=self._deflate, name="imgdiff-png-ahead", daemon=True).start()
@@ -366,21 +365,20 @@ class DeflatedAhead:
                     _filter_rows(picture, start, bottom, out)
                     found.append(_deflated_once(out[: bottom - start], done))
                 found += found[:1] * (len(pictures) - len(drawn))  # the same rows: the same segment
-                with self._lock:
-                    if self._stopped:
-                        return
-                    for segments, deflated in zip(self._segments, found, strict=True):
-                        segments[start // segment] = deflated
+                if self._stopped:  # no lock to hand over with: one held by a thread put aside would stall the caller
+                    return
+                for segments, deflated in zip(self._segments, found, strict=True):
+                    segments[start // segment] = deflated
         except Exception:  # whatever it is happens again where the pictures are drawn, and is raised there
             pass
 
     def finish(self) -> _Ahead:
-        """What was deflated until now, by key (see ``encode_pngs(ahead=...)``); the thread stops after
-        the segment it is in, unwaited for (on a loaded machine it may wait for a core meanwhile)."""
-        with self._lock:
-            self._stopped = True
+        """What was deflated until now, by key (see ``encode_pngs(ahead=...)``): copies, which a
+        segment the thread stores after this cannot change (it stores none once it sees the stop).
+        The thread is not waited for (on a loaded machine it may wait for a core meanwhile)."""
+        self._stopped = True
         return {
-            key: (tuple(picture.shape), segments)
+            key: (tuple(picture.shape), dict(segments))
             for (key, picture), segments in zip(self._pictures.items(), self._segments, strict=True)
         }
 
