@@ -21,7 +21,7 @@ from .outputs import Inputs, Outputs, checkpoint
 if TYPE_CHECKING:
     import numpy as np
 
-    from .png import DeflatedAhead
+    from .png import DeflatedAhead, PngRows
     from .rendering import Picture
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
@@ -129,7 +129,7 @@ PICTURES_ON_ONE_THREAD_BYTES = 1 << 20
 well under a millisecond, less than starting threads."""
 
 
-def _png_rows(picture: np.ndarray | Picture):
+def _png_rows(picture: np.ndarray | Picture) -> PngRows:
     """A picture as :mod:`imgdiff_gpu.png` encodes it."""
     import numpy as np
 
