@@ -21,6 +21,7 @@ from .outputs import Inputs, Outputs, checkpoint
 if TYPE_CHECKING:
     import numpy as np
 
+    from .png import DeflatedAhead, PngRows
     from .rendering import Picture
 
 PICTURE_NAMES = ("left_marked.png", "right_marked.png", "right_filled.png", "mask.png", "diff.png")
@@ -128,33 +129,92 @@ PICTURES_ON_ONE_THREAD_BYTES = 1 << 20
 well under a millisecond, less than starting threads."""
 
 
-def encoded_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) -> Iterator[tuple[Path, bytes]]:
+def _png_rows(picture: np.ndarray | Picture) -> PngRows:
+    """A picture as :mod:`imgdiff_gpu.png` encodes it."""
+    import numpy as np
+
+    from .png import PngRows
+
+    if isinstance(picture, np.ndarray):
+        return PngRows(picture.shape, lambda top, bottom: picture[top:bottom])
+    # the pixels a picture shows by their identity: the run ahead holds them, so no other array has it
+    same_as = None if picture.shows is None else (id(picture.shows[0]), picture.shows[1])
+    if picture.png_rows is not None:  # drawn in PNG's channel order: no swap before the filter
+        return PngRows(picture.shape, picture.png_rows, rgb=True, family=picture.family, same_as=same_as)
+    return PngRows(picture.shape, picture.rows, family=picture.family, same_as=same_as)
+
+
+def encoded_pictures(
+    pictures: dict[str, np.ndarray | Picture], folder: Path, *, ahead: dict | None = None
+) -> Iterator[tuple[Path, bytes]]:
     """Pictures (:func:`imgdiff_gpu.rendering.render`'s arrays, or :func:`~imgdiff_gpu.rendering.pictures`
     to draw) as PNG bytes, by path in ``folder``, in their order.
 
     Together, on every core: the deflate, most of the work, releases the GIL, and the rows that the
     pictures of one pair share are deflated once (see :mod:`imgdiff_gpu.png`). Huge ones one at a
     time, so that only one is ever held, compressed, and each can be written before the next is drawn.
+    ``ahead``: what :func:`deflating_ahead` deflated of the pictures' rows already.
     """
-    import numpy as np
-
-    from .png import PngRows, cores, encode_pngs
-
-    def rows_of(picture) -> PngRows:
-        if isinstance(picture, np.ndarray):
-            return PngRows(picture.shape, lambda top, bottom: picture[top:bottom])
-        if picture.png_rows is not None:  # drawn in PNG's channel order: no swap before the filter
-            return PngRows(picture.shape, picture.png_rows, rgb=True, family=picture.family)
-        return PngRows(picture.shape, picture.rows, family=picture.family)
+    from .png import cores, encode_pngs
 
     size = sum(picture.nbytes for picture in pictures.values())
     if size > PICTURES_AT_ONCE_BYTES:
         for name, picture in pictures.items():
-            yield folder / name, encode_pngs([rows_of(picture)], threads=cores())[0]
+            yield folder / name, encode_pngs([_png_rows(picture)], threads=cores(), ahead=ahead)[0]
         return
     threads = 1 if size < PICTURES_ON_ONE_THREAD_BYTES else cores()
-    encoded = encode_pngs([rows_of(picture) for picture in pictures.values()], threads=threads)
+    encoded = encode_pngs([_png_rows(picture) for picture in pictures.values()], threads=threads, ahead=ahead)
     yield from zip([folder / name for name in pictures], encoded, strict=True)
+
+
+def deflating_ahead(left: np.ndarray, right: np.ndarray) -> DeflatedAhead | None:
+    """Both images, as the marked and filled pictures show them outside their boxes and regions,
+    deflated on a thread of their own from now on (:class:`imgdiff_gpu.png.DeflatedAhead`), where
+    that may pay: a pair of one shape whose pictures are encoded together on two cores or more.
+
+    Started before the comparison, it runs on what the comparison leaves of the cores; the pictures
+    take what it did (``encoded_pictures(ahead=...)``), and their bytes are the same without it.
+    :func:`compare_files` starts it only where the GPU compares (:func:`_compares_on_the_gpu`).
+    """
+    from .png import DeflatedAhead, cores
+    from .rendering import plain_picture
+
+    if left.shape[:2] != right.shape[:2] or cores() < 2:
+        return None
+    pixels = left.shape[0] * left.shape[1]
+    if not PICTURES_ON_ONE_THREAD_BYTES <= 13 * pixels <= PICTURES_AT_ONCE_BYTES:  # what the five pictures take
+        return None
+    pictures = {id(image): _png_rows(plain_picture(image)) for image in (left, right)}
+    return DeflatedAhead(pictures, alike=lambda top, bottom: _same_bytes(left[top:bottom], right[top:bottom]))
+
+
+def _compares_on_the_gpu(device: str) -> bool:
+    """Whether a comparison on ``device`` runs on the GPU, leaving the cores to the thread deflating ahead.
+
+    On the CPU the comparison keeps the cores busy (the SSIM and strength passes on every core): on
+    this project's 2-core machine the thread slowed a cold 4K comparison by about what it took off the
+    pictures, and a warm one under load by more (``benchmarks/bench_pictures_ahead.py``, RESULTS.md,
+    "One pair"), so there it does not start.
+    """
+    from ._device import resolve_device
+    from .errors import ImgdiffError
+
+    try:
+        return resolve_device(device) == "gpu"
+    except (ImgdiffError, ValueError):  # the comparison says what is wrong with the device
+        return False
+
+
+def _same_bytes(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether two arrays of one shape and type hold the same bytes; eight at a time where they can
+    (a 4K pair's rows in 2 ms where ``np.array_equal`` of the bytes takes 10)."""
+    import numpy as np
+
+    if first.shape != second.shape or first.dtype != second.dtype:
+        return False
+    if first.flags.c_contiguous and second.flags.c_contiguous and first.nbytes % 8 == 0:
+        return np.array_equal(first.reshape(-1).view(np.uint64), second.reshape(-1).view(np.uint64))
+    return np.array_equal(first, second)
 
 
 def encode_pictures(pictures: dict[str, np.ndarray | Picture], folder: Path) -> dict[Path, bytes]:
@@ -220,19 +280,28 @@ def compare_files(
         outputs.check(output_paths(out_dir, json_path, junit_path))
 
         pixels = max(image.pixels.shape[0] * image.pixels.shape[1] for image in (left_image, right_image))
-        with huge_pages_for(pixels):
-            result = compare_with(options, left_image, right_image, ignore=ignore, keep_maps=out_dir is not None)
-            checkpoint("compared")
-            names = []
-            if out_dir is not None:
-                # each picture staged as soon as it is encoded: a huge pair's are never all held at once
-                drawn = pictures(result, color=options.color, thickness=options.thickness)
-                for path, data in encoded_pictures(drawn, out_dir):
-                    outputs.add(path, data)
-                    names.append(path.name)
-                    del data
-                del drawn
-                names = [*sorted(names), REPORT_HTML]
+        # the pictures' rows that need no comparison are deflated while the GPU compares
+        ahead = None
+        if out_dir is not None and _compares_on_the_gpu(options.device):
+            ahead = deflating_ahead(left_image.pixels, right_image.pixels)
+        try:
+            with huge_pages_for(pixels):
+                result = compare_with(options, left_image, right_image, ignore=ignore, keep_maps=out_dir is not None)
+                checkpoint("compared")
+                names = []
+                if out_dir is not None:
+                    deflated = None if ahead is None else ahead.finish()
+                    # each picture staged as soon as it is encoded: a huge pair's are never all held at once
+                    drawn = pictures(result, color=options.color, thickness=options.thickness)
+                    for path, data in encoded_pictures(drawn, out_dir, ahead=deflated):
+                        outputs.add(path, data)
+                        names.append(path.name)
+                        del data
+                    del drawn, deflated
+                    names = [*sorted(names), REPORT_HTML]
+        finally:
+            if ahead is not None:
+                ahead.finish()  # stopped, where the comparison failed
         report = build_report(result, outputs=names, settings=options.settings())
         if record:
             report.update(record)

@@ -136,7 +136,7 @@ class PngRows:
     on every ``--out`` run.
     """
 
-    __slots__ = ("family", "rgb", "rows", "shape")
+    __slots__ = ("family", "rgb", "rows", "same_as", "shape")
 
     def __init__(
         self,
@@ -145,6 +145,7 @@ class PngRows:
         *,
         rgb: bool = False,
         family: Hashable = None,
+        same_as: tuple[Hashable, Sequence[tuple[int, int]]] | None = None,
     ) -> None:
         self.shape = tuple(shape)
         """H x W (grey) or H x W x 3."""
@@ -155,13 +156,19 @@ class PngRows:
         self.family = family
         """Pictures of one family and shape mostly share rows (those of one pair of images): a segment
         of rows that several of them have, byte for byte, is deflated once. None: a family of its own."""
+        self.same_as = same_as
+        """(key, spans): this picture's rows are those of the picture deflated ahead under ``key``
+        (:class:`DeflatedAhead`) but in the row spans [top, bottom): a segment clear of them is taken
+        from there, neither drawn nor deflated again. None: nothing known."""
 
 
-def encode_pngs(pictures: Sequence[PngRows], *, threads: int = 1) -> list[bytes]:
+def encode_pngs(pictures: Sequence[PngRows], *, threads: int = 1, ahead: _Ahead | None = None) -> list[bytes]:
     """The PNG files of ``pictures``, in their order, deflated on up to ``threads`` threads.
 
     Each picture's bytes are those :func:`encode_png_rows` gives it alone: a segment shared
-    with another picture of its family is the same segment, deflated once.
+    with another picture of its family is the same segment, deflated once, and a segment that
+    a picture has as ``ahead`` (:meth:`DeflatedAhead.finish`) has it deflated already
+    (:attr:`PngRows.same_as`) is taken from there.
 
     Raises
     ------
@@ -186,7 +193,11 @@ def encode_pngs(pictures: Sequence[PngRows], *, threads: int = 1) -> list[bytes]
                 tasks.append((len(members) * (bottom - top) * _row_bytes(shape), members, top, bottom))
     tasks.sort(key=lambda task: -task[0])  # the heaviest first, so that the threads end together
     spans = _run(
-        [lambda m=members, t=top, b=bottom: _deflate(pictures, m, t, b) for _, members, top, bottom in tasks], threads
+        [
+            lambda m=members, t=top, b=bottom: _deflate(pictures, m, t, b, ahead=ahead)
+            for _, members, top, bottom in tasks
+        ],
+        threads,
     )
     deflated: dict[int, list[tuple[int, _Span]]] = {}
     for (_, members, top, _), found in zip(tasks, spans, strict=True):
@@ -199,14 +210,18 @@ def encode_pngs(pictures: Sequence[PngRows], *, threads: int = 1) -> list[bytes]
 
 
 class _Span:
-    """Consecutive segments of one picture's image data: raw deflate, each ending on a byte."""
+    """Consecutive segments of one picture's image data: raw deflate, each ending on a byte, with
+    each segment's Adler-32 and length (of its filtered rows)."""
 
-    __slots__ = ("adler", "length", "parts")
+    __slots__ = ("checks", "parts")
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
-        self.adler = 1
-        self.length = 0
+        self.checks: list[tuple[int, int]] = []
+
+    def add(self, data: bytes, adler: int, length: int) -> None:
+        self.parts.append(data)
+        self.checks.append((adler, length))
 
 
 def _row_bytes(shape: tuple[int, ...]) -> int:
@@ -217,39 +232,155 @@ def _segment_rows(shape: tuple[int, ...]) -> int:
     return max(SEGMENT_BYTES // (1 + _row_bytes(shape)), 1)
 
 
-def _deflate(pictures: Sequence[PngRows], members: list[int], top: int, bottom: int) -> list[_Span]:
+def _deflate(
+    pictures: Sequence[PngRows], members: list[int], top: int, bottom: int, *, ahead: _Ahead | None = None
+) -> list[_Span]:
     """Rows [top, bottom) of some pictures of one shape, deflated a segment at a time; a segment
-    whose filtered bytes an earlier picture of ``members`` has is deflated once."""
-    from isal import isal_zlib  # only where pictures are written
-
+    whose filtered bytes an earlier picture of ``members`` has is deflated once, and one that a
+    picture has as it was deflated ahead (:attr:`PngRows.same_as`) is taken from ``ahead``, its
+    rows neither drawn nor filtered."""
     shape = pictures[members[0]].shape
     segment = _segment_rows(shape)
     band_rows = max(BAND_BYTES // _row_bytes(shape) // segment, 1) * segment
-    filtered = [np.empty((min(band_rows, bottom - top), 1 + _row_bytes(shape)), dtype=np.uint8) for _ in members]
+    sources = [_deflated_ahead(pictures[index], ahead, segment) for index in members]
+    filtered: list[np.ndarray | None] = [None for _ in members]  # a band buffer each, once needed
     spans = [_Span() for _ in members]
     for band_top in range(top, bottom, band_rows):
         band_bottom = min(band_top + band_rows, bottom)
-        for index, out in zip(members, filtered, strict=True):
-            band = pictures[index].rows(band_top, band_bottom)
-            if band.dtype != np.uint8 or band.shape != (band_bottom - band_top, *shape[1:]):
-                raise ValueError(
-                    f"rows {band_top} to {band_bottom} of a {shape} picture came as {band.dtype} {band.shape}"
-                )
-            sub_filtered(band, out=out[: band_bottom - band_top], rgb=pictures[index].rgb)
-            del band
-        for start in range(0, band_bottom - band_top, segment):
-            done: list[tuple[np.ndarray, bytes]] = []  # this segment of the pictures before, and its deflate
-            for out, span in zip(filtered, spans, strict=True):
-                rows = out[start : min(start + segment, band_bottom - band_top)]
-                data = next((data for other, data in done if np.array_equal(other, rows)), None)
-                if data is None:
-                    compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
-                    data = compressor.compress(rows) + compressor.flush(isal_zlib.Z_SYNC_FLUSH)
-                    done.append((rows, data))
-                span.parts.append(data)
-                span.adler = isal_zlib.adler32(rows, span.adler)
-                span.length += rows.nbytes
+        starts = range(band_top, band_bottom, segment)
+        # each member's segments of this band as deflated ahead, None where they are deflated here
+        known = [[source(start // segment) for start in starts] for source in sources]
+        for k, index in enumerate(members):
+            if all(found is not None for found in known[k]):
+                continue
+            if filtered[k] is None:
+                filtered[k] = np.empty((min(band_rows, bottom - top), 1 + _row_bytes(shape)), dtype=np.uint8)
+            _filter_rows(pictures[index], band_top, band_bottom, filtered[k])
+        for j, start in enumerate(starts):
+            done: list[tuple[np.ndarray, bytes, int]] = []  # this segment of the pictures before, deflated
+            for k, span in enumerate(spans):
+                if known[k][j] is not None:
+                    span.add(*known[k][j])
+                    continue
+                rows = filtered[k][start - band_top : min(start + segment, band_bottom) - band_top]
+                span.add(*_deflated_once(rows, done))
     return spans
+
+
+def _filter_rows(picture: PngRows, top: int, bottom: int, out: np.ndarray) -> None:
+    """Rows [top, bottom) of ``picture``, drawn and filtered into the first rows of ``out``."""
+    band = picture.rows(top, bottom)
+    if band.dtype != np.uint8 or band.shape != (bottom - top, *picture.shape[1:]):
+        raise ValueError(f"rows {top} to {bottom} of a {picture.shape} picture came as {band.dtype} {band.shape}")
+    sub_filtered(band, out=out[: bottom - top], rgb=picture.rgb)
+
+
+def _deflated_once(rows: np.ndarray, done: list[tuple[np.ndarray, bytes, int]]) -> tuple[bytes, int, int]:
+    """A segment's filtered rows deflated, with their Adler-32 and length; or the deflate of the same
+    rows in ``done`` (the segment of the pictures before), to which a new one is added."""
+    from isal import isal_zlib  # only where pictures are written
+
+    for other, data, adler in done:
+        if np.array_equal(other, rows):
+            return data, adler, rows.nbytes
+    compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
+    data = compressor.compress(rows) + compressor.flush(isal_zlib.Z_SYNC_FLUSH)
+    adler = isal_zlib.adler32(rows)
+    done.append((rows, data, adler))
+    return data, adler, rows.nbytes
+
+
+_Ahead = dict[Hashable, tuple[tuple[int, ...], dict[int, tuple[bytes, int, int]]]]
+"""What :meth:`DeflatedAhead.finish` hands over: by key, the picture's shape and its segments deflated,
+by index from the top: (raw deflate, Adler-32, length of the filtered rows)."""
+
+
+def _deflated_ahead(picture: PngRows, ahead: _Ahead | None, segment: int) -> Callable[[int], tuple | None]:
+    """The segment (by its index from the top) of ``picture`` as deflated ahead, where it was and the
+    picture's rows there are those deflated; else None."""
+    found = None if ahead is None or picture.same_as is None else ahead.get(picture.same_as[0])
+    if found is None or found[0] != tuple(picture.shape):
+        return lambda index: None
+    segments = found[1]
+    changed = {k for top, bottom in picture.same_as[1] for k in range(top // segment, (bottom - 1) // segment + 1)}
+    return lambda index: None if index in changed else segments.get(index)
+
+
+AHEAD_MARGIN_ROWS = 16
+"""Rows either side of a segment where two inputs that differ may have a box drawn over the segment: a
+region reaches past its differing pixels by about the SSIM window's radius (5), a box past its region
+by twice its thickness and one (5 at the default 2)."""
+
+
+class DeflatedAhead:
+    """Pictures deflated on a thread of their own while the caller does something else: the plain
+    inputs of a comparison, while it runs, for the pictures that show them with a few rows drawn
+    over (:attr:`PngRows.same_as`).
+
+    A core that the comparison leaves idle (its serial stages) deflates the rows of the marked and
+    filled pictures before they are drawn. :meth:`finish` stops it and hands over what it did, for
+    :func:`encode_pngs` (``ahead``); the bytes of every picture are the same with or without it.
+    The pictures are one family (one shape, their shared rows deflated once).
+
+    Given ``alike(top, bottom)``, whether the pictures' rows [top, bottom) are all the same, byte for
+    byte (the two inputs of a pair, the same outside its edits), a segment alike with
+    :data:`AHEAD_MARGIN_ROWS` either side is drawn and deflated once for all; the others, where the
+    pictures drawn from these will likely draw boxes and regions, are left to them, where they are
+    fewer than half (deflated ahead, they would likely be deflated again: the 4K example, 32 of 99
+    segments, 23 of them under a box or a region). Where they are most of the picture (a pair
+    re-encoded), the few boxes cover little of them, and all are deflated ahead.
+    """
+
+    def __init__(self, pictures: dict[Hashable, PngRows], *, alike: Callable[[int, int], bool] | None = None) -> None:
+        shapes = {tuple(picture.shape) for picture in pictures.values()}
+        if len(shapes) != 1:
+            raise ValueError(f"pictures deflated ahead together have one shape, got {sorted(shapes)}")
+        for picture in pictures.values():
+            _check(np.dtype(np.uint8), picture.shape)
+        self._pictures = pictures
+        self._alike = alike
+        self._stopped = False
+        self._segments: list[dict[int, tuple[bytes, int, int]]] = [{} for _ in pictures]
+        threading.Thread(target=self._deflate, name="imgdiff-png-ahead", daemon=True).start()
+
+    def _deflate(self) -> None:
+        pictures = list(self._pictures.values())
+        shape = pictures[0].shape
+        height, segment = shape[0], _segment_rows(shape)
+        starts = range(0, height, segment)
+        try:
+            order, alike = list(starts), [False for _ in starts]
+            if self._alike is not None:
+                margin = AHEAD_MARGIN_ROWS
+                alike = [self._alike(max(start - margin, 0), min(start + segment + margin, height)) for start in starts]
+                if 2 * alike.count(False) <= len(alike):  # the edits of a pair: their boxes will cover most of these
+                    order = [start for start in starts if alike[start // segment]]
+            filtered = [np.empty((segment, 1 + _row_bytes(shape)), dtype=np.uint8) for _ in pictures]
+            for start in order:
+                bottom = min(start + segment, height)
+                done: list[tuple[np.ndarray, bytes, int]] = []
+                drawn = pictures[:1] if alike[start // segment] else pictures
+                found = []
+                for picture, out in zip(drawn, filtered, strict=False):
+                    _filter_rows(picture, start, bottom, out)
+                    found.append(_deflated_once(out[: bottom - start], done))
+                found += found[:1] * (len(pictures) - len(drawn))  # the same rows: the same segment
+                if self._stopped:  # no lock to hand over with: one held by a thread put aside would stall the caller
+                    return
+                for segments, deflated in zip(self._segments, found, strict=True):
+                    segments[start // segment] = deflated
+        except Exception:  # whatever it is happens again where the pictures are drawn, and is raised there
+            pass
+
+    def finish(self) -> _Ahead:
+        """What was deflated until now, by key (see ``encode_pngs(ahead=...)``): copies, which a
+        segment the thread stores after this cannot change (it stores none once it sees the stop).
+        The thread is not waited for (on a loaded machine it may wait for a core meanwhile)."""
+        self._stopped = True
+        return {
+            key: (tuple(picture.shape), dict(segments))
+            for (key, picture), segments in zip(self._pictures.items(), self._segments, strict=True)
+        }
 
 
 def _adler32_combine(first: int, second: int, second_length: int) -> int:
@@ -261,25 +392,42 @@ def _adler32_combine(first: int, second: int, second_length: int) -> int:
 
 
 def _png_file(shape: tuple[int, ...], spans: list[_Span]) -> bytes:
-    from isal import isal_zlib
-
+    """The file, joined once from its pieces: the segments go into their IDAT chunks as they are, each
+    chunk's CRC run over them (a joined stream first was a second copy of every picture: 6 MB and
+    1,500 page faults a 4K photograph)."""
     height, width = shape[:2]
     channels = 1 if len(shape) == 2 else shape[2]
-    adler = spans[0].adler
-    for span in spans[1:]:
-        adler = _adler32_combine(adler, span.adler, span.length)
-    stream = b"".join(
-        [_ZLIB_HEADER, *(part for span in spans for part in span.parts), _FINAL_BLOCK, adler.to_bytes(4, "big")]
-    )
+    adler = 1  # of no bytes
+    for span in spans:
+        for check, length in span.checks:
+            adler = _adler32_combine(adler, check, length)
+    stream = [_ZLIB_HEADER, *(part for span in spans for part in span.parts), _FINAL_BLOCK, adler.to_bytes(4, "big")]
     header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPE[channels], 0, 0, 0)
     parts = [_SIGNATURE, _chunk(b"IHDR", header)]
-    data = memoryview(stream)
-    for start in range(0, len(data), _MAX_CHUNK):
-        body = data[start : start + _MAX_CHUNK]
-        crc = isal_zlib.crc32(body, zlib.crc32(b"IDAT"))  # ISA-L's: a fifteenth of zlib's time
-        parts += [struct.pack(">I", len(body)), b"IDAT", body, struct.pack(">I", crc)]
+    body: list[memoryview] = []  # the IDAT chunk being filled, at most _MAX_CHUNK bytes
+    size = 0
+    for piece in map(memoryview, stream):
+        while len(piece):
+            body.append(piece[: _MAX_CHUNK - size])
+            size += len(body[-1])
+            piece = piece[len(body[-1]) :]
+            if size == _MAX_CHUNK:
+                parts += _idat(body, size)
+                body, size = [], 0
+    if size:
+        parts += _idat(body, size)
     parts.append(_chunk(b"IEND", b""))
     return b"".join(parts)
+
+
+def _idat(body: list[memoryview], size: int) -> list:
+    """An IDAT chunk of the pieces ``body`` (``size`` bytes in all), as pieces of the file."""
+    from isal import isal_zlib
+
+    crc = zlib.crc32(b"IDAT")
+    for piece in body:
+        crc = isal_zlib.crc32(piece, crc)  # ISA-L's: a fifteenth of zlib's time
+    return [struct.pack(">I", size), b"IDAT", *body, struct.pack(">I", crc)]
 
 
 def _run(tasks: list[Callable[[], object]], threads: int) -> list:

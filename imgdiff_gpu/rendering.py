@@ -237,10 +237,15 @@ class Picture:
     """Rows [top, bottom) of the picture: uint8, as :func:`render` gives them."""
     png_rows: Callable[[int, int], np.ndarray] | None = None
     """The same rows in the order PNG stores them (RGB), drawn so without swapping channels
-    twice (the pixels come RGB, OpenCV's pictures are BGR); None where that is ``rows``."""
+    twice (the pixels come RGB, OpenCV's pictures are BGR); None where that is ``rows``. For the
+    encoder, which only reads them: where nothing is drawn, the input's own rows (no copy)."""
     family: str | None = None
     """Pictures of one family are drawn from one pair of images and mostly share rows (those
     outside the regions): the encoder deflates a run of rows they share once."""
+    shows: tuple[np.ndarray, tuple[tuple[int, int], ...]] | None = None
+    """(pixels, spans): the picture is :func:`plain_picture` of these pixels but in the row spans
+    [top, bottom), where something is drawn over them; the encoder takes the other rows as they were
+    deflated ahead, if they were (:class:`imgdiff_gpu.png.DeflatedAhead`). None: not known."""
 
     @property
     def nbytes(self) -> int:
@@ -273,7 +278,15 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
             band = _display_rows(pixels[top:bottom], rgb=rgb)
             return _draw_boxes(band, comparison, rgb_color if rgb else color, thickness, top=top, height=height)
 
-        return Picture((height, width, 3), rows, functools.partial(rows, rgb=True), family="pair")
+        def png_rows(top: int, bottom: int) -> np.ndarray:
+            if _shown_as_they_are(pixels, boxes, top, bottom):
+                return pixels[top:bottom]
+            return rows(top, bottom, rgb=True)
+
+        # a box's rows, with room for its thickness and round corners (_rectangle): at most 2 t past the region
+        reach = 2 * thickness + 1
+        boxes = tuple((max(r.y - reach, 0), min(r.y + r.height + reach, height)) for r in comparison.regions)
+        return Picture((height, width, 3), rows, png_rows, "pair", (pixels, boxes))
 
     drawn = {
         "left_marked.png": marked(comparison.left.pixels),
@@ -297,12 +310,38 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
             return heat_colours(source[top:bottom], _inferno_rgb() if rgb else _inferno_bgr())
         return _heat_colours(heat_levels(source[top:bottom]), rgb=rgb)
 
+    def filled_png_rows(top: int, bottom: int) -> np.ndarray:
+        if _shown_as_they_are(right, spans, top, bottom):
+            return right[top:bottom]
+        return filled(top, bottom, rgb=True)
+
     shape = mask.shape
-    drawn["right_filled.png"] = Picture((*shape, 3), filled, functools.partial(filled, rgb=True), family="pair")
+    edges = np.flatnonzero(np.diff(mask.any(axis=1).view(np.int8), prepend=0, append=0)).tolist()
+    spans = tuple(zip(edges[0::2], edges[1::2], strict=True))  # runs of rows holding region pixels
+    drawn["right_filled.png"] = Picture((*shape, 3), filled, filled_png_rows, "pair", (right, spans))
     # bool is one byte, 0 or 1
     drawn["mask.png"] = Picture(shape, lambda top, bottom: mask[top:bottom].view(np.uint8) * np.uint8(255))
     drawn["diff.png"] = Picture((*shape, 3), heat, functools.partial(heat, rgb=True))
     return drawn
+
+
+def _shown_as_they_are(pixels: np.ndarray, spans: tuple[tuple[int, int], ...], top: int, bottom: int) -> bool:
+    """Whether rows [top, bottom) of a picture drawn over ``pixels`` in the row ``spans`` are the pixels
+    themselves in PNG's order: 8-bit RGB, and nothing drawn there. The encoder then filters them where
+    they lie (it only reads them): no copy of a band in which nothing is drawn."""
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        return False
+    return not any(first < bottom and top < last for first, last in spans)
+
+
+def plain_picture(pixels: np.ndarray) -> Picture:
+    """An image's pixels as the pictures show them (:func:`display_bgr`), nothing drawn over them: what
+    the marked and filled pictures are outside their boxes and regions, deflated ahead of them."""
+
+    def rows(top: int, bottom: int, rgb: bool = False) -> np.ndarray:
+        return _display_rows(pixels[top:bottom], rgb=rgb)
+
+    return Picture((*pixels.shape[:2], 3), rows, functools.partial(rows, rgb=True), "pair", (pixels, ()))
 
 
 def render(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> dict[str, np.ndarray]:

@@ -205,3 +205,176 @@ def test_pictures_are_encoded_on_no_more_threads_than_the_kernels_use(monkeypatc
     assert png.cores() == 1
     monkeypatch.setattr(threads, "get_num_threads", lambda: 10_000)
     assert 1 <= png.cores() < 10_000
+
+
+def _deflated_ahead_of(pictures, alike=None):
+    """What a run ahead deflates of ``pictures`` (by key), let run to its end."""
+    import threading
+
+    ahead = png.DeflatedAhead(pictures, alike=alike)
+    for thread in threading.enumerate():
+        if thread.name == "imgdiff-png-ahead":
+            thread.join()
+    return ahead.finish()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pictures_take_their_rows_deflated_ahead_and_keep_their_bytes(monkeypatch, threads):
+    monkeypatch.setattr(png, "SEGMENT_BYTES", 10 * (1 + 37 * 3))  # ten rows a segment
+    monkeypatch.setattr(png, "BAND_BYTES", 3 * png.SEGMENT_BYTES)
+    left = _picture((61, 37, 3))
+    right = left.copy()
+    right[20:25, 3:9] = 0
+    marked = left.copy()
+    marked[33:36] = (0, 0, 255)  # a box over rows 33-35: the segment of rows 30-39 differs from the plain left
+    filled = right.copy()
+    filled[22:24, 4:6] = (0, 255, 0)
+    ahead = _deflated_ahead_of({"left": _rows(left), "right": _rows(right)})
+    drawn = []
+
+    def rows_of(picture, same_as):
+        def rows(top, bottom):
+            drawn.append((top, bottom))
+            return picture[top:bottom]
+
+        return png.PngRows(picture.shape, rows, rgb=True, family="pair", same_as=same_as)
+
+    pictures = [rows_of(marked, ("left", [(33, 36)])), rows_of(filled, ("right", [(22, 24)]))]
+    encoded = png.encode_pngs(pictures, threads=threads, ahead=ahead)
+    for picture, data in zip([marked, filled], encoded, strict=True):
+        assert data == png.encode_png_rows(picture.shape, lambda t, b, p=picture: p[t:b], rgb=True)
+        assert np.array_equal(_decoded(data), picture[..., ::-1])
+    # only the bands holding a changed row were drawn: 30-59 (marked's 33-35) and 0-29 (filled's 22-23)
+    assert sorted(drawn) == [(0, 30), (30, 60)]
+    # a change that is not declared is not seen: the ahead's rows go in (how same_as is a promise)
+    wrong = png.encode_pngs([rows_of(marked, ("left", []))], ahead=ahead)[0]
+    assert np.array_equal(_decoded(wrong), left[..., ::-1])
+
+
+def _rows(picture):
+    return png.PngRows(picture.shape, lambda top, bottom: picture[top:bottom], rgb=True, family="pair")
+
+
+def test_rows_deflated_ahead_of_another_shape_or_key_are_not_taken(monkeypatch):
+    monkeypatch.setattr(png, "SEGMENT_BYTES", 10 * (1 + 37 * 3))
+    ahead = _deflated_ahead_of({"left": _rows(_picture((61, 37, 3)))})
+    other = _picture((61, 37, 3), seed=5)
+    cropped = np.ascontiguousarray(other[:, :30])
+    elsewhere = png.PngRows(other.shape, lambda t, b: other[t:b], rgb=True, same_as=("right", []))
+    narrower = png.PngRows(cropped.shape, lambda t, b: cropped[t:b], rgb=True, same_as=("left", []))
+    encoded = png.encode_pngs([elsewhere, narrower], ahead=ahead)
+    assert np.array_equal(_decoded(encoded[0]), other[..., ::-1])
+    assert np.array_equal(_decoded(encoded[1]), cropped[..., ::-1])
+
+
+def test_segments_where_the_inputs_differ_are_left_to_the_pictures_when_few(monkeypatch):
+    monkeypatch.setattr(png, "SEGMENT_BYTES", 10 * (1 + 37 * 3))
+    monkeypatch.setattr(png, "AHEAD_MARGIN_ROWS", 2)
+    left = _picture((100, 37, 3))
+    right = left.copy()
+    right[55] = 0  # the segment of rows 50-59 differs; with 2 rows either side, no other
+    drawn = {"left": [], "right": []}
+
+    def rows_of(key, picture):
+        return png.PngRows(picture.shape, lambda t, b: drawn[key].append(t) or picture[t:b], rgb=True, family="pair")
+
+    pictures = {"left": rows_of("left", left), "right": rows_of("right", right)}
+    seen = []
+
+    def alike(top, bottom):
+        seen.append((top, bottom))
+        return np.array_equal(left[top:bottom], right[top:bottom])
+
+    ahead = _deflated_ahead_of(pictures, alike=alike)
+    assert seen[:2] == [(0, 12), (8, 22)]
+    assert sorted(ahead["left"][1]) == sorted(ahead["right"][1]) == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    assert drawn["right"] == []  # the same rows as the left's: drawn and deflated once
+    assert ahead["right"][1] == ahead["left"][1]
+    # most of them differing (a re-encoded pair): every segment is deflated ahead, each picture's own
+    right[::7] = 0
+    drawn = {"left": [], "right": []}
+    ahead = _deflated_ahead_of(pictures, alike=alike)
+    assert sorted(ahead["right"][1]) == list(range(10)) and len(drawn["right"]) == 10
+    for index, (data, adler, length) in ahead["right"][1].items():
+        rows = png.sub_filtered(right[10 * index : 10 * index + 10], rgb=True).tobytes()
+        assert zlib.decompressobj(-15).decompress(data) == rows
+        assert (adler, length) == (zlib.adler32(rows), len(rows))
+
+
+def test_a_run_ahead_stops_when_finished_and_takes_nothing_after():
+    import threading
+
+    release = threading.Event()
+    calls = []
+
+    def rows(top, bottom):
+        calls.append(top)
+        release.wait(5)
+        return np.zeros((bottom - top, 300, 3), np.uint8)
+
+    ahead = png.DeflatedAhead({"slow": png.PngRows((2000, 300, 3), rows, rgb=True)})
+    while not calls:
+        pass
+    handed = ahead.finish()  # not waiting for the segment in hand
+    release.set()
+    for helper in threading.enumerate():
+        if helper.name == "imgdiff-png-ahead":
+            helper.join()
+    assert handed["slow"][1] == {} and len(calls) == 1
+
+
+def test_pictures_deflated_ahead_are_one_shape():
+    with pytest.raises(ValueError, match="one shape"):
+        png.DeflatedAhead({"a": _rows(_picture((4, 4, 3))), "b": _rows(_picture((5, 4, 3)))})
+
+
+def test_a_comparisons_pictures_are_the_same_deflated_ahead_or_not(tmp_path, monkeypatch):
+    from imgdiff_gpu import job
+    from imgdiff_gpu.options import CompareOptions
+
+    monkeypatch.setattr(png, "cores", lambda: 2)
+    monkeypatch.setattr(job, "_compares_on_the_gpu", lambda device: True)  # started where the GPU compares
+    rng = np.random.default_rng(8)
+    left = cv2.GaussianBlur(rng.integers(0, 256, (600, 700, 3), dtype=np.uint8), (0, 0), 3)
+    right = left.copy()
+    right[100:140, 200:260] = 255 - right[100:140, 200:260]  # two edits: the rows between them are the same
+    right[400:430, 50:90] = 0
+    for name, picture in (("left.png", left), ("right.png", right)):
+        cv2.imwrite(str(tmp_path / name), picture)
+    started = []
+    real = job.deflating_ahead
+    monkeypatch.setattr(job, "deflating_ahead", lambda *args: started.append(1) or real(*args))
+    options = CompareOptions(device="cpu")
+    job.compare_files(tmp_path / "left.png", tmp_path / "right.png", options, out_dir=tmp_path / "ahead")
+    monkeypatch.setattr(job, "deflating_ahead", lambda *args: None)
+    job.compare_files(tmp_path / "left.png", tmp_path / "right.png", options, out_dir=tmp_path / "plain")
+    assert started
+    for name in job.PICTURE_NAMES:
+        assert (tmp_path / "ahead" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+
+
+def test_rows_are_alike_when_every_byte_is():
+    from imgdiff_gpu.job import _same_bytes
+
+    rng = np.random.default_rng(9)
+    for shape, dtype in [((22, 3840, 3), np.uint8), ((5, 7, 3), np.uint8), ((6, 5), np.uint16), ((3, 8, 4), np.uint8)]:
+        first = rng.integers(0, 256, shape).astype(dtype)
+        assert _same_bytes(first, first.copy())
+        for where in (0, first.size - 1, first.size // 2):
+            second = first.copy()
+            second.reshape(-1)[where] ^= 1
+            assert not _same_bytes(first, second)
+            strided = np.array_equal(first[:, ::2], second[:, ::2])  # not contiguous: compared as they are
+            assert _same_bytes(first[:, ::2], second[:, ::2]) == strided
+    assert not _same_bytes(np.zeros((2, 4), np.uint8), np.zeros((4, 2), np.uint8))
+
+
+def test_the_rows_are_deflated_ahead_only_where_the_gpu_compares(monkeypatch):
+    from imgdiff_gpu import _device, job
+
+    assert not job._compares_on_the_gpu("cpu")
+    monkeypatch.setattr(_device, "gpu_available", lambda: False)
+    assert not job._compares_on_the_gpu("auto") and not job._compares_on_the_gpu("gpu")
+    monkeypatch.setattr(_device, "gpu_available", lambda: True)
+    monkeypatch.setattr(_device, "_gpu_unavailable_reason", lambda: None)
+    assert job._compares_on_the_gpu("auto") and job._compares_on_the_gpu("gpu")

@@ -91,3 +91,44 @@ def test_grey_pictures_are_their_grey_in_three_channels():
     grey = np.random.default_rng(4).integers(0, 256, (9, 13), dtype=np.uint8)
     np.testing.assert_array_equal(_display_rows(grey), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
     np.testing.assert_array_equal(_display_rows(grey, rgb=True), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+
+
+@pytest.mark.parametrize("thickness", [1, 2, 5, 13])
+def test_pictures_differ_from_their_plain_inputs_only_in_the_rows_they_say(thickness):
+    """The marked and filled pictures' ``shows`` spans cover every row drawn over (the encoder takes the
+    other rows as deflated ahead from the plain inputs, so a row drawn outside them would be lost)."""
+    from imgdiff_gpu.loading import LoadedImage
+    from imgdiff_gpu.pipeline import Comparison
+    from imgdiff_gpu.regions import Region
+    from imgdiff_gpu.rendering import pictures, plain_picture
+
+    rng = np.random.default_rng(thickness)
+    for case in range(40):
+        height, width = (int(n) for n in rng.integers(20, 90, 2))
+        left, right = (rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(2))
+        regions = []
+        mask = np.zeros((height, width), bool)
+        for _ in range(int(rng.integers(0, 4))):
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            w, h = int(rng.integers(1, width - x + 1)), int(rng.integers(1, height - y + 1))
+            regions.append(Region(x, y, w, h, area=w * h, min_ssim=0.0, mean_ssim=0.0, mean_color_delta=0.0))
+            mask[y + h // 2, x : x + w] = True
+        left_image, right_image = (
+            LoadedImage(p, path=None, format=None, mode="RGB", orientation=1) for p in (left, right)
+        )
+        comparison = Comparison(left_image, right_image, "cpu", thresholds=None, mask=mask, regions=regions)
+        drawn = pictures(comparison, thickness=thickness)
+        for name in ("left_marked.png", "right_marked.png", "right_filled.png"):
+            picture = drawn[name]
+            pixels, spans = picture.shows
+            assert pixels is (left if name == "left_marked.png" else right)
+            plain = plain_picture(pixels).png_rows(0, height)
+            rows = picture.png_rows(0, height)
+            outside = np.ones(height, bool)
+            for top, bottom in spans:
+                outside[top:bottom] = False
+            np.testing.assert_array_equal(rows[outside], plain[outside], err_msg=f"{name} case {case}")
+            for top in range(0, height, 7):  # by bands, some drawn over, some the pixels as they are
+                np.testing.assert_array_equal(picture.png_rows(top, top + 7), picture.rows(top, top + 7)[..., ::-1])
+            if regions and name != "right_filled.png":
+                assert not outside.all()

@@ -18,7 +18,7 @@
  * changes no value (only whether a comparison of NaN may raise the invalid flag, which nothing here
  * reads) and lets GCC turn the selects into vector blends: 4 levels an instruction. */
 #define HEAT_LEVELS(type, shift)                                                                             \
-    __attribute__((optimize("no-trapping-math"))) static void heat_levels_##type(                           \
+    IMGDIFF_CLONES __attribute__((optimize("no-trapping-math"))) static void heat_levels_##type(            \
         const type *restrict map, uint8_t *restrict levels, Py_ssize_t n)                                   \
     {                                                                                                        \
         for (Py_ssize_t i = 0; i < n; i++) {                                                                 \
