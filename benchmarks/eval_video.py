@@ -42,9 +42,8 @@ from pathlib import Path
 from benchmarks.bench_ssim import cpu_name
 from benchmarks.video_set import Clip, clip_set
 from imgdiff_gpu.job import CompareOptions
+from imgdiff_gpu.options import VIDEO_DEFAULTS
 from imgdiff_gpu.video import compare_videos
-
-VIDEO_DEFAULTS = CompareOptions(device="cpu", sensitivity="low")  # the video command's defaults
 
 
 def _overlap(region, box, slack: int = 2) -> bool:
@@ -104,10 +103,15 @@ def main() -> None:
     parser.add_argument("--persistent", action="store_true", help="edits lasting the whole clip, rule on and off")
     parser.add_argument("--rounds", type=int, default=1, help="timed runs of each clip (median)")
     parser.add_argument("--sensitivity", default=VIDEO_DEFAULTS.sensitivity)
-    parser.add_argument("--clip-noise", action="store_true", help="imgdiff video --clip-noise")
+    parser.add_argument(
+        "--clip-noise",
+        action=argparse.BooleanOptionalAction,
+        default=VIDEO_DEFAULTS.clip_noise,
+        help="imgdiff video --clip-noise / --no-clip-noise (default: the command's)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    options = CompareOptions(device="cpu", sensitivity=args.sensitivity, clip_noise=args.clip_noise)
+    options = replace(VIDEO_DEFAULTS, device="cpu", sensitivity=args.sensitivity, clip_noise=args.clip_noise)
     args.frames = args.frames or (48 if args.persistent else 120)
     if args.persistent:
         persistent_main(args, options)

@@ -22,7 +22,7 @@ import click
 from . import __version__
 from .errors import ImgdiffError
 from .exit_status import TROUBLE, exit_status, interrupted_status
-from .options import ALIGN_METHODS, DEFAULTS, DEVICE_CHOICES, SENSITIVITY_PRESETS, VIDEO_SENSITIVITY
+from .options import ALIGN_METHODS, DEFAULTS, DEVICE_CHOICES, SENSITIVITY_PRESETS, VIDEO_DEFAULTS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -421,23 +421,24 @@ def batch(left_dir, right_dir, out_dir, force, overwrite, quiet, junit_path, wor
     help="Also write a side-by-side H.264 video with the differences marked.",
 )
 @click.option(
-    "--clip-noise",
-    is_flag=True,
+    "--clip-noise/--no-clip-noise",
+    default=VIDEO_DEFAULTS.clip_noise,
+    show_default=True,
     help="At 'low', raise a frame's luma threshold by its clip's own noise (clears codec specks of "
-    "noisy encodes; an edit lasting the whole clip raises its own threshold: see the README).",
+    "noisy encodes; see the README's limits).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary table.")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
 @cluster_options
 @junit_option
-@comparison_options(sensitivity=VIDEO_SENSITIVITY)
+@comparison_options(sensitivity=VIDEO_DEFAULTS.sensitivity)
 @reports_errors
 def video(left, right, out_dir, offset, start, end, worst_count, export_all, diff_video, quiet, overwrite, **kwargs):
     """Compare two videos frame by frame.
 
     Writes frames.csv (frame, timestamp, score, changed fraction, regions,
-    noise peak and noise factor: with --clip-noise at 'low' the clip's own
-    noise raises the luma threshold of a frame in a noisy clip),
+    noise peak and noise factor: at 'low' the clip's own noise raises the
+    luma threshold of a frame in a noisy clip, unless --no-clip-noise),
     report.json (summary, frame-count mismatch, worst frames), report.html
     (score plot, worst frames) and the marked pictures of the worst frames
     under frames/<index>/ into --out.

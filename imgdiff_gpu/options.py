@@ -17,8 +17,6 @@ SIZE_MODES = ("resize", "pad")
 ALIGN_METHODS = ("translation", "homography")
 # 20000 x 20000 (issue-sized "huge" inputs) fits; a 100000 x 100000 header does not.
 DEFAULT_MAX_PIXELS = 400_000_000
-# Two separately encoded lossy streams drift apart by a few grey levels in places.
-VIDEO_SENSITIVITY = "low"
 
 
 @dataclass(frozen=True)
@@ -55,9 +53,9 @@ class CompareOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Refuse files whose header claims more pixels than this."""
     clip_noise: bool = False
-    """Video only (``imgdiff video --clip-noise``): judge each frame with its clip's own noise factor
-    (:mod:`imgdiff_gpu.clip_noise`, ``low`` only). Off by default: an edit lasting the whole clip
-    raises its own threshold (README, "Limits")."""
+    """Video only: judge each frame with its clip's own noise factor (:mod:`imgdiff_gpu.clip_noise`,
+    ``low`` only). ``imgdiff video`` turns it on (:data:`VIDEO_DEFAULTS`, ``--no-clip-noise`` off);
+    a comparison of images has no clip, so here it is off."""
 
     def thresholds(self):
         """The detection thresholds these options select, as :func:`imgdiff_gpu.compare` does."""
@@ -75,6 +73,11 @@ class CompareOptions:
 
 
 DEFAULTS = CompareOptions()
+
+VIDEO_DEFAULTS = CompareOptions(sensitivity="low", clip_noise=True)
+"""What ``imgdiff video`` compares with when no flag is given: ``low``, as two separately encoded lossy
+streams drift apart by a few grey levels in places, and each frame judged against its clip's own noise
+(the evaluation's VP9 specks cleared, no edit lost: README, "Video detection quality")."""
 
 VIDEO_ONLY_OPTIONS = frozenset({"clip_noise"})
 """CompareOptions' fields that only ``imgdiff video`` takes a flag for (the others keep their defaults)."""

@@ -17,7 +17,7 @@ from imgdiff_gpu.clip_noise import (
     noise_factors,
 )
 from imgdiff_gpu.detection import thresholds_for
-from imgdiff_gpu.options import CompareOptions
+from imgdiff_gpu.options import VIDEO_DEFAULTS, CompareOptions
 from imgdiff_gpu.pipeline import compare
 from imgdiff_gpu.screening import FrameScreen
 from imgdiff_gpu.video_frames import compared_frames
@@ -352,15 +352,14 @@ def test_frames_of_two_sizes_have_peak_0_whatever_path_measures_it():
     assert all(f.different for f, _ in frames)
 
 
-def test_the_rule_is_off_unless_asked_for():
-    # off by default: an edit lasting the whole clip would raise its own threshold (README, "Limits")
+def test_the_video_command_applies_the_rule_unless_told_not_to():
     amplitudes = [QUIET] * 6 + [SPECK] + [QUIET] * 6
-    asked = _analysed(_clip(amplitudes))
-    assert max(f.noise_factor for f, _ in asked) > 1 and not asked[6][0].different
-    default = _analysed(_clip(amplitudes), clip_noise=False)
-    assert all(f.noise_factor == 1.0 and f.noise_peak is None for f, _ in default)
-    assert default[6][0].different  # the speck, as compare() flags it
-    assert not CompareOptions().clip_noise
+    with_rule = _analysed(_clip(amplitudes), clip_noise=VIDEO_DEFAULTS.clip_noise)
+    assert max(f.noise_factor for f, _ in with_rule) > 1 and not with_rule[6][0].different
+    without = _analysed(_clip(amplitudes), clip_noise=False)  # --no-clip-noise
+    assert all(f.noise_factor == 1.0 and f.noise_peak is None for f, _ in without)
+    assert without[6][0].different  # the speck, as compare() flags it
+    assert not CompareOptions().clip_noise  # images have no clip
 
 
 def _streak_clip(amplitude: float, count: int, seed: int = 5, speck: float = 0.0) -> list[tuple]:

@@ -298,10 +298,10 @@ def test_clip_noise_in_frame_ranges_compares_flagged_frames_again_as_the_serial_
     amplitudes[4], amplitudes[12] = 11, 30
     lefts, rights = bump_frames(amplitudes)
     a, b = write_video(tmp_path / "a.mkv", lefts, "ffv1"), write_video(tmp_path / "b.mkv", rights, "ffv1")
-    without = run("video", a, b, "--out", tmp_path / "without", "-q")
-    serial = run("video", a, b, "--out", tmp_path / "serial", "-q", "--clip-noise")
+    without = run("video", a, b, "--out", tmp_path / "without", "-q", "--no-clip-noise")
+    serial = run("video", a, b, "--out", tmp_path / "serial", "-q")  # the rule is the video default
     address = cluster[0].scheduler_address
-    spread = run("video", a, b, "--out", tmp_path / "spread", "-q", "--clip-noise", "--scheduler", address)
+    spread = run("video", a, b, "--out", tmp_path / "spread", "-q", "--scheduler", address)
     assert spread.exit_code == serial.exit_code == without.exit_code == 1
 
     def flagged(folder: str) -> dict[int, float]:
