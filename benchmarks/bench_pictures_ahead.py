@@ -11,7 +11,10 @@ threads) of the whole call, of the comparison (``compare_with``) and of what fol
 pictures, the report, the commit), and the ratios; writes
 ``benchmarks/results/pictures-ahead-*.json``.
 
-    python benchmarks/bench_pictures_ahead.py [--sizes 1080p,4k] [--repeat 11]
+    python benchmarks/bench_pictures_ahead.py [--sizes 1080p,4k] [--repeat 11] [--device cpu|gpu]
+
+``--device gpu`` (``benchmarks/gpu_run.sh``) measures the case the thread is for: the GPU
+comparing while the cores deflate.
 
 The pair is ``bench_one_pair.py``'s (the bundled example scaled bicubically, PNG).
 """
@@ -36,7 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1080p,4k", help="comma-separated, of " + ", ".join(SIZES))
     parser.add_argument("--repeat", type=int, default=11, help="timed rounds (median reported); at least 5")
-    parser.add_argument("--out", type=Path, help="JSON results (default: results/pictures-ahead-DATE-cpu.json)")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where the pair is compared")
+    parser.add_argument("--out", type=Path, help="JSON results (default: results/pictures-ahead-DATE-DEVICE.json)")
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     if set(sizes) - set(SIZES) or args.repeat < 5:
@@ -56,7 +60,7 @@ def main() -> None:
             marks["comparison"], marks["comparison_cpu"] = time.perf_counter() - start, _cpu() - cpu
 
     job.compare_with = timed_comparison
-    options = CompareOptions(device="cpu")
+    options = CompareOptions(device=args.device)
     rows = ("with the thread ahead", "without")
     results: dict[str, dict[str, dict[str, list[float]]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-ahead-") as temp:
@@ -84,7 +88,8 @@ def main() -> None:
         size: {row: {k: statistics.median(v) for k, v in results[size][row].items()} for row in rows} for size in sizes
     }
     load = os.getloadavg()[0]
-    print(f"CPU: {cpu_name()}; load average {load:.1f}; one process, median of {args.repeat} interleaved rounds\n")
+    print(f"CPU: {cpu_name()}; load average {load:.1f}; compared on the {args.device.upper()}; one process, ", end="")
+    print(f"median of {args.repeat} interleaved rounds\n")
     print("| size | run | whole call, wall s (CPU s) | comparison, wall s | after it, wall s |")
     print("|---|---|---|---|---|")
     for size in sizes:
@@ -97,13 +102,14 @@ def main() -> None:
     result = {
         "date": dt.date.today().isoformat(),
         "cpu": cpu_name(),
+        "device": args.device,
         "repeat": args.repeat,
         "load_average_at_end": load,
         "inputs": "examples/left.png and right.png scaled bicubically, PNG",
         "median_s": medians,
         "runs_s": results,
     }
-    path = args.out or ROOT / "benchmarks" / "results" / f"pictures-ahead-{result['date']}-cpu.json"
+    path = args.out or ROOT / "benchmarks" / "results" / f"pictures-ahead-{result['date']}-{args.device}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {path}")
 

@@ -18,7 +18,8 @@
 #     launch (bench_ssim.py);
 #   - compare() end to end at 4K from host uint8 arrays, GPU and CPU interleaved; full comparisons of 64
 #     1080p pairs; peak GPU memory for a 4K and a 20000 x 20000 pair, the latter checked against the CPU
-#     (bench_gpu_pipeline.py);
+#     (bench_gpu_pipeline.py); the pictures deflated ahead while the GPU compares, against none
+#     (bench_pictures_ahead.py --device gpu);
 #   - 1080p H.264 video on the GPU against decoding alone with the same decoder (bench_video.py);
 #   - imgdiff batch --workers cuda (one Dask worker per GPU, dask-cuda) against the same batch in one
 #     process: pairs.csv byte for byte (issue 11).
@@ -43,6 +44,9 @@ wants tests && python3 -m pytest -q -p no:cacheprovider -m gpu 2>&1 | tee "$out/
 wants ssim && python3 benchmarks/bench_ssim.py --sizes 1080p,4k --out "$out/ssim-gpu.json" 2>&1 | tee "$out/bench-ssim.log"
 wants pipeline && python3 benchmarks/bench_gpu_pipeline.py --rounds 5 --pairs 64 --huge 20000 \
   --out "$out/pipeline-gpu.json" 2>&1 | tee "$out/bench-pipeline.log"
+# the pictures' rows deflated on the cores while the GPU compares (job.deflating_ahead), against none
+wants pipeline && python3 benchmarks/bench_pictures_ahead.py --device gpu --sizes 1080p,4k --repeat 7 \
+  --out "$out/pictures-ahead-gpu.json" 2>&1 | tee "$out/bench-pictures-ahead.log"
 wants video && python3 benchmarks/bench_video.py --device gpu --frames 300 --out "$out/video-gpu.json" 2>&1 \
   | tee "$out/bench-video-gpu.log"
 if wants cluster; then
