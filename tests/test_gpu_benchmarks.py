@@ -55,3 +55,16 @@ def test_readme_table_is_written_between_the_markers(tmp_path):
 def test_the_readme_has_the_block_gpu_run_fills():
     text = bench_gpu_pipeline.README.read_text()
     assert text.count(bench_gpu_pipeline.TABLE_START) == 1 and text.count(bench_gpu_pipeline.TABLE_END) == 1
+
+
+def test_pictures_ahead_runs_with_the_gpu_comparing(tmp_path, monkeypatch):
+    # gpu_run.sh's measurement of the thread deflating ahead (job.deflating_ahead) beside the GPU's comparison
+    from benchmarks import bench_pictures_ahead
+
+    out = tmp_path / "ahead.json"
+    argv = ["bench_pictures_ahead", "--device", "gpu", "--sizes", "64", "--repeat", "5", "--out", str(out)]
+    monkeypatch.setattr("sys.argv", argv)
+    bench_pictures_ahead.main()
+    result = json.loads(out.read_text())
+    assert result["device"] == "gpu"
+    assert set(result["median_s"]["64"]) == {"with the thread ahead", "without"}
