@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_one_pair import ROOT, SIZES, cpu_name, make_inputs
+from benchmarks.bench_ssim import gpu_name
 
 
 def main() -> None:
@@ -88,7 +89,8 @@ def main() -> None:
         size: {row: {k: statistics.median(v) for k, v in results[size][row].items()} for row in rows} for size in sizes
     }
     load = os.getloadavg()[0]
-    print(f"CPU: {cpu_name()}; load average {load:.1f}; compared on the {args.device.upper()}; one process, ", end="")
+    where = "the CPU" if args.device == "cpu" else gpu_name()
+    print(f"CPU: {cpu_name()}; load average {load:.1f}; compared on {where}; one process, ", end="")
     print(f"median of {args.repeat} interleaved rounds\n")
     print("| size | run | whole call, wall s (CPU s) | comparison, wall s | after it, wall s |")
     print("|---|---|---|---|---|")
@@ -102,7 +104,7 @@ def main() -> None:
     result = {
         "date": dt.date.today().isoformat(),
         "cpu": cpu_name(),
-        "device": args.device,
+        "device": args.device if args.device == "cpu" else gpu_name(),
         "repeat": args.repeat,
         "load_average_at_end": load,
         "inputs": "examples/left.png and right.png scaled bicubically, PNG",

@@ -85,7 +85,8 @@ the window's frames overlap its box (:func:`window_peaks`): an overlay edit (a l
 blurred patch) stays at one place in the frame, whatever its width, while codec specks sit on the moving
 content's edges and move with them on a pan or a zoom (on seed 41's VP9 rocket, mostly 10-40 % of a window's
 frames; 3 of its 661 regions more than half; ``benchmarks/RESULTS.md``, "edits fixed on screen"). The median
-of a window is set by more than half of its frames, so an edit in fewer cannot set it either."""
+of a window is set by more than half of its frames, so an edit in fewer cannot set it either. A region that no
+other frame's overlaps is never fixed: a window of one frame (a selection of one) keeps its noise."""
 
 
 class FramePeak(float):
@@ -119,7 +120,11 @@ def region_peak(term: np.ndarray) -> float:
     first, last = max(int(rows[0]) - JOIN, 0), int(rows[-1]) + JOIN + 1  # all the dilation reaches
     joined = ndimage.binary_dilation(above[first:last], iterations=JOIN)
     labels, count = ndimage.label(joined, structure=np.ones((3, 3), dtype=bool))
-    peaks = np.asarray(ndimage.maximum(term[first:last], labels, np.arange(1, count + 1)), np.float64)
+    # each region's peak over its pixels reaching the cut alone: every region grew from some, and every other
+    # pixel lies below them (ndimage.maximum over the whole band sorts it: 0.1-0.6 s a VP9 frame)
+    hot = above[first:last]
+    peaks = np.full(count, -np.inf)
+    np.maximum.at(peaks, labels[hot] - 1, term[first:last][hot].astype(np.float64))
     boxes = [(r.start + first, c.start, r.stop + first, c.stop) for r, c in ndimage.find_objects(labels)]
     regions = np.column_stack([peaks, np.asarray(boxes, np.float64)])[np.argsort(-peaks, kind="stable")]
     return FramePeak(_leaving_out_wide(regions), regions)
@@ -193,7 +198,8 @@ class _Overlaps:
                 kept.append(float(peak))
                 continue
             counts = covered[:, self.span + first - position : self.span + last - position].sum(axis=1)
-            kept.append(_leaving_out_wide(regions[counts <= need]))
+            # a region is fixed when others overlap it: alone (a window of one frame) it is the frame's noise
+            kept.append(_leaving_out_wide(regions[(counts <= need) | (counts <= 1)]))
         return kept
 
 
@@ -327,12 +333,13 @@ def noise_factors(peaks: list[float], reference: float, reach: int = REACH) -> l
 def noise_levels(peaks: list[float], reference: float, reach: int = REACH) -> list[tuple[float, float]]:
     """Each frame's (peak, factor) for a whole clip's peaks: its peak with the regions fixed in its window
     left out (:func:`window_peaks`, a plain float), and its factor (:func:`noise_factors`)."""
-    overlaps = _Overlaps(span=2 * reach)
-    for peak in peaks:
-        overlaps.add(peak)
-    return [
-        _level(overlaps, k, max(k - reach, 0), min(k + reach + 1, len(peaks)), reference) for k in range(len(peaks))
-    ]
+    noise, levels = ClipNoise(reference, reach), []
+    for peak in peaks:  # streamed, so that a long clip's frames are forgotten once no window needs them
+        noise.add(peak)
+        levels.extend(noise.ready())
+    noise.end()
+    levels.extend(noise.ready())
+    return levels
 
 
 def _level(overlaps: _Overlaps, k: int, first: int, last: int, reference: float) -> tuple[float, float]:

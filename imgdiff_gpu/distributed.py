@@ -403,12 +403,14 @@ def _decode_range(path: Path, pts: list[int], keyframes: list[int], first: int, 
     import bisect
 
     import av
+    from av.video.reformatter import VideoReformatter
 
     from .video_frames import upright
     from .video_report import VideoSummary
 
     notes = VideoSummary()
     wanted = 0
+    reformatter = VideoReformatter()  # one conversion context for the range's frames, as the serial run keeps
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         # the last keyframe at or before the first frame wanted; if the seek lands past it, one earlier
@@ -435,7 +437,7 @@ def _decode_range(path: Path, pts: list[int], keyframes: list[int], first: int, 
                 number = bisect.bisect_left(pts, frame.pts)
                 if number < len(pts) and pts[number] == frame.pts:
                     wanted = number + 1
-                    yield first + number, frame.time, upright(frame, path, notes)
+                    yield first + number, frame.time, upright(frame, path, notes, reformatter)
                 frame = next(frames, None)
         except av.error.FFmpegError as exc:
             problems.append(f"{path}: decoding stopped after {first + wanted} frames ({exc})")

@@ -286,7 +286,7 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
         # a box's rows, with room for its thickness and round corners (_rectangle): at most 2 t past the region
         reach = 2 * thickness + 1
         boxes = tuple((max(r.y - reach, 0), min(r.y + r.height + reach, height)) for r in comparison.regions)
-        return Picture((height, width, 3), rows, png_rows, "pair", (pixels, boxes))
+        return Picture((height, width, 3), rows, png_rows, family="pair", shows=(pixels, boxes))
 
     drawn = {
         "left_marked.png": marked(comparison.left.pixels),
@@ -318,7 +318,7 @@ def pictures(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -
     shape = mask.shape
     edges = np.flatnonzero(np.diff(mask.any(axis=1).view(np.int8), prepend=0, append=0)).tolist()
     spans = tuple(zip(edges[0::2], edges[1::2], strict=True))  # runs of rows holding region pixels
-    drawn["right_filled.png"] = Picture((*shape, 3), filled, filled_png_rows, "pair", (right, spans))
+    drawn["right_filled.png"] = Picture((*shape, 3), filled, filled_png_rows, family="pair", shows=(right, spans))
     # bool is one byte, 0 or 1
     drawn["mask.png"] = Picture(shape, lambda top, bottom: mask[top:bottom].view(np.uint8) * np.uint8(255))
     drawn["diff.png"] = Picture((*shape, 3), heat, functools.partial(heat, rgb=True))
@@ -341,7 +341,7 @@ def plain_picture(pixels: np.ndarray) -> Picture:
     def rows(top: int, bottom: int, rgb: bool = False) -> np.ndarray:
         return _display_rows(pixels[top:bottom], rgb=rgb)
 
-    return Picture((*pixels.shape[:2], 3), rows, functools.partial(rows, rgb=True), "pair", (pixels, ()))
+    return Picture((*pixels.shape[:2], 3), rows, functools.partial(rows, rgb=True), family="pair", shows=(pixels, ()))
 
 
 def render(comparison: Comparison, *, color=(0, 0, 255), thickness: int = 2) -> dict[str, np.ndarray]:

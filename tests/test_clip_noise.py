@@ -453,6 +453,8 @@ def test_a_region_is_fixed_when_regions_of_more_than_half_the_windows_frames_ove
     # an overlapping box, not the same box, is the same place; a plain float is a peak with no regions
     shifted = (2.0, 15, 15, 35, 35)
     assert window_peaks([frame(logo), frame(shifted), 0.7, frame(logo)]) == [0.0, 0.0, 0.7, 0.0]
+    # a region no other frame's overlaps is never fixed: a window of one frame keeps its noise
+    assert window_peaks([frame(logo, speck[0])]) == [2.0]
     # the wide rule then acts on the regions kept: two wide ones left out, a third kept
     wide = [(3.0 - k / 10, 100, 60 * k, 110, 60 * k + 60) for k in range(3)]
     moving = [frame(speck[1]), frame(speck[2])]
@@ -484,9 +486,33 @@ def test_streamed_levels_with_regions_are_each_windows_own(count):
         kept = window_peaks(peaks[first:last])
         expected.append((kept[k - first], max(1.0, sorted(kept)[(len(kept) - 1) // 2] / 0.6)))
     assert noise_levels(peaks, 0.6) == expected
-    noise, streamed = ClipNoise(0.6), []
-    for peak in peaks:
-        noise.add(peak)
-        streamed += list(noise.ready())
-    noise.end()
-    assert streamed + list(noise.ready()) == expected
+
+
+def test_a_regions_peak_is_the_largest_term_over_its_pixels():
+    # region_peak takes each region's maximum over its pixels reaching the cut alone: the maximum over
+    # the whole region, as scipy gives it, on terms with specks, blobs and values just under the cut
+    from scipy import ndimage
+
+    from imgdiff_gpu.clip_noise import JOIN, PEAK_CUT, region_peak
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        term = rng.uniform(0.0, PEAK_CUT, (120, 160)).astype(np.float32)
+        for y, x in rng.integers(0, (110, 150), (rng.integers(1, 12), 2)):
+            term[y : y + rng.integers(1, 10), x : x + rng.integers(1, 10)] = rng.uniform(PEAK_CUT, 3.0)
+        peak = region_peak(term)
+        above = term >= PEAK_CUT
+        labels, count = ndimage.label(ndimage.binary_dilation(above, iterations=JOIN), structure=np.ones((3, 3)))
+        expected = np.sort(np.asarray(ndimage.maximum(term, labels, np.arange(1, count + 1)), np.float64))[::-1]
+        assert peak.regions[:, 0].tolist() == expected.tolist()
+
+
+def test_the_rules_cost_benchmark_times_the_rule_on_and_off():
+    # benchmarks/bench_clip_noise.py: options whose rule stays off would time nothing against nothing
+    from benchmarks.bench_clip_noise import OPTIONS, rule
+    from imgdiff_gpu.video_frames import clip_noise_reference
+
+    with rule(True):
+        assert clip_noise_reference(OPTIONS) == REFERENCE_PEAKS["low"]
+    with rule(False):
+        assert clip_noise_reference(OPTIONS) is None

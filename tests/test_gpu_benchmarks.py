@@ -66,5 +66,5 @@ def test_pictures_ahead_runs_with_the_gpu_comparing(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.argv", argv)
     bench_pictures_ahead.main()
     result = json.loads(out.read_text())
-    assert result["device"] == "gpu"
+    assert result["device"] not in (None, "cpu")  # the GPU, by name
     assert set(result["median_s"]["64"]) == {"with the thread ahead", "without"}
