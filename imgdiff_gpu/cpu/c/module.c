@@ -223,6 +223,8 @@ static PyMethodDef METHODS[] = {
      "steps and (sums not None) per block the sums of the RGB differences."},
     {"coarse_chroma", core_coarse_chroma, METH_VARARGS,
      "coarse_chroma(left, right, taps, out): the coarse chroma shift of two plane stacks into out."},
+    {"block_planes", core_block_planes, METH_VARARGS,
+     "block_planes(sums, factor, chroma, luma): the blocks' float32 (dCr, dCb) and mean Y1 - Y2 from their sums."},
     {"block_differences", core_block_differences, METH_VARARGS,
      "block_differences(left, right, factor, sums): per block of two RGB frames, the sums of their differences."},
     {"contrast_scale", core_contrast_scale, METH_VARARGS,
