@@ -276,8 +276,10 @@ IMGDIFF_CLONES static void samples_row(const void *job_, Py_ssize_t sample, void
     float *restrict along_rows = along_columns + columns;
     const float *source = job->shift + row * width;
     float *restrict padded = along_rows + columns; /* the row, borders reflected */
-    for (Py_ssize_t c = -radius; c < width + radius; c++) {
-        padded[c + radius] = source[reflect(c, width)];
+    memcpy(padded + radius, source, width * sizeof(float));
+    for (Py_ssize_t c = 1; c <= radius; c++) { /* the borders, reflected */
+        padded[radius - c] = source[reflect(-c, width)];
+        padded[radius + width - 1 + c] = source[reflect(width - 1 + c, width)];
     }
     for (Py_ssize_t p = 0; p < step; p++) {
         for (Py_ssize_t m = 0; p + step * m < width + 2 * radius; m++) {
@@ -289,27 +291,32 @@ IMGDIFF_CLONES static void samples_row(const void *job_, Py_ssize_t sample, void
         rows[k] = job->sampled + reflect(row + k - radius, job->height) * columns;
     }
     /* SAMPLES_CHUNK columns at a time, so that their sums stay in registers through the taps */
-    for (Py_ssize_t first = 0; first < columns; first += SAMPLES_CHUNK) {
-        const Py_ssize_t count = columns - first < SAMPLES_CHUNK ? columns - first : SAMPLES_CHUNK;
+    Py_ssize_t first = 0;
+    for (; first + SAMPLES_CHUNK <= columns; first += SAMPLES_CHUNK) {
         float by_columns[SAMPLES_CHUNK] = {0.0f}, by_rows[SAMPLES_CHUNK] = {0.0f};
+        const float *from = phases + first;
         for (int k = 0; k < taps; k++) {
             const float w = job->taps[k];
             const float *restrict down = rows[k] + first;
-            const float *restrict from = phases + (k % step) * phase_length + k / step + first;
-            if (count == SAMPLES_CHUNK) {
-                for (int i = 0; i < SAMPLES_CHUNK; i++) {
-                    by_columns[i] = fmaf(w, down[i], by_columns[i]);
-                    by_rows[i] = fmaf(w, from[i], by_rows[i]);
-                }
-            } else {
-                for (Py_ssize_t i = 0; i < count; i++) {
-                    by_columns[i] = fmaf(w, down[i], by_columns[i]);
-                    by_rows[i] = fmaf(w, from[i], by_rows[i]);
-                }
+            const float *restrict along = from + (k % step) * phase_length + k / step;
+            for (int i = 0; i < SAMPLES_CHUNK; i++) {
+                by_columns[i] = fmaf(w, down[i], by_columns[i]);
+                by_rows[i] = fmaf(w, along[i], by_rows[i]);
             }
         }
-        memcpy(along_columns + first, by_columns, count * sizeof(float));
-        memcpy(along_rows + first, by_rows, count * sizeof(float));
+        for (int i = 0; i < SAMPLES_CHUNK; i++) {
+            along_columns[first + i] = by_columns[i];
+            along_rows[first + i] = by_rows[i];
+        }
+    }
+    for (Py_ssize_t i = first; i < columns; i++) { /* the last few columns, one at a time */
+        float by_columns = 0.0f, by_rows = 0.0f;
+        for (int k = 0; k < taps; k++) {
+            by_columns = fmaf(job->taps[k], rows[k][i], by_columns);
+            by_rows = fmaf(job->taps[k], phases[(k % step) * phase_length + k / step + i], by_rows);
+        }
+        along_columns[i] = by_columns;
+        along_rows[i] = by_rows;
     }
     float *line = job->line + sample * columns, *noise = job->noise + sample * columns;
     const float row_factor = job->row_factors[row], line_row = job->line_rows[row];
