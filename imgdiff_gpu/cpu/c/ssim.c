@@ -256,43 +256,6 @@ IMGDIFF_INLINE void filter_across_two(int taps, const double *w, const double *r
     }
 }
 
-/* The row's largest |ux - uy| and smallest SSIM at the pixels where COUNTS(j + l), folded into
- * *luma_shift and *min_ssim: in STATS_LANES independent running extremes (so the loop is not one chain
- * of dependent comparisons; it vectorizes), combined at the end. Each is Numba's max (min) as the
- * pixels come, whose value is the set's largest (smallest) whatever their order: a pixel not counted
- * takes a value that changes neither (0, +inf), and the maps hold no NaN (finite float inputs). */
-#define STATS_LANES 4
-#define ROW_STATS(COUNTS) \
-    do { \
-        double largest[STATS_LANES], smallest[STATS_LANES]; \
-        for (int l = 0; l < STATS_LANES; l++) { \
-            largest[l] = *luma_shift; \
-            smallest[l] = *min_ssim; \
-        } \
-        Py_ssize_t j = 0; \
-        for (; j + STATS_LANES <= count; j += STATS_LANES) { \
-            for (int l = 0; l < STATS_LANES; l++) { \
-                const int counts = (COUNTS) != 0; \
-                double shift = counts ? fabs(means[j + l] - means[BLOCK_COLUMNS + j + l]) : 0.0; \
-                double ssim = counts ? out_row[j + l] : INFINITY; \
-                largest[l] = NUMBA_MAX(largest[l], shift); \
-                smallest[l] = NUMBA_MIN(smallest[l], ssim); \
-            } \
-        } \
-        for (int l = 0; l < STATS_LANES; l++) { \
-            *luma_shift = NUMBA_MAX(*luma_shift, largest[l]); \
-            *min_ssim = NUMBA_MIN(*min_ssim, smallest[l]); \
-        } \
-        for (; j < count; j++) { /* the last few, one at a time (COUNTS reads pixel j + l) */ \
-            const int l = 0; \
-            (void)l; \
-            if ((COUNTS) != 0) { \
-                *luma_shift = NUMBA_MAX(*luma_shift, fabs(means[j] - means[BLOCK_COLUMNS + j])); \
-                *min_ssim = NUMBA_MIN(*min_ssim, out_row[j]); \
-            } \
-        } \
-    } while (0)
-
 /* The statistics and the screen's share of one finished output row. */
 IMGDIFF_INLINE void row_done(const ssim_job *job, Py_ssize_t strip, const double *means, Py_ssize_t row,
                              Py_ssize_t first_column, Py_ssize_t count, double *luma_shift, double *min_ssim,
@@ -301,10 +264,12 @@ IMGDIFF_INLINE void row_done(const ssim_job *job, Py_ssize_t strip, const double
     const double *out_row = job->out + row * job->width + first_column;
     if (job->stats != NULL) {
         const uint8_t *counted = job->counted ? job->counted + row * job->width + first_column : NULL;
-        if (counted == NULL) {
-            ROW_STATS(1);
-        } else {
-            ROW_STATS(counted[j + l]);
+        for (Py_ssize_t j = 0; j < count; j++) {
+            if (counted == NULL || counted[j]) {
+                double shift = fabs(means[j] - means[BLOCK_COLUMNS + j]);
+                *luma_shift = NUMBA_MAX(*luma_shift, shift);
+                *min_ssim = NUMBA_MIN(*min_ssim, out_row[j]);
+            }
         }
     }
     if (job->screen != NULL) {
