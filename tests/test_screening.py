@@ -374,7 +374,8 @@ def test_the_line_samples_at_every_step_are_the_whole_planes_at_those_rows_and_c
     line_rows, line_columns = line_factors(shift.shape, weights)
     sampled = (-(-61 // step), -(-83 // step))
     line, noise = np.empty(sampled, np.float32), np.empty(sampled, np.float32)
-    core.line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise)
+    workspace = np.empty((61, sampled[1]), np.float32)
+    core.line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise, workspace)
     along_rows = ndimage.correlate1d(shift.astype(np.float64), taps, axis=1, mode="reflect")
     along_columns = ndimage.correlate1d(shift.astype(np.float64), taps, axis=0, mode="reflect")
     expected = np.maximum(
@@ -421,7 +422,7 @@ def test_the_line_samples_at_any_step_are_the_step_one_values_bit_for_bit(shape)
     def samples(step):
         sampled = (-(-shape[0] // step), -(-shape[1] // step))
         line, noise = np.empty(sampled, np.float32), np.empty(sampled, np.float32)
-        core.line_samples(shift, taps, *factors, step, line, noise)
+        core.line_samples(shift, taps, *factors, step, line, noise, np.empty((shape[0], sampled[1]), np.float32))
         return line, noise
 
     whole_line, whole_noise = samples(1)

@@ -120,6 +120,7 @@ def sampled_line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
         line_taps,
         window_noise_factors,
     )
+    from .scratch import scratch
 
     height, width = shift.shape
     taps = line_taps(weights)
@@ -140,5 +141,6 @@ def sampled_line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
         LINE_SAMPLE,
         line,
         noise,
+        scratch("line_samples_columns", (height, sampled[1])),  # the shift at the sampled columns
     )
     return line_noise_ratio_of(line.ravel(), noise.ravel(), weights)

@@ -329,23 +329,25 @@ IMGDIFF_CLONES static void samples_row(const void *job_, Py_ssize_t sample, void
     }
 }
 
-/* line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise): at
- * every step-th row and column of the float32 shift, the line evidence and |shift|, each over its
- * window's noise factor (rows of `line` and `noise`: one per sampled row). */
+/* line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise, sampled):
+ * at every step-th row and column of the float32 shift, the line evidence and |shift|, each over its
+ * window's noise factor (rows of `line` and `noise`: one per sampled row); `sampled` (H x the sampled
+ * columns, float32) is the pass's workspace, the caller's so that a video's pairs reuse its memory. */
 PyObject *core_line_samples(PyObject *self, PyObject *args)
 {
     PyObject *o[9];
     Py_ssize_t step;
-    if (!PyArg_ParseTuple(args, "OOOOOOnOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &step, &o[6], &o[7])) {
+    if (!PyArg_ParseTuple(args, "OOOOOOnOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &step, &o[6], &o[7],
+                          &o[8])) {
         return NULL;
     }
-    static const char *names[8] = {"shift", "taps", "row_factors", "column_factors", "line_rows", "line_columns",
-                                   "line", "noise"};
-    static const int dims[8] = {2, 1, 1, 1, 1, 1, 2, 2};
+    static const char *names[9] = {"shift", "taps", "row_factors", "column_factors", "line_rows", "line_columns",
+                                   "line", "noise", "sampled"};
+    static const int dims[9] = {2, 1, 1, 1, 1, 1, 2, 2, 2};
     static const elem_t F32[] = {ELEM_F32};
-    array_t a[8] = {0};
+    array_t a[9] = {0};
     PyObject *result = NULL;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 9; i++) {
         if (get_array(o[i], &a[i], names[i], dims[i], i >= 6, 0) < 0 || expect_type(&a[i], names[i], F32, 1) < 0) {
             goto done;
         }
@@ -362,12 +364,11 @@ PyObject *core_line_samples(PyObject *self, PyObject *args)
         expect_shape(&a[6], "line", samples_shape, 2) < 0 || expect_shape(&a[7], "noise", samples_shape, 2) < 0) {
         goto done;
     }
-    const Py_ssize_t columns = samples_shape[1];
-    float *sampled = malloc((size_t)height * columns * sizeof(float));
-    if (sampled == NULL) {
-        PyErr_NoMemory();
+    const Py_ssize_t columns = samples_shape[1], sampled_shape[2] = {height, columns};
+    if (expect_shape(&a[8], "sampled", sampled_shape, 2) < 0) {
         goto done;
     }
+    float *sampled = a[8].view.buf;
     samples_job job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf,
                        a[6].view.buf, a[7].view.buf, sampled, height, width, step, columns, (int)taps};
     /* a strip's work: the row padded by the window's radius each side in its step phases, the two
@@ -378,9 +379,8 @@ PyObject *core_line_samples(PyObject *self, PyObject *args)
         run_strips(&job, samples_shape[0], work, samples_row) == 0) {
         result = Py_NewRef(Py_None);
     }
-    free(sampled);
 done:
-    release_arrays(a, 8);
+    release_arrays(a, 9);
     return result;
 }
 
