@@ -194,8 +194,7 @@ class FrameScreen:
         # reach that chroma_step covers: with ignored pixels, a change they hide can still mark
         # counted ones, so the bound (over the whole frame) is computed whatever the step
         if t.coarse_chroma is not None and (self.ignore is not None or chroma_step >= t.coarse_chroma * (1.0 - MARGIN)):
-            means = None if sums is None else sums * (1.0 / COARSE_FACTOR**2)
-            if coarse_chroma_bound(left, right, means=means) >= t.coarse_chroma * (1.0 - MARGIN):
+            if coarse_chroma_bound(left, right, sums=sums) >= t.coarse_chroma * (1.0 - MARGIN):
                 return None, None, None
         # the pair's offset b: from the block sums (bit for bit the luma's, where the full path's are
         # float32's: the same up to rounding, ~1e-7, as every bound below), else as the full path has it
@@ -337,7 +336,7 @@ def masked_line_shift(
     return largest
 
 
-def coarse_chroma_bound(left: np.ndarray, right: np.ndarray, *, means: np.ndarray | None = None) -> float:
+def coarse_chroma_bound(left: np.ndarray, right: np.ndarray, *, sums: np.ndarray | None = None) -> float:
     """The largest coarse chroma shift (:func:`imgdiff_gpu.detection.coarse_chroma_shift`) of two RGB frames.
 
     Chroma is linear in RGB, so the 4 x 4 block means of its difference are
@@ -345,20 +344,20 @@ def coarse_chroma_bound(left: np.ndarray, right: np.ndarray, *, means: np.ndarra
     to full size never exceeds its grid's largest value. So the largest value
     on the small grid is the full path's largest, up to float rounding. Where the frame's
     sides are multiples of the block, the block means are exact integer sums (``cpu/screen.py``),
-    without a float copy of either frame; ``means``: those, where already known.
+    without a float copy of either frame; ``sums``: those sums, where already known.
     """
-    from .cpu.screen import block_difference_means
+    from .cpu.screen import block_chroma, block_difference_sums
     from .detection import COARSE_FACTOR, coarse_block_means
 
-    if means is None:
-        means = block_difference_means(left, right, COARSE_FACTOR)
-    if means is not None:
-        delta = (means * (1.0 / 255)).astype(np.float32)
+    if sums is None:
+        sums = block_difference_sums(left, right, COARSE_FACTOR)
+    if sums is not None:
+        chroma = block_chroma(sums, COARSE_FACTOR)
     else:  # the real term's grid at any size: the last blocks take the rows and columns left over
         delta = cv2.subtract(coarse_block_means(left), coarse_block_means(right)) * np.float32(1.0 / 255)
-    r, g, b = delta[..., 0], delta[..., 1], delta[..., 2]
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    chroma = np.dstack([0.713 * (r - y), 0.564 * (b - y)]).astype(np.float32)
+        r, g, b = delta[..., 0], delta[..., 1], delta[..., 2]
+        y = 0.299 * r + 0.587 * g + 0.114 * b
+        chroma = np.dstack([0.713 * (r - y), 0.564 * (b - y)]).astype(np.float32)
     chroma = cv2.GaussianBlur(chroma, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
     return float(cv2.magnitude(np.ascontiguousarray(chroma[..., 0]), np.ascontiguousarray(chroma[..., 1])).max())
 
@@ -368,10 +367,9 @@ def block_luma_bias(sums: np.ndarray, t: Thresholds) -> float:
     :func:`imgdiff_gpu.cpu.screen.frame_steps`): luma is linear in RGB, so each block's mean of
     ``Y1 - Y2`` is the same integer combination of its sums, exact where the full path's float32
     planes and OpenCV's area resize round (~1e-7)."""
+    from .cpu.screen import block_luma_means
     from .detection import COARSE_FACTOR, luma_bias_of
 
     if not t.luma_bias:
         return 0.0
-    # each numerator an integer below 2**24 (|dN| <= 255,000 a pixel, 16 pixels a block): exact in float32
-    numerators = sums.reshape(-1, 3).astype(np.float32) @ np.array([299, 587, 114], np.float32)
-    return luma_bias_of(numerators * np.float32(1.0 / (1000.0 * 255.0 * COARSE_FACTOR**2)), t)
+    return luma_bias_of(block_luma_means(sums, COARSE_FACTOR).reshape(-1), t)

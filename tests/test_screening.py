@@ -374,7 +374,8 @@ def test_the_line_samples_at_every_step_are_the_whole_planes_at_those_rows_and_c
     line_rows, line_columns = line_factors(shift.shape, weights)
     sampled = (-(-61 // step), -(-83 // step))
     line, noise = np.empty(sampled, np.float32), np.empty(sampled, np.float32)
-    core.line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise)
+    workspace = np.empty((61, sampled[1]), np.float32)
+    core.line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise, workspace)
     along_rows = ndimage.correlate1d(shift.astype(np.float64), taps, axis=1, mode="reflect")
     along_columns = ndimage.correlate1d(shift.astype(np.float64), taps, axis=0, mode="reflect")
     expected = np.maximum(
@@ -403,3 +404,70 @@ def test_a_colour_change_hidden_by_ignored_pixels_but_reaching_counted_ones_is_n
     full = compare(left, right, device="cpu", sensitivity="low", ignore=ignore)
     assert full.regions  # the premise: the full comparison marks counted pixels
     assert FrameScreen((height, width), thresholds_for("low"), ignore).measure(left, right) is None
+
+
+@pytest.mark.parametrize("shape", [(61, 83), (48, 50)])
+def test_the_line_samples_at_any_step_are_the_step_one_values_bit_for_bit(shape):
+    # each sampled column's average is one chain of fmaf over the same taps whatever the step (the
+    # compiled pass reads the sampled columns compacted and the row split into its step phases), so
+    # the values at every step-th row and column are step 1's, to the bit
+    from imgdiff_gpu.cpu.compiled import core
+    from imgdiff_gpu.detection import line_factors, line_taps, window_noise_factors
+
+    shift = np.random.default_rng(11).standard_normal(shape).astype(np.float32)
+    weights = luma_ssim_params(shift).weights
+    taps = np.ascontiguousarray(line_taps(weights), np.float32)
+    factors = (*window_noise_factors(shift.shape, weights), *line_factors(shift.shape, weights))
+
+    def samples(step):
+        sampled = (-(-shape[0] // step), -(-shape[1] // step))
+        line, noise = np.empty(sampled, np.float32), np.empty(sampled, np.float32)
+        core.line_samples(shift, taps, *factors, step, line, noise, np.empty((shape[0], sampled[1]), np.float32))
+        return line, noise
+
+    whole_line, whole_noise = samples(1)
+    for step in (2, 3, 4, 5):
+        line, noise = samples(step)
+        assert line.tobytes() == whole_line[::step, ::step].tobytes()
+        assert noise.tobytes() == whole_noise[::step, ::step].tobytes()
+
+
+@pytest.mark.parametrize("factor", [4, 2])
+def test_the_compiled_block_planes_are_the_numpy_expressions_bit_for_bit(factor):
+    # the coarse chroma bound's (dCr, dCb) and the block luma means, as screening.py computed them in
+    # NumPy before the compiled pass (c/screen.c block_planes) took them over
+    from imgdiff_gpu.cpu.screen import block_chroma, block_luma_means
+
+    rng = np.random.default_rng(factor)
+    largest = 255 * factor * factor
+    sums = rng.integers(-largest, largest + 1, (37, 53, 3)).astype(np.int32)
+    sums[0, :3] = [[largest, -largest, 0], [0, 0, 0], [-largest, largest, largest]]
+    delta = ((sums * (1.0 / factor**2)) * (1.0 / 255)).astype(np.float32)
+    r, g, b = delta[..., 0], delta[..., 1], delta[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    chroma = np.dstack([0.713 * (r - y), 0.564 * (b - y)]).astype(np.float32)
+    numerators = sums.reshape(-1, 3).astype(np.float32) @ np.array([299, 587, 114], np.float32)
+    luma = (numerators * np.float32(1.0 / (1000.0 * 255.0 * factor**2))).reshape(sums.shape[:2])
+    assert block_chroma(sums, factor).tobytes() == chroma.tobytes()
+    assert block_luma_means(sums, factor).tobytes() == luma.tobytes()
+
+
+@pytest.mark.parametrize("width", [11, 12, 13, 14, 15, 300])
+def test_the_ssim_pass_statistics_are_the_counted_pixels_extremes(width):
+    # the pass keeps its running extremes in several lanes and a tail: every width's last columns count
+    rng = np.random.default_rng(width)
+    x = rng.random((40, width)).astype(np.float32)
+    y = np.clip(x + rng.normal(0, 0.05, x.shape), 0, 1).astype(np.float32)
+    params = luma_ssim_params(x)
+    whole, _, _ = ssim_map_and_bounds(x, y, params, counted=None)
+    for counted in (None, rng.random(x.shape) < 0.3, np.zeros(x.shape, bool)):
+        if counted is not None:
+            counted[:, -1] = False
+            counted[7, -1] = True  # the extremes may sit in the last column only
+        ssim_map, _, min_ssim = ssim_map_and_bounds(x, y, params, counted=counted)
+        assert ssim_map.tobytes() == whole.tobytes()
+        values = whole if counted is None else whole[counted]
+        assert min_ssim == (values.min() if values.size else 1.0)
+    x[7, -1], y[7, -1] = 1.0, 0.0  # the largest |ux - uy| and smallest SSIM move to the last column's row
+    ssim_map, _, min_ssim = ssim_map_and_bounds(x, y, params, counted=None)
+    assert min_ssim == ssim_map.min()

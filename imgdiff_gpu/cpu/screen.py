@@ -68,12 +68,37 @@ def block_difference_means(left: np.ndarray, right: np.ndarray, factor: int) -> 
     """The means of ``left - right`` (two H x W x 3 uint8 frames) over blocks of ``factor`` x ``factor``
     pixels (float64, H / factor x W / factor x 3, in levels), or None unless both sides are multiples
     of ``factor``: OpenCV's area resize of the frames' difference there, but exact (integer sums)."""
+    sums = block_difference_sums(left, right, factor)
+    return None if sums is None else sums / float(factor * factor)
+
+
+def block_difference_sums(left: np.ndarray, right: np.ndarray, factor: int) -> np.ndarray | None:
+    """The sums behind :func:`block_difference_means` (int32), or None where it gives None."""
     height, width = left.shape[:2]
     if height % factor or width % factor or height < factor or width < factor:
         return None
     sums = np.empty((height // factor, width // factor, 3), dtype=np.int32)
     core.block_differences(np.ascontiguousarray(left), np.ascontiguousarray(right), factor, sums)
-    return sums / float(factor * factor)
+    return sums
+
+
+def block_chroma(sums: np.ndarray, factor: int) -> np.ndarray:
+    """The blocks' chroma differences ``(0.713 (r - y), 0.564 (b - y))`` (float32, H x W x 2), ``r, g, b``
+    the means of the block sums ``sums`` (int32, :func:`frame_steps`) in 0-1 and ``y`` their luma: what
+    :func:`imgdiff_gpu.screening.coarse_chroma_bound` blurs, the same float operations in one compiled
+    pass (``c/screen.c``), so the same values bit for bit, without NumPy's float64 and float32 copies."""
+    chroma = np.empty((*sums.shape[:2], 2), np.float32)
+    core.block_planes(np.ascontiguousarray(sums, np.int32), factor, chroma, None)
+    return chroma
+
+
+def block_luma_means(sums: np.ndarray, factor: int) -> np.ndarray:
+    """Each block's mean of ``Y1 - Y2`` (float32, H x W, 0-1) from the block sums ``sums`` (int32,
+    :func:`frame_steps`): the integer numerators ``299 R + 587 G + 114 B`` (below 2**24, so exact in
+    float32) times ``1 / (1000 * 255 * factor**2)`` in float32 (``c/screen.c``)."""
+    luma = np.empty(sums.shape[:2], np.float32)
+    core.block_planes(np.ascontiguousarray(sums, np.int32), factor, None, luma)
+    return luma
 
 
 def sampled_line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
@@ -95,6 +120,7 @@ def sampled_line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
         line_taps,
         window_noise_factors,
     )
+    from .scratch import scratch
 
     height, width = shift.shape
     taps = line_taps(weights)
@@ -115,5 +141,6 @@ def sampled_line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
         LINE_SAMPLE,
         line,
         noise,
+        scratch("line_samples_columns", (height, sampled[1])),  # the shift at the sampled columns
     )
     return line_noise_ratio_of(line.ravel(), noise.ravel(), weights)

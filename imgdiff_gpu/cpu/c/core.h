@@ -193,6 +193,7 @@ PyObject *core_frame_steps(PyObject *self, PyObject *args);
 PyObject *core_line_samples(PyObject *self, PyObject *args);
 PyObject *core_coarse_chroma(PyObject *self, PyObject *args);
 PyObject *core_block_differences(PyObject *self, PyObject *args);
+PyObject *core_block_planes(PyObject *self, PyObject *args);
 PyObject *core_contrast_scale(PyObject *self, PyObject *args);
 PyObject *core_line_evidence(PyObject *self, PyObject *args);
 PyObject *core_png_unfilter(PyObject *self, PyObject *args);

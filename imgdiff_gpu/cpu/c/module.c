@@ -216,13 +216,15 @@ static PyMethodDef METHODS[] = {
      "ssim_screen(x, y, counted, weights, C1, C2, cov_norm, strip_rows, out, stats, bias, masking, floor, slack, "
      "row_factors, column_factors, shift, row_peaks, column_peaks): ssim with the video screen's bounds."},
     {"line_samples", core_line_samples, METH_VARARGS,
-     "line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise): the "
-     "line noise ratio's samples."},
+     "line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise, "
+     "sampled): the line noise ratio's samples (sampled: an H x W / step float32 workspace)."},
     {"frame_steps", core_frame_steps, METH_VARARGS,
      "frame_steps(left, right, reach, to_luma, luma_left, luma_right, steps, factor, sums): luma planes, per-row "
      "steps and (sums not None) per block the sums of the RGB differences."},
     {"coarse_chroma", core_coarse_chroma, METH_VARARGS,
      "coarse_chroma(left, right, taps, out): the coarse chroma shift of two plane stacks into out."},
+    {"block_planes", core_block_planes, METH_VARARGS,
+     "block_planes(sums, factor, chroma, luma): the blocks' float32 (dCr, dCb) and mean Y1 - Y2 from their sums."},
     {"block_differences", core_block_differences, METH_VARARGS,
      "block_differences(left, right, factor, sums): per block of two RGB frames, the sums of their differences."},
     {"contrast_scale", core_contrast_scale, METH_VARARGS,

@@ -232,52 +232,92 @@ done:
     return result;
 }
 
+#define SAMPLES_CHUNK 16
+
 typedef struct {
     const float *shift, *taps, *row_factors, *column_factors, *line_rows, *line_columns;
     float *line, *noise;
+    float *sampled; /* H x columns: every row of the shift at the sampled columns (sampled_columns) */
     Py_ssize_t height, width, step, columns; /* columns: sampled per sampled row */
     int taps_count;
 } samples_job;
 
-/* The averages at the sampled columns (i * STEP) along the row and along the columns: the loops over
- * them vectorize (the taps' chain of dependent additions is one per column, not per tap). */
-#define ALONG(STEP) \
-    do { \
-        for (int k = 0; k < taps; k++) { \
-            const float w = job->taps[k]; \
-            const float *restrict down = job->shift + reflect(row + k - radius, job->height) * width; \
-            const float *restrict from = padded + k; \
-            for (Py_ssize_t i = 0; i < columns; i++) { \
-                along_columns[i] = fmaf(w, down[(STEP) * i], along_columns[i]); \
-                along_rows[i] = fmaf(w, from[(STEP) * i], along_rows[i]); \
-            } \
-        } \
-    } while (0)
+/* A strip of rows of the shift at the sampled columns, side by side: the averages along the columns
+ * then read them as contiguous rows (each is read by the ~taps / step sampled rows whose window
+ * covers it), in loops that vectorize, where strided reads of the plane do not. */
+static void sampled_columns(const void *job_, Py_ssize_t strip, void *work)
+{
+    const samples_job *job = job_;
+    const Py_ssize_t rows = 64, top = strip * rows, bottom = strip_end(strip, rows, job->height);
+    const Py_ssize_t width = job->width, step = job->step, columns = job->columns;
+    for (Py_ssize_t row = top; row < bottom; row++) {
+        const float *source = job->shift + row * width;
+        float *target = job->sampled + row * columns;
+        for (Py_ssize_t i = 0; i < columns; i++) {
+            target[i] = source[i * step];
+        }
+    }
+}
 
 /* One sampled row: the shift averaged along it and along each sampled column over the line window,
- * at the sampled columns only, each over its window's noise factor. */
+ * at the sampled columns only, each over its window's noise factor. Each average's taps are added in
+ * their order (one chain of fmaf per column); the loops run over the sampled columns, each reading
+ * contiguous memory: along the columns the rows of `sampled`, along the row the padded row split
+ * into its `step` phases (phase p holds padded columns p, p + step, ...: tap k of sampled column i
+ * reads padded column step * i + k, which is phase k % step at k / step + i). */
 IMGDIFF_CLONES static void samples_row(const void *job_, Py_ssize_t sample, void *work)
 {
     const samples_job *job = job_;
     const Py_ssize_t width = job->width, row = sample * job->step, step = job->step, columns = job->columns;
     const int taps = job->taps_count, radius = taps / 2;
-    float *restrict padded = work;
-    float *restrict along_columns = padded + width + 2 * radius;
+    const Py_ssize_t phase_length = columns + taps / step + 1;
+    float *restrict phases = work; /* step x phase_length, then along_columns, along_rows and padded */
+    float *restrict along_columns = phases + step * phase_length;
     float *restrict along_rows = along_columns + columns;
     const float *source = job->shift + row * width;
-    for (Py_ssize_t c = -radius; c < width + radius; c++) {
-        padded[c + radius] = source[reflect(c, width)];
+    float *restrict padded = along_rows + columns; /* the row, borders reflected */
+    memcpy(padded + radius, source, width * sizeof(float));
+    for (Py_ssize_t c = 1; c <= radius; c++) { /* the borders, reflected */
+        padded[radius - c] = source[reflect(-c, width)];
+        padded[radius + width - 1 + c] = source[reflect(width - 1 + c, width)];
     }
-    for (Py_ssize_t i = 0; i < columns; i++) {
-        along_columns[i] = 0.0f;
-        along_rows[i] = 0.0f;
+    for (Py_ssize_t p = 0; p < step; p++) {
+        for (Py_ssize_t m = 0; p + step * m < width + 2 * radius; m++) {
+            phases[p * phase_length + m] = padded[p + step * m];
+        }
     }
-    if (step == 4) {
-        ALONG(4);
-    } else {
-        ALONG(step);
+    const float *rows[taps]; /* the sampled rows the window reads, borders reflected */
+    for (int k = 0; k < taps; k++) {
+        rows[k] = job->sampled + reflect(row + k - radius, job->height) * columns;
     }
-#undef ALONG
+    /* SAMPLES_CHUNK columns at a time, so that their sums stay in registers through the taps */
+    Py_ssize_t first = 0;
+    for (; first + SAMPLES_CHUNK <= columns; first += SAMPLES_CHUNK) {
+        float by_columns[SAMPLES_CHUNK] = {0.0f}, by_rows[SAMPLES_CHUNK] = {0.0f};
+        const float *from = phases + first;
+        for (int k = 0; k < taps; k++) {
+            const float w = job->taps[k];
+            const float *restrict down = rows[k] + first;
+            const float *restrict along = from + (k % step) * phase_length + k / step;
+            for (int i = 0; i < SAMPLES_CHUNK; i++) {
+                by_columns[i] = fmaf(w, down[i], by_columns[i]);
+                by_rows[i] = fmaf(w, along[i], by_rows[i]);
+            }
+        }
+        for (int i = 0; i < SAMPLES_CHUNK; i++) {
+            along_columns[first + i] = by_columns[i];
+            along_rows[first + i] = by_rows[i];
+        }
+    }
+    for (Py_ssize_t i = first; i < columns; i++) { /* the last few columns, one at a time */
+        float by_columns = 0.0f, by_rows = 0.0f;
+        for (int k = 0; k < taps; k++) {
+            by_columns = fmaf(job->taps[k], rows[k][i], by_columns);
+            by_rows = fmaf(job->taps[k], phases[(k % step) * phase_length + k / step + i], by_rows);
+        }
+        along_columns[i] = by_columns;
+        along_rows[i] = by_rows;
+    }
     float *line = job->line + sample * columns, *noise = job->noise + sample * columns;
     const float row_factor = job->row_factors[row], line_row = job->line_rows[row];
     for (Py_ssize_t i = 0; i < columns; i++) {
@@ -289,23 +329,25 @@ IMGDIFF_CLONES static void samples_row(const void *job_, Py_ssize_t sample, void
     }
 }
 
-/* line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise): at
- * every step-th row and column of the float32 shift, the line evidence and |shift|, each over its
- * window's noise factor (rows of `line` and `noise`: one per sampled row). */
+/* line_samples(shift, taps, row_factors, column_factors, line_rows, line_columns, step, line, noise, sampled):
+ * at every step-th row and column of the float32 shift, the line evidence and |shift|, each over its
+ * window's noise factor (rows of `line` and `noise`: one per sampled row); `sampled` (H x the sampled
+ * columns, float32) is the pass's workspace, the caller's so that a video's pairs reuse its memory. */
 PyObject *core_line_samples(PyObject *self, PyObject *args)
 {
     PyObject *o[9];
     Py_ssize_t step;
-    if (!PyArg_ParseTuple(args, "OOOOOOnOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &step, &o[6], &o[7])) {
+    if (!PyArg_ParseTuple(args, "OOOOOOnOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &step, &o[6], &o[7],
+                          &o[8])) {
         return NULL;
     }
-    static const char *names[8] = {"shift", "taps", "row_factors", "column_factors", "line_rows", "line_columns",
-                                   "line", "noise"};
-    static const int dims[8] = {2, 1, 1, 1, 1, 1, 2, 2};
+    static const char *names[9] = {"shift", "taps", "row_factors", "column_factors", "line_rows", "line_columns",
+                                   "line", "noise", "sampled"};
+    static const int dims[9] = {2, 1, 1, 1, 1, 1, 2, 2, 2};
     static const elem_t F32[] = {ELEM_F32};
-    array_t a[8] = {0};
+    array_t a[9] = {0};
     PyObject *result = NULL;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 9; i++) {
         if (get_array(o[i], &a[i], names[i], dims[i], i >= 6, 0) < 0 || expect_type(&a[i], names[i], F32, 1) < 0) {
             goto done;
         }
@@ -322,16 +364,78 @@ PyObject *core_line_samples(PyObject *self, PyObject *args)
         expect_shape(&a[6], "line", samples_shape, 2) < 0 || expect_shape(&a[7], "noise", samples_shape, 2) < 0) {
         goto done;
     }
-    samples_job job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf,
-                       a[6].view.buf, a[7].view.buf, height, width, step, samples_shape[1], (int)taps};
-    /* a strip's work: the row padded by the window's radius each side, then the two averages at the
-     * sampled columns (samples_row's padded, along_columns, along_rows) */
-    const size_t work = (size_t)(width + taps - 1 + 2 * samples_shape[1]) * sizeof(float);
-    if (run_strips(&job, samples_shape[0], work, samples_row) < 0) {
+    const Py_ssize_t columns = samples_shape[1], sampled_shape[2] = {height, columns};
+    if (expect_shape(&a[8], "sampled", sampled_shape, 2) < 0) {
         goto done;
+    }
+    float *sampled = a[8].view.buf;
+    samples_job job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf,
+                       a[6].view.buf, a[7].view.buf, sampled, height, width, step, columns, (int)taps};
+    /* a strip's work: the row padded by the window's radius each side in its step phases, the two
+     * averages at the sampled columns, the padded row (samples_row's phases, along_columns, along_rows,
+     * padded) */
+    const size_t work = (size_t)(step * (columns + taps / step + 1) + 2 * columns + width + taps - 1) * sizeof(float);
+    if (run_strips(&job, (height + 63) / 64, sizeof(float), sampled_columns) == 0 &&
+        run_strips(&job, samples_shape[0], work, samples_row) == 0) {
+        result = Py_NewRef(Py_None);
+    }
+done:
+    release_arrays(a, 9);
+    return result;
+}
+
+/* block_planes(sums, factor, chroma, luma): from the block sums of the RGB differences (int32,
+ * H x W x 3, block_differences), the screen's two planes of the blocks' means (either may be None):
+ * `chroma` (float32, H x W x 2) the coarse chroma term's (dCr, dCb) before its blur, and `luma`
+ * (float32, H x W) each block's mean of Y1 - Y2. The float operations of screening.py's NumPy
+ * expressions, in their order (-ffp-contract=off keeps them apart), so the same values bit for bit:
+ * the means sums / factor**2 / 255 in float64, rounded to float32, then y = 0.299 r + 0.587 g +
+ * 0.114 b and (0.713 (r - y), 0.564 (b - y)) in float32; the luma numerators 299 R + 587 G + 114 B,
+ * integers below 2**24 (exact in float32), times float32 1 / (1000 * 255 * factor**2). */
+PyObject *core_block_planes(PyObject *self, PyObject *args)
+{
+    PyObject *osums, *ochroma, *oluma;
+    int factor;
+    if (!PyArg_ParseTuple(args, "OiOO", &osums, &factor, &ochroma, &oluma)) {
+        return NULL;
+    }
+    array_t a[3] = {0};
+    PyObject *result = NULL;
+    static const elem_t I32[] = {ELEM_I32}, F32[] = {ELEM_F32};
+    if (get_array(osums, &a[0], "sums", 3, 0, 0) < 0 || get_array(ochroma, &a[1], "chroma", 3, 1, 1) < 0 ||
+        get_array(oluma, &a[2], "luma", 2, 1, 1) < 0 || expect_type(&a[0], "sums", I32, 1) < 0) {
+        goto done;
+    }
+    const Py_ssize_t *shape = a[0].view.shape;
+    const Py_ssize_t chroma_shape[3] = {shape[0], shape[1], 2};
+    if (shape[2] != 3 || factor < 1 || factor > 64 ||
+        (a[1].present && (expect_type(&a[1], "chroma", F32, 1) < 0 || expect_shape(&a[1], "chroma", chroma_shape, 3) < 0)) ||
+        (a[2].present && (expect_type(&a[2], "luma", F32, 1) < 0 || expect_shape(&a[2], "luma", shape, 2) < 0))) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "block_planes: needs RGB block sums and a factor in [1, 64]");
+        }
+        goto done;
+    }
+    const int32_t *sums = a[0].view.buf;
+    float *chroma = a[1].present ? a[1].view.buf : NULL, *luma = a[2].present ? a[2].view.buf : NULL;
+    const Py_ssize_t blocks = shape[0] * shape[1];
+    const double per_block = 1.0 / (double)(factor * factor), per_level = 1.0 / 255;
+    const float to_luma = (float)(1.0 / (1000.0 * 255.0 * factor * factor));
+    for (Py_ssize_t b = 0; b < blocks; b++) {
+        const int32_t *s = sums + 3 * b;
+        if (chroma != NULL) {
+            float r = (float)((s[0] * per_block) * per_level), g = (float)((s[1] * per_block) * per_level),
+                  bl = (float)((s[2] * per_block) * per_level);
+            float y = 0.299f * r + 0.587f * g + 0.114f * bl;
+            chroma[2 * b] = 0.713f * (r - y);
+            chroma[2 * b + 1] = 0.564f * (bl - y);
+        }
+        if (luma != NULL) {
+            luma[b] = (float)(299 * s[0] + 587 * s[1] + 114 * s[2]) * to_luma;
+        }
     }
     result = Py_NewRef(Py_None);
 done:
-    release_arrays(a, 8);
+    release_arrays(a, 3);
     return result;
 }
