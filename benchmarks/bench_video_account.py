@@ -83,9 +83,11 @@ video_frames.upright = timed("conversion to RGB", video_frames.upright)
 video.decode_frames = decoded(video.decode_frames)
 
 left, right = next(clip.glob("a.*")), next(clip.glob("b.*"))
-try:  # the video defaults (imgdiff_gpu.options.VIDEO_DEFAULTS): low, the clip noise rule on
-    options = CompareOptions(device="cpu", sensitivity="low", clip_noise=True)
-except TypeError:  # an installation from before the rule
+try:  # each installation at its own video defaults
+    from dataclasses import replace
+    from imgdiff_gpu.options import VIDEO_DEFAULTS
+    options = replace(VIDEO_DEFAULTS, device="cpu")
+except ImportError:  # named since 2026-11-26; before: low, the clip noise rule off
     options = CompareOptions(device="cpu", sensitivity="low")
 video.compare_videos(left, right, out / "warm", options, end=3, worst_count=0)
 time.sleep(0.5)  # the warm run's decode threads stop (they end on their own, after it returns)

@@ -50,9 +50,11 @@ from pathlib import Path
 from imgdiff_gpu.job import CompareOptions
 from imgdiff_gpu.video import compare_videos
 left, right, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-try:  # the video defaults (imgdiff_gpu.options.VIDEO_DEFAULTS): low, the clip noise rule on
-    options = CompareOptions(device="cpu", sensitivity="low", clip_noise=True)
-except TypeError:  # an installation from before the rule
+try:  # each installation at its own video defaults
+    from dataclasses import replace
+    from imgdiff_gpu.options import VIDEO_DEFAULTS
+    options = replace(VIDEO_DEFAULTS, device="cpu")
+except ImportError:  # named since 2026-11-26; before: low, the clip noise rule off
     options = CompareOptions(device="cpu", sensitivity="low")
 compare_videos(left, right, out / "warm", options, end=3, worst_count=0)
 start, cpu = time.perf_counter(), time.process_time()
