@@ -111,12 +111,13 @@ def region_peak(term: np.ndarray) -> float:
     """The largest peak of ``term``'s regions but the ``REGIONS_LEFT_OUT`` wide ones with the largest peaks
     (0 where none is left), as a :class:`FramePeak` holding every region: ``term`` holds the luma term
     wherever it reaches ``PEAK_CUT``."""
-    from .cpu._core import term_regions
+    from .cpu.compiled import core
 
     # the dilation by JOIN city-block steps, 8-connected labelling and each region's largest term and box (as
     # scipy.ndimage's binary_dilation, label, maximum and find_objects give them) from the pixels reaching
     # the cut alone, a few hundred in a frame of codec noise (scipy's passes over their band of rows: ~6 ms)
-    found = np.frombuffer(term_regions(term, np.float32(PEAK_CUT), JOIN), np.float64).reshape(-1, 5)
+    found = core.term_regions(np.ascontiguousarray(term), np.float32(PEAK_CUT), JOIN)  # its rows, as bytes
+    found = np.frombuffer(found, np.float64).reshape(-1, 5)
     if not len(found):
         return 0.0
     regions = found[np.argsort(-found[:, 0], kind="stable")]
