@@ -8,7 +8,8 @@
  * the dilation) is a run of columns on each of its 2 * join + 1 rows; the runs of each row, merged,
  * are joined to the previous row's runs they touch (8-connected: their columns overlap within one);
  * a region's number is its first run's order, row by row, as scipy numbers its labels (each region's
- * first pixel in raster order is its first run's first column).
+ * first pixel in raster order is its first run's first column). Called by imgdiff_gpu/cpu/term_regions.py.
+ * No CUDA twin: a frame's noise peak is measured on the CPU whatever device compared the frames.
  */
 #include "core.h"
 
