@@ -19,6 +19,7 @@ SOURCES = [
     "png_unfilter.c",
     "heat.c",
     "regions.c",
+    "term_regions.c",
 ]
 
 # -ffp-contract=off: the kernels write fma() where they mean one, and nothing else is fused,

@@ -507,6 +507,55 @@ def test_a_regions_peak_is_the_largest_term_over_its_pixels():
         assert peak.regions[:, 0].tolist() == expected.tolist()
 
 
+def _scipy_regions(term: np.ndarray) -> np.ndarray:
+    """region_peak's regions as scipy gave them before the compiled pass (term_regions.c): the band of rows the
+    pixels reaching the cut span, dilated by JOIN city-block steps, labelled 8-connected, each region's largest
+    term and box, largest peak first (stable, in label order)."""
+    from scipy import ndimage
+
+    from imgdiff_gpu.clip_noise import JOIN, PEAK_CUT
+
+    above = term >= PEAK_CUT
+    rows = np.flatnonzero(above.any(axis=1))
+    first, last = max(int(rows[0]) - JOIN, 0), int(rows[-1]) + JOIN + 1
+    labels, count = ndimage.label(ndimage.binary_dilation(above[first:last], iterations=JOIN), np.ones((3, 3)))
+    peaks = np.full(count, -np.inf)
+    np.maximum.at(peaks, labels[above[first:last]] - 1, term[first:last][above[first:last]].astype(np.float64))
+    boxes = [(r.start + first, c.start, r.stop + first, c.stop) for r, c in ndimage.find_objects(labels)]
+    return np.column_stack([peaks, np.asarray(boxes, np.float64)])[np.argsort(-peaks, kind="stable")]
+
+
+@pytest.mark.parametrize("density", [0.001, 0.02, 0.3, 0.9])
+def test_a_frames_regions_are_scipys_region_for_region(density):
+    # the compiled pass (term_regions.c) builds the regions from the pixels reaching the cut alone: the same
+    # peaks, boxes and order as scipy's passes, at the frame's edges (the dilation clipped), with ties and
+    # values exactly at the cut, sparse to nearly full, on terms of strided rows and columns too
+    from imgdiff_gpu.clip_noise import PEAK_CUT, region_peak
+
+    rng = np.random.default_rng(int(density * 1000))
+    for _ in range(25):
+        height, width = rng.integers(1, 70, 2)
+        term = rng.uniform(0.0, PEAK_CUT, (height, width)).astype(np.float32)
+        hot = rng.random((height, width)) < density
+        term[hot] = rng.choice(np.float32([PEAK_CUT, 0.7, 0.7, 1.5, 2.0]), hot.sum())
+        term[rng.random((height, width)) < 0.01] = np.nan  # never reaches the cut
+        for plane in (term, np.pad(term, ((0, 0), (0, 3)))[:, :width], np.repeat(term, 2, axis=1)[:, ::2]):
+            peak = region_peak(plane)
+            if not (plane >= PEAK_CUT).any():
+                assert peak == 0.0 and not hasattr(peak, "regions")
+                continue
+            assert peak.regions.tolist() == _scipy_regions(plane).tolist()
+
+
+def test_the_regions_pass_refuses_what_it_cannot_read():
+    from imgdiff_gpu.cpu.compiled import core
+
+    with pytest.raises(TypeError, match="term"):
+        core.term_regions(np.zeros((4, 4)), 0.6, 5)
+    with pytest.raises(ValueError, match="join"):
+        core.term_regions(np.zeros((4, 4), np.float32), 0.6, 40)
+
+
 def test_the_rules_cost_benchmark_times_the_rule_on_and_off():
     # benchmarks/bench_clip_noise.py: options whose rule stays off would time nothing against nothing
     from benchmarks.bench_clip_noise import OPTIONS, rule

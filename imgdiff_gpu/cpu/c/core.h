@@ -199,6 +199,7 @@ PyObject *core_line_evidence(PyObject *self, PyObject *args);
 PyObject *core_png_unfilter(PyObject *self, PyObject *args);
 PyObject *core_heat_colours(PyObject *self, PyObject *args);
 PyObject *core_grow_mask(PyObject *self, PyObject *args);
+PyObject *core_term_regions(PyObject *self, PyObject *args);
 PyObject *core_label_components(PyObject *self, PyObject *args);
 PyObject *core_median(PyObject *self, PyObject *arg);
 PyObject *core_abs_peaks(PyObject *self, PyObject *args);

@@ -242,6 +242,9 @@ static PyMethodDef METHODS[] = {
     {"label_components", core_label_components, METH_VARARGS,
      "label_components(mask, labels): the 8-connected components of mask's nonzero pixels numbered into labels "
      "(uint16 or int32); their count with the background, or -2 when uint16 cannot hold the labels."},
+    {"term_regions", core_term_regions, METH_VARARGS,
+     "term_regions(term, cut, join): the regions of a float32 term's pixels reaching cut, dilated by join "
+     "city-block steps, 8-connected: bytes of float64 rows [peak, top, left, bottom, right], in scipy's label order."},
     {"median", core_median, METH_O, "median(values): np.median of a 1-D float32 array, as a float."},
     {"abs_peaks", core_abs_peaks, METH_VARARGS,
      "abs_peaks(plane, row_peaks, column_peaks[, divisor]): the largest |value| (over divisor) of each row and "
