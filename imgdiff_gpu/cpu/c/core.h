@@ -36,6 +36,36 @@
 #define NUMBA_MAX(acc, v) ((v) > (acc) ? (v) : (acc))
 #define NUMBA_MIN(acc, v) ((v) < (acc) ? (v) : (acc))
 
+/* Union-find over labels 0 .. n - 1 in `parent` (parent[i] == i at a root), for the labelling passes
+ * (regions.c, term_regions.c). The root of label `i`, every label on the way pointed at it. */
+static inline int32_t union_root(int32_t *parent, int32_t i)
+{
+    int32_t root = i;
+    while (parent[root] != root) {
+        root = parent[root];
+    }
+    while (parent[i] != root) {
+        int32_t next = parent[i];
+        parent[i] = root;
+        i = next;
+    }
+    return root;
+}
+
+/* Joins the sets of labels a and b under the smaller root, so that a root is always its set's first
+ * label in the order they were made; returns that root. */
+static inline int32_t union_join(int32_t *parent, int32_t a, int32_t b)
+{
+    a = union_root(parent, a);
+    b = union_root(parent, b);
+    if (a < b) {
+        parent[b] = a;
+        return a;
+    }
+    parent[a] = b;
+    return b;
+}
+
 typedef enum {
     ELEM_BOOL,
     ELEM_U8,

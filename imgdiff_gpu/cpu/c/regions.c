@@ -112,35 +112,6 @@ done:
     return result;
 }
 
-/* The root of label `i`, every label on the way pointed at it. */
-static int32_t find_root(int32_t *parent, int32_t i)
-{
-    int32_t root = i;
-    while (parent[root] != root) {
-        root = parent[root];
-    }
-    while (parent[i] != root) {
-        int32_t next = parent[i];
-        parent[i] = root;
-        i = next;
-    }
-    return root;
-}
-
-/* Joins the components of labels a and b under the smaller root: a root is always its
- * component's first provisional label, so the first in the scan. */
-static int32_t join(int32_t *parent, int32_t a, int32_t b)
-{
-    a = find_root(parent, a);
-    b = find_root(parent, b);
-    if (a < b) {
-        parent[b] = a;
-        return a;
-    }
-    parent[a] = b;
-    return b;
-}
-
 /* Two passes for labels of type `type` (uint16_t or int32_t), the largest provisional label
  * `most`: provisional labels from the neighbours already seen (left, and the three above), their
  * equivalences in `parent`; then each label replaced by its component's number. */
@@ -169,9 +140,9 @@ static int32_t join(int32_t *parent, int32_t a, int32_t b)
                 } else if (up_right) {                                                                         \
                     label = up_right;                                                                          \
                     if (left) {                                                                                \
-                        label = join(parent, up_right, left);                                                  \
+                        label = union_join(parent, up_right, left);                                            \
                     } else if (up_left) {                                                                      \
-                        label = join(parent, up_right, up_left);                                               \
+                        label = union_join(parent, up_right, up_left);                                         \
                     }                                                                                          \
                 } else if (left) {                                                                             \
                     label = left;                                                                              \
@@ -197,7 +168,7 @@ static int32_t join(int32_t *parent, int32_t a, int32_t b)
             }                                                                                                  \
         }                                                                                                      \
         for (int32_t i = 1; i < next; i++) { /* every label straight to its root, a smaller label */       \
-            parent[i] = find_root(parent, i);                                                                  \
+            parent[i] = union_root(parent, i);                                                            \
         }                                                                                                      \
         int32_t count = 1; /* the background's 0 */                                                            \
         for (int32_t i = 1; i < next; i++) { /* a root's number, given before every label under it */      \

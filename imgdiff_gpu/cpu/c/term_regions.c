@@ -37,32 +37,6 @@ static void *grow_by_one(growing_t *g)
     return (char *)g->items + g->size * g->count++;
 }
 
-static int32_t root_of(int32_t *parent, int32_t i)
-{
-    int32_t root = i;
-    while (parent[root] != root) {
-        root = parent[root];
-    }
-    while (parent[i] != root) {
-        int32_t next = parent[i];
-        parent[i] = root;
-        i = next;
-    }
-    return root;
-}
-
-/* The lower index becomes the root, so each region's root is its first run. */
-static void join_runs(int32_t *parent, int32_t a, int32_t b)
-{
-    a = root_of(parent, a);
-    b = root_of(parent, b);
-    if (a < b) {
-        parent[b] = a;
-    } else if (b < a) {
-        parent[a] = b;
-    }
-}
-
 /* The regions of `term` (height x width float32, rows `row_stride` floats apart) into *out: `count` rows of
  * [peak, top, left, bottom, right] (bottom and right one past the box), numbered as scipy numbers them.
  * 0, or -1 when memory runs out. */
@@ -165,13 +139,13 @@ static int regions_of(const float *term, Py_ssize_t row_stride, Py_ssize_t heigh
                 above++;
             }
             for (int32_t j = above; j < above_end && all[j].low <= all[i].high + 1; j++) {
-                join_runs(parent, i, j);
+                union_join(parent, i, j);
             }
         }
     }
     Py_ssize_t regions_count = 0;
     for (int32_t i = 0; i < run_count; i++) {
-        label[i] = root_of(parent, i) == i ? (int32_t)regions_count++ : label[parent[i]];
+        label[i] = union_root(parent, i) == i ? (int32_t)regions_count++ : label[parent[i]];
     }
     regions = malloc((size_t)regions_count * 5 * sizeof *regions);
     if (regions == NULL) {
