@@ -84,12 +84,14 @@ def test_a_frames_factor_waits_for_the_frames_after_it():
     assert [f for _, f in noise.ready()] == [pytest.approx(1.8)]
 
 
-def test_the_peak_is_the_strength_passs_luma_term_and_the_screens_agrees():
+def _luma_shift_and_scale(left: np.ndarray, right: np.ndarray) -> tuple:
+    """The pair's luma planes, window weights, luma shift (offset removed) and masking scale over every row,
+    computed with detection.py's own functions as the full comparison would: the reference the peaks are
+    held to."""
     from imgdiff_gpu import detection as d
     from imgdiff_gpu.pipeline import luma_ssim_params
     from imgdiff_gpu.planes import prepare_pair
 
-    _, _, left, right = _clip([SPECK])[0]
     pair = prepare_pair(left, right)
     luma_left, luma_right = (d.contiguous_luma(p.planes) for p in (pair.left, pair.right))
     weights = luma_ssim_params(luma_left).weights
@@ -97,6 +99,12 @@ def test_the_peak_is_the_strength_passs_luma_term_and_the_screens_agrees():
     shift = d.luma_shift_map(luma_left, np.add(luma_right, np.float32(bias)), weights).copy()
     factors = d.border_factors(shift, shift.shape, weights, LOW)
     _, scale = d._masking_and_scale(luma_left, luma_right, weights, LOW, factors=factors)
+    return luma_left, luma_right, weights, shift, scale
+
+
+def test_the_peak_is_the_strength_passs_luma_term_and_the_screens_agrees():
+    _, _, left, right = _clip([SPECK])[0]
+    luma_left, luma_right, weights, shift, scale = _luma_shift_and_scale(left, right)
     whole = float((np.abs(shift) / (np.float32(LOW.luma_shift) * scale)).max())  # every row, as study_specks
     assert whole > 1.0
     assert frame_peak_of(left, right, LOW, None) == whole
@@ -291,11 +299,8 @@ def test_the_screens_row_bounds_hold_each_rows_terms_and_leave_the_peak_as_it_is
     """The screen's pass bounds each row's luma terms (ScreenBounds.row_masked); a cleared pair's peak is
     measured with the masking on the rows whose bound reaches the cut alone (fewer than those whose unmasked
     shift does), and is still frame_peak_of's, bit for bit."""
-    from imgdiff_gpu import detection as d
     from imgdiff_gpu.clip_noise import PEAK_CUT
     from imgdiff_gpu.cpu import ssim
-    from imgdiff_gpu.pipeline import luma_ssim_params
-    from imgdiff_gpu.planes import prepare_pair
 
     seen, measured = [], []
     real_screen, real_peak = ssim.ssim_map_and_screen, frame_peak
@@ -325,13 +330,7 @@ def test_the_screens_row_bounds_hold_each_rows_terms_and_leave_the_peak_as_it_is
     bounds, rows = seen[0], measured[0]
     assert np.float32(bounds.masked_shift) <= bounds.row_masked.max() <= np.float32(bounds.masked_shift * (1 + 1e-6))
     # every row's exact terms |shift| / scale (the whole frame's masking) under its bound
-    pair = prepare_pair(left, right)
-    luma_left, luma_right = (d.contiguous_luma(p.planes) for p in (pair.left, pair.right))
-    weights = luma_ssim_params(luma_left).weights
-    bias = d.luma_bias(luma_left, luma_right, LOW)
-    shift = d.luma_shift_map(luma_left, np.add(luma_right, np.float32(bias)), weights).copy()
-    factors = d.border_factors(shift, shift.shape, weights, LOW)
-    _, scale = d._masking_and_scale(luma_left, luma_right, weights, LOW, factors=factors)
+    *_, shift, scale = _luma_shift_and_scale(left, right)
     terms = (np.abs(shift) / scale).max(axis=1)
     assert (terms <= bounds.row_masked * np.float32(1 + 1e-5)).all()
     unmasked = np.abs(shift).max(axis=1) / np.float32(LOW.luma_shift) >= np.float32(PEAK_CUT * (1 - 1e-3))
