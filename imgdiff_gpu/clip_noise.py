@@ -46,6 +46,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ._context import bound
 from .detection import Thresholds
 
 REACH = 15
@@ -283,17 +284,11 @@ def luma_peak(
 _peaks: contextvars.ContextVar[list | None] = contextvars.ContextVar("clip_noise_peaks", default=None)
 
 
-@contextlib.contextmanager
-def measuring_peaks() -> Iterator[list[float]]:
+def measuring_peaks() -> contextlib.AbstractContextManager[list[float]]:
     """Within this block (on this thread), the full comparison (:func:`imgdiff_gpu.detection.difference_mask`)
     appends each pair's noise peak to the list it yields, from the luma shift and scale it computes
     anyway: the video path's peak of a pair the screen did not measure, at no extra filtering."""
-    found: list[float] = []
-    token = _peaks.set(found)
-    try:
-        yield found
-    finally:
-        _peaks.reset(token)
+    return bound(_peaks, [])
 
 
 def record_peak(

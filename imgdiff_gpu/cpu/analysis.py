@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .._context import bound
 from .._device import Device
 from .._ssim_params import GAUSSIAN_TRUNCATE, SSIMParams, ssim_params
 from ..detection import LumaEvidence, MaskEvidence, Thresholds, difference_mask, reads_whole_planes
@@ -66,14 +66,9 @@ class ScreenedPair:
 _screened: contextvars.ContextVar[ScreenedPair | None] = contextvars.ContextVar("screened", default=None)
 
 
-@contextlib.contextmanager
-def screened(pair: ScreenedPair | None) -> Iterator[None]:
+def screened(pair: ScreenedPair | None) -> contextlib.AbstractContextManager:
     """Within this block (on this thread), :func:`analyse_cpu` of ``pair``'s frames takes what it holds."""
-    token = _screened.set(pair)
-    try:
-        yield
-    finally:
-        _screened.reset(token)
+    return bound(_screened, pair)
 
 
 def _screened_for(left: np.ndarray, right: np.ndarray, thresholds: Thresholds, params: SSIMParams):
@@ -127,28 +122,17 @@ _kept: contextvars.ContextVar[list | None] = contextvars.ContextVar("first_compa
 _again: contextvars.ContextVar[FirstComparison | None] = contextvars.ContextVar("compared_again", default=None)
 
 
-@contextlib.contextmanager
-def keeping_first_comparisons() -> Iterator[list[FirstComparison]]:
+def keeping_first_comparisons() -> contextlib.AbstractContextManager[list[FirstComparison]]:
     """Within this block (on this thread), :func:`analyse_cpu` appends to the list it yields the
     :class:`FirstComparison` of each pair it analyses whole (not in bands); its arrays may be this
     thread's scratch planes: :meth:`FirstComparison.detached` keeps one beyond the next pair."""
-    kept: list[FirstComparison] = []
-    token = _kept.set(kept)
-    try:
-        yield kept
-    finally:
-        _kept.reset(token)
+    return bound(_kept, [])
 
 
-@contextlib.contextmanager
-def comparing_again(first: FirstComparison | None) -> Iterator[None]:
+def comparing_again(first: FirstComparison | None) -> contextlib.AbstractContextManager:
     """Within this block (on this thread), :func:`analyse_cpu` of ``first``'s pair (:meth:`FirstComparison.serves`)
     takes what it holds and runs the strength pass, the hysteresis and the regions alone."""
-    token = _again.set(first)
-    try:
-        yield
-    finally:
-        _again.reset(token)
+    return bound(_again, first)
 
 
 def luma_ssim_params(luma: np.ndarray) -> SSIMParams:
