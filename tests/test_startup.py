@@ -239,12 +239,7 @@ cli.os._exit = look
 sys.argv = ["imgdiff", "compare", {str(left)!r}, {str(right)!r}, "--json", "-", "--device", "cpu"]
 cli.main()
 """
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("NUMPY_MADVISE_HUGEPAGE", None)
-    if setting is not None:
-        env["NUMPY_MADVISE_HUGEPAGE"] = setting
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 1, done.stderr
+    done = _run_with(code, "NUMPY_MADVISE_HUGEPAGE", setting)
     assert f"huge pages {expected}" in done.stderr.splitlines(), done.stderr
     assert f"after {setting != '0'}" in done.stderr.splitlines(), done.stderr  # NumPy's own setting again
 
@@ -306,13 +301,20 @@ cli.os._exit = look
 sys.argv = ["imgdiff", "compare", {str(left)!r}, {str(right)!r}, "--json", "-", "--device", "cpu"]
 cli.main()
 """
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("OPENBLAS_NUM_THREADS", None)
-    if setting is not None:
-        env["OPENBLAS_NUM_THREADS"] = setting
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 1, done.stderr
+    done = _run_with(code, "OPENBLAS_NUM_THREADS", setting)
     line = next(line for line in done.stderr.splitlines() if line.startswith("openblas threads"))
     if line == "openblas threads None":
         pytest.skip("NumPy here does not load OpenBLAS")
     assert line == f"openblas threads {expected}", done.stderr
+
+
+def _run_with(code: str, variable: str, setting: str | None) -> subprocess.CompletedProcess:
+    """``code`` (a compare of a differing pair) in a fresh Python with ``variable`` set to ``setting``
+    (unset for None); it must end as a difference does, with 1."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop(variable, None)
+    if setting is not None:
+        env[variable] = setting
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    return done
