@@ -55,11 +55,11 @@ def decode_frames(path: Path, side: str, summary: VideoSummary) -> Iterator[tupl
             summary.problems.append(f"{path}: decoding stopped after {summary.decoded[side]} frames ({exc})")
 
 
-def upright(frame, path: Path, summary: VideoSummary, reformatter=None) -> np.ndarray:
+def upright(frame, path: Path, summary: VideoSummary, reformatter) -> np.ndarray:
     """A frame's RGB pixels turned as its display matrix says, as players (and ffmpeg) show it.
 
-    ``reformatter``: a :class:`av.video.reformatter.VideoReformatter` kept for the stream's frames
-    (:func:`rgb_pixels`); without one, a new conversion context for this frame alone."""
+    ``reformatter``: the :class:`av.video.reformatter.VideoReformatter` kept for the stream's frames
+    (:func:`rgb_pixels`)."""
     pixels = rgb_pixels(frame, reformatter)
     rotation = getattr(frame, "rotation", 0) or 0  # degrees counter-clockwise
     if rotation % 90:
@@ -71,7 +71,7 @@ def upright(frame, path: Path, summary: VideoSummary, reformatter=None) -> np.nd
     return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
 
 
-def rgb_pixels(frame, reformatter=None) -> np.ndarray:
+def rgb_pixels(frame, reformatter) -> np.ndarray:
     """A decoded frame's pixels as H x W x 3 RGB uint8 (a view of the converted frame's buffer).
 
     ``frame.to_ndarray(format="rgb24")`` converts with a new swscale context for every frame,
@@ -83,8 +83,6 @@ def rgb_pixels(frame, reformatter=None) -> np.ndarray:
     (swscale's slices split rows, not the arithmetic): 16 streams of ``benchmarks/video_set.py``,
     and tests/test_video.py on 4:2:0, 4:4:4 and odd sizes.
     """
-    if reformatter is None:
-        return frame.to_ndarray(format="rgb24")
     return reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
 
 
