@@ -127,6 +127,8 @@ cores; larger ones (a huge pair's) one after another, each from bands of rows, o
 PICTURES_ON_ONE_THREAD_BYTES = 1 << 20
 """Pictures smaller than this together are encoded on the calling thread: an icon's five take
 well under a millisecond, less than starting threads."""
+PICTURE_BYTES_PER_PIXEL = 4 * 3 + 1
+"""What :data:`PICTURE_NAMES` take a pixel of the pair: four RGB pictures and the grey mask."""
 
 
 def _png_rows(picture: np.ndarray | Picture) -> PngRows:
@@ -182,7 +184,7 @@ def deflating_ahead(left: np.ndarray, right: np.ndarray) -> DeflatedAhead | None
     if left.shape[:2] != right.shape[:2] or cores() < 2:
         return None
     pixels = left.shape[0] * left.shape[1]
-    if not PICTURES_ON_ONE_THREAD_BYTES <= 13 * pixels <= PICTURES_AT_ONCE_BYTES:  # what the five pictures take
+    if not PICTURES_ON_ONE_THREAD_BYTES <= PICTURE_BYTES_PER_PIXEL * pixels <= PICTURES_AT_ONCE_BYTES:
         return None
     pictures = {id(image): _png_rows(plain_picture(image)) for image in (left, right)}
     return DeflatedAhead(pictures, alike=lambda top, bottom: _same_bytes(left[top:bottom], right[top:bottom]))
