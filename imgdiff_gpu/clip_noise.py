@@ -190,9 +190,10 @@ class _Overlaps:
             if not isinstance(peak, FramePeak):
                 kept.append(float(peak))
                 continue
+            # frames of the window holding a region over each of this frame's (itself included)
             counts = covered[:, self.span + first - position : self.span + last - position].sum(axis=1)
-            # a region is fixed when others overlap it: alone (a window of one frame) it is the frame's noise
-            kept.append(_leaving_out_wide(regions[(counts <= need) | (counts <= 1)]))
+            fixed = (counts > need) & (counts > 1)  # alone (a window of one frame) a region is the frame's noise
+            kept.append(_leaving_out_wide(regions[~fixed]))
         return kept
 
 
