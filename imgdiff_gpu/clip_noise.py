@@ -108,10 +108,12 @@ class FramePeak(float):
         return FramePeak, (float(self), self.regions)
 
 
-def region_peak(term: np.ndarray) -> float:
+def region_peak(term: np.ndarray, *, top: int = 0) -> float:
     """The largest peak of ``term``'s regions but the ``REGIONS_LEFT_OUT`` wide ones with the largest peaks
     (0 where none is left), as a :class:`FramePeak` holding every region: ``term`` holds the luma term
-    wherever it reaches ``PEAK_CUT``."""
+    wherever it reaches ``PEAK_CUT``. ``top``: the frame's row that ``term``'s first row is, where ``term`` is
+    a band of the frame holding every row whose term reaches the cut and the ``JOIN`` rows about them (or the
+    frame's edge): the regions, their boxes moved down by ``top``, are then the whole frame's."""
     from .cpu.term_regions import term_regions
 
     # as scipy.ndimage's binary_dilation, label, maximum and find_objects give them, from the pixels reaching
@@ -120,6 +122,7 @@ def region_peak(term: np.ndarray) -> float:
     if not len(found):
         return 0.0
     regions = found[np.argsort(-found[:, 0], kind="stable")]
+    regions[:, [1, 3]] += top
     return FramePeak(_leaving_out_wide(regions), regions)
 
 
@@ -280,6 +283,136 @@ def luma_peak(
     bias = luma_bias(left_luma, right_luma, thresholds)
     shift = luma_shift_map(left_luma, np.add(right_luma, np.float32(bias)) if bias != 0.0 else right_luma, weights)
     return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted, rows=rows), bias, shift
+
+
+NEAR = 1e-5
+"""What the video screen's luma shift (``ux - uy`` of float64 window means, less its own offset, rounded once to
+float32; :attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.shift`), its offset corrected to the exact one, may differ by
+from OpenCV's float32 shift of the same pair (:func:`imgdiff_gpu.detection.luma_shift_map`): two 11-tap float32
+passes over differences of planes in [0, 1] round within ~12 float32 ulps of 1 each (~0.7e-6), float32 taps and
+the offset's rounding into the right plane add ~0.2e-6; 1e-5 is five times their sum, and bounds only medians
+(:func:`cleared_peak`)."""
+
+
+def cleared_peak(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    rows: np.ndarray,
+    *,
+    counted: np.ndarray | None = None,
+    near: tuple[np.ndarray, float] | None = None,
+) -> float:
+    """:func:`luma_peak`'s peak, bit for bit, of a pair whose terms reach ``PEAK_CUT`` on ``rows`` alone (bool,
+    one per row; the video screen's bound, :attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.row_masked`), computing the
+    shift and masking on those rows alone.
+
+    The offset is the whole frame's (:func:`imgdiff_gpu.detection.luma_bias`). OpenCV filters each run of
+    ``rows`` from the rows its window reads about it (the frame's edge reflected as the whole frame's filter
+    reflects it): the same values as those rows of the whole frame's shift and masking (``tests/test_clip_noise.py``
+    holds them to it bit for bit). What needs the whole frame's shift is the border noise factors
+    (:func:`imgdiff_gpu.detection.border_factors`: its medians along the border rows and columns and over every
+    4th row and column), on the frame's outer ``radius`` rows and columns alone. A factor only raises the scale
+    (each float32 product and quotient is monotonic), so where no term of those pixels reaches the cut over a
+    lower bound of their factors, none does over the factors themselves and the peak leaves them out either way:
+    first the window's own factors (:func:`imgdiff_gpu.detection.window_noise_factors`, which the measured ones
+    never go below), then, with ``near`` (the screen's shift and offset, within ``NEAR`` of OpenCV's), the
+    measured ones' lower bounds from the screen's shift; only where a term still reaches it, the measured
+    factors from the whole frame's shift, as :func:`luma_peak` computes them.
+    """
+    from .border_noise import border_indices
+    from .detection import (
+        _masking_and_scale,
+        border_factors,
+        flag_runs,
+        luma_bias,
+        luma_shift_map,
+        window_noise_factors,
+    )
+
+    height, width = left_luma.shape
+    radius = len(weights) // 2
+    runs = flag_runs(rows, join=len(weights))
+    if not runs:
+        return 0.0
+    bias = luma_bias(left_luma, right_luma, thresholds)
+
+    def shift_of(first: int, last: int) -> np.ndarray:
+        above, below = max(first - radius, 0), min(last + radius, height)  # the rows the window reads
+        right = right_luma[above:below]
+        right = np.add(right, np.float32(bias)) if bias != 0.0 else right
+        return luma_shift_map(left_luma[above:below], right, weights)[first - above : last - above]
+
+    magnitudes = [np.abs(shift_of(first, last)) for first, last in runs]
+    maskings = [_masking_and_scale(left_luma, right_luma, weights, thresholds, rows=run)[0] for run in runs]
+    # the band of rows the regions can reach: the runs and the JOIN rows about them
+    top, bottom = max(runs[0][0] - JOIN, 0), min(runs[-1][1] + JOIN, height)
+    t = np.float32(thresholds.luma_shift)
+
+    def terms_over(factors: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        # frame_peak's terms: scale = masking * (row * column) as the compiled pass has it
+        terms = np.zeros((bottom - top, width), np.float32)
+        for (first, last), magnitude, masking in zip(runs, magnitudes, maskings, strict=True):
+            scale = np.outer(factors[0][first:last], factors[1])
+            if masking is not None:
+                scale = masking * scale
+            term = magnitude / (scale * t)
+            terms[first - top : last - top] = _counted(term, None if counted is None else counted[first:last])
+        return terms
+
+    border_columns = border_indices(width, radius)
+    border_rows = [i - top for i in border_indices(height, radius) if top <= i < bottom]
+
+    def border_reaches(terms: np.ndarray) -> bool:
+        cut = np.float32(PEAK_CUT)  # as term_regions compares
+        return bool((terms[:, border_columns] >= cut).any() or (terms[border_rows] >= cut).any())
+
+    terms = terms_over(window_noise_factors((height, width), weights))
+    if thresholds.border_noise and border_reaches(terms):
+        below = None if near is None else _border_factors_below(*near, bias, weights)
+        if below is not None:
+            terms = terms_over(below)
+        if below is None or border_reaches(terms):
+            right = np.add(right_luma, np.float32(bias)) if bias != 0.0 else right_luma
+            shift = luma_shift_map(left_luma, right, weights)
+            terms = terms_over(border_factors(shift, shift.shape, weights, thresholds))
+    return region_peak(terms, top=top)
+
+
+def _border_factors_below(
+    near_shift: np.ndarray, near_bias: float, bias: float, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lower bounds (float32) of :func:`imgdiff_gpu.border_noise.measured_window_factors` of OpenCV's shift, from
+    a shift within ``NEAR`` of it once its offset ``near_bias`` is replaced by ``bias`` (:func:`cleared_peak`):
+    each median over values each within a bound of the exact one lies within the medians of the bounds."""
+    from .border_noise import border_indices
+    from .detection import LINE_SAMPLE, window_noise_factors
+
+    rows, columns = (f.copy() for f in window_noise_factors(near_shift.shape, weights))
+    step, correction = LINE_SAMPLE, near_bias - bias
+
+    def magnitudes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        magnitude = np.abs(values.astype(np.float64) + correction)
+        return np.maximum(magnitude - NEAR, 0.0), magnitude + NEAR
+
+    low, high = magnitudes(near_shift[::step, ::step])
+    white = np.outer(rows[::step], columns[::step])  # float32, as measured_window_factors divides
+    # the float32 quotients and median round within 1e-7 of the bounds' own; the slack below covers it
+    noise_low = float(np.median(low / white)) * (1 - 1e-6)
+    noise_high = float(np.median(high / white)) * (1 + 1e-6)
+    if not noise_low > 0:
+        return None  # the exact median may be 0: then the factors are the window's own
+    height, width = near_shift.shape
+    radius = len(weights) // 2
+    for factors, lines in (
+        (rows, {i: near_shift[i] for i in border_indices(height, radius)}),
+        (columns, {j: near_shift[:, j] for j in border_indices(width, radius)}),
+    ):
+        for index, line in lines.items():
+            below = np.float32(float(np.median(magnitudes(line)[0])) / noise_high * (1 - 1e-5))
+            factors[index] = max(factors[index], below)
+    return rows, columns
 
 
 _peaks: contextvars.ContextVar[list | None] = contextvars.ContextVar("clip_noise_peaks", default=None)
