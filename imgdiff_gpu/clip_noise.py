@@ -286,12 +286,13 @@ def luma_peak(
 
 
 NEAR = 1e-5
-"""What the video screen's luma shift (``ux - uy`` of float64 window means, less its own offset, rounded once to
-float32; :attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.shift`), its offset corrected to the exact one, may differ by
-from OpenCV's float32 shift of the same pair (:func:`imgdiff_gpu.detection.luma_shift_map`): two 11-tap float32
-passes over differences of planes in [0, 1] round within ~12 float32 ulps of 1 each (~0.7e-6), float32 taps and
-the offset's rounding into the right plane add ~0.2e-6; 1e-5 is five times their sum, and bounds only medians
-(:func:`cleared_peak`)."""
+"""How far the video screen's luma shift (:attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.shift`: ``ux - uy`` of float64
+window means less its own offset, rounded once to float32), its offset replaced by the exact one, may lie from
+OpenCV's float32 shift of the same planes (:func:`imgdiff_gpu.detection.luma_shift_map`), both in [0, 1]: the
+offset added to the right plane rounds within ``u (1 + |b|)`` (``u = 2**-24``), the float32 taps within ``2u`` of
+the window's mean ``|dY - b|`` (at most ``1 + |b|``), each 11-tap pass within ``~12u`` of it, the screen's one
+rounding within ``u`` of its value: in all below ``30u (1 + |b|)``, 2e-6. Five times that; measured on the VP9 and
+x265 pairs of ``benchmarks/video_set.py``: 6e-8."""
 
 
 def cleared_peak(
@@ -302,24 +303,25 @@ def cleared_peak(
     rows: np.ndarray,
     *,
     counted: np.ndarray | None = None,
+    bias: float | None = None,
     near: tuple[np.ndarray, float] | None = None,
 ) -> float:
     """:func:`luma_peak`'s peak, bit for bit, of a pair whose terms reach ``PEAK_CUT`` on ``rows`` alone (bool,
     one per row; the video screen's bound, :attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.row_masked`), computing the
     shift and masking on those rows alone.
 
-    The offset is the whole frame's (:func:`imgdiff_gpu.detection.luma_bias`). OpenCV filters each run of
-    ``rows`` from the rows its window reads about it (the frame's edge reflected as the whole frame's filter
-    reflects it): the same values as those rows of the whole frame's shift and masking (``tests/test_clip_noise.py``
-    holds them to it bit for bit). What needs the whole frame's shift is the border noise factors
-    (:func:`imgdiff_gpu.detection.border_factors`: its medians along the border rows and columns and over every
-    4th row and column), on the frame's outer ``radius`` rows and columns alone. A factor only raises the scale
-    (each float32 product and quotient is monotonic), so where no term of those pixels reaches the cut over a
+    The offset is the whole frame's (:func:`imgdiff_gpu.detection.luma_bias`; ``bias``, where already known). OpenCV
+    filters each run of ``rows`` from the rows its window reads about it (the frame's edge reflected as the whole
+    frame's filter reflects it): the same values as those rows of the whole frame's shift and masking
+    (``tests/test_clip_noise.py`` holds them to it bit for bit). What needs the whole frame's shift is the border
+    noise factors (:func:`imgdiff_gpu.detection.border_factors`: its medians along the border rows and columns and
+    over every 4th row and column), on the frame's outer ``radius`` rows and columns alone. A factor only raises the
+    scale (each float32 product and quotient is monotonic), so where no term of those pixels reaches the cut over a
     lower bound of their factors, none does over the factors themselves and the peak leaves them out either way:
     first the window's own factors (:func:`imgdiff_gpu.detection.window_noise_factors`, which the measured ones
-    never go below), then, with ``near`` (the screen's shift and offset, within ``NEAR`` of OpenCV's), the
-    measured ones' lower bounds from the screen's shift; only where a term still reaches it, the measured
-    factors from the whole frame's shift, as :func:`luma_peak` computes them.
+    never go below), then, with ``near`` (the screen's shift and offset, within ``NEAR`` of OpenCV's), the measured
+    ones' lower bounds from the screen's shift; only where a term still reaches it, the measured factors from the
+    whole frame's shift, as :func:`luma_peak` computes them.
     """
     from .border_noise import border_indices
     from .detection import (
@@ -336,7 +338,8 @@ def cleared_peak(
     runs = flag_runs(rows, join=len(weights))
     if not runs:
         return 0.0
-    bias = luma_bias(left_luma, right_luma, thresholds)
+    if bias is None:
+        bias = luma_bias(left_luma, right_luma, thresholds)
 
     def shift_of(first: int, last: int) -> np.ndarray:
         above, below = max(first - radius, 0), min(last + radius, height)  # the rows the window reads
@@ -384,34 +387,33 @@ def _border_factors_below(
     near_shift: np.ndarray, near_bias: float, bias: float, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Lower bounds (float32) of :func:`imgdiff_gpu.border_noise.measured_window_factors` of OpenCV's shift, from
-    a shift within ``NEAR`` of it once its offset ``near_bias`` is replaced by ``bias`` (:func:`cleared_peak`):
-    each median over values each within a bound of the exact one lies within the medians of the bounds."""
+    a shift within ``NEAR`` of it once its offset ``near_bias`` is replaced by ``bias`` (:func:`cleared_peak`); None
+    where the pair's noise inside the frame may be 0 (the factors are then the window's own).
+
+    A median of values each within ``NEAR`` of the exact ones is within ``NEAR`` of theirs (the inside samples are
+    divided by window factors >= 1, which only brings them closer); each float32 operation here rounds within 1e-7
+    of its value, which the relative slack covers."""
     from .border_noise import border_indices
+    from .cpu.rules import median
     from .detection import LINE_SAMPLE, window_noise_factors
 
-    rows, columns = (f.copy() for f in window_noise_factors(near_shift.shape, weights))
-    step, correction = LINE_SAMPLE, near_bias - bias
-
-    def magnitudes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        magnitude = np.abs(values.astype(np.float64) + correction)
-        return np.maximum(magnitude - NEAR, 0.0), magnitude + NEAR
-
-    low, high = magnitudes(near_shift[::step, ::step])
-    white = np.outer(rows[::step], columns[::step])  # float32, as measured_window_factors divides
-    # the float32 quotients and median round within 1e-7 of the bounds' own; the slack below covers it
-    noise_low = float(np.median(low / white)) * (1 - 1e-6)
-    noise_high = float(np.median(high / white)) * (1 + 1e-6)
-    if not noise_low > 0:
-        return None  # the exact median may be 0: then the factors are the window's own
     height, width = near_shift.shape
     radius = len(weights) // 2
+    rows, columns = (f.copy() for f in window_noise_factors((height, width), weights))
+    correction = np.float32(near_bias - bias)
+    step = LINE_SAMPLE
+    inside = np.abs(near_shift[::step, ::step] + correction) / np.outer(rows[::step], columns[::step])
+    noise = float(median(inside))
+    if not noise * (1 - 1e-6) - NEAR > 0:
+        return None
+    noise_high = (noise + NEAR) * (1 + 1e-6)
     for factors, lines in (
-        (rows, {i: near_shift[i] for i in border_indices(height, radius)}),
-        (columns, {j: near_shift[:, j] for j in border_indices(width, radius)}),
+        (rows, [(i, near_shift[i]) for i in border_indices(height, radius)]),
+        (columns, [(j, near_shift[:, j]) for j in border_indices(width, radius)]),
     ):
-        for index, line in lines.items():
-            below = np.float32(float(np.median(magnitudes(line)[0])) / noise_high * (1 - 1e-5))
-            factors[index] = max(factors[index], below)
+        for index, line in lines:
+            low = max(float(median(np.abs(line + correction))) * (1 - 1e-6) - NEAR, 0.0)
+            factors[index] = max(factors[index], np.float32(low / noise_high * (1 - 1e-6)))
     return rows, columns
 
 

@@ -235,7 +235,9 @@ class FrameScreen:
             # the pass's bound reaches the cut alone (no other row's term can), the pass's shift bounding
             # the border factors
             rows = bounds.row_masked >= np.float32(peak_floor)
-            return cleared_peak(luma_left, luma_right, p.weights, t, rows, counted=self.counted, near=(shift, bias))
+            exact = None if sums is not None else bias  # the block sums' offset is the screen's own
+            near = (shift, bias)
+            return cleared_peak(luma_left, luma_right, p.weights, t, rows, counted=self.counted, bias=exact, near=near)
 
         # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
         luma_step += abs(bias)
