@@ -365,6 +365,32 @@ def test_the_shift_of_a_band_of_rows_is_those_rows_of_the_whole_frames(first, la
     np.testing.assert_array_equal(band.view(np.uint32), whole[first:last].view(np.uint32))
 
 
+@pytest.mark.parametrize("shape", [(4, 4), (8, 12), (96, 128), (180, 320), (720, 1280)])
+def test_the_compiled_block_means_and_offset_are_opencvs(shape):
+    """The pair's offset takes its 4 x 4 block means from one compiled pass (c/block_means.c): cv2.resize's
+    INTER_AREA of cv2.subtract's difference, bit for bit, so the offset is the same on every path."""
+    from imgdiff_gpu.cpu.block_means import difference_block_means
+    from imgdiff_gpu.detection import luma_bias, luma_bias_of, luma_block_means
+
+    rng = np.random.default_rng(shape[0])
+    left, right = (rng.uniform(0, 1, shape).astype(np.float32) for _ in range(2))  # any rounding order shows
+    right[: shape[0] // 2] = left[: shape[0] // 2]  # equal blocks too (many ties at 0, as a static scene has)
+    height, width = shape
+    expected = cv2.resize(cv2.subtract(left, right), (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+    found = difference_block_means(left, right)
+    np.testing.assert_array_equal(found.view(np.uint32), expected.reshape(found.shape).view(np.uint32))
+    for offset in (0.0, 0.004, -0.5):  # within the clip, and clipped
+        shifted = np.clip(right + np.float32(offset), 0, 1).astype(np.float32)
+        assert luma_bias(left, shifted, LOW) == luma_bias_of(luma_block_means(left, shifted), LOW)
+
+
+def test_the_compiled_block_means_take_whole_blocks_alone():
+    from imgdiff_gpu.cpu.block_means import difference_block_means
+
+    with pytest.raises(ValueError, match="no multiple of 4"):
+        difference_block_means(np.zeros((6, 8), np.float32), np.zeros((6, 8), np.float32))
+
+
 def _bumped_pair(bumps: list[tuple[float, int, int]], strip: float = 0.0, seed: int = 3) -> tuple:
     """A flat grey pair with +-1 level of noise, right with luma bumps (amplitude, row, column; sigma 3.5 px) and,
     with ``strip``, normal noise of that many levels on its 4 leftmost columns (a codec's border strip)."""
