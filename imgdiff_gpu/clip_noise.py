@@ -108,12 +108,12 @@ class FramePeak(float):
         return FramePeak, (float(self), self.regions)
 
 
-def region_peak(term: np.ndarray, *, top: int = 0) -> float:
+def region_peak(term: np.ndarray, *, frame_rows: np.ndarray | None = None) -> float:
     """The largest peak of ``term``'s regions but the ``REGIONS_LEFT_OUT`` wide ones with the largest peaks
     (0 where none is left), as a :class:`FramePeak` holding every region: ``term`` holds the luma term
-    wherever it reaches ``PEAK_CUT``. ``top``: the frame's row that ``term``'s first row is, where ``term`` is
-    a band of the frame holding every row whose term reaches the cut and the ``JOIN`` rows about them (or the
-    frame's edge): the regions, their boxes moved down by ``top``, are then the whole frame's."""
+    wherever it reaches ``PEAK_CUT``. ``frame_rows``: the frame's row that each row of ``term`` is, where ``term``
+    holds some of the frame's rows (:func:`packed_rows`): the regions, their boxes' rows the frame's, are then the
+    whole frame's."""
     from .cpu.term_regions import term_regions
 
     # as scipy.ndimage's binary_dilation, label, maximum and find_objects give them, from the pixels reaching
@@ -122,8 +122,33 @@ def region_peak(term: np.ndarray, *, top: int = 0) -> float:
     if not len(found):
         return 0.0
     regions = found[np.argsort(-found[:, 0], kind="stable")]
-    regions[:, [1, 3]] += top
+    if frame_rows is not None:
+        tops, bottoms = regions[:, 1].astype(np.intp), regions[:, 3].astype(np.intp)
+        regions[:, 1], regions[:, 3] = frame_rows[tops], frame_rows[bottoms - 1] + 1
     return FramePeak(_leaving_out_wide(regions), regions)
+
+
+def packed_rows(runs: list[tuple[int, int]], height: int) -> tuple[np.ndarray, list[int]]:
+    """The rows of a frame ``height`` rows high that :func:`region_peak` needs where the terms reaching the cut
+    lie on ``runs`` (first, last + 1) alone: each run and the ``JOIN`` rows about it, two runs further apart
+    than their dilated pixels can join with ``2 * JOIN + 2`` rows between them (no region spans those, and each
+    half keeps its side's rows, which a region's box reaches). Returns the frame's row of each packed row, and
+    where each run's first row lies among them."""
+    gap = 2 * JOIN + 2
+    pieces, starts, packed = [], [], 0
+    previous = max(runs[0][0] - JOIN, 0)  # the frame row after the last one packed
+    for first, last in runs:
+        if first - previous > gap:  # the two halves of a wide gap, each beside its own run
+            before = [np.arange(previous, previous + gap // 2), np.arange(first - gap // 2, first)]
+        else:
+            before = [np.arange(previous, first)]
+        packed += sum(len(rows) for rows in before)
+        starts.append(packed)
+        pieces += [*before, np.arange(first, last)]
+        packed += last - first
+        previous = last
+    pieces.append(np.arange(previous, min(previous + JOIN, height)))
+    return np.concatenate(pieces), starts
 
 
 def _leaving_out_wide(regions: np.ndarray) -> float:
@@ -349,23 +374,23 @@ def cleared_peak(
 
     magnitudes = [np.abs(shift_of(first, last)) for first, last in runs]
     maskings = [_masking_and_scale(left_luma, right_luma, weights, thresholds, rows=run)[0] for run in runs]
-    # the band of rows the regions can reach: the runs and the JOIN rows about them
-    top, bottom = max(runs[0][0] - JOIN, 0), min(runs[-1][1] + JOIN, height)
+    # the rows the regions can reach: the runs and the JOIN rows about them, with no wide gap between them
+    frame_rows, starts = packed_rows(runs, height)
     t = np.float32(thresholds.luma_shift)
+    terms = np.zeros((len(frame_rows), width), np.float32)
 
     def terms_over(factors: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         # frame_peak's terms: scale = masking * (row * column) as the compiled pass has it
-        terms = np.zeros((bottom - top, width), np.float32)
-        for (first, last), magnitude, masking in zip(runs, magnitudes, maskings, strict=True):
+        for (first, last), start, magnitude, masking in zip(runs, starts, magnitudes, maskings, strict=True):
             scale = np.outer(factors[0][first:last], factors[1])
             if masking is not None:
                 scale = masking * scale
             term = magnitude / (scale * t)
-            terms[first - top : last - top] = _counted(term, None if counted is None else counted[first:last])
+            terms[start : start + last - first] = _counted(term, None if counted is None else counted[first:last])
         return terms
 
     border_columns = border_indices(width, radius)
-    border_rows = [i - top for i in border_indices(height, radius) if top <= i < bottom]
+    border_rows = np.flatnonzero(np.isin(frame_rows, border_indices(height, radius)))
 
     def border_reaches(terms: np.ndarray) -> bool:
         cut = np.float32(PEAK_CUT)  # as term_regions compares
@@ -380,7 +405,7 @@ def cleared_peak(
             right = np.add(right_luma, np.float32(bias)) if bias != 0.0 else right_luma
             shift = luma_shift_map(left_luma, right, weights)
             terms = terms_over(border_factors(shift, shift.shape, weights, thresholds))
-    return region_peak(terms, top=top)
+    return region_peak(terms, frame_rows=frame_rows)
 
 
 def _border_factors_below(

@@ -391,6 +391,35 @@ def test_the_compiled_block_means_take_whole_blocks_alone():
         difference_block_means(np.zeros((6, 8), np.float32), np.zeros((6, 8), np.float32))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_the_packed_rows_give_the_whole_frames_regions(seed):
+    """cleared_peak builds the terms of its runs of rows alone, wide gaps between them packed (packed_rows):
+    region_peak's regions, their boxes in the frame's rows, are the whole frame's, at its top and bottom edges,
+    across gaps that join (11, 12 rows) and across packed ones."""
+    from imgdiff_gpu.clip_noise import FramePeak, packed_rows, region_peak
+    from imgdiff_gpu.detection import flag_runs
+
+    rng = np.random.default_rng(seed)
+    height, width = 160, 48
+    rows = np.zeros(height, bool)
+    for first, last in [(0, 2), (13, 15), (27, 30), (60, 61), (110, 112), (123, 124), (158, 160)]:
+        rows[first:last] = rng.random() < 0.8  # some runs, at the edges and 11-12 rows apart among them
+    if not rows.any():
+        rows[80] = True
+    term = np.zeros((height, width), np.float32)
+    term[rows] = rng.uniform(0.0, 1.2, (rows.sum(), width)).astype(np.float32) ** 4  # sparse pixels over the cut
+    runs = flag_runs(rows, join=11)
+    frame_rows, starts = packed_rows(runs, height)
+    packed = np.zeros((len(frame_rows), width), np.float32)
+    for (first, last), start in zip(runs, starts, strict=True):
+        packed[start : start + last - first] = term[first:last]
+        assert (frame_rows[start : start + last - first] == np.arange(first, last)).all()
+    whole, found = region_peak(term), region_peak(packed, frame_rows=frame_rows)
+    assert isinstance(whole, FramePeak) and len(packed) < height
+    assert float(found) == float(whole)
+    np.testing.assert_array_equal(found.regions, whole.regions)
+
+
 def _bumped_pair(bumps: list[tuple[float, int, int]], strip: float = 0.0, seed: int = 3) -> tuple:
     """A flat grey pair with +-1 level of noise, right with luma bumps (amplitude, row, column; sigma 3.5 px) and,
     with ``strip``, normal noise of that many levels on its 4 leftmost columns (a codec's border strip)."""
