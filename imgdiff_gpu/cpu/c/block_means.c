@@ -8,7 +8,8 @@
  * over the float32 differences d, in float32, times 1 / 16 (a power of two: exact). The same
  * operations here, in the same order (-ffp-contract=off: no product or sum fused), read from both
  * planes without the difference written out: bit for bit cv2.resize's (tests/test_clip_noise.py
- * holds them to it), in one pass where OpenCV makes three (subtract, then resize).
+ * holds them to it), in one pass where OpenCV makes two (subtract, then resize). The GPU's offset is
+ * imgdiff_gpu/gpu/noise_rules.py's unbiased_gpu (CuPy's own operations).
  */
 #include "core.h"
 
