@@ -266,7 +266,6 @@ def frame_peak(
     *,
     counted: np.ndarray | None = None,
     row_peaks: np.ndarray | None = None,
-    rows: np.ndarray | None = None,
 ) -> float:
     """:func:`region_peak` of the window luma term ``|shift| / (t_luma * scale)`` over the counted pixels
     where it reaches ``PEAK_CUT``: the largest term but for the wide regions left out; 0 where none is left.
@@ -275,18 +274,14 @@ def frame_peak(
     or the video screen's); ``scale`` as the strength pass has it (contrast masking times the border
     noise factors, :func:`imgdiff_gpu.detection.border_factors`), computed, as the full comparison
     computes it, on the runs of rows whose largest ``|shift| / t_luma`` reaches the cut (the scale
-    is >= 1, so no other row can). ``row_peaks``: each row's largest ``|shift|``, where known. ``rows``
-    (bool, one per row), where known: the only rows whose term may reach the cut (a bound on it, as the
-    video screen's pass gives it, :attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.row_masked`); the others are
-    not computed, which changes no peak: every term that reaches the cut lies on one of them.
+    is >= 1, so no other row can). ``row_peaks``: each row's largest ``|shift|``, where known. A pair the
+    video screen clears has its peak from the rows its bound says can reach the cut alone (:func:`cleared_peak`).
     """
     from .cpu.rules import abs_peaks
     from .detection import _masking_and_scale, border_factors, flag_runs
 
     t = np.float32(thresholds.luma_shift)
     hot = _hot_rows(abs_peaks(shift)[0] if row_peaks is None else row_peaks, thresholds)
-    if rows is not None:
-        hot &= rows
     if not hot.any():
         return 0.0
     row_factors, column_factors = border_factors(shift, shift.shape, weights, thresholds)
@@ -317,18 +312,15 @@ def luma_peak(
     weights: np.ndarray,
     thresholds: Thresholds,
     counted: np.ndarray | None = None,
-    *,
-    rows: np.ndarray | None = None,
 ) -> tuple[float, float, np.ndarray]:
     """(:func:`frame_peak`, the pair's offset, its shift) of two luma planes, the offset and shift computed
     as the full comparison computes them (:func:`imgdiff_gpu.detection.difference_mask`): so the peak is
-    the same, bit for bit, whichever path measures it (the screen's luma planes are the stacks'). ``rows``: as
-    :func:`frame_peak`'s."""
+    the same, bit for bit, whichever path measures it (the screen's luma planes are the stacks')."""
     from .detection import luma_bias, luma_shift_map
 
     bias = luma_bias(left_luma, right_luma, thresholds)
     shift = luma_shift_map(left_luma, np.add(right_luma, np.float32(bias)) if bias != 0.0 else right_luma, weights)
-    return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted, rows=rows), bias, shift
+    return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted), bias, shift
 
 
 NEAR = 1e-5
