@@ -478,6 +478,22 @@ def test_a_cleared_pairs_peak_from_its_rows_alone_is_the_whole_frames(name, monk
     assert name in ("left strip, weak",) or peak > clip_noise.PEAK_CUT  # the strip's bump alone is below it
 
 
+@pytest.mark.parametrize("ignored", [(slice(0, 12), slice(20, 45)), (slice(84, 96), slice(0, 128))])
+def test_a_cleared_pairs_peak_with_ignored_pixels_is_the_whole_frames(ignored):
+    """The same with ignored pixels (a bump's, or the bottom rows): their terms count 0 on every path."""
+    from imgdiff_gpu import clip_noise
+
+    left, right = _bumped_pair([(8, 3, 30), (8, 90, 100), (7, 40, 1)], 2.0)
+    ignore = np.zeros(left.shape[:2], bool)
+    ignore[ignored] = True
+    score, _, peak = FrameScreen(left.shape[:2], LOW, ignore, peaks=True).measure_with_peak(left, right)
+    expected = frame_peak_of(left, right, LOW, ignore)
+    assert score is not None and peak == expected and type(peak) is type(expected)
+    if isinstance(expected, clip_noise.FramePeak):
+        np.testing.assert_array_equal(peak.regions, expected.regions)
+    assert len(expected.regions) < len(frame_peak_of(left, right, LOW, None).regions)  # the ignored ones mattered
+
+
 def test_frames_of_two_sizes_have_peak_0_whatever_path_measures_it():
     # the full comparison of padded frames measures noise of its own; the rule takes none (as the GPU
     # run's peak_of does), so a clip whose sizes differ keeps factor 1 on every path
