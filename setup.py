@@ -20,6 +20,7 @@ SOURCES = [
     "heat.c",
     "regions.c",
     "term_regions.c",
+    "block_means.c",
 ]
 
 # -ffp-contract=off: the kernels write fma() where they mean one, and nothing else is fused,

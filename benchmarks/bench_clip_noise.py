@@ -7,7 +7,7 @@ medians of the process CPU time (every thread) and of the wall time per pair, an
 
 With ``--against DIR`` (another checkout of the package, its CPU core built: the code before a
 change), each run is a fresh process that warms up on the clip's first frames, and each round
-also times the rule under DIR's code: the change's ratio, measured in the same run.
+also times DIR's code with the rule and without it: the change's ratios, measured in the same run.
 
     python -m benchmarks.bench_clip_noise [--seed 2026] [--clips 0,4] [--rounds 3] [--against DIR] [--out F.json]
 """
@@ -97,7 +97,9 @@ def main() -> None:
         # (name, code, rule on): in this process, or each in a fresh one where another checkout is timed too
         variants = [("without", None, False), ("with", None, True)]
         if args.against is not None:
-            variants = [("without", here, False), ("with", here, True), ("before", args.against.resolve(), True)]
+            before = args.against.resolve()
+            variants = [("without", here, False), ("with", here, True), ("before", before, True)]
+            variants.append(("before_without", before, False))  # what a change of both paths does to each
         else:
             timed(clip, True, work / "warm")  # imports, kernels, page cache
         runs: dict[str, list] = {name: [] for name, _, _ in variants}
@@ -120,9 +122,12 @@ def main() -> None:
         if "before" in runs:
             row["before_cpu_ratio"] = row["before_cpu_ms_per_pair"] / row["without_cpu_ms_per_pair"]
             row["with_vs_before_cpu"] = row["with_cpu_ms_per_pair"] / row["before_cpu_ms_per_pair"]
+            row["before_rule_cpu_ratio"] = row["before_cpu_ms_per_pair"] / row["before_without_cpu_ms_per_pair"]
+            row["without_vs_before_cpu"] = row["without_cpu_ms_per_pair"] / row["before_without_cpu_ms_per_pair"]
             line += (
-                f"; before: CPU {row['before_cpu_ms_per_pair']:6.1f} ms/pair ({row['before_cpu_ratio']:.3f}x), "
-                f"now/before {row['with_vs_before_cpu']:.3f}x"
+                f"; before: CPU {row['before_without_cpu_ms_per_pair']:6.1f} -> {row['before_cpu_ms_per_pair']:6.1f}"
+                f" ms/pair ({row['before_rule_cpu_ratio']:.3f}x); now/before with the rule "
+                f"{row['with_vs_before_cpu']:.3f}x, without {row['without_vs_before_cpu']:.3f}x"
             )
         rows.append(row)
         print(line)

@@ -108,10 +108,12 @@ class FramePeak(float):
         return FramePeak, (float(self), self.regions)
 
 
-def region_peak(term: np.ndarray) -> float:
+def region_peak(term: np.ndarray, *, frame_rows: np.ndarray | None = None) -> float:
     """The largest peak of ``term``'s regions but the ``REGIONS_LEFT_OUT`` wide ones with the largest peaks
     (0 where none is left), as a :class:`FramePeak` holding every region: ``term`` holds the luma term
-    wherever it reaches ``PEAK_CUT``."""
+    wherever it reaches ``PEAK_CUT``. ``frame_rows``: the frame's row that each row of ``term`` is, where ``term``
+    holds some of the frame's rows (:func:`packed_rows`): the regions, their boxes' rows the frame's, are then the
+    whole frame's."""
     from .cpu.term_regions import term_regions
 
     # as scipy.ndimage's binary_dilation, label, maximum and find_objects give them, from the pixels reaching
@@ -120,7 +122,33 @@ def region_peak(term: np.ndarray) -> float:
     if not len(found):
         return 0.0
     regions = found[np.argsort(-found[:, 0], kind="stable")]
+    if frame_rows is not None:
+        tops, bottoms = regions[:, 1].astype(np.intp), regions[:, 3].astype(np.intp)
+        regions[:, 1], regions[:, 3] = frame_rows[tops], frame_rows[bottoms - 1] + 1
     return FramePeak(_leaving_out_wide(regions), regions)
+
+
+def packed_rows(runs: list[tuple[int, int]], height: int) -> tuple[np.ndarray, list[int]]:
+    """The rows of a frame ``height`` rows high that :func:`region_peak` needs where the terms reaching the cut
+    lie on ``runs`` (first, last + 1) alone: each run and the ``JOIN`` rows about it, two runs further apart
+    than their dilated pixels can join with ``2 * JOIN + 2`` rows between them (no region spans those, and each
+    half keeps its side's rows, which a region's box reaches). Returns the frame's row of each packed row, and
+    where each run's first row lies among them."""
+    gap = 2 * JOIN + 2
+    pieces, starts, packed = [], [], 0
+    previous = max(runs[0][0] - JOIN, 0)  # the frame row after the last one packed
+    for first, last in runs:
+        if first - previous > gap:  # the two halves of a wide gap, each beside its own run
+            before = [np.arange(previous, previous + gap // 2), np.arange(first - gap // 2, first)]
+        else:
+            before = [np.arange(previous, first)]
+        packed += sum(len(rows) for rows in before)
+        starts.append(packed)
+        pieces += [*before, np.arange(first, last)]
+        packed += last - first
+        previous = last
+    pieces.append(np.arange(previous, min(previous + JOIN, height)))
+    return np.concatenate(pieces), starts
 
 
 def _leaving_out_wide(regions: np.ndarray) -> float:
@@ -148,32 +176,44 @@ def window_peaks(peaks: list[float]) -> list[float]:
 class _Overlaps:
     """The frames of a clip as they arrive, and for each region of each, which of the frames up to ``span``
     before or after it hold a region overlapping its box: each pair of frames is compared once, when the
-    later one arrives, so a window's fixed regions cost a sum per frame, not a comparison of every box with
-    every other (a static pair with 100 regions a frame: ~230 ms a frame that way)."""
+    later one arrives, so a window's fixed regions cost a count per region, not a comparison of every box with
+    every other (a static pair with 100 regions a frame: ~230 ms a frame that way). Each region's frames are the
+    bits of an int (bit ``span + d``: the frame ``d`` after it), so that a window's count is one ``&`` and a bit
+    count, and a frame's boxes are compared with those of every frame before it in one NumPy pass: NumPy's calls
+    per frame and region took ~9 times as long on the VP9 astronaut pan (0.45 against 0.05 ms a frame)."""
 
     def __init__(self, span: int):
         self.span = span
-        self.frames: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}  # position: (peak, regions, covered)
+        # position: (peak, regions, each region's frames, largest first: [(peak, wide, bits)])
+        self.frames: dict[int, tuple[float, np.ndarray, list[list]]] = {}
         self.added = 0
 
     def add(self, peak: float) -> None:
         regions = peak.regions if isinstance(peak, FramePeak) else np.empty((0, 5))
-        covered = np.zeros((len(regions), 2 * self.span + 1), dtype=bool)  # column span + d: frame position + d
-        covered[:, self.span] = True  # a region overlaps itself
+        itself = 1 << self.span  # a region overlaps itself
+        covered = [[float(r[0]), max(r[3] - r[1], r[4] - r[2]) >= WIDE, itself] for r in regions.tolist()]
         position = self.added
-        for other in range(max(position - self.span, 0), position):
-            if other not in self.frames or not len(regions) or not len(self.frames[other][1]):
-                continue
-            _, theirs, their_covered = self.frames[other]
-            mine, their = regions[:, None, 1:], theirs[None, :, 1:]
+        others = [o for o in range(max(position - self.span, 0), position) if o in self.frames]
+        others = [o for o in others if len(self.frames[o][1])] if len(regions) else []
+        if others:  # every box of the frames within span before it at once
+            counts = [len(self.frames[o][1]) for o in others]
+            theirs = np.concatenate([self.frames[o][1][:, 1:] for o in others])
+            mine, their = regions[:, None, 1:], theirs[None]
             overlap = (
                 (mine[..., 0] < their[..., 2])
                 & (their[..., 0] < mine[..., 2])
                 & (mine[..., 1] < their[..., 3])
                 & (their[..., 1] < mine[..., 3])
             )
-            covered[:, self.span + other - position] = overlap.any(axis=1)
-            their_covered[:, self.span + position - other] = overlap.any(axis=0)
+            # each of its regions: which of those frames hold one over it; each of theirs: whether it holds one
+            starts = np.cumsum([0, *counts[:-1]])
+            over_mine = np.nonzero(np.logical_or.reduceat(overlap, starts, axis=1))
+            for i, f in zip(*(index.tolist() for index in over_mine), strict=True):
+                covered[i][2] |= 1 << (self.span + others[f] - position)
+            held = np.flatnonzero(overlap.any(axis=0))
+            frame_of = np.repeat(np.arange(len(others)), counts)[held].tolist()
+            for k, f in zip((held - starts[frame_of]).tolist(), frame_of, strict=True):
+                self.frames[others[f]][2][k][2] |= 1 << (self.span + position - others[f])
         self.frames[position] = (peak, regions, covered)
         self.added += 1
 
@@ -184,16 +224,25 @@ class _Overlaps:
     def kept_peaks(self, first: int, last: int) -> list[float]:
         """:func:`window_peaks` of the window of frames ``first .. last - 1`` (within ``span`` of each other)."""
         need = FIXED * (last - first)
+        frames = (1 << (last - first)) - 1
         kept = []
         for position in range(first, last):
-            peak, regions, covered = self.frames[position]
+            peak, _, covered = self.frames[position]
             if not isinstance(peak, FramePeak):
                 kept.append(float(peak))
                 continue
-            # frames of the window holding a region over each of this frame's (itself included)
-            counts = covered[:, self.span + first - position : self.span + last - position].sum(axis=1)
-            fixed = (counts > need) & (counts > 1)  # alone (a window of one frame) a region is the frame's noise
-            kept.append(_leaving_out_wide(regions[~fixed]))
+            window = frames << (self.span + first - position)  # the window's frames among each region's
+            kept_peak, left_out = 0.0, 0
+            for region_peak, wide, bits in covered:  # _leaving_out_wide of the regions not fixed
+                count = (bits & window).bit_count()  # frames of the window holding a region over it (itself too)
+                if count > need and count > 1:  # fixed (alone, in a window of one frame, it is the frame's noise)
+                    continue
+                if wide and left_out < REGIONS_LEFT_OUT:
+                    left_out += 1
+                    continue
+                kept_peak = region_peak
+                break
+            kept.append(kept_peak)
         return kept
 
 
@@ -217,7 +266,6 @@ def frame_peak(
     *,
     counted: np.ndarray | None = None,
     row_peaks: np.ndarray | None = None,
-    rows: np.ndarray | None = None,
 ) -> float:
     """:func:`region_peak` of the window luma term ``|shift| / (t_luma * scale)`` over the counted pixels
     where it reaches ``PEAK_CUT``: the largest term but for the wide regions left out; 0 where none is left.
@@ -226,18 +274,14 @@ def frame_peak(
     or the video screen's); ``scale`` as the strength pass has it (contrast masking times the border
     noise factors, :func:`imgdiff_gpu.detection.border_factors`), computed, as the full comparison
     computes it, on the runs of rows whose largest ``|shift| / t_luma`` reaches the cut (the scale
-    is >= 1, so no other row can). ``row_peaks``: each row's largest ``|shift|``, where known. ``rows``
-    (bool, one per row), where known: the only rows whose term may reach the cut (a bound on it, as the
-    video screen's pass gives it, :attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.row_masked`); the others are
-    not computed, which changes no peak: every term that reaches the cut lies on one of them.
+    is >= 1, so no other row can). ``row_peaks``: each row's largest ``|shift|``, where known. A pair the
+    video screen clears has its peak from the rows its bound says can reach the cut alone (:func:`cleared_peak`).
     """
     from .cpu.rules import abs_peaks
     from .detection import _masking_and_scale, border_factors, flag_runs
 
     t = np.float32(thresholds.luma_shift)
     hot = _hot_rows(abs_peaks(shift)[0] if row_peaks is None else row_peaks, thresholds)
-    if rows is not None:
-        hot &= rows
     if not hot.any():
         return 0.0
     row_factors, column_factors = border_factors(shift, shift.shape, weights, thresholds)
@@ -268,18 +312,147 @@ def luma_peak(
     weights: np.ndarray,
     thresholds: Thresholds,
     counted: np.ndarray | None = None,
-    *,
-    rows: np.ndarray | None = None,
 ) -> tuple[float, float, np.ndarray]:
     """(:func:`frame_peak`, the pair's offset, its shift) of two luma planes, the offset and shift computed
     as the full comparison computes them (:func:`imgdiff_gpu.detection.difference_mask`): so the peak is
-    the same, bit for bit, whichever path measures it (the screen's luma planes are the stacks'). ``rows``: as
-    :func:`frame_peak`'s."""
+    the same, bit for bit, whichever path measures it (the screen's luma planes are the stacks')."""
     from .detection import luma_bias, luma_shift_map
 
     bias = luma_bias(left_luma, right_luma, thresholds)
     shift = luma_shift_map(left_luma, np.add(right_luma, np.float32(bias)) if bias != 0.0 else right_luma, weights)
-    return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted, rows=rows), bias, shift
+    return frame_peak(left_luma, right_luma, shift, weights, thresholds, counted=counted), bias, shift
+
+
+NEAR = 1e-5
+"""How far the video screen's luma shift (:attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.shift`: ``ux - uy`` of float64
+window means less its own offset, rounded once to float32), its offset replaced by the exact one, may lie from
+OpenCV's float32 shift of the same planes (:func:`imgdiff_gpu.detection.luma_shift_map`), both in [0, 1]: the
+offset added to the right plane rounds within ``u (1 + |b|)`` (``u = 2**-24``), the float32 taps within ``2u`` of
+the window's mean ``|dY - b|`` (at most ``1 + |b|``), each 11-tap pass within ``~12u`` of it, the screen's one
+rounding within ``u`` of its value: in all below ``30u (1 + |b|)``, 2e-6. Five times that; measured on the VP9 and
+x265 pairs of ``benchmarks/video_set.py``: 6e-8."""
+
+
+def cleared_peak(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    weights: np.ndarray,
+    thresholds: Thresholds,
+    rows: np.ndarray,
+    *,
+    counted: np.ndarray | None = None,
+    bias: float | None = None,
+    near: tuple[np.ndarray, float] | None = None,
+) -> float:
+    """:func:`luma_peak`'s peak, bit for bit, of a pair whose terms reach ``PEAK_CUT`` on ``rows`` alone (bool,
+    one per row; the video screen's bound, :attr:`imgdiff_gpu.cpu.ssim.ScreenBounds.row_masked`), computing the
+    shift and masking on those rows alone.
+
+    The offset is the whole frame's (:func:`imgdiff_gpu.detection.luma_bias`; ``bias``, where already known). OpenCV
+    filters each run of ``rows`` from the rows its window reads about it (the frame's edge reflected as the whole
+    frame's filter reflects it): the same values as those rows of the whole frame's shift and masking
+    (``tests/test_clip_noise.py`` holds them to it bit for bit). What needs the whole frame's shift is the border
+    noise factors (:func:`imgdiff_gpu.detection.border_factors`: its medians along the border rows and columns and
+    over every 4th row and column), on the frame's outer ``radius`` rows and columns alone. A factor only raises the
+    scale (each float32 product and quotient is monotonic), so where no term of those pixels reaches the cut over a
+    lower bound of their factors, none does over the factors themselves and the peak leaves them out either way:
+    first the window's own factors (:func:`imgdiff_gpu.detection.window_noise_factors`, which the measured ones
+    never go below), then, with ``near`` (the screen's shift and offset, within ``NEAR`` of OpenCV's), the measured
+    ones' lower bounds from the screen's shift; only where a term still reaches it, the measured factors from the
+    whole frame's shift, as :func:`luma_peak` computes them.
+    """
+    from .border_noise import border_indices
+    from .detection import (
+        _masking_and_scale,
+        border_factors,
+        flag_runs,
+        luma_bias,
+        luma_shift_map,
+        window_noise_factors,
+    )
+
+    height, width = left_luma.shape
+    radius = len(weights) // 2
+    runs = flag_runs(rows, join=len(weights))
+    if not runs:
+        return 0.0
+    if bias is None:
+        bias = luma_bias(left_luma, right_luma, thresholds)
+
+    def shift_of(first: int, last: int) -> np.ndarray:
+        above, below = max(first - radius, 0), min(last + radius, height)  # the rows the window reads
+        right = right_luma[above:below]
+        right = np.add(right, np.float32(bias)) if bias != 0.0 else right
+        return luma_shift_map(left_luma[above:below], right, weights)[first - above : last - above]
+
+    magnitudes = [np.abs(shift_of(first, last)) for first, last in runs]
+    maskings = [_masking_and_scale(left_luma, right_luma, weights, thresholds, rows=run)[0] for run in runs]
+    # the rows the regions can reach: the runs and the JOIN rows about them, with no wide gap between them
+    frame_rows, starts = packed_rows(runs, height)
+    t = np.float32(thresholds.luma_shift)
+    terms = np.zeros((len(frame_rows), width), np.float32)
+
+    def terms_over(factors: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        # frame_peak's terms: scale = masking * (row * column) as the compiled pass has it
+        for (first, last), start, magnitude, masking in zip(runs, starts, magnitudes, maskings, strict=True):
+            scale = np.outer(factors[0][first:last], factors[1])
+            if masking is not None:
+                scale = masking * scale
+            term = magnitude / (scale * t)
+            terms[start : start + last - first] = _counted(term, None if counted is None else counted[first:last])
+        return terms
+
+    border_columns = border_indices(width, radius)
+    border_rows = np.flatnonzero(np.isin(frame_rows, border_indices(height, radius)))
+
+    def border_reaches(terms: np.ndarray) -> bool:
+        cut = np.float32(PEAK_CUT)  # as term_regions compares
+        return bool((terms[:, border_columns] >= cut).any() or (terms[border_rows] >= cut).any())
+
+    terms = terms_over(window_noise_factors((height, width), weights))
+    if thresholds.border_noise and border_reaches(terms):
+        below = None if near is None else _border_factors_below(*near, bias, weights)
+        if below is not None:
+            terms = terms_over(below)
+        if below is None or border_reaches(terms):
+            right = np.add(right_luma, np.float32(bias)) if bias != 0.0 else right_luma
+            shift = luma_shift_map(left_luma, right, weights)
+            terms = terms_over(border_factors(shift, shift.shape, weights, thresholds))
+    return region_peak(terms, frame_rows=frame_rows)
+
+
+def _border_factors_below(
+    near_shift: np.ndarray, near_bias: float, bias: float, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lower bounds (float32) of :func:`imgdiff_gpu.border_noise.measured_window_factors` of OpenCV's shift, from
+    a shift within ``NEAR`` of it once its offset ``near_bias`` is replaced by ``bias`` (:func:`cleared_peak`); None
+    where the pair's noise inside the frame may be 0 (the factors are then the window's own).
+
+    A median of values each within ``NEAR`` of the exact ones is within ``NEAR`` of theirs (the inside samples are
+    divided by window factors >= 1, which only brings them closer); each float32 operation here rounds within 1e-7
+    of its value, which the relative slack covers."""
+    from .border_noise import border_indices
+    from .cpu.rules import median
+    from .detection import LINE_SAMPLE, window_noise_factors
+
+    height, width = near_shift.shape
+    radius = len(weights) // 2
+    rows, columns = (f.copy() for f in window_noise_factors((height, width), weights))
+    correction = np.float32(near_bias - bias)
+    step = LINE_SAMPLE
+    inside = np.abs(near_shift[::step, ::step] + correction) / np.outer(rows[::step], columns[::step])
+    noise = float(median(inside))
+    if not noise * (1 - 1e-6) - NEAR > 0:
+        return None
+    noise_high = (noise + NEAR) * (1 + 1e-6)
+    for factors, lines in (
+        (rows, [(i, near_shift[i]) for i in border_indices(height, radius)]),
+        (columns, [(j, near_shift[:, j]) for j in border_indices(width, radius)]),
+    ):
+        for index, line in lines:
+            low = max(float(median(np.abs(line + correction))) * (1 - 1e-6) - NEAR, 0.0)
+            factors[index] = max(factors[index], np.float32(low / noise_high * (1 - 1e-6)))
+    return rows, columns
 
 
 _peaks: contextvars.ContextVar[list | None] = contextvars.ContextVar("clip_noise_peaks", default=None)

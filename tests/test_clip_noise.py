@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import cv2
 import numpy as np
 import pytest
 from clips import bump_frames
@@ -11,6 +12,7 @@ from clips import bump_frames
 from imgdiff_gpu.clip_noise import (
     REFERENCE_PEAKS,
     ClipNoise,
+    cleared_peak,
     frame_peak,
     frame_peak_of,
     measuring_peaks,
@@ -303,19 +305,19 @@ def test_the_screens_row_bounds_hold_each_rows_terms_and_leave_the_peak_as_it_is
     from imgdiff_gpu.cpu import ssim
 
     seen, measured = [], []
-    real_screen, real_peak = ssim.ssim_map_and_screen, frame_peak
+    real_screen, real_peak = ssim.ssim_map_and_screen, cleared_peak
 
     def screen_pass(*args, **kwargs):
         ssim_map, bounds = real_screen(*args, **kwargs)
         seen.append(bounds)
         return ssim_map, bounds
 
-    def peak(*args, rows=None, **kwargs):
-        measured.append(rows)
-        return real_peak(*args, rows=rows, **kwargs)
+    def peak(*args, **kwargs):
+        measured.append(args[4])  # the rows
+        return real_peak(*args, **kwargs)
 
     monkeypatch.setattr(ssim, "ssim_map_and_screen", screen_pass)
-    monkeypatch.setattr("imgdiff_gpu.clip_noise.frame_peak", peak)
+    monkeypatch.setattr("imgdiff_gpu.clip_noise.cleared_peak", peak)
     # the clip's noise bump, and a strip of texture whose noise masking hides (its unmasked shift reaches the cut)
     _, _, left, right = _clip([QUIET], seed=9)[0]
     rng = np.random.default_rng(1)
@@ -337,6 +339,159 @@ def test_the_screens_row_bounds_hold_each_rows_terms_and_leave_the_peak_as_it_is
     assert 0 < rows.sum() < unmasked.sum()
     whole = float((np.abs(shift) / (scale * np.float32(LOW.luma_shift))).max())  # every row, as study_specks
     assert screened_peak == frame_peak_of(left, right, LOW, None) == whole
+
+
+def _textured_pair(height: int, width: int, seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Two float32 luma planes of a photograph-like texture and a noisier copy of it."""
+    rng = np.random.default_rng(seed)
+    left = cv2.GaussianBlur(rng.uniform(0, 1, (height, width)).astype(np.float32), (0, 0), 2.0)
+    right = left + rng.normal(0, 0.02, (height, width)).astype(np.float32)
+    return left, np.clip(right, 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("first, last", [(0, 1), (0, 4), (2, 3), (5, 6), (40, 41), (37, 60), (173, 180), (179, 180)])
+def test_the_shift_of_a_band_of_rows_is_those_rows_of_the_whole_frames(first, last):
+    """cleared_peak filters each run of rows from its window's halo alone (cut at the frame's edges, where the
+    whole frame's filter reflects the same rows): the same float32 values as the whole frame's, bit for bit."""
+    from imgdiff_gpu.detection import luma_shift_map
+    from imgdiff_gpu.pipeline import luma_ssim_params
+
+    left, right = _textured_pair(180, 320)
+    weights = luma_ssim_params(left).weights
+    radius = len(weights) // 2
+    whole = luma_shift_map(left, right, weights).copy()
+    above, below = max(first - radius, 0), min(last + radius, 180)
+    band = luma_shift_map(left[above:below], right[above:below], weights)[first - above : last - above]
+    np.testing.assert_array_equal(band.view(np.uint32), whole[first:last].view(np.uint32))
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (8, 12), (96, 128), (180, 320), (720, 1280)])
+def test_the_compiled_block_means_and_offset_are_opencvs(shape):
+    """The pair's offset takes its 4 x 4 block means from one compiled pass (c/block_means.c): cv2.resize's
+    INTER_AREA of cv2.subtract's difference, bit for bit, so the offset is the same on every path."""
+    from imgdiff_gpu.cpu.block_means import difference_block_means
+    from imgdiff_gpu.detection import luma_bias, luma_bias_of, luma_block_means
+
+    rng = np.random.default_rng(shape[0])
+    left, right = (rng.uniform(0, 1, shape).astype(np.float32) for _ in range(2))  # any rounding order shows
+    right[: shape[0] // 2] = left[: shape[0] // 2]  # equal blocks too (many ties at 0, as a static scene has)
+    height, width = shape
+    expected = cv2.resize(cv2.subtract(left, right), (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+    found = difference_block_means(left, right)
+    np.testing.assert_array_equal(found.view(np.uint32), expected.reshape(found.shape).view(np.uint32))
+    for offset in (0.0, 0.004, -0.5):  # within the clip, and clipped
+        shifted = np.clip(right + np.float32(offset), 0, 1).astype(np.float32)
+        assert luma_bias(left, shifted, LOW) == luma_bias_of(luma_block_means(left, shifted), LOW)
+
+
+def test_the_compiled_block_means_take_whole_blocks_alone():
+    from imgdiff_gpu.cpu.block_means import difference_block_means
+
+    with pytest.raises(ValueError, match="no multiple of 4"):
+        difference_block_means(np.zeros((6, 8), np.float32), np.zeros((6, 8), np.float32))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_packed_rows_give_the_whole_frames_regions(seed):
+    """cleared_peak builds the terms of its runs of rows alone, wide gaps between them packed (packed_rows):
+    region_peak's regions, their boxes in the frame's rows, are the whole frame's, at its top and bottom edges,
+    across gaps that join (11, 12 rows) and across packed ones."""
+    from imgdiff_gpu.clip_noise import FramePeak, packed_rows, region_peak
+    from imgdiff_gpu.detection import flag_runs
+
+    rng = np.random.default_rng(seed)
+    height, width = 160, 48
+    rows = np.zeros(height, bool)
+    for first, last in [(0, 2), (13, 15), (27, 30), (60, 61), (110, 112), (123, 124), (158, 160)]:
+        rows[first:last] = rng.random() < 0.8  # some runs, at the edges and 11-12 rows apart among them
+    if not rows.any():
+        rows[80] = True
+    term = np.zeros((height, width), np.float32)
+    term[rows] = rng.uniform(0.0, 1.2, (rows.sum(), width)).astype(np.float32) ** 4  # sparse pixels over the cut
+    runs = flag_runs(rows, join=11)
+    frame_rows, starts = packed_rows(runs, height)
+    packed = np.zeros((len(frame_rows), width), np.float32)
+    for (first, last), start in zip(runs, starts, strict=True):
+        packed[start : start + last - first] = term[first:last]
+        assert (frame_rows[start : start + last - first] == np.arange(first, last)).all()
+    whole, found = region_peak(term), region_peak(packed, frame_rows=frame_rows)
+    assert isinstance(whole, FramePeak) and len(packed) < height
+    assert float(found) == float(whole)
+    np.testing.assert_array_equal(found.regions, whole.regions)
+
+
+def _bumped_pair(bumps: list[tuple[float, int, int]], strip: float = 0.0, seed: int = 3) -> tuple:
+    """A flat grey pair with +-1 level of noise, right with luma bumps (amplitude, row, column; sigma 3.5 px) and,
+    with ``strip``, normal noise of that many levels on its 4 leftmost columns (a codec's border strip)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    left = 120.0 + rng.integers(-1, 2, (HEIGHT, WIDTH))
+    right = 120.0 + rng.integers(-1, 2, (HEIGHT, WIDTH))
+    for amplitude, row, column in bumps:
+        right = right + amplitude * np.exp(-((y - row) ** 2 + (x - column) ** 2) / (2 * 3.5**2))
+    if strip:
+        right[:, :4] += rng.normal(0, strip, (HEIGHT, 4))
+    return tuple(np.repeat(np.rint(np.clip(p, 0, 255)).astype(np.uint8)[..., None], 3, axis=2) for p in (left, right))
+
+
+# (bumps, border strip, how far cleared_peak must go for the border factors: 0 the window's own, 1 the lower
+# bounds from the screen's shift, 2 the whole frame's shift)
+CLEARED = {
+    "middle": ([(8, 48, 64)], 0.0, 0),
+    "top edge": ([(8, 1, 64)], 0.0, 2),
+    "bottom edge": ([(8, 95, 40)], 0.0, 2),
+    "left border": ([(7, 40, 1)], 0.0, 2),
+    "top and bottom": ([(8, 3, 30), (8, 90, 100)], 0.0, 2),
+    "left strip": ([(8, 40, 1), (8, 60, 64)], 2.0, 1),
+    "left strip, weak": ([(6, 40, 2)], 1.5, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(CLEARED))
+def test_a_cleared_pairs_peak_from_its_rows_alone_is_the_whole_frames(name, monkeypatch):
+    """The screen measures a cleared pair's peak on the bands of rows its bound says can reach the cut, the
+    border factors only as far as a border pixel's term needs them: the same peak and regions, bit for bit, as
+    the whole frame's (frame_peak_of, the GPU's and a cluster's path), at the frame's edges and borders too."""
+    from imgdiff_gpu import clip_noise, detection
+
+    bumps, strip, deepest = CLEARED[name]
+    left, right = _bumped_pair(bumps, strip)
+    reached = [0]
+    below, whole = clip_noise._border_factors_below, detection.border_factors
+
+    def bounded(*args):
+        reached[0] = max(reached[0], 1)
+        return below(*args)
+
+    def measured(*args):
+        reached[0] = 2
+        return whole(*args)
+
+    monkeypatch.setattr(clip_noise, "_border_factors_below", bounded)
+    monkeypatch.setattr(detection, "border_factors", measured)
+    score, _, peak = FrameScreen(left.shape[:2], LOW, peaks=True).measure_with_peak(left, right)
+    assert score is not None and reached[0] == deepest
+    expected = frame_peak_of(left, right, LOW, None)
+    assert peak == expected and type(peak) is type(expected)
+    if isinstance(expected, clip_noise.FramePeak):
+        np.testing.assert_array_equal(peak.regions, expected.regions)
+    assert name in ("left strip, weak",) or peak > clip_noise.PEAK_CUT  # the strip's bump alone is below it
+
+
+@pytest.mark.parametrize("ignored", [(slice(0, 12), slice(20, 45)), (slice(84, 96), slice(0, 128))])
+def test_a_cleared_pairs_peak_with_ignored_pixels_is_the_whole_frames(ignored):
+    """The same with ignored pixels (a bump's, or the bottom rows): their terms count 0 on every path."""
+    from imgdiff_gpu import clip_noise
+
+    left, right = _bumped_pair([(8, 3, 30), (8, 90, 100), (7, 40, 1)], 2.0)
+    ignore = np.zeros(left.shape[:2], bool)
+    ignore[ignored] = True
+    score, _, peak = FrameScreen(left.shape[:2], LOW, ignore, peaks=True).measure_with_peak(left, right)
+    expected = frame_peak_of(left, right, LOW, ignore)
+    assert score is not None and peak == expected and type(peak) is type(expected)
+    if isinstance(expected, clip_noise.FramePeak):
+        np.testing.assert_array_equal(peak.regions, expected.regions)
+    assert len(expected.regions) < len(frame_peak_of(left, right, LOW, None).regions)  # the ignored ones mattered
 
 
 def test_frames_of_two_sizes_have_peak_0_whatever_path_measures_it():

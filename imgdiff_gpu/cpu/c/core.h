@@ -232,6 +232,7 @@ PyObject *core_grow_mask(PyObject *self, PyObject *args);
 PyObject *core_term_regions(PyObject *self, PyObject *args);
 PyObject *core_label_components(PyObject *self, PyObject *args);
 PyObject *core_median(PyObject *self, PyObject *arg);
+PyObject *core_block_means(PyObject *self, PyObject *args);
 PyObject *core_abs_peaks(PyObject *self, PyObject *args);
 
 #endif

@@ -246,6 +246,8 @@ static PyMethodDef METHODS[] = {
      "term_regions(term, cut, join): the regions of a float32 term's pixels reaching cut, dilated by join "
      "city-block steps, 8-connected: bytes of float64 rows [peak, top, left, bottom, right], in scipy's label order."},
     {"median", core_median, METH_O, "median(values): np.median of a 1-D float32 array, as a float."},
+    {"block_means", core_block_means, METH_VARARGS,
+     "block_means(left, right, out): the 4 x 4 block means of left - right (float32), as OpenCV's area resize."},
     {"abs_peaks", core_abs_peaks, METH_VARARGS,
      "abs_peaks(plane, row_peaks, column_peaks[, divisor]): the largest |value| (over divisor) of each row and "
      "column of a float32 plane."},
