@@ -45,10 +45,13 @@ def test_every_part_is_measured_and_positive(clip, tmp_path, capsys):
     if shutil.which("ffmpeg"):
         for part in ("ffmpeg ssim", "ffmpeg ssim wall", "ffmpeg decode", "ffmpeg decode wall"):
             assert ms[part] > 0, part
-        assert result["cpu_budget_ms"] == pytest.approx(2 * ms["ffmpeg ssim wall"] * result["cores"])
+        assert result["ffmpeg_fastest_wall_ms"] <= ms["ffmpeg ssim wall"]
+        assert result["cpu_budget_ms"] == pytest.approx(2 * result["ffmpeg_fastest_wall_ms"] * result["cores"])
+        assert result["room_ms"] == pytest.approx(result["cpu_budget_ms"] - floors[next(iter(floors))])
         assert "budget at 0.5x" in printed and "at 100 % needing one" in printed
     else:
         assert "FFmpeg: not on PATH" in printed
+    assert result["today_ms"]["100 %"] == pytest.approx(floors[next(iter(floors))] + result["full_beyond_ssim_ms"])
     largest = result["skimage"]["largest_difference"]
     assert largest["ssim map float64"] < 1e-10  # the package's parity with scikit-image
     for variant in ("ssim map float32 (C prototype)", "ssim map float32 (OpenCV)"):
