@@ -73,11 +73,16 @@ FLOAT32_SSIM_C = r"""
  * at 11 taps, stays in L1, and the two take the same bytes; measured against 32 and 128 in double,
  * 64 in float, on 720p planes here): each input row's four
  * moments (x, y, x^2 + y^2, xy) filtered along the row into a ring of the last TAPS rows, then each
- * output row filtered down the ring and the formula applied. Borders reflect as scipy.ndimage's
+ * output row filtered down the ring and the formula applied. With CENTRE, the moments are those of
+ * x - CENTRE and y - CENTRE (the variances are the same; the means get CENTRE back), so that the
+ * variances' cancellation loses less in float (mid-grey moments are small). Borders reflect as scipy.ndimage's
  * "reflect" (d c b a | a b c d). Benchmark-only prototype. */
 #include <stdlib.h>
 
 #define BLOCK ((int)(512 / sizeof(REAL)))
+#ifndef CENTRE
+#define CENTRE 0
+#endif
 
 static int reflect(int j, int n) { return j < 0 ? -j - 1 : (j >= n ? 2 * n - j - 1 : j); }
 
@@ -103,13 +108,13 @@ int ssim_map(const float *x, const float *y, float *out, int h, int w, const dou
                 if (c0 >= R && c0 + bw + R <= w) {  /* an inner block: no reflection, a plain copy */
                     const float *xs = xr + c0 - R, *ys = yr + c0 - R;
                     for (int c = 0; c < bw + 2 * R; c++) {
-                        const REAL a = xs[c], b = ys[c];
+                        const REAL a = xs[c] - (REAL)CENTRE, b = ys[c] - (REAL)CENTRE;
                         px[c] = a; py[c] = b; pss[c] = a * a + b * b; pxy[c] = a * b;
                     }
                 } else {
                     for (int c = 0; c < bw + 2 * R; c++) {
                         const int s = reflect(c0 + c - R, w);
-                        const REAL a = xr[s], b = yr[s];
+                        const REAL a = xr[s] - (REAL)CENTRE, b = yr[s] - (REAL)CENTRE;
                         px[c] = a; py[c] = b; pss[c] = a * a + b * b; pxy[c] = a * b;
                     }
                 }
@@ -132,8 +137,9 @@ int ssim_map(const float *x, const float *y, float *out, int h, int w, const dou
                     mx += wt[k] * rows[k][c]; my += wt[k] * rows[k][BLOCK + c];
                     uss += wt[k] * rows[k][2 * BLOCK + c]; uxy += wt[k] * rows[k][3 * BLOCK + c];
                 }
-                const REAL vsum = uss - mx * mx - my * my, vxy = uxy - mx * my;
-                o[c] = (float)(((2 * mx * my + C1) * (2 * vxy + C2)) / ((mx * mx + my * my + C1) * (vsum + C2)));
+                const REAL vsum = uss - mx * mx - my * my, vxy = uxy - mx * my;  /* the same whatever CENTRE */
+                const REAL ux = mx + (REAL)CENTRE, uy = my + (REAL)CENTRE;
+                o[c] = (float)(((2 * ux * uy + C1) * (2 * vxy + C2)) / ((ux * ux + uy * uy + C1) * (vsum + C2)));
             }
         }
     }
@@ -148,9 +154,9 @@ float32 filters are fast but make five full-size passes over memory, so the C tw
 float32 moments buy a fused kernel like the package's; OpenCV's is measured too, as the library route."""
 
 
-def compiled_ssim(real: str, folder: Path):
-    """The prototype with ``REAL`` = ``real`` (``float`` or ``double``), as a function of two planes and
-    :class:`SSIMParams`; built for each window length on first use."""
+def compiled_ssim(real: str, folder: Path, *, centre: float = 0.0):
+    """The prototype with ``REAL`` = ``real`` (``float`` or ``double``) and ``CENTRE`` = ``centre``, as a
+    function of two planes and :class:`SSIMParams`; built for each window length on first use."""
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
     cc = cc.split()[0] if shutil.which(cc.split()[0]) else "cc"
     source = folder / "ssim_prototype.c"
@@ -159,9 +165,9 @@ def compiled_ssim(real: str, folder: Path):
 
     def kernel(taps: int):
         if taps not in built:
-            library = folder / f"ssim_prototype_{real}_{taps}.so"
+            library = folder / f"ssim_prototype_{real}_{taps}_{centre}.so"
             flags = ["-O3", "-ffp-contract=fast", "-fno-math-errno", "-shared", "-fPIC", f"-DREAL={real}"]
-            flags += [f"-DTAPS={taps}"] + (["-march=x86-64-v3"] if _has_x86_64_v3() else [])
+            flags += [f"-DTAPS={taps}", f"-DCENTRE={centre!r}"] + (["-march=x86-64-v3"] if _has_x86_64_v3() else [])
             subprocess.run([cc, *flags, "-o", str(library), str(source)], check=True, capture_output=True)
             function = ctypes.CDLL(str(library)).ssim_map
             function.restype = ctypes.c_int
@@ -547,6 +553,7 @@ PARTS = (
     "ssim map float64, the screen's pass",
     "ssim map float64 (C prototype)",
     "ssim map float32 (C prototype)",
+    "ssim map float32, centred (C prototype)",
     "ssim map float32 (OpenCV)",
     "screen",
     "full comparison",
@@ -574,6 +581,7 @@ def main(argv: list[str] | None = None) -> dict:
         prototypes = {
             "ssim map float64 (C prototype)": compiled_ssim("double", Path(folder)),
             "ssim map float32 (C prototype)": compiled_ssim("float", Path(folder)),
+            "ssim map float32, centred (C prototype)": compiled_ssim("float", Path(folder), centre=0.5),
             "ssim map float32 (OpenCV)": opencv_float32_ssim,
         }
         runs: dict[str, list[dict]] = {clip.folder.name: [] for clip in clips}

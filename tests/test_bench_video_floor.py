@@ -54,7 +54,8 @@ def test_every_part_is_measured_and_positive(clip, tmp_path, capsys):
     assert result["today_ms"]["100 %"] == pytest.approx(floors[next(iter(floors))] + result["full_beyond_ssim_ms"])
     largest = result["skimage"]["largest_difference"]
     assert largest["ssim map float64"] < 1e-10  # the package's parity with scikit-image
-    for variant in ("ssim map float32 (C prototype)", "ssim map float32 (OpenCV)"):
+    float32 = ("ssim map float32 (C prototype)", "ssim map float32, centred (C prototype)", "ssim map float32 (OpenCV)")
+    for variant in float32:
         assert 1e-8 < largest[variant] < 1e-2, variant  # float32 moments: measured, not exact
     assert re.search(r"^    ssim map float32 \(C prototype\) +\d\.\d\de-0\d$", printed, re.MULTILINE)
 
@@ -75,6 +76,7 @@ def test_the_float32_variants_are_measured_against_scikit_image(clip, tmp_path):
     variants = {
         "C float": bench_video_floor.compiled_ssim("float", tmp_path),
         "C double": bench_video_floor.compiled_ssim("double", tmp_path),
+        "C float, centred": bench_video_floor.compiled_ssim("float", tmp_path, centre=0.5),
         "OpenCV": bench_video_floor.opencv_float32_ssim,
     }
     for name, function in variants.items():
