@@ -7,9 +7,9 @@ Issue 12 asks ``imgdiff video`` (CPU path, its defaults) for at least half the f
 1. FFmpeg: its ``ssim`` filter (as ``bench_video_versions`` runs it) and decoding both files alone
    (``-map`` both streams to the null muxer, no filter): wall and process CPU (all its threads) a pair;
 2. the budget: 0.5x allows ``2 x FFmpeg's wall a pair`` of wall, so at best (every core busy, perfect
-   scaling) ``2 x FFmpeg's wall a pair x cores`` CPU ms a pair; FFmpeg's wall from its fastest round
-   (the other processes' load, recorded as in ``bench_video_versions``, lengthens it: the median's
-   budget is printed beside);
+   scaling) ``2 x FFmpeg's wall a pair x cores`` CPU ms a pair; FFmpeg's wall from its fastest round,
+   each run started when the machine is quiet (:func:`quiet`): the other processes' load, recorded as
+   in ``bench_video_versions``, lengthens it (the median's budget is printed beside);
 3. our parts, CPU ms a pair, one thread (the kernels and OpenCV single-threaded; decoding with
    libavcodec's own slice threads, as ``video_frames.decode_frames`` runs it, so in process CPU time):
    PyAV decoding both streams into RGB (``decode_frames`` itself) and decoding alone; the two luma
@@ -58,11 +58,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_ssim import cpu_name
-from benchmarks.bench_video_versions import children_cpu_seconds, ffmpeg_seconds, others_cores
+from benchmarks.bench_video_versions import busy_seconds, children_cpu_seconds, ffmpeg_seconds, others_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_SHARES = (0.2, 1.0)
 """Shares of pairs needing a full comparison at which the room for one is printed (0 % too, as the screen's)."""
+QUIET_CORES, QUIET_PATIENCE = 0.25, 60.0
+"""Each FFmpeg run waits up to QUIET_PATIENCE seconds for the other processes to keep under QUIET_CORES
+cores busy (:func:`quiet`): its wall time, under their load, would widen the budget."""
 SKIMAGE_PAIRS = 4
 """Pairs of each clip (spread over it) on which each map is compared with scikit-image's (~1 s a 720p pair)."""
 
@@ -235,6 +238,20 @@ def ffmpeg_decode_seconds(left: Path, right: Path) -> float:
     return time.perf_counter() - start
 
 
+def quiet() -> None:
+    """Waits (up to :data:`QUIET_PATIENCE` seconds) until the other processes keep fewer than
+    :data:`QUIET_CORES` cores busy over half a second, so that FFmpeg's wall time, which sets the
+    budget, is its own."""
+    deadline = time.monotonic() + QUIET_PATIENCE
+    while time.monotonic() < deadline:
+        before = busy_seconds()
+        if before is None:
+            return
+        time.sleep(0.5)
+        if (busy_seconds() - before) / 0.5 < QUIET_CORES:
+            return
+
+
 def with_cpu(run) -> tuple[float, float]:
     """(wall, CPU) seconds of ``run()``, a child process whose wall seconds it returns."""
     before = children_cpu_seconds()
@@ -326,8 +343,10 @@ def measure_round(clip: Clip, ffmpeg: bool, prototypes: dict) -> dict:
     run: dict = {}
     pairs = clip.total
     if ffmpeg:
+        quiet()
         (wall, cpu), busy = others_cores(lambda: with_cpu(lambda: ffmpeg_seconds(clip.left, clip.right)))
         run["ffmpeg ssim wall"], run["ffmpeg ssim"], run["ffmpeg ssim, others' cores"] = wall / pairs, cpu / pairs, busy
+        quiet()
         (wall, cpu), busy = others_cores(lambda: with_cpu(lambda: ffmpeg_decode_seconds(clip.left, clip.right)))
         run["ffmpeg decode wall"], run["ffmpeg decode"], run["ffmpeg decode, others' cores"] = (
             wall / pairs,
@@ -467,13 +486,15 @@ def summary_of(runs: list[dict], cores: int) -> dict:
     if "ffmpeg ssim wall" in ms:
         # FFmpeg's wall time follows the other sessions' load (its CPU time far less): the budget is
         # taken from its fastest round, the least disturbed, and the median's is kept beside it
-        fastest = 1000 * min(run["ffmpeg ssim wall"] for run in runs)
+        least = min(runs, key=lambda run: run["ffmpeg ssim wall"])
+        fastest = 1000 * least["ffmpeg ssim wall"]
         wall_budget = 2 * fastest
         cpu_budget = wall_budget * cores
         room = cpu_budget - floor
         result.update(
             cores=cores,
             ffmpeg_fastest_wall_ms=fastest,
+            ffmpeg_fastest_others_cores=least["ffmpeg ssim, others' cores"],
             wall_budget_ms=wall_budget,
             cpu_budget_ms=cpu_budget,
             cpu_budget_at_median_wall_ms=2 * ms["ffmpeg ssim wall"] * cores,
@@ -500,7 +521,10 @@ def print_clip(name: str, total: int, held: int, result: dict, differences: dict
             f"FFmpeg decoding both alone: {ms['ffmpeg decode wall']:.2f} wall, {ms['ffmpeg decode']:.2f} CPU"
         )
         loads = [value for values in result["others_cores"].values() for value in values if value is not None]
-        load = f"; other processes kept {min(loads):.2f}-{max(loads):.2f} cores busy meanwhile" if loads else ""
+        load = ""
+        if loads:
+            load = f"; other processes kept {min(loads):.2f}-{max(loads):.2f} cores busy during FFmpeg's runs"
+            load += f", {result['ffmpeg_fastest_others_cores']:.2f} during the fastest"
         print(
             f"  budget at 0.5x from FFmpeg's fastest round ({result['ffmpeg_fastest_wall_ms']:.2f} wall): "
             f"{result['wall_budget_ms']:.2f} wall, {result['cpu_budget_ms']:.2f} CPU on {result['cores']} cores "
