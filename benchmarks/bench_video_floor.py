@@ -61,7 +61,6 @@ import numpy as np
 from benchmarks.bench_ssim import cpu_name
 from benchmarks.bench_video_versions import busy_seconds, children_cpu_seconds, ffmpeg_seconds, others_cores
 
-ROOT = Path(__file__).resolve().parents[1]
 FULL_SHARES = (0.2, 1.0)
 """Shares of pairs needing a full comparison at which the room for one is printed (0 % too, as the screen's)."""
 QUIET_CORES, QUIET_PATIENCE = 0.25, 60.0
@@ -227,6 +226,7 @@ def y_plane(frame) -> np.ndarray:
 
 
 def clip_files(clip: Path) -> tuple[Path, Path]:
+    """A clip folder's two videos, ``a.*`` and ``b.*`` (``benchmarks/video_set.py``'s layout)."""
     return next(clip.glob("a.*")), next(clip.glob("b.*"))
 
 
