@@ -714,22 +714,15 @@ def _local_moments(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.nd
     """(mean_x, square_x, mean_y, square_y): each luma plane and its square averaged over the window
     (float32, OpenCV, borders reflected), in this thread's scratch planes (``cpu/rules.py``): valid
     until the next call on the thread."""
-    import cv2
-
+    from .cpu.filters import separable_filter
     from .cpu.scratch import scratch
 
     w = weights.astype(np.float32)
     moments = []
     for side, plane in (("x", left_luma), ("y", right_luma)):
         plane = np.ascontiguousarray(plane, np.float32)
-        shape = plane.shape
-        mean = cv2.sepFilter2D(
-            plane, cv2.CV_32F, w, w, dst=scratch(f"mean_{side}", shape), borderType=cv2.BORDER_REFLECT
-        )
-        squares = cv2.multiply(plane, plane, dst=scratch("squares", shape))
-        square = cv2.sepFilter2D(
-            squares, cv2.CV_32F, w, w, dst=scratch(f"square_{side}", shape), borderType=cv2.BORDER_REFLECT
-        )
+        mean = separable_filter(plane, w, w, out=scratch(f"mean_{side}", plane.shape))
+        square = separable_filter(plane, w, w, out=scratch(f"square_{side}", plane.shape), square=True)
         moments += [mean, square]
     return tuple(moments)
 
@@ -1097,23 +1090,17 @@ def line_over_threshold(
     taller image): the border noise factors are the whole map's, at those rows. With
     ``masking`` (:func:`contrast_masking`), divided by it too: :func:`line_shift`.
 
-    The two averages are OpenCV's; the rest, ``max(|rows| / factors, |columns| / factors)
+    The two averages are OpenCV's (``cpu/filters.py``, the same values); the rest, ``max(|rows| / factors, |columns| / factors)
     / (t_luma * ratio)``, is one compiled pass of the same float32 operations (``cpu/rules.py``).
     """
-    import cv2
-
+    from .cpu.filters import separable_filter
     from .cpu.rules import line_evidence
     from .cpu.scratch import scratch
 
     extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
-    border = cv2.BORDER_REFLECT
-    along_rows = cv2.sepFilter2D(
-        shift, cv2.CV_32F, extra, one, dst=scratch("along_rows", shift.shape), borderType=border
-    )
-    along_columns = cv2.sepFilter2D(
-        shift, cv2.CV_32F, one, extra, dst=scratch("along_columns", shift.shape), borderType=border
-    )
+    along_rows = separable_filter(shift, extra, one, out=scratch("along_rows", shift.shape))
+    along_columns = separable_filter(shift, None, extra, out=scratch("along_columns", shift.shape))
     shape = shift.shape if shape is None else shape
     these = slice(top, top + shift.shape[0])
     row_factors, column_factors = window_noise_factors(shape, weights)
@@ -1176,7 +1163,7 @@ def line_noise_samples(
     onwards of a map of that shape (a band with its halo), and ``rows`` (first, last + 1, of
     ``shift``) the rows sampled from: those at multiples of LINE_SAMPLE in the whole map.
     """
-    import cv2
+    from .cpu.filters import separable_filter
 
     extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
@@ -1189,8 +1176,8 @@ def line_noise_samples(
     line_rows, line_columns = line_factors(shape, weights)
     some_rows = np.ascontiguousarray(shift[first:last:step])
     some_columns = np.ascontiguousarray(shift[:, ::step])
-    along_rows = np.abs(cv2.sepFilter2D(some_rows, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
-    along_columns = np.abs(cv2.sepFilter2D(some_columns, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
+    along_rows = np.abs(separable_filter(some_rows, extra, one))
+    along_columns = np.abs(separable_filter(some_columns, None, extra))
     along_rows = along_rows[:, ::step] / np.outer(row_factors[sampled], line_columns[::step])
     along_columns = along_columns[first:last:step] / np.outer(line_rows[sampled], column_factors[::step])
     line = np.maximum(along_rows, along_columns)

@@ -1,6 +1,6 @@
 /* What the C twins of the CPU kernels share: array arguments, Numba's min/max, reflection, the filters.
  *
- * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c, chroma.c, rules.c, png_unfilter.c) defines
+ * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c, chroma.c, rules.c, filters.c, png_unfilter.c) defines
  * Python-callable functions; module.c gathers them into imgdiff_gpu.cpu._core.
  *
  * Floating point: the build turns contraction off (-ffp-contract=off), and the kernels
@@ -233,5 +233,6 @@ PyObject *core_term_regions(PyObject *self, PyObject *args);
 PyObject *core_label_components(PyObject *self, PyObject *args);
 PyObject *core_median(PyObject *self, PyObject *arg);
 PyObject *core_abs_peaks(PyObject *self, PyObject *args);
+PyObject *core_separable_filter(PyObject *self, PyObject *args);
 
 #endif

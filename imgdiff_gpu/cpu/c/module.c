@@ -249,6 +249,9 @@ static PyMethodDef METHODS[] = {
     {"abs_peaks", core_abs_peaks, METH_VARARGS,
      "abs_peaks(plane, row_peaks, column_peaks[, divisor]): the largest |value| (over divisor) of each row and "
      "column of a float32 plane."},
+    {"separable_filter", core_separable_filter, METH_VARARGS,
+     "separable_filter(source, row_taps, column_taps, out, square): OpenCV's float32 sepFilter2D with reflected "
+     "borders (of the squares with square) into out."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,
      "The threads a kernel called from this thread runs on (OMP_NUM_THREADS, else every core)."},
     {"set_num_threads", core_set_num_threads, METH_O, "Set the threads kernels called from this thread run on."},
