@@ -1090,8 +1090,9 @@ def line_over_threshold(
     taller image): the border noise factors are the whole map's, at those rows. With
     ``masking`` (:func:`contrast_masking`), divided by it too: :func:`line_shift`.
 
-    The two averages are OpenCV's (``cpu/filters.py``, the same values); the rest, ``max(|rows| / factors, |columns| / factors)
-    / (t_luma * ratio)``, is one compiled pass of the same float32 operations (``cpu/rules.py``).
+    The two averages are OpenCV's (compiled in ``cpu/filters.py``, the same values); the rest,
+    ``max(|rows| / factors, |columns| / factors) / (t_luma * ratio)``, is one compiled pass of the
+    same float32 operations (``cpu/rules.py``).
     """
     from .cpu.filters import separable_filter
     from .cpu.rules import line_evidence
