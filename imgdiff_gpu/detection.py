@@ -678,9 +678,12 @@ def _masking_and_scale(
     ``rows``, per column), the :func:`luma_threshold_scale`), or (None, None) without masking.
 
     One compiled pass (``cpu/rules.py``) from :func:`shared_contrast`'s four filtered
-    moments: the same float32 operations as ``contrast * k + 1`` and ``masking * factors``.
+    moments: the same float32 operations as ``contrast * k + 1`` and ``masking * factors``;
+    where the compiled filters apply (:func:`imgdiff_gpu.cpu.filters.compiled_applies`) the
+    moments are filtered in that pass too, a strip of rows at a time, and never written out.
     """
-    from .cpu.rules import contrast_scale
+    from .cpu.filters import compiled_applies
+    from .cpu.rules import contrast_of_planes, contrast_scale
 
     if thresholds.masking <= 0:
         return None, None
@@ -688,9 +691,14 @@ def _masking_and_scale(
     first, last = rows if rows is not None else (0, height)
     radius = len(weights) // 2
     top, bottom = max(first - radius, 0), min(last + radius, height)  # the rows the window reads
+    k = np.float32(thresholds.masking / thresholds.luma_shift)
+    w = weights.astype(np.float32)
+    if compiled_applies(left_luma[top:bottom], w, w):  # the moments filtered and used row by row, never written out
+        window = (left_luma[top:bottom], right_luma[top:bottom])
+        return contrast_of_planes(*window, w, k, rows=(first - top, last - top), factors=factors)
     moments = _local_moments(left_luma[top:bottom], right_luma[top:bottom], weights)
     moments = tuple(m[first - top : last - top] for m in moments)
-    return contrast_scale(moments, np.float32(thresholds.masking / thresholds.luma_shift), factors=factors)
+    return contrast_scale(moments, k, factors=factors)
 
 
 def shared_contrast(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -1094,20 +1102,23 @@ def line_over_threshold(
     ``max(|rows| / factors, |columns| / factors) / (t_luma * ratio)``, is one compiled pass of the
     same float32 operations (``cpu/rules.py``).
     """
-    from .cpu.filters import separable_filter
-    from .cpu.rules import line_evidence
+    from .cpu.filters import compiled_applies, separable_filter
+    from .cpu.rules import line_evidence, line_evidence_of_shift
     from .cpu.scratch import scratch
 
     extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
-    along_rows = separable_filter(shift, extra, one, out=scratch("along_rows", shift.shape))
-    along_columns = separable_filter(shift, None, extra, out=scratch("along_columns", shift.shape))
     shape = shift.shape if shape is None else shape
     these = slice(top, top + shift.shape[0])
     row_factors, column_factors = window_noise_factors(shape, weights)
     line_rows, line_columns = line_factors(shape, weights)
     factors = (row_factors[these], line_columns, line_rows[these], column_factors)
-    return line_evidence(along_rows, along_columns, factors, thresholds.luma_shift * ratio, masking=masking)
+    threshold = thresholds.luma_shift * ratio
+    if compiled_applies(shift, extra, one) and compiled_applies(shift, None, extra):
+        return line_evidence_of_shift(shift, extra, factors, threshold, masking=masking)  # the averages a row at a time
+    along_rows = separable_filter(shift, extra, one, out=scratch("along_rows", shift.shape))
+    along_columns = separable_filter(shift, None, extra, out=scratch("along_columns", shift.shape))
+    return line_evidence(along_rows, along_columns, factors, threshold, masking=masking)
 
 
 def line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:

@@ -52,7 +52,7 @@ KERNELS = [
 @pytest.mark.parametrize("kind", ["noise", "tiny", "zeros"])
 def test_compiled_filter_is_opencvs_bit_for_bit(row_taps, column_taps, square, shape, kind):
     plane = _plane(shape, seed=shape[0] * 7 + shape[1], kind=kind)
-    assert filters._compiled_applies(plane, row_taps, column_taps)
+    assert filters.compiled_applies(plane, row_taps, column_taps)
     out = np.full(shape, np.nan, np.float32)
     core.separable_filter(plane, row_taps, column_taps, out, square)
     expected = _opencv(plane, row_taps, column_taps, square)
@@ -64,7 +64,7 @@ def test_compiled_filter_is_opencvs_bit_for_bit(row_taps, column_taps, square, s
 def test_other_widths_go_to_opencv(row_taps, column_taps, square, shape):
     """OpenCV's scalar tails round otherwise, so a row of no multiple of 16 values is OpenCV's own."""
     plane = _plane(shape, seed=1)
-    assert not filters._compiled_applies(plane, row_taps, column_taps)
+    assert not filters.compiled_applies(plane, row_taps, column_taps)
     out = filters.separable_filter(plane, row_taps, column_taps, square=square)
     assert out.tobytes() == _opencv(plane, row_taps, column_taps, square).tobytes()
 
@@ -89,7 +89,7 @@ def test_kernels_opencv_filters_another_way_go_to_opencv():
     small = np.array([0.25, 0.5, 0.25], np.float32)
     lopsided = np.array([0.1, 0.2, 0.3, 0.2, 0.2], np.float32)
     for row_taps, column_taps in ((small, WINDOW), (WINDOW, small), (WINDOW, lopsided)):
-        assert not filters._compiled_applies(plane, row_taps, column_taps)
+        assert not filters.compiled_applies(plane, row_taps, column_taps)
         out = filters.separable_filter(plane, row_taps, column_taps)
         assert out.tobytes() == _opencv(plane, row_taps, column_taps).tobytes()
 
@@ -101,3 +101,81 @@ def test_compiled_filter_refuses_what_it_cannot_compute():
         core.separable_filter(plane, WINDOW, np.array([0.2, 0.3, 0.5], np.float32), out, False)
     with pytest.raises(ValueError, match="odd and symmetric"):
         core.separable_filter(plane, WINDOW, np.array([0.5, 0.5], np.float32), out, False)
+
+
+def _luma_pair(shape, seed):
+    rng = np.random.default_rng(seed)
+    left = cv2.GaussianBlur(rng.random(shape, dtype=np.float32), (0, 0), 2.0)
+    right = np.clip(left + rng.normal(0, 0.02, shape).astype(np.float32), 0, 1).astype(np.float32)
+    right[shape[0] // 3 : shape[0] // 3 + 2] += np.float32(0.08)  # a line
+    return np.ascontiguousarray(left), np.ascontiguousarray(right)
+
+
+@needs_avx2
+@pytest.mark.parametrize("shape", [(720, 1280), (37, 64), (300, 160), (1, 32)])
+@pytest.mark.parametrize("with_factors", [False, True])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_contrast_of_planes_is_the_moments_and_contrast_scale(shape, with_factors, threads):
+    """The fused moments (c/rules.c) against OpenCV's four filters and contrast_scale of the same rows."""
+    from imgdiff_gpu.cpu.rules import contrast_of_planes, contrast_scale
+    from imgdiff_gpu.cpu.threads import get_num_threads, set_num_threads
+
+    left, right = _luma_pair(shape, seed=shape[1])
+    k = np.float32(0.8 / (7.0 / 255))
+    height = shape[0]
+    spans = [(0, height), (height // 3, height // 3 + 1), (max(height - 20, 0), height), (height // 2, height)]
+    before = get_num_threads()
+    set_num_threads(threads)
+    try:
+        for first, last in spans:
+            if first >= last:
+                continue
+            moments = [_opencv(plane, WINDOW, WINDOW, square) for plane in (left, right) for square in (False, True)]
+            moments = tuple(m[first:last] for m in moments)
+            factors = None
+            if with_factors:
+                rows, columns = detection.window_noise_factors(shape, WINDOW)
+                factors = (rows[first:last], columns)
+            expected = contrast_scale(moments, k, factors=factors)
+            got = contrast_of_planes(left, right, WINDOW, k, rows=(first, last), factors=factors)
+            for have, want in zip(got, expected, strict=True):
+                assert (have is None) == (want is None)
+                if have is not None:
+                    assert have.tobytes() == want.tobytes()
+    finally:
+        set_num_threads(before)
+
+
+@needs_avx2
+@pytest.mark.parametrize("shape", [(720, 1280), (37, 64), (20, 96), (130, 336)])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_line_evidence_of_shift_is_the_two_averages_and_line_evidence(shape, masked, threads):
+    from imgdiff_gpu.cpu.rules import line_evidence, line_evidence_of_shift
+    from imgdiff_gpu.cpu.threads import get_num_threads, set_num_threads
+
+    left, right = _luma_pair(shape, seed=shape[0])
+    shift = detection.luma_shift_map(left, right, WINDOW)
+    rows, columns = detection.window_noise_factors(shape, WINDOW)
+    line_rows, line_columns = detection.line_factors(shape, WINDOW)
+    factors = (rows, line_columns, line_rows, columns)
+    masking = (1.0 + np.random.default_rng(5).random(shape, dtype=np.float32)) if masked else None
+    expected = line_evidence(_opencv(shift, LINE, ONE), _opencv(shift, None, LINE), factors, 0.013, masking=masking)
+    before = get_num_threads()
+    set_num_threads(threads)
+    try:
+        got = line_evidence_of_shift(shift, LINE, factors, 0.013, masking=masking)
+    finally:
+        set_num_threads(before)
+    assert got.tobytes() == expected.tobytes()
+
+
+def test_fused_passes_refuse_a_lopsided_window():
+    plane = _plane((16, 32), seed=6)
+    lopsided = np.array([0.1, 0.2, 0.3, 0.2, 0.2, 0.0, 0.0], np.float32)
+    out = np.empty_like(plane)
+    with pytest.raises(ValueError, match="odd and symmetric"):
+        core.contrast_moments(plane, plane, lopsided, 1.0, 0, 16, None, None, out, None)
+    factors = [np.ones(16, np.float32), np.ones(32, np.float32)] * 2
+    with pytest.raises(ValueError, match="odd and symmetric"):
+        core.line_of_shift(plane, lopsided, *factors, 1.0, None, out)

@@ -35,6 +35,42 @@ def contrast_scale(
     return masking, scale
 
 
+def contrast_of_planes(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    taps: np.ndarray,
+    k: float,
+    *,
+    rows: tuple[int, int],
+    factors: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`contrast_scale` of rows ``rows`` (first, last + 1) of the four local moments of two float32 luma
+    planes, the moments filtered in the same pass (``c/rules.c``): each plane and its squares averaged with the
+    odd, symmetric ``taps`` along and across, borders reflected, as :func:`imgdiff_gpu.cpu.filters.separable_filter`
+    computes OpenCV's ``sepFilter2D`` where it applies (only there: see
+    :func:`~imgdiff_gpu.cpu.filters.compiled_applies`). No moment plane is written out: the same values as
+    :func:`imgdiff_gpu.detection._local_moments` and :func:`contrast_scale` of those rows. ``factors``: per row
+    of ``rows``, per column."""
+    first, last = rows
+    shape = (last - first, left_luma.shape[1])
+    masking = np.empty(shape, np.float32)
+    scale = None if factors is None else np.empty(shape, np.float32)
+    row_factors, column_factors = (None, None) if factors is None else (_f32(factors[0]), _f32(factors[1]))
+    core.contrast_moments(
+        _f32(left_luma),
+        _f32(right_luma),
+        _f32(taps),
+        float(np.float32(k)),
+        first,
+        last,
+        row_factors,
+        column_factors,
+        masking,
+        scale,
+    )
+    return masking, scale
+
+
 def line_evidence(
     along_rows: np.ndarray,
     along_columns: np.ndarray,
@@ -54,6 +90,30 @@ def line_evidence(
     core.line_evidence(
         _f32(along_rows),
         _f32(along_columns),
+        *(_f32(f) for f in factors),
+        float(np.float32(threshold)),
+        None if masking is None else _f32(masking),
+        out,
+    )
+    return out
+
+
+def line_evidence_of_shift(
+    shift: np.ndarray,
+    taps: np.ndarray,
+    factors: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    threshold: float,
+    *,
+    masking: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`line_evidence` of the luma shift's averages along its rows and along its columns with the odd,
+    symmetric ``taps`` (borders reflected, as :func:`imgdiff_gpu.cpu.filters.separable_filter` computes OpenCV's
+    ``sepFilter2D`` where it applies: only there, see :func:`~imgdiff_gpu.cpu.filters.compiled_applies`), both
+    averages computed a row at a time in the same pass (``c/rules.c``) and never written out: the same values."""
+    out = np.empty(shift.shape, np.float32)
+    core.line_of_shift(
+        _f32(shift),
+        _f32(taps),
         *(_f32(f) for f in factors),
         float(np.float32(threshold)),
         None if masking is None else _f32(masking),

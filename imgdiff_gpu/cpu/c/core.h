@@ -214,6 +214,16 @@ IMGDIFF_INLINE void filter_across_f(int taps, const double *w, const float *rows
         } \
     } while (0)
 
+/* The separable filters' steps (filters.c): a row reflected (squared where asked) into `padded`; the
+ * filter along it (acc = fma(x[0], k[0], +0), then fma(x[t], k[t], acc)); the symmetric filter across the
+ * rows rows[0 .. 2 reach] at columns begin .. end - 1; and the floats between filtered rows in a strip's
+ * work (an odd number of cache lines). */
+void pad_row(const float *row, Py_ssize_t width, int reach, int square, float *padded);
+void filter_row(const float *padded, const float *taps, int count, Py_ssize_t width, float *out);
+void filter_column(const float *const *rows, const float *taps, int reach, Py_ssize_t begin, Py_ssize_t end,
+                   float *out);
+Py_ssize_t filtered_row_stride(Py_ssize_t width);
+
 PyObject *core_ssim(PyObject *self, PyObject *args);
 PyObject *core_ssim_screen(PyObject *self, PyObject *args);
 PyObject *core_strength(PyObject *self, PyObject *args);
@@ -225,7 +235,9 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args);
 PyObject *core_block_differences(PyObject *self, PyObject *args);
 PyObject *core_block_planes(PyObject *self, PyObject *args);
 PyObject *core_contrast_scale(PyObject *self, PyObject *args);
+PyObject *core_contrast_moments(PyObject *self, PyObject *args);
 PyObject *core_line_evidence(PyObject *self, PyObject *args);
+PyObject *core_line_of_shift(PyObject *self, PyObject *args);
 PyObject *core_png_unfilter(PyObject *self, PyObject *args);
 PyObject *core_heat_colours(PyObject *self, PyObject *args);
 PyObject *core_grow_mask(PyObject *self, PyObject *args);

@@ -34,7 +34,7 @@ typedef struct {
 } filter_job;
 
 /* Step 1 on one reflected row `padded` (width + row_count - 1 values) into `out`. */
-IMGDIFF_CLONES static void filter_row(const float *restrict padded, const float *restrict taps, int count,
+IMGDIFF_CLONES void filter_row(const float *restrict padded, const float *restrict taps, int count,
                                       Py_ssize_t width, float *restrict out)
 {
     Py_ssize_t x = 0;
@@ -63,7 +63,7 @@ IMGDIFF_CLONES static void filter_row(const float *restrict padded, const float 
 
 /* Step 2 at columns begin .. end - 1: out = the symmetric column filter of the rows `rows[0 .. 2 * reach]`
  * (centre rows[reach]). */
-IMGDIFF_CLONES static void filter_column(const float *const *rows, const float *restrict taps, int reach,
+IMGDIFF_CLONES void filter_column(const float *const *rows, const float *restrict taps, int reach,
                                          Py_ssize_t begin, Py_ssize_t end, float *restrict out)
 {
     const float *centre = rows[reach];
@@ -92,12 +92,10 @@ IMGDIFF_CLONES static void filter_column(const float *const *rows, const float *
     }
 }
 
-/* Source row `i` reflected into `padded` (its squares where asked), `reach` values each side. */
-static void pad_row(const filter_job *job, Py_ssize_t i, int reach, float *restrict padded)
+/* `row` (width values) reflected into `padded` (its squares where asked), `reach` values each side. */
+void pad_row(const float *restrict row, Py_ssize_t width, int reach, int square, float *restrict padded)
 {
-    const float *restrict row = job->source + i * job->width;
-    const Py_ssize_t width = job->width;
-    if (job->square) {
+    if (square) {
         for (Py_ssize_t j = 0; j < width; j++) {
             padded[j + reach] = row[j] * row[j];
         }
@@ -113,7 +111,7 @@ static void pad_row(const filter_job *job, Py_ssize_t i, int reach, float *restr
 /* The floats from one filtered row to the next in a strip's work: an odd number of cache lines, so that
  * the rows a column reads fall in different sets of the first-level cache (a 720p row is 80 lines: 49 of
  * them, a line each, would share 4 sets). */
-static Py_ssize_t row_stride(Py_ssize_t width) { return (width + 15) / 16 * 16 + (((width + 15) / 16) % 2 == 0) * 16; }
+Py_ssize_t filtered_row_stride(Py_ssize_t width) { return (width + 15) / 16 * 16 + (((width + 15) / 16) % 2 == 0) * 16; }
 
 /* Work a strip: the pointers to the rows its column filter reads (STRIP_ROWS + 2 * column reach), those rows
  * filtered along (where the rows are filtered or squared) and a padded row. */
@@ -121,7 +119,7 @@ static size_t work_bytes(const filter_job *job)
 {
     const int reach = job->column_count / 2, row_reach = job->row_count / 2;
     const size_t rows = STRIP_ROWS + 2 * (size_t)reach;
-    return (rows * (size_t)row_stride(job->width) + (size_t)job->width + 2 * (size_t)row_reach) * sizeof(float) +
+    return (rows * (size_t)filtered_row_stride(job->width) + (size_t)job->width + 2 * (size_t)row_reach) * sizeof(float) +
            rows * sizeof(float *);
 }
 
@@ -131,7 +129,7 @@ static void filter_strip(const void *job_, Py_ssize_t strip, void *work)
     const Py_ssize_t width = job->width, height = job->height;
     const Py_ssize_t first = strip * STRIP_ROWS, end = strip_end(strip, STRIP_ROWS, height);
     const int reach = job->column_count / 2, row_reach = job->row_count / 2;
-    const Py_ssize_t stride = row_stride(width);
+    const Py_ssize_t stride = filtered_row_stride(width);
     const Py_ssize_t count = end - first + 2 * reach; /* the rows first - reach .. end + reach - 1 */
     const float **rows = work;
     float *filtered_rows = (float *)(rows + STRIP_ROWS + 2 * reach);
@@ -139,7 +137,7 @@ static void filter_strip(const void *job_, Py_ssize_t strip, void *work)
     for (Py_ssize_t r = 0; r < count; r++) {
         const Py_ssize_t source = reflect(first - reach + r, height);
         float *target = filtered_rows + r * stride;
-        pad_row(job, source, row_reach, padded);
+        pad_row(job->source + source * width, width, row_reach, job->square, padded);
         if (job->row_count > 0) {
             filter_row(padded, job->row_taps, job->row_count, width, target);
         } else {

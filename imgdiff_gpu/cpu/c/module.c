@@ -230,9 +230,15 @@ static PyMethodDef METHODS[] = {
     {"contrast_scale", core_contrast_scale, METH_VARARGS,
      "contrast_scale(mean_x, square_x, mean_y, square_y, k, row_factors, column_factors, masking, scale): "
      "shared-contrast masking into masking, and times the border noise factors into scale (optional)."},
+    {"contrast_moments", core_contrast_moments, METH_VARARGS,
+     "contrast_moments(left, right, taps, k, first, last, row_factors, column_factors, masking, scale): contrast_scale "
+     "of the luma planes' local moments, filtered in the same pass, for their rows first .. last - 1."},
     {"line_evidence", core_line_evidence, METH_VARARGS,
      "line_evidence(along_rows, along_columns, window_rows, line_columns, line_rows, window_columns, threshold, "
      "masking, out): the line evidence over its threshold (and the masking, optional) into out."},
+    {"line_of_shift", core_line_of_shift, METH_VARARGS,
+     "line_of_shift(shift, taps, window_rows, line_columns, line_rows, window_columns, threshold, masking, out): "
+     "line_evidence of the shift's averages along its rows and columns, filtered in the same pass."},
     {"png_unfilter", core_png_unfilter, METH_VARARGS,
      "png_unfilter(buffer, height, width, channels): a PNG's inflated rows, unfiltered into pixels in place."},
     {"heat_colours", core_heat_colours, METH_VARARGS,
