@@ -693,7 +693,7 @@ def _masking_and_scale(
     top, bottom = max(first - radius, 0), min(last + radius, height)  # the rows the window reads
     k = np.float32(thresholds.masking / thresholds.luma_shift)
     w = weights.astype(np.float32)
-    if compiled_applies(left_luma[top:bottom], w, w):  # the moments filtered and used row by row, never written out
+    if compiled_applies((bottom - top, left_luma.shape[1]), w, w):  # the moments never written out
         window = (left_luma[top:bottom], right_luma[top:bottom])
         return contrast_of_planes(*window, w, k, rows=(first - top, last - top), factors=factors)
     moments = _local_moments(left_luma[top:bottom], right_luma[top:bottom], weights)
@@ -1114,7 +1114,7 @@ def line_over_threshold(
     line_rows, line_columns = line_factors(shape, weights)
     factors = (row_factors[these], line_columns, line_rows[these], column_factors)
     threshold = thresholds.luma_shift * ratio
-    if compiled_applies(shift, extra, one) and compiled_applies(shift, None, extra):
+    if compiled_applies(shift.shape, extra, one) and compiled_applies(shift.shape, None, extra):
         return line_evidence_of_shift(shift, extra, factors, threshold, masking=masking)  # the averages a row at a time
     along_rows = separable_filter(shift, extra, one, out=scratch("along_rows", shift.shape))
     along_columns = separable_filter(shift, None, extra, out=scratch("along_columns", shift.shape))
@@ -1175,7 +1175,7 @@ def line_noise_samples(
     onwards of a map of that shape (a band with its halo), and ``rows`` (first, last + 1, of
     ``shift``) the rows sampled from: those at multiples of LINE_SAMPLE in the whole map.
     """
-    from .cpu.filters import separable_filter
+    from .cpu.filters import compiled_applies, separable_filter
 
     extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
@@ -1186,6 +1186,15 @@ def line_noise_samples(
     sampled = slice(top + first, top + last, step)
     row_factors, column_factors = window_noise_factors(shape, weights)
     line_rows, line_columns = line_factors(shape, weights)
+    sampled_shape = (len(range(first, last, step)), len(range(0, shift.shape[1], step)))
+    rows_shape, columns_shape = (sampled_shape[0], shift.shape[1]), (shift.shape[0], sampled_shape[1])
+    if compiled_applies(rows_shape, extra, one) and compiled_applies(columns_shape, None, extra):
+        # each sampled row filtered whole along and across (cpu/rules.py), no sampled plane copied out
+        from .cpu.rules import line_samples_of
+
+        factors = (row_factors[sampled], line_rows[sampled], line_columns[::step], column_factors[::step])
+        line, noise = line_samples_of(shift, extra, first, step, factors, sampled_shape)
+        return line.ravel(), noise.ravel()
     some_rows = np.ascontiguousarray(shift[first:last:step])
     some_columns = np.ascontiguousarray(shift[:, ::step])
     along_rows = np.abs(separable_filter(some_rows, extra, one))

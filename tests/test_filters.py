@@ -52,7 +52,7 @@ KERNELS = [
 @pytest.mark.parametrize("kind", ["noise", "tiny", "zeros"])
 def test_compiled_filter_is_opencvs_bit_for_bit(row_taps, column_taps, square, shape, kind):
     plane = _plane(shape, seed=shape[0] * 7 + shape[1], kind=kind)
-    assert filters.compiled_applies(plane, row_taps, column_taps)
+    assert filters.compiled_applies(plane.shape, row_taps, column_taps)
     out = np.full(shape, np.nan, np.float32)
     core.separable_filter(plane, row_taps, column_taps, out, square)
     expected = _opencv(plane, row_taps, column_taps, square)
@@ -64,7 +64,7 @@ def test_compiled_filter_is_opencvs_bit_for_bit(row_taps, column_taps, square, s
 def test_other_widths_go_to_opencv(row_taps, column_taps, square, shape):
     """OpenCV's scalar tails round otherwise, so a row of no multiple of 16 values is OpenCV's own."""
     plane = _plane(shape, seed=1)
-    assert not filters.compiled_applies(plane, row_taps, column_taps)
+    assert not filters.compiled_applies(plane.shape, row_taps, column_taps)
     out = filters.separable_filter(plane, row_taps, column_taps, square=square)
     assert out.tobytes() == _opencv(plane, row_taps, column_taps, square).tobytes()
 
@@ -89,7 +89,7 @@ def test_kernels_opencv_filters_another_way_go_to_opencv():
     small = np.array([0.25, 0.5, 0.25], np.float32)
     lopsided = np.array([0.1, 0.2, 0.3, 0.2, 0.2], np.float32)
     for row_taps, column_taps in ((small, WINDOW), (WINDOW, small), (WINDOW, lopsided)):
-        assert not filters.compiled_applies(plane, row_taps, column_taps)
+        assert not filters.compiled_applies(plane.shape, row_taps, column_taps)
         out = filters.separable_filter(plane, row_taps, column_taps)
         assert out.tobytes() == _opencv(plane, row_taps, column_taps).tobytes()
 
@@ -179,3 +179,52 @@ def test_fused_passes_refuse_a_lopsided_window():
     factors = [np.ones(16, np.float32), np.ones(32, np.float32)] * 2
     with pytest.raises(ValueError, match="odd and symmetric"):
         core.line_of_shift(plane, lopsided, *factors, 1.0, None, out)
+
+
+def _reference_line_samples(shift, weights, *, shape=None, top=0, rows=None):
+    """detection.line_noise_samples as OpenCV and NumPy computed it (imgdiff_gpu b23352d)."""
+    extra = detection.line_taps(weights)
+    step = detection.LINE_SAMPLE
+    shape = shift.shape if shape is None else shape
+    first, last = rows if rows is not None else (0, shift.shape[0])
+    first += -(top + first) % step
+    sampled = slice(top + first, top + last, step)
+    row_factors, column_factors = detection.window_noise_factors(shape, weights)
+    line_rows, line_columns = detection.line_factors(shape, weights)
+    some_rows = np.ascontiguousarray(shift[first:last:step])
+    some_columns = np.ascontiguousarray(shift[:, ::step])
+    along_rows = np.abs(cv2.sepFilter2D(some_rows, cv2.CV_32F, extra, ONE, borderType=cv2.BORDER_REFLECT))
+    along_columns = np.abs(cv2.sepFilter2D(some_columns, cv2.CV_32F, ONE, extra, borderType=cv2.BORDER_REFLECT))
+    along_rows = along_rows[:, ::step] / np.outer(row_factors[sampled], line_columns[::step])
+    along_columns = along_columns[first:last:step] / np.outer(line_rows[sampled], column_factors[::step])
+    line = np.maximum(along_rows, along_columns)
+    noise = np.abs(shift[first:last:step, ::step]) / np.outer(row_factors[sampled], column_factors[::step])
+    return line.ravel(), noise.ravel()
+
+
+@needs_avx2
+@pytest.mark.parametrize("threads", [1, 2])
+def test_line_noise_samples_compiled_are_opencvs(threads):
+    from imgdiff_gpu.cpu.threads import get_num_threads, set_num_threads
+
+    left, right = _luma_pair((720, 1280), seed=7)
+    shift = detection.luma_shift_map(left, right, WINDOW)
+    cases = [
+        (shift, {}),
+        (shift[:130], {}),  # 64 rows a sample
+        (shift[37:400], {"shape": shift.shape, "top": 37, "rows": (11, 300)}),  # a band with its halo
+        (shift[:, :64], {}),
+    ]
+    before = get_num_threads()
+    set_num_threads(threads)
+    try:
+        for plane, where in cases:
+            plane = np.ascontiguousarray(plane)
+            columns = len(range(0, plane.shape[1], detection.LINE_SAMPLE))
+            assert filters.compiled_applies((plane.shape[0], columns), None, LINE)
+            got = detection.line_noise_samples(plane, WINDOW, **where)
+            expected = _reference_line_samples(plane, WINDOW, **where)
+            for have, want in zip(got, expected, strict=True):
+                assert have.tobytes() == want.tobytes()
+    finally:
+        set_num_threads(before)

@@ -41,7 +41,7 @@ def separable_filter(
     row = None if row_taps is None else np.ascontiguousarray(row_taps, dtype=np.float32)
     if out is None:
         out = np.empty(plane.shape, np.float32)
-    if compiled_applies(plane, row, column_taps) and not np.shares_memory(plane, out):
+    if compiled_applies(plane.shape, row, column_taps) and not np.shares_memory(plane, out):
         core.separable_filter(plane, row, column_taps, out, square)
         return out
     import cv2
@@ -51,11 +51,12 @@ def separable_filter(
     return cv2.sepFilter2D(source, cv2.CV_32F, row, column_taps, dst=out, borderType=cv2.BORDER_REFLECT)
 
 
-def compiled_applies(plane: np.ndarray, row_taps: np.ndarray | None, column_taps: np.ndarray) -> bool:
-    """Whether ``c/filters.c`` computes OpenCV's values of this plane and these kernels: every row in whole
-    vectors, the row kernel longer than OpenCV's small ones, the column kernel odd, symmetric and not of 3 taps."""
+def compiled_applies(shape: tuple[int, ...], row_taps: np.ndarray | None, column_taps: np.ndarray) -> bool:
+    """Whether ``c/filters.c`` computes OpenCV's values of a plane of ``shape`` and these kernels: every row in
+    whole vectors, the row kernel longer than OpenCV's small ones, the column kernel odd, symmetric and not of 3
+    taps."""
     rows_fit = row_taps is None or len(row_taps) > SMALL_KERNEL
     columns = len(column_taps)
     symmetric = columns % 2 == 1 and columns != 3 and bool(np.array_equal(column_taps, column_taps[::-1]))
-    shape_fits = plane.ndim == 2 and plane.size > 0 and plane.shape[1] % WHOLE_VECTORS == 0
+    shape_fits = len(shape) == 2 and shape[0] > 0 and shape[1] > 0 and shape[1] % WHOLE_VECTORS == 0
     return rows_fit and symmetric and shape_fits

@@ -122,6 +122,28 @@ def line_evidence_of_shift(
     return out
 
 
+def line_samples_of(
+    shift: np.ndarray,
+    taps: np.ndarray,
+    first: int,
+    step: int,
+    factors: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    sampled: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(line, noise), each ``sampled`` (rows, columns) float32: at rows ``first``, ``first + step``, ... and columns
+    0, ``step``, ... of the shift, ``max(|along rows| / (wr x lc), |along columns| / (lr x wc))`` and
+    ``|shift| / (wr x wc)``, the averages with the odd, symmetric ``taps`` (borders reflected within the shift,
+    as :func:`imgdiff_gpu.cpu.filters.separable_filter` computes OpenCV's ``sepFilter2D`` where it applies) and
+    ``factors`` (window per sampled row, line per sampled row, line per sampled column, window per sampled
+    column): :func:`imgdiff_gpu.detection.line_noise_samples`' values, in one compiled pass (``c/rules.c``)."""
+    line, noise = np.empty(sampled, np.float32), np.empty(sampled, np.float32)
+    window_rows, line_rows, line_columns, window_columns = (_f32(f) for f in factors)
+    core.line_samples_of(
+        _f32(shift), _f32(taps), first, step, window_rows, line_rows, line_columns, window_columns, line, noise
+    )
+    return line, noise
+
+
 def median(values: np.ndarray) -> np.floating:
     """``np.median(values)``, the same value and type, by one compiled selection (``c/rules.c``) for
     float32 values: NumPy's partition takes ~0.6 ms over the ~58,000 samples of a 720p pair's noise

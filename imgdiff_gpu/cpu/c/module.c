@@ -239,6 +239,9 @@ static PyMethodDef METHODS[] = {
     {"line_of_shift", core_line_of_shift, METH_VARARGS,
      "line_of_shift(shift, taps, window_rows, line_columns, line_rows, window_columns, threshold, masking, out): "
      "line_evidence of the shift's averages along its rows and columns, filtered in the same pass."},
+    {"line_samples_of", core_line_samples_of, METH_VARARGS,
+     "line_samples_of(shift, taps, first, step, window_rows, line_rows, line_columns, window_columns, line, noise): "
+     "the line noise ratio's samples at every step-th row from first and every step-th column."},
     {"png_unfilter", core_png_unfilter, METH_VARARGS,
      "png_unfilter(buffer, height, width, channels): a PNG's inflated rows, unfiltered into pixels in place."},
     {"heat_colours", core_heat_colours, METH_VARARGS,

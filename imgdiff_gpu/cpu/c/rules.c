@@ -237,6 +237,99 @@ done:
     return result;
 }
 
+typedef struct {
+    const float *shift, *taps;
+    int reach;
+    Py_ssize_t height, width, first, step, sampled_rows, sampled_columns;
+    const float *window_rows, *line_rows;         /* per sampled row */
+    const float *line_columns, *window_columns;   /* per sampled column */
+    float *line, *noise;                          /* sampled_rows x sampled_columns */
+} samples_job;
+
+/* A strip of sampled rows of the line noise ratio's samples: the row's averages along it and along the
+ * columns, each over the whole row (contiguous, as the filters vectorize), kept at the sampled columns. */
+static void samples_strip(const void *job_, Py_ssize_t strip, void *work)
+{
+    const samples_job *job = job_;
+    const Py_ssize_t width = job->width, end = strip_end(strip, STRIP_ROWS, job->sampled_rows);
+    const int reach = job->reach;
+    const float **rows = work;
+    float *padded = (float *)(rows + 2 * reach + 1), *along_rows = padded + width + 2 * reach;
+    float *along_columns = along_rows + width;
+    for (Py_ssize_t q = strip * STRIP_ROWS; q < end; q++) {
+        const Py_ssize_t r = job->first + q * job->step;
+        pad_row(job->shift + r * width, width, reach, 0, padded);
+        filter_row(padded, job->taps, 2 * reach + 1, width, along_rows);
+        for (int t = 0; t <= 2 * reach; t++) {
+            rows[t] = job->shift + reflect(r - reach + t, job->height) * width;
+        }
+        filter_column(rows, job->taps, reach, 0, width, along_columns);
+        const float *row = job->shift + r * width;
+        float *line = job->line + q * job->sampled_columns, *noise = job->noise + q * job->sampled_columns;
+        for (Py_ssize_t p = 0; p < job->sampled_columns; p++) {
+            const Py_ssize_t c = p * job->step;
+            const float a = fabsf(along_rows[c]) / (job->window_rows[q] * job->line_columns[p]);
+            const float b = fabsf(along_columns[c]) / (job->line_rows[q] * job->window_columns[p]);
+            line[p] = a >= b ? a : b; /* np.maximum of two numbers */
+            noise[p] = fabsf(row[c]) / (job->window_rows[q] * job->window_columns[p]);
+        }
+    }
+}
+
+/* line_samples_of(shift, taps, first, step, window_rows, line_rows, line_columns, window_columns, line, noise):
+ * at rows first, first + step, ... and columns 0, step, ... of an H x W float32 shift, the line evidence
+ * max(|along rows| / (window_rows * line_columns), |along columns| / (line_rows * window_columns)) and
+ * |shift| / (window_rows * window_columns), the factors given per sampled row and column and multiplied in
+ * float32; the averages with the odd symmetric taps, reflected within the shift (as filters.c computes
+ * OpenCV's sepFilter2D). */
+PyObject *core_line_samples_of(PyObject *self, PyObject *args)
+{
+    PyObject *o[9];
+    Py_ssize_t first, step;
+    if (!PyArg_ParseTuple(args, "OOnnOOOOOO", &o[0], &o[1], &first, &step, &o[2], &o[3], &o[4], &o[5], &o[6], &o[7])) {
+        return NULL;
+    }
+    static const char *const names[8] = {"shift", "taps", "window_rows", "line_rows",
+                                         "line_columns", "window_columns", "line", "noise"};
+    static const elem_t F32[] = {ELEM_F32};
+    array_t a[8] = {0};
+    PyObject *result = NULL;
+    for (int n = 0; n < 8; n++) {
+        const int ndim = n == 0 || n >= 6 ? 2 : 1;
+        if (get_array(o[n], &a[n], names[n], ndim, n >= 6, 0) < 0 || expect_type(&a[n], names[n], F32, 1) < 0) {
+            goto done;
+        }
+    }
+    const Py_ssize_t *shape = a[0].view.shape, taps = a[1].view.shape[0];
+    const float *t = a[1].view.buf;
+    int symmetric = taps % 2 == 1;
+    for (Py_ssize_t q = 0; symmetric && q < taps / 2; q++) {
+        symmetric = t[q] == t[taps - 1 - q];
+    }
+    const Py_ssize_t *sampled = a[6].view.shape;
+    if (!symmetric || step < 1 || first < 0 || shape[1] < 1 ||
+        (sampled[0] > 0 && first + (sampled[0] - 1) * step >= shape[0]) || (sampled[1] - 1) * step >= shape[1]) {
+        PyErr_SetString(PyExc_ValueError, "line_samples_of: taps odd and symmetric, the samples within the shift");
+        goto done;
+    }
+    if (expect_shape(&a[7], names[7], sampled, 2) < 0 || expect_shape(&a[2], names[2], sampled, 1) < 0 ||
+        expect_shape(&a[3], names[3], sampled, 1) < 0 || expect_shape(&a[4], names[4], sampled + 1, 1) < 0 ||
+        expect_shape(&a[5], names[5], sampled + 1, 1) < 0) {
+        goto done;
+    }
+    const int reach = (int)(taps / 2);
+    samples_job job = {a[0].view.buf, t, reach, shape[0], shape[1], first, step, sampled[0], sampled[1],
+                       a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf, a[6].view.buf, a[7].view.buf};
+    const size_t work = (size_t)(2 * reach + 1) * sizeof(float *) + (3 * (size_t)shape[1] + 2 * (size_t)reach) * sizeof(float);
+    if (run_strips(&job, (sampled[0] + STRIP_ROWS - 1) / STRIP_ROWS, work, samples_strip) < 0) {
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 8);
+    return result;
+}
+
 /* line_evidence(along_rows, along_columns, window_rows, line_columns, line_rows, window_columns, threshold,
  * masking, out): out = max(|along_rows| / (window_rows[i] * line_columns[j]),
  * |along_columns| / (line_rows[i] * window_columns[j])) / threshold, then / masking where given. */
