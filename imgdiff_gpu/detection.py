@@ -433,9 +433,13 @@ def mask_evidence(
     from .clip_noise import record_peak  # the video path's noise peak, where it asks for it
 
     record_peak(shift, luma_scale, row_peaks, thresholds, valid)  # a luma scale has its row peaks
-    if line is not None and masking is not None:
-        line /= masking  # as line_shift does
-    if line is not None:
+    if line is not None and masking is not None and coarse is not None:
+        from .cpu.rules import masked_maximum
+
+        masked_maximum(line, masking, coarse)  # line /= masking (as line_shift does), then the larger, in one pass
+    elif line is not None:
+        if masking is not None:
+            line /= masking  # as line_shift does
         coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
     luma_peaks = _luma_peaks(shift, luma_scale, row_peaks)
     return MaskEvidence(ssim_threshold, bias, explained, luma_scale, coarse, luma_peaks)

@@ -228,3 +228,26 @@ def test_line_noise_samples_compiled_are_opencvs(threads):
                 assert have.tobytes() == want.tobytes()
     finally:
         set_num_threads(before)
+
+
+def test_masked_maximum_is_numpys_division_and_maximum():
+    from imgdiff_gpu.cpu.rules import masked_maximum
+
+    rng = np.random.default_rng(8)
+    shape = (37, 53)
+    line = rng.random(shape, dtype=np.float32) * 3
+    line[0, :4] = [np.nan, 0.0, -0.0, np.inf]
+    masking = 1 + rng.random(shape, dtype=np.float32)
+    coarse = rng.random(shape, dtype=np.float32) * 3
+    coarse[1, :3] = [np.nan, 0.0, np.inf]
+    coarse[0, 1:3] = 0.0  # zeros against zeros (both planes are magnitudes: no -0 against +0)
+    line[0, 2] = 0.0
+    expected_line = line / masking
+    expected = np.maximum(coarse, expected_line)
+    got_line, got = line.copy(), coarse.copy()
+    masked_maximum(got_line, masking, got)
+    assert got_line.tobytes() == expected_line.tobytes()
+    assert got.tobytes() == expected.tobytes()
+    strided_line, strided = np.asfortranarray(line), np.asfortranarray(coarse)  # NumPy's own calls
+    masked_maximum(strided_line, masking, strided)
+    assert strided.tobytes(order="A") == np.asfortranarray(expected).tobytes(order="A")

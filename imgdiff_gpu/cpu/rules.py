@@ -144,6 +144,18 @@ def line_samples_of(
     return line, noise
 
 
+def masked_maximum(line: np.ndarray, masking: np.ndarray, coarse: np.ndarray) -> None:
+    """``line /= masking`` and then ``np.maximum(coarse, line, out=coarse)``, in place: in one compiled pass for
+    C-contiguous float32 planes of one shape (the same values: NumPy's maximum, NaN kept from either), by
+    those two NumPy calls otherwise."""
+    planes = (line, masking, coarse)
+    if all(p.dtype == np.float32 and p.flags.c_contiguous and p.shape == line.shape for p in planes):
+        core.masked_maximum(line, masking, coarse)
+        return
+    line /= masking
+    np.maximum(coarse, line, out=coarse)
+
+
 def median(values: np.ndarray) -> np.floating:
     """``np.median(values)``, the same value and type, by one compiled selection (``c/rules.c``) for
     float32 values: NumPy's partition takes ~0.6 ms over the ~58,000 samples of a 720p pair's noise

@@ -239,6 +239,7 @@ PyObject *core_contrast_moments(PyObject *self, PyObject *args);
 PyObject *core_line_evidence(PyObject *self, PyObject *args);
 PyObject *core_line_of_shift(PyObject *self, PyObject *args);
 PyObject *core_line_samples_of(PyObject *self, PyObject *args);
+PyObject *core_masked_maximum(PyObject *self, PyObject *args);
 PyObject *core_png_unfilter(PyObject *self, PyObject *args);
 PyObject *core_heat_colours(PyObject *self, PyObject *args);
 PyObject *core_grow_mask(PyObject *self, PyObject *args);

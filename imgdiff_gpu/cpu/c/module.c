@@ -242,6 +242,8 @@ static PyMethodDef METHODS[] = {
     {"line_samples_of", core_line_samples_of, METH_VARARGS,
      "line_samples_of(shift, taps, first, step, window_rows, line_rows, line_columns, window_columns, line, noise): "
      "the line noise ratio's samples at every step-th row from first and every step-th column."},
+    {"masked_maximum", core_masked_maximum, METH_VARARGS,
+     "masked_maximum(line, masking, coarse): line /= masking, then coarse = np.maximum(coarse, line), in place."},
     {"png_unfilter", core_png_unfilter, METH_VARARGS,
      "png_unfilter(buffer, height, width, channels): a PNG's inflated rows, unfiltered into pixels in place."},
     {"heat_colours", core_heat_colours, METH_VARARGS,

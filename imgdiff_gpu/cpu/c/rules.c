@@ -330,6 +330,47 @@ done:
     return result;
 }
 
+IMGDIFF_CLONES static void masked_maximum_of(float *restrict line, const float *restrict masking, float *restrict coarse,
+                                             Py_ssize_t count)
+{
+    for (Py_ssize_t j = 0; j < count; j++) {
+        const float value = line[j] / masking[j], first = coarse[j];
+        line[j] = value;
+        coarse[j] = first != first ? first : (value != value ? value : (first > value ? first : value));
+    }
+}
+
+/* masked_maximum(line, masking, coarse): line /= masking, then coarse = np.maximum(coarse, line) (NumPy's: a NaN
+ * of either, else the larger; of two zeros, which NumPy's paths pick differently, the second: the rule's planes
+ * are magnitudes, never -0), in place, float32 planes of one shape. */
+PyObject *core_masked_maximum(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])) {
+        return NULL;
+    }
+    static const char *const names[3] = {"line", "masking", "coarse"};
+    static const elem_t F32[] = {ELEM_F32};
+    array_t a[3] = {0};
+    PyObject *result = NULL;
+    for (int n = 0; n < 3; n++) {
+        if (get_array(o[n], &a[n], names[n], 2, n != 1, 0) < 0 || expect_type(&a[n], names[n], F32, 1) < 0 ||
+            (n > 0 && expect_shape(&a[n], names[n], a[0].view.shape, 2) < 0)) {
+            goto done;
+        }
+    }
+    float *line = a[0].view.buf, *coarse = a[2].view.buf;
+    const float *masking = a[1].view.buf;
+    const Py_ssize_t count = a[0].view.shape[0] * a[0].view.shape[1];
+    Py_BEGIN_ALLOW_THREADS
+    masked_maximum_of(line, masking, coarse, count);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    release_arrays(a, 3);
+    return result;
+}
+
 /* line_evidence(along_rows, along_columns, window_rows, line_columns, line_rows, window_columns, threshold,
  * masking, out): out = max(|along_rows| / (window_rows[i] * line_columns[j]),
  * |along_columns| / (line_rows[i] * window_columns[j])) / threshold, then / masking where given. */
