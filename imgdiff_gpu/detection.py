@@ -414,7 +414,9 @@ def mask_evidence(
         left_luma, right_luma = pair.luma
     coarse = None
     if thresholds.coarse_chroma is not None and pair.colour:
-        coarse = coarse_chroma_shift(*pair.stacks) / thresholds.coarse_chroma
+        # into this thread's scratch (a fresh plane costs its page faults), over its threshold in place
+        coarse = coarse_chroma_shift(*pair.stacks, out=scratch("coarse_chroma", ssim_map.shape))
+        coarse /= thresholds.coarse_chroma
     bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
     # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
     shift, line = (known.shift, known.line) if known is not None else (None, None)
@@ -951,8 +953,9 @@ def coarse_gaussian_taps() -> np.ndarray:
     return taps
 
 
-def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """``|(w6 * dCr, w6 * dCb)|`` at full resolution, averaged at the coarse scale.
+def coarse_chroma_shift(left: np.ndarray, right: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """``|(w6 * dCr, w6 * dCb)|`` at full resolution, averaged at the coarse scale (into ``out``, H x W
+    float32, where given).
 
     A wide window averages codec chroma noise (subsampling, ringing at colour
     edges: thin and of both signs) far below a flat colour change of a 30 x 30
@@ -980,7 +983,7 @@ def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """
     from .cpu.chroma import coarse_chroma_shift_cpu
 
-    return coarse_chroma_shift_cpu(left, right)
+    return coarse_chroma_shift_cpu(left, right, out=out)
 
 
 def coarse_block_means(array: np.ndarray) -> np.ndarray:
