@@ -251,3 +251,16 @@ def test_masked_maximum_is_numpys_division_and_maximum():
     strided_line, strided = np.asfortranarray(line), np.asfortranarray(coarse)  # NumPy's own calls
     masked_maximum(strided_line, masking, strided)
     assert strided.tobytes(order="A") == np.asfortranarray(expected).tobytes(order="A")
+
+
+def test_coarse_chroma_takes_its_work_from_the_caller():
+    from imgdiff_gpu.cpu.chroma import coarse_chroma_shift_cpu
+    from imgdiff_gpu.detection import coarse_gaussian_taps
+
+    rng = np.random.default_rng(9)
+    left, right = (rng.random((43, 70, 3), dtype=np.float32) for _ in range(2))
+    expected = np.empty((43, 70), np.float32)
+    core.coarse_chroma(left, right, coarse_gaussian_taps(), expected)  # its own work, malloc'd
+    assert coarse_chroma_shift_cpu(left, right).tobytes() == expected.tobytes()  # a scratch plane's
+    with pytest.raises(ValueError, match="work needs"):
+        core.coarse_chroma(left, right, coarse_gaussian_taps(), expected, np.empty(10, np.float32))

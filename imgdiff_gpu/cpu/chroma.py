@@ -29,5 +29,15 @@ def coarse_chroma_shift_cpu(left: np.ndarray, right: np.ndarray, *, out: np.ndar
         )
     if out is None:
         out = np.empty(left.shape[:2], dtype=np.float32)
-    core.coarse_chroma(left, right, coarse_gaussian_taps(), out)
+    core.coarse_chroma(left, right, coarse_gaussian_taps(), out, _work(*left.shape[:2]))
     return out
+
+
+def _work(height: int, width: int) -> np.ndarray:
+    """The pass's working floats (``c/chroma.c``: five planes of blocks and a widened row per block row) in this
+    thread's scratch (:mod:`imgdiff_gpu.cpu.scratch`), so a video's pairs reuse them."""
+    from ..detection import COARSE_FACTOR
+    from .scratch import scratch
+
+    blocks = max(height // COARSE_FACTOR, 1), max(width // COARSE_FACTOR, 1)
+    return scratch("coarse_chroma_work", (blocks[0] * blocks[1] * 5 + (blocks[0] + 1) * width,))
