@@ -427,7 +427,7 @@ def mask_evidence(
         shift = luma_shift_map(left_luma, biased, weights)
     if thresholds.line and line is None:
         ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)
-        line = line_over_threshold(shift, weights, thresholds, ratio)
+        line = line_over_threshold(shift, weights, thresholds, ratio, out=scratch("line_evidence", shift.shape))
     row_peaks = None if shift is None or thresholds.masking <= 0 else abs_peaks(shift)[0]
     masking, luma_scale = _masking_where_it_counts(
         left_luma, right_luma, weights, thresholds, shift, line, row_peaks=row_peaks
@@ -528,16 +528,17 @@ def _masking_where_it_counts(
     reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
     if line is not None:
         hot |= line.max(axis=1) >= reach
-    if hot.all():
-        return _masking_and_scale(left_luma, right_luma, weights, thresholds, factors=(row_factors, column_factors))
     masking = scratch("masking_where_it_counts", left_luma.shape)
     luma_scale = scratch("scale_where_it_counts", left_luma.shape)
-    masking.fill(1.0)
-    luma_scale.fill(1.0)
-    for first, last in flag_runs(hot, join=len(weights)):
+    runs = flag_runs(hot, join=len(weights))
+    cool = 0  # the rows before the next run: 1 there
+    for first, last in runs:
+        masking[cool:first], luma_scale[cool:first] = 1.0, 1.0
         factors = (row_factors[first:last], column_factors)
-        these = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
-        masking[first:last], luma_scale[first:last] = these
+        out = (masking[first:last], luma_scale[first:last])
+        _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors, out=out)
+        cool = last
+    masking[cool:], luma_scale[cool:] = 1.0, 1.0
     return masking, luma_scale
 
 
@@ -679,9 +680,11 @@ def _masking_and_scale(
     *,
     rows: tuple[int, int] | None = None,
     factors: tuple[np.ndarray, np.ndarray] | None = None,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(:func:`contrast_masking`, that times the border noise factors ``factors`` (per row of
-    ``rows``, per column), the :func:`luma_threshold_scale`), or (None, None) without masking.
+    ``rows``, per column), the :func:`luma_threshold_scale`), or (None, None) without masking;
+    written into ``out`` (C-contiguous float32 planes of ``rows``' shape) where given.
 
     One compiled pass (``cpu/rules.py``) from :func:`shared_contrast`'s four filtered
     moments: the same float32 operations as ``contrast * k + 1`` and ``masking * factors``;
@@ -701,10 +704,15 @@ def _masking_and_scale(
     w = weights.astype(np.float32)
     if compiled_applies((bottom - top, left_luma.shape[1]), w, w):  # the moments never written out
         window = (left_luma[top:bottom], right_luma[top:bottom])
-        return contrast_of_planes(*window, w, k, rows=(first - top, last - top), factors=factors)
+        return contrast_of_planes(*window, w, k, rows=(first - top, last - top), factors=factors, out=out)
     moments = _local_moments(left_luma[top:bottom], right_luma[top:bottom], weights)
     moments = tuple(m[first - top : last - top] for m in moments)
-    return contrast_scale(moments, k, factors=factors)
+    these = contrast_scale(moments, k, factors=factors)
+    if out is None:
+        return these
+    for target, values in zip(out, these, strict=True):
+        target[...] = values
+    return out
 
 
 def shared_contrast(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -1098,8 +1106,10 @@ def line_over_threshold(
     shape: tuple[int, int] | None = None,
     top: int = 0,
     masking: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """:func:`line_shift` before the masking, from ``w * (Y1 - Y2)`` (unbiased) and the pair's ratio.
+    """:func:`line_shift` before the masking, from ``w * (Y1 - Y2)`` (unbiased) and the pair's ratio
+    (into ``out``, a C-contiguous float32 plane of its shape, where given).
 
     With ``shape``, ``shift`` is rows ``top`` onwards of a map of that shape (a band of a
     taller image): the border noise factors are the whole map's, at those rows. With
@@ -1122,10 +1132,15 @@ def line_over_threshold(
     factors = (row_factors[these], line_columns, line_rows[these], column_factors)
     threshold = thresholds.luma_shift * ratio
     if compiled_applies(shift.shape, extra, one) and compiled_applies(shift.shape, None, extra):
-        return line_evidence_of_shift(shift, extra, factors, threshold, masking=masking)  # the averages a row at a time
+        # the averages a row at a time
+        return line_evidence_of_shift(shift, extra, factors, threshold, masking=masking, out=out)
     along_rows = separable_filter(shift, extra, one, out=scratch("along_rows", shift.shape))
     along_columns = separable_filter(shift, None, extra, out=scratch("along_columns", shift.shape))
-    return line_evidence(along_rows, along_columns, factors, threshold, masking=masking)
+    evidence = line_evidence(along_rows, along_columns, factors, threshold, masking=masking)
+    if out is None:
+        return evidence
+    out[...] = evidence
+    return out
 
 
 def line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:

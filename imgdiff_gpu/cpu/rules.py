@@ -43,6 +43,7 @@ def contrast_of_planes(
     *,
     rows: tuple[int, int],
     factors: tuple[np.ndarray, np.ndarray] | None = None,
+    out: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`contrast_scale` of rows ``rows`` (first, last + 1) of the four local moments of two float32 luma
     planes, the moments filtered in the same pass (``c/rules.c``): each plane and its squares averaged with the
@@ -50,11 +51,15 @@ def contrast_of_planes(
     computes OpenCV's ``sepFilter2D`` where it applies (only there: see
     :func:`~imgdiff_gpu.cpu.filters.compiled_applies`). No moment plane is written out: the same values as
     :func:`imgdiff_gpu.detection._local_moments` and :func:`contrast_scale` of those rows. ``factors``: per row
-    of ``rows``, per column."""
+    of ``rows``, per column. ``out``: (masking, scale) to write into (C-contiguous float32 of those rows' shape,
+    scale None without ``factors``), else new arrays."""
     first, last = rows
     shape = (last - first, left_luma.shape[1])
-    masking = np.empty(shape, np.float32)
-    scale = None if factors is None else np.empty(shape, np.float32)
+    if out is not None:
+        masking, scale = out
+    else:
+        masking = np.empty(shape, np.float32)
+        scale = None if factors is None else np.empty(shape, np.float32)
     row_factors, column_factors = (None, None) if factors is None else (_f32(factors[0]), _f32(factors[1]))
     core.contrast_moments(
         _f32(left_luma),
@@ -105,12 +110,15 @@ def line_evidence_of_shift(
     threshold: float,
     *,
     masking: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`line_evidence` of the luma shift's averages along its rows and along its columns with the odd,
     symmetric ``taps`` (borders reflected, as :func:`imgdiff_gpu.cpu.filters.separable_filter` computes OpenCV's
     ``sepFilter2D`` where it applies: only there, see :func:`~imgdiff_gpu.cpu.filters.compiled_applies`), both
-    averages computed a row at a time in the same pass (``c/rules.c``) and never written out: the same values."""
-    out = np.empty(shift.shape, np.float32)
+    averages computed a row at a time in the same pass (``c/rules.c``) and never written out: the same values.
+    ``out``: a C-contiguous float32 plane of the shift's shape to write into, else a new one."""
+    if out is None:
+        out = np.empty(shift.shape, np.float32)
     core.line_of_shift(
         _f32(shift),
         _f32(taps),
