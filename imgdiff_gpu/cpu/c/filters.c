@@ -17,7 +17,11 @@
  * widths to OpenCV). OpenCV keeps one accumulator a vector along a row, so each output waits on its
  * chain of taps; here 64 outputs run side by side. Each value is its own function of the source, so
  * strips of rows on any number of threads give the same plane, on any CPU (the baseline clone with
- * libm's fma()).
+ * libm's fma()): on a CPU where OpenCV takes another path (no AVX2), these values are the ones it
+ * gives with AVX2, not its own there, as chroma.c fixes its steps' rounding.
+ *
+ * rules.c builds its fused passes from these steps (pad_row, filter_row, filter_column: the moments
+ * of the masking and the line evidence a row at a time, with no filtered plane written out).
  */
 #include "core.h"
 
