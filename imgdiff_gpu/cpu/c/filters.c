@@ -21,7 +21,8 @@
  * gives with AVX2, not its own there, as chroma.c fixes its steps' rounding.
  *
  * rules.c builds its fused passes from these steps (pad_row, filter_row, filter_column: the moments
- * of the masking and the line evidence a row at a time, with no filtered plane written out).
+ * of the masking and the line evidence a row at a time, with no filtered plane written out). The GPU
+ * twins are CuPy's own filters, cupyx.scipy.ndimage.correlate1d rows first, in imgdiff_gpu/gpu/noise_rules.py.
  */
 #include "core.h"
 
