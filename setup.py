@@ -16,6 +16,7 @@ SOURCES = [
     "screen.c",
     "chroma.c",
     "rules.c",
+    "filters.c",
     "png_unfilter.c",
     "heat.c",
     "regions.c",

@@ -414,7 +414,9 @@ def mask_evidence(
         left_luma, right_luma = pair.luma
     coarse = None
     if thresholds.coarse_chroma is not None and pair.colour:
-        coarse = coarse_chroma_shift(*pair.stacks) / thresholds.coarse_chroma
+        # into this thread's scratch (a fresh plane costs its page faults), over its threshold in place
+        coarse = coarse_chroma_shift(*pair.stacks, out=scratch("coarse_chroma", ssim_map.shape))
+        coarse /= thresholds.coarse_chroma
     bias = luma_bias(left_luma, right_luma, thresholds) if known is None else known.bias
     # w * dY with the offset removed, and the line evidence from it: as line_shift computes them
     shift, line = (known.shift, known.line) if known is not None else (None, None)
@@ -425,7 +427,7 @@ def mask_evidence(
         shift = luma_shift_map(left_luma, biased, weights)
     if thresholds.line and line is None:
         ratio = known.ratio if known is not None and known.ratio is not None else line_noise_ratio(shift, weights)
-        line = line_over_threshold(shift, weights, thresholds, ratio)
+        line = line_over_threshold(shift, weights, thresholds, ratio, out=scratch("line_evidence", shift.shape))
     row_peaks = None if shift is None or thresholds.masking <= 0 else abs_peaks(shift)[0]
     masking, luma_scale = _masking_where_it_counts(
         left_luma, right_luma, weights, thresholds, shift, line, row_peaks=row_peaks
@@ -433,9 +435,13 @@ def mask_evidence(
     from .clip_noise import record_peak  # the video path's noise peak, where it asks for it
 
     record_peak(shift, luma_scale, row_peaks, thresholds, valid)  # a luma scale has its row peaks
-    if line is not None and masking is not None:
-        line /= masking  # as line_shift does
-    if line is not None:
+    if line is not None and masking is not None and coarse is not None:
+        from .cpu.rules import masked_maximum
+
+        masked_maximum(line, masking, coarse)  # line /= masking (as line_shift does), then the larger, in one pass
+    elif line is not None:
+        if masking is not None:
+            line /= masking  # as line_shift does
         coarse = line if coarse is None else np.maximum(coarse, line, out=coarse)
     luma_peaks = _luma_peaks(shift, luma_scale, row_peaks)
     return MaskEvidence(ssim_threshold, bias, explained, luma_scale, coarse, luma_peaks)
@@ -522,16 +528,17 @@ def _masking_where_it_counts(
     reach = HYSTERESIS_LOW * (1.0 - LEVEL_MARGIN)
     if line is not None:
         hot |= line.max(axis=1) >= reach
-    if hot.all():
-        return _masking_and_scale(left_luma, right_luma, weights, thresholds, factors=(row_factors, column_factors))
     masking = scratch("masking_where_it_counts", left_luma.shape)
     luma_scale = scratch("scale_where_it_counts", left_luma.shape)
-    masking.fill(1.0)
-    luma_scale.fill(1.0)
-    for first, last in flag_runs(hot, join=len(weights)):
+    runs = flag_runs(hot, join=len(weights))
+    cool = 0  # the rows before the next run: 1 there
+    for first, last in runs:
+        masking[cool:first], luma_scale[cool:first] = 1.0, 1.0
         factors = (row_factors[first:last], column_factors)
-        these = _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors)
-        masking[first:last], luma_scale[first:last] = these
+        out = (masking[first:last], luma_scale[first:last])
+        _masking_and_scale(left_luma, right_luma, weights, thresholds, rows=(first, last), factors=factors, out=out)
+        cool = last
+    masking[cool:], luma_scale[cool:] = 1.0, 1.0
     return masking, luma_scale
 
 
@@ -673,14 +680,19 @@ def _masking_and_scale(
     *,
     rows: tuple[int, int] | None = None,
     factors: tuple[np.ndarray, np.ndarray] | None = None,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(:func:`contrast_masking`, that times the border noise factors ``factors`` (per row of
-    ``rows``, per column), the :func:`luma_threshold_scale`), or (None, None) without masking.
+    ``rows``, per column), the :func:`luma_threshold_scale`), or (None, None) without masking;
+    written into ``out`` (C-contiguous float32 planes of ``rows``' shape) where given.
 
     One compiled pass (``cpu/rules.py``) from :func:`shared_contrast`'s four filtered
-    moments: the same float32 operations as ``contrast * k + 1`` and ``masking * factors``.
+    moments: the same float32 operations as ``contrast * k + 1`` and ``masking * factors``;
+    where the compiled filters apply (:func:`imgdiff_gpu.cpu.filters.compiled_applies`) the
+    moments are filtered in that pass too, a strip of rows at a time, and never written out.
     """
-    from .cpu.rules import contrast_scale
+    from .cpu.filters import compiled_applies
+    from .cpu.rules import contrast_of_planes, contrast_scale
 
     if thresholds.masking <= 0:
         return None, None
@@ -688,9 +700,19 @@ def _masking_and_scale(
     first, last = rows if rows is not None else (0, height)
     radius = len(weights) // 2
     top, bottom = max(first - radius, 0), min(last + radius, height)  # the rows the window reads
+    k = np.float32(thresholds.masking / thresholds.luma_shift)
+    w = weights.astype(np.float32)
+    if compiled_applies((bottom - top, left_luma.shape[1]), w, w):  # the moments never written out
+        window = (left_luma[top:bottom], right_luma[top:bottom])
+        return contrast_of_planes(*window, w, k, rows=(first - top, last - top), factors=factors, out=out)
     moments = _local_moments(left_luma[top:bottom], right_luma[top:bottom], weights)
     moments = tuple(m[first - top : last - top] for m in moments)
-    return contrast_scale(moments, np.float32(thresholds.masking / thresholds.luma_shift), factors=factors)
+    these = contrast_scale(moments, k, factors=factors)
+    if out is None:
+        return these
+    for target, values in zip(out, these, strict=True):
+        target[...] = values
+    return out
 
 
 def shared_contrast(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -714,22 +736,15 @@ def _local_moments(left_luma: np.ndarray, right_luma: np.ndarray, weights: np.nd
     """(mean_x, square_x, mean_y, square_y): each luma plane and its square averaged over the window
     (float32, OpenCV, borders reflected), in this thread's scratch planes (``cpu/rules.py``): valid
     until the next call on the thread."""
-    import cv2
-
+    from .cpu.filters import separable_filter
     from .cpu.scratch import scratch
 
     w = weights.astype(np.float32)
     moments = []
     for side, plane in (("x", left_luma), ("y", right_luma)):
         plane = np.ascontiguousarray(plane, np.float32)
-        shape = plane.shape
-        mean = cv2.sepFilter2D(
-            plane, cv2.CV_32F, w, w, dst=scratch(f"mean_{side}", shape), borderType=cv2.BORDER_REFLECT
-        )
-        squares = cv2.multiply(plane, plane, dst=scratch("squares", shape))
-        square = cv2.sepFilter2D(
-            squares, cv2.CV_32F, w, w, dst=scratch(f"square_{side}", shape), borderType=cv2.BORDER_REFLECT
-        )
+        mean = separable_filter(plane, w, w, out=scratch(f"mean_{side}", plane.shape))
+        square = separable_filter(plane, w, w, out=scratch(f"square_{side}", plane.shape), square=True)
         moments += [mean, square]
     return tuple(moments)
 
@@ -952,8 +967,9 @@ def coarse_gaussian_taps() -> np.ndarray:
     return taps
 
 
-def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """``|(w6 * dCr, w6 * dCb)|`` at full resolution, averaged at the coarse scale.
+def coarse_chroma_shift(left: np.ndarray, right: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """``|(w6 * dCr, w6 * dCb)|`` at full resolution, averaged at the coarse scale (into ``out``, H x W
+    float32, where given).
 
     A wide window averages codec chroma noise (subsampling, ringing at colour
     edges: thin and of both signs) far below a flat colour change of a 30 x 30
@@ -981,7 +997,7 @@ def coarse_chroma_shift(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """
     from .cpu.chroma import coarse_chroma_shift_cpu
 
-    return coarse_chroma_shift_cpu(left, right)
+    return coarse_chroma_shift_cpu(left, right, out=out)
 
 
 def coarse_block_means(array: np.ndarray) -> np.ndarray:
@@ -1096,36 +1112,41 @@ def line_over_threshold(
     shape: tuple[int, int] | None = None,
     top: int = 0,
     masking: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """:func:`line_shift` before the masking, from ``w * (Y1 - Y2)`` (unbiased) and the pair's ratio.
+    """:func:`line_shift` before the masking, from ``w * (Y1 - Y2)`` (unbiased) and the pair's ratio
+    (into ``out``, a C-contiguous float32 plane of its shape, where given).
 
     With ``shape``, ``shift`` is rows ``top`` onwards of a map of that shape (a band of a
     taller image): the border noise factors are the whole map's, at those rows. With
     ``masking`` (:func:`contrast_masking`), divided by it too: :func:`line_shift`.
 
-    The two averages are OpenCV's; the rest, ``max(|rows| / factors, |columns| / factors)
-    / (t_luma * ratio)``, is one compiled pass of the same float32 operations (``cpu/rules.py``).
+    The two averages are OpenCV's (compiled in ``cpu/filters.py``, the same values); the rest,
+    ``max(|rows| / factors, |columns| / factors) / (t_luma * ratio)``, is one compiled pass of the
+    same float32 operations (``cpu/rules.py``).
     """
-    import cv2
-
-    from .cpu.rules import line_evidence
+    from .cpu.filters import compiled_applies, separable_filter
+    from .cpu.rules import line_evidence, line_evidence_of_shift
     from .cpu.scratch import scratch
 
     extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
-    border = cv2.BORDER_REFLECT
-    along_rows = cv2.sepFilter2D(
-        shift, cv2.CV_32F, extra, one, dst=scratch("along_rows", shift.shape), borderType=border
-    )
-    along_columns = cv2.sepFilter2D(
-        shift, cv2.CV_32F, one, extra, dst=scratch("along_columns", shift.shape), borderType=border
-    )
     shape = shift.shape if shape is None else shape
     these = slice(top, top + shift.shape[0])
     row_factors, column_factors = window_noise_factors(shape, weights)
     line_rows, line_columns = line_factors(shape, weights)
     factors = (row_factors[these], line_columns, line_rows[these], column_factors)
-    return line_evidence(along_rows, along_columns, factors, thresholds.luma_shift * ratio, masking=masking)
+    threshold = thresholds.luma_shift * ratio
+    if compiled_applies(shift.shape, extra, one) and compiled_applies(shift.shape, None, extra):
+        # the averages a row at a time
+        return line_evidence_of_shift(shift, extra, factors, threshold, masking=masking, out=out)
+    along_rows = separable_filter(shift, extra, one, out=scratch("along_rows", shift.shape))
+    along_columns = separable_filter(shift, None, extra, out=scratch("along_columns", shift.shape))
+    evidence = line_evidence(along_rows, along_columns, factors, threshold, masking=masking)
+    if out is None:
+        return evidence
+    out[...] = evidence
+    return out
 
 
 def line_noise_ratio(shift: np.ndarray, weights: np.ndarray) -> float:
@@ -1182,7 +1203,7 @@ def line_noise_samples(
     onwards of a map of that shape (a band with its halo), and ``rows`` (first, last + 1, of
     ``shift``) the rows sampled from: those at multiples of LINE_SAMPLE in the whole map.
     """
-    import cv2
+    from .cpu.filters import compiled_applies, separable_filter
 
     extra, _, _ = _line_taps(tuple(float(v) for v in weights))
     one = np.ones(1, np.float32)
@@ -1193,10 +1214,19 @@ def line_noise_samples(
     sampled = slice(top + first, top + last, step)
     row_factors, column_factors = window_noise_factors(shape, weights)
     line_rows, line_columns = line_factors(shape, weights)
+    sampled_shape = (len(range(first, last, step)), len(range(0, shift.shape[1], step)))
+    rows_shape, columns_shape = (sampled_shape[0], shift.shape[1]), (shift.shape[0], sampled_shape[1])
+    if compiled_applies(rows_shape, extra, one) and compiled_applies(columns_shape, None, extra):
+        # each sampled row filtered whole along and across (cpu/rules.py), no sampled plane copied out
+        from .cpu.rules import line_samples_of
+
+        factors = (row_factors[sampled], line_rows[sampled], line_columns[::step], column_factors[::step])
+        line, noise = line_samples_of(shift, extra, first, step, factors, sampled_shape)
+        return line.ravel(), noise.ravel()
     some_rows = np.ascontiguousarray(shift[first:last:step])
     some_columns = np.ascontiguousarray(shift[:, ::step])
-    along_rows = np.abs(cv2.sepFilter2D(some_rows, cv2.CV_32F, extra, one, borderType=cv2.BORDER_REFLECT))
-    along_columns = np.abs(cv2.sepFilter2D(some_columns, cv2.CV_32F, one, extra, borderType=cv2.BORDER_REFLECT))
+    along_rows = np.abs(separable_filter(some_rows, extra, one))
+    along_columns = np.abs(separable_filter(some_columns, None, extra))
     along_rows = along_rows[:, ::step] / np.outer(row_factors[sampled], line_columns[::step])
     along_columns = along_columns[first:last:step] / np.outer(line_rows[sampled], column_factors[::step])
     line = np.maximum(along_rows, along_columns)

@@ -143,7 +143,15 @@ class PixelPair:
         from .cpu.planes import plane_stack
 
         if self.has_stacks:
-            return tuple(np.ascontiguousarray(planes[..., 0]) for planes in self.stacks)
+            from .cpu.scratch import scratch
+
+            # into this thread's scratch: a video's worker reuses the two planes from one pair to the next
+            planes = []
+            for side, stack in zip(("left", "right"), self.stacks, strict=True):
+                plane = scratch(f"pair_luma_{side}", stack.shape[:2], stack.dtype)
+                np.copyto(plane, stack[..., 0])
+                planes.append(plane)
+            return tuple(planes)
         scales = (self.layout.left_scale, self.layout.right_scale)
         # without chroma and alpha planes, the luma's own expression (premultiplied where the pixel has alpha)
         return tuple(

@@ -422,10 +422,11 @@ def test_ssim_histogram_counts_as_its_definition():
     ssim_map = np.clip(rng.normal(0.7, 0.4, (301, 257)), -1.0, 1.0)
     ssim_map[0, :3] = (-1.0, 1.0, 1.0 + 1e-12)  # both ends, and a rounding stray above 1
     valid = rng.random(ssim_map.shape) > 0.25
-    for counted in (None, valid):
-        values = ssim_map.ravel() if counted is None else ssim_map[counted]
-        expected = np.bincount(np.clip(((values + 1.0) * 128).astype(np.int64), 0, 255), minlength=256)
-        np.testing.assert_array_equal(ssim_histogram(ssim_map, counted), expected)
+    for map_ in (ssim_map, ssim_map.astype(np.float32)):  # 257 columns: the lanes' tail counted too
+        for counted in (None, valid):
+            values = (map_.ravel() if counted is None else map_[counted]).astype(np.float64)
+            expected = np.bincount(np.clip(((values + 1.0) * 128).astype(np.int64), 0, 255), minlength=256)
+            np.testing.assert_array_equal(ssim_histogram(map_, counted), expected)
 
 
 def test_window_noise_factor_is_how_much_more_noise_the_reflected_window_keeps():

@@ -35,6 +35,47 @@ def contrast_scale(
     return masking, scale
 
 
+def contrast_of_planes(
+    left_luma: np.ndarray,
+    right_luma: np.ndarray,
+    taps: np.ndarray,
+    k: float,
+    *,
+    rows: tuple[int, int],
+    factors: tuple[np.ndarray, np.ndarray] | None = None,
+    out: tuple[np.ndarray, np.ndarray | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`contrast_scale` of rows ``rows`` (first, last + 1) of the four local moments of two float32 luma
+    planes, the moments filtered in the same pass (``c/rules.c``): each plane and its squares averaged with the
+    odd, symmetric ``taps`` along and across, borders reflected, as :func:`imgdiff_gpu.cpu.filters.separable_filter`
+    computes OpenCV's ``sepFilter2D`` where it applies (only there: see
+    :func:`~imgdiff_gpu.cpu.filters.compiled_applies`). No moment plane is written out: the same values as
+    :func:`imgdiff_gpu.detection._local_moments` and :func:`contrast_scale` of those rows. ``factors``: per row
+    of ``rows``, per column. ``out``: (masking, scale) to write into (C-contiguous float32 of those rows' shape,
+    scale None without ``factors``), else new arrays."""
+    first, last = rows
+    shape = (last - first, left_luma.shape[1])
+    if out is not None:
+        masking, scale = out
+    else:
+        masking = np.empty(shape, np.float32)
+        scale = None if factors is None else np.empty(shape, np.float32)
+    row_factors, column_factors = (None, None) if factors is None else (_f32(factors[0]), _f32(factors[1]))
+    core.contrast_moments(
+        _f32(left_luma),
+        _f32(right_luma),
+        _f32(taps),
+        float(np.float32(k)),
+        first,
+        last,
+        row_factors,
+        column_factors,
+        masking,
+        scale,
+    )
+    return masking, scale
+
+
 def line_evidence(
     along_rows: np.ndarray,
     along_columns: np.ndarray,
@@ -60,6 +101,67 @@ def line_evidence(
         out,
     )
     return out
+
+
+def line_evidence_of_shift(
+    shift: np.ndarray,
+    taps: np.ndarray,
+    factors: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    threshold: float,
+    *,
+    masking: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`line_evidence` of the luma shift's averages along its rows and along its columns with the odd,
+    symmetric ``taps`` (borders reflected, as :func:`imgdiff_gpu.cpu.filters.separable_filter` computes OpenCV's
+    ``sepFilter2D`` where it applies: only there, see :func:`~imgdiff_gpu.cpu.filters.compiled_applies`), both
+    averages computed a row at a time in the same pass (``c/rules.c``) and never written out: the same values.
+    ``out``: a C-contiguous float32 plane of the shift's shape to write into, else a new one."""
+    if out is None:
+        out = np.empty(shift.shape, np.float32)
+    core.line_of_shift(
+        _f32(shift),
+        _f32(taps),
+        *(_f32(f) for f in factors),
+        float(np.float32(threshold)),
+        None if masking is None else _f32(masking),
+        out,
+    )
+    return out
+
+
+def line_samples_of(
+    shift: np.ndarray,
+    taps: np.ndarray,
+    first: int,
+    step: int,
+    factors: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    sampled: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(line, noise), each ``sampled`` (rows, columns) float32: at rows ``first``, ``first + step``, ... and columns
+    0, ``step``, ... of the shift, ``max(|along rows| / (wr x lc), |along columns| / (lr x wc))`` and
+    ``|shift| / (wr x wc)``, the averages with the odd, symmetric ``taps`` (borders reflected within the shift,
+    as :func:`imgdiff_gpu.cpu.filters.separable_filter` computes OpenCV's ``sepFilter2D`` where it applies) and
+    ``factors`` (window per sampled row, line per sampled row, line per sampled column, window per sampled
+    column): :func:`imgdiff_gpu.detection.line_noise_samples`' values, in one compiled pass (``c/rules.c``)."""
+    line, noise = np.empty(sampled, np.float32), np.empty(sampled, np.float32)
+    window_rows, line_rows, line_columns, window_columns = (_f32(f) for f in factors)
+    core.line_samples_of(
+        _f32(shift), _f32(taps), first, step, window_rows, line_rows, line_columns, window_columns, line, noise
+    )
+    return line, noise
+
+
+def masked_maximum(line: np.ndarray, masking: np.ndarray, coarse: np.ndarray) -> None:
+    """``line /= masking`` and then ``np.maximum(coarse, line, out=coarse)``, in place: in one compiled pass for
+    C-contiguous float32 planes of one shape (the same values: NumPy's maximum, NaN kept from either), by
+    those two NumPy calls otherwise."""
+    planes = (line, masking, coarse)
+    if all(p.dtype == np.float32 and p.flags.c_contiguous and p.shape == line.shape for p in planes):
+        core.masked_maximum(line, masking, coarse)
+        return
+    line /= masking
+    np.maximum(coarse, line, out=coarse)
 
 
 def median(values: np.ndarray) -> np.floating:

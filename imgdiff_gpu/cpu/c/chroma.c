@@ -187,11 +187,11 @@ IMGDIFF_CLONES static void heighten_row(const job_t *job, Py_ssize_t y)
 
 PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
 {
-    PyObject *oleft, *oright, *otaps, *oout;
-    if (!PyArg_ParseTuple(args, "OOOO", &oleft, &oright, &otaps, &oout)) {
+    PyObject *oleft, *oright, *otaps, *oout, *owork = Py_None;
+    if (!PyArg_ParseTuple(args, "OOOO|O", &oleft, &oright, &otaps, &oout, &owork)) {
         return NULL;
     }
-    array_t a[4] = {0};
+    array_t a[5] = {0};
     PyObject *result = NULL;
     float *scratch = NULL;
     Py_ssize_t *first_column = NULL;
@@ -224,14 +224,29 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
     const Py_ssize_t h = job.height / COARSE > 1 ? job.height / COARSE : 1;
     const Py_ssize_t w = job.width / COARSE > 1 ? job.width / COARSE : 1;
     job.small_height = h, job.small_width = w;
-    scratch = malloc(sizeof(float) * (size_t)(h * w * 5 + (h + 1) * job.width));
+    const Py_ssize_t work_floats = h * w * 5 + (h + 1) * job.width;
+    float *work = NULL;
+    if (get_array(owork, &a[4], "work", 1, 1, 1) < 0 || (a[4].present && expect_type(&a[4], "work", F32, 1) < 0)) {
+        goto done;
+    }
+    if (a[4].present) { /* the caller's (a thread's kept scratch: no fresh pages to fault in each call) */
+        if (a[4].view.shape[0] < work_floats) {
+            PyErr_Format(PyExc_ValueError, "coarse_chroma: work needs %zd floats, got %zd", work_floats,
+                         a[4].view.shape[0]);
+            goto done;
+        }
+        work = a[4].view.buf;
+    } else {
+        work = scratch = malloc(sizeof(float) * (size_t)work_floats);
+    }
     first_column = malloc(sizeof(Py_ssize_t) * (size_t)job.width);
-    if (scratch == NULL || first_column == NULL) {
+    if (work == NULL || first_column == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    job.means = scratch, job.along = scratch + h * w * 2, job.magnitude = scratch + h * w * 4;
-    job.wide = scratch + h * w * 5, job.column_fraction = scratch + h * w * 5 + h * job.width;
+    job.means = work;
+    job.along = work + h * w * 2, job.magnitude = work + h * w * 4;
+    job.wide = work + h * w * 5, job.column_fraction = work + h * w * 5 + h * job.width;
     job.first_column = first_column;
     widen_table(w, job.width, job.first_column, job.column_fraction);
     Py_BEGIN_ALLOW_THREADS
@@ -263,6 +278,6 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args)
 done:
     free(scratch);
     free(first_column);
-    release_arrays(a, 4);
+    release_arrays(a, 5);
     return result;
 }

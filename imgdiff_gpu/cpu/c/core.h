@@ -1,6 +1,6 @@
 /* What the C twins of the CPU kernels share: array arguments, Numba's min/max, reflection, the filters.
  *
- * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c, chroma.c, rules.c, png_unfilter.c) defines
+ * Every kernel file (ssim.c, strength.c, planes.c, histogram.c, screen.c, chroma.c, rules.c, filters.c, png_unfilter.c) defines
  * Python-callable functions; module.c gathers them into imgdiff_gpu.cpu._core.
  *
  * Floating point: the build turns contraction off (-ffp-contract=off), and the kernels
@@ -214,6 +214,16 @@ IMGDIFF_INLINE void filter_across_f(int taps, const double *w, const float *rows
         } \
     } while (0)
 
+/* The separable filters' steps (filters.c): a row reflected (squared where asked) into `padded`; the
+ * filter along it (acc = fma(x[0], k[0], +0), then fma(x[t], k[t], acc)); the symmetric filter across the
+ * rows rows[0 .. 2 reach] at columns begin .. end - 1; and the floats between filtered rows in a strip's
+ * work (an odd number of cache lines). */
+void pad_row(const float *row, Py_ssize_t width, int reach, int square, float *padded);
+void filter_row(const float *padded, const float *taps, int count, Py_ssize_t width, float *out);
+void filter_column(const float *const *rows, const float *taps, int reach, Py_ssize_t begin, Py_ssize_t end,
+                   float *out);
+Py_ssize_t filtered_row_stride(Py_ssize_t width);
+
 PyObject *core_ssim(PyObject *self, PyObject *args);
 PyObject *core_ssim_screen(PyObject *self, PyObject *args);
 PyObject *core_strength(PyObject *self, PyObject *args);
@@ -225,7 +235,11 @@ PyObject *core_coarse_chroma(PyObject *self, PyObject *args);
 PyObject *core_block_differences(PyObject *self, PyObject *args);
 PyObject *core_block_planes(PyObject *self, PyObject *args);
 PyObject *core_contrast_scale(PyObject *self, PyObject *args);
+PyObject *core_contrast_moments(PyObject *self, PyObject *args);
 PyObject *core_line_evidence(PyObject *self, PyObject *args);
+PyObject *core_line_of_shift(PyObject *self, PyObject *args);
+PyObject *core_line_samples_of(PyObject *self, PyObject *args);
+PyObject *core_masked_maximum(PyObject *self, PyObject *args);
 PyObject *core_png_unfilter(PyObject *self, PyObject *args);
 PyObject *core_heat_colours(PyObject *self, PyObject *args);
 PyObject *core_grow_mask(PyObject *self, PyObject *args);
@@ -234,5 +248,6 @@ PyObject *core_label_components(PyObject *self, PyObject *args);
 PyObject *core_median(PyObject *self, PyObject *arg);
 PyObject *core_block_means(PyObject *self, PyObject *args);
 PyObject *core_abs_peaks(PyObject *self, PyObject *args);
+PyObject *core_separable_filter(PyObject *self, PyObject *args);
 
 #endif

@@ -230,9 +230,20 @@ static PyMethodDef METHODS[] = {
     {"contrast_scale", core_contrast_scale, METH_VARARGS,
      "contrast_scale(mean_x, square_x, mean_y, square_y, k, row_factors, column_factors, masking, scale): "
      "shared-contrast masking into masking, and times the border noise factors into scale (optional)."},
+    {"contrast_moments", core_contrast_moments, METH_VARARGS,
+     "contrast_moments(left, right, taps, k, first, last, row_factors, column_factors, masking, scale): contrast_scale "
+     "of the luma planes' local moments, filtered in the same pass, for their rows first .. last - 1."},
     {"line_evidence", core_line_evidence, METH_VARARGS,
      "line_evidence(along_rows, along_columns, window_rows, line_columns, line_rows, window_columns, threshold, "
      "masking, out): the line evidence over its threshold (and the masking, optional) into out."},
+    {"line_of_shift", core_line_of_shift, METH_VARARGS,
+     "line_of_shift(shift, taps, window_rows, line_columns, line_rows, window_columns, threshold, masking, out): "
+     "line_evidence of the shift's averages along its rows and columns, filtered in the same pass."},
+    {"line_samples_of", core_line_samples_of, METH_VARARGS,
+     "line_samples_of(shift, taps, first, step, window_rows, line_rows, line_columns, window_columns, line, noise): "
+     "the line noise ratio's samples at every step-th row from first and every step-th column."},
+    {"masked_maximum", core_masked_maximum, METH_VARARGS,
+     "masked_maximum(line, masking, coarse): line /= masking, then coarse = np.maximum(coarse, line), in place."},
     {"png_unfilter", core_png_unfilter, METH_VARARGS,
      "png_unfilter(buffer, height, width, channels): a PNG's inflated rows, unfiltered into pixels in place."},
     {"heat_colours", core_heat_colours, METH_VARARGS,
@@ -251,6 +262,9 @@ static PyMethodDef METHODS[] = {
     {"abs_peaks", core_abs_peaks, METH_VARARGS,
      "abs_peaks(plane, row_peaks, column_peaks[, divisor]): the largest |value| (over divisor) of each row and "
      "column of a float32 plane."},
+    {"separable_filter", core_separable_filter, METH_VARARGS,
+     "separable_filter(source, row_taps, column_taps, out, square): OpenCV's float32 sepFilter2D with reflected "
+     "borders (of the squares with square) into out."},
     {"get_num_threads", core_get_num_threads, METH_NOARGS,
      "The threads a kernel called from this thread runs on (OMP_NUM_THREADS, else every core)."},
     {"set_num_threads", core_set_num_threads, METH_O, "Set the threads kernels called from this thread run on."},

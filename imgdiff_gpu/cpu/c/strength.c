@@ -202,12 +202,27 @@ IMGDIFF_CLONES static double largest_chroma_step(const strength_job *job, Py_ssi
 {
     const Py_ssize_t width = job->width, planes = job->planes;
     const float *l = job->left + source * width * planes, *r = job->right + source * width * planes;
-    double largest = 0.0;
-    for (Py_ssize_t j = 0; j < width; j++) {
+    /* the largest in 8 lanes, so the loop vectorizes (a largest value is the same in any order; a NaN step
+     * replaces nothing in a lane as in one chain) */
+    double lanes[8] = {0.0};
+    Py_ssize_t j = 0;
+    for (; j + 8 <= width; j += 8) {
+        for (int q = 0; q < 8; q++) {
+            const double d_cr = l[(j + q) * planes + 1] - r[(j + q) * planes + 1];
+            const double d_cb = l[(j + q) * planes + 2] - r[(j + q) * planes + 2];
+            const double step = d_cr * d_cr + d_cb * d_cb;
+            lanes[q] = step > lanes[q] ? step : lanes[q];
+        }
+    }
+    for (; j < width; j++) {
         const double d_cr = l[j * planes + 1] - r[j * planes + 1];
         const double d_cb = l[j * planes + 2] - r[j * planes + 2];
         const double step = d_cr * d_cr + d_cb * d_cb;
-        largest = step > largest ? step : largest;
+        lanes[0] = step > lanes[0] ? step : lanes[0];
+    }
+    double largest = 0.0;
+    for (int q = 0; q < 8; q++) {
+        largest = lanes[q] > largest ? lanes[q] : largest;
     }
     return sqrt(largest) * (1.0 + 1e-9); /* sqrt rounds: never below the steps' own */
 }
@@ -251,6 +266,49 @@ static inline uint8_t level_of_zero(const strength_job *job)
  * and the input rows that only such rows read are not even loaded.
  * Fills need[kind][output row] and along[kind][input row] (which input rows each kind filters;
  * TERM_ANY: which are loaded at all); `chroma_peaks` is scratch, one per input row. */
+/* Whether some (1 - ssim) * inv_ssim of the row is not below `cut` (NaN: not below), 16 values a step so the
+ * comparisons vectorize, stopping at the first step that finds one. */
+IMGDIFF_CLONES static int reaches_cut(const double *restrict ssim_row, double inv_ssim, double cut, Py_ssize_t width)
+{
+    Py_ssize_t j = 0;
+    for (; j + 16 <= width; j += 16) {
+        int found = 0;
+        for (int q = 0; q < 16; q++) {
+            found |= !((1.0 - ssim_row[j + q]) * inv_ssim < cut);
+        }
+        if (found) {
+            return 1;
+        }
+    }
+    for (; j < width; j++) {
+        if (!((1.0 - ssim_row[j]) * inv_ssim < cut)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether some value of the float32 row is not below `cut` (NaN: not below), likewise. */
+IMGDIFF_CLONES static int any_reaches(const float *restrict row, double cut, Py_ssize_t width)
+{
+    Py_ssize_t j = 0;
+    for (; j + 16 <= width; j += 16) {
+        int found = 0;
+        for (int q = 0; q < 16; q++) {
+            found |= !((double)row[j + q] < cut);
+        }
+        if (found) {
+            return 1;
+        }
+    }
+    for (; j < width; j++) {
+        if (!((double)row[j] < cut)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void rows_each_term_needs(const strength_job *job, Py_ssize_t top, Py_ssize_t bottom, int halo,
                                  double *chroma_peaks, uint8_t *need[TERM_KINDS], uint8_t *along[TERM_KINDS])
 {
@@ -262,10 +320,7 @@ static void rows_each_term_needs(const strength_job *job, Py_ssize_t top, Py_ssi
     const double below_low = (double)job->level_low * (1.0 - 1e-6);
     for (int i = 0; i < strip_height; i++) {
         const double *ssim_row = job->ssim_map + (top + i) * width;
-        int structure = !levels_only;
-        for (Py_ssize_t j = 0; j < width && !structure; j++) {
-            structure = !((1.0 - ssim_row[j]) * job->inv_ssim < below_low); /* NaN: not below */
-        }
+        const int structure = !levels_only || reaches_cut(ssim_row, job->inv_ssim, below_low, width);
         need[TERM_TEXTURE][i] = (uint8_t)structure;
         need[TERM_LUMA][i] = (uint8_t)(!levels_only || job->luma_rows == NULL || job->luma_rows[top + i]);
         need[TERM_CHROMA][i] = (uint8_t)colour;
@@ -284,13 +339,7 @@ static void rows_each_term_needs(const strength_job *job, Py_ssize_t top, Py_ssi
         }
     }
     for (int i = 0; i < strip_height; i++) {
-        int coarse = 0;
-        if (job->coarse != NULL) {
-            const float *coarse_row = job->coarse + (top + i) * width;
-            for (Py_ssize_t j = 0; j < width && !coarse; j++) {
-                coarse = !((double)coarse_row[j] < below_low); /* NaN: not below */
-            }
-        }
+        const int coarse = job->coarse != NULL && any_reaches(job->coarse + (top + i) * width, below_low, width);
         need[TERM_ANY][i] = (uint8_t)(!levels_only || alpha || coarse || need[TERM_LUMA][i] ||
                                       need[TERM_TEXTURE][i] || need[TERM_CHROMA][i]);
     }
