@@ -16,9 +16,8 @@ LINE = detection.line_taps(WINDOW)
 ONE = np.ones(1, np.float32)
 
 # OpenCV's float32 filters take their FMA vector path (the order c/filters.c follows) on a CPU with AVX2
-CV_CPU_AVX2 = 11  # OpenCV's feature number (cv::CPU_AVX2), which its Python module does not export
 needs_avx2 = pytest.mark.skipif(
-    not cv2.checkHardwareSupport(CV_CPU_AVX2), reason="OpenCV rounds its filters otherwise without AVX2"
+    not filters.opencv_takes_the_vector_path(), reason="OpenCV rounds its filters otherwise without AVX2"
 )
 
 
@@ -62,7 +61,8 @@ def test_compiled_filter_is_opencvs_bit_for_bit(row_taps, column_taps, square, s
 @pytest.mark.parametrize("row_taps, column_taps, square", KERNELS)
 @pytest.mark.parametrize("shape", [(40, 47), (3, 5), (64, 1283), (300, 2)])
 def test_other_widths_go_to_opencv(row_taps, column_taps, square, shape):
-    """OpenCV's scalar tails round otherwise, so a row of no multiple of 16 values is OpenCV's own."""
+    """OpenCV's scalar tails round otherwise, so a row of no multiple of 16 values is OpenCV's own: routed to it
+    (``compiled_applies``), with the arguments it would have had (the squares, no row kernel as a 1-tap one)."""
     plane = _plane(shape, seed=1)
     assert not filters.compiled_applies(plane.shape, row_taps, column_taps)
     out = filters.separable_filter(plane, row_taps, column_taps, square=square)
@@ -92,6 +92,18 @@ def test_kernels_opencv_filters_another_way_go_to_opencv():
         assert not filters.compiled_applies(plane.shape, row_taps, column_taps)
         out = filters.separable_filter(plane, row_taps, column_taps)
         assert out.tobytes() == _opencv(plane, row_taps, column_taps).tobytes()
+
+
+def test_a_cpu_where_opencv_takes_another_path_gets_opencvs_values(monkeypatch):
+    """Without AVX2 and FMA (or with them turned off by OPENCV_CPU_DISABLE) OpenCV rounds otherwise, so nothing
+    is compiled: a result is OpenCV's own on every CPU."""
+    plane = _plane((64, 128), seed=5)
+    monkeypatch.setattr(filters, "opencv_takes_the_vector_path", lambda: False)
+    assert not filters.compiled_applies(plane.shape, WINDOW, WINDOW)
+    assert not filters.compiled_applies(plane.shape, LINE, ONE)
+    assert not filters.compiled_applies(plane.shape, None, LINE)
+    out = filters.separable_filter(plane, LINE, ONE)
+    assert out.tobytes() == _opencv(plane, LINE, ONE).tobytes()
 
 
 def test_compiled_filter_refuses_what_it_cannot_compute():
