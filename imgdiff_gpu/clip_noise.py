@@ -43,6 +43,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -173,6 +175,25 @@ def window_peaks(peaks: list[float]) -> list[float]:
     return overlaps.kept_peaks(0, len(peaks))
 
 
+@dataclass(slots=True)
+class _Region:
+    """A region of a frame, as :class:`_Overlaps` tracks it: its peak, whether it is wide (``WIDE``), and the
+    frames holding a region over its box, as the bits of an int (bit ``span + d``: the frame ``d`` after it)."""
+
+    peak: float
+    wide: bool
+    frames: int
+
+
+class _Frame(NamedTuple):
+    """A frame of the clip as :class:`_Overlaps` holds it: its peak, its regions' rows ``[peak, top, left, bottom,
+    right]`` (:class:`FramePeak`), and those regions tracked, in the same order (largest peak first)."""
+
+    peak: float
+    boxes: np.ndarray
+    regions: list[_Region]
+
+
 class _Overlaps:
     """The frames of a clip as they arrive, and for each region of each, which of the frames up to ``span``
     before or after it hold a region overlapping its box: each pair of frames is compared once, when the
@@ -184,20 +205,19 @@ class _Overlaps:
 
     def __init__(self, span: int):
         self.span = span
-        # position: (peak, regions, each region's frames, largest first: [(peak, wide, bits)])
-        self.frames: dict[int, tuple[float, np.ndarray, list[list]]] = {}
+        self.frames: dict[int, _Frame] = {}  # by position in the clip
         self.added = 0
 
     def add(self, peak: float) -> None:
         regions = peak.regions if isinstance(peak, FramePeak) else np.empty((0, 5))
         itself = 1 << self.span  # a region overlaps itself
-        covered = [[float(r[0]), max(r[3] - r[1], r[4] - r[2]) >= WIDE, itself] for r in regions.tolist()]
+        own = [_Region(float(r[0]), max(r[3] - r[1], r[4] - r[2]) >= WIDE, itself) for r in regions.tolist()]
         position = self.added
         others = [o for o in range(max(position - self.span, 0), position) if o in self.frames]
-        others = [o for o in others if len(self.frames[o][1])] if len(regions) else []
+        others = [o for o in others if len(self.frames[o].boxes)] if len(regions) else []
         if others:  # every box of the frames within span before it at once
-            counts = [len(self.frames[o][1]) for o in others]
-            theirs = np.concatenate([self.frames[o][1][:, 1:] for o in others])
+            counts = [len(self.frames[o].boxes) for o in others]
+            theirs = np.concatenate([self.frames[o].boxes[:, 1:] for o in others])
             mine, their = regions[:, None, 1:], theirs[None]
             overlap = (
                 (mine[..., 0] < their[..., 2])
@@ -209,12 +229,12 @@ class _Overlaps:
             starts = np.cumsum([0, *counts[:-1]])
             over_mine = np.nonzero(np.logical_or.reduceat(overlap, starts, axis=1))
             for i, f in zip(*(index.tolist() for index in over_mine), strict=True):
-                covered[i][2] |= 1 << (self.span + others[f] - position)
-            held = np.flatnonzero(overlap.any(axis=0))
-            frame_of = np.repeat(np.arange(len(others)), counts)[held].tolist()
-            for k, f in zip((held - starts[frame_of]).tolist(), frame_of, strict=True):
-                self.frames[others[f]][2][k][2] |= 1 << (self.span + position - others[f])
-        self.frames[position] = (peak, regions, covered)
+                own[i].frames |= 1 << (self.span + others[f] - position)
+            overlapped = np.flatnonzero(overlap.any(axis=0))  # their regions that one of mine overlaps
+            frame_of = np.repeat(np.arange(len(others)), counts)[overlapped].tolist()
+            for k, f in zip((overlapped - starts[frame_of]).tolist(), frame_of, strict=True):
+                self.frames[others[f]].regions[k].frames |= 1 << (self.span + position - others[f])
+        self.frames[position] = _Frame(peak, regions, own)
         self.added += 1
 
     def forget_before(self, position: int) -> None:
@@ -227,20 +247,20 @@ class _Overlaps:
         frames = (1 << (last - first)) - 1
         kept = []
         for position in range(first, last):
-            peak, _, covered = self.frames[position]
-            if not isinstance(peak, FramePeak):
-                kept.append(float(peak))
+            frame = self.frames[position]
+            if not isinstance(frame.peak, FramePeak):
+                kept.append(float(frame.peak))
                 continue
             window = frames << (self.span + first - position)  # the window's frames among each region's
             kept_peak, left_out = 0.0, 0
-            for region_peak, wide, bits in covered:  # _leaving_out_wide of the regions not fixed
-                count = (bits & window).bit_count()  # frames of the window holding a region over it (itself too)
+            for region in frame.regions:  # _leaving_out_wide of the regions not fixed
+                count = (region.frames & window).bit_count()  # frames of the window over it (itself too)
                 if count > need and count > 1:  # fixed (alone, in a window of one frame, it is the frame's noise)
                     continue
-                if wide and left_out < REGIONS_LEFT_OUT:
+                if region.wide and left_out < REGIONS_LEFT_OUT:
                     left_out += 1
                     continue
-                kept_peak = region_peak
+                kept_peak = region.peak
                 break
             kept.append(kept_peak)
         return kept
