@@ -17,5 +17,5 @@ def difference_block_means(left_luma: np.ndarray, right_luma: np.ndarray) -> np.
     differences summed in float32 in OpenCV's order, times 1 / 16), without the difference written out."""
     height, width = left_luma.shape
     out = np.empty((height // 4, width // 4), np.float32)
-    core.block_means(np.ascontiguousarray(left_luma, np.float32), np.ascontiguousarray(right_luma, np.float32), out)
+    core.block_means(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma), out)
     return out
