@@ -246,6 +246,9 @@ PyObject *core_grow_mask(PyObject *self, PyObject *args);
 PyObject *core_term_regions(PyObject *self, PyObject *args);
 PyObject *core_label_components(PyObject *self, PyObject *args);
 PyObject *core_median(PyObject *self, PyObject *arg);
+/* block_means.c's block side, detection.COARSE_FACTOR's: the module exports it, and cpu/block_means.py checks the
+ * two agree once, where it loads. */
+#define BLOCK_MEANS_SIDE 4
 PyObject *core_block_means(PyObject *self, PyObject *args);
 PyObject *core_abs_peaks(PyObject *self, PyObject *args);
 PyObject *core_separable_filter(PyObject *self, PyObject *args);
