@@ -270,7 +270,7 @@ static void samples_strip(const void *job_, Py_ssize_t strip, void *work)
             const Py_ssize_t c = p * job->step;
             const float a = fabsf(along_rows[c]) / (job->window_rows[q] * job->line_columns[p]);
             const float b = fabsf(along_columns[c]) / (job->line_rows[q] * job->window_columns[p]);
-            line[p] = a >= b ? a : b; /* np.maximum of two numbers */
+            line[p] = a != a ? a : (b != b ? b : (a >= b ? a : b)); /* np.maximum's: a NaN of either, else the larger */
             noise[p] = fabsf(row[c]) / (job->window_rows[q] * job->window_columns[p]);
         }
     }
