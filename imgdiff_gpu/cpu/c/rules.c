@@ -211,11 +211,7 @@ PyObject *core_line_of_shift(PyObject *self, PyObject *args)
     }
     const Py_ssize_t *shape = a[0].view.shape, taps = a[1].view.shape[0];
     const float *t = a[1].view.buf;
-    int symmetric = taps % 2 == 1;
-    for (Py_ssize_t q = 0; symmetric && q < taps / 2; q++) {
-        symmetric = t[q] == t[taps - 1 - q];
-    }
-    if (!symmetric || shape[0] < 1 || shape[1] < 1) {
+    if (!symmetric_taps(t, taps) || shape[0] < 1 || shape[1] < 1) {
         PyErr_SetString(PyExc_ValueError, "line_of_shift: taps odd and symmetric, the shift not empty");
         goto done;
     }
@@ -302,12 +298,8 @@ PyObject *core_line_samples_of(PyObject *self, PyObject *args)
     }
     const Py_ssize_t *shape = a[0].view.shape, taps = a[1].view.shape[0];
     const float *t = a[1].view.buf;
-    int symmetric = taps % 2 == 1;
-    for (Py_ssize_t q = 0; symmetric && q < taps / 2; q++) {
-        symmetric = t[q] == t[taps - 1 - q];
-    }
     const Py_ssize_t *sampled = a[6].view.shape;
-    if (!symmetric || step < 1 || first < 0 || shape[1] < 1 ||
+    if (!symmetric_taps(t, taps) || step < 1 || first < 0 || shape[1] < 1 ||
         (sampled[0] > 0 && first + (sampled[0] - 1) * step >= shape[0]) || (sampled[1] - 1) * step >= shape[1]) {
         PyErr_SetString(PyExc_ValueError, "line_samples_of: taps odd and symmetric, the samples within the shift");
         goto done;
@@ -606,11 +598,7 @@ PyObject *core_contrast_moments(PyObject *self, PyObject *args)
     }
     const Py_ssize_t height = a[0].view.shape[0], width = a[0].view.shape[1], taps = a[2].view.shape[0];
     const float *t = a[2].view.buf;
-    int symmetric = taps % 2 == 1;
-    for (Py_ssize_t q = 0; symmetric && q < taps / 2; q++) {
-        symmetric = t[q] == t[taps - 1 - q];
-    }
-    if (!symmetric || first < 0 || last > height || first >= last || width < 1) {
+    if (!symmetric_taps(t, taps) || first < 0 || last > height || first >= last || width < 1) {
         PyErr_SetString(PyExc_ValueError, "contrast_moments: taps odd and symmetric, 0 <= first < last <= height");
         goto done;
     }
