@@ -841,7 +841,9 @@ def luma_bias(left_luma: np.ndarray, right_luma: np.ndarray, thresholds: Thresho
     if not thresholds.luma_bias:
         return 0.0
     height, width = left_luma.shape
-    if height % COARSE_FACTOR or width % COARSE_FACTOR:
+    both_float32 = left_luma.dtype == np.float32 and right_luma.dtype == np.float32
+    if not both_float32 or height % COARSE_FACTOR or width % COARSE_FACTOR:
+        # OpenCV's, which keeps float64 planes float64 (the compiled pass is float32's alone)
         return luma_bias_of(luma_block_means(left_luma, right_luma), thresholds)
     from .cpu.block_means import difference_block_means
 

@@ -575,3 +575,24 @@ def test_strong_pixels_without_weak_ones_keep_nothing():
     strong = weak.copy()
     strong[2, 2] = True
     assert not hysteresis(weak, strong).any()
+
+
+@pytest.mark.parametrize("nan_at", ["line_columns", "line_rows"])
+def test_the_compiled_line_samples_keep_a_nan_of_either_direction(nan_at):
+    """The line noise ratio's samples take np.maximum of the two directions (c/rules.c's samples_strip), which
+    keeps a NaN from either side: the direction along rows, read first, too."""
+    from imgdiff_gpu.cpu.rules import line_samples_of
+
+    rng = np.random.default_rng(3)
+    shift = rng.normal(0, 0.05, (40, 48)).astype(np.float32)
+    taps = np.array([0.25, 0.5, 0.25], np.float32)
+    sampled = (len(range(2, 40, 4)), len(range(0, 48, 4)))
+    names = ("window_rows", "line_rows", "line_columns", "window_columns")
+    factors = {name: np.ones(sampled[name.endswith("columns")], np.float32) for name in names}
+    finite, _ = line_samples_of(shift, taps, 2, 4, tuple(factors.values()), sampled)
+    factors[nan_at][1] = np.nan
+    line, _ = line_samples_of(shift, taps, 2, 4, tuple(factors.values()), sampled)
+    nan = np.zeros(sampled, bool)
+    nan[(slice(None), 1) if nan_at == "line_columns" else (1, slice(None))] = True
+    np.testing.assert_array_equal(np.isnan(line), nan)
+    np.testing.assert_array_equal(line[~nan], finite[~nan])

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..detection import COARSE_FACTOR
 from .compiled import core
+
+assert core.block_means_side == COARSE_FACTOR, "c/block_means.c's block is the coarse grid's (rebuild the core)"
 
 
 def difference_block_means(left_luma: np.ndarray, right_luma: np.ndarray) -> np.ndarray:
@@ -16,6 +19,6 @@ def difference_block_means(left_luma: np.ndarray, right_luma: np.ndarray) -> np.
     float32 planes whose sides are multiples of 4, bit for bit (OpenCV's "area fast" path: per block, its rows'
     differences summed in float32 in OpenCV's order, times 1 / 16), without the difference written out."""
     height, width = left_luma.shape
-    out = np.empty((height // 4, width // 4), np.float32)
-    core.block_means(np.ascontiguousarray(left_luma, np.float32), np.ascontiguousarray(right_luma, np.float32), out)
+    out = np.empty((height // COARSE_FACTOR, width // COARSE_FACTOR), np.float32)
+    core.block_means(np.ascontiguousarray(left_luma), np.ascontiguousarray(right_luma), out)
     return out

@@ -219,6 +219,20 @@ IMGDIFF_INLINE void filter_across_f(int taps, const double *w, const float *rows
  * rows rows[0 .. 2 reach] at columns begin .. end - 1; and the floats between filtered rows in a strip's
  * work (an odd number of cache lines). */
 void pad_row(const float *row, Py_ssize_t width, int reach, int square, float *padded);
+/* 1 when `count` taps are odd in number and symmetric, as filter_column (which adds a tap's two rows before
+ * multiplying) needs them; else 0. */
+IMGDIFF_INLINE int symmetric_taps(const float *taps, Py_ssize_t count)
+{
+    if (count % 2 == 0) {
+        return 0;
+    }
+    for (Py_ssize_t t = 0; t < count / 2; t++) {
+        if (taps[t] != taps[count - 1 - t]) {
+            return 0;
+        }
+    }
+    return 1;
+}
 void filter_row(const float *padded, const float *taps, int count, Py_ssize_t width, float *out);
 void filter_column(const float *const *rows, const float *taps, int reach, Py_ssize_t begin, Py_ssize_t end,
                    float *out);
@@ -246,6 +260,9 @@ PyObject *core_grow_mask(PyObject *self, PyObject *args);
 PyObject *core_term_regions(PyObject *self, PyObject *args);
 PyObject *core_label_components(PyObject *self, PyObject *args);
 PyObject *core_median(PyObject *self, PyObject *arg);
+/* block_means.c's block side, detection.COARSE_FACTOR's: the module exports it, and cpu/block_means.py checks the
+ * two agree once, where it loads. */
+#define BLOCK_MEANS_SIDE 4
 PyObject *core_block_means(PyObject *self, PyObject *args);
 PyObject *core_abs_peaks(PyObject *self, PyObject *args);
 PyObject *core_separable_filter(PyObject *self, PyObject *args);

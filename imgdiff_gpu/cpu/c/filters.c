@@ -191,11 +191,8 @@ PyObject *core_separable_filter(PyObject *self, PyObject *args)
     const Py_ssize_t row_count = a[1].present ? a[1].view.shape[0] : 0;
     const Py_ssize_t column_count = a[2].view.shape[0];
     const float *column_taps = a[2].view.buf;
-    int symmetric = column_count % 2 == 1;
-    for (Py_ssize_t t = 0; symmetric && t < column_count / 2; t++) {
-        symmetric = column_taps[t] == column_taps[column_count - 1 - t];
-    }
-    if (!symmetric || (a[1].present && row_count == 0) || row_count > INT32_MAX || shape[0] < 1 || shape[1] < 1) {
+    if (!symmetric_taps(column_taps, column_count) || (a[1].present && row_count == 0) || row_count > INT32_MAX ||
+        shape[0] < 1 || shape[1] < 1) {
         PyErr_SetString(PyExc_ValueError, "column_taps must be odd and symmetric, row_taps not empty, the plane not empty");
         goto done;
     }

@@ -289,5 +289,9 @@ PyMODINIT_FUNC PyInit__core(void)
         Py_DECREF(module);
         return NULL;
     }
+    if (PyModule_AddIntConstant(module, "block_means_side", BLOCK_MEANS_SIDE) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
     return module;
 }

@@ -163,26 +163,53 @@ typedef struct {
     Py_ssize_t height, width;
 } shift_line_job;
 
+/* A row's two averages with 2 reach + 1 odd, symmetric taps, as filters.c computes OpenCV's sepFilter2D: along the
+ * row, and along its column over the rows around it, reflected within the plane (line_of_shift's and
+ * line_samples_of's). Each strip's scratch (row_averages_bytes) holds the row pointers, the padded row and the two. */
+typedef struct {
+    const float **rows;                /* 2 reach + 1 */
+    float *padded;                     /* width + 2 reach */
+    float *along_rows, *along_columns; /* width each */
+} row_averages;
+
+static size_t row_averages_bytes(int reach, Py_ssize_t width)
+{
+    return (size_t)(2 * reach + 1) * sizeof(float *) + (3 * (size_t)width + 2 * (size_t)reach) * sizeof(float);
+}
+
+static row_averages row_averages_in(void *work, int reach, Py_ssize_t width)
+{
+    row_averages r = {work};
+    r.padded = (float *)(r.rows + 2 * reach + 1);
+    r.along_rows = r.padded + width + 2 * reach;
+    r.along_columns = r.along_rows + width;
+    return r;
+}
+
+/* Row i's averages of the H x W plane into r's along_rows and along_columns. */
+static void average_row(const row_averages *r, const float *plane, Py_ssize_t i, Py_ssize_t height, Py_ssize_t width,
+                        const float *taps, int reach)
+{
+    pad_row(plane + i * width, width, reach, 0, r->padded);
+    filter_row(r->padded, taps, 2 * reach + 1, width, r->along_rows); /* OpenCV's across of 1 tap of 1: |x| the same */
+    for (int t = 0; t <= 2 * reach; t++) {
+        r->rows[t] = plane + reflect(i - reach + t, height) * width;
+    }
+    filter_column(r->rows, taps, reach, 0, width, r->along_columns);
+}
+
 /* A strip of the line evidence from the shift, row by row: the row's average along it and along its column
  * (the 2 reach + 1 shift rows around it, reflected), then the evidence of the row from the two. */
 static void shift_line_strip(const void *job_, Py_ssize_t strip, void *work)
 {
     const shift_line_job *job = job_;
     const Py_ssize_t width = job->width, height = job->height, end = strip_end(strip, STRIP_ROWS, height);
-    const int reach = job->reach;
-    const float **rows = work; /* 2 reach + 1 pointers */
-    float *padded = (float *)(rows + 2 * reach + 1), *along_rows = padded + width + 2 * reach;
-    float *along_columns = along_rows + width;
+    const row_averages averages = row_averages_in(work, job->reach, width);
     for (Py_ssize_t i = strip * STRIP_ROWS; i < end; i++) {
-        pad_row(job->shift + i * width, width, reach, 0, padded);
-        filter_row(padded, job->taps, 2 * reach + 1, width, along_rows); /* OpenCV's across of 1 tap of 1: |x| the same */
-        for (int t = 0; t <= 2 * reach; t++) {
-            rows[t] = job->shift + reflect(i - reach + t, height) * width;
-        }
-        filter_column(rows, job->taps, reach, 0, width, along_columns);
-        line_row(along_rows, along_columns, job->window_rows[i], job->line_rows[i], job->line_columns,
-                 job->window_columns, job->threshold, job->masking ? job->masking + i * width : NULL, width,
-                 job->out + i * width);
+        average_row(&averages, job->shift, i, height, width, job->taps, job->reach);
+        line_row(averages.along_rows, averages.along_columns, job->window_rows[i], job->line_rows[i],
+                 job->line_columns, job->window_columns, job->threshold, job->masking ? job->masking + i * width : NULL,
+                 width, job->out + i * width);
     }
 }
 
@@ -211,11 +238,7 @@ PyObject *core_line_of_shift(PyObject *self, PyObject *args)
     }
     const Py_ssize_t *shape = a[0].view.shape, taps = a[1].view.shape[0];
     const float *t = a[1].view.buf;
-    int symmetric = taps % 2 == 1;
-    for (Py_ssize_t q = 0; symmetric && q < taps / 2; q++) {
-        symmetric = t[q] == t[taps - 1 - q];
-    }
-    if (!symmetric || shape[0] < 1 || shape[1] < 1) {
+    if (!symmetric_taps(t, taps) || shape[0] < 1 || shape[1] < 1) {
         PyErr_SetString(PyExc_ValueError, "line_of_shift: taps odd and symmetric, the shift not empty");
         goto done;
     }
@@ -227,8 +250,8 @@ PyObject *core_line_of_shift(PyObject *self, PyObject *args)
     const int reach = (int)(taps / 2);
     shift_line_job job = {a[0].view.buf, t, reach, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf,
                           a[6].present ? a[6].view.buf : NULL, threshold, a[7].view.buf, shape[0], shape[1]};
-    const size_t work = (size_t)(2 * reach + 1) * sizeof(float *) + (3 * (size_t)shape[1] + 2 * (size_t)reach) * sizeof(float);
-    if (run_strips(&job, (shape[0] + STRIP_ROWS - 1) / STRIP_ROWS, work, shift_line_strip) < 0) {
+    if (run_strips(&job, (shape[0] + STRIP_ROWS - 1) / STRIP_ROWS, row_averages_bytes(reach, shape[1]),
+                   shift_line_strip) < 0) {
         goto done;
     }
     result = Py_NewRef(Py_None);
@@ -252,25 +275,18 @@ static void samples_strip(const void *job_, Py_ssize_t strip, void *work)
 {
     const samples_job *job = job_;
     const Py_ssize_t width = job->width, end = strip_end(strip, STRIP_ROWS, job->sampled_rows);
-    const int reach = job->reach;
-    const float **rows = work;
-    float *padded = (float *)(rows + 2 * reach + 1), *along_rows = padded + width + 2 * reach;
-    float *along_columns = along_rows + width;
+    const row_averages averages = row_averages_in(work, job->reach, width);
+    const float *along_rows = averages.along_rows, *along_columns = averages.along_columns;
     for (Py_ssize_t q = strip * STRIP_ROWS; q < end; q++) {
         const Py_ssize_t r = job->first + q * job->step;
-        pad_row(job->shift + r * width, width, reach, 0, padded);
-        filter_row(padded, job->taps, 2 * reach + 1, width, along_rows);
-        for (int t = 0; t <= 2 * reach; t++) {
-            rows[t] = job->shift + reflect(r - reach + t, job->height) * width;
-        }
-        filter_column(rows, job->taps, reach, 0, width, along_columns);
+        average_row(&averages, job->shift, r, job->height, width, job->taps, job->reach);
         const float *row = job->shift + r * width;
         float *line = job->line + q * job->sampled_columns, *noise = job->noise + q * job->sampled_columns;
         for (Py_ssize_t p = 0; p < job->sampled_columns; p++) {
             const Py_ssize_t c = p * job->step;
             const float a = fabsf(along_rows[c]) / (job->window_rows[q] * job->line_columns[p]);
             const float b = fabsf(along_columns[c]) / (job->line_rows[q] * job->window_columns[p]);
-            line[p] = a >= b ? a : b; /* np.maximum of two numbers */
+            line[p] = a != a ? a : (b != b ? b : (a >= b ? a : b)); /* np.maximum's: a NaN of either, else the larger */
             noise[p] = fabsf(row[c]) / (job->window_rows[q] * job->window_columns[p]);
         }
     }
@@ -302,12 +318,8 @@ PyObject *core_line_samples_of(PyObject *self, PyObject *args)
     }
     const Py_ssize_t *shape = a[0].view.shape, taps = a[1].view.shape[0];
     const float *t = a[1].view.buf;
-    int symmetric = taps % 2 == 1;
-    for (Py_ssize_t q = 0; symmetric && q < taps / 2; q++) {
-        symmetric = t[q] == t[taps - 1 - q];
-    }
     const Py_ssize_t *sampled = a[6].view.shape;
-    if (!symmetric || step < 1 || first < 0 || shape[1] < 1 ||
+    if (!symmetric_taps(t, taps) || step < 1 || first < 0 || shape[1] < 1 ||
         (sampled[0] > 0 && first + (sampled[0] - 1) * step >= shape[0]) || (sampled[1] - 1) * step >= shape[1]) {
         PyErr_SetString(PyExc_ValueError, "line_samples_of: taps odd and symmetric, the samples within the shift");
         goto done;
@@ -320,8 +332,8 @@ PyObject *core_line_samples_of(PyObject *self, PyObject *args)
     const int reach = (int)(taps / 2);
     samples_job job = {a[0].view.buf, t, reach, shape[0], shape[1], first, step, sampled[0], sampled[1],
                        a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf, a[6].view.buf, a[7].view.buf};
-    const size_t work = (size_t)(2 * reach + 1) * sizeof(float *) + (3 * (size_t)shape[1] + 2 * (size_t)reach) * sizeof(float);
-    if (run_strips(&job, (sampled[0] + STRIP_ROWS - 1) / STRIP_ROWS, work, samples_strip) < 0) {
+    if (run_strips(&job, (sampled[0] + STRIP_ROWS - 1) / STRIP_ROWS, row_averages_bytes(reach, shape[1]),
+                   samples_strip) < 0) {
         goto done;
     }
     result = Py_NewRef(Py_None);
@@ -606,11 +618,7 @@ PyObject *core_contrast_moments(PyObject *self, PyObject *args)
     }
     const Py_ssize_t height = a[0].view.shape[0], width = a[0].view.shape[1], taps = a[2].view.shape[0];
     const float *t = a[2].view.buf;
-    int symmetric = taps % 2 == 1;
-    for (Py_ssize_t q = 0; symmetric && q < taps / 2; q++) {
-        symmetric = t[q] == t[taps - 1 - q];
-    }
-    if (!symmetric || first < 0 || last > height || first >= last || width < 1) {
+    if (!symmetric_taps(t, taps) || first < 0 || last > height || first >= last || width < 1) {
         PyErr_SetString(PyExc_ValueError, "contrast_moments: taps odd and symmetric, 0 <= first < last <= height");
         goto done;
     }
