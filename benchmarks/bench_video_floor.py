@@ -432,11 +432,26 @@ def measuring(peaks: bool, measuring_peaks):
     return measuring_peaks() if peaks else contextlib.nullcontext([])
 
 
+def skimage_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """scikit-image's SSIM map of two luma planes in [0, 1], as the package's parity is stated against it
+    (Gaussian window, sigma 1.5, population covariance), in float64."""
+    from skimage.metrics import structural_similarity
+
+    _, reference = structural_similarity(
+        x.astype(np.float64),
+        y.astype(np.float64),
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=1.0,
+        full=True,
+    )
+    return reference
+
+
 def skimage_differences(clip: Clip, prototypes: dict) -> dict:
     """Each map's largest ``|difference|`` from scikit-image's (on the luma planes in float64) over
     :data:`SKIMAGE_PAIRS` of the clip's pairs, the whole map (borders included)."""
-    from skimage.metrics import structural_similarity
-
     from imgdiff_gpu.cpu.ssim import ssim_map_2d
 
     maps = {"ssim map float64": ssim_map_2d, **prototypes}
@@ -444,15 +459,7 @@ def skimage_differences(clip: Clip, prototypes: dict) -> dict:
     largest = dict.fromkeys(maps, 0.0)
     for index in chosen:
         x, y = clip.lumas[index]
-        _, reference = structural_similarity(
-            x.astype(np.float64),
-            y.astype(np.float64),
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-            data_range=1.0,
-            full=True,
-        )
+        reference = skimage_map(x, y)
         for name, function in maps.items():
             difference = np.abs(function(x, y, clip.params).astype(np.float64) - reference).max()
             largest[name] = max(largest[name], float(difference))
