@@ -213,38 +213,51 @@ static void shift_line_strip(const void *job_, Py_ssize_t strip, void *work)
     }
 }
 
+/* The arguments of line_evidence and line_of_shift, (plane, second, window_rows, line_columns, line_rows,
+ * window_columns, threshold, masking, out): all float32, ``second`` of ``second_ndim`` dimensions (its shape is
+ * the caller's to check), the four border factors a row's or a column's of ``plane``, ``masking`` (optional)
+ * and ``out`` (writable) of its shape. -1 with the error set; the caller releases ``a`` either way. */
+static int line_arguments(PyObject *args, const char *const names[8], int second_ndim, array_t a[8], float *threshold)
+{
+    PyObject *o[8];
+    if (!PyArg_ParseTuple(args, "OOOOOOfOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], threshold, &o[6], &o[7])) {
+        return -1;
+    }
+    static const elem_t F32[] = {ELEM_F32};
+    for (int n = 0; n < 8; n++) {
+        const int ndim = n == 1 ? second_ndim : (n >= 2 && n <= 5) ? 1 : 2;
+        if (get_array(o[n], &a[n], names[n], ndim, n == 7, n == 6) < 0 ||
+            (a[n].present && expect_type(&a[n], names[n], F32, 1) < 0)) {
+            return -1;
+        }
+    }
+    const Py_ssize_t *shape = a[0].view.shape;
+    if (expect_shape(&a[2], names[2], shape, 1) < 0 || expect_shape(&a[3], names[3], shape + 1, 1) < 0 ||
+        expect_shape(&a[4], names[4], shape, 1) < 0 || expect_shape(&a[5], names[5], shape + 1, 1) < 0 ||
+        expect_shape(&a[7], names[7], shape, 2) < 0 || (a[6].present && expect_shape(&a[6], names[6], shape, 2) < 0)) {
+        return -1;
+    }
+    return 0;
+}
+
 /* line_of_shift(shift, taps, window_rows, line_columns, line_rows, window_columns, threshold, masking, out):
  * line_evidence of the shift's two averages with the odd symmetric float32 taps (along its rows, and along its
  * columns; reflected at the edges, as filters.c computes OpenCV's sepFilter2D), computed a row at a time: the
  * same values, without either average written out. */
 PyObject *core_line_of_shift(PyObject *self, PyObject *args)
 {
-    PyObject *o[8];
-    float threshold;
-    if (!PyArg_ParseTuple(args, "OOOOOOfOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &threshold, &o[6], &o[7])) {
-        return NULL;
-    }
     static const char *const names[8] = {"shift", "taps", "window_rows", "line_columns",
                                          "line_rows", "window_columns", "masking", "out"};
-    static const elem_t F32[] = {ELEM_F32};
     array_t a[8] = {0};
+    float threshold;
     PyObject *result = NULL;
-    for (int n = 0; n < 8; n++) {
-        const int ndim = (n >= 1 && n <= 5) ? 1 : 2;
-        if (get_array(o[n], &a[n], names[n], ndim, n == 7, n == 6) < 0 ||
-            (a[n].present && expect_type(&a[n], names[n], F32, 1) < 0)) {
-            goto done;
-        }
+    if (line_arguments(args, names, 1, a, &threshold) < 0) {
+        goto done;
     }
     const Py_ssize_t *shape = a[0].view.shape, taps = a[1].view.shape[0];
     const float *t = a[1].view.buf;
     if (!symmetric_taps(t, taps) || shape[0] < 1 || shape[1] < 1) {
         PyErr_SetString(PyExc_ValueError, "line_of_shift: taps odd and symmetric, the shift not empty");
-        goto done;
-    }
-    if (expect_shape(&a[2], names[2], shape, 1) < 0 || expect_shape(&a[3], names[3], shape + 1, 1) < 0 ||
-        expect_shape(&a[4], names[4], shape, 1) < 0 || expect_shape(&a[5], names[5], shape + 1, 1) < 0 ||
-        expect_shape(&a[7], names[7], shape, 2) < 0 || (a[6].present && expect_shape(&a[6], names[6], shape, 2) < 0)) {
         goto done;
     }
     const int reach = (int)(taps / 2);
@@ -388,30 +401,16 @@ done:
  * |along_columns| / (line_rows[i] * window_columns[j])) / threshold, then / masking where given. */
 PyObject *core_line_evidence(PyObject *self, PyObject *args)
 {
-    PyObject *o[8];
-    float threshold;
-    if (!PyArg_ParseTuple(args, "OOOOOOfOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &threshold, &o[6], &o[7])) {
-        return NULL;
-    }
     static const char *const names[8] = {"along_rows", "along_columns", "window_rows", "line_columns",
                                          "line_rows",  "window_columns", "masking",   "out"};
-    static const elem_t F32[] = {ELEM_F32};
     array_t a[8] = {0};
+    float threshold;
     PyObject *result = NULL;
-    for (int n = 0; n < 8; n++) {
-        const int ndim = (n >= 2 && n <= 5) ? 1 : 2;
-        if (get_array(o[n], &a[n], names[n], ndim, n == 7, n == 6) < 0 ||
-            (a[n].present && expect_type(&a[n], names[n], F32, 1) < 0)) {
-            goto done;
-        }
-    }
-    const Py_ssize_t *shape = a[0].view.shape;
-    if (expect_shape(&a[1], names[1], shape, 2) < 0 || expect_shape(&a[2], names[2], shape, 1) < 0 ||
-        expect_shape(&a[3], names[3], shape + 1, 1) < 0 || expect_shape(&a[4], names[4], shape, 1) < 0 ||
-        expect_shape(&a[5], names[5], shape + 1, 1) < 0 || expect_shape(&a[7], names[7], shape, 2) < 0 ||
-        (a[6].present && expect_shape(&a[6], names[6], shape, 2) < 0)) {
+    if (line_arguments(args, names, 2, a, &threshold) < 0 ||
+        expect_shape(&a[1], names[1], a[0].view.shape, 2) < 0) {
         goto done;
     }
+    const Py_ssize_t *shape = a[0].view.shape;
     line_job job = {a[0].view.buf, a[1].view.buf, a[2].view.buf, a[3].view.buf, a[4].view.buf, a[5].view.buf,
                     a[6].present ? a[6].view.buf : NULL, threshold, a[7].view.buf, shape[0], shape[1]};
     if (run_strips(&job, (shape[0] + STRIP_ROWS - 1) / STRIP_ROWS, sizeof(float), line_strip) < 0) {
